@@ -1,0 +1,1 @@
+//! The multi-version key-value store: revisions, ranges, puts, deletes, txns, compaction.

@@ -1,0 +1,67 @@
+//! The driver contract every detcd node type implements, so that one simulator and
+//! one tokio adapter can drive the bare Raft node and the full etcd server alike.
+//!
+//! A driver owns the I/O. It feeds a process inputs (`tick`, `receive`, `request`,
+//! `persisted`) and after each input calls `drain` and carries out the effects in the
+//! order they come:
+//!
+//! 1. `Persist` requests go to stable storage; when one is durable the driver calls
+//!    `persisted(sync)` (acknowledging it and every earlier one).
+//! 2. `Send { after: Some(s) }` may be put on the wire only once persist request `s`
+//!    is durable (vote grants, append acknowledgements: Raft Figure 2, "respond to RPCs
+//!    only after updating stable storage"). `after: None` may go at once.
+//! 3. `Respond` answers the client request with that id, exactly once.
+//!
+//! After a crash a driver rebuilds the process with `restore` from what it had made
+//! durable, and nothing else: volatile state is lost, as on a real machine.
+
+use crate::raft::{Message, Status};
+use crate::types::{DurableState, Entry, Index, NodeId, PersistOp, RequestId, SyncId};
+
+/// What a process asks its driver to do.
+#[derive(Clone, Debug)]
+pub enum Effect<R> {
+    /// Deliver `msg` to `msg.to`; hold it until persist request `after` is durable.
+    Send { msg: Message, after: Option<SyncId> },
+    /// Make this durable, then acknowledge with `persisted(op.sync)`.
+    Persist(PersistOp),
+    /// The answer to client request `id`.
+    Respond { id: RequestId, response: R },
+}
+
+/// A deterministic node: a pure function of its construction and its inputs.
+pub trait Process: Sized {
+    /// How the process is set up (ids, peers, timeouts, seed).
+    type Config: Clone;
+    /// What a client may ask.
+    type Request: Clone + std::fmt::Debug;
+    /// What a client gets back.
+    type Response: Clone + std::fmt::Debug;
+
+    /// Builds the process from its configuration and everything it made durable
+    /// (an empty `DurableState` for a brand-new member).
+    fn restore(config: Self::Config, durable: DurableState) -> Self;
+    /// One logical clock tick. The process never reads a clock.
+    fn tick(&mut self);
+    /// A message from a peer.
+    fn receive(&mut self, msg: Message);
+    /// A client request; the answer comes later as `Effect::Respond` with this id.
+    fn request(&mut self, id: RequestId, request: Self::Request);
+    /// Every persist request up to and including `sync` is durable.
+    fn persisted(&mut self, sync: SyncId);
+    /// Moves the pending effects into `out`, in the order they must be carried out.
+    fn drain(&mut self, out: &mut Vec<Effect<Self::Response>>);
+
+    /// The Raft state inside, for inspection (safety checks, traces, status).
+    fn status(&self) -> Status;
+    /// The log entry at `index`, if the node still holds it (not compacted, not beyond
+    /// its last index). Used by checkers for log matching and durability checks.
+    fn entry(&self, index: Index) -> Option<&Entry>;
+    /// A hash of the applied application state, to compare replicas at equal
+    /// `status().applied`.
+    fn state_hash(&self) -> u64;
+    /// This node's id.
+    fn id(&self) -> NodeId {
+        self.status().id
+    }
+}

@@ -1,0 +1,41 @@
+//! Raft consensus as a sans-IO state machine (the extended Raft paper and Ongaro's
+//! thesis; structure after etcd-io/raft): elections with PreVote and CheckQuorum, log
+//! replication, snapshots, ReadIndex, leader transfer.
+//!
+//! The driver-facing types live here; the node itself is in `node`.
+
+mod config;
+mod msg;
+
+pub use config::Config;
+pub use msg::{Message, MessageBody};
+
+use crate::types::{Index, NodeId, Term};
+use serde::{Deserialize, Serialize};
+
+/// A node's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Role {
+    Follower,
+    PreCandidate,
+    Candidate,
+    Leader,
+}
+
+/// A snapshot of a node's Raft state, for inspection by drivers and checkers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub id: NodeId,
+    pub role: Role,
+    pub term: Term,
+    pub vote: Option<NodeId>,
+    pub leader: Option<NodeId>,
+    /// Highest index known committed.
+    pub commit: Index,
+    /// Highest index handed to the application to apply.
+    pub applied: Index,
+    /// Index of the last entry in the (possibly not yet durable) log.
+    pub last_index: Index,
+    /// Index of the last entry covered by the snapshot (0 without one).
+    pub snapshot_index: Index,
+}

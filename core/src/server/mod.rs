@@ -1,0 +1,1 @@
+//! The etcd server state machine: requests in, Raft proposals, applies, responses out.

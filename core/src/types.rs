@@ -1,0 +1,145 @@
+//! Plain data shared by the Raft core, its drivers and its storage: identifiers,
+//! log entries, the hard state and snapshots. These are the values a driver must make
+//! durable and hand back on restart.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// A member of the cluster. Zero is never a valid id.
+pub type NodeId = u64;
+/// A Raft term.
+pub type Term = u64;
+/// A position in the replicated log; the first entry has index 1.
+pub type Index = u64;
+/// Names one `Persist` output so the driver can acknowledge it (`persisted`).
+pub type SyncId = u64;
+/// The driver's name for a client request; responses carry it back.
+pub type RequestId = u64;
+
+/// What an entry carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EntryKind {
+    /// Application data (a proposal).
+    Normal,
+    /// The empty entry a new leader appends to commit entries of earlier terms
+    /// (Raft §5.4.2, §8). Its data is empty.
+    Noop,
+    /// A membership change; its data is an encoded configuration.
+    ConfChange,
+}
+
+/// One log entry.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Entry {
+    pub term: Term,
+    pub index: Index,
+    pub kind: EntryKind,
+    pub data: Bytes,
+}
+
+/// The state a node must make durable before it answers votes or appends (Figure 2:
+/// "persistent state on all servers"), plus the commit index so a restart can re-apply.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HardState {
+    pub term: Term,
+    pub vote: Option<NodeId>,
+    pub commit: Index,
+}
+
+/// The membership: who votes and who only learns. A value, never hard-coded peers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConfState {
+    pub voters: BTreeSet<NodeId>,
+    pub learners: BTreeSet<NodeId>,
+}
+
+impl ConfState {
+    /// A configuration of voters only.
+    pub fn with_voters(voters: impl IntoIterator<Item = NodeId>) -> Self {
+        ConfState { voters: voters.into_iter().collect(), learners: BTreeSet::new() }
+    }
+
+    /// Every member, voters then learners, in id order.
+    pub fn members(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.voters.iter().chain(self.learners.iter()).copied()
+    }
+}
+
+/// Where a snapshot sits in the log and the membership at that point.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SnapshotMeta {
+    pub index: Index,
+    pub term: Term,
+    pub conf: ConfState,
+}
+
+/// The application state up to `meta.index`, opaque to Raft.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub meta: SnapshotMeta,
+    pub data: Bytes,
+}
+
+/// Everything a node made durable: what a driver hands to the constructor on restart.
+///
+/// `entries` follow `snapshot` without a gap (the first entry, if any, has index
+/// `snapshot.meta.index + 1`, or 1 with no snapshot).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DurableState {
+    pub hard_state: HardState,
+    pub snapshot: Option<Snapshot>,
+    pub entries: Vec<Entry>,
+}
+
+/// One request to make state durable. The driver applies the parts in this order:
+/// `snapshot` (replace the log up to its index; drop every entry at or below it and any
+/// that conflict with it), then `entries` (truncate the log after
+/// `entries[0].index - 1`, then append), then `hard_state`. When all of it is on stable
+/// storage the driver calls `persisted(sync)`. Persist requests are acknowledged in
+/// order: acknowledging one acknowledges every earlier one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersistOp {
+    pub sync: SyncId,
+    pub hard_state: Option<HardState>,
+    pub snapshot: Option<Snapshot>,
+    pub entries: Vec<Entry>,
+}
+
+impl DurableState {
+    /// Applies a persist request exactly as its documentation says a driver must.
+    /// Drivers (the simulator's disk, the real node's WAL replay) share this so they
+    /// cannot disagree on what a request means.
+    pub fn apply(&mut self, op: &PersistOp) {
+        if let Some(snap) = &op.snapshot {
+            let keep_from = snap.meta.index + 1;
+            let consistent = self
+                .entries
+                .iter()
+                .find(|e| e.index == snap.meta.index)
+                .is_some_and(|e| e.term == snap.meta.term);
+            if consistent {
+                self.entries.retain(|e| e.index >= keep_from);
+            } else {
+                self.entries.clear();
+            }
+            self.snapshot = Some(snap.clone());
+        }
+        if let Some(first) = op.entries.first() {
+            self.entries.retain(|e| e.index < first.index);
+            self.entries.extend(op.entries.iter().cloned());
+        }
+        if let Some(hs) = op.hard_state {
+            self.hard_state = hs;
+        }
+    }
+
+    /// Index of the last durable entry (or of the snapshot when the log is empty).
+    pub fn last_index(&self) -> Index {
+        self.entries
+            .last()
+            .map(|e| e.index)
+            .or_else(|| self.snapshot.as_ref().map(|s| s.meta.index))
+            .unwrap_or(0)
+    }
+}

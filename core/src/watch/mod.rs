@@ -1,0 +1,1 @@
+//! Watches: streams of MVCC events from a start revision, filtered per watcher.

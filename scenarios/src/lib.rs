@@ -1,0 +1,1 @@
+//! detcd-scenarios: the scenario file format and the built-in scenario library.

@@ -1,0 +1,21 @@
+//! The `detcd` command line. Only argument parsing and dispatch live here; the work is
+//! done by the library crates.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// detcd: an etcd-compatible, simulation-tested consensus store.
+#[derive(Parser, Debug)]
+#[command(name = "detcd", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {}
+}
