@@ -1,1 +1,16 @@
 //! detcd-scenarios: the scenario file format and the built-in scenario library.
+//!
+//! A scenario is a TOML document that names everything a simulated run needs besides
+//! its seed: the cluster, the workload, the network, the faults, the phase lengths and
+//! the outcome expected. The format is documented field by field on the types in
+//! [`format`]; `scenarios/library/*.toml` are the built-in scenarios, embedded in the
+//! binary by [`library`].
+
+pub mod format;
+pub mod library;
+
+pub use format::{
+    ClusterSpec, Expect, FaultAction, FaultKind, FaultSpec, NetworkSpec, OpMix, PhaseSpec,
+    RandomFaults, Scenario, ScenarioError, ScheduledFault, WorkloadSpec,
+};
+pub use library::{builtin, builtins, BuiltinScenario};

@@ -1,0 +1,621 @@
+//! The scenario TOML format: one document per scenario. Every table and field is
+//! documented here; unknown fields are refused so a typo cannot silently change a run.
+//!
+//! ```toml
+//! name = "leader-isolation"
+//! description = "The leader is cut off; a new one takes over and no write is lost."
+//! expect = "pass"                 # or "fail:<check>" for a negative control
+//! default_seeds = 16              # seeds `detcd sim` runs when --seeds is not given
+//!
+//! [cluster]
+//! size = 3
+//! election_ticks = 10
+//! heartbeat_ticks = 1
+//! tick_us = 10000                 # true time of one tick at clock rate 1.0
+//!
+//! [workload]
+//! clients = 4
+//! operations = 300
+//! keys = 6
+//! [workload.mix]
+//! put = 30
+//! get = 30
+//!
+//! [phases]
+//! safety_ms = 4000                # faults active
+//! liveness_ms = 4000              # faults healed: the cluster must recover in this bound
+//!
+//! [[faults.schedule]]
+//! at_ms = 1000
+//! action = "isolate_leader"
+//! [[faults.schedule]]
+//! at_ms = 2500
+//! action = "heal"
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A whole scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short kebab-case name, used on the command line.
+    pub name: String,
+    /// One sentence for `detcd scenarios`.
+    pub description: String,
+    /// What a correct run of this scenario looks like.
+    #[serde(default)]
+    pub expect: Expect,
+    /// How many seeds `detcd sim` runs when `--seeds` is not given.
+    #[serde(default = "default_seeds")]
+    pub default_seeds: u64,
+    #[serde(default)]
+    pub cluster: ClusterSpec,
+    #[serde(default)]
+    pub workload: WorkloadSpec,
+    #[serde(default)]
+    pub network: NetworkSpec,
+    #[serde(default)]
+    pub faults: FaultSpec,
+    #[serde(default)]
+    pub phases: PhaseSpec,
+}
+
+fn default_seeds() -> u64 {
+    8
+}
+
+/// The expected outcome. `pass`: every check passes. `fail:<check>`: a negative
+/// control; the run passes only when that check fails (its violation was found).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Expect {
+    #[default]
+    Pass,
+    Fail(String),
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expect::Pass => f.write_str("pass"),
+            Expect::Fail(check) => write!(f, "fail:{check}"),
+        }
+    }
+}
+
+impl Serialize for Expect {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Expect {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.as_str() {
+            "pass" => Ok(Expect::Pass),
+            other => match other.strip_prefix("fail:") {
+                Some(check) if !check.is_empty() => Ok(Expect::Fail(check.to_string())),
+                _ => Err(serde::de::Error::custom(format!(
+                    "expect must be \"pass\" or \"fail:<check>\", not {other:?}"
+                ))),
+            },
+        }
+    }
+}
+
+/// The cluster and its Raft settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSpec {
+    /// Number of voting members (1 to 9).
+    pub size: u64,
+    pub election_ticks: u32,
+    pub heartbeat_ticks: u32,
+    /// True time of one tick at clock rate 1.0, in microseconds.
+    pub tick_us: u64,
+    pub pre_vote: bool,
+    pub check_quorum: bool,
+    /// Leader lease reads: UNSAFE under clock skew (used by a negative control).
+    pub lease_reads: bool,
+    /// Acknowledge fsyncs before the data is durable: UNSAFE with crashes (a negative
+    /// control).
+    pub lying_fsync: bool,
+    /// Range of fsync latency, microseconds.
+    pub fsync_us: [u64; 2],
+    /// Take a state machine snapshot and compact the Raft log every this many entries.
+    pub snapshot_entries: u64,
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        ClusterSpec {
+            size: 3,
+            election_ticks: 10,
+            heartbeat_ticks: 1,
+            tick_us: 10_000,
+            pre_vote: true,
+            check_quorum: true,
+            lease_reads: false,
+            lying_fsync: false,
+            fsync_us: [100, 2_000],
+            snapshot_entries: 200,
+        }
+    }
+}
+
+/// Which keys clients pick.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyDistribution {
+    #[default]
+    Uniform,
+    Zipf,
+}
+
+/// Relative weights of the operations clients issue (0 = never).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpMix {
+    /// Put of a unique value.
+    pub put: u32,
+    /// Linearizable single-key get.
+    pub get: u32,
+    /// Serializable (member-local) single-key get.
+    pub serializable_get: u32,
+    /// Linearizable prefix range over all keys.
+    pub range: u32,
+    /// Delete of one key.
+    pub delete: u32,
+    /// Txn: if the key's mod revision is what was last read, put a new value.
+    pub cas: u32,
+    /// Lease grant, put with the lease, then revoke or let it expire.
+    pub lease: u32,
+    /// Open a watch stream over all keys from the current revision.
+    pub watch: u32,
+    /// Compact to a recent revision.
+    pub compact: u32,
+}
+
+impl Default for OpMix {
+    fn default() -> Self {
+        OpMix {
+            put: 30,
+            get: 25,
+            serializable_get: 10,
+            range: 5,
+            delete: 5,
+            cas: 15,
+            lease: 3,
+            watch: 2,
+            compact: 0,
+        }
+    }
+}
+
+impl OpMix {
+    pub fn total(&self) -> u32 {
+        self.put
+            + self.get
+            + self.serializable_get
+            + self.range
+            + self.delete
+            + self.cas
+            + self.lease
+            + self.watch
+            + self.compact
+    }
+}
+
+/// What clients do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkloadSpec {
+    /// Concurrent clients; each has at most one request in flight.
+    pub clients: u32,
+    /// Operations issued in the safety phase, over all clients.
+    pub operations: u32,
+    /// Distinct keys.
+    pub keys: u32,
+    pub key_distribution: KeyDistribution,
+    /// Zipf exponent when `key_distribution = "zipf"`.
+    pub zipf_s: f64,
+    /// Pause between a client's operations, milliseconds, drawn uniformly.
+    pub think_ms: [u64; 2],
+    /// A request with no answer after this long has an unknown outcome.
+    pub request_timeout_ms: u64,
+    pub mix: OpMix,
+}
+
+impl Default for WorkloadSpec {
+    fn default() -> Self {
+        WorkloadSpec {
+            clients: 4,
+            operations: 300,
+            keys: 6,
+            key_distribution: KeyDistribution::Uniform,
+            zipf_s: 1.1,
+            think_ms: [0, 20],
+            request_timeout_ms: 1_000,
+            mix: OpMix::default(),
+        }
+    }
+}
+
+/// The network outside of scheduled faults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSpec {
+    /// One-way message latency range, microseconds.
+    pub latency_us: [u64; 2],
+    /// Probability that a message is lost.
+    pub drop: f64,
+    /// Probability that a message is delivered twice.
+    pub duplicate: f64,
+    /// Probability that a message is held back so later ones overtake it.
+    pub reorder: f64,
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        NetworkSpec { latency_us: [200, 2_000], drop: 0.0, duplicate: 0.0, reorder: 0.0 }
+    }
+}
+
+/// One fault the nemesis can cause. Node numbers are 1-based member ids.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaultAction {
+    /// Cut one member off from all others, both ways.
+    IsolateNode { node: u64 },
+    /// Cut the current leader off from all others, both ways.
+    IsolateLeader,
+    /// Split into a majority and a minority that holds the current leader.
+    SplitMajority,
+    /// Two halves joined by one member that talks to both.
+    Bridge,
+    /// Every member reaches only its two ring neighbours.
+    Ring,
+    /// Arbitrary groups; members of different groups cannot talk.
+    Partition { groups: Vec<Vec<u64>> },
+    /// Messages from `from` to `to` are lost; the other direction still works.
+    OneWay { from: u64, to: u64 },
+    /// The current leader can send but hears nothing back.
+    OneWayLeaderDeaf,
+    /// Remove every partition.
+    Heal,
+    /// Stop a member; every write it had not fsynced is lost.
+    Crash { node: u64 },
+    /// Crash the current leader.
+    CrashLeader,
+    /// Start a crashed member again from its durable state.
+    Restart { node: u64 },
+    /// Start every crashed member again.
+    RestartAll,
+    /// A member's clock runs at `rate` times true time.
+    ClockSkew { node: u64, rate: f64 },
+    /// The current leader's clock runs at `rate` times true time.
+    ClockSkewLeader { rate: f64 },
+    /// A member's clock jumps ahead by `ticks`.
+    ClockJump { node: u64, ticks: u32 },
+    /// Every clock runs at true rate again.
+    ClockReset,
+    /// Change the network's loss, duplication and reordering.
+    Network { drop: f64, duplicate: f64, reorder: f64 },
+    /// Ask the leader to hand leadership to another member (any when `to` is 0).
+    TransferLeader { to: u64 },
+}
+
+/// A fault at a fixed point of the safety phase.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScheduledFault {
+    /// When, in milliseconds of simulated time from the start.
+    pub at_ms: u64,
+    #[serde(flatten)]
+    pub action: FaultAction,
+}
+
+/// Kinds of fault the random nemesis and the swarm draw from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    Partition,
+    OneWay,
+    IsolateLeader,
+    Crash,
+    ClockSkew,
+    ClockJump,
+    Lossy,
+    TransferLeader,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 8] = [
+        FaultKind::Partition,
+        FaultKind::OneWay,
+        FaultKind::IsolateLeader,
+        FaultKind::Crash,
+        FaultKind::ClockSkew,
+        FaultKind::ClockJump,
+        FaultKind::Lossy,
+        FaultKind::TransferLeader,
+    ];
+}
+
+/// Faults drawn at random times from the seed: each fault lasts a while, then is undone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomFaults {
+    pub kinds: Vec<FaultKind>,
+    /// Gap between the end of one fault and the start of the next, milliseconds.
+    #[serde(default = "default_gap")]
+    pub gap_ms: [u64; 2],
+    /// How long one fault lasts, milliseconds.
+    #[serde(default = "default_duration")]
+    pub duration_ms: [u64; 2],
+}
+
+fn default_gap() -> [u64; 2] {
+    [100, 800]
+}
+
+fn default_duration() -> [u64; 2] {
+    [200, 1_500]
+}
+
+/// The nemesis: a fixed schedule, random faults, or a swarm profile (the kinds and
+/// their rates are themselves drawn from each seed). They may be combined.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    #[serde(default)]
+    pub schedule: Vec<ScheduledFault>,
+    #[serde(default)]
+    pub random: Option<RandomFaults>,
+    /// Draw a fault profile per seed from every kind.
+    #[serde(default)]
+    pub swarm: bool,
+}
+
+/// How long each phase lasts in simulated time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PhaseSpec {
+    /// Faults active, workload running.
+    pub safety_ms: u64,
+    /// Faults healed, clocks fixed, crashed members restarted: within this bound the
+    /// cluster must elect a leader, commit a write and converge.
+    pub liveness_ms: u64,
+}
+
+impl Default for PhaseSpec {
+    fn default() -> Self {
+        PhaseSpec { safety_ms: 4_000, liveness_ms: 5_000 }
+    }
+}
+
+/// Why a scenario could not be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScenarioError {
+    /// The TOML could not be read as a scenario (syntax, unknown field, wrong type).
+    Parse { source: String, message: String },
+    /// The scenario reads but makes no sense (a field out of range).
+    Invalid { name: String, message: String },
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScenarioError::Parse { source, message } => {
+                write!(f, "cannot read scenario {source}: {message}")
+            }
+            ScenarioError::Invalid { name, message } => {
+                write!(f, "scenario {name} is invalid: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl Scenario {
+    /// Reads and validates a scenario. `source` names it in errors (a file path).
+    pub fn from_toml(text: &str, source: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+            source: source.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    /// The scenario as TOML (what `detcd shrink` writes).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a scenario always serializes")
+    }
+
+    /// Checks every field is in range.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        let invalid = |message: String| ScenarioError::Invalid { name: self.name.clone(), message };
+        let c = &self.cluster;
+        if self.name.is_empty() {
+            return Err(invalid("name is empty".into()));
+        }
+        if !(1..=9).contains(&c.size) {
+            return Err(invalid(format!("cluster.size must be 1 to 9, not {}", c.size)));
+        }
+        if c.heartbeat_ticks == 0 || c.election_ticks <= c.heartbeat_ticks {
+            return Err(invalid(
+                "cluster.election_ticks must exceed cluster.heartbeat_ticks (at least 1)".into(),
+            ));
+        }
+        if c.tick_us == 0 {
+            return Err(invalid("cluster.tick_us must be positive".into()));
+        }
+        check_range(&invalid, "cluster.fsync_us", c.fsync_us)?;
+        if c.snapshot_entries == 0 {
+            return Err(invalid("cluster.snapshot_entries must be positive".into()));
+        }
+        let w = &self.workload;
+        if w.clients == 0 || w.keys == 0 {
+            return Err(invalid("workload.clients and workload.keys must be positive".into()));
+        }
+        if w.mix.total() == 0 && w.operations > 0 {
+            return Err(invalid("workload.mix gives every operation weight 0".into()));
+        }
+        if w.key_distribution == KeyDistribution::Zipf
+            && w.zipf_s.partial_cmp(&0.0).is_none_or(|o| o.is_le())
+        {
+            return Err(invalid("workload.zipf_s must be positive".into()));
+        }
+        check_range(&invalid, "workload.think_ms", w.think_ms)?;
+        if w.request_timeout_ms == 0 {
+            return Err(invalid("workload.request_timeout_ms must be positive".into()));
+        }
+        let n = &self.network;
+        check_range(&invalid, "network.latency_us", n.latency_us)?;
+        for (name, p) in [("drop", n.drop), ("duplicate", n.duplicate), ("reorder", n.reorder)] {
+            check_probability(&invalid, &format!("network.{name}"), p)?;
+        }
+        for fault in &self.faults.schedule {
+            if fault.at_ms > self.phases.safety_ms {
+                return Err(invalid(format!(
+                    "a fault at {} ms lies beyond the safety phase ({} ms)",
+                    fault.at_ms, self.phases.safety_ms
+                )));
+            }
+            self.validate_action(&fault.action).map_err(invalid)?;
+        }
+        if let Some(random) = &self.faults.random {
+            if random.kinds.is_empty() {
+                return Err(invalid("faults.random.kinds is empty".into()));
+            }
+            check_range(&invalid, "faults.random.gap_ms", random.gap_ms)?;
+            check_range(&invalid, "faults.random.duration_ms", random.duration_ms)?;
+        }
+        if self.phases.liveness_ms == 0 {
+            return Err(invalid("phases.liveness_ms must be positive".into()));
+        }
+        Ok(())
+    }
+
+    fn validate_action(&self, action: &FaultAction) -> Result<(), String> {
+        let size = self.cluster.size;
+        let member = |node: u64| {
+            if (1..=size).contains(&node) {
+                Ok(())
+            } else {
+                Err(format!("node {node} is not a member (members are 1 to {size})"))
+            }
+        };
+        match action {
+            FaultAction::IsolateNode { node }
+            | FaultAction::Crash { node }
+            | FaultAction::Restart { node }
+            | FaultAction::ClockJump { node, .. } => member(*node),
+            FaultAction::ClockSkew { node, rate } => {
+                member(*node)?;
+                check_rate(*rate)
+            }
+            FaultAction::ClockSkewLeader { rate } => check_rate(*rate),
+            FaultAction::OneWay { from, to } => {
+                member(*from)?;
+                member(*to)
+            }
+            FaultAction::Partition { groups } => {
+                groups.iter().flatten().try_for_each(|n| member(*n))
+            }
+            FaultAction::TransferLeader { to } if *to != 0 => member(*to),
+            FaultAction::Network { drop, duplicate, reorder } => {
+                for p in [drop, duplicate, reorder] {
+                    if !(0.0..=1.0).contains(p) {
+                        return Err(format!("network probability {p} is not within 0 to 1"));
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn check_rate(rate: f64) -> Result<(), String> {
+    if rate > 0.0 && rate <= 10.0 {
+        Ok(())
+    } else {
+        Err(format!("clock rate {rate} must be above 0 and at most 10"))
+    }
+}
+
+fn check_range(
+    invalid: &dyn Fn(String) -> ScenarioError,
+    field: &str,
+    range: [u64; 2],
+) -> Result<(), ScenarioError> {
+    if range[0] > range[1] {
+        return Err(invalid(format!(
+            "{field} = [{}, {}] has its bounds reversed",
+            range[0], range[1]
+        )));
+    }
+    Ok(())
+}
+
+fn check_probability(
+    invalid: &dyn Fn(String) -> ScenarioError,
+    field: &str,
+    p: f64,
+) -> Result<(), ScenarioError> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(invalid(format!("{field} = {p} is not a probability between 0 and 1")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_scenario_takes_defaults() {
+        let s = Scenario::from_toml("name = \"x\"\ndescription = \"d\"\n", "x.toml").unwrap();
+        assert_eq!(s.cluster.size, 3);
+        assert_eq!(s.expect, Expect::Pass);
+    }
+
+    #[test]
+    fn unknown_field_is_refused_with_its_name() {
+        let err = Scenario::from_toml(
+            "name = \"x\"\ndescription = \"d\"\n[cluster]\nsise = 3\n",
+            "x.toml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("sise"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_member_is_invalid() {
+        let text = "name = \"x\"\ndescription = \"d\"\n[[faults.schedule]]\nat_ms = 10\naction = \"crash\"\nnode = 7\n";
+        let err = Scenario::from_toml(text, "x.toml").unwrap_err();
+        assert!(err.to_string().contains("node 7 is not a member"), "{err}");
+    }
+
+    #[test]
+    fn expect_round_trips() {
+        let text = "name = \"x\"\ndescription = \"d\"\nexpect = \"fail:linearizability\"\n";
+        let s = Scenario::from_toml(text, "x.toml").unwrap();
+        assert_eq!(s.expect, Expect::Fail("linearizability".into()));
+        let again = Scenario::from_toml(&s.to_toml(), "again").unwrap();
+        assert_eq!(again, s);
+    }
+
+    #[test]
+    fn bad_expect_is_refused() {
+        let err =
+            Scenario::from_toml("name = \"x\"\ndescription = \"d\"\nexpect = \"maybe\"\n", "x")
+                .unwrap_err();
+        assert!(err.to_string().contains("fail:<check>"), "{err}");
+    }
+}

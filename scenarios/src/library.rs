@@ -1,0 +1,76 @@
+//! The built-in scenario library: the TOML files of `scenarios/library/`, embedded in
+//! the binary so `detcd sim` needs no files on disk.
+
+use crate::format::Scenario;
+
+/// One embedded scenario file.
+#[derive(Clone, Copy, Debug)]
+pub struct BuiltinScenario {
+    pub name: &'static str,
+    pub toml: &'static str,
+}
+
+macro_rules! library {
+    ($($name:literal),* $(,)?) => {
+        &[$(BuiltinScenario {
+            name: $name,
+            toml: include_str!(concat!("../library/", $name, ".toml")),
+        }),*]
+    };
+}
+
+/// Every built-in scenario, in the order `detcd scenarios` lists them.
+const LIBRARY: &[BuiltinScenario] = library![
+    "happy-path",
+    "leader-isolation",
+    "random-partitions",
+    "one-way-partitions",
+    "crash-restart",
+    "clock-skew",
+    "lossy-network",
+    "leader-transfer",
+    "compaction-under-load",
+    "lease-expiry",
+    "watch-under-faults",
+    "swarm",
+    "lease-read-clock-skew",
+    "lying-fsync",
+];
+
+/// All built-in scenarios, parsed.
+pub fn builtins() -> Vec<Scenario> {
+    LIBRARY
+        .iter()
+        .map(|b| {
+            Scenario::from_toml(b.toml, b.name)
+                .unwrap_or_else(|e| panic!("built-in scenario {} is broken: {e}", b.name))
+        })
+        .collect()
+}
+
+/// The built-in scenario called `name`, if there is one.
+pub fn builtin(name: &str) -> Option<Scenario> {
+    builtins().into_iter().find(|s| s.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Expect;
+
+    #[test]
+    fn every_builtin_parses_and_is_named_after_its_file() {
+        for b in LIBRARY {
+            let s = Scenario::from_toml(b.toml, b.name).unwrap();
+            assert_eq!(s.name, b.name);
+            assert!(!s.description.is_empty());
+        }
+    }
+
+    #[test]
+    fn library_has_negative_controls() {
+        let negatives: Vec<_> =
+            builtins().into_iter().filter(|s| matches!(s.expect, Expect::Fail(_))).collect();
+        assert!(negatives.len() >= 2);
+    }
+}
