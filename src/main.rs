@@ -1,6 +1,8 @@
 //! The `detcd` command line. Only argument parsing and dispatch live here; the work is
 //! done by the library crates.
 
+mod cli;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -13,9 +15,14 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// List the built-in scenarios with their descriptions.
+    Scenarios,
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Scenarios => cli::scenarios::run(),
+    }
 }
