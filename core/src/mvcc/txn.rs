@@ -113,10 +113,8 @@ fn check_intervals(ops: &[RequestOp]) -> Result<Writes, EtcdError> {
     let mut own = Writes::default();
     for op in ops {
         match op {
-            RequestOp::Put(p) => {
-                if !own.puts.insert(p.key.clone()) {
-                    return Err(EtcdError::DuplicateKey);
-                }
+            RequestOp::Put(p) if !own.puts.insert(p.key.clone()) => {
+                return Err(EtcdError::DuplicateKey);
             }
             RequestOp::DeleteRange(d) => own.dels.push(KeyRange::new(&d.key, &d.range_end)),
             _ => {}
