@@ -145,7 +145,6 @@ fn compare_on_missing_key_uses_zero_values_but_value_compare_fails() {
         target: CompareTarget::Version,
         result: CompareResult::Equal,
         target_union: TargetUnion::Version(1),
-        ..Default::default()
     };
     let ok = s.txn(&TxnRequest { compare: vec![c.clone()], ..Default::default() }, &no_lease);
     assert!(ok.expect("txn").response.succeeded);
