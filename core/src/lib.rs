@@ -10,6 +10,7 @@
 //!
 //! The driver contract shared by every node type is [`process::Process`].
 
+pub mod api;
 pub mod lease;
 pub mod mvcc;
 pub mod process;
