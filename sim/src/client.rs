@@ -1,0 +1,45 @@
+//! Simulated clients: requests submitted to a chosen node at a time, answered or timed
+//! out, with invoke and completion times recorded for history checkers.
+
+use crate::types_ext::{ClientId, NodeId, RequestId};
+
+/// How a request ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome<R> {
+    /// The node answered.
+    Ok(R),
+    /// No answer before the deadline: the request may or may not have taken effect.
+    Timeout,
+}
+
+/// One finished request.
+#[derive(Clone, Debug)]
+pub struct ClientResult<Req, Resp> {
+    pub id: RequestId,
+    pub client: ClientId,
+    pub node: NodeId,
+    pub request: Req,
+    /// True time the request was handed to the node.
+    pub invoke_us: u64,
+    /// True time of the answer or of the timeout.
+    pub complete_us: u64,
+    pub outcome: Outcome<Resp>,
+}
+
+/// Where a request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RequestState {
+    Scheduled,
+    Pending,
+    Done,
+    TimedOut,
+}
+
+/// The world's record of one request.
+pub(crate) struct Record<Req> {
+    pub client: ClientId,
+    pub node: NodeId,
+    pub request: Req,
+    pub invoke_us: u64,
+    pub state: RequestState,
+}

@@ -1,0 +1,106 @@
+//! Fault schedules as data: timed fault actions the world carries out. Serializable, so
+//! scenarios can state them in TOML and `shrink` can cut them down.
+
+use crate::options::LatencyDist;
+use crate::types_ext::NodeId;
+use serde::{Deserialize, Serialize};
+
+/// Which node a fault hits, resolved when the fault fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// This node.
+    Node(NodeId),
+    /// The node that is leader of the highest term at that moment (none: no-op).
+    Leader,
+    /// A node drawn from the nemesis stream.
+    Random,
+}
+
+/// The shape of a partition. Shapes name who can reach whom when the partition starts;
+/// a new partition replaces the previous one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "shape")]
+pub enum PartitionShape {
+    /// One node cut off from everyone, both ways.
+    Isolate { node: Target },
+    /// The current leader cut off from everyone, both ways.
+    IsolateLeader,
+    /// A random minority against the majority (the leader lands on either side).
+    MajorityMinority,
+    /// Two halves that only one bridge node can reach both of.
+    Bridge,
+    /// Nodes in a ring (random order): each reaches only its two neighbours.
+    Ring,
+    /// Symmetric groups: nodes reach only the members of their own group. Nodes not
+    /// listed form a group of their own each.
+    Groups { groups: Vec<Vec<NodeId>> },
+    /// One-way: messages from any of `from` to any of `to` are lost; the reverse
+    /// direction still works.
+    OneWay { from: Vec<NodeId>, to: Vec<NodeId> },
+    /// Arbitrary directed links that lose every message: (from, to).
+    Links { blocked: Vec<(NodeId, NodeId)> },
+}
+
+/// One fault.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum FaultAction {
+    Partition {
+        shape: PartitionShape,
+    },
+    /// Remove every partition.
+    Heal,
+    /// Stop the node; every write not fsynced is lost (maybe torn).
+    Crash {
+        node: Target,
+    },
+    /// Restart a crashed node from its durable state (no-op on a running one).
+    Restart {
+        node: Target,
+    },
+    RestartAll,
+    /// Run the node's clock at `rate_permille`/1000 of true time.
+    ClockSkew {
+        node: Target,
+        rate_permille: u32,
+    },
+    /// The node's clock jumps forward: it gets `ticks` ticks at once.
+    ClockJump {
+        node: Target,
+        ticks: u32,
+    },
+    /// Every clock back to rate 1.0.
+    ClockReset,
+    /// New network rates (probabilities per message) and latency.
+    Network {
+        drop_rate: f64,
+        duplicate_rate: f64,
+        reorder_rate: f64,
+        latency: Option<LatencyDist>,
+    },
+    /// Ask the leader to hand over to `to` (needs a transfer hook for the node type).
+    TransferLeader {
+        to: Target,
+    },
+}
+
+/// A fault at a point of true time (microseconds from the start of the run).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimedFault {
+    pub at_us: u64,
+    #[serde(flatten)]
+    pub action: FaultAction,
+}
+
+/// A whole fault schedule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultSchedule {
+    pub faults: Vec<TimedFault>,
+}
+
+impl FaultSchedule {
+    pub fn push(&mut self, at_us: u64, action: FaultAction) {
+        self.faults.push(TimedFault { at_us, action });
+    }
+}

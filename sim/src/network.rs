@@ -1,0 +1,178 @@
+//! The simulated network: which directed links are cut (partitions), and the fate of
+//! each message (lost, delayed, duplicated, held back to be reordered).
+
+use crate::nemesis::PartitionShape;
+use crate::options::NetworkOptions;
+use crate::rng::chance;
+use crate::types_ext::NodeId;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// What becomes of one sent message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// The link is cut.
+    Partitioned,
+    /// Lost at random.
+    Dropped,
+    /// Arrives after `delay_us`; a duplicate, if any, after `duplicate_us`.
+    Deliver { delay_us: u64, duplicate_us: Option<u64>, reordered: bool },
+}
+
+/// Links between nodes `1..=n` and the current rates.
+pub struct Network {
+    n: u64,
+    /// `cut[(from-1)*n + (to-1)]`: messages on that link are lost.
+    cut: Vec<bool>,
+    pub options: NetworkOptions,
+}
+
+impl Network {
+    pub fn new(n: u64, options: NetworkOptions) -> Self {
+        Network { n, cut: vec![false; (n * n) as usize], options }
+    }
+
+    fn slot(&self, from: NodeId, to: NodeId) -> Option<usize> {
+        let ok = (1..=self.n).contains(&from) && (1..=self.n).contains(&to);
+        ok.then(|| ((from - 1) * self.n + (to - 1)) as usize)
+    }
+
+    /// Whether messages from `from` to `to` are lost. Unknown ids are always cut.
+    pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
+        self.slot(from, to).is_none_or(|i| self.cut[i])
+    }
+
+    /// Replaces every partition with these cut links.
+    pub fn set_cut(&mut self, links: &[(NodeId, NodeId)]) {
+        self.cut.iter_mut().for_each(|c| *c = false);
+        for &(from, to) in links {
+            if let Some(i) = self.slot(from, to) {
+                self.cut[i] = true;
+            }
+        }
+    }
+
+    pub fn heal(&mut self) {
+        self.cut.iter_mut().for_each(|c| *c = false);
+    }
+
+    /// How many directed links are cut.
+    pub fn cut_links(&self) -> usize {
+        self.cut.iter().filter(|c| **c).count()
+    }
+
+    /// The fate of a message sent now. Draws a fixed number of values from `rng`
+    /// whatever the rates, so changing one rate does not shift the others' draws.
+    pub fn route(&self, rng: &mut ChaCha8Rng, from: NodeId, to: NodeId) -> Fate {
+        let o = &self.options;
+        let dropped = chance(rng, o.drop_rate);
+        let duplicated = chance(rng, o.duplicate_rate);
+        let reordered = chance(rng, o.reorder_rate);
+        let mut delay_us = o.latency.sample(rng);
+        let duplicate_us = o.latency.sample(rng);
+        let extra: u64 = rng.gen_range(0..=o.reorder_delay_max_us);
+        if self.is_cut(from, to) {
+            return Fate::Partitioned;
+        }
+        if dropped {
+            return Fate::Dropped;
+        }
+        if reordered {
+            delay_us += extra;
+        }
+        Fate::Deliver { delay_us, duplicate_us: duplicated.then_some(duplicate_us), reordered }
+    }
+}
+
+/// Symmetric cut links between every pair of nodes in different groups.
+fn cut_between_groups(
+    nodes: &[NodeId],
+    group_of: impl Fn(NodeId) -> usize,
+) -> Vec<(NodeId, NodeId)> {
+    let mut links = Vec::new();
+    for &a in nodes {
+        for &b in nodes {
+            if a != b && group_of(a) != group_of(b) {
+                links.push((a, b));
+            }
+        }
+    }
+    links
+}
+
+/// The directed links a shape cuts, given the members, the current leader (if any) and
+/// a node chosen for `Target`s by the caller. Random choices come from `rng`.
+pub fn resolve_shape(
+    shape: &PartitionShape,
+    nodes: &[NodeId],
+    leader: Option<NodeId>,
+    target: impl Fn(&crate::nemesis::Target, &mut ChaCha8Rng) -> Option<NodeId>,
+    rng: &mut ChaCha8Rng,
+) -> Vec<(NodeId, NodeId)> {
+    let isolate = |victim: NodeId| cut_between_groups(nodes, |n| usize::from(n == victim));
+    match shape {
+        PartitionShape::Isolate { node } => target(node, rng).map(isolate).unwrap_or_default(),
+        PartitionShape::IsolateLeader => leader.map(isolate).unwrap_or_default(),
+        PartitionShape::MajorityMinority => {
+            let mut order = nodes.to_vec();
+            order.shuffle(rng);
+            let minority: Vec<NodeId> = order[..nodes.len() / 2].to_vec();
+            cut_between_groups(nodes, |n| usize::from(minority.contains(&n)))
+        }
+        PartitionShape::Bridge => {
+            let mut order = nodes.to_vec();
+            order.shuffle(rng);
+            if order.len() < 3 {
+                return Vec::new();
+            }
+            let bridge = order[0];
+            let half = (order.len() - 1) / 2;
+            let left: Vec<NodeId> = order[1..1 + half].to_vec();
+            let mut links = Vec::new();
+            for &a in &order[1..] {
+                for &b in &order[1..] {
+                    if a != b && left.contains(&a) != left.contains(&b) {
+                        links.push((a, b));
+                    }
+                }
+            }
+            debug_assert!(!links.iter().any(|&(a, b)| a == bridge || b == bridge));
+            links
+        }
+        PartitionShape::Ring => {
+            let mut order = nodes.to_vec();
+            order.shuffle(rng);
+            let k = order.len();
+            let pos = |n: NodeId| order.iter().position(|&m| m == n).expect("member");
+            let mut links = Vec::new();
+            for &a in nodes {
+                for &b in nodes {
+                    let d = (pos(a) + k - pos(b)) % k;
+                    if a != b && d != 1 && d != k - 1 {
+                        links.push((a, b));
+                    }
+                }
+            }
+            links
+        }
+        PartitionShape::Groups { groups } => {
+            let group_of = |n: NodeId| {
+                groups.iter().position(|g| g.contains(&n)).unwrap_or(groups.len() + n as usize)
+            };
+            cut_between_groups(nodes, group_of)
+        }
+        PartitionShape::OneWay { from, to } => {
+            let mut links = Vec::new();
+            for &a in from {
+                for &b in to {
+                    if a != b {
+                        links.push((a, b));
+                    }
+                }
+            }
+            links
+        }
+        PartitionShape::Links { blocked } => blocked.clone(),
+    }
+}

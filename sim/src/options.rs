@@ -1,0 +1,159 @@
+//! Everything that shapes a run besides the node type: the seed, cluster size and the
+//! network, disk and clock models. A run is a pure function of (build, options), and
+//! the banner prints all of it.
+
+use crate::rng::chance;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A delay in microseconds: uniform in `[min_us, max_us]`, except that with probability
+/// `tail_rate` it is drawn uniform in `[max_us, tail_max_us]` (a slow outlier).
+/// Integer arithmetic only, so every platform draws the same delays.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LatencyDist {
+    pub min_us: u64,
+    pub max_us: u64,
+    #[serde(default)]
+    pub tail_rate: f64,
+    #[serde(default)]
+    pub tail_max_us: u64,
+}
+
+impl LatencyDist {
+    pub const fn fixed(us: u64) -> Self {
+        LatencyDist { min_us: us, max_us: us, tail_rate: 0.0, tail_max_us: us }
+    }
+
+    pub const fn uniform(min_us: u64, max_us: u64) -> Self {
+        LatencyDist { min_us, max_us, tail_rate: 0.0, tail_max_us: max_us }
+    }
+
+    /// Draws one delay. Always consumes two values from `rng`.
+    pub fn sample(&self, rng: &mut ChaCha8Rng) -> u64 {
+        let tail = chance(rng, self.tail_rate);
+        let r: u64 = rng.gen();
+        let (lo, hi) = if tail && self.tail_max_us > self.max_us {
+            (self.max_us, self.tail_max_us)
+        } else {
+            (self.min_us, self.max_us.max(self.min_us))
+        };
+        lo + r % (hi - lo + 1)
+    }
+}
+
+/// The network model. Rates are probabilities per message.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetworkOptions {
+    pub latency: LatencyDist,
+    pub drop_rate: f64,
+    pub duplicate_rate: f64,
+    /// A reordered message is held back by up to `reorder_delay_max_us` extra, so later
+    /// messages overtake it.
+    pub reorder_rate: f64,
+    pub reorder_delay_max_us: u64,
+}
+
+impl Default for NetworkOptions {
+    fn default() -> Self {
+        NetworkOptions {
+            latency: LatencyDist::uniform(200, 2_000),
+            drop_rate: 0.0,
+            duplicate_rate: 0.0,
+            reorder_rate: 0.0,
+            reorder_delay_max_us: 20_000,
+        }
+    }
+}
+
+/// The disk model.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiskOptions {
+    /// Time from a persist request to its fsync completing.
+    pub fsync: LatencyDist,
+    /// On a crash, the pending writes may have partly reached the platter: some whole
+    /// requests and then a prefix of the next one's entries (see `disk`).
+    pub torn_writes: bool,
+    /// UNSAFE, for negative controls: acknowledge a persist at once while its data stays
+    /// volatile until the fsync latency has passed. A crash then loses acknowledged data.
+    pub lying_fsync: bool,
+}
+
+impl Default for DiskOptions {
+    fn default() -> Self {
+        DiskOptions {
+            fsync: LatencyDist::uniform(100, 1_000),
+            torn_writes: true,
+            lying_fsync: false,
+        }
+    }
+}
+
+/// The clock model.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClockOptions {
+    /// True time between two ticks of a node whose clock runs at rate 1.0.
+    pub tick_us: u64,
+}
+
+impl Default for ClockOptions {
+    fn default() -> Self {
+        ClockOptions { tick_us: 10_000 }
+    }
+}
+
+/// Every option of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorldOptions {
+    pub seed: u64,
+    /// Cluster size; node ids are `1..=nodes`.
+    pub nodes: u64,
+    pub network: NetworkOptions,
+    pub disk: DiskOptions,
+    pub clock: ClockOptions,
+    /// Run the Raft safety checks after every event (turn off only for node types whose
+    /// logs are not one replicated Raft log).
+    pub check_raft_safety: bool,
+    /// A hard limit on events in one run: a run that reaches it stops with a typed error.
+    pub events_max: u64,
+}
+
+impl WorldOptions {
+    pub fn new(seed: u64, nodes: u64) -> Self {
+        WorldOptions {
+            seed,
+            nodes,
+            network: NetworkOptions::default(),
+            disk: DiskOptions::default(),
+            clock: ClockOptions::default(),
+            check_raft_safety: true,
+            events_max: 50_000_000,
+        }
+    }
+}
+
+/// The banner every run starts with: the seed and everything derived from it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Banner {
+    pub options: WorldOptions,
+    /// The fault profile swarm mode drew, if any (see `swarm`).
+    pub swarm: Option<crate::swarm::SwarmProfile>,
+    /// How many timed faults are scheduled.
+    pub faults_scheduled: usize,
+}
+
+impl fmt::Display for Banner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = &self.options;
+        writeln!(f, "detcd-sim seed={} nodes={}", o.seed, o.nodes)?;
+        writeln!(f, "  network: {:?}", o.network)?;
+        writeln!(f, "  disk: {:?}", o.disk)?;
+        writeln!(f, "  clock: {:?}", o.clock)?;
+        writeln!(f, "  check_raft_safety={} events_max={}", o.check_raft_safety, o.events_max)?;
+        if let Some(s) = &self.swarm {
+            writeln!(f, "  swarm: {s:?}")?;
+        }
+        write!(f, "  faults scheduled: {}", self.faults_scheduled)
+    }
+}

@@ -1,0 +1,201 @@
+//! Raft safety, checked by the world after every event from what the nodes expose
+//! (`Process::status`, `entry`, `state_hash`). Each check names the property it guards.
+//!
+//! - Election safety (Raft §5.2, Figure 3): at most one leader per term, over the whole
+//!   run (`leaders` remembers term → leader across crashes).
+//! - Log matching / leader completeness (§5.3, §5.4): once any node reports an index
+//!   committed, the entry there is fixed forever: every node that later reports that
+//!   index committed holds the same (term, kind, data), including after crashes and
+//!   restarts, and every new leader holds every entry committed so far.
+//! - State machine safety (§5.4.3): nodes that have applied the same index have the same
+//!   state hash.
+
+use crate::trace::fnv_bytes;
+use crate::types_ext::{Index, NodeId, Term};
+use detcd_core::process::Process;
+use detcd_core::raft::{Role, Status};
+use detcd_core::types::Entry;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Which property broke.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ViolationKind {
+    /// Two leaders in one term.
+    TwoLeaders { term: Term, first: NodeId, second: NodeId },
+    /// A committed index holds a different entry than the one first seen committed there.
+    CommittedEntryChanged { index: Index, expected_term: Term, found_term: Term },
+    /// A new leader lacks an entry committed before its term.
+    LeaderMissingCommitted { index: Index, term: Term },
+    /// Two nodes applied the same index to different states.
+    StateDiverged { applied: Index, expected_hash: u64, found_hash: u64 },
+    /// A node's commit index went backwards within one incarnation.
+    CommitRegressed { from: Index, to: Index },
+    /// The process answered a request it never got, or answered one twice.
+    BadResponse { request: u64, why: &'static str },
+}
+
+/// A safety violation: what, where, when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub at_us: u64,
+    pub node: NodeId,
+    pub kind: ViolationKind,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "safety violation at {}us on node {}: {:?}", self.at_us, self.node, self.kind)
+    }
+}
+
+/// What the checker keeps per committed index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Committed {
+    term: Term,
+    digest: u64,
+}
+
+fn digest(e: &Entry) -> u64 {
+    fnv_bytes(&e.data) ^ (e.kind as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Per node: what was checked already, so each event costs only what changed.
+#[derive(Clone, Copy, Debug, Default)]
+struct NodeView {
+    role: Option<Role>,
+    term: Term,
+    commit_checked: Index,
+    applied_checked: Index,
+}
+
+/// The record of a whole run.
+#[derive(Default)]
+pub struct SafetyChecker {
+    leaders: BTreeMap<Term, NodeId>,
+    /// committed[i - 1] for index i; dense because commit indices only grow.
+    committed: Vec<Committed>,
+    applied_hashes: BTreeMap<Index, u64>,
+    views: BTreeMap<NodeId, NodeView>,
+}
+
+/// What changed on a node since the last check, for the world's traces.
+pub struct Observed {
+    pub role_changed: bool,
+    pub status: Status,
+}
+
+impl SafetyChecker {
+    /// The node restarted: re-check its whole committed log and applied state.
+    pub fn restarted(&mut self, node: NodeId) {
+        self.views.insert(node, NodeView::default());
+    }
+
+    /// Every committed index seen so far.
+    pub fn committed_len(&self) -> Index {
+        self.committed.len() as Index
+    }
+
+    /// Checks one node after an event. `check` off: only observe role changes.
+    pub fn observe<P: Process>(
+        &mut self,
+        p: &P,
+        now_us: u64,
+        check: bool,
+    ) -> Result<Observed, Violation> {
+        let st = p.status();
+        let view = self.views.entry(st.id).or_default();
+        let role_changed = view.role != Some(st.role) || view.term != st.term;
+        let fail = |kind| Violation { at_us: now_us, node: st.id, kind };
+        if !check {
+            view.role = Some(st.role);
+            view.term = st.term;
+            return Ok(Observed { role_changed, status: st });
+        }
+        let became_leader = role_changed && st.role == Role::Leader;
+        let mut view_copy = *view;
+        view_copy.role = Some(st.role);
+        view_copy.term = st.term;
+
+        if st.role == Role::Leader {
+            match self.leaders.get(&st.term) {
+                Some(&other) if other != st.id => {
+                    return Err(fail(ViolationKind::TwoLeaders {
+                        term: st.term,
+                        first: other,
+                        second: st.id,
+                    }))
+                }
+                Some(_) => {}
+                None => {
+                    self.leaders.insert(st.term, st.id);
+                }
+            }
+        }
+
+        if st.commit < view_copy.commit_checked {
+            // A restart re-reads commit from durable state; views are reset then, so a
+            // regression within an incarnation is a bug.
+            return Err(fail(ViolationKind::CommitRegressed {
+                from: view_copy.commit_checked,
+                to: st.commit,
+            }));
+        }
+        let from = view_copy.commit_checked.max(st.snapshot_index) + 1;
+        for index in from..=st.commit {
+            let Some(e) = p.entry(index) else { continue };
+            let seen = Committed { term: e.term, digest: digest(e) };
+            match self.committed.get((index - 1) as usize) {
+                Some(c) if *c != seen => {
+                    return Err(fail(ViolationKind::CommittedEntryChanged {
+                        index,
+                        expected_term: c.term,
+                        found_term: e.term,
+                    }))
+                }
+                Some(_) => {}
+                None if index as usize == self.committed.len() + 1 => self.committed.push(seen),
+                // A gap: indices below are committed too but this node compacted them or
+                // never had them; fill with what this node has once it is contiguous.
+                None => {}
+            }
+        }
+        view_copy.commit_checked = st.commit;
+
+        if became_leader {
+            let first = st.snapshot_index + 1;
+            for index in first..=self.committed.len() as Index {
+                let c = self.committed[(index - 1) as usize];
+                match p.entry(index) {
+                    Some(e) if e.term == c.term && digest(e) == c.digest => {}
+                    _ => {
+                        return Err(fail(ViolationKind::LeaderMissingCommitted {
+                            index,
+                            term: c.term,
+                        }))
+                    }
+                }
+            }
+        }
+
+        if st.applied != view_copy.applied_checked && st.applied > 0 {
+            let h = p.state_hash();
+            match self.applied_hashes.get(&st.applied) {
+                Some(&expected) if expected != h => {
+                    return Err(fail(ViolationKind::StateDiverged {
+                        applied: st.applied,
+                        expected_hash: expected,
+                        found_hash: h,
+                    }))
+                }
+                Some(_) => {}
+                None => {
+                    self.applied_hashes.insert(st.applied, h);
+                }
+            }
+        }
+        view_copy.applied_checked = st.applied;
+        *self.views.get_mut(&st.id).expect("inserted above") = view_copy;
+        Ok(Observed { role_changed, status: st })
+    }
+}

@@ -1,0 +1,251 @@
+//! Swarm testing: per seed, draw which fault kinds are on and how hard they hit, then
+//! a timed fault schedule for the safety phase. Different seeds explore different mixes
+//! (a run with only clock jumps finds other bugs than one drowning in partitions).
+//! Everything is drawn from the `Swarm` stream, so the rest of the run is unaffected.
+
+use crate::nemesis::{FaultAction, FaultSchedule, PartitionShape, Target};
+use crate::options::{LatencyDist, WorldOptions};
+use crate::rng::{chance, stream, Component};
+use crate::types_ext::NodeId;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// The fault profile drawn for one seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SwarmProfile {
+    pub partitions: bool,
+    pub one_way_partitions: bool,
+    pub crashes: bool,
+    pub clock_skew: bool,
+    pub clock_jumps: bool,
+    pub drops: bool,
+    pub duplicates: bool,
+    pub reorders: bool,
+    pub transfer_leader: bool,
+    /// Faults start this far apart (uniform between min and max).
+    pub fault_gap_min_us: u64,
+    pub fault_gap_max_us: u64,
+    /// Longest a partition or a crash lasts before its heal or restart.
+    pub episode_max_us: u64,
+    pub drop_rate: f64,
+    pub duplicate_rate: f64,
+    pub reorder_rate: f64,
+    /// Clock rates are drawn within 1000 ± this (per mille).
+    pub skew_permille_max: u32,
+    pub jump_ticks_max: u32,
+    pub latency: LatencyDist,
+    pub fsync: LatencyDist,
+    pub torn_writes: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Partition,
+    OneWay,
+    Crash,
+    Skew,
+    Jump,
+    Storm,
+    Transfer,
+}
+
+fn rate(rng: &mut ChaCha8Rng, on: bool, max_permille: u32) -> f64 {
+    let r = rng.gen_range(1..=max_permille);
+    if on {
+        f64::from(r) / 1000.0
+    } else {
+        0.0
+    }
+}
+
+/// Draws the profile for `seed`.
+pub fn profile(seed: u64) -> SwarmProfile {
+    let mut rng = stream(seed, Component::Swarm);
+    let rng = &mut rng;
+    let mut on = || chance(rng, 0.5);
+    let (partitions, one_way_partitions, crashes) = (on(), on(), on());
+    let (clock_skew, clock_jumps, drops, duplicates, reorders, transfer_leader) =
+        (on(), on(), on(), on(), on(), on());
+    let fault_gap_min_us = rng.gen_range(10_000..=100_000);
+    let fault_gap_max_us = fault_gap_min_us + rng.gen_range(0..=400_000);
+    let episode_max_us = rng.gen_range(50_000..=1_000_000);
+    let drop_rate = rate(rng, drops, 200);
+    let duplicate_rate = rate(rng, duplicates, 150);
+    let reorder_rate = rate(rng, reorders, 200);
+    let skew_permille_max = rng.gen_range(50..=400);
+    let jump_ticks_max = rng.gen_range(1..=40);
+    let lat_min = rng.gen_range(50..=1_000);
+    let lat_max = lat_min + rng.gen_range(0..=8_000);
+    let latency = LatencyDist {
+        min_us: lat_min,
+        max_us: lat_max,
+        tail_rate: f64::from(rng.gen_range(0..=50u32)) / 1000.0,
+        tail_max_us: lat_max + rng.gen_range(0..=50_000),
+    };
+    let fs_min = rng.gen_range(20..=500);
+    let fsync = LatencyDist::uniform(fs_min, fs_min + rng.gen_range(0..=5_000));
+    let torn_writes = chance(rng, 0.5);
+    SwarmProfile {
+        partitions,
+        one_way_partitions,
+        crashes,
+        clock_skew,
+        clock_jumps,
+        drops,
+        duplicates,
+        reorders,
+        transfer_leader,
+        fault_gap_min_us,
+        fault_gap_max_us,
+        episode_max_us,
+        drop_rate,
+        duplicate_rate,
+        reorder_rate,
+        skew_permille_max,
+        jump_ticks_max,
+        latency,
+        fsync,
+        torn_writes,
+    }
+}
+
+/// A swarm run for `seed` on `nodes` nodes: options, the fault schedule over the first
+/// `safety_us` of true time, and the profile they came from.
+pub fn generate(
+    seed: u64,
+    nodes: u64,
+    safety_us: u64,
+) -> (WorldOptions, FaultSchedule, SwarmProfile) {
+    let p = profile(seed);
+    let mut options = WorldOptions::new(seed, nodes);
+    options.network.latency = p.latency;
+    options.disk.fsync = p.fsync;
+    options.disk.torn_writes = p.torn_writes;
+    let schedule = schedule(seed, nodes, safety_us, &p);
+    (options, schedule, p)
+}
+
+/// The fault schedule for a profile: episodes (a fault and, where it has one, its end)
+/// at random gaps until `safety_us`.
+pub fn schedule(seed: u64, nodes: u64, safety_us: u64, p: &SwarmProfile) -> FaultSchedule {
+    let mut rng = stream(seed, Component::Swarm);
+    // Skip past the profile's draws: the schedule has its own region of the stream.
+    rng.set_word_pos(1 << 32);
+    let rng = &mut rng;
+    let mut s = FaultSchedule::default();
+    let storm = p.drops || p.duplicates || p.reorders;
+    if storm {
+        s.push(0, network(p, true));
+    }
+    let kinds: Vec<Kind> = [
+        (p.partitions, Kind::Partition),
+        (p.one_way_partitions, Kind::OneWay),
+        (p.crashes, Kind::Crash),
+        (p.clock_skew, Kind::Skew),
+        (p.clock_jumps, Kind::Jump),
+        (storm, Kind::Storm),
+        (p.transfer_leader, Kind::Transfer),
+    ]
+    .into_iter()
+    .filter_map(|(on, k)| on.then_some(k))
+    .collect();
+    if kinds.is_empty() {
+        return s;
+    }
+    let node = |rng: &mut ChaCha8Rng| -> NodeId { rng.gen_range(1..=nodes) };
+    let mut t = rng.gen_range(p.fault_gap_min_us..=p.fault_gap_max_us);
+    // Bounded: each turn moves `t` forward by at least `fault_gap_min_us` (> 0).
+    while t < safety_us {
+        let episode_us = rng.gen_range(1..=p.episode_max_us);
+        match kinds[rng.gen_range(0..kinds.len())] {
+            Kind::Partition => {
+                let shape = match rng.gen_range(0..5) {
+                    0 => PartitionShape::Isolate { node: Target::Node(node(rng)) },
+                    1 => PartitionShape::IsolateLeader,
+                    2 => PartitionShape::MajorityMinority,
+                    3 => PartitionShape::Bridge,
+                    _ => PartitionShape::Ring,
+                };
+                s.push(t, FaultAction::Partition { shape });
+                s.push(t + episode_us, FaultAction::Heal);
+            }
+            Kind::OneWay => {
+                let (a, b) = (node(rng), node(rng));
+                let to: Vec<NodeId> = (1..=nodes).filter(|&n| n != a).collect();
+                let shape = if chance(rng, 0.5) {
+                    PartitionShape::OneWay { from: vec![a], to }
+                } else {
+                    PartitionShape::OneWay { from: to, to: vec![b] }
+                };
+                s.push(t, FaultAction::Partition { shape });
+                s.push(t + episode_us, FaultAction::Heal);
+            }
+            Kind::Crash => {
+                if chance(rng, 0.3) {
+                    s.push(t, FaultAction::Crash { node: Target::Leader });
+                    s.push(t + episode_us, FaultAction::RestartAll);
+                } else {
+                    let n = node(rng);
+                    s.push(t, FaultAction::Crash { node: Target::Node(n) });
+                    s.push(t + episode_us, FaultAction::Restart { node: Target::Node(n) });
+                }
+            }
+            Kind::Skew => {
+                let d = rng.gen_range(0..=p.skew_permille_max);
+                let rate_permille = if chance(rng, 0.5) { 1000 + d } else { 1000 - d.min(900) };
+                s.push(t, FaultAction::ClockSkew { node: Target::Node(node(rng)), rate_permille });
+            }
+            Kind::Jump => {
+                let ticks = rng.gen_range(1..=p.jump_ticks_max);
+                s.push(t, FaultAction::ClockJump { node: Target::Node(node(rng)), ticks });
+            }
+            Kind::Storm => {
+                s.push(t, network(p, false));
+                s.push(t + episode_us, network(p, true));
+            }
+            Kind::Transfer => {
+                s.push(t, FaultAction::TransferLeader { to: Target::Node(node(rng)) });
+            }
+        }
+        t += rng.gen_range(p.fault_gap_min_us..=p.fault_gap_max_us);
+    }
+    s.faults.sort_by_key(|f| f.at_us);
+    s
+}
+
+/// The profile's network rates (`on`) or a calm network.
+fn network(p: &SwarmProfile, on: bool) -> FaultAction {
+    let k = if on { 1.0 } else { 0.0 };
+    FaultAction::Network {
+        drop_rate: p.drop_rate * k,
+        duplicate_rate: p.duplicate_rate * k,
+        reorder_rate: p.reorder_rate * k,
+        latency: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_vary_with_the_seed_and_repeat_for_the_same_seed() {
+        assert_eq!(profile(7), profile(7));
+        let distinct: std::collections::BTreeSet<String> =
+            (0..50).map(|s| format!("{:?}", profile(s))).collect();
+        assert_eq!(distinct.len(), 50);
+        let crashes = (0..200).filter(|&s| profile(s).crashes).count();
+        assert!((50..150).contains(&crashes), "crashes on in {crashes}/200");
+    }
+
+    #[test]
+    fn schedules_stay_within_the_safety_phase_and_are_sorted() {
+        for seed in 0..100 {
+            let (_, s, p) = generate(seed, 5, 2_000_000);
+            assert!(s.faults.windows(2).all(|w| w[0].at_us <= w[1].at_us));
+            let end = 2_000_000 + p.episode_max_us;
+            assert!(s.faults.iter().all(|f| f.at_us < end), "seed {seed}: {s:?}");
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Test-only processes for exercising the world.
+
+#![allow(dead_code)]
+
+pub mod pinger;
