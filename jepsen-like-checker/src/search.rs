@@ -1,0 +1,367 @@
+//! The linearizability search for one independent part of a history: Wing & Gong's
+//! depth-first search over the order in which operations take effect, with Lowe's
+//! memoization of (linearized set, state) pairs ("Testing for linearizability", 2017),
+//! over a doubly linked list of call and return entries from which linearized operations
+//! are lifted out and put back on backtracking.
+//!
+//! Walking the list from its head, a call entry is an operation that may take effect
+//! now (every operation whose return precedes this call has already been linearized); a
+//! return entry is an operation that had to take effect before this point and has not,
+//! so the search backtracks. Unknown operations have no return entry: they never force
+//! backtracking and need not be linearized at all. The search succeeds when every
+//! operation with a known return has been linearized.
+//!
+//! The search is single-threaded and deterministic: its only outside input is the
+//! budget, whose callback it polls every [`POLL_STEPS`] steps.
+
+use crate::bitset::Bitset;
+use crate::history::Operation;
+use crate::model::Model;
+use crate::tables::{Inserted, Interner, Memo};
+
+/// How often (in search steps) the deadline callback is polled.
+pub const POLL_STEPS: u64 = 1024;
+
+/// Limits on one check. The crate never reads a clock: a caller that wants a wall-clock
+/// timeout passes `expired`, a callback that says when time is up.
+#[derive(Clone, Copy)]
+pub struct Budget<'a> {
+    /// Stop with an unknown verdict after this many search steps.
+    pub steps_max: Option<u64>,
+    /// The memo's memory bound, in bytes; reaching it gives an unknown verdict.
+    pub memo_bytes_max: usize,
+    /// Polled during the search; `true` stops it with an unknown verdict.
+    pub expired: Option<&'a (dyn Fn() -> bool + Sync)>,
+}
+
+impl Default for Budget<'_> {
+    fn default() -> Self {
+        Budget { steps_max: None, memo_bytes_max: 1 << 30, expired: None }
+    }
+}
+
+impl std::fmt::Debug for Budget<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Budget")
+            .field("steps_max", &self.steps_max)
+            .field("memo_bytes_max", &self.memo_bytes_max)
+            .field("expired", &self.expired.is_some())
+            .finish()
+    }
+}
+
+/// An operation that was a candidate to take effect next at the point of failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// Index of the operation in the history.
+    pub op: usize,
+    /// False when the model refuses it in the state reached (wrong output); true when it
+    /// applies but every continuation from there fails.
+    pub applicable: bool,
+}
+
+/// Evidence that a part is not linearizable: the longest partial linearization found,
+/// and where it got stuck.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// History indices of the operations, in the order they took effect.
+    pub linearized: Vec<usize>,
+    /// The model state after each of them, in words.
+    pub states: Vec<String>,
+    /// The initial state, in words.
+    pub initial_state: String,
+    /// The operation whose return was reached before it could take effect.
+    pub blocked: usize,
+    /// The operations that could have taken effect next; none of them leads anywhere.
+    pub candidates: Vec<Candidate>,
+}
+
+/// The outcome of searching one part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A complete linearization (history indices, in effect order) and the state after
+    /// each operation. Unknown operations that took effect are included; those that did
+    /// not are absent.
+    Linearizable {
+        order: Vec<usize>,
+        states: Vec<String>,
+    },
+    NotLinearizable(Failure),
+    /// The budget ran out; `reason` says which limit.
+    Unknown {
+        reason: String,
+    },
+}
+
+/// Counters, for reports and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub steps: u64,
+    pub memo_entries: usize,
+    pub states: usize,
+}
+
+const NONE: u32 = u32::MAX;
+const HEAD: u32 = 0;
+
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    /// Local operation index.
+    op: u32,
+    /// For a call entry, its return entry (NONE when the outcome is unknown); for a
+    /// return entry, NONE.
+    ret: u32,
+    is_call: bool,
+    prev: u32,
+    next: u32,
+}
+
+/// The entry list: node 0 is the head sentinel, the others are call/return entries in
+/// time order.
+struct Entries {
+    nodes: Vec<Node>,
+}
+
+impl Entries {
+    fn new<I, O>(ops: &[&Operation<I, O>]) -> Self {
+        // (time, 0 = call / 1 = return, op): calls sort before returns at equal times
+        // because intervals are closed; the op index makes the order total.
+        let mut events: Vec<(u64, u8, u32)> = Vec::with_capacity(ops.len() * 2);
+        for (i, op) in ops.iter().enumerate() {
+            events.push((op.call, 0, i as u32));
+            if let Some(ret) = op.ret {
+                events.push((ret, 1, i as u32));
+            }
+        }
+        events.sort_unstable();
+        let mut nodes = Vec::with_capacity(events.len() + 1);
+        nodes.push(Node { op: NONE, ret: NONE, is_call: false, prev: NONE, next: NONE });
+        let mut ret_node = vec![NONE; ops.len()];
+        for (k, (_, kind, op)) in events.iter().enumerate() {
+            let id = (k + 1) as u32;
+            if *kind == 1 {
+                ret_node[*op as usize] = id;
+            }
+            nodes.push(Node { op: *op, ret: NONE, is_call: *kind == 0, prev: id - 1, next: NONE });
+            nodes[k].next = id;
+        }
+        for node in nodes.iter_mut().skip(1) {
+            if node.is_call {
+                node.ret = ret_node[node.op as usize];
+            }
+        }
+        Entries { nodes }
+    }
+
+    #[inline]
+    fn unlink(&mut self, n: u32) {
+        let Node { prev, next, .. } = self.nodes[n as usize];
+        self.nodes[prev as usize].next = next;
+        if next != NONE {
+            self.nodes[next as usize].prev = prev;
+        }
+    }
+
+    #[inline]
+    fn relink(&mut self, n: u32) {
+        let Node { prev, next, .. } = self.nodes[n as usize];
+        self.nodes[prev as usize].next = n;
+        if next != NONE {
+            self.nodes[next as usize].prev = n;
+        }
+    }
+
+    /// Removes a call entry and its return entry.
+    #[inline]
+    fn lift(&mut self, call: u32) {
+        self.unlink(call);
+        let ret = self.nodes[call as usize].ret;
+        if ret != NONE {
+            self.unlink(ret);
+        }
+    }
+
+    /// Undoes `lift`; entries must be put back in the reverse order of their lifting.
+    #[inline]
+    fn unlift(&mut self, call: u32) {
+        let ret = self.nodes[call as usize].ret;
+        if ret != NONE {
+            self.relink(ret);
+        }
+        self.relink(call);
+    }
+}
+
+/// Searches one part. `ops` are the part's operations and `indices` their indices in the
+/// whole history (used in the outcome).
+pub fn search<M: Model>(
+    model: &M,
+    ops: &[&Operation<M::Input, M::Output>],
+    indices: &[usize],
+    budget: &Budget<'_>,
+) -> (Outcome, Stats) {
+    assert_eq!(ops.len(), indices.len(), "one history index per operation");
+    let n = ops.len();
+    let mut entries = Entries::new(ops);
+    let mut linearized = Bitset::new(n);
+    let memo_entries_max = budget.memo_bytes_max / Memo::entry_bytes(n);
+    let mut memo = Memo::new(n, memo_entries_max.max(1));
+    let mut states: Interner<M::State> = Interner::new();
+    let mut state = states.intern(model.init());
+    let initial = state;
+    // (call entry, state before it) for each linearized operation, in effect order.
+    let mut calls: Vec<(u32, u32)> = Vec::with_capacity(n);
+    let mut remaining = ops.iter().filter(|op| !op.is_unknown()).count();
+    // The deepest point of failure: (linearized calls, state ids, blocking return entry).
+    let mut deepest: Option<(Vec<(u32, u32)>, u32, u32)> = None;
+    let mut steps: u64 = 0;
+    let mut cursor = entries.nodes[HEAD as usize].next;
+
+    let stats = |steps, memo: &Memo, states: &Interner<M::State>| Stats {
+        steps,
+        memo_entries: memo.len(),
+        states: states.len(),
+    };
+
+    loop {
+        if remaining == 0 {
+            let order: Vec<usize> = calls
+                .iter()
+                .map(|(c, _)| indices[entries.nodes[*c as usize].op as usize])
+                .collect();
+            let after: Vec<u32> =
+                calls.iter().skip(1).map(|(_, s)| *s).chain(std::iter::once(state)).collect();
+            let described = if calls.is_empty() {
+                Vec::new()
+            } else {
+                after.iter().map(|s| model.describe_state(states.get(*s))).collect()
+            };
+            return (
+                Outcome::Linearizable { order, states: described },
+                stats(steps, &memo, &states),
+            );
+        }
+        steps += 1;
+        if steps % POLL_STEPS == 0 {
+            if budget.steps_max.is_some_and(|max| steps >= max) {
+                let reason = format!("gave up after {steps} search steps");
+                return (Outcome::Unknown { reason }, stats(steps, &memo, &states));
+            }
+            if budget.expired.is_some_and(|expired| expired()) {
+                let reason = format!("timed out after {steps} search steps");
+                return (Outcome::Unknown { reason }, stats(steps, &memo, &states));
+            }
+        }
+        assert!(cursor != NONE, "an operation with a known return is always ahead in the list");
+        let node = entries.nodes[cursor as usize];
+        if node.is_call {
+            let op = ops[node.op as usize];
+            let current = states.get(state);
+            let Some(next) = model.step(current, &op.input, op.output.as_ref()) else {
+                cursor = node.next;
+                continue;
+            };
+            // Reads leave the state unchanged: skip hashing it again.
+            let next_id = if &next == current { state } else { states.intern(next) };
+            // An unknown operation that changes nothing never needs to take effect: every
+            // continuation after it is also open without it, since it blocks nothing.
+            if next_id == state && op.is_unknown() {
+                cursor = node.next;
+                continue;
+            }
+            linearized.set(node.op as usize);
+            match memo.insert(&linearized, next_id) {
+                Inserted::New => {
+                    calls.push((cursor, state));
+                    state = next_id;
+                    entries.lift(cursor);
+                    if !op.is_unknown() {
+                        remaining -= 1;
+                    }
+                    cursor = entries.nodes[HEAD as usize].next;
+                }
+                Inserted::Seen => {
+                    linearized.clear(node.op as usize);
+                    cursor = node.next;
+                }
+                Inserted::Full => {
+                    let reason = format!(
+                        "the memo reached its memory limit ({} entries, {} bytes)",
+                        memo.len(),
+                        budget.memo_bytes_max
+                    );
+                    return (Outcome::Unknown { reason }, stats(steps, &memo, &states));
+                }
+            }
+        } else {
+            if deepest.as_ref().is_none_or(|(best, _, _)| calls.len() > best.len()) {
+                deepest = Some((calls.clone(), state, cursor));
+            }
+            let Some((call, before)) = calls.pop() else {
+                break;
+            };
+            let op = entries.nodes[call as usize].op;
+            linearized.clear(op as usize);
+            entries.unlift(call);
+            if !ops[op as usize].is_unknown() {
+                remaining += 1;
+            }
+            state = before;
+            cursor = entries.nodes[call as usize].next;
+        }
+    }
+
+    let (best, best_state, blocking) = deepest.expect("failure implies a blocked return entry");
+    let failure = explain(model, ops, indices, &states, initial, &best, best_state, blocking);
+    (Outcome::NotLinearizable(failure), stats(steps, &memo, &states))
+}
+
+/// Rebuilds the point of failure in words: the linearized prefix, the state after each
+/// step, and which operations could have come next (those called before the blocking
+/// return that are not in the prefix).
+#[allow(clippy::too_many_arguments)]
+fn explain<M: Model>(
+    model: &M,
+    ops: &[&Operation<M::Input, M::Output>],
+    indices: &[usize],
+    states: &Interner<M::State>,
+    initial: u32,
+    best: &[(u32, u32)],
+    best_state: u32,
+    blocking: u32,
+) -> Failure {
+    // Recompute the entry list's order: it is the time order, so rebuild it fresh.
+    let entries = Entries::new(ops);
+    let mut in_prefix = vec![false; ops.len()];
+    for (call, _) in best {
+        in_prefix[entries.nodes[*call as usize].op as usize] = true;
+    }
+    let blocked_op = entries.nodes[blocking as usize].op;
+    let state = states.get(best_state);
+    let mut candidates = Vec::new();
+    let mut cursor = entries.nodes[HEAD as usize].next;
+    while cursor != NONE && cursor != blocking {
+        let node = entries.nodes[cursor as usize];
+        if node.is_call && !in_prefix[node.op as usize] {
+            let op = ops[node.op as usize];
+            let applicable = model.step(state, &op.input, op.output.as_ref()).is_some();
+            candidates.push(Candidate { op: indices[node.op as usize], applicable });
+        }
+        cursor = node.next;
+    }
+    let linearized =
+        best.iter().map(|(c, _)| indices[entries.nodes[*c as usize].op as usize]).collect();
+    let after = best.iter().skip(1).map(|(_, s)| *s).chain(std::iter::once(best_state));
+    let described = if best.is_empty() {
+        Vec::new()
+    } else {
+        after.map(|s| model.describe_state(states.get(s))).collect()
+    };
+    Failure {
+        linearized,
+        states: described,
+        initial_state: model.describe_state(states.get(initial)),
+        blocked: indices[blocked_op as usize],
+        candidates,
+    }
+}
