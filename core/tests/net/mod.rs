@@ -216,6 +216,50 @@ impl Net {
         true
     }
 
+    /// Delivers the message at position `k` (modulo the wire's length).
+    pub fn deliver_at(&mut self, k: usize) {
+        if self.wire.is_empty() {
+            return;
+        }
+        let k = k % self.wire.len();
+        if let Some(m) = self.wire.remove(k) {
+            self.wire.push_front(m);
+            self.deliver_one();
+        }
+    }
+
+    /// Loses the message at position `k`.
+    pub fn drop_at(&mut self, k: usize) {
+        if !self.wire.is_empty() {
+            let k = k % self.wire.len();
+            self.wire.remove(k);
+        }
+    }
+
+    /// Duplicates the message at position `k` (the copy goes to the end).
+    pub fn duplicate_at(&mut self, k: usize) {
+        if !self.wire.is_empty() {
+            let k = k % self.wire.len();
+            let m = self.wire[k].clone();
+            self.wire.push_back(m);
+        }
+    }
+
+    /// Lets the application of `id` take a snapshot at its applied index.
+    pub fn compact(&mut self, id: NodeId) {
+        if !self.is_up(id) {
+            return;
+        }
+        let s = self.node(id).status();
+        if s.applied > s.snapshot_index {
+            let mut snap = detcd_core::types::Snapshot::default();
+            snap.meta.index = s.applied;
+            snap.data = Bytes::from(s.applied.to_be_bytes().to_vec());
+            self.node_mut(id).compact(snap);
+            self.drain(id);
+        }
+    }
+
     /// Delivers until the wire is empty (bounded).
     pub fn deliver_all(&mut self) {
         for _ in 0..1_000_000 {
