@@ -103,7 +103,7 @@ impl Model {
         };
         match order {
             SortOrder::Ascend => kvs.sort_by_key(keyf),
-            SortOrder::Descend => kvs.sort_by(|a, b| keyf(b).cmp(&keyf(a))),
+            SortOrder::Descend => kvs.sort_by_key(|kv| std::cmp::Reverse(keyf(kv))),
             SortOrder::None => {}
         }
         let mut more = false;
