@@ -13,11 +13,13 @@
 pub mod client;
 pub mod clock;
 pub mod disk;
+pub mod kv_run;
 pub mod liveness;
 pub mod nemesis;
 pub mod network;
 pub mod options;
 pub mod queue;
+pub mod raft_process;
 pub mod rng;
 pub mod safety;
 pub mod swarm;
