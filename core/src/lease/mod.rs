@@ -1,1 +1,315 @@
 //! Leases: grant, revoke, keep-alive, time-to-live and expiry decided by the leader.
+//!
+//! Two kinds of state live here:
+//! - the replicated lease table ([`LeaseTable`]: id, granted TTL, checkpointed remaining
+//!   TTL, attached keys), changed only by applied Raft entries and therefore identical
+//!   on every replica and part of snapshots;
+//! - local timing: the tick at which this replica last learned a lease's remaining TTL
+//!   (grant or checkpoint applied), and, on the leader only, each lease's expiry tick.
+//!
+//! Time is ticks handed in by the caller. Only the leader (the "primary") expires
+//! leases: [`Lessor::expired`] names leases whose expiry passed and the leader proposes
+//! their revocation through Raft. Followers never expire anything.
+//!
+//! What a new leader does with a lease's TTL ([`Lessor::promote`]): it sets the expiry
+//! to `learned_at + remaining`, where `remaining` is the last checkpointed remaining TTL
+//! (or the granted TTL if never checkpointed) and `learned_at` is the tick at which this
+//! replica applied that checkpoint (or the grant). The leader proposes checkpoints of
+//! every lease's remaining TTL every `checkpoint_interval_ticks`
+//! ([`Lessor::checkpoints`]), so that figure is never older than one interval. Restarting
+//! the full TTL on every leader change instead would let a lease whose owner is gone
+//! live forever under repeated elections; counting from the checkpoint makes real
+//! time elapse across leaders. The expiry is raised to at least `now +
+//! promote_grace_ticks` so clients get time to find the new leader and renew (a renewal
+//! newer than the last checkpoint is unknown to the new leader).
+
+mod table;
+
+pub use table::{Lease, LeaseTable};
+
+use crate::api::{
+    EtcdError, Event, LeaseCheckpoint, LeaseCheckpointRequest, LeaseGrantRequest,
+    LeaseGrantResponse, LeaseId, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseStatus,
+    LeaseTimeToLiveResponse, ResponseHeader,
+};
+use bytes::Bytes;
+use std::collections::BTreeMap;
+
+/// etcd's largest lease TTL, in seconds.
+pub const MAX_LEASE_TTL_SECS: i64 = 9_000_000_000;
+
+/// Tuning; all times in ticks except TTLs (seconds, as the API has them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LessorConfig {
+    /// TTLs below this are raised to it (etcd: ceil(1.5 x election timeout) = 2 s).
+    pub min_ttl_secs: i64,
+    pub ticks_per_second: u64,
+    /// How often the leader checkpoints remaining TTLs.
+    pub checkpoint_interval_ticks: u64,
+    /// Time a new leader leaves clients to renew before expiring anything.
+    pub promote_grace_ticks: u64,
+    /// After naming a lease as expired, wait this long before naming it again (its
+    /// revocation may still be in flight through Raft).
+    pub expired_retry_ticks: u64,
+}
+
+impl Default for LessorConfig {
+    fn default() -> Self {
+        LessorConfig {
+            min_ttl_secs: 2,
+            ticks_per_second: 10,
+            checkpoint_interval_ticks: 10,
+            promote_grace_ticks: 10,
+            expired_retry_ticks: 30,
+        }
+    }
+}
+
+/// The lease manager of one replica. See the module docs.
+#[derive(Clone, Debug)]
+pub struct Lessor {
+    config: LessorConfig,
+    table: LeaseTable,
+    /// Tick at which this replica last learned each lease's remaining TTL.
+    learned_at: BTreeMap<LeaseId, u64>,
+    /// Leader only: expiry tick of every lease. Empty when not primary.
+    expiry: BTreeMap<LeaseId, u64>,
+    primary: bool,
+    next_checkpoint: u64,
+}
+
+impl PartialEq for Lessor {
+    /// Replicas are equal when their replicated tables are.
+    fn eq(&self, other: &Self) -> bool {
+        self.table == other.table
+    }
+}
+
+impl Lessor {
+    pub fn new(config: LessorConfig) -> Lessor {
+        Lessor::from_table(LeaseTable::default(), config, 0)
+    }
+
+    /// A lessor restored from a snapshot's table at tick `now`; as a follower.
+    pub fn from_table(table: LeaseTable, config: LessorConfig, now: u64) -> Lessor {
+        let learned_at = table.leases.keys().map(|id| (*id, now)).collect();
+        Lessor {
+            config,
+            table,
+            learned_at,
+            expiry: BTreeMap::new(),
+            primary: false,
+            next_checkpoint: 0,
+        }
+    }
+
+    /// The replicated state, for snapshots and comparisons.
+    pub fn table(&self) -> &LeaseTable {
+        &self.table
+    }
+
+    pub fn is_primary(&self) -> bool {
+        self.primary
+    }
+
+    pub fn exists(&self, id: LeaseId) -> bool {
+        self.table.leases.contains_key(&id)
+    }
+
+    pub fn get(&self, id: LeaseId) -> Option<&Lease> {
+        self.table.leases.get(&id)
+    }
+
+    fn ttl_ticks(&self, secs: i64) -> u64 {
+        (secs.max(0) as u64).saturating_mul(self.config.ticks_per_second)
+    }
+
+    /// The id a grant without one gets: derived from `seed` (the Raft index of the
+    /// entry, identical on every replica), positive, and unused.
+    fn pick_id(&self, seed: u64) -> LeaseId {
+        // splitmix64, so ids look unrelated to each other like etcd's do.
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let mut id = (z & (i64::MAX as u64)) as i64;
+        loop {
+            if id > 0 && !self.exists(id) {
+                return id;
+            }
+            id = if id == i64::MAX { 1 } else { id + 1 };
+        }
+    }
+
+    /// Applies a grant. `seed` picks the id when the request has none; `now` is this
+    /// replica's tick.
+    pub fn grant(
+        &mut self,
+        req: &LeaseGrantRequest,
+        seed: u64,
+        now: u64,
+    ) -> Result<LeaseGrantResponse, EtcdError> {
+        if req.ttl > MAX_LEASE_TTL_SECS {
+            return Err(EtcdError::LeaseTtlTooLarge);
+        }
+        if req.id != 0 && self.exists(req.id) {
+            return Err(EtcdError::LeaseExists);
+        }
+        let id = if req.id == 0 { self.pick_id(seed) } else { req.id };
+        let ttl = req.ttl.max(self.config.min_ttl_secs);
+        self.table.leases.insert(id, Lease { id, ttl, remaining_ttl: 0, keys: im::OrdSet::new() });
+        self.learned_at.insert(id, now);
+        if self.primary {
+            self.expiry.insert(id, now + self.ttl_ticks(ttl));
+        }
+        Ok(LeaseGrantResponse { header: ResponseHeader::default(), id, ttl, error: String::new() })
+    }
+
+    /// Applies a revoke: forgets the lease and returns its keys, which the caller must
+    /// delete from the store in one revision.
+    pub fn revoke(&mut self, id: LeaseId) -> Result<Vec<Bytes>, EtcdError> {
+        let lease = self.table.leases.remove(&id).ok_or(EtcdError::LeaseNotFound)?;
+        self.learned_at.remove(&id);
+        self.expiry.remove(&id);
+        Ok(lease.keys.into_iter().collect())
+    }
+
+    /// Applies checkpoints of remaining TTLs. The leader's own expiries are left alone:
+    /// it already knows them, and the checkpoint is for its successors.
+    pub fn checkpoint(&mut self, req: &LeaseCheckpointRequest, now: u64) {
+        for cp in &req.checkpoints {
+            if let Some(l) = self.table.leases.get_mut(&cp.id) {
+                l.remaining_ttl = cp.remaining_ttl;
+                self.learned_at.insert(cp.id, now);
+            }
+        }
+    }
+
+    /// Keeps attachments in step with the store: call with the events of every applied
+    /// revision.
+    pub fn apply_events(&mut self, events: &[Event]) {
+        for e in events {
+            if let Some(prev) = &e.prev_kv {
+                if prev.lease != 0 {
+                    if let Some(l) = self.table.leases.get_mut(&prev.lease) {
+                        l.keys.remove(&prev.key);
+                    }
+                }
+            }
+            if e.r#type == crate::api::EventType::Put && e.kv.lease != 0 {
+                if let Some(l) = self.table.leases.get_mut(&e.kv.lease) {
+                    l.keys.insert(e.kv.key.clone());
+                }
+            }
+        }
+    }
+
+    /// A keep-alive, handled by the leader alone (not replicated; checkpoints carry its
+    /// effect to followers). An unknown lease answers TTL 0, as etcd does.
+    pub fn keep_alive(
+        &mut self,
+        id: LeaseId,
+        now: u64,
+    ) -> Result<LeaseKeepAliveResponse, EtcdError> {
+        if !self.primary {
+            return Err(EtcdError::NotLeader);
+        }
+        let ttl = match self.table.leases.get(&id) {
+            Some(l) => l.ttl,
+            None => {
+                return Ok(LeaseKeepAliveResponse { header: ResponseHeader::default(), id, ttl: 0 })
+            }
+        };
+        self.expiry.insert(id, now + self.ttl_ticks(ttl));
+        Ok(LeaseKeepAliveResponse { header: ResponseHeader::default(), id, ttl })
+    }
+
+    /// Seconds left: exact on the leader, from the last checkpoint elsewhere.
+    fn remaining_secs(&self, l: &Lease, now: u64) -> i64 {
+        let tps = self.config.ticks_per_second.max(1);
+        match self.expiry.get(&l.id) {
+            Some(&at) if self.primary => (at.saturating_sub(now)).div_ceil(tps) as i64,
+            _ => {
+                let known = if l.remaining_ttl > 0 { l.remaining_ttl } else { l.ttl };
+                let learned = self.learned_at.get(&l.id).copied().unwrap_or(now);
+                let left = self.ttl_ticks(known).saturating_sub(now.saturating_sub(learned));
+                left.div_ceil(tps) as i64
+            }
+        }
+    }
+
+    /// LeaseTimeToLive; an unknown lease answers TTL -1 (not an error).
+    pub fn time_to_live(&self, id: LeaseId, keys: bool, now: u64) -> LeaseTimeToLiveResponse {
+        match self.table.leases.get(&id) {
+            None => LeaseTimeToLiveResponse { id, ttl: -1, ..LeaseTimeToLiveResponse::default() },
+            Some(l) => LeaseTimeToLiveResponse {
+                header: ResponseHeader::default(),
+                id,
+                ttl: self.remaining_secs(l, now),
+                granted_ttl: l.ttl,
+                keys: if keys { l.keys.iter().cloned().collect() } else { Vec::new() },
+            },
+        }
+    }
+
+    /// LeaseLeases, ids ascending.
+    pub fn leases(&self) -> LeaseLeasesResponse {
+        LeaseLeasesResponse {
+            header: ResponseHeader::default(),
+            leases: self.table.leases.keys().map(|&id| LeaseStatus { id }).collect(),
+        }
+    }
+
+    /// This replica became leader at `now`: start expiring leases. See the module docs.
+    pub fn promote(&mut self, now: u64) {
+        self.primary = true;
+        self.expiry.clear();
+        let floor = now + self.config.promote_grace_ticks;
+        for l in self.table.leases.values() {
+            let known = if l.remaining_ttl > 0 { l.remaining_ttl } else { l.ttl };
+            let learned = self.learned_at.get(&l.id).copied().unwrap_or(now);
+            let at = (learned + self.ttl_ticks(known)).max(floor);
+            self.expiry.insert(l.id, at);
+        }
+        self.next_checkpoint = now + self.config.checkpoint_interval_ticks;
+    }
+
+    /// This replica stopped being leader: it no longer expires leases.
+    pub fn demote(&mut self) {
+        self.primary = false;
+        self.expiry.clear();
+    }
+
+    /// Leader only: leases whose expiry has passed, at most `max`, earliest first. Each
+    /// is named again only after `expired_retry_ticks` if it is still granted then.
+    pub fn expired(&mut self, now: u64, max: usize) -> Vec<LeaseId> {
+        if !self.primary {
+            return Vec::new();
+        }
+        let mut due: Vec<(u64, LeaseId)> =
+            self.expiry.iter().filter(|(_, &at)| at <= now).map(|(&id, &at)| (at, id)).collect();
+        due.sort_unstable();
+        due.truncate(max);
+        let retry = now + self.config.expired_retry_ticks;
+        for (_, id) in &due {
+            self.expiry.insert(*id, retry);
+        }
+        due.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// Leader only: when a checkpoint interval has passed, the remaining TTL of every
+    /// lease, to be proposed through Raft.
+    pub fn checkpoints(&mut self, now: u64) -> Option<LeaseCheckpointRequest> {
+        if !self.primary || now < self.next_checkpoint || self.table.leases.is_empty() {
+            return None;
+        }
+        self.next_checkpoint = now + self.config.checkpoint_interval_ticks;
+        let checkpoints = self
+            .table
+            .leases
+            .values()
+            .map(|l| LeaseCheckpoint { id: l.id, remaining_ttl: self.remaining_secs(l, now) })
+            .collect();
+        Some(LeaseCheckpointRequest { checkpoints })
+    }
+}

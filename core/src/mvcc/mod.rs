@@ -1,1 +1,164 @@
 //! The multi-version key-value store: revisions, ranges, puts, deletes, txns, compaction.
+//!
+//! A new store is at revision 1. Every write that changes something (a put, a delete
+//! that removes at least one key, a txn whose executed branch does either) advances the
+//! revision by exactly one; the writes of one txn share that revision and are ordered by
+//! a sub-revision. Each key keeps its versions (create/mod revision, version, lease,
+//! value; a delete leaves a tombstone and resets the version). A revision-ordered event
+//! log feeds watches.
+//!
+//! Both maps are `im` persistent maps, so cloning a `Store` (a state-machine snapshot)
+//! is O(1) and later writes copy only the paths they touch. Every result is a pure
+//! function of the operations applied, because every replica applies the same Raft log.
+
+mod compact;
+mod hash;
+mod history;
+mod key_range;
+mod range;
+mod snapshot;
+mod txn;
+
+pub use history::Version;
+pub use key_range::KeyRange;
+pub use txn::MAX_TXN_OPS;
+
+use crate::api::{
+    DeleteRangeRequest, DeleteRangeResponse, EtcdError, Event, KeyValue, LeaseId, PutRequest,
+    PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
+};
+use bytes::Bytes;
+use history::History;
+use im::OrdMap;
+use std::sync::Arc;
+
+/// The result of a write: the response and the events of the revision it created
+/// (empty when nothing changed and the revision did not advance).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written<R> {
+    pub response: R,
+    pub events: Arc<[Event]>,
+}
+
+/// The multi-version store. See the module docs.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "snapshot::StoreImage", into = "snapshot::StoreImage")]
+pub struct Store {
+    keys: OrdMap<Bytes, History>,
+    /// Events by revision, for revisions >= the compaction revision.
+    log: OrdMap<i64, Arc<[Event]>>,
+    current_rev: i64,
+    /// -1 until the first compaction.
+    compact_rev: i64,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new()
+    }
+}
+
+impl Store {
+    /// An empty store at revision 1 (the first write gets revision 2).
+    pub fn new() -> Store {
+        Store { keys: OrdMap::new(), log: OrdMap::new(), current_rev: 1, compact_rev: -1 }
+    }
+
+    pub fn current_revision(&self) -> i64 {
+        self.current_rev
+    }
+
+    /// The last compaction revision, -1 if never compacted.
+    pub fn compact_revision(&self) -> i64 {
+        self.compact_rev
+    }
+
+    /// Number of keys that exist at the current revision.
+    pub fn len(&self) -> usize {
+        self.keys.values().filter(|h| h.last().is_some_and(|v| !v.is_tombstone())).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The current version of `key`, if it exists.
+    pub fn get(&self, key: &[u8]) -> Option<KeyValue> {
+        let (k, h) = self.keys.get_key_value(key)?;
+        history::visible_at(h, self.current_rev).map(|v| v.to_kv(k))
+    }
+
+    /// The events of revisions `from..=to` (clamped to what the log holds), in revision
+    /// order; each item is one revision's events in sub-revision order.
+    pub fn events(&self, from: i64, to: i64) -> impl Iterator<Item = (i64, &Arc<[Event]>)> + '_ {
+        let (from, to) = (from.max(self.compact_rev), to.min(self.current_rev));
+        let range = if from <= to { Some(self.log.range(from..=to)) } else { None };
+        range.into_iter().flatten().map(|(r, e)| (*r, e))
+    }
+
+    /// Checks a read revision against the compaction and current revisions.
+    pub fn check_revision(&self, rev: i64) -> Result<(), EtcdError> {
+        if rev > self.current_rev {
+            Err(EtcdError::FutureRev)
+        } else if rev > 0 && rev < self.compact_rev {
+            Err(EtcdError::Compacted)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Range with every etcd option.
+    pub fn range(&self, req: &RangeRequest) -> Result<RangeResponse, EtcdError> {
+        txn::check_range(req)?;
+        self.check_revision(req.revision)?;
+        Ok(self.range_at(req, self.current_rev))
+    }
+
+    /// Put; `lease_exists` says whether a lease id is granted.
+    pub fn put(
+        &mut self,
+        req: &PutRequest,
+        lease_exists: &dyn Fn(LeaseId) -> bool,
+    ) -> Result<Written<PutResponse>, EtcdError> {
+        txn::check_put(req)?;
+        self.check_put_state(req, lease_exists)?;
+        let mut w = txn::Writer::new(self);
+        let response = w.put(req);
+        Ok(w.finish(response))
+    }
+
+    /// DeleteRange.
+    pub fn delete_range(
+        &mut self,
+        req: &DeleteRangeRequest,
+    ) -> Result<Written<DeleteRangeResponse>, EtcdError> {
+        txn::check_delete(req)?;
+        let mut w = txn::Writer::new(self);
+        let response = w.delete(req);
+        Ok(w.finish(response))
+    }
+
+    /// Txn: compares, then the chosen branch, all in one revision.
+    pub fn txn(
+        &mut self,
+        req: &TxnRequest,
+        lease_exists: &dyn Fn(LeaseId) -> bool,
+    ) -> Result<Written<TxnResponse>, EtcdError> {
+        txn::check_txn(req, MAX_TXN_OPS)?;
+        let path = self.txn_path(req);
+        self.check_txn_state(req, &path, lease_exists)?;
+        let mut w = txn::Writer::new(self);
+        let mut path_iter = path.iter().copied();
+        let response = w.txn(req, &mut path_iter);
+        Ok(w.finish(response))
+    }
+
+    /// Deletes `keys` (those that exist) in one revision; used when a lease is revoked.
+    pub fn delete_keys(&mut self, keys: &[Bytes]) -> Arc<[Event]> {
+        let mut w = txn::Writer::new(self);
+        for key in keys {
+            w.delete(&DeleteRangeRequest { key: key.clone(), ..DeleteRangeRequest::default() });
+        }
+        w.finish(()).events
+    }
+}

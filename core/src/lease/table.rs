@@ -1,0 +1,24 @@
+//! The replicated part of the lease state: what a snapshot carries.
+
+use crate::api::LeaseId;
+use bytes::Bytes;
+use im::{OrdMap, OrdSet};
+use serde::{Deserialize, Serialize};
+
+/// One granted lease.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub id: LeaseId,
+    /// Granted TTL, seconds.
+    pub ttl: i64,
+    /// Remaining TTL at the last checkpoint, seconds; 0 = never checkpointed.
+    pub remaining_ttl: i64,
+    /// Keys attached to the lease.
+    pub keys: OrdSet<Bytes>,
+}
+
+/// Every granted lease, by id. Persistent maps make cloning for a snapshot O(1).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseTable {
+    pub leases: OrdMap<LeaseId, Lease>,
+}

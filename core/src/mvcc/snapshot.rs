@@ -1,0 +1,60 @@
+//! The serialized form of a store for Raft snapshots: every key's versions plus the
+//! events of the compaction revision (which the versions no longer imply). The rest of
+//! the event log is rebuilt from the versions, so a restored store equals the original.
+
+use super::history::{make_event, History};
+use super::Store;
+use crate::api::Event;
+use bytes::Bytes;
+use im::OrdMap;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct StoreImage {
+    current_rev: i64,
+    compact_rev: i64,
+    keys: Vec<(Bytes, History)>,
+    compact_events: Vec<Event>,
+}
+
+impl From<Store> for StoreImage {
+    fn from(s: Store) -> StoreImage {
+        let compact_events = s.log.get(&s.compact_rev).map(|e| e.to_vec()).unwrap_or_default();
+        StoreImage {
+            current_rev: s.current_rev,
+            compact_rev: s.compact_rev,
+            keys: s.keys.into_iter().collect(),
+            compact_events,
+        }
+    }
+}
+
+impl From<StoreImage> for Store {
+    fn from(img: StoreImage) -> Store {
+        let mut by_rev: BTreeMap<i64, Vec<(u32, Event)>> = BTreeMap::new();
+        for (k, h) in &img.keys {
+            for (i, v) in h.iter().enumerate() {
+                if v.mod_rev > img.compact_rev {
+                    let prev = i.checked_sub(1).map(|p| &h[p]);
+                    by_rev.entry(v.mod_rev).or_default().push((v.sub, make_event(k, v, prev)));
+                }
+            }
+        }
+        let mut log: OrdMap<i64, Arc<[Event]>> = OrdMap::new();
+        if !img.compact_events.is_empty() {
+            log.insert(img.compact_rev, img.compact_events.into());
+        }
+        for (rev, mut events) in by_rev {
+            events.sort_by_key(|(sub, _)| *sub);
+            log.insert(rev, events.into_iter().map(|(_, e)| e).collect());
+        }
+        Store {
+            keys: img.keys.into_iter().collect(),
+            log,
+            current_rev: img.current_rev,
+            compact_rev: img.compact_rev,
+        }
+    }
+}
