@@ -2,13 +2,26 @@
 //! thesis; structure after etcd-io/raft): elections with PreVote and CheckQuorum, log
 //! replication, snapshots, ReadIndex, leader transfer.
 //!
-//! The driver-facing types live here; the node itself is in `node`.
+//! The driver-facing types live here; the node itself is in `node`, its behaviour in
+//! one file per concern.
 
 mod config;
+mod durability;
+mod election;
+mod invariants;
+mod log;
 mod msg;
+mod node;
+mod output;
+mod progress;
+mod read_index;
+mod replication;
+mod snapshot;
 
 pub use config::Config;
 pub use msg::{Message, MessageBody};
+pub use node::RaftNode;
+pub use output::{ProposeError, RaftOutput};
 
 use crate::types::{Index, NodeId, Term};
 use serde::{Deserialize, Serialize};

@@ -18,30 +18,65 @@ pub struct Message {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MessageBody {
     /// "Would you vote for me?" (thesis §9.6); changes no state on the receiver.
-    PreVote { last_index: Index, last_term: Term },
-    PreVoteResponse { reject: bool },
+    PreVote {
+        last_index: Index,
+        last_term: Term,
+    },
+    PreVoteResponse {
+        reject: bool,
+    },
     /// RequestVote (§5.2). `transfer` marks a campaign started by TimeoutNow, which
     /// may disturb a live leader (§3.10).
-    Vote { last_index: Index, last_term: Term, transfer: bool },
-    VoteResponse { reject: bool },
+    Vote {
+        last_index: Index,
+        last_term: Term,
+        transfer: bool,
+    },
+    VoteResponse {
+        reject: bool,
+    },
     /// AppendEntries (§5.3).
-    Append { prev_index: Index, prev_term: Term, entries: Vec<Entry>, commit: Index },
+    Append {
+        prev_index: Index,
+        prev_term: Term,
+        entries: Vec<Entry>,
+        commit: Index,
+    },
     /// Success: `index` is the last index now matching the leader. Rejection: the
     /// follower's hint for fast backtracking (`reject_hint`: an index at or below
     /// which the leader should retry, with the follower's term there).
-    AppendResponse { index: Index, reject: bool, reject_hint: Index, hint_term: Term },
+    AppendResponse {
+        index: Index,
+        reject: bool,
+        reject_hint: Index,
+        hint_term: Term,
+    },
     /// Leader liveness and commit propagation; `ctx` ties it to pending ReadIndex rounds.
-    Heartbeat { commit: Index, ctx: u64 },
-    HeartbeatResponse { ctx: u64 },
+    Heartbeat {
+        commit: Index,
+        ctx: u64,
+    },
+    HeartbeatResponse {
+        ctx: u64,
+    },
     /// InstallSnapshot (§7).
-    InstallSnapshot { snapshot: Snapshot },
+    InstallSnapshot {
+        snapshot: Snapshot,
+    },
     /// A follower forwards client proposals to its leader.
-    Propose { entries: Vec<Entry> },
+    Propose {
+        entries: Vec<Entry>,
+    },
     /// A follower asks the leader for a read index on behalf of request `ctx`.
-    ReadIndex { ctx: u64 },
+    ReadIndex {
+        ctx: u64,
+    },
     /// The leader's answer: reads for `ctx` may be served once applied ≥ `index`.
     /// `index == 0` means the leader refused (not ready); the follower fails the read.
-    ReadIndexResponse { ctx: u64, index: Index },
+    ReadIndexResponse {
+        ctx: u64,
+        index: Index,
+    },
     /// Leader transfer: start an election now (§3.10).
     TimeoutNow,
 }

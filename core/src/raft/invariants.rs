@@ -1,0 +1,65 @@
+//! Invariants checked after every input in debug builds. A failure is a bug in this
+//! crate (or a driver breaking the contract), never something a peer can cause.
+
+#[cfg(debug_assertions)]
+use super::node::RaftNode;
+#[cfg(debug_assertions)]
+use super::progress::ProgressState;
+#[cfg(debug_assertions)]
+use super::Role;
+
+#[cfg(debug_assertions)]
+impl RaftNode {
+    pub(super) fn check_invariants(&self) {
+        let id = self.cfg.id;
+        self.log.check(self.term);
+        let last = self.log.last_index();
+        assert!(self.dur.stable <= last, "node {id}: stable {} > last {last}", self.dur.stable);
+        assert!(self.app_applied <= self.log.applied, "node {id}: app applied beyond handed out");
+        assert!(
+            self.log.snap_index() == 0 || self.snapshot.is_some(),
+            "node {id}: log compacted without a snapshot"
+        );
+        if let Some(s) = &self.snapshot {
+            assert_eq!(s.meta.index, self.log.snap_index(), "node {id}: snapshot/log disagree");
+        }
+        match self.role {
+            Role::Leader => {
+                assert_eq!(self.vote, Some(id), "node {id}: leader without a vote for itself");
+                assert_eq!(self.leader, Some(id), "node {id}: leader does not know it leads");
+                assert!(self.conf.voters.contains(&id), "node {id}: leader is not a voter");
+                for (p, pr) in &self.progress {
+                    assert!(pr.matched <= last, "node {id}: match of {p} beyond last index");
+                    assert!(
+                        pr.next >= 1 && pr.next <= last + 1
+                            || matches!(pr.state, ProgressState::Snapshot { .. }),
+                        "node {id}: next {} of {p} outside 1..={}",
+                        pr.next,
+                        last + 1
+                    );
+                    assert!(
+                        pr.matched < pr.next || matches!(pr.state, ProgressState::Snapshot { .. }),
+                        "node {id}: match {} >= next {} for {p}",
+                        pr.matched,
+                        pr.next
+                    );
+                }
+                assert!(
+                    self.log.term(self.log.last_index()) == Some(self.term),
+                    "node {id}: leader's last entry is not of its term"
+                );
+            }
+            Role::Candidate => {
+                assert_eq!(self.vote, Some(id), "node {id}: candidate without a vote for itself");
+                assert!(self.leader.is_none(), "node {id}: candidate knows a leader");
+            }
+            Role::PreCandidate => {
+                assert!(self.leader.is_none(), "node {id}: pre-candidate knows a leader")
+            }
+            Role::Follower => {
+                assert!(self.progress.is_empty(), "node {id}: follower tracks progress");
+                assert_ne!(self.leader, Some(id), "node {id}: follower thinks it leads");
+            }
+        }
+    }
+}

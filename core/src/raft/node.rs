@@ -1,0 +1,447 @@
+//! The Raft node: its state, the public driver API and the one `step` entry point that
+//! normalises terms before dispatching by message kind. Behaviour lives in sibling
+//! files by concern: `election`, `replication`, `read_index`, `snapshot`, `transfer`,
+//! `durability`, `invariants`.
+//!
+//! # Driver contract
+//!
+//! Inputs: `tick`, `step`, `propose`, `read_index`, `transfer_leader`, `campaign`,
+//! `persisted`, `advance_applied`, `compact`. After any input the driver calls `drain`
+//! and carries out the [`RaftOutput`]s in order, as that type documents. Appends to
+//! followers and the persist request of new entries are batched until `drain`, so
+//! many proposals between two drains travel together.
+
+use super::durability::Durability;
+use super::log::RaftLog;
+use super::output::{ProposeError, RaftOutput};
+use super::progress::Progress;
+use super::read_index::ReadQueue;
+use super::{Config, Message, MessageBody, Role, Status};
+use crate::types::{
+    ConfState, DurableState, Entry, EntryKind, HardState, Index, NodeId, Snapshot, SyncId, Term,
+};
+use bytes::Bytes;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+
+/// A sans-IO Raft node. See the module documentation for the driver contract.
+pub struct RaftNode {
+    pub(super) cfg: Config,
+    pub(super) term: Term,
+    pub(super) vote: Option<NodeId>,
+    pub(super) role: Role,
+    pub(super) leader: Option<NodeId>,
+    pub(super) conf: ConfState,
+    pub(super) log: RaftLog,
+    /// The latest snapshot (taken here or installed from a leader), sent to followers
+    /// that fell behind the log's first index.
+    pub(super) snapshot: Option<Snapshot>,
+    pub(super) dur: Durability,
+    pub(super) out: Vec<RaftOutput>,
+    rng: ChaCha8Rng,
+    /// Ticks since the last election reset (followers: since the leader was last heard;
+    /// leaders: since the last CheckQuorum round).
+    pub(super) election_elapsed: u32,
+    pub(super) heartbeat_elapsed: u32,
+    pub(super) randomized_timeout: u32,
+    /// Ticks since construction: the node's own clock, for lease reads.
+    pub(super) now_ticks: u64,
+    /// Votes (or pre-votes) received in the current campaign: voter -> granted.
+    pub(super) votes: BTreeMap<NodeId, bool>,
+    /// A candidate counts its own vote once this persist request is durable.
+    pub(super) self_vote_sync: Option<SyncId>,
+    /// Leader: progress of every member but itself.
+    pub(super) progress: BTreeMap<NodeId, Progress>,
+    /// Leader: new entries or a new commit index await sending at the next `drain`.
+    pub(super) broadcast_pending: bool,
+    /// Leader: the commit index last sent to followers in a broadcast.
+    pub(super) broadcast_commit: Index,
+    /// Leader: the transfer target and the ticks since the transfer began.
+    pub(super) transfer: Option<(NodeId, u32)>,
+    pub(super) reads: ReadQueue,
+    /// What the application reported applied (`advance_applied`).
+    pub(super) app_applied: Index,
+    /// The (role, term, leader) last announced with `RoleChanged`.
+    reported: (Role, Term, Option<NodeId>),
+    /// Scratch space for quorum computations, kept to avoid allocating per ack.
+    pub(super) scratch: Vec<Index>,
+}
+
+impl RaftNode {
+    /// Builds a node from its configuration and everything it made durable. An empty
+    /// `durable` makes a brand-new member whose configuration is `config.initial_voters`;
+    /// otherwise the configuration comes from the snapshot (or `initial_voters` if the
+    /// node never had one) and committed entries are re-applied after the snapshot.
+    pub fn new(config: Config, durable: DurableState) -> RaftNode {
+        assert!(config.id != 0, "node id 0 is reserved");
+        assert!(config.election_ticks >= 1, "election_ticks must be at least 1");
+        assert!(
+            config.heartbeat_ticks >= 1 && config.heartbeat_ticks < config.election_ticks.max(2),
+            "heartbeat_ticks must be in [1, election_ticks)"
+        );
+        let (snap_index, snap_term) =
+            durable.snapshot.as_ref().map_or((0, 0), |s| (s.meta.index, s.meta.term));
+        let conf = match &durable.snapshot {
+            Some(s) => s.meta.conf.clone(),
+            None => ConfState::with_voters(config.initial_voters.iter().copied()),
+        };
+        let mut log = RaftLog::new(snap_index, snap_term, durable.entries);
+        let hs = durable.hard_state;
+        log.commit = hs.commit.clamp(snap_index, log.last_index());
+        let last = log.last_index();
+        let rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let term = hs.term.max(log.last_term());
+        let mut node = RaftNode {
+            term,
+            vote: if term == hs.term { hs.vote } else { None },
+            role: Role::Follower,
+            leader: None,
+            conf,
+            log,
+            snapshot: durable.snapshot.clone(),
+            dur: Durability::new(last, hs),
+            out: Vec::new(),
+            rng,
+            election_elapsed: 0,
+            heartbeat_elapsed: 0,
+            randomized_timeout: config.election_ticks,
+            now_ticks: 0,
+            votes: BTreeMap::new(),
+            self_vote_sync: None,
+            progress: BTreeMap::new(),
+            broadcast_pending: false,
+            broadcast_commit: 0,
+            transfer: None,
+            reads: ReadQueue::default(),
+            app_applied: snap_index,
+            reported: (Role::Follower, term, None),
+            scratch: Vec::new(),
+            cfg: config,
+        };
+        node.reset_randomized_timeout();
+        if let Some(s) = durable.snapshot {
+            node.out.push(RaftOutput::RestoreSnapshot(s));
+        }
+        node.finish();
+        node
+    }
+
+    /// One logical clock tick.
+    pub fn tick(&mut self) {
+        self.now_ticks += 1;
+        match self.role {
+            Role::Leader => self.tick_leader(),
+            _ => self.tick_election(),
+        }
+        self.finish();
+    }
+
+    /// A message from a peer. Any content is handled without panicking; messages not
+    /// addressed to this node, from non-members or from itself are ignored.
+    pub fn step(&mut self, msg: Message) {
+        self.step_inner(msg);
+        self.finish();
+    }
+
+    /// Proposes `data` for the log. A leader appends it; a follower forwards it to its
+    /// leader when `forward_proposals` is set. Acceptance is no promise of commit.
+    pub fn propose(&mut self, data: Bytes) -> Result<(), ProposeError> {
+        let r = match self.role {
+            Role::Leader => {
+                if self.transfer.is_some() {
+                    Err(ProposeError::TransferInProgress)
+                } else {
+                    self.append_new(EntryKind::Normal, data);
+                    Ok(())
+                }
+            }
+            _ => match self.leader {
+                None => Err(ProposeError::NoLeader),
+                Some(leader) if self.cfg.forward_proposals => {
+                    let entry = Entry { term: 0, index: 0, kind: EntryKind::Normal, data };
+                    self.send(leader, MessageBody::Propose { entries: vec![entry] }, None);
+                    Ok(())
+                }
+                Some(leader) => Err(ProposeError::NotLeader { leader: Some(leader) }),
+            },
+        };
+        self.finish();
+        r
+    }
+
+    /// Asks for a linearizable read index for request `ctx`. The answer comes later as
+    /// `ReadReady { ctx, index }` or `ReadFailed { ctx, .. }`.
+    pub fn read_index(&mut self, ctx: u64) -> Result<(), ProposeError> {
+        let r = self.read_index_inner(ctx);
+        self.finish();
+        r
+    }
+
+    /// Hands leadership to voter `to` (thesis §3.10).
+    pub fn transfer_leader(&mut self, to: NodeId) -> Result<(), ProposeError> {
+        let r = self.transfer_inner(to);
+        self.finish();
+        r
+    }
+
+    /// Starts an election now (through a pre-vote when `pre_vote` is set).
+    pub fn campaign(&mut self) {
+        self.hup(false);
+        self.finish();
+    }
+
+    /// Every persist request up to and including `sync` is durable.
+    pub fn persisted(&mut self, sync: SyncId) {
+        self.persisted_inner(sync);
+        self.finish();
+    }
+
+    /// The application applied everything up to `index` (at most what was handed out).
+    pub fn advance_applied(&mut self, index: Index) {
+        assert!(
+            index <= self.log.applied,
+            "advance_applied({index}) beyond the {} entries handed out",
+            self.log.applied
+        );
+        self.app_applied = self.app_applied.max(index);
+        self.finish();
+    }
+
+    /// The application took `snapshot` at an index it has applied: the log up to there
+    /// is dropped and a persist request carries the snapshot. The snapshot's term and
+    /// configuration are filled in from the log.
+    pub fn compact(&mut self, snapshot: Snapshot) {
+        self.compact_inner(snapshot);
+        self.finish();
+    }
+
+    /// Moves pending outputs into `out`, in the order they must be carried out.
+    pub fn drain(&mut self, out: &mut Vec<RaftOutput>) {
+        if self.role == Role::Leader && self.broadcast_pending {
+            self.broadcast_append();
+        }
+        self.flush_persist();
+        self.emit_apply();
+        self.report_role();
+        out.append(&mut self.out);
+    }
+
+    pub fn status(&self) -> Status {
+        Status {
+            id: self.cfg.id,
+            role: self.role,
+            term: self.term,
+            vote: self.vote,
+            leader: self.leader,
+            commit: self.log.commit,
+            applied: self.log.applied,
+            last_index: self.log.last_index(),
+            snapshot_index: self.log.snap_index(),
+        }
+    }
+
+    /// The entry at `index`, if it is in memory (not compacted, not beyond the end).
+    pub fn entry(&self, index: Index) -> Option<&Entry> {
+        self.log.entry(index)
+    }
+
+    pub fn conf(&self) -> &ConfState {
+        &self.conf
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.cfg.id
+    }
+
+    /// The configuration this node runs with.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Highest log index known durable on this node.
+    pub fn stable_index(&self) -> Index {
+        self.dur.stable
+    }
+
+    fn step_inner(&mut self, msg: Message) {
+        if msg.to != self.cfg.id || msg.from == self.cfg.id || !self.is_member(msg.from) {
+            return;
+        }
+        if msg.term > self.term {
+            let (is_vote, transfer) = match msg.body {
+                MessageBody::PreVote { .. } => (true, false),
+                MessageBody::Vote { transfer, .. } => (true, transfer),
+                _ => (false, false),
+            };
+            if is_vote && !transfer && self.in_leader_lease() {
+                // §6 / thesis §4.2.3: a node that hears from a live leader ignores
+                // candidates that would disrupt it. This is also what makes a lease
+                // read safe when clocks agree.
+                return;
+            }
+            match msg.body {
+                MessageBody::PreVote { .. } => {}
+                MessageBody::PreVoteResponse { reject: false } => {}
+                MessageBody::Append { .. }
+                | MessageBody::Heartbeat { .. }
+                | MessageBody::InstallSnapshot { .. } => {
+                    self.become_follower(msg.term, Some(msg.from))
+                }
+                _ => self.become_follower(msg.term, None),
+            }
+        } else if msg.term < self.term {
+            match msg.body {
+                MessageBody::Append { .. } | MessageBody::Heartbeat { .. }
+                    if self.cfg.check_quorum || self.cfg.pre_vote =>
+                {
+                    // A stale leader cut off for a while: tell it the newer term so it
+                    // steps down, instead of leaving it unable to learn it (thesis §9.6).
+                    let body = MessageBody::AppendResponse {
+                        index: 0,
+                        reject: true,
+                        reject_hint: 0,
+                        hint_term: 0,
+                    };
+                    self.send(msg.from, body, None);
+                }
+                MessageBody::PreVote { .. } => {
+                    self.send(msg.from, MessageBody::PreVoteResponse { reject: true }, None);
+                }
+                _ => {}
+            }
+            return;
+        }
+        let from = msg.from;
+        let term = msg.term;
+        match msg.body {
+            MessageBody::PreVote { last_index, last_term } => {
+                self.handle_vote_request(from, term, last_index, last_term, true)
+            }
+            MessageBody::Vote { last_index, last_term, .. } => {
+                self.handle_vote_request(from, term, last_index, last_term, false)
+            }
+            MessageBody::PreVoteResponse { reject } => {
+                self.handle_vote_response(from, term, reject, true)
+            }
+            MessageBody::VoteResponse { reject } => {
+                self.handle_vote_response(from, term, reject, false)
+            }
+            MessageBody::Append { prev_index, prev_term, entries, commit } => {
+                self.follow(from);
+                self.handle_append(from, prev_index, prev_term, entries, commit);
+            }
+            MessageBody::AppendResponse { index, reject, reject_hint, hint_term } => {
+                self.handle_append_response(from, index, reject, reject_hint, hint_term)
+            }
+            MessageBody::Heartbeat { commit, ctx } => {
+                self.follow(from);
+                self.handle_heartbeat(from, commit, ctx);
+            }
+            MessageBody::HeartbeatResponse { ctx } => self.handle_heartbeat_response(from, ctx),
+            MessageBody::InstallSnapshot { snapshot } => {
+                self.follow(from);
+                self.handle_install_snapshot(from, snapshot);
+            }
+            MessageBody::Propose { entries } => self.handle_forwarded_proposal(entries),
+            MessageBody::ReadIndex { ctx } => self.handle_read_request(from, ctx),
+            MessageBody::ReadIndexResponse { ctx, index } => self.handle_read_response(ctx, index),
+            MessageBody::TimeoutNow => self.handle_timeout_now(from),
+        }
+    }
+
+    /// A message only a leader of the current term sends arrived from `from`.
+    fn follow(&mut self, from: NodeId) {
+        if self.role == Role::Leader {
+            // Two leaders in one term cannot exist; a peer claiming so is lying or
+            // broken. Ignore the claim but do not crash.
+            return;
+        }
+        if self.role != Role::Follower || self.leader != Some(from) {
+            self.become_follower(self.term, Some(from));
+        }
+        self.election_elapsed = 0;
+    }
+
+    pub(super) fn is_member(&self, id: NodeId) -> bool {
+        self.conf.voters.contains(&id) || self.conf.learners.contains(&id)
+    }
+
+    pub(super) fn is_voter(&self, id: NodeId) -> bool {
+        self.conf.voters.contains(&id)
+    }
+
+    pub(super) fn quorum(&self) -> usize {
+        self.conf.voters.len() / 2 + 1
+    }
+
+    pub(super) fn hard_state(&self) -> HardState {
+        HardState { term: self.term, vote: self.vote, commit: self.log.commit }
+    }
+
+    pub(super) fn send(&mut self, to: NodeId, body: MessageBody, after: Option<SyncId>) {
+        let term = match body {
+            MessageBody::PreVote { .. } => self.term + 1,
+            _ => self.term,
+        };
+        self.send_with_term(to, term, body, after);
+    }
+
+    pub(super) fn send_with_term(
+        &mut self,
+        to: NodeId,
+        term: Term,
+        body: MessageBody,
+        after: Option<SyncId>,
+    ) {
+        let msg = Message { from: self.cfg.id, to, term, body };
+        self.out.push(RaftOutput::Send { msg, after });
+    }
+
+    pub(super) fn reset_randomized_timeout(&mut self) {
+        let e = self.cfg.election_ticks;
+        self.randomized_timeout = self.rng.gen_range(e..2 * e);
+    }
+
+    /// Leader: appends a new entry of the current term.
+    pub(super) fn append_new(&mut self, kind: EntryKind, data: Bytes) {
+        let entry = Entry { term: self.term, index: self.log.last_index() + 1, kind, data };
+        self.log.push(entry);
+        self.broadcast_pending = true;
+        if self.conf.voters.len() == 1 {
+            // Alone: nothing to wait for but our own disk.
+            self.maybe_commit();
+        }
+    }
+
+    /// Hands out committed, locally durable entries not yet applied.
+    fn emit_apply(&mut self) {
+        let hi = self.log.commit.min(self.dur.stable);
+        if hi > self.log.applied {
+            let entries = self.log.range(self.log.applied + 1, hi);
+            self.log.applied = hi;
+            self.out.push(RaftOutput::Apply(entries));
+        }
+    }
+
+    fn report_role(&mut self) {
+        let now = (self.role, self.term, self.leader);
+        if now != self.reported {
+            self.reported = now;
+            self.out.push(RaftOutput::RoleChanged { role: now.0, term: now.1, leader: now.2 });
+        }
+    }
+
+    /// Runs after every input: announces role changes and checks invariants.
+    fn finish(&mut self) {
+        self.report_role();
+        #[cfg(debug_assertions)]
+        self.check_invariants();
+    }
+}
+
+impl std::fmt::Debug for RaftNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RaftNode").field("status", &self.status()).finish()
+    }
+}

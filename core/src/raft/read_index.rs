@@ -1,0 +1,144 @@
+//! Linearizable reads (thesis §6.4): ReadIndex confirmed by a heartbeat round, reads
+//! forwarded from followers, and optional lease reads.
+//!
+//! A read is registered with the current commit index and a round number (`seq`).
+//! Heartbeats carry the newest round number; an answer for round `c` from a voter
+//! proves we were still leader after every read of round `<= c` arrived, so it counts
+//! for all of them. Reads are released in order once a quorum confirmed them.
+//! A leader serves reads only after an entry of its own term committed, so its commit
+//! index is at least that of any earlier leader; reads arriving earlier wait.
+//!
+//! Lease reads (`Config::lease_reads`) skip the heartbeat round when a quorum answered
+//! within the last election timeout of this node's own ticks. This is UNSAFE under
+//! clock skew: if this leader's clock runs slow, or a follower's runs fast, the
+//! followers may elect a new leader while this one still believes in its lease, and
+//! a read served from the lease can miss newer writes (a stale read). It relies on
+//! CheckQuorum making followers ignore candidates while they hear from a leader.
+
+use super::node::RaftNode;
+use super::output::{ProposeError, RaftOutput};
+use super::{MessageBody, Role};
+use crate::types::{Index, NodeId};
+use std::collections::{BTreeSet, VecDeque};
+
+#[derive(Debug)]
+struct PendingRead {
+    seq: u64,
+    ctx: u64,
+    /// Who asked: this node or a follower.
+    from: NodeId,
+    index: Index,
+    acks: BTreeSet<NodeId>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ReadQueue {
+    /// The newest round number handed out.
+    pub(super) seq: u64,
+    pending: VecDeque<PendingRead>,
+    /// Reads that arrived before an entry of the leader's term committed.
+    waiting: Vec<(NodeId, u64)>,
+}
+
+impl RaftNode {
+    pub(super) fn read_index_inner(&mut self, ctx: u64) -> Result<(), ProposeError> {
+        if self.role == Role::Leader {
+            self.leader_read(self.cfg.id, ctx);
+            return Ok(());
+        }
+        match self.leader {
+            None => Err(ProposeError::NoLeader),
+            Some(leader) => {
+                self.send(leader, MessageBody::ReadIndex { ctx }, None);
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) fn handle_read_request(&mut self, from: NodeId, ctx: u64) {
+        if self.role == Role::Leader {
+            self.leader_read(from, ctx);
+        } else {
+            self.send(from, MessageBody::ReadIndexResponse { ctx, index: 0 }, None);
+        }
+    }
+
+    pub(super) fn handle_read_response(&mut self, ctx: u64, index: Index) {
+        if index == 0 {
+            self.announce_read_failure(ctx, self.leader);
+        } else {
+            self.out.push(RaftOutput::ReadReady { ctx, index });
+        }
+    }
+
+    fn committed_in_term(&self) -> bool {
+        self.log.term(self.log.commit) == Some(self.term)
+    }
+
+    fn leader_read(&mut self, from: NodeId, ctx: u64) {
+        if !self.committed_in_term() {
+            self.reads.waiting.push((from, ctx));
+            return;
+        }
+        let index = self.log.commit;
+        if self.conf.voters.len() == 1 || (self.cfg.lease_reads && self.lease_valid()) {
+            self.release_read(from, ctx, index);
+            return;
+        }
+        self.reads.seq += 1;
+        let mut acks = BTreeSet::new();
+        acks.insert(self.cfg.id);
+        self.reads.pending.push_back(PendingRead { seq: self.reads.seq, ctx, from, index, acks });
+        self.broadcast_heartbeat();
+    }
+
+    fn release_read(&mut self, from: NodeId, ctx: u64, index: Index) {
+        if from == self.cfg.id {
+            self.out.push(RaftOutput::ReadReady { ctx, index });
+        } else {
+            self.send(from, MessageBody::ReadIndexResponse { ctx, index }, None);
+        }
+    }
+
+    /// The first entry of our term committed: serve the reads that waited for it.
+    pub(super) fn on_commit_in_term(&mut self) {
+        if self.reads.waiting.is_empty() || !self.committed_in_term() {
+            return;
+        }
+        for (from, ctx) in std::mem::take(&mut self.reads.waiting) {
+            self.leader_read(from, ctx);
+        }
+    }
+
+    pub(super) fn ack_reads(&mut self, from: NodeId, ctx: u64) {
+        for r in self.reads.pending.iter_mut() {
+            if r.seq > ctx {
+                break;
+            }
+            r.acks.insert(from);
+        }
+        let q = self.quorum();
+        while let Some(front) = self.reads.pending.front() {
+            let confirmed = front.acks.iter().filter(|v| self.conf.voters.contains(v)).count();
+            if confirmed < q {
+                break;
+            }
+            let Some(r) = self.reads.pending.pop_front() else { break };
+            self.release_read(r.from, r.ctx, r.index);
+        }
+    }
+
+    /// We stopped leading: every read still waiting fails.
+    pub(super) fn fail_pending_reads(&mut self, new_leader: Option<NodeId>) {
+        let waiting = std::mem::take(&mut self.reads.waiting);
+        let pending = std::mem::take(&mut self.reads.pending);
+        let all = waiting.into_iter().chain(pending.into_iter().map(|r| (r.from, r.ctx)));
+        for (from, ctx) in all {
+            if from == self.cfg.id {
+                self.announce_read_failure(ctx, new_leader);
+            } else {
+                self.send(from, MessageBody::ReadIndexResponse { ctx, index: 0 }, None);
+            }
+        }
+    }
+}
