@@ -35,6 +35,11 @@ pub struct Config {
     /// The leader proposes a checkpoint of every lease's remaining TTL this often, so
     /// a chain of leader changes cannot keep a lease alive forever.
     pub lease_checkpoint_ticks: u64,
+    /// A new leader leaves clients this long to renew before it expires any lease (a
+    /// renewal newer than the last checkpoint is unknown to it). etcd: one election timeout.
+    pub lease_promote_grace_ticks: u64,
+    /// Progress notices for watchers that asked for them go out this often (0 = never).
+    pub watch_progress_ticks: u64,
     /// A request not answered within this many ticks fails with `request timed out`.
     pub request_timeout_ticks: u64,
     /// Take a snapshot and compact the Raft log after this many applied entries.
@@ -43,7 +48,8 @@ pub struct Config {
 
 impl Config {
     /// etcd-like defaults around a Raft configuration: 10 ticks per second (a 100 ms
-    /// heartbeat), a 5 s request timeout, a checkpoint every 5 minutes as etcd does.
+    /// heartbeat), a 5 s request timeout, a lease checkpoint every 5 s (etcd: 5 minutes; shorter so that even short
+    /// leaderships move TTLs forward), watch progress every 10 minutes as etcd.
     pub fn new(raft: raft::Config, cluster_id: u64) -> Self {
         let election = u64::from(raft.election_ticks);
         Config {
@@ -54,7 +60,9 @@ impl Config {
             request_bytes_max: REQUEST_BYTES_MAX_DEFAULT,
             txn_ops_max: TXN_OPS_MAX_DEFAULT,
             lease_ttl_min_ticks: (3 * election).div_ceil(2),
-            lease_checkpoint_ticks: 3000,
+            lease_checkpoint_ticks: 50,
+            lease_promote_grace_ticks: election,
+            watch_progress_ticks: 6000,
             request_timeout_ticks: 50,
             snapshot_entries: 10_000,
         }

@@ -6,7 +6,7 @@
 
 use super::proposal::{Op, ProposalId};
 use crate::api::{LeaseKeepAliveRequest, LeaseTimeToLiveRequest, RangeRequest, TxnRequest};
-use crate::types::{Index, RequestId};
+use crate::types::{Index, NodeId, RequestId};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A request served from local state once a read index allows it.
@@ -29,6 +29,8 @@ enum Waiting {
     ReadIndex { ctx: u64, read: Read },
     /// Has its read index; served once this member applied it.
     Applied { index: Index, read: Read },
+    /// A leader transfer, answered when `target` is known as leader.
+    Transfer { target: NodeId },
 }
 
 #[derive(Clone, Debug)]
@@ -45,15 +47,12 @@ pub struct Pending {
     reads: BTreeMap<u64, RequestId>,
     ready: BTreeSet<(Index, RequestId)>,
     deadlines: BTreeSet<(u64, RequestId)>,
+    transfers: BTreeSet<(NodeId, RequestId)>,
 }
 
 impl Pending {
     pub fn len(&self) -> usize {
         self.requests.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.requests.is_empty()
     }
 
     pub fn contains(&self, id: RequestId) -> bool {
@@ -78,6 +77,9 @@ impl Pending {
             }
             Waiting::Applied { index, .. } => {
                 self.ready.remove(&(*index, id));
+            }
+            Waiting::Transfer { target } => {
+                self.transfers.remove(&(*target, id));
             }
         }
         Some(req.waiting)
@@ -137,6 +139,25 @@ impl Pending {
             }
         }
         out
+    }
+
+    /// Request `id` waits for `target` to become leader.
+    pub fn add_transfer(&mut self, id: RequestId, target: NodeId, deadline_ticks: u64) {
+        self.insert(id, deadline_ticks, Waiting::Transfer { target });
+        self.transfers.insert((target, id));
+    }
+
+    /// Removes and returns the transfers to `leader`, which now leads.
+    pub fn take_transfers_to(&mut self, leader: NodeId) -> Vec<RequestId> {
+        let ids: Vec<RequestId> = self
+            .transfers
+            .range((leader, RequestId::MIN)..=(leader, RequestId::MAX))
+            .map(|(_, id)| *id)
+            .collect();
+        for id in &ids {
+            self.remove(*id);
+        }
+        ids
     }
 
     /// Removes and returns the requests whose deadline has come.

@@ -109,8 +109,9 @@ impl Response {
         }
     }
 
-    /// Fills the header's cluster, member and term (the store fills the revision).
-    pub fn stamp(&mut self, cluster_id: u64, member_id: u64, raft_term: u64) {
+    /// Fills the header's cluster, member and term, and the revision if the store left
+    /// it unset.
+    pub fn stamp(&mut self, cluster_id: u64, member_id: u64, raft_term: u64, revision: i64) {
         let header = match self {
             Response::Range(r) => &mut r.header,
             Response::Put(r) => &mut r.header,
@@ -130,5 +131,8 @@ impl Response {
         header.cluster_id = cluster_id;
         header.member_id = member_id;
         header.raft_term = raft_term;
+        if header.revision == 0 {
+            header.revision = revision;
+        }
     }
 }
