@@ -1,0 +1,81 @@
+//! How an etcd server node is set up: its Raft settings, its identity in the cluster
+//! and the limits it enforces on clients. Limits carry their unit last.
+
+use crate::raft;
+
+/// etcd's `--max-request-bytes` default: 1.5 MiB.
+pub const REQUEST_BYTES_MAX_DEFAULT: usize = 1_572_864;
+/// etcd's `--max-txn-ops` default.
+pub const TXN_OPS_MAX_DEFAULT: usize = 128;
+/// etcd's largest lease TTL, in seconds.
+pub const LEASE_TTL_MAX_SECS: i64 = 9_000_000_000;
+
+/// Settings of one etcd server node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The Raft node inside (its `id` is this member's id).
+    pub raft: raft::Config,
+    /// Reported in every response header.
+    pub cluster_id: u64,
+    /// Must differ between two runs of the same member (the driver passes a restart
+    /// counter, the real node a value it bumps on disk at every start). Proposal and
+    /// read identifiers carry it, so an entry proposed before a crash can never be
+    /// mistaken for a request of the restarted process.
+    pub incarnation: u64,
+    /// How many ticks make one second: converts lease TTLs (seconds in the API) to ticks.
+    pub ticks_per_second: u64,
+    /// A request whose encoded size exceeds this is refused (`request is too large`).
+    pub request_bytes_max: usize,
+    /// Most operations in one txn branch, counted as etcd does.
+    pub txn_ops_max: usize,
+    /// Shortest lease TTL, in ticks; shorter grants are raised to it (rounded up to
+    /// whole seconds). etcd uses 1.5 election timeouts so that a lease cannot expire
+    /// during the election that follows a leader's death.
+    pub lease_ttl_min_ticks: u64,
+    /// The leader proposes a checkpoint of every lease's remaining TTL this often, so
+    /// a chain of leader changes cannot keep a lease alive forever.
+    pub lease_checkpoint_ticks: u64,
+    /// A new leader leaves clients this long to renew before it expires any lease (a
+    /// renewal newer than the last checkpoint is unknown to it). etcd: one election timeout.
+    pub lease_promote_grace_ticks: u64,
+    /// Progress notices for watchers that asked for them go out this often (0 = never).
+    pub watch_progress_ticks: u64,
+    /// A request not answered within this many ticks fails with `request timed out`.
+    pub request_timeout_ticks: u64,
+    /// Take a snapshot and compact the Raft log after this many applied entries.
+    pub snapshot_entries: u64,
+}
+
+impl Config {
+    /// etcd-like defaults around a Raft configuration: 10 ticks per second (a 100 ms
+    /// heartbeat), a 5 s request timeout, a lease checkpoint every 5 s (etcd: 5 minutes; shorter so that even short
+    /// leaderships move TTLs forward), watch progress every 10 minutes as etcd.
+    pub fn new(raft: raft::Config, cluster_id: u64) -> Self {
+        let election = u64::from(raft.election_ticks);
+        Config {
+            raft,
+            cluster_id,
+            incarnation: 0,
+            ticks_per_second: 10,
+            request_bytes_max: REQUEST_BYTES_MAX_DEFAULT,
+            txn_ops_max: TXN_OPS_MAX_DEFAULT,
+            lease_ttl_min_ticks: (3 * election).div_ceil(2),
+            lease_checkpoint_ticks: 50,
+            lease_promote_grace_ticks: election,
+            watch_progress_ticks: 6000,
+            request_timeout_ticks: 50,
+            snapshot_entries: 10_000,
+        }
+    }
+
+    /// This member's id.
+    pub fn member_id(&self) -> u64 {
+        self.raft.id
+    }
+
+    /// The shortest TTL a lease is granted, in whole seconds (never below 1).
+    pub fn lease_ttl_min_secs(&self) -> i64 {
+        let secs = self.lease_ttl_min_ticks.div_ceil(self.ticks_per_second.max(1)).max(1);
+        i64::try_from(secs).unwrap_or(i64::MAX)
+    }
+}

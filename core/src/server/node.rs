@@ -1,0 +1,551 @@
+//! [`EtcdNode`]: one etcd member as a sans-IO state machine, and its [`Process`] impl.
+//!
+//! # Driver contract
+//!
+//! Inputs are the [`Process`] methods: `tick`, `receive` (a peer's Raft message),
+//! `request` (a client request with the driver's id for it), `persisted`. After each
+//! input the driver calls `drain` and carries out the effects in order (see
+//! [`crate::process`]): persist, send (after its persist is durable), respond.
+//!
+//! What happens to a request:
+//! - It is validated first; a refused request is answered at once with etcd's error.
+//! - Writes (put, delete, txn with writes, compact, lease grant/revoke) are proposed
+//!   through Raft, tagged with this member's proposal id. Every member applies the
+//!   committed entry to its store and lease table in log order; the member that
+//!   proposed it answers when it applies it. A follower's proposal is forwarded to the
+//!   leader by Raft.
+//! - Linearizable reads (range, read-only txn, lease time-to-live and list) ask Raft for
+//!   a read index (a follower asks the leader) and are served from local state once
+//!   this member applied that index. Serializable reads are served at once.
+//! - Without a known leader, writes and linearizable reads fail with `no leader`.
+//!   When the term changes, requests whose fate depended on the old leader (proposals,
+//!   reads without a read index yet) fail with `leader changed`; any request still
+//!   unanswered after `request_timeout_ticks` fails with `request timed out`. Both are
+//!   unknown outcomes: the write may still commit. No request is answered twice.
+//! - Watches are served from this member's applied state; see [`super::watches`].
+//!
+//! Leases: only the leader expires them, from its own ticks, by proposing a revoke;
+//! it proposes checkpoints of remaining TTLs every `lease_checkpoint_ticks`; a new
+//! leader promotes leases from the last checkpoint (see [`crate::lease`]). Keep-alives
+//! reaching the leader refresh its in-memory expiry after it has applied everything
+//! committed (nothing is replicated); keep-alives reaching a follower travel through
+//! the log (members talk only through Raft) and refresh the expiry on whichever member
+//! leads when the entry applies.
+
+use super::config::Config;
+use super::pending::{Pending, Read};
+use super::proposal::{Op, Proposal, ProposalId};
+use super::request::{MoveLeaderResponse, Request, Response, StatusResponse};
+use super::state::{AppState, ApplyAt};
+use super::validate::{txn_writes, validate};
+use super::watches::Watches;
+use crate::api::{EtcdError, RequestOp, TxnRequest, WatchResponse};
+use crate::lease::{Lessor, LessorConfig};
+use crate::mvcc::Store;
+use crate::process::{Effect, Process};
+use crate::raft::{Message, ProposeError, RaftNode, RaftOutput, Role, Status};
+use crate::types::{
+    DurableState, Entry, EntryKind, Index, NodeId, RequestId, Snapshot, SnapshotMeta, SyncId, Term,
+};
+
+/// Most leases the leader proposes to revoke per tick.
+const LEASE_EXPIRIES_PER_TICK_MAX: usize = 64;
+
+/// One etcd member. See the module documentation for the driver contract.
+pub struct EtcdNode {
+    cfg: Config,
+    raft: RaftNode,
+    app: AppState,
+    watches: Watches,
+    pending: Pending,
+    out: Vec<Effect<Response>>,
+    watch_out: Vec<(RequestId, WatchResponse)>,
+    now_ticks: u64,
+    /// Index of the last entry applied to `app` (or of the snapshot it was restored from).
+    applied: Index,
+    /// Index of the last snapshot taken or restored.
+    snapshot_index: Index,
+    role: Role,
+    term: Term,
+    leader: Option<NodeId>,
+    next_seq: u64,
+    next_ctx: u64,
+}
+
+impl EtcdNode {
+    /// Builds a member from its configuration and everything it made durable: the
+    /// state is rebuilt from the durable snapshot and the committed log after it.
+    pub fn new(cfg: Config, durable: DurableState) -> EtcdNode {
+        assert!(cfg.ticks_per_second > 0, "ticks_per_second must be positive");
+        assert!(cfg.request_timeout_ticks > 0, "request_timeout_ticks must be positive");
+        assert!(cfg.snapshot_entries > 0, "snapshot_entries must be positive");
+        let raft = RaftNode::new(cfg.raft.clone(), durable);
+        let status = raft.status();
+        let mut node = EtcdNode {
+            app: AppState::new(lessor_config(&cfg)),
+            watches: Watches::default(),
+            pending: Pending::default(),
+            out: Vec::new(),
+            watch_out: Vec::new(),
+            now_ticks: 0,
+            applied: 0,
+            snapshot_index: 0,
+            role: status.role,
+            term: status.term,
+            leader: status.leader,
+            next_seq: 0,
+            next_ctx: 0,
+            raft,
+            cfg,
+        };
+        node.pump();
+        node
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The Raft node inside, for inspection.
+    pub fn raft(&self) -> &RaftNode {
+        &self.raft
+    }
+
+    /// The local MVCC store (as applied here).
+    pub fn store(&self) -> &Store {
+        &self.app.store
+    }
+
+    /// The local lease manager.
+    pub fn lessor(&self) -> &Lessor {
+        &self.app.lessor
+    }
+
+    /// Index of the last entry applied to the store and lease table.
+    pub fn applied_index(&self) -> Index {
+        self.applied
+    }
+
+    /// Requests accepted and not yet answered (open watch streams excluded).
+    pub fn pending_requests(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Live watchers of this member's clients.
+    pub fn watchers(&self) -> usize {
+        self.watches.len()
+    }
+
+    /// The replicated state as a snapshot image (what `Snapshot::data` carries).
+    pub fn snapshot_data(&self) -> bytes::Bytes {
+        self.app.snapshot()
+    }
+
+    fn deadline(&self) -> u64 {
+        self.now_ticks + self.cfg.request_timeout_ticks
+    }
+
+    fn respond(&mut self, id: RequestId, mut response: Response) {
+        response.stamp(
+            self.cfg.cluster_id,
+            self.cfg.member_id(),
+            self.term,
+            self.app.store.current_revision(),
+        );
+        self.out.push(Effect::Respond { id, response });
+    }
+
+    fn flush_watch(&mut self) {
+        let responses = std::mem::take(&mut self.watch_out);
+        for (id, resp) in responses {
+            self.respond(id, Response::Watch(resp));
+        }
+    }
+
+    fn is_learner(&self) -> bool {
+        self.raft.conf().learners.contains(&self.cfg.member_id())
+    }
+
+    // ---- requests ----
+
+    fn handle_request(&mut self, id: RequestId, request: Request) {
+        assert!(!self.pending.contains(id), "request id {id} is already pending");
+        if let Err(e) = validate(&request, &self.cfg) {
+            self.respond(id, Response::Err(e));
+            return;
+        }
+        let local = matches!(
+            &request,
+            Request::Status
+                | Request::Range(crate::api::RangeRequest { serializable: true, .. })
+                | Request::WatchCreate { .. }
+                | Request::WatchCancel { .. }
+                | Request::WatchProgress { .. }
+        );
+        if !local && self.is_learner() {
+            self.respond(id, Response::Err(EtcdError::NotSupportedForLearner));
+            return;
+        }
+        match request {
+            Request::Range(r) if r.serializable => self.serve(id, Read::Range(r)),
+            Request::Range(r) => self.linearizable(id, Read::Range(r)),
+            Request::Put(p) => self.propose(id, Op::Put(p)),
+            Request::DeleteRange(d) => self.propose(id, Op::DeleteRange(d)),
+            Request::Txn(t) if txn_writes(&t) => self.propose(id, Op::Txn(t)),
+            Request::Txn(t) if txn_serializable(&t) => self.serve(id, Read::Txn(t)),
+            Request::Txn(t) => self.linearizable(id, Read::Txn(t)),
+            Request::Compact(c) => self.propose(id, Op::Compact(c)),
+            Request::LeaseGrant(g) => self.propose(id, Op::LeaseGrant(g)),
+            Request::LeaseRevoke(r) => self.propose(id, Op::LeaseRevoke(r)),
+            Request::LeaseKeepAlive(k) if self.role == Role::Leader => {
+                self.linearizable(id, Read::LeaseKeepAlive(k))
+            }
+            Request::LeaseKeepAlive(k) => self.propose(id, Op::LeaseKeepAlive(k)),
+            Request::LeaseTimeToLive(t) => self.linearizable(id, Read::LeaseTimeToLive(t)),
+            Request::LeaseLeases(_) => self.linearizable(id, Read::LeaseLeases),
+            Request::WatchCreate { stream, create } => {
+                self.watches.create(id, stream, &create, &self.app.store, &mut self.watch_out);
+                self.flush_watch();
+            }
+            Request::WatchCancel { stream, watch_id } => {
+                self.watches.cancel(id, stream, watch_id, &self.app.store, &mut self.watch_out);
+                self.flush_watch();
+            }
+            Request::WatchProgress { stream } => {
+                self.watches.progress(id, stream, &self.app.store, &mut self.watch_out);
+                self.flush_watch();
+            }
+            Request::Status => {
+                let s = self.raft.status();
+                let status = StatusResponse {
+                    leader: s.leader.unwrap_or(0),
+                    raft_index: s.commit,
+                    raft_term: s.term,
+                    raft_applied_index: self.applied,
+                    is_learner: self.is_learner(),
+                    ..StatusResponse::default()
+                };
+                self.respond(id, Response::Status(status));
+            }
+            Request::MoveLeader { target } => self.move_leader(id, target),
+        }
+    }
+
+    fn next_proposal_id(&mut self) -> ProposalId {
+        self.next_seq += 1;
+        ProposalId {
+            origin: self.cfg.member_id(),
+            incarnation: self.cfg.incarnation,
+            seq: self.next_seq,
+        }
+    }
+
+    /// Proposes `op` for client request `id`, answered when it applies here.
+    fn propose(&mut self, id: RequestId, op: Op) {
+        let pid = self.next_proposal_id();
+        let data = Proposal { id: Some(pid), op: op.clone() }.encode();
+        match self.raft.propose(data) {
+            Ok(()) => {
+                let deadline = self.deadline();
+                self.pending.add_proposal(id, pid, op, deadline);
+            }
+            Err(e) => self.respond(id, Response::Err(propose_error(e))),
+        }
+    }
+
+    /// Proposes `op` on the leader's own behalf (lease expiry, checkpoints). Nobody
+    /// waits: a lost proposal is made again later.
+    fn propose_internal(&mut self, op: Op) {
+        let data = Proposal { id: None, op }.encode();
+        let _ = self.raft.propose(data);
+    }
+
+    fn linearizable(&mut self, id: RequestId, read: Read) {
+        self.next_ctx += 1;
+        // The incarnation in the high bits keeps a read index answered to the process
+        // before a restart from being taken for one of the new process.
+        let ctx = (self.cfg.incarnation << 40) ^ self.next_ctx;
+        match self.raft.read_index(ctx) {
+            Ok(()) => {
+                let deadline = self.deadline();
+                self.pending.add_read(id, ctx, read, deadline);
+            }
+            Err(e) => self.respond(id, Response::Err(propose_error(e))),
+        }
+    }
+
+    /// Serves a read from local state now.
+    fn serve(&mut self, id: RequestId, read: Read) {
+        if let Read::LeaseKeepAlive(k) = &read {
+            if !self.app.lessor.is_primary() {
+                // Leadership moved while the keep-alive waited: send it the follower way.
+                let op = Op::LeaseKeepAlive(*k);
+                self.propose(id, op);
+                return;
+            }
+        }
+        let response = self.app.serve(&read, self.now_ticks);
+        self.respond(id, response);
+    }
+
+    fn serve_ready(&mut self) {
+        for (id, read) in self.pending.take_ready(self.applied) {
+            self.serve(id, read);
+        }
+    }
+
+    fn move_leader(&mut self, id: RequestId, target: NodeId) {
+        if self.role != Role::Leader {
+            self.respond(id, Response::Err(EtcdError::NotLeader));
+            return;
+        }
+        if target == self.cfg.member_id() {
+            self.respond(id, Response::MoveLeader(MoveLeaderResponse::default()));
+            return;
+        }
+        match self.raft.transfer_leader(target) {
+            Ok(()) => {
+                let deadline = self.deadline();
+                self.pending.add_transfer(id, target, deadline);
+            }
+            Err(ProposeError::NotVoter { .. }) => {
+                self.respond(id, Response::Err(EtcdError::BadLeaderTransferee))
+            }
+            Err(e) => self.respond(id, Response::Err(propose_error(e))),
+        }
+    }
+
+    // ---- Raft outputs ----
+
+    /// Carries out Raft's outputs until it has nothing more to say. Applying entries and
+    /// serving reads may propose (lease keep-alives re-routed), so this loops; every
+    /// round drains what the previous one caused, and Raft produces nothing new once
+    /// no input arrives.
+    fn pump(&mut self) {
+        let mut outputs = Vec::new();
+        loop {
+            self.raft.drain(&mut outputs);
+            if outputs.is_empty() {
+                break;
+            }
+            for output in outputs.drain(..) {
+                self.handle_output(output);
+            }
+        }
+        self.flush_watch();
+        #[cfg(debug_assertions)]
+        self.check_invariants();
+    }
+
+    fn handle_output(&mut self, output: RaftOutput) {
+        match output {
+            RaftOutput::Send { msg, after } => self.out.push(Effect::Send { msg, after }),
+            RaftOutput::Persist(op) => self.out.push(Effect::Persist(op)),
+            RaftOutput::Apply(entries) => self.apply_entries(entries),
+            RaftOutput::RestoreSnapshot(snapshot) => self.restore_snapshot(snapshot),
+            RaftOutput::ReadReady { ctx, index } => {
+                self.pending.read_ready(ctx, index);
+                self.serve_ready();
+            }
+            RaftOutput::ReadFailed { ctx, error } => {
+                if let Some(id) = self.pending.read_failed(ctx) {
+                    self.respond(id, Response::Err(propose_error(error)));
+                }
+            }
+            RaftOutput::RoleChanged { role, term, leader } => self.role_changed(role, term, leader),
+        }
+    }
+
+    fn apply_entries(&mut self, entries: Vec<Entry>) {
+        for entry in entries {
+            assert_eq!(entry.index, self.applied + 1, "entries must apply in order without gaps");
+            if entry.kind == EntryKind::Normal {
+                self.apply_entry(&entry);
+            }
+            self.applied = entry.index;
+        }
+        self.raft.advance_applied(self.applied);
+        self.watches.sync(&self.app.store, &mut self.watch_out);
+        self.serve_ready();
+        self.maybe_snapshot();
+    }
+
+    fn apply_entry(&mut self, entry: &Entry) {
+        // Every replica skips a payload it cannot read, alike.
+        let Some(proposal) = Proposal::decode(&entry.data) else { return };
+        let at = ApplyAt { now_ticks: self.now_ticks, index: entry.index };
+        let response = self.app.apply(&proposal.op, at);
+        let (Some(pid), Some(response)) = (proposal.id, response) else { return };
+        if pid.origin != self.cfg.member_id() || pid.incarnation != self.cfg.incarnation {
+            return;
+        }
+        if let Some(id) = self.pending.take_proposal(pid, &proposal.op) {
+            self.respond(id, response);
+        }
+    }
+
+    fn maybe_snapshot(&mut self) {
+        if self.applied < self.snapshot_index + self.cfg.snapshot_entries {
+            return;
+        }
+        let snapshot = Snapshot {
+            meta: SnapshotMeta { index: self.applied, ..SnapshotMeta::default() },
+            data: self.app.snapshot(),
+        };
+        self.snapshot_index = self.applied;
+        self.raft.compact(snapshot);
+    }
+
+    fn restore_snapshot(&mut self, snapshot: Snapshot) {
+        self.app =
+            AppState::from_snapshot(&snapshot.data, lessor_config(&self.cfg), self.now_ticks);
+        if self.role == Role::Leader {
+            self.app.lessor.promote(self.now_ticks);
+        }
+        self.applied = snapshot.meta.index;
+        self.snapshot_index = snapshot.meta.index;
+        self.watches.sync(&self.app.store, &mut self.watch_out);
+        self.serve_ready();
+    }
+
+    fn role_changed(&mut self, role: Role, term: Term, leader: Option<NodeId>) {
+        let was_leader = self.role == Role::Leader;
+        let term_changed = term != self.term;
+        self.role = role;
+        self.term = term;
+        self.leader = leader;
+        if term_changed {
+            for id in self.pending.take_leader_dependent() {
+                self.respond(id, Response::Err(EtcdError::LeaderChanged));
+            }
+        }
+        if role == Role::Leader && !was_leader {
+            self.app.lessor.promote(self.now_ticks);
+        } else if role != Role::Leader && was_leader {
+            self.app.lessor.demote();
+        }
+        if let Some(l) = leader {
+            for id in self.pending.take_transfers_to(l) {
+                self.respond(id, Response::MoveLeader(MoveLeaderResponse::default()));
+            }
+        }
+    }
+
+    // ---- time ----
+
+    fn on_tick(&mut self) {
+        self.now_ticks += 1;
+        self.raft.tick();
+        for id in self.pending.take_expired(self.now_ticks) {
+            self.respond(id, Response::Err(EtcdError::Timeout));
+        }
+        if self.app.lessor.is_primary() {
+            for lease in self.app.lessor.expired(self.now_ticks, LEASE_EXPIRIES_PER_TICK_MAX) {
+                self.propose_internal(Op::LeaseExpire(crate::api::LeaseRevokeRequest {
+                    id: lease,
+                }));
+            }
+            if let Some(cp) = self.app.lessor.checkpoints(self.now_ticks) {
+                self.propose_internal(Op::LeaseCheckpoint(cp));
+            }
+        }
+        let every = self.cfg.watch_progress_ticks;
+        if every > 0 && self.now_ticks.is_multiple_of(every) {
+            self.watches.notify_progress(&self.app.store, &mut self.watch_out);
+        }
+        self.pump();
+    }
+
+    #[cfg(debug_assertions)]
+    fn check_invariants(&self) {
+        let status = self.raft.status();
+        assert_eq!(self.applied, status.applied, "the store applied what Raft handed out");
+        assert!(self.applied <= status.commit, "applied beyond the commit index");
+        assert!(self.snapshot_index <= self.applied, "snapshot beyond the applied index");
+    }
+}
+
+/// The lease manager's settings from the node's.
+fn lessor_config(cfg: &Config) -> LessorConfig {
+    LessorConfig {
+        min_ttl_secs: cfg.lease_ttl_min_secs(),
+        ticks_per_second: cfg.ticks_per_second,
+        checkpoint_interval_ticks: cfg.lease_checkpoint_ticks,
+        promote_grace_ticks: cfg.lease_promote_grace_ticks,
+        expired_retry_ticks: cfg.request_timeout_ticks,
+    }
+}
+
+/// A txn etcd serves locally: no writes and every range serializable.
+fn txn_serializable(t: &TxnRequest) -> bool {
+    t.success.iter().chain(t.failure.iter()).all(|op| match op {
+        RequestOp::Range(r) => r.serializable,
+        RequestOp::Put(_) | RequestOp::DeleteRange(_) => false,
+        RequestOp::Txn(inner) => txn_serializable(inner),
+    })
+}
+
+/// How Raft's refusals reach a client. None of them means the request was proposed.
+fn propose_error(e: ProposeError) -> EtcdError {
+    match e {
+        ProposeError::NoLeader | ProposeError::TransferInProgress => EtcdError::NoLeader,
+        ProposeError::NotLeader { .. } => EtcdError::NotLeader,
+        ProposeError::NotVoter { .. } => EtcdError::BadLeaderTransferee,
+    }
+}
+
+impl Process for EtcdNode {
+    type Config = Config;
+    type Request = Request;
+    type Response = Response;
+
+    fn restore(config: Config, durable: DurableState) -> Self {
+        EtcdNode::new(config, durable)
+    }
+
+    fn tick(&mut self) {
+        self.on_tick();
+    }
+
+    fn receive(&mut self, msg: Message) {
+        self.raft.step(msg);
+        self.pump();
+    }
+
+    fn request(&mut self, id: RequestId, request: Request) {
+        self.handle_request(id, request);
+        self.pump();
+    }
+
+    fn persisted(&mut self, sync: SyncId) {
+        self.raft.persisted(sync);
+        self.pump();
+    }
+
+    fn drain(&mut self, out: &mut Vec<Effect<Response>>) {
+        out.append(&mut self.out);
+    }
+
+    fn status(&self) -> Status {
+        self.raft.status()
+    }
+
+    fn entry(&self, index: Index) -> Option<&Entry> {
+        self.raft.entry(index)
+    }
+
+    fn state_hash(&self) -> u64 {
+        self.app.hash()
+    }
+}
+
+impl std::fmt::Debug for EtcdNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdNode")
+            .field("status", &self.raft.status())
+            .field("applied", &self.applied)
+            .field("revision", &self.app.store.current_revision())
+            .field("pending", &self.pending.len())
+            .finish()
+    }
+}

@@ -1,0 +1,65 @@
+//! What goes into the Raft log: a replicated operation tagged with who proposed it, so
+//! that the proposing member (and only it) answers the client when the entry applies.
+//!
+//! The tag is (origin member, incarnation, sequence number). The incarnation differs at
+//! every restart (see `Config::incarnation`), so an entry proposed before a crash and
+//! applied after it never matches a request of the new process; the applying member
+//! also compares the operation itself before answering.
+
+use crate::api::{
+    CompactionRequest, DeleteRangeRequest, LeaseCheckpointRequest, LeaseGrantRequest,
+    LeaseKeepAliveRequest, LeaseRevokeRequest, PutRequest, TxnRequest,
+};
+use crate::types::NodeId;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// Identifies one proposal across the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ProposalId {
+    pub origin: NodeId,
+    pub incarnation: u64,
+    pub seq: u64,
+}
+
+/// An operation every replica applies, in log order, to its store and lease table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    Put(PutRequest),
+    DeleteRange(DeleteRangeRequest),
+    Txn(TxnRequest),
+    Compact(CompactionRequest),
+    /// `id` is never 0 here: the proposer picks one when the client did not.
+    LeaseGrant(LeaseGrantRequest),
+    LeaseRevoke(LeaseRevokeRequest),
+    /// Proposed by the leader for leases whose TTL ran out; deletes their keys.
+    LeaseExpire(LeaseRevokeRequest),
+    /// The leader's periodic record of remaining TTLs.
+    LeaseCheckpoint(LeaseCheckpointRequest),
+    /// A keep-alive that reached a follower: it travels through the log so that the
+    /// leader sees it (members only talk through Raft). Applying it changes no
+    /// replicated state except clearing the lease's checkpointed remaining TTL.
+    LeaseKeepAlive(LeaseKeepAliveRequest),
+}
+
+/// One log entry's payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// `None` for proposals no client waits for (lease expiry, checkpoints).
+    pub id: Option<ProposalId>,
+    pub op: Op,
+}
+
+impl Proposal {
+    /// The bytes that go into the log.
+    pub fn encode(&self) -> Bytes {
+        // Serializing plain data into a Vec cannot fail.
+        Bytes::from(serde_json::to_vec(self).expect("a proposal always serializes"))
+    }
+
+    /// Reads an entry's payload. A payload that is not a proposal (a corrupted or
+    /// foreign entry) is `None`; every replica skips it alike.
+    pub fn decode(data: &[u8]) -> Option<Proposal> {
+        serde_json::from_slice(data).ok()
+    }
+}

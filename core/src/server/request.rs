@@ -1,0 +1,138 @@
+//! What a client asks an etcd server node and what it gets back: one enum each over
+//! the etcd v3 API values in `crate::api`.
+//!
+//! Every request is answered with exactly one `Effect::Respond`, except a watch create:
+//! its request id stays open as the watch's stream and receives `Response::Watch` again
+//! and again (first `created`, then events, progress notices) until a response with
+//! `canceled == true` closes it.
+
+use crate::api::{
+    CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, EtcdError,
+    LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest, LeaseKeepAliveResponse,
+    LeaseLeasesRequest, LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse,
+    LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, PutRequest, PutResponse, RangeRequest,
+    RangeResponse, ResponseHeader, TxnRequest, TxnResponse, WatchCreateRequest, WatchId,
+    WatchResponse,
+};
+use crate::types::{Index, NodeId};
+use serde::{Deserialize, Serialize};
+
+/// Names a client's watch stream (one gRPC `Watch` call). Watch ids are unique within
+/// a stream; a progress request answers for every watcher of its stream.
+pub type StreamId = u64;
+
+/// An etcd API request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    Range(RangeRequest),
+    Put(PutRequest),
+    DeleteRange(DeleteRangeRequest),
+    Txn(TxnRequest),
+    Compact(CompactionRequest),
+    LeaseGrant(LeaseGrantRequest),
+    LeaseRevoke(LeaseRevokeRequest),
+    /// One keep-alive of a `LeaseKeepAlive` stream (the stream itself is the adapter's).
+    LeaseKeepAlive(LeaseKeepAliveRequest),
+    LeaseTimeToLive(LeaseTimeToLiveRequest),
+    LeaseLeases(LeaseLeasesRequest),
+    /// Starts a watcher on `stream`. This request id receives the watcher's responses
+    /// until one has `canceled` set.
+    WatchCreate {
+        stream: StreamId,
+        create: WatchCreateRequest,
+    },
+    /// Cancels watcher `watch_id` of `stream`. Answered on this request id, and the
+    /// watcher's own stream gets a final `canceled` response.
+    WatchCancel {
+        stream: StreamId,
+        watch_id: WatchId,
+    },
+    /// Asks for a progress notice: answered on this request id with `watch_id == -1`
+    /// and the revision every watcher of the stream has been brought up to.
+    WatchProgress {
+        stream: StreamId,
+    },
+    /// Maintenance.Status of this member.
+    Status,
+    /// Maintenance.MoveLeader: hand leadership to `target` (only the leader may).
+    MoveLeader {
+        target: NodeId,
+    },
+}
+
+/// Maintenance.Status of one member (the fields a sans-IO node knows).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusResponse {
+    pub header: ResponseHeader,
+    pub leader: NodeId,
+    pub raft_index: Index,
+    pub raft_term: u64,
+    pub raft_applied_index: Index,
+    pub is_learner: bool,
+}
+
+/// Maintenance.MoveLeader's answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoveLeaderResponse {
+    pub header: ResponseHeader,
+}
+
+/// The answer to a [`Request`].
+///
+/// `Err` with `LeaderChanged` or `Timeout` is an unknown outcome: the request may or may
+/// not have taken effect (it may even still take effect later), so a client must not
+/// read either as "did not happen". `NoLeader` from a write was never proposed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    Range(RangeResponse),
+    Put(PutResponse),
+    DeleteRange(DeleteRangeResponse),
+    Txn(TxnResponse),
+    Compact(CompactionResponse),
+    LeaseGrant(LeaseGrantResponse),
+    LeaseRevoke(LeaseRevokeResponse),
+    LeaseKeepAlive(LeaseKeepAliveResponse),
+    LeaseTimeToLive(LeaseTimeToLiveResponse),
+    LeaseLeases(LeaseLeasesResponse),
+    Watch(WatchResponse),
+    Status(StatusResponse),
+    MoveLeader(MoveLeaderResponse),
+    Err(EtcdError),
+}
+
+impl Response {
+    /// The error, if this is one.
+    pub fn err(&self) -> Option<EtcdError> {
+        match self {
+            Response::Err(e) => Some(*e),
+            _ => None,
+        }
+    }
+
+    /// Fills the header's cluster, member and term, and the revision if the store left
+    /// it unset.
+    pub fn stamp(&mut self, cluster_id: u64, member_id: u64, raft_term: u64, revision: i64) {
+        let header = match self {
+            Response::Range(r) => &mut r.header,
+            Response::Put(r) => &mut r.header,
+            Response::DeleteRange(r) => &mut r.header,
+            Response::Txn(r) => &mut r.header,
+            Response::Compact(r) => &mut r.header,
+            Response::LeaseGrant(r) => &mut r.header,
+            Response::LeaseRevoke(r) => &mut r.header,
+            Response::LeaseKeepAlive(r) => &mut r.header,
+            Response::LeaseTimeToLive(r) => &mut r.header,
+            Response::LeaseLeases(r) => &mut r.header,
+            Response::Watch(r) => &mut r.header,
+            Response::Status(r) => &mut r.header,
+            Response::MoveLeader(r) => &mut r.header,
+            Response::Err(_) => return,
+        };
+        header.cluster_id = cluster_id;
+        header.member_id = member_id;
+        header.raft_term = raft_term;
+        if header.revision == 0 {
+            header.revision = revision;
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The replicated application state of one member: the MVCC store and the lease table,
+//! changed only by applying committed log entries in order. Owns applying an [`Op`],
+//! serving reads from local state, the snapshot image and the state hash replicas are
+//! compared by.
+
+use super::pending::Read;
+use super::proposal::Op;
+use super::request::Response;
+use crate::api::{EtcdError, Event, LeaseKeepAliveResponse, LeaseRevokeResponse, ResponseHeader};
+use crate::lease::{LeaseTable, Lessor, LessorConfig};
+use crate::mvcc::Store;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// The store and the leases, applied in log order.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub lessor: Lessor,
+}
+
+/// What a snapshot carries: only replicated state (no lease expiry ticks).
+#[derive(Serialize, Deserialize)]
+struct Image {
+    store: Store,
+    leases: LeaseTable,
+}
+
+/// The local moment an entry applies at: this member's tick and the entry's index.
+#[derive(Clone, Copy, Debug)]
+pub struct ApplyAt {
+    pub now_ticks: u64,
+    pub index: u64,
+}
+
+impl AppState {
+    pub fn new(lessor: LessorConfig) -> AppState {
+        AppState { store: Store::new(), lessor: Lessor::new(lessor) }
+    }
+
+    /// The state a snapshot describes, as of tick `now_ticks` on this member. An image
+    /// that does not decode is a broken snapshot from our own code: a bug, not input.
+    pub fn from_snapshot(data: &[u8], lessor: LessorConfig, now_ticks: u64) -> AppState {
+        if data.is_empty() {
+            return AppState::new(lessor);
+        }
+        let image: Image = serde_json::from_slice(data)
+            .unwrap_or_else(|e| panic!("snapshot image does not decode: {e}"));
+        AppState { store: image.store, lessor: Lessor::from_table(image.leases, lessor, now_ticks) }
+    }
+
+    /// The snapshot image of the replicated state.
+    pub fn snapshot(&self) -> Bytes {
+        let image = Image { store: self.store.clone(), leases: self.lessor.table().clone() };
+        Bytes::from(serde_json::to_vec(&image).expect("a state image always serializes"))
+    }
+
+    /// A hash of everything replicated: store history, revisions and the lease table.
+    pub fn hash(&self) -> u64 {
+        let mut h = Fnv::new();
+        h.int(self.store.hash(0).expect("the current revision is always readable") as i64);
+        h.int(self.store.current_revision());
+        h.int(self.store.compact_revision());
+        for (id, lease) in self.lessor.table().leases.iter() {
+            h.int(*id);
+            h.int(lease.ttl);
+            h.int(lease.remaining_ttl);
+            for key in lease.keys.iter() {
+                h.bytes(key);
+            }
+        }
+        h.0
+    }
+
+    /// Applies one committed operation. Every replica gets the same response and the
+    /// same state; only lease expiry ticks (local timing) differ. `None` for operations
+    /// nobody waits for.
+    pub fn apply(&mut self, op: &Op, at: ApplyAt) -> Option<Response> {
+        let response = match op {
+            Op::Put(req) => {
+                let lessor = &self.lessor;
+                match self.store.put(req, &|id| lessor.exists(id)) {
+                    Ok(w) => {
+                        self.lessor.apply_events(&w.events);
+                        Response::Put(w.response)
+                    }
+                    Err(e) => Response::Err(e),
+                }
+            }
+            Op::DeleteRange(req) => match self.store.delete_range(req) {
+                Ok(w) => {
+                    self.lessor.apply_events(&w.events);
+                    Response::DeleteRange(w.response)
+                }
+                Err(e) => Response::Err(e),
+            },
+            Op::Txn(req) => {
+                let lessor = &self.lessor;
+                match self.store.txn(req, &|id| lessor.exists(id)) {
+                    Ok(w) => {
+                        self.lessor.apply_events(&w.events);
+                        Response::Txn(w.response)
+                    }
+                    Err(e) => Response::Err(e),
+                }
+            }
+            Op::Compact(req) => match self.store.compact(req.revision) {
+                Ok(r) => Response::Compact(r),
+                Err(e) => Response::Err(e),
+            },
+            Op::LeaseGrant(req) => match self.lessor.grant(req, at.index, at.now_ticks) {
+                Ok(r) => Response::LeaseGrant(r),
+                Err(e) => Response::Err(e),
+            },
+            Op::LeaseRevoke(req) | Op::LeaseExpire(req) => match self.revoke(req.id) {
+                Ok(()) => Response::LeaseRevoke(LeaseRevokeResponse::default()),
+                Err(e) => Response::Err(e),
+            },
+            Op::LeaseCheckpoint(req) => {
+                self.lessor.checkpoint(req, at.now_ticks);
+                return None;
+            }
+            Op::LeaseKeepAlive(req) => {
+                Response::LeaseKeepAlive(self.keep_alive(req.id, at.now_ticks))
+            }
+        };
+        Some(response)
+    }
+
+    /// Revokes a lease and deletes its keys in one revision.
+    fn revoke(&mut self, id: i64) -> Result<(), EtcdError> {
+        let keys = self.lessor.revoke(id)?;
+        let events: std::sync::Arc<[Event]> = self.store.delete_keys(&keys);
+        self.lessor.apply_events(&events);
+        Ok(())
+    }
+
+    /// A keep-alive: the leader refreshes the lease's expiry; elsewhere it only reports
+    /// the granted TTL (0 for an unknown lease), since followers do not track expiry.
+    pub fn keep_alive(&mut self, id: i64, now_ticks: u64) -> LeaseKeepAliveResponse {
+        if self.lessor.is_primary() {
+            if let Ok(r) = self.lessor.keep_alive(id, now_ticks) {
+                return r;
+            }
+        }
+        let ttl = self.lessor.get(id).map_or(0, |l| l.ttl);
+        LeaseKeepAliveResponse { header: ResponseHeader::default(), id, ttl }
+    }
+
+    /// Serves a read from local state (its read index, if any, has been applied).
+    pub fn serve(&mut self, read: &Read, now_ticks: u64) -> Response {
+        match read {
+            Read::Range(req) => match self.store.range(req) {
+                Ok(r) => Response::Range(r),
+                Err(e) => Response::Err(e),
+            },
+            Read::Txn(req) => {
+                // A txn without writes changes nothing, but the store only evaluates
+                // txns as writes: run it on an O(1) copy.
+                let mut scratch = self.store.clone();
+                let lessor = &self.lessor;
+                match scratch.txn(req, &|id| lessor.exists(id)) {
+                    Ok(w) => {
+                        debug_assert!(w.events.is_empty(), "a read-only txn wrote");
+                        Response::Txn(w.response)
+                    }
+                    Err(e) => Response::Err(e),
+                }
+            }
+            Read::LeaseTimeToLive(req) => {
+                Response::LeaseTimeToLive(self.lessor.time_to_live(req.id, req.keys, now_ticks))
+            }
+            Read::LeaseLeases => Response::LeaseLeases(self.lessor.leases()),
+            Read::LeaseKeepAlive(req) => {
+                Response::LeaseKeepAlive(self.keep_alive(req.id, now_ticks))
+            }
+        }
+    }
+}
+
+/// 64-bit FNV-1a, written out so the state hash never depends on a library version.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn byte(&mut self, b: u8) {
+        self.0 ^= u64::from(b);
+        self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+
+    fn int(&mut self, n: i64) {
+        n.to_le_bytes().into_iter().for_each(|b| self.byte(b));
+    }
+
+    fn bytes(&mut self, b: &[u8]) {
+        self.int(b.len() as i64);
+        b.iter().for_each(|&x| self.byte(x));
+    }
+}

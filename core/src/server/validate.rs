@@ -1,0 +1,220 @@
+//! Checks a request must pass before it is proposed or served, with etcd's errors:
+//! empty keys, `ignore_value`/`ignore_lease` misuse, txn size and duplicate keys,
+//! request size and lease TTL bounds. Everything here is a pure function of the request,
+//! so a refused request never reaches the log.
+
+use super::config::{Config, LEASE_TTL_MAX_SECS};
+use super::request::Request;
+use crate::api::{
+    Compare, DeleteRangeRequest, EtcdError, PutRequest, RangeRequest, RequestOp, TargetUnion,
+    TxnRequest,
+};
+use bytes::Bytes;
+use std::collections::BTreeSet;
+
+/// Checks `request` against etcd's rules and this node's limits.
+pub fn validate(request: &Request, config: &Config) -> Result<(), EtcdError> {
+    match request {
+        Request::Range(r) => check_range(r)?,
+        Request::Put(p) => check_put(p)?,
+        Request::DeleteRange(d) => check_delete(d)?,
+        Request::Txn(t) => {
+            check_txn(t, config.txn_ops_max)?;
+            check_branch_keys(&t.success)?;
+            check_branch_keys(&t.failure)?;
+        }
+        Request::LeaseGrant(g) if g.ttl > LEASE_TTL_MAX_SECS => {
+            return Err(EtcdError::LeaseTtlTooLarge)
+        }
+        _ => {}
+    }
+    if wire_bytes(request) > config.request_bytes_max {
+        return Err(EtcdError::RequestTooLarge);
+    }
+    Ok(())
+}
+
+/// Whether a txn may change the store (any put or delete in any branch, nested too).
+/// Read-only txns are served like reads and never proposed.
+pub fn txn_writes(txn: &TxnRequest) -> bool {
+    txn.success.iter().chain(txn.failure.iter()).any(|op| match op {
+        RequestOp::Range(_) => false,
+        RequestOp::Put(_) | RequestOp::DeleteRange(_) => true,
+        RequestOp::Txn(t) => txn_writes(t),
+    })
+}
+
+fn check_range(r: &RangeRequest) -> Result<(), EtcdError> {
+    if r.key.is_empty() {
+        return Err(EtcdError::EmptyKey);
+    }
+    Ok(())
+}
+
+fn check_put(p: &PutRequest) -> Result<(), EtcdError> {
+    if p.key.is_empty() {
+        return Err(EtcdError::EmptyKey);
+    }
+    if p.ignore_value && !p.value.is_empty() {
+        return Err(EtcdError::ValueProvided);
+    }
+    if p.ignore_lease && p.lease != 0 {
+        return Err(EtcdError::LeaseProvided);
+    }
+    Ok(())
+}
+
+fn check_delete(d: &DeleteRangeRequest) -> Result<(), EtcdError> {
+    if d.key.is_empty() {
+        return Err(EtcdError::EmptyKey);
+    }
+    Ok(())
+}
+
+/// etcd counts a txn's size as its largest part (compares, then-ops, else-ops); a nested
+/// txn must fit in what its parent left over.
+fn check_txn(t: &TxnRequest, ops_max: usize) -> Result<(), EtcdError> {
+    let ops = t.compare.len().max(t.success.len()).max(t.failure.len());
+    if ops > ops_max {
+        return Err(EtcdError::TooManyOps);
+    }
+    if t.compare.iter().any(|c| c.key.is_empty()) {
+        return Err(EtcdError::EmptyKey);
+    }
+    for op in t.success.iter().chain(t.failure.iter()) {
+        match op {
+            RequestOp::Range(r) => check_range(r)?,
+            RequestOp::Put(p) => check_put(p)?,
+            RequestOp::DeleteRange(d) => check_delete(d)?,
+            RequestOp::Txn(inner) => check_txn(inner, ops_max - ops)?,
+        }
+    }
+    Ok(())
+}
+
+/// A deleted interval `[start, end)`; `end == None` is unbounded, a point has `end = key\0`.
+#[derive(Clone, Debug)]
+struct Interval {
+    start: Bytes,
+    end: Option<Bytes>,
+}
+
+impl Interval {
+    fn of(key: &Bytes, range_end: &Bytes) -> Self {
+        let end = if range_end.is_empty() {
+            let mut next = key.to_vec();
+            next.push(0);
+            Some(Bytes::from(next))
+        } else if range_end.as_ref() == b"\0" {
+            None
+        } else {
+            Some(range_end.clone())
+        };
+        Interval { start: key.clone(), end }
+    }
+
+    fn contains(&self, key: &[u8]) -> bool {
+        key >= self.start.as_ref() && self.end.as_ref().is_none_or(|e| key < e.as_ref())
+    }
+}
+
+/// The keys a branch puts and the intervals it deletes.
+#[derive(Default)]
+struct Writes {
+    puts: BTreeSet<Bytes>,
+    dels: Vec<Interval>,
+}
+
+impl Writes {
+    fn deletes(&self, key: &[u8]) -> bool {
+        self.dels.iter().any(|d| d.contains(key))
+    }
+}
+
+/// One branch of a txn may not write a key twice: two puts of one key, or a put inside
+/// a range the branch deletes, counting nested txns. The two branches of a nested txn
+/// exclude each other, so they may put the same key.
+fn check_branch_keys(ops: &[RequestOp]) -> Result<(), EtcdError> {
+    branch_writes(ops).map(|_| ())
+}
+
+fn branch_writes(ops: &[RequestOp]) -> Result<Writes, EtcdError> {
+    let mut w = Writes::default();
+    for op in ops {
+        if let RequestOp::DeleteRange(d) = op {
+            w.dels.push(Interval::of(&d.key, &d.range_end));
+        }
+    }
+    for op in ops {
+        let RequestOp::Txn(t) = op else { continue };
+        let then = branch_writes(&t.success)?;
+        let other = branch_writes(&t.failure)?;
+        for k in &then.puts {
+            if w.puts.contains(k) || w.deletes(k) {
+                return Err(EtcdError::DuplicateKey);
+            }
+        }
+        for k in &other.puts {
+            if (w.puts.contains(k) && !then.puts.contains(k)) || w.deletes(k) {
+                return Err(EtcdError::DuplicateKey);
+            }
+        }
+        w.puts.extend(then.puts);
+        w.puts.extend(other.puts);
+        w.dels.extend(then.dels);
+        w.dels.extend(other.dels);
+    }
+    for op in ops {
+        let RequestOp::Put(p) = op else { continue };
+        if w.puts.contains(&p.key) || w.deletes(&p.key) {
+            return Err(EtcdError::DuplicateKey);
+        }
+        w.puts.insert(p.key.clone());
+    }
+    Ok(w)
+}
+
+/// Roughly the protobuf size of the request: etcd checks its limit on the marshalled
+/// request, and our log encoding is not protobuf, so count payload bytes plus a few
+/// bytes of framing per field.
+pub fn wire_bytes(request: &Request) -> usize {
+    const FIELD: usize = 4;
+    fn range(r: &RangeRequest) -> usize {
+        r.key.len() + r.range_end.len() + 12 * FIELD
+    }
+    fn put(p: &PutRequest) -> usize {
+        p.key.len() + p.value.len() + 6 * FIELD
+    }
+    fn delete(d: &DeleteRangeRequest) -> usize {
+        d.key.len() + d.range_end.len() + 3 * FIELD
+    }
+    fn compare(c: &Compare) -> usize {
+        let target = match &c.target_union {
+            TargetUnion::Value(v) => v.len(),
+            _ => 8,
+        };
+        c.key.len() + c.range_end.len() + target + 4 * FIELD
+    }
+    fn txn(t: &TxnRequest) -> usize {
+        t.compare.iter().map(compare).sum::<usize>()
+            + t.success.iter().chain(t.failure.iter()).map(op).sum::<usize>()
+            + FIELD
+    }
+    fn op(o: &RequestOp) -> usize {
+        FIELD
+            + match o {
+                RequestOp::Range(r) => range(r),
+                RequestOp::Put(p) => put(p),
+                RequestOp::DeleteRange(d) => delete(d),
+                RequestOp::Txn(t) => txn(t),
+            }
+    }
+    match request {
+        Request::Range(r) => range(r),
+        Request::Put(p) => put(p),
+        Request::DeleteRange(d) => delete(d),
+        Request::Txn(t) => txn(t),
+        Request::WatchCreate { create, .. } => create.key.len() + create.range_end.len() + 32,
+        _ => 32,
+    }
+}
