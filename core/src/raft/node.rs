@@ -381,7 +381,7 @@ impl RaftNode {
 
     pub(super) fn send(&mut self, to: NodeId, body: MessageBody, after: Option<SyncId>) {
         let term = match body {
-            MessageBody::PreVote { .. } => self.term + 1,
+            MessageBody::PreVote { .. } => self.term.saturating_add(1),
             _ => self.term,
         };
         self.send_with_term(to, term, body, after);
