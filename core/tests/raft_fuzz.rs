@@ -105,7 +105,7 @@ fn start(kind: u8) -> DurableState {
             snapshot: None,
             entries: (1..=4)
                 .map(|i| Entry {
-                    term: (i + 1) / 2,
+                    term: i.div_ceil(2),
                     index: i,
                     kind: EntryKind::Normal,
                     data: Bytes::new(),
