@@ -103,7 +103,7 @@ fn start(kind: u8) -> DurableState {
         _ => DurableState {
             hard_state: HardState { term: 3, vote: Some(2), commit: 2 },
             snapshot: None,
-            entries: (1..=4)
+            entries: (1..=4u64)
                 .map(|i| Entry {
                     term: i.div_ceil(2),
                     index: i,
