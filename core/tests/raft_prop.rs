@@ -22,6 +22,8 @@ enum Action {
     Isolate(u64),
     Heal,
     Campaign(u64),
+    Read(u64),
+    Transfer(u64, u64),
     /// A calm moment: disks catch up and the wire empties (a few rounds).
     Settle,
 }
@@ -42,6 +44,8 @@ fn action(n: u64) -> impl Strategy<Value = Action> {
         1 => Just(Action::Heal),
         1 => (1..=n).prop_map(Action::Campaign),
         4 => Just(Action::Settle),
+        3 => (1..=n).prop_map(Action::Read),
+        1 => ((1..=n), (1..=n)).prop_map(|(a, b)| Action::Transfer(a, b)),
     ]
 }
 
@@ -52,6 +56,7 @@ fn run(n: u64, actions: Vec<Action>) {
             c.election_ticks = 4;
             c.heartbeat_ticks = 1;
             c.pre_vote = id % 2 == 1 || n == 5;
+            c.lease_reads = std::env::var("RAFT_PROP_LEASE").is_ok();
             c
         })
         .collect();
@@ -80,6 +85,15 @@ fn run(n: u64, actions: Vec<Action>) {
             }
             Action::Isolate(id) => net.isolate(id),
             Action::Heal => net.heal(),
+            Action::Read(id) => {
+                net.read(id);
+            }
+            Action::Transfer(id, to) => {
+                if net.is_up(id) {
+                    let _ = net.node_mut(id).transfer_leader(to);
+                    net.drain(id);
+                }
+            }
             Action::Settle => {
                 for _ in 0..4 {
                     for id in net.ids() {
@@ -122,7 +136,12 @@ fn run(n: u64, actions: Vec<Action>) {
     let leader = net.leader().expect("a leader after faults heal");
     let before = net.node(leader).status().commit;
     net.propose(leader, b"final");
+    let ctx = net.read(leader).expect("leader takes reads");
     net.run(10);
+    assert!(
+        net.reads.iter().any(|(_, r)| matches!(r, detcd_core::raft::RaftOutput::ReadReady { ctx: c, .. } if *c == ctx)),
+        "the read after healing is served"
+    );
     let after = net.node(leader).status().commit;
     assert!(after > before, "the cluster commits after faults heal");
     for id in net.ids() {
