@@ -49,13 +49,24 @@ fn action(n: u64) -> impl Strategy<Value = Action> {
     ]
 }
 
-fn run(n: u64, actions: Vec<Action>) {
+/// Per-run knobs: (pre_vote, check_quorum, inflight_appends_max, append_entries_max).
+type Knobs = (bool, bool, usize, usize);
+
+fn knobs() -> impl Strategy<Value = Knobs> {
+    (any::<bool>(), any::<bool>(), 1..4usize, 1..4usize)
+}
+
+fn run(n: u64, knobs: Knobs, actions: Vec<Action>) {
+    let (pre_vote, check_quorum, inflight, batch) = knobs;
     let configs = (1..=n)
         .map(|id| {
             let mut c = net::config(id, n);
             c.election_ticks = 4;
             c.heartbeat_ticks = 1;
-            c.pre_vote = id % 2 == 1 || n == 5;
+            c.pre_vote = pre_vote;
+            c.check_quorum = check_quorum;
+            c.inflight_appends_max = inflight;
+            c.append_entries_max = batch;
             c.lease_reads = std::env::var("RAFT_PROP_LEASE").is_ok();
             c
         })
@@ -153,12 +164,12 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
-    fn three_nodes_stay_safe(actions in proptest::collection::vec(action(3), 1..600)) {
-        run(3, actions);
+    fn three_nodes_stay_safe(k in knobs(), actions in proptest::collection::vec(action(3), 1..600)) {
+        run(3, k, actions);
     }
 
     #[test]
-    fn five_nodes_stay_safe(actions in proptest::collection::vec(action(5), 1..600)) {
-        run(5, actions);
+    fn five_nodes_stay_safe(k in knobs(), actions in proptest::collection::vec(action(5), 1..600)) {
+        run(5, k, actions);
     }
 }
