@@ -813,3 +813,90 @@ fn messages_not_for_us_or_from_strangers_are_ignored() {
     assert_eq!(drain(&mut f), vec![]);
     assert_eq!(f.status().term, 1);
 }
+
+fn appends_to(out: &[RaftOutput], to: u64) -> Vec<(u64, Vec<u64>)> {
+    sends(out)
+        .into_iter()
+        .filter(|m| m.to == to)
+        .filter_map(|m| match m.body {
+            MessageBody::Append { prev_index, entries, .. } => {
+                Some((prev_index, entries.iter().map(|e| e.index).collect()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn s10_2_1_probe_then_pipeline_within_inflight_and_size_limits() {
+    let mut c = cfg(1, 3);
+    c.append_entries_max = 2;
+    c.inflight_appends_max = 2;
+    c.append_bytes_max = 1000;
+    let mut l = RaftNode::new(c, DurableState::default());
+    l.campaign();
+    let out = drain(&mut l);
+    ack_all(&mut l, &out);
+    l.step(msg(2, 1, 1, MessageBody::VoteResponse { reject: false }));
+    let out = drain(&mut l);
+    assert_eq!(appends_to(&out, 2), vec![(0, vec![1])], "probe: one append");
+    for i in 0..6u8 {
+        l.propose(Bytes::from(vec![i])).expect("leader");
+    }
+    let out = drain(&mut l);
+    assert_eq!(appends_to(&out, 2), vec![], "probing: wait for the answer");
+    l.step(msg(
+        2,
+        1,
+        1,
+        MessageBody::AppendResponse { index: 1, reject: false, reject_hint: 0, hint_term: 0 },
+    ));
+    let out = drain(&mut l);
+    assert_eq!(
+        appends_to(&out, 2),
+        vec![(1, vec![2, 3]), (3, vec![4, 5])],
+        "replicate: batches of 2, at most 2 in flight"
+    );
+    l.step(msg(
+        2,
+        1,
+        1,
+        MessageBody::AppendResponse { index: 3, reject: false, reject_hint: 0, hint_term: 0 },
+    ));
+    let out = drain(&mut l);
+    assert_eq!(appends_to(&out, 2), vec![(5, vec![6, 7])]);
+    // A rejection falls back to probing from what matches.
+    l.step(msg(
+        2,
+        1,
+        1,
+        MessageBody::AppendResponse { index: 5, reject: true, reject_hint: 3, hint_term: 1 },
+    ));
+    let out = drain(&mut l);
+    assert_eq!(appends_to(&out, 2), vec![(3, vec![4, 5])]);
+}
+
+#[test]
+fn append_bytes_max_limits_a_batch_but_always_sends_one_entry() {
+    let mut c = cfg(1, 3);
+    c.append_bytes_max = 100;
+    let mut l = RaftNode::new(c, DurableState::default());
+    l.campaign();
+    let out = drain(&mut l);
+    ack_all(&mut l, &out);
+    l.step(msg(2, 1, 1, MessageBody::VoteResponse { reject: false }));
+    drain(&mut l);
+    l.step(msg(
+        2,
+        1,
+        1,
+        MessageBody::AppendResponse { index: 1, reject: false, reject_hint: 0, hint_term: 0 },
+    ));
+    drain(&mut l);
+    l.propose(Bytes::from(vec![0u8; 500])).expect("leader");
+    for _ in 0..3 {
+        l.propose(Bytes::from(vec![0u8; 40])).expect("leader");
+    }
+    let out = drain(&mut l);
+    assert_eq!(appends_to(&out, 2), vec![(1, vec![2]), (2, vec![3, 4]), (4, vec![5])]);
+}
