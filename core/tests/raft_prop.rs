@@ -16,6 +16,8 @@ enum Action {
     TickAll,
     Propose(u64, u8),
     Persist(u64),
+    /// The disk finishes only its oldest pending write.
+    PersistOne(u64),
     Compact(u64),
     Crash(u64),
     Restart(u64),
@@ -36,7 +38,8 @@ fn action(n: u64) -> impl Strategy<Value = Action> {
         6 => (1..=n).prop_map(Action::Tick),
         10 => Just(Action::TickAll),
         6 => ((1..=n), any::<u8>()).prop_map(|(id, b)| Action::Propose(id, b)),
-        12 => (1..=n).prop_map(Action::Persist),
+        8 => (1..=n).prop_map(Action::Persist),
+        6 => (1..=n).prop_map(Action::PersistOne),
         1 => (1..=n).prop_map(Action::Compact),
         1 => (1..=n).prop_map(Action::Crash),
         2 => (1..=n).prop_map(Action::Restart),
@@ -87,6 +90,11 @@ fn run(n: u64, knobs: Knobs, actions: Vec<Action>) {
                 }
             }
             Action::Persist(id) => net.persist(id),
+            Action::PersistOne(id) => {
+                if let Some(sync) = net.disks[&id].pending.front().map(|op| op.sync) {
+                    net.persist_upto(id, sync);
+                }
+            }
             Action::Compact(id) => net.compact(id),
             Action::Crash(id) => net.crash(id),
             Action::Restart(id) => {
