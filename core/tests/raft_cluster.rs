@@ -234,3 +234,38 @@ fn crash_loses_unacknowledged_writes_only() {
     let l = net.leader().expect("leader");
     assert_eq!(net.node(l).status().commit, net.node(2).status().commit);
 }
+
+/// §5.2 with crashes: a candidate that counted its own vote before making it durable
+/// could win, crash, forget the vote, and vote for a rival in the same term, giving
+/// the term two leaders. The node counts its own vote only once it is durable.
+#[test]
+fn s5_2_own_vote_must_be_durable_before_it_counts() {
+    let configs = (1..=3)
+        .map(|id| {
+            let mut c = net::config(id, 3);
+            c.pre_vote = false;
+            c
+        })
+        .collect();
+    let mut net = Net::with_configs(configs);
+    net.auto_persist = false;
+    net.node_mut(1).campaign();
+    net.drain(1);
+    net.wire.retain(|m| m.to == 2);
+    net.deliver_all();
+    net.persist(2);
+    net.deliver_all();
+    assert_eq!(net.node(1).status().role, Role::Candidate, "own vote not durable yet");
+    net.crash(1);
+    net.restart(1);
+    net.node_mut(3).campaign();
+    net.drain(3);
+    for _ in 0..3 {
+        for id in net.ids() {
+            net.persist(id);
+        }
+        net.deliver_all();
+    }
+    assert_eq!(net.leader(), Some(3));
+    assert_eq!(net.leaders.len(), 1, "one leader for term 1: {:?}", net.leaders);
+}
