@@ -900,3 +900,27 @@ fn append_bytes_max_limits_a_batch_but_always_sends_one_entry() {
     let out = drain(&mut l);
     assert_eq!(appends_to(&out, 2), vec![(1, vec![2]), (2, vec![3, 4]), (4, vec![5])]);
 }
+
+#[test]
+fn s6_4_forwarded_reads_answer_once_and_fail_when_the_leader_changes() {
+    let mut f = follower_with(2, 1, vec![]);
+    f.step(msg(1, 2, 1, MessageBody::Heartbeat { commit: 0, ctx: 0 }));
+    drain(&mut f);
+    f.read_index(5).expect("leader known");
+    f.read_index(6).expect("leader known");
+    drain(&mut f);
+    let answer = msg(1, 2, 1, MessageBody::ReadIndexResponse { ctx: 5, index: 3 });
+    f.step(answer.clone());
+    f.step(answer);
+    assert_eq!(
+        drain(&mut f),
+        vec![RaftOutput::ReadReady { ctx: 5, index: 3 }],
+        "a duplicate is ignored"
+    );
+    f.step(msg(3, 2, 2, MessageBody::Heartbeat { commit: 0, ctx: 0 }));
+    let out = drain(&mut f);
+    assert!(out.contains(&RaftOutput::ReadFailed {
+        ctx: 6,
+        error: ProposeError::NotLeader { leader: Some(3) }
+    }));
+}
