@@ -924,3 +924,37 @@ fn s6_4_forwarded_reads_answer_once_and_fail_when_the_leader_changes() {
         error: ProposeError::NotLeader { leader: Some(3) }
     }));
 }
+
+#[test]
+fn s10_2_1_lost_tail_append_is_resent_after_stalled_heartbeats() {
+    let mut c = cfg(1, 3);
+    c.inflight_appends_max = 1;
+    let mut l = RaftNode::new(c, DurableState::default());
+    l.campaign();
+    let out = drain(&mut l);
+    ack_all(&mut l, &out);
+    l.step(msg(2, 1, 1, MessageBody::VoteResponse { reject: false }));
+    drain(&mut l);
+    l.step(msg(
+        2,
+        1,
+        1,
+        MessageBody::AppendResponse { index: 1, reject: false, reject_hint: 0, hint_term: 0 },
+    ));
+    drain(&mut l);
+    l.propose(Bytes::from_static(b"lost")).expect("leader");
+    let out = drain(&mut l);
+    assert_eq!(appends_to(&out, 2), vec![(1, vec![2])], "this append gets lost");
+    l.propose(Bytes::from_static(b"queued")).expect("leader");
+    assert_eq!(appends_to(&drain(&mut l), 2), vec![], "window of one is full");
+    let hb = msg(2, 1, 1, MessageBody::HeartbeatResponse { ctx: 0 });
+    for round in 0..3 {
+        l.step(hb.clone());
+        let resent = appends_to(&drain(&mut l), 2);
+        if round < 2 {
+            assert_eq!(resent, vec![], "round {round}: still waiting");
+        } else {
+            assert_eq!(resent, vec![(1, vec![2, 3])], "probing again from what matches");
+        }
+    }
+}
