@@ -311,3 +311,26 @@ fn five_nodes_split_minority_leader_cannot_commit() {
     assert!(net.applied.values().any(|e| &e.data[..] == b"majority"));
     assert!(net.applied.values().all(|e| &e.data[..] != b"minority"));
 }
+
+/// The same inputs give the same outputs, byte for byte: nothing in the node depends
+/// on hash order, addresses or time.
+#[test]
+fn runs_are_deterministic() {
+    fn scenario() -> u64 {
+        let mut net = Net::new(5);
+        net.run(30);
+        for i in 0..10u8 {
+            if let Some(l) = net.leader() {
+                net.propose(l, &[i]);
+            }
+            net.run(2);
+            if i == 4 {
+                net.isolate(net.leader().unwrap_or(1));
+            }
+        }
+        net.heal();
+        net.run(30);
+        net.trace_hash
+    }
+    assert_eq!(scenario(), scenario());
+}
