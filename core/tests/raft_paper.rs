@@ -984,3 +984,22 @@ fn s10_2_2_lost_tail_append_is_resent_after_stalled_heartbeats() {
         }
     }
 }
+
+#[test]
+fn absurd_snapshot_index_is_ignored() {
+    let mut f = follower_with(2, 1, vec![]);
+    let snapshot = Snapshot {
+        meta: SnapshotMeta { index: u64::MAX, term: 1, conf: ConfState::with_voters([1, 2, 3]) },
+        data: Bytes::new(),
+    };
+    f.step(msg(1, 2, 1, MessageBody::InstallSnapshot { snapshot }));
+    drain(&mut f);
+    assert_eq!(f.status().snapshot_index, 0);
+    // Still usable: it becomes leader and appends.
+    f.campaign();
+    let out = drain(&mut f);
+    ack_all(&mut f, &out);
+    f.step(msg(3, 2, 2, MessageBody::VoteResponse { reject: false }));
+    assert_eq!(f.status().role, Role::Leader);
+    f.propose(Bytes::from_static(b"x")).expect("leader");
+}
