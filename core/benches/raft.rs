@@ -47,11 +47,7 @@ impl Cluster {
                 match o {
                     RaftOutput::Send { msg, .. } => self.wire.push_back(msg),
                     RaftOutput::Persist(op) => sync = Some(op.sync),
-                    RaftOutput::Apply(es) => {
-                        if i == 0 {
-                            self.applied += es.len() as u64;
-                        }
-                    }
+                    RaftOutput::Apply(es) if i == 0 => self.applied += es.len() as u64,
                     _ => {}
                 }
             }
@@ -132,7 +128,7 @@ fn follower_append_one(c: &mut Criterion) {
                 node.persisted(s);
             }
             last += 1;
-            if last % 65_536 == 0 {
+            if last.is_multiple_of(65_536) {
                 node.drain(&mut out);
                 out.clear();
                 let mut snap = Snapshot::default();

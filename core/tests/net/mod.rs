@@ -40,6 +40,13 @@ pub struct Net {
     /// The leader seen for each term (election safety).
     pub leaders: BTreeMap<Term, NodeId>,
     pub reads: Vec<(NodeId, RaftOutput)>,
+    /// Outstanding reads: ctx -> the highest index known committed when it was asked.
+    pub read_bounds: BTreeMap<u64, Index>,
+    next_read: u64,
+    /// The highest commit index any node has known.
+    pub committed_max: Index,
+    /// FNV-1a over every output of every node, in order: equal runs, equal hashes.
+    pub trace_hash: u64,
     out: Vec<RaftOutput>,
 }
 
@@ -69,6 +76,10 @@ impl Net {
             applied_bound: BTreeMap::new(),
             leaders: BTreeMap::new(),
             reads: Vec::new(),
+            read_bounds: BTreeMap::new(),
+            next_read: 0,
+            committed_max: 0,
+            trace_hash: 0xcbf2_9ce4_8422_2325,
             out: Vec::new(),
         };
         for c in configs {
@@ -105,6 +116,9 @@ impl Net {
             node.drain(&mut out);
         }
         for o in out.drain(..) {
+            for b in format!("{id}:{o:?}").bytes() {
+                self.trace_hash = (self.trace_hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+            }
             match o {
                 RaftOutput::Send { msg, after: None } => self.wire.push_back(msg),
                 RaftOutput::Send { msg, after: Some(s) } => {
@@ -130,9 +144,18 @@ impl Net {
                         self.leaders.insert(term, id);
                     }
                 }
-                r @ (RaftOutput::ReadReady { .. } | RaftOutput::ReadFailed { .. }) => {
-                    self.reads.push((id, r))
+                RaftOutput::ReadReady { ctx, index } => {
+                    // Linearizable reads: the read index covers every write committed
+                    // before the read was asked.
+                    if let Some(bound) = self.read_bounds.remove(&ctx) {
+                        assert!(
+                            index >= bound,
+                            "stale read: ctx {ctx} at {index} but {bound} was committed before"
+                        );
+                    }
+                    self.reads.push((id, RaftOutput::ReadReady { ctx, index }))
                 }
+                r @ RaftOutput::ReadFailed { .. } => self.reads.push((id, r)),
             }
         }
         self.out = out;
@@ -303,6 +326,25 @@ impl Net {
         self.drain(id);
     }
 
+    /// Asks node `id` for a read index; returns the ctx if the node took the request.
+    pub fn read(&mut self, id: NodeId) -> Option<u64> {
+        if !self.is_up(id) {
+            return None;
+        }
+        self.note_commits();
+        self.next_read += 1;
+        let ctx = self.next_read;
+        self.read_bounds.insert(ctx, self.committed_max);
+        let r = self.node_mut(id).read_index(ctx);
+        self.drain(id);
+        r.ok().map(|_| ctx)
+    }
+
+    fn note_commits(&mut self) {
+        let live = self.nodes.values().flatten().map(|n| n.status().commit);
+        self.committed_max = live.fold(self.committed_max, Index::max);
+    }
+
     /// Loses everything not yet durable: memory, pending writes, held messages.
     pub fn crash(&mut self, id: NodeId) {
         self.nodes.insert(id, None);
@@ -342,7 +384,8 @@ impl Net {
     }
 
     /// Checks the Figure 3 properties over the live nodes.
-    pub fn check(&self) {
+    pub fn check(&mut self) {
+        self.note_commits();
         let live: Vec<&RaftNode> = self.nodes.values().flatten().collect();
         // Election safety: at most one leader per term (also checked on every change).
         let mut by_term = BTreeMap::new();
