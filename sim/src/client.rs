@@ -42,4 +42,7 @@ pub(crate) struct Record<Req> {
     pub request: Req,
     pub invoke_us: u64,
     pub state: RequestState,
+    /// A stream (a watch): it may be answered many times, has no timeout, and breaks
+    /// (finishing with `Outcome::Timeout`) when its member crashes.
+    pub stream: bool,
 }

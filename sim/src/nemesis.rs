@@ -38,6 +38,8 @@ pub enum PartitionShape {
     /// One-way: messages from any of `from` to any of `to` are lost; the reverse
     /// direction still works.
     OneWay { from: Vec<NodeId>, to: Vec<NodeId> },
+    /// The current leader still sends but hears nothing: every message to it is lost.
+    LeaderDeaf,
     /// Arbitrary directed links that lose every message: (from, to).
     Links { blocked: Vec<(NodeId, NodeId)> },
 }

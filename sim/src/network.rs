@@ -173,6 +173,10 @@ pub fn resolve_shape(
             }
             links
         }
+        PartitionShape::LeaderDeaf => match leader {
+            Some(l) => nodes.iter().filter(|&&n| n != l).map(|&n| (n, l)).collect(),
+            None => Vec::new(),
+        },
         PartitionShape::Links { blocked } => blocked.clone(),
     }
 }

@@ -386,11 +386,57 @@ impl<P: Process> World<P> {
             request,
             invoke_us: at_us,
             state: RequestState::Scheduled,
+            stream: false,
         });
         let id = self.records.len() as RequestId;
         self.queue.push(at_us, Event::Invoke { id });
         self.queue.push(at_us + timeout_us, Event::Timeout { id });
         id
+    }
+
+    /// Opens a stream (a watch) from `client` on `node` now. Every answer the node
+    /// gives on it becomes a result with `Outcome::Ok`; it has no timeout, and when its
+    /// node crashes (or is down when it opens) it ends with one `Outcome::Timeout`.
+    pub fn submit_stream(
+        &mut self,
+        client: ClientId,
+        node: NodeId,
+        request: P::Request,
+    ) -> RequestId {
+        let now = self.now_us;
+        self.records.push(Record {
+            client,
+            node,
+            request,
+            invoke_us: now,
+            state: RequestState::Scheduled,
+            stream: true,
+        });
+        let id = self.records.len() as RequestId;
+        self.queue.push(now, Event::Invoke { id });
+        id
+    }
+
+    /// How many times `node` has restarted (0 before its first crash).
+    pub fn incarnation(&self, node: NodeId) -> u64 {
+        self.slot_index(node).map_or(0, |i| self.nodes[i].incarnation)
+    }
+
+    /// Ends every open stream of the member at `node`: it crashed or was never up.
+    fn break_streams(&mut self, node: NodeId) {
+        let ids: Vec<RequestId> = self
+            .records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.stream && r.node == node && r.state == RequestState::Pending)
+            .map(|(i, _)| i as RequestId + 1)
+            .collect();
+        for id in ids {
+            if let Some(r) = self.record(id) {
+                r.state = RequestState::TimedOut;
+            }
+            self.finish(id, Outcome::Timeout);
+        }
     }
 
     /// Finished requests (answered or timed out), oldest first.
@@ -572,6 +618,7 @@ impl<P: Process> World<P> {
             torn_entries = loss.torn_entries,
             "crash"
         );
+        self.break_streams(id);
     }
 
     fn restart(&mut self, i: usize) {
@@ -810,6 +857,10 @@ impl<P: Process> World<P> {
         self.trace.record(now, EventKind::ClientInvoke, &[id, client, node]);
         debug!(target: TARGET, t_us = now, node, client, request = id, "client_invoke");
         let Some(i) = self.slot_index(node) else { return };
+        if self.nodes[i].process.is_none() {
+            self.break_streams(node);
+            return;
+        }
         let Some(p) = self.nodes[i].process.as_mut() else { return };
         p.request(id, request);
         self.pump(i);
@@ -878,6 +929,12 @@ impl<P: Process> World<P> {
             return;
         };
         match r.state {
+            RequestState::Pending if r.stream => {
+                let client = r.client;
+                self.trace.record(now, EventKind::ClientComplete, &[id, client, node]);
+                debug!(target: TARGET, t_us = now, node, client, request = id, "stream_response");
+                self.finish(id, Outcome::Ok(response));
+            }
             RequestState::Pending => {
                 r.state = RequestState::Done;
                 let client = r.client;
