@@ -111,6 +111,14 @@ impl EtcdNode {
         &self.raft
     }
 
+    /// Asks this member, if it leads, to hand leadership to `to` (an operator's or a
+    /// simulator's nudge, with no client waiting). False when it cannot start.
+    pub fn transfer_leader(&mut self, to: NodeId) -> bool {
+        let started = self.role == Role::Leader && self.raft.transfer_leader(to).is_ok();
+        self.pump();
+        started
+    }
+
     /// The local MVCC store (as applied here).
     pub fn store(&self) -> &Store {
         &self.app.store
