@@ -2,9 +2,13 @@
 //! sweeps over seeds, replay, shrinking and traces.
 
 pub mod checks;
+pub mod history;
 pub mod keys;
+pub mod nemesis;
 pub mod report;
+pub mod run;
 pub mod sweep;
 pub mod trace;
+pub mod workload;
 
 pub use report::{CheckResult, RunReport, Verdict};

@@ -10,7 +10,7 @@ pub mod format;
 pub mod library;
 
 pub use format::{
-    ClusterSpec, Expect, FaultAction, FaultKind, FaultSpec, NetworkSpec, OpMix, PhaseSpec,
-    RandomFaults, Scenario, ScenarioError, ScheduledFault, WorkloadSpec,
+    ClusterSpec, Expect, FaultAction, FaultKind, FaultSpec, KeyDistribution, NetworkSpec, OpMix,
+    PhaseSpec, RandomFaults, Scenario, ScenarioError, ScheduledFault, WorkloadSpec,
 };
 pub use library::{builtin, builtins, BuiltinScenario};

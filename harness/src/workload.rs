@@ -1,0 +1,443 @@
+//! Simulated etcd clients. Each client issues one operation at a time to a member of
+//! its choice (any member, as real clients do), waits for the answer or its timeout,
+//! thinks, and goes on; some also keep a watch stream open. Every operation is
+//! recorded with its invoke and completion times and its outcome for the checks.
+//!
+//! Retries: a request refused before it was proposed (`no leader`, a follower that
+//! could not reach a leader) is definitely not applied, so the client retries it once
+//! on another member as a new operation. A request that timed out or failed with
+//! `leader changed` / `request timed out` has an unknown outcome and is never retried
+//! (a retried write could apply twice).
+
+use crate::keys::KeyChooser;
+use bytes::Bytes;
+use detcd_core::api::{
+    CompactionRequest, Compare, CompareResult, CompareTarget, DeleteRangeRequest, EtcdError,
+    LeaseGrantRequest, LeaseRevokeRequest, PutRequest, RangeRequest, RequestOp, TargetUnion,
+    TxnRequest, WatchCreateRequest,
+};
+use detcd_core::server::{Request, Response};
+use detcd_scenarios::{KeyDistribution, OpMix, WorkloadSpec};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+
+/// The prefix of the keys the workload reads and writes; `KEYS_END` ends its range.
+pub const KEY_PREFIX: &str = "k/";
+pub const KEYS_END: &str = "k0";
+/// Keys attached to leases live apart, one key per lease, written once.
+pub const LEASE_KEY_PREFIX: &str = "l/";
+
+/// What a client meant by a request, for the checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    Put {
+        key: String,
+        value: String,
+    },
+    Get {
+        key: String,
+    },
+    SerializableGet {
+        key: String,
+    },
+    Range,
+    Delete {
+        key: String,
+    },
+    /// Put `value` if the key's mod revision is still `expected_mod` (0: absent).
+    Cas {
+        key: String,
+        expected_mod: i64,
+        value: String,
+    },
+    LeaseGrant,
+    LeasePut {
+        lease: i64,
+        key: String,
+        value: String,
+    },
+    LeaseRevoke {
+        lease: i64,
+        key: String,
+    },
+    Compact {
+        revision: i64,
+    },
+    WatchCreate {
+        stream: u64,
+    },
+}
+
+impl OpKind {
+    /// A short description for reports and time lines.
+    pub fn describe(&self) -> String {
+        match self {
+            OpKind::Put { key, value } => format!("put {key}={value}"),
+            OpKind::Get { key } => format!("get {key}"),
+            OpKind::SerializableGet { key } => format!("get {key} (serializable)"),
+            OpKind::Range => format!("range {KEY_PREFIX}*"),
+            OpKind::Delete { key } => format!("delete {key}"),
+            OpKind::Cas { key, expected_mod, value } => {
+                format!("txn if mod({key})=={expected_mod} then put {key}={value} else get {key}")
+            }
+            OpKind::LeaseGrant => "lease grant".to_string(),
+            OpKind::LeasePut { lease, key, value } => format!("put {key}={value} lease {lease:x}"),
+            OpKind::LeaseRevoke { lease, .. } => format!("lease revoke {lease:x}"),
+            OpKind::Compact { revision } => format!("compact {revision}"),
+            OpKind::WatchCreate { stream } => format!("watch {KEY_PREFIX}* (stream {stream})"),
+        }
+    }
+
+    /// Whether the operation could change the store.
+    pub fn is_write(&self) -> bool {
+        !matches!(
+            self,
+            OpKind::Get { .. }
+                | OpKind::SerializableGet { .. }
+                | OpKind::Range
+                | OpKind::WatchCreate { .. }
+        )
+    }
+}
+
+/// How an operation ended.
+#[derive(Clone, Debug)]
+pub enum OpOutcome {
+    Ok(Response),
+    /// A definite failure: the operation did not take effect.
+    Failed(EtcdError),
+    /// No answer, or an answer that leaves the effect open.
+    Unknown(Option<EtcdError>),
+}
+
+impl OpOutcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            OpOutcome::Ok(_) => "ok",
+            OpOutcome::Failed(_) => "fail",
+            OpOutcome::Unknown(_) => "unknown",
+        }
+    }
+}
+
+/// One finished operation.
+#[derive(Clone, Debug)]
+pub struct OpRecord {
+    pub client: u64,
+    pub node: u64,
+    /// How many times `node` had restarted when the operation was sent.
+    pub incarnation: u64,
+    pub kind: OpKind,
+    pub invoke_us: u64,
+    pub complete_us: u64,
+    pub outcome: OpOutcome,
+}
+
+/// Errors that mean "never proposed": safe to retry elsewhere.
+pub fn is_definite_refusal(e: &EtcdError) -> bool {
+    matches!(e, EtcdError::NoLeader | EtcdError::NotLeader | EtcdError::TooManyRequests)
+}
+
+/// Errors that leave the outcome open.
+pub fn is_unknown_outcome(e: &EtcdError) -> bool {
+    matches!(e, EtcdError::LeaderChanged | EtcdError::Timeout)
+}
+
+/// Classifies an answer to a request.
+pub fn classify(kind: &OpKind, response: Option<Response>) -> OpOutcome {
+    match response {
+        None => OpOutcome::Unknown(None),
+        Some(Response::Err(e)) if is_unknown_outcome(&e) && kind.is_write() => {
+            OpOutcome::Unknown(Some(e))
+        }
+        Some(Response::Err(e)) => OpOutcome::Failed(e),
+        Some(other) => OpOutcome::Ok(other),
+    }
+}
+
+/// A lease flow in progress: grant, put a key with it, then revoke it or let it expire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum LeaseStep {
+    None,
+    Granted { lease: i64 },
+    Attached { lease: i64, key: String },
+}
+
+/// One client's memory between operations.
+#[derive(Clone, Debug)]
+pub struct ClientState {
+    pub id: u64,
+    seq: u64,
+    /// The mod revision this client last saw for each key (0: absent).
+    last_mod: BTreeMap<String, i64>,
+    /// Highest revision this client has seen in any header.
+    pub last_revision: i64,
+    lease: LeaseStep,
+    /// A request refused before proposal, to try once more on another member.
+    retry: Option<OpKind>,
+    pub has_watch: bool,
+}
+
+/// Draws operations for every client of a workload.
+pub struct Workload {
+    spec: WorkloadSpec,
+    keys: KeyChooser,
+    rng: ChaCha8Rng,
+    pub clients: Vec<ClientState>,
+    /// Operations issued so far (counting retries).
+    pub issued: u32,
+    lease_ttl_secs: i64,
+}
+
+impl Workload {
+    pub fn new(spec: &WorkloadSpec, rng: ChaCha8Rng, lease_ttl_secs: i64) -> Self {
+        let keys = match spec.key_distribution {
+            KeyDistribution::Uniform => KeyChooser::uniform(spec.keys),
+            KeyDistribution::Zipf => KeyChooser::zipf(spec.keys, spec.zipf_s),
+        };
+        let clients = (1..=u64::from(spec.clients))
+            .map(|id| ClientState {
+                id,
+                seq: 0,
+                last_mod: BTreeMap::new(),
+                last_revision: 1,
+                lease: LeaseStep::None,
+                retry: None,
+                has_watch: false,
+            })
+            .collect();
+        Workload { spec: spec.clone(), keys, rng, clients, issued: 0, lease_ttl_secs }
+    }
+
+    pub fn spec(&self) -> &WorkloadSpec {
+        &self.spec
+    }
+
+    /// Whether the workload still has operations to issue.
+    pub fn wants_more(&self) -> bool {
+        self.issued < self.spec.operations
+    }
+
+    /// A think time, microseconds.
+    pub fn think_us(&mut self) -> u64 {
+        let [lo, hi] = self.spec.think_ms;
+        self.rng.gen_range(lo * 1_000..=hi * 1_000)
+    }
+
+    /// A member to talk to, other than `avoid` when there is a choice.
+    pub fn pick_node(&mut self, nodes: u64, avoid: Option<u64>) -> u64 {
+        let node = self.rng.gen_range(1..=nodes);
+        match avoid {
+            Some(a) if a == node && nodes > 1 => node % nodes + 1,
+            _ => node,
+        }
+    }
+
+    fn key(&mut self) -> String {
+        format!("{KEY_PREFIX}{}", self.keys.pick(&mut self.rng))
+    }
+
+    fn value(client: &mut ClientState) -> String {
+        client.seq += 1;
+        format!("c{}-{}", client.id, client.seq)
+    }
+
+    fn pick_kind(&mut self, mix: &OpMix) -> usize {
+        let weights = [
+            mix.put,
+            mix.get,
+            mix.serializable_get,
+            mix.range,
+            mix.delete,
+            mix.cas,
+            mix.lease,
+            mix.watch,
+            mix.compact,
+        ];
+        let total: u32 = weights.iter().sum();
+        let mut x = self.rng.gen_range(0..total.max(1));
+        for (i, w) in weights.iter().enumerate() {
+            if x < *w {
+                return i;
+            }
+            x -= w;
+        }
+        0
+    }
+
+    /// The next operation of client `c` (index into `clients`).
+    pub fn next_op(&mut self, c: usize) -> OpKind {
+        self.issued += 1;
+        if let Some(retry) = self.clients[c].retry.take() {
+            return retry;
+        }
+        match self.clients[c].lease.clone() {
+            LeaseStep::Granted { lease } => {
+                let value = Self::value(&mut self.clients[c]);
+                let key = format!("{LEASE_KEY_PREFIX}{lease:x}");
+                return OpKind::LeasePut { lease, key, value };
+            }
+            LeaseStep::Attached { lease, key } => {
+                self.clients[c].lease = LeaseStep::None;
+                // Half the leases are revoked by the client, half left to expire.
+                if self.rng.gen_bool(0.5) {
+                    return OpKind::LeaseRevoke { lease, key };
+                }
+            }
+            LeaseStep::None => {}
+        }
+        let mix = self.spec.mix.clone();
+        loop {
+            let kind = match self.pick_kind(&mix) {
+                0 => {
+                    let key = self.key();
+                    OpKind::Put { key, value: Self::value(&mut self.clients[c]) }
+                }
+                1 => OpKind::Get { key: self.key() },
+                2 => OpKind::SerializableGet { key: self.key() },
+                3 => OpKind::Range,
+                4 => OpKind::Delete { key: self.key() },
+                5 => {
+                    let key = self.key();
+                    let expected_mod = self.clients[c].last_mod.get(&key).copied().unwrap_or(0);
+                    OpKind::Cas { key, expected_mod, value: Self::value(&mut self.clients[c]) }
+                }
+                6 => OpKind::LeaseGrant,
+                7 if !self.clients[c].has_watch => {
+                    OpKind::WatchCreate { stream: self.clients[c].id }
+                }
+                8 => {
+                    let revision = self.clients[c].last_revision - self.rng.gen_range(0..8);
+                    if revision < 2 {
+                        continue;
+                    }
+                    OpKind::Compact { revision }
+                }
+                _ => continue,
+            };
+            return kind;
+        }
+    }
+
+    /// The etcd request for an operation.
+    pub fn request(&self, kind: &OpKind) -> Request {
+        let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
+        let get = |key: &str, serializable| RangeRequest {
+            key: b(key),
+            serializable,
+            ..RangeRequest::default()
+        };
+        match kind {
+            OpKind::Put { key, value } => {
+                Request::Put(PutRequest { key: b(key), value: b(value), ..PutRequest::default() })
+            }
+            OpKind::Get { key } => Request::Range(get(key, false)),
+            OpKind::SerializableGet { key } => Request::Range(get(key, true)),
+            OpKind::Range => Request::Range(RangeRequest {
+                key: b(KEY_PREFIX),
+                range_end: b(KEYS_END),
+                ..RangeRequest::default()
+            }),
+            OpKind::Delete { key } => Request::DeleteRange(DeleteRangeRequest {
+                key: b(key),
+                ..DeleteRangeRequest::default()
+            }),
+            OpKind::Cas { key, expected_mod, value } => Request::Txn(TxnRequest {
+                compare: vec![Compare {
+                    result: CompareResult::Equal,
+                    target: CompareTarget::Mod,
+                    key: b(key),
+                    range_end: Bytes::new(),
+                    target_union: TargetUnion::ModRevision(*expected_mod),
+                }],
+                success: vec![RequestOp::Put(PutRequest {
+                    key: b(key),
+                    value: b(value),
+                    ..PutRequest::default()
+                })],
+                failure: vec![RequestOp::Range(get(key, false))],
+            }),
+            OpKind::LeaseGrant => {
+                Request::LeaseGrant(LeaseGrantRequest { ttl: self.lease_ttl_secs, id: 0 })
+            }
+            OpKind::LeasePut { lease, key, value } => Request::Put(PutRequest {
+                key: b(key),
+                value: b(value),
+                lease: *lease,
+                ..PutRequest::default()
+            }),
+            OpKind::LeaseRevoke { lease, .. } => {
+                Request::LeaseRevoke(LeaseRevokeRequest { id: *lease })
+            }
+            OpKind::Compact { revision } => {
+                Request::Compact(CompactionRequest { revision: *revision, physical: false })
+            }
+            OpKind::WatchCreate { stream } => Request::WatchCreate {
+                stream: *stream,
+                create: WatchCreateRequest {
+                    key: b(KEY_PREFIX),
+                    range_end: b(KEYS_END),
+                    ..WatchCreateRequest::default()
+                },
+            },
+        }
+    }
+
+    /// Learns from a finished operation of client `c`: revisions seen, lease flow, and
+    /// whether to retry it.
+    pub fn complete(&mut self, c: usize, kind: &OpKind, outcome: &OpOutcome) {
+        let client = &mut self.clients[c];
+        match outcome {
+            OpOutcome::Ok(response) => {
+                if let Some(rev) = header_revision(response) {
+                    client.last_revision = client.last_revision.max(rev);
+                }
+                match (kind, response) {
+                    (OpKind::Get { key } | OpKind::SerializableGet { key }, Response::Range(r)) => {
+                        let m = r.kvs.first().map_or(0, |kv| kv.mod_revision);
+                        client.last_mod.insert(key.clone(), m);
+                    }
+                    (OpKind::Cas { key, .. }, Response::Txn(t)) => {
+                        if t.succeeded {
+                            client.last_mod.insert(key.clone(), t.header.revision);
+                        }
+                    }
+                    (OpKind::Put { key, .. }, Response::Put(p)) => {
+                        client.last_mod.insert(key.clone(), p.header.revision);
+                    }
+                    (OpKind::LeaseGrant, Response::LeaseGrant(g)) => {
+                        client.lease = LeaseStep::Granted { lease: g.id };
+                    }
+                    (OpKind::LeasePut { lease, key, .. }, Response::Put(_)) => {
+                        client.lease = LeaseStep::Attached { lease: *lease, key: key.clone() };
+                    }
+                    _ => {}
+                }
+            }
+            OpOutcome::Failed(e) if is_definite_refusal(e) => {
+                if !matches!(kind, OpKind::WatchCreate { .. }) {
+                    client.retry = Some(kind.clone());
+                }
+            }
+            _ => {
+                if matches!(kind, OpKind::LeasePut { .. }) {
+                    client.lease = LeaseStep::None;
+                }
+            }
+        }
+    }
+}
+
+/// The header revision of a response, if it has one.
+pub fn header_revision(response: &Response) -> Option<i64> {
+    Some(match response {
+        Response::Range(r) => r.header.revision,
+        Response::Put(r) => r.header.revision,
+        Response::DeleteRange(r) => r.header.revision,
+        Response::Txn(r) => r.header.revision,
+        Response::Compact(r) => r.header.revision,
+        Response::Watch(r) => r.header.revision,
+        _ => return None,
+    })
+}
