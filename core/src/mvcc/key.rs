@@ -66,11 +66,12 @@ impl Ord for Key {
             // Zero padding makes (padded bytes, length) order the same as byte-slice
             // order: a proper prefix pads with zeros, so it compares equal up to the
             // other key's end and then loses on length (or on a non-zero byte). Word
-            // compares avoid a library call on every probe of a map lookup.
+            // compares avoid a library call on every probe of a map lookup (the last
+            // word overlaps the second; those bytes are already equal then).
             (Key::Inline { len: la, bytes: a }, Key::Inline { len: lb, bytes: b }) => word(a, 0)
                 .cmp(&word(b, 0))
                 .then_with(|| word(a, 8).cmp(&word(b, 8)))
-                .then_with(|| a[16..].cmp(&b[16..]))
+                .then_with(|| word(a, INLINE_MAX - 8).cmp(&word(b, INLINE_MAX - 8)))
                 .then_with(|| la.cmp(lb)),
             _ => self.as_slice().cmp(other.as_slice()),
         }
