@@ -7,8 +7,9 @@ use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-/// Keys up to this many bytes are stored inline (the type stays 24 bytes).
-const INLINE_MAX: usize = 22;
+/// Keys up to this many bytes are stored inline (the type stays 24 bytes). Point
+/// lookups build a `Key` from the request key so probes use the word compare.
+pub(crate) const INLINE_MAX: usize = 22;
 
 #[derive(Clone)]
 pub(crate) enum Key {

@@ -86,7 +86,7 @@ impl Store {
 
     /// The current version of `key`, if it exists.
     pub fn get(&self, key: &[u8]) -> Option<KeyValue> {
-        let h = self.keys.get(key)?;
+        let h = self.history(key)?;
         history::visible_at(h, self.current_rev).map(|v| v.to_kv(Bytes::copy_from_slice(key)))
     }
 
@@ -96,6 +96,24 @@ impl Store {
         let (from, to) = (from.max(self.compact_rev), to.min(self.current_rev));
         let range = if from <= to { Some(self.log.range(from..=to)) } else { None };
         range.into_iter().flatten().map(|(r, e)| (*r, e))
+    }
+
+    /// One key's versions. Short keys are looked up as a `Key` so every probe uses the
+    /// word compare; long ones by slice, which saves building a heap key per lookup.
+    pub(crate) fn history(&self, key: &[u8]) -> Option<&History> {
+        if key.len() <= key::INLINE_MAX {
+            self.keys.get(&Key::new(key))
+        } else {
+            self.keys.get(key)
+        }
+    }
+
+    pub(crate) fn history_mut(&mut self, key: &[u8]) -> Option<&mut History> {
+        if key.len() <= key::INLINE_MAX {
+            self.keys.get_mut(&Key::new(key))
+        } else {
+            self.keys.get_mut(key)
+        }
     }
 
     /// Checks a read revision against the compaction and current revisions.

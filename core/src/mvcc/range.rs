@@ -28,7 +28,7 @@ impl Store {
         let mut kvs = Vec::new();
         let mut count = 0i64;
         if let KeyRange::Single(key) = &kr {
-            if let Some(h) = self.keys.get(key.as_ref()) {
+            if let Some(h) = self.history(key) {
                 if let Some(v) = visible_at(h, rev) {
                     count = 1;
                     if !req.count_only {

@@ -169,7 +169,7 @@ impl Store {
         };
         match &kr {
             KeyRange::Single(k) => {
-                if let Some(h) = self.keys.get(k.as_ref()) {
+                if let Some(h) = self.history(k) {
                     if let Some(v) = visible_at(h, rev) {
                         check(v.to_kv(k.clone()));
                     }
@@ -299,7 +299,7 @@ impl<'s> Writer<'s> {
         let (rev, sub) = (self.rev, self.sub());
         // Copied so the store never pins a larger buffer the request was decoded from.
         let key = Bytes::copy_from_slice(&req.key);
-        let (prev, event) = match self.store.keys.get_mut(req.key.as_ref()) {
+        let (prev, event) = match self.store.history_mut(&req.key) {
             Some(h) => {
                 let prev = h.last().filter(|v| !v.is_tombstone()).cloned();
                 let v = new_version(req, prev.as_ref(), rev, sub);
@@ -325,7 +325,7 @@ impl<'s> Writer<'s> {
         let mut doomed: Vec<(Bytes, Version)> = Vec::new();
         match &kr {
             KeyRange::Single(k) => {
-                if let Some(h) = self.store.keys.get(k.as_ref()) {
+                if let Some(h) = self.store.history(k) {
                     if let Some(v) = visible_at(h, cur) {
                         doomed.push((Bytes::copy_from_slice(k), v.clone()));
                     }
@@ -352,7 +352,7 @@ impl<'s> Writer<'s> {
                 value: Bytes::new(),
             };
             self.events.push(make_event(key, &tomb, Some(prev)));
-            self.store.keys.get_mut(key.as_ref()).expect("deleted key vanished").push(tomb);
+            self.store.history_mut(key).expect("deleted key vanished").push(tomb);
             if req.prev_kv {
                 prev_kvs.push(prev.to_kv(key.clone()));
             }
