@@ -10,6 +10,18 @@
 //! Both maps are `im` persistent maps, so cloning a `Store` (a state-machine snapshot)
 //! is O(1) and later writes copy only the paths they touch. Every result is a pure
 //! function of the operations applied, because every replica applies the same Raft log.
+//!
+//! How the server applies a committed request (the store knows nothing of leases
+//! beyond the `lease_exists` check it is handed):
+//! - Put / DeleteRange / Txn: call the method with `&|id| lessor.exists(id)`, then
+//!   `lessor.apply_events(&written.events)` (lease attachments follow the events), then
+//!   `watch_hub.sync(&store)`.
+//! - LeaseRevoke: `let keys = lessor.revoke(id)?; let events = store.delete_keys(&keys);`
+//!   then `lessor.apply_events(&events)` and `watch_hub.sync(&store)`: one revision.
+//! - Compact: `store.compact(rev)`, then `watch_hub.sync(&store)` (cancels watchers that
+//!   fell behind).
+//! - Snapshot: clone the store (O(1)) and serialize it with serde; deserializing gives
+//!   an equal store.
 
 mod compact;
 mod hash;
