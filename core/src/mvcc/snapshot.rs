@@ -39,7 +39,10 @@ impl From<StoreImage> for Store {
             for (i, v) in h.iter().enumerate() {
                 if v.mod_rev > img.compact_rev {
                     let prev = i.checked_sub(1).map(|p| &h[p]);
-                    by_rev.entry(v.mod_rev).or_default().push((v.sub, make_event(&k, v, prev)));
+                    by_rev
+                        .entry(v.mod_rev)
+                        .or_default()
+                        .push((v.sub, make_event(k.clone(), v, prev)));
                 }
             }
         }

@@ -299,23 +299,23 @@ impl<'s> Writer<'s> {
         let (rev, sub) = (self.rev, self.sub());
         // Copied so the store never pins a larger buffer the request was decoded from.
         let key = Bytes::copy_from_slice(&req.key);
-        let (prev, event) = match self.store.history_mut(&req.key) {
+        let (prev_kv, event) = match self.store.history_mut(&req.key) {
             Some(h) => {
-                let prev = h.last().filter(|v| !v.is_tombstone()).cloned();
-                let v = new_version(req, prev.as_ref(), rev, sub);
-                let event = make_event(&key, &v, prev.as_ref());
+                let prev = h.last().filter(|v| !v.is_tombstone());
+                let v = new_version(req, prev, rev, sub);
+                let prev_kv = if req.prev_kv { prev.map(|p| p.to_kv(key.clone())) } else { None };
+                let event = make_event(key, &v, prev);
                 h.push(v);
-                (prev, event)
+                (prev_kv, event)
             }
             None => {
                 let v = new_version(req, None, rev, sub);
-                let event = make_event(&key, &v, None);
+                let event = make_event(key, &v, None);
                 self.store.keys.insert(Key::new(&req.key), vec![v]);
                 (None, event)
             }
         };
         self.events.push(event);
-        let prev_kv = if req.prev_kv { prev.map(|p| p.to_kv(key)) } else { None };
         PutResponse { header: ResponseHeader::at(rev), prev_kv }
     }
 
@@ -351,7 +351,7 @@ impl<'s> Writer<'s> {
                 lease: 0,
                 value: Bytes::new(),
             };
-            self.events.push(make_event(key, &tomb, Some(prev)));
+            self.events.push(make_event(key.clone(), &tomb, Some(prev)));
             self.store.history_mut(key).expect("deleted key vanished").push(tomb);
             if req.prev_kv {
                 prev_kvs.push(prev.to_kv(key.clone()));
