@@ -35,8 +35,10 @@ impl Version {
     }
 }
 
-/// Versions of one key, oldest first; mod revisions strictly increase.
-pub type History = Vec<Version>;
+/// Versions of one key, oldest first; mod revisions strictly increase. Behind an `Arc`
+/// so that copying a map node shared with a snapshot copies pointers, not histories
+/// (the node entry also shrinks to 32 bytes).
+pub type History = std::sync::Arc<Vec<Version>>;
 
 /// The version of the key visible at `rev`, if the key exists then.
 pub fn visible_at(history: &[Version], rev: i64) -> Option<&Version> {

@@ -13,6 +13,7 @@ use crate::api::{
 use bytes::Bytes;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// etcd's default `--max-txn-ops`.
 pub const MAX_TXN_OPS: usize = 128;
@@ -305,13 +306,13 @@ impl<'s> Writer<'s> {
                 let v = new_version(req, prev, rev, sub);
                 let prev_kv = if req.prev_kv { prev.map(|p| p.to_kv(key.clone())) } else { None };
                 let event = make_event(key, &v, prev);
-                h.push(v);
+                Arc::make_mut(h).push(v);
                 (prev_kv, event)
             }
             None => {
                 let v = new_version(req, None, rev, sub);
                 let event = make_event(key, &v, None);
-                self.store.keys.insert(Key::new(&req.key), vec![v]);
+                self.store.keys.insert(Key::new(&req.key), Arc::new(vec![v]));
                 (None, event)
             }
         };
@@ -352,7 +353,7 @@ impl<'s> Writer<'s> {
                 value: Bytes::new(),
             };
             self.events.push(make_event(key.clone(), &tomb, Some(prev)));
-            self.store.history_mut(key).expect("deleted key vanished").push(tomb);
+            Arc::make_mut(self.store.history_mut(key).expect("deleted key vanished")).push(tomb);
             if req.prev_kv {
                 prev_kvs.push(prev.to_kv(key.clone()));
             }
@@ -387,7 +388,7 @@ impl<'s> Writer<'s> {
         if self.events.is_empty() {
             return Written { response, events: Vec::new().into() };
         }
-        let events: std::sync::Arc<[Event]> = self.events.into();
+        let events: Arc<[Event]> = self.events.into();
         self.store.current_rev = self.rev;
         self.store.log.insert(self.rev, events.clone());
         Written { response, events }
