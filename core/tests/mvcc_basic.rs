@@ -408,3 +408,22 @@ fn long_and_short_keys_mix_in_order() {
     let json = serde_json::to_string(&s).expect("ser");
     assert_eq!(serde_json::from_str::<Store>(&json).expect("de"), s);
 }
+
+#[test]
+fn malformed_snapshots_are_rejected() {
+    let mut s = Store::new();
+    put(&mut s, "a", "1");
+    put(&mut s, "b", "2");
+    let good = serde_json::to_value(&s).expect("ser");
+    assert_eq!(serde_json::from_value::<Store>(good.clone()).expect("de"), s);
+    let mut bad_rev = good.clone();
+    bad_rev["current_rev"] = serde_json::json!(0);
+    assert!(serde_json::from_value::<Store>(bad_rev).is_err());
+    let mut swapped = good.clone();
+    let keys = swapped["keys"].as_array_mut().expect("keys");
+    keys.swap(0, 1);
+    assert!(serde_json::from_value::<Store>(swapped).is_err());
+    let mut future = good;
+    future["keys"][0][1][0]["mod_rev"] = serde_json::json!(99);
+    assert!(serde_json::from_value::<Store>(future).is_err());
+}

@@ -56,7 +56,7 @@ pub struct Written<R> {
 
 /// The multi-version store. See the module docs.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(from = "snapshot::StoreImage", into = "snapshot::StoreImage")]
+#[serde(try_from = "snapshot::StoreImage", into = "snapshot::StoreImage")]
 pub struct Store {
     keys: OrdMap<Key, History>,
     /// Events by revision, for revisions >= the compaction revision.
