@@ -29,7 +29,7 @@ impl KeyRange {
         match self {
             KeyRange::Single(k) => k.as_ref() == key,
             KeyRange::Span { start, end } => {
-                start.as_ref() <= key && end.as_ref().is_none_or(|e| key < e.as_ref())
+                start.as_ref() <= key && !end.as_ref().is_some_and(|e| key >= e.as_ref())
             }
         }
     }

@@ -40,7 +40,7 @@ impl Store {
             for (k, h) in self.keys.range::<_, [u8]>(kr.bounds()) {
                 if let Some(v) = visible_at(h, rev) {
                     count += 1;
-                    if !req.count_only && fetch.is_none_or(|n| kvs.len() < n) {
+                    if !req.count_only && !fetch.is_some_and(|n| kvs.len() >= n) {
                         kvs.push(v.to_kv(k.to_bytes()));
                     }
                 }
