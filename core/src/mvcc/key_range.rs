@@ -29,7 +29,11 @@ impl KeyRange {
         match self {
             KeyRange::Single(k) => k.as_ref() == key,
             KeyRange::Span { start, end } => {
-                start.as_ref() <= key && !end.as_ref().is_some_and(|e| key >= e.as_ref())
+                let below_end = match end {
+                    Some(e) => key < e.as_ref(),
+                    None => true,
+                };
+                start.as_ref() <= key && below_end
             }
         }
     }

@@ -40,7 +40,11 @@ impl Store {
             for (k, h) in self.keys.range::<_, [u8]>(kr.bounds()) {
                 if let Some(v) = visible_at(h, rev) {
                     count += 1;
-                    if !req.count_only && !fetch.is_some_and(|n| kvs.len() >= n) {
+                    let room = match fetch {
+                        Some(n) => kvs.len() < n,
+                        None => true,
+                    };
+                    if !req.count_only && room {
                         kvs.push(v.to_kv(k.to_bytes()));
                     }
                 }
