@@ -54,6 +54,10 @@ impl fmt::Display for Violation {
 struct Committed {
     term: Term,
     digest: u64,
+    /// The term of the node that first reported it committed: an upper bound of the
+    /// term it was committed in (the leader that commits it reports it first, unless
+    /// the checker first sees it on a node that already moved to a later term).
+    seen_in: Term,
 }
 
 fn digest(e: &Entry) -> u64 {
@@ -144,9 +148,9 @@ impl SafetyChecker {
         let from = view_copy.commit_checked.max(st.snapshot_index) + 1;
         for index in from..=st.commit {
             let Some(e) = p.entry(index) else { continue };
-            let seen = Committed { term: e.term, digest: digest(e) };
+            let seen = Committed { term: e.term, digest: digest(e), seen_in: st.term };
             match self.committed.get((index - 1) as usize) {
-                Some(c) if *c != seen => {
+                Some(c) if (c.term, c.digest) != (seen.term, seen.digest) => {
                     return Err(fail(ViolationKind::CommittedEntryChanged {
                         index,
                         expected_term: c.term,
@@ -163,9 +167,15 @@ impl SafetyChecker {
         view_copy.commit_checked = st.commit;
 
         if became_leader {
+            // Leader completeness binds leaders of later terms only: a stale candidate
+            // can still win an older term from delayed vote grants after a newer leader
+            // committed more, and that is no violation (it can commit nothing).
             let first = st.snapshot_index + 1;
             for index in first..=self.committed.len() as Index {
                 let c = self.committed[(index - 1) as usize];
+                if c.seen_in >= st.term {
+                    continue;
+                }
                 match p.entry(index) {
                     Some(e) if e.term == c.term && digest(e) == c.digest => {}
                     _ => {
