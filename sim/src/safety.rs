@@ -84,6 +84,7 @@ pub struct SafetyChecker {
 }
 
 /// What changed on a node since the last check, for the world's traces.
+#[derive(Clone, Copy, Debug)]
 pub struct Observed {
     pub role_changed: bool,
     pub status: Status,
