@@ -80,7 +80,8 @@ pub struct SafetyChecker {
     /// committed[i - 1] for index i; dense because commit indices only grow.
     committed: Vec<Committed>,
     applied_hashes: BTreeMap<Index, u64>,
-    views: BTreeMap<NodeId, NodeView>,
+    /// views[id - 1]; grown on demand.
+    views: Vec<NodeView>,
 }
 
 /// What changed on a node since the last check, for the world's traces.
@@ -93,7 +94,15 @@ pub struct Observed {
 impl SafetyChecker {
     /// The node restarted: re-check its whole committed log and applied state.
     pub fn restarted(&mut self, node: NodeId) {
-        self.views.insert(node, NodeView::default());
+        *self.view(node) = NodeView::default();
+    }
+
+    fn view(&mut self, node: NodeId) -> &mut NodeView {
+        let i = node.checked_sub(1).expect("node ids start at 1") as usize;
+        if i >= self.views.len() {
+            self.views.resize(i + 1, NodeView::default());
+        }
+        &mut self.views[i]
     }
 
     /// Every committed index seen so far.
@@ -109,7 +118,7 @@ impl SafetyChecker {
         check: bool,
     ) -> Result<Observed, Violation> {
         let st = p.status();
-        let view = self.views.entry(st.id).or_default();
+        let view = self.view(st.id);
         let role_changed = view.role != Some(st.role) || view.term != st.term;
         let fail = |kind| Violation { at_us: now_us, node: st.id, kind };
         if !check {
@@ -206,7 +215,7 @@ impl SafetyChecker {
             }
         }
         view_copy.applied_checked = st.applied;
-        *self.views.get_mut(&st.id).expect("inserted above") = view_copy;
+        *self.view(st.id) = view_copy;
         Ok(Observed { role_changed, status: st })
     }
 }

@@ -96,25 +96,26 @@ pub struct Stats {
     pub restarts: u64,
 }
 
+/// Kept small (node indices and incarnations as u32): the heap moves these around.
 enum Event {
     Tick {
-        node: usize,
-        generation: u64,
+        node: u32,
+        generation: u32,
     },
     Deliver {
-        slot: usize,
+        slot: u32,
     },
     /// The fsync of `sync` finished; `ack` false when the ack was already given (lying).
     Fsync {
-        node: usize,
-        incarnation: u64,
+        node: u32,
+        incarnation: u32,
         sync: SyncId,
         ack: bool,
     },
     /// A lying disk acknowledges at once.
     Ack {
-        node: usize,
-        incarnation: u64,
+        node: u32,
+        incarnation: u32,
         sync: SyncId,
     },
     Invoke {
@@ -124,8 +125,12 @@ enum Event {
         id: RequestId,
     },
     Fault {
-        index: usize,
+        index: u32,
     },
+}
+
+fn small(n: u64) -> u32 {
+    u32::try_from(n).expect("fits the event encoding")
 }
 
 /// One member: its process (None while crashed), disk and clock.
@@ -438,7 +443,7 @@ impl<P: Process> World<P> {
         for f in &schedule.faults {
             self.faults.push(f.action.clone());
             let index = self.faults.len() - 1;
-            self.queue.push(f.at_us.max(self.now_us), Event::Fault { index });
+            self.queue.push(f.at_us.max(self.now_us), Event::Fault { index: small(index as u64) });
         }
         self.banner.faults_scheduled += schedule.faults.len();
     }
@@ -600,7 +605,10 @@ impl<P: Process> World<P> {
         self.safety.restarted(slot.id);
         let phase = self.rng_clocks.gen_range(0..slot.clock.period_us(self.options.clock.tick_us));
         let generation = slot.clock.generation;
-        self.queue.push(self.now_us + phase + 1, Event::Tick { node: i, generation });
+        self.queue.push(
+            self.now_us + phase + 1,
+            Event::Tick { node: small(i as u64), generation: small(generation) },
+        );
         self.pump(i);
         self.check(i);
     }
@@ -615,7 +623,10 @@ impl<P: Process> World<P> {
         if slot.process.is_some() {
             let period = slot.clock.period_us(self.options.clock.tick_us);
             let generation = slot.clock.generation;
-            self.queue.push(self.now_us + period, Event::Tick { node: i, generation });
+            self.queue.push(
+                self.now_us + period,
+                Event::Tick { node: small(i as u64), generation: small(generation) },
+            );
         }
     }
 
@@ -697,12 +708,14 @@ impl<P: Process> World<P> {
 
     fn dispatch(&mut self, event: Event) {
         match event {
-            Event::Tick { node, generation } => self.on_tick(node, generation),
-            Event::Deliver { slot } => self.on_deliver(slot),
+            Event::Tick { node, generation } => self.on_tick(node as usize, u64::from(generation)),
+            Event::Deliver { slot } => self.on_deliver(slot as usize),
             Event::Fsync { node, incarnation, sync, ack } => {
+                let (node, incarnation) = (node as usize, u64::from(incarnation));
                 self.on_fsync(node, incarnation, sync, ack)
             }
             Event::Ack { node, incarnation, sync } => {
+                let (node, incarnation) = (node as usize, u64::from(incarnation));
                 if self.nodes[node].incarnation == incarnation && self.nodes[node].process.is_some()
                 {
                     self.acknowledge(node, sync);
@@ -711,7 +724,7 @@ impl<P: Process> World<P> {
             Event::Invoke { id } => self.on_invoke(id),
             Event::Timeout { id } => self.on_timeout(id),
             Event::Fault { index } => {
-                let action = self.faults[index].clone();
+                let action = self.faults[index as usize].clone();
                 self.apply_fault(&action);
             }
         }
@@ -729,7 +742,7 @@ impl<P: Process> World<P> {
         self.stats.ticks += 1;
         let id = slot.id;
         let next = now + slot.clock.period_us(tick_us);
-        self.queue.push(next, Event::Tick { node: i, generation });
+        self.queue.push(next, Event::Tick { node: small(i as u64), generation: small(generation) });
         self.trace.record(now, EventKind::Tick, &[id]);
         trace!(target: TARGET, t_us = now, node = id, "tick");
         p.tick();
@@ -865,9 +878,20 @@ impl<P: Process> World<P> {
         self.trace.record(now, EventKind::Persist, &[slot.id, sync, entries]);
         debug!(target: TARGET, t_us = now, node = slot.id, sync, entries, "persist");
         if lying {
-            self.queue.push(now, Event::Ack { node: i, incarnation, sync });
+            self.queue.push(
+                now,
+                Event::Ack { node: small(i as u64), incarnation: small(incarnation), sync },
+            );
         }
-        self.queue.push(done_us, Event::Fsync { node: i, incarnation, sync, ack: !lying });
+        self.queue.push(
+            done_us,
+            Event::Fsync {
+                node: small(i as u64),
+                incarnation: small(incarnation),
+                sync,
+                ack: !lying,
+            },
+        );
     }
 
     fn respond(&mut self, i: usize, id: RequestId, response: P::Response) {
@@ -929,10 +953,10 @@ impl<P: Process> World<P> {
                     self.trace.record(now, EventKind::Duplicate, &[from, to, code, d]);
                     debug!(target: TARGET, t_us = now, node = from, peer = to, kind = msg.kind(), "duplicate");
                     let copy = self.msgs.insert(msg.clone());
-                    self.queue.push(now + d, Event::Deliver { slot: copy });
+                    self.queue.push(now + d, Event::Deliver { slot: small(copy as u64) });
                 }
                 let m = self.msgs.insert(msg);
-                self.queue.push(now + delay_us, Event::Deliver { slot: m });
+                self.queue.push(now + delay_us, Event::Deliver { slot: small(m as u64) });
             }
         }
     }
