@@ -32,4 +32,6 @@ pub use nemesis::{FaultAction, FaultSchedule, PartitionShape, Target, TimedFault
 pub use options::{Banner, ClockOptions, DiskOptions, LatencyDist, NetworkOptions, WorldOptions};
 pub use safety::{Violation, ViolationKind};
 pub use types_ext::ClientId;
-pub use world::{LivenessFailure, LivenessReport, NodeSetup, SimError, World};
+pub use world::{
+    LivenessFailure, LivenessReport, NodeSetup, SimError, Stats, World, LIVENESS_CLIENT,
+};

@@ -706,6 +706,26 @@ impl<P: Process> World<P> {
         Ok(!self.results.is_empty())
     }
 
+    /// Runs events until `done(world)` holds (checked after every event) or the next
+    /// event lies past `deadline_us`; true if `done` held. Lets a workload react to what
+    /// happens (a completion, a leader, an applied index) without polling by time.
+    pub fn run_until_with(
+        &mut self,
+        deadline_us: u64,
+        mut done: impl FnMut(&Self) -> bool,
+    ) -> Result<bool, SimError> {
+        loop {
+            if done(self) {
+                return Ok(true);
+            }
+            if !self.queue.peek_time().is_some_and(|t| t <= deadline_us) {
+                self.now_us = self.now_us.max(deadline_us);
+                return Ok(false);
+            }
+            self.step()?;
+        }
+    }
+
     fn dispatch(&mut self, event: Event) {
         match event {
             Event::Tick { node, generation } => self.on_tick(node as usize, u64::from(generation)),

@@ -240,3 +240,13 @@ fn lying_fsync_loses_acknowledged_writes_on_crash() {
     let durable = w.durable(1).unwrap().last_index();
     assert!(durable < acked, "acknowledged {acked}, durable only {durable}");
 }
+
+#[test]
+fn a_workload_can_wait_for_any_condition() {
+    let mut w = world(options(10, 3));
+    let reached = w.run_until_with(5_000_000, |w| w.ticks(2) >= 42).unwrap();
+    assert!(reached);
+    assert_eq!(w.ticks(2), 42, "stops at the first event where the condition holds");
+    let never = w.run_until_with(w.now_us() + 100_000, |_| false).unwrap();
+    assert!(!never);
+}
