@@ -718,7 +718,7 @@ impl<P: Process> World<P> {
             if done(self) {
                 return Ok(true);
             }
-            if !self.queue.peek_time().is_some_and(|t| t <= deadline_us) {
+            if self.queue.peek_time().is_none_or(|t| t > deadline_us) {
                 self.now_us = self.now_us.max(deadline_us);
                 return Ok(false);
             }
