@@ -228,6 +228,8 @@ pub struct World<P: Process> {
     transfer: Option<TransferHook<P>>,
     effects: Vec<Effect<P::Response>>,
     stats: Stats,
+    /// Whether the banner went out; the first step sends it if nobody asked earlier.
+    announced: bool,
 }
 
 /// The client id the liveness phase submits its probes as.
@@ -273,6 +275,7 @@ impl<P: Process> World<P> {
             transfer: None,
             effects: Vec::new(),
             stats: Stats::default(),
+            announced: false,
         };
         for i in 0..world.nodes.len() {
             world.start(i);
@@ -290,8 +293,10 @@ impl<P: Process> World<P> {
         self.transfer = Some(hook);
     }
 
-    /// The banner: seed and every option. Also emitted as a `banner` tracing event.
-    pub fn announce(&self) -> &Banner {
+    /// The banner: seed and every option. Also emitted as a `banner` tracing event (the
+    /// first step emits it if this was not called before).
+    pub fn announce(&mut self) -> &Banner {
+        self.announced = true;
         let b = &self.banner;
         info!(target: TARGET, seed = b.options.seed, nodes = b.options.nodes, options = ?b, "banner");
         b
@@ -668,6 +673,9 @@ impl<P: Process> World<P> {
         }
         if self.stats.events >= self.options.events_max {
             return Err(SimError::EventLimit { events: self.stats.events });
+        }
+        if !self.announced {
+            self.announce();
         }
         let Some((time_us, event)) = self.queue.pop() else { return Ok(false) };
         debug_assert!(time_us >= self.now_us, "time never goes back");
