@@ -399,7 +399,7 @@ impl<P: Process> World<P> {
         });
         let id = self.records.len() as RequestId;
         self.queue.push(at_us, Event::Invoke { id });
-        self.queue.push(at_us + timeout_us, Event::Timeout { id });
+        self.queue.push_far(at_us + timeout_us, Event::Timeout { id });
         id
     }
 
@@ -448,7 +448,8 @@ impl<P: Process> World<P> {
         for f in &schedule.faults {
             self.faults.push(f.action.clone());
             let index = self.faults.len() - 1;
-            self.queue.push(f.at_us.max(self.now_us), Event::Fault { index: small(index as u64) });
+            self.queue
+                .push_far(f.at_us.max(self.now_us), Event::Fault { index: small(index as u64) });
         }
         self.banner.faults_scheduled += schedule.faults.len();
     }
