@@ -967,10 +967,14 @@ impl<P: Process> World<P> {
         self.trace.record(now, EventKind::Send, &[from, to, code, msg.term]);
         debug!(target: TARGET, t_us = now, node = from, peer = to, kind = msg.kind(), term = msg.term, "send");
         match self.network.route(&mut self.rng_network, from, to) {
-            Fate::Partitioned | Fate::Dropped => {
+            fate @ (Fate::Partitioned | Fate::Dropped) => {
+                let (reason, why) = match fate {
+                    Fate::Partitioned => ("partitioned", 0),
+                    _ => ("random", 2),
+                };
                 self.stats.dropped += 1;
-                self.trace.record(now, EventKind::Drop, &[from, to, code, 0]);
-                debug!(target: TARGET, t_us = now, node = from, peer = to, kind = msg.kind(), "drop");
+                self.trace.record(now, EventKind::Drop, &[from, to, code, why]);
+                debug!(target: TARGET, t_us = now, node = from, peer = to, kind = msg.kind(), reason, "drop");
             }
             Fate::Deliver { delay_us, duplicate_us, reordered } => {
                 if reordered {
