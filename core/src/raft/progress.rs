@@ -1,5 +1,5 @@
 //! What a leader knows about each member's log: how far it matches, what to send
-//! next, and how much is in flight (Raft thesis §10.2.1 flow control).
+//! next, and how much is in flight (Raft thesis §10.2.2, batching and pipelining).
 //!
 //! `Probe`: one append at a time until the follower's position is known.
 //! `Replicate`: optimistic pipelining, at most `inflight_appends_max` appends in flight.
