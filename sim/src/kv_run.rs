@@ -83,11 +83,10 @@ pub fn run(o: &KvRunOptions) -> KvRunReport {
         options.disk.fsync = fsync;
     }
     let schedule = o.schedule.clone().unwrap_or(schedule);
-    let mut w: World<RaftProcess> = World::new(options, RaftProcessConfig::for_setup);
-    w.set_swarm_profile(profile);
+    let mut w: World<RaftProcess> =
+        World::new_swarm(options, profile, RaftProcessConfig::for_setup);
     w.set_transfer_hook(RaftProcess::transfer_hook);
     w.schedule(&schedule);
-    w.announce();
     let mut rng = stream(o.seed, Component::Workload);
     let mut submitted = 0u64;
     let mut value = 0u64;

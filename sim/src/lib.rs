@@ -10,11 +10,12 @@
 //!
 //! // Options, a fault schedule and a fault profile, all drawn from the seed.
 //! let (options, schedule, profile) = swarm::generate(42, 3, 1_000_000);
-//! let mut world: World<RaftProcess> = World::new(options, RaftProcessConfig::for_setup);
-//! world.set_swarm_profile(profile);
+//! // The banner (seed and every option) is the world's first event.
+//! let mut world: World<RaftProcess> =
+//!     World::new_swarm(options, profile, RaftProcessConfig::for_setup);
+//! println!("{}", world.banner());
 //! world.set_transfer_hook(RaftProcess::transfer_hook);
 //! world.schedule(&schedule);
-//! println!("{}", world.announce()); // the banner: seed and every option
 //!
 //! // Safety phase: a client talks to node 1 while the faults happen.
 //! world.submit(1, 1, KvRequest::Put { key: 7, value: 1 }, 300_000);

@@ -228,8 +228,6 @@ pub struct World<P: Process> {
     transfer: Option<TransferHook<P>>,
     effects: Vec<Effect<P::Response>>,
     stats: Stats,
-    /// Whether the banner went out; the first step sends it if nobody asked earlier.
-    announced: bool,
 }
 
 /// The client id the liveness phase submits its probes as.
@@ -237,7 +235,25 @@ pub const LIVENESS_CLIENT: ClientId = u64::MAX;
 
 impl<P: Process> World<P> {
     /// A world with nodes `1..=options.nodes`, all started fresh (empty durable state).
+    /// Its first event is the banner.
     pub fn new(options: WorldOptions, factory: impl Fn(&NodeSetup) -> P::Config + 'static) -> Self {
+        Self::build(options, None, factory)
+    }
+
+    /// Like `new`, for a swarm run: the banner names the fault profile too.
+    pub fn new_swarm(
+        options: WorldOptions,
+        profile: crate::swarm::SwarmProfile,
+        factory: impl Fn(&NodeSetup) -> P::Config + 'static,
+    ) -> Self {
+        Self::build(options, Some(profile), factory)
+    }
+
+    fn build(
+        options: WorldOptions,
+        swarm: Option<crate::swarm::SwarmProfile>,
+        factory: impl Fn(&NodeSetup) -> P::Config + 'static,
+    ) -> Self {
         assert!(options.nodes >= 1, "a cluster needs at least one node");
         let seed = options.seed;
         let network = Network::new(options.nodes, options.network);
@@ -252,7 +268,7 @@ impl<P: Process> World<P> {
                 acked: None,
             })
             .collect();
-        let banner = Banner { options: options.clone(), swarm: None, faults_scheduled: 0 };
+        let banner = Banner { options: options.clone(), swarm, faults_scheduled: 0 };
         let mut world = World {
             options,
             banner,
@@ -275,15 +291,16 @@ impl<P: Process> World<P> {
             transfer: None,
             effects: Vec::new(),
             stats: Stats::default(),
-            announced: false,
         };
+        world.announce();
         for i in 0..world.nodes.len() {
             world.start(i);
         }
         world
     }
 
-    /// Records the swarm profile in the banner (call before `announce`).
+    /// Records the swarm profile in the banner (`new_swarm` does it before the banner
+    /// goes out; after this, `announce` again to emit it).
     pub fn set_swarm_profile(&mut self, profile: crate::swarm::SwarmProfile) {
         self.banner.swarm = Some(profile);
     }
@@ -293,10 +310,10 @@ impl<P: Process> World<P> {
         self.transfer = Some(hook);
     }
 
-    /// The banner: seed and every option. Also emitted as a `banner` tracing event (the
-    /// first step emits it if this was not called before).
-    pub fn announce(&mut self) -> &Banner {
-        self.announced = true;
+    /// The banner: seed and every option, also emitted as a `banner` tracing event.
+    /// Construction emits it first thing; call again to repeat it (say, once faults are
+    /// scheduled).
+    pub fn announce(&self) -> &Banner {
         let b = &self.banner;
         info!(target: TARGET, seed = b.options.seed, nodes = b.options.nodes, options = ?b, "banner");
         b
@@ -674,9 +691,6 @@ impl<P: Process> World<P> {
         }
         if self.stats.events >= self.options.events_max {
             return Err(SimError::EventLimit { events: self.stats.events });
-        }
-        if !self.announced {
-            self.announce();
         }
         let Some((time_us, event)) = self.queue.pop() else { return Ok(false) };
         debug_assert!(time_us >= self.now_us, "time never goes back");

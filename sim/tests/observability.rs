@@ -62,6 +62,9 @@ fn events_are_structured_json_with_plain_names() {
 
     let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     let mut names = BTreeSet::new();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["fields"]["message"], "banner", "a run starts with its banner");
+    assert_eq!(first["fields"]["seed"], 3);
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).expect("one JSON object per line");
         assert_eq!(v["target"], "detcd_sim");
