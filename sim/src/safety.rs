@@ -77,8 +77,9 @@ struct NodeView {
 #[derive(Default)]
 pub struct SafetyChecker {
     leaders: BTreeMap<Term, NodeId>,
-    /// committed[i - 1] for index i; dense because commit indices only grow.
-    committed: Vec<Committed>,
+    /// Every index some node reported committed while it still held the entry. May have
+    /// gaps (a node that only ever held a snapshot over some indices).
+    committed: BTreeMap<Index, Committed>,
     applied_hashes: BTreeMap<Index, u64>,
     /// views[id - 1]; grown on demand.
     views: Vec<NodeView>,
@@ -105,7 +106,7 @@ impl SafetyChecker {
         &mut self.views[i]
     }
 
-    /// Every committed index seen so far.
+    /// How many committed indices the checker has recorded.
     pub fn committed_len(&self) -> Index {
         self.committed.len() as Index
     }
@@ -159,7 +160,7 @@ impl SafetyChecker {
         for index in from..=st.commit {
             let Some(e) = p.entry(index) else { continue };
             let seen = Committed { term: e.term, digest: digest(e), seen_in: st.term };
-            match self.committed.get((index - 1) as usize) {
+            match self.committed.get(&index) {
                 Some(c) if (c.term, c.digest) != (seen.term, seen.digest) => {
                     return Err(fail(ViolationKind::CommittedEntryChanged {
                         index,
@@ -168,10 +169,9 @@ impl SafetyChecker {
                     }))
                 }
                 Some(_) => {}
-                None if index as usize == self.committed.len() + 1 => self.committed.push(seen),
-                // A gap: indices below are committed too but this node compacted them or
-                // never had them; fill with what this node has once it is contiguous.
-                None => {}
+                None => {
+                    self.committed.insert(index, seen);
+                }
             }
         }
         view_copy.commit_checked = st.commit;
@@ -181,8 +181,7 @@ impl SafetyChecker {
             // can still win an older term from delayed vote grants after a newer leader
             // committed more, and that is no violation (it can commit nothing).
             let first = st.snapshot_index + 1;
-            for index in first..=self.committed.len() as Index {
-                let c = self.committed[(index - 1) as usize];
+            for (&index, &c) in self.committed.range(first..) {
                 if c.seen_in >= st.term {
                     continue;
                 }
