@@ -84,3 +84,61 @@ fn leader_transfer_fault_moves_leadership() {
     let moved = w.run_until_with(w.now_us() + 1_000_000, |w| w.leader() == Some(to)).unwrap();
     assert!(moved, "leader is {:?}", w.leader());
 }
+
+/// A replica whose state machine goes wrong on node 2 after index 5: the world's state
+/// machine safety check must notice in a real run.
+struct Diverging(RaftProcess);
+
+impl detcd_core::process::Process for Diverging {
+    type Config = RaftProcessConfig;
+    type Request = KvRequest;
+    type Response = KvResponse;
+    fn restore(config: RaftProcessConfig, durable: detcd_core::types::DurableState) -> Self {
+        Diverging(RaftProcess::restore(config, durable))
+    }
+    fn tick(&mut self) {
+        self.0.tick()
+    }
+    fn receive(&mut self, msg: detcd_core::raft::Message) {
+        self.0.receive(msg)
+    }
+    fn request(&mut self, id: u64, request: KvRequest) {
+        self.0.request(id, request)
+    }
+    fn persisted(&mut self, sync: u64) {
+        self.0.persisted(sync)
+    }
+    fn drain(&mut self, out: &mut Vec<detcd_core::process::Effect<KvResponse>>) {
+        self.0.drain(out)
+    }
+    fn status(&self) -> detcd_core::raft::Status {
+        self.0.status()
+    }
+    fn entry(&self, index: u64) -> Option<&detcd_core::types::Entry> {
+        self.0.entry(index)
+    }
+    fn state_hash(&self) -> u64 {
+        let wrong = self.0.status().id == 2 && self.0.status().applied > 5;
+        self.0.state_hash() ^ u64::from(wrong)
+    }
+}
+
+#[test]
+fn a_diverging_state_machine_is_caught() {
+    use detcd_sim::{SimError, ViolationKind};
+    let mut w: World<Diverging> = World::new(WorldOptions::new(4, 3), RaftProcessConfig::for_setup);
+    let mut caught = None;
+    for v in 0..20 {
+        w.submit(1, 1 + v % 3, KvRequest::Put { key: 1, value: v }, 500_000);
+        if let Err(e) = w.run_for(100_000) {
+            caught = Some(e);
+            break;
+        }
+    }
+    match caught {
+        Some(SimError::Safety(v)) => {
+            assert!(matches!(v.kind, ViolationKind::StateDiverged { .. }), "{v}");
+        }
+        other => panic!("expected a state divergence, got {other:?}"),
+    }
+}
