@@ -43,8 +43,9 @@
 //! Every event goes to `tracing` under target `detcd_sim`; the event's message is its
 //! name in plain words (`send`, `deliver`, `drop`, `duplicate`, `reorder`, `tick` (trace
 //! level), `role_change`, `persist`, `persisted`, `crash`, `restart`, `partition`, `heal`,
-//! `clock_skew`, `clock_jump`, `network_rates`, `transfer_leader`, `client_invoke`,
-//! `client_complete`, `client_timeout`, `banner`, `violation`) with structured fields
+//! `clock_skew`, `clock_jump`, `network_rates`, `transfer_leader`, `faults_cancelled`,
+//! `client_invoke`, `client_complete`, `client_timeout`, `banner`, `violation`) with
+//! structured fields
 //! (`t_us`, `node`, `peer`, `kind`, `term`, ...). The world also keeps a running trace
 //! hash of the same events (`World::trace_hash`), so determinism is testable without a
 //! subscriber.

@@ -218,7 +218,8 @@ pub struct World<P: Process> {
     rng_disk: ChaCha8Rng,
     rng_clocks: ChaCha8Rng,
     rng_nemesis: ChaCha8Rng,
-    faults: Vec<FaultAction>,
+    /// Scheduled faults by index; `None` once cancelled.
+    faults: Vec<Option<FaultAction>>,
     records: Vec<Record<P::Request>>,
     results: VecDeque<ClientResult<P::Request, P::Response>>,
     safety: SafetyChecker,
@@ -463,7 +464,7 @@ impl<P: Process> World<P> {
     /// Schedules every fault of `schedule` (times are true time from the run's start).
     pub fn schedule(&mut self, schedule: &FaultSchedule) {
         for f in &schedule.faults {
-            self.faults.push(f.action.clone());
+            self.faults.push(Some(f.action.clone()));
             let index = self.faults.len() - 1;
             self.queue
                 .push_far(f.at_us.max(self.now_us), Event::Fault { index: small(index as u64) });
@@ -667,9 +668,17 @@ impl<P: Process> World<P> {
         }
     }
 
-    /// Ends every fault: partitions healed, network rates zero, clocks true, every
-    /// crashed node restarted. Latency and disk settings stay.
+    /// Cancels every scheduled fault that has not happened yet.
+    pub fn cancel_faults(&mut self) {
+        let cancelled = self.faults.iter_mut().filter_map(Option::take).count() as u64;
+        self.trace.record(self.now_us, EventKind::FaultsCancelled, &[cancelled]);
+        info!(target: TARGET, t_us = self.now_us, cancelled, "faults_cancelled");
+    }
+
+    /// Ends every fault: scheduled ones cancelled, partitions healed, network rates zero,
+    /// clocks true, every crashed node restarted. Latency and disk settings stay.
     pub fn heal_all(&mut self) {
+        self.cancel_faults();
         self.heal_network();
         let action = FaultAction::Network {
             drop_rate: 0.0,
@@ -767,8 +776,9 @@ impl<P: Process> World<P> {
             Event::Invoke { id } => self.on_invoke(id),
             Event::Timeout { id } => self.on_timeout(id),
             Event::Fault { index } => {
-                let action = self.faults[index as usize].clone();
-                self.apply_fault(&action);
+                if let Some(action) = self.faults[index as usize].take() {
+                    self.apply_fault(&action);
+                }
             }
         }
     }

@@ -94,6 +94,7 @@ fn events_are_structured_json_with_plain_names() {
         "clock_jump",
         "network_rates",
         "transfer_leader",
+        "faults_cancelled",
         "client_invoke",
         "client_complete",
         "client_timeout",

@@ -250,3 +250,16 @@ fn a_workload_can_wait_for_any_condition() {
     let never = w.run_until_with(w.now_us() + 100_000, |_| false).unwrap();
     assert!(!never);
 }
+
+#[test]
+fn healing_cancels_faults_still_scheduled() {
+    let mut w = world(options(11, 3));
+    let mut s = detcd_sim::FaultSchedule::default();
+    s.push(500_000, FaultAction::Crash { node: Target::Node(1) });
+    w.schedule(&s);
+    w.run_until(100_000).unwrap();
+    w.heal_all();
+    w.run_until(1_000_000).unwrap();
+    assert!(w.process(1).is_some(), "the crash was cancelled");
+    assert_eq!(w.stats().crashes, 0);
+}
