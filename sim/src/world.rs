@@ -676,7 +676,8 @@ impl<P: Process> World<P> {
     }
 
     /// Ends every fault: scheduled ones cancelled, partitions healed, network rates zero,
-    /// clocks true, every crashed node restarted. Latency and disk settings stay.
+    /// latency back to the run's configured distribution (no delay spike), clocks true,
+    /// every crashed node restarted. Disk settings stay.
     pub fn heal_all(&mut self) {
         self.cancel_faults();
         self.heal_network();
@@ -684,7 +685,7 @@ impl<P: Process> World<P> {
             drop_rate: 0.0,
             duplicate_rate: 0.0,
             reorder_rate: 0.0,
-            latency: None,
+            latency: Some(self.options.network.latency),
         };
         self.apply_fault(&action);
         self.apply_fault(&FaultAction::ClockReset);
