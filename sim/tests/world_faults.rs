@@ -263,3 +263,25 @@ fn healing_cancels_faults_still_scheduled() {
     assert!(w.process(1).is_some(), "the crash was cancelled");
     assert_eq!(w.stats().crashes, 0);
 }
+
+#[test]
+fn healing_ends_a_delay_spike() {
+    let mut w = world(options(12, 2));
+    let spike = LatencyDist::fixed(2_000_000);
+    let action = FaultAction::Network {
+        drop_rate: 0.0,
+        duplicate_rate: 0.0,
+        reorder_rate: 0.0,
+        latency: Some(spike),
+    };
+    w.apply_fault(&action);
+    w.run_until(500_000).unwrap();
+    assert!(pinger(&w, 2).received.is_empty(), "everything is still in flight");
+    w.heal_all();
+    let sent_at_heal = pinger(&w, 1).seq;
+    w.run_until(700_000).unwrap();
+    assert!(
+        pinger(&w, 2).heard_from(1).iter().any(|&s| s > sent_at_heal),
+        "fast again after healing"
+    );
+}
