@@ -3,7 +3,8 @@
 //! Tests and benchmarks use it; the harness builds richer workloads on `World` directly.
 
 use crate::client::Outcome;
-use crate::options::Banner;
+use crate::nemesis::FaultSchedule;
+use crate::options::{Banner, LatencyDist};
 use crate::raft_process::{KvRequest, KvResponse, RaftProcess, RaftProcessConfig};
 use crate::rng::{stream, Component};
 use crate::swarm;
@@ -33,6 +34,10 @@ pub struct KvRunOptions {
     pub think_us: u64,
     /// UNSAFE negative control: acknowledge persists before they are durable.
     pub lying_fsync: bool,
+    /// Replaces the swarm's fault schedule (the swarm profile still sets the rest).
+    pub schedule: Option<FaultSchedule>,
+    /// Replaces the swarm's fsync latency.
+    pub fsync: Option<LatencyDist>,
 }
 
 impl KvRunOptions {
@@ -40,15 +45,17 @@ impl KvRunOptions {
         KvRunOptions {
             seed,
             nodes,
-            ops: 50,
+            ops: 100,
             clients: 3,
             keys: 4,
-            fault_window_us: 1_000_000,
-            safety_us_max: 3_000_000,
+            fault_window_us: 2_000_000,
+            safety_us_max: 5_000_000,
             liveness_bound_us: 10_000_000,
             request_timeout_us: 300_000,
             think_us: 30_000,
             lying_fsync: false,
+            schedule: None,
+            fsync: None,
         }
     }
 }
@@ -72,11 +79,14 @@ pub struct KvRunReport {
 pub fn run(o: &KvRunOptions) -> KvRunReport {
     let (mut options, schedule, profile) = swarm::generate(o.seed, o.nodes, o.fault_window_us);
     options.disk.lying_fsync = o.lying_fsync;
-    let mut w: World<RaftProcess> = World::new(options, RaftProcessConfig::for_setup);
-    w.set_swarm_profile(profile);
+    if let Some(fsync) = o.fsync {
+        options.disk.fsync = fsync;
+    }
+    let schedule = o.schedule.clone().unwrap_or(schedule);
+    let mut w: World<RaftProcess> =
+        World::new_swarm(options, profile, RaftProcessConfig::for_setup);
     w.set_transfer_hook(RaftProcess::transfer_hook);
     w.schedule(&schedule);
-    w.announce();
     let mut rng = stream(o.seed, Component::Workload);
     let mut submitted = 0u64;
     let mut value = 0u64;

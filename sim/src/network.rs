@@ -180,3 +180,46 @@ pub fn resolve_shape(
         PartitionShape::Links { blocked } => blocked.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{stream, Component};
+
+    #[test]
+    fn every_message_draws_the_same_amount_whatever_the_rates() {
+        let calm = Network::new(3, NetworkOptions::default());
+        let mut stormy = Network::new(3, NetworkOptions::default());
+        stormy.options.drop_rate = 0.5;
+        stormy.options.duplicate_rate = 0.5;
+        stormy.options.reorder_rate = 0.5;
+        stormy.set_cut(&[(1, 2)]);
+        let (mut a, mut b) = (stream(1, Component::Network), stream(1, Component::Network));
+        for _ in 0..100 {
+            calm.route(&mut a, 1, 2);
+            stormy.route(&mut b, 1, 2);
+            assert_eq!(a.get_word_pos(), b.get_word_pos());
+        }
+    }
+
+    #[test]
+    fn shapes_cut_the_links_they_name() {
+        let nodes = [1, 2, 3, 4, 5];
+        let mut rng = stream(3, Component::Nemesis);
+        let none = |_: &crate::nemesis::Target, _: &mut ChaCha8Rng| None;
+        let cut = resolve_shape(&PartitionShape::IsolateLeader, &nodes, Some(3), none, &mut rng);
+        assert_eq!(cut.len(), 8);
+        assert!(cut.iter().all(|&(a, b)| a == 3 || b == 3));
+        let cut = resolve_shape(&PartitionShape::MajorityMinority, &nodes, None, none, &mut rng);
+        assert_eq!(cut.len(), 2 * 2 * 3, "2 against 3, both ways");
+        let cut = resolve_shape(&PartitionShape::Bridge, &nodes, None, none, &mut rng);
+        assert_eq!(cut.len(), 2 * 2 * 2, "two pairs cut from each other, the bridge reaches all");
+        let cut = resolve_shape(&PartitionShape::Ring, &nodes, None, none, &mut rng);
+        assert_eq!(cut.len(), 5 * 2, "each node loses the two non-neighbours");
+        let one_way = PartitionShape::OneWay { from: vec![1], to: vec![2, 3] };
+        assert_eq!(resolve_shape(&one_way, &nodes, None, none, &mut rng), vec![(1, 2), (1, 3)]);
+        let groups = PartitionShape::Groups { groups: vec![vec![1, 2], vec![3]] };
+        let cut = resolve_shape(&groups, &nodes, None, none, &mut rng);
+        assert!(!cut.contains(&(1, 2)) && cut.contains(&(1, 3)) && cut.contains(&(4, 5)));
+    }
+}

@@ -54,6 +54,10 @@ impl fmt::Display for Violation {
 struct Committed {
     term: Term,
     digest: u64,
+    /// The term of the node that first reported it committed: an upper bound of the
+    /// term it was committed in (the leader that commits it reports it first, unless
+    /// the checker first sees it on a node that already moved to a later term).
+    seen_in: Term,
 }
 
 fn digest(e: &Entry) -> u64 {
@@ -73,13 +77,16 @@ struct NodeView {
 #[derive(Default)]
 pub struct SafetyChecker {
     leaders: BTreeMap<Term, NodeId>,
-    /// committed[i - 1] for index i; dense because commit indices only grow.
-    committed: Vec<Committed>,
+    /// Every index some node reported committed while it still held the entry. May have
+    /// gaps (a node that only ever held a snapshot over some indices).
+    committed: BTreeMap<Index, Committed>,
     applied_hashes: BTreeMap<Index, u64>,
-    views: BTreeMap<NodeId, NodeView>,
+    /// views[id - 1]; grown on demand.
+    views: Vec<NodeView>,
 }
 
 /// What changed on a node since the last check, for the world's traces.
+#[derive(Clone, Copy, Debug)]
 pub struct Observed {
     pub role_changed: bool,
     pub status: Status,
@@ -88,10 +95,18 @@ pub struct Observed {
 impl SafetyChecker {
     /// The node restarted: re-check its whole committed log and applied state.
     pub fn restarted(&mut self, node: NodeId) {
-        self.views.insert(node, NodeView::default());
+        *self.view(node) = NodeView::default();
     }
 
-    /// Every committed index seen so far.
+    fn view(&mut self, node: NodeId) -> &mut NodeView {
+        let i = node.checked_sub(1).expect("node ids start at 1") as usize;
+        if i >= self.views.len() {
+            self.views.resize(i + 1, NodeView::default());
+        }
+        &mut self.views[i]
+    }
+
+    /// How many committed indices the checker has recorded.
     pub fn committed_len(&self) -> Index {
         self.committed.len() as Index
     }
@@ -104,7 +119,7 @@ impl SafetyChecker {
         check: bool,
     ) -> Result<Observed, Violation> {
         let st = p.status();
-        let view = self.views.entry(st.id).or_default();
+        let view = self.view(st.id);
         let role_changed = view.role != Some(st.role) || view.term != st.term;
         let fail = |kind| Violation { at_us: now_us, node: st.id, kind };
         if !check {
@@ -144,9 +159,9 @@ impl SafetyChecker {
         let from = view_copy.commit_checked.max(st.snapshot_index) + 1;
         for index in from..=st.commit {
             let Some(e) = p.entry(index) else { continue };
-            let seen = Committed { term: e.term, digest: digest(e) };
-            match self.committed.get((index - 1) as usize) {
-                Some(c) if *c != seen => {
+            let seen = Committed { term: e.term, digest: digest(e), seen_in: st.term };
+            match self.committed.get(&index) {
+                Some(c) if (c.term, c.digest) != (seen.term, seen.digest) => {
                     return Err(fail(ViolationKind::CommittedEntryChanged {
                         index,
                         expected_term: c.term,
@@ -154,18 +169,22 @@ impl SafetyChecker {
                     }))
                 }
                 Some(_) => {}
-                None if index as usize == self.committed.len() + 1 => self.committed.push(seen),
-                // A gap: indices below are committed too but this node compacted them or
-                // never had them; fill with what this node has once it is contiguous.
-                None => {}
+                None => {
+                    self.committed.insert(index, seen);
+                }
             }
         }
         view_copy.commit_checked = st.commit;
 
         if became_leader {
+            // Leader completeness binds leaders of later terms only: a stale candidate
+            // can still win an older term from delayed vote grants after a newer leader
+            // committed more, and that is no violation (it can commit nothing).
             let first = st.snapshot_index + 1;
-            for index in first..=self.committed.len() as Index {
-                let c = self.committed[(index - 1) as usize];
+            for (&index, &c) in self.committed.range(first..) {
+                if c.seen_in >= st.term {
+                    continue;
+                }
                 match p.entry(index) {
                     Some(e) if e.term == c.term && digest(e) == c.digest => {}
                     _ => {
@@ -195,7 +214,7 @@ impl SafetyChecker {
             }
         }
         view_copy.applied_checked = st.applied;
-        *self.views.get_mut(&st.id).expect("inserted above") = view_copy;
+        *self.view(st.id) = view_copy;
         Ok(Observed { role_changed, status: st })
     }
 }

@@ -37,6 +37,9 @@ pub struct SwarmProfile {
     pub latency: LatencyDist,
     pub fsync: LatencyDist,
     pub torn_writes: bool,
+    /// Episodes where message latency is multiplied by `spike_factor`.
+    pub delay_spikes: bool,
+    pub spike_factor: u64,
 }
 
 #[derive(Clone, Copy)]
@@ -48,6 +51,7 @@ enum Kind {
     Jump,
     Storm,
     Transfer,
+    Spike,
 }
 
 fn rate(rng: &mut ChaCha8Rng, on: bool, max_permille: u32) -> f64 {
@@ -86,6 +90,9 @@ pub fn profile(seed: u64) -> SwarmProfile {
     let fs_min = rng.gen_range(20..=500);
     let fsync = LatencyDist::uniform(fs_min, fs_min + rng.gen_range(0..=5_000));
     let torn_writes = chance(rng, 0.5);
+    // Drawn last so that adding them left every earlier draw where it was.
+    let delay_spikes = chance(rng, 0.5);
+    let spike_factor = rng.gen_range(2..=20);
     SwarmProfile {
         partitions,
         one_way_partitions,
@@ -107,6 +114,8 @@ pub fn profile(seed: u64) -> SwarmProfile {
         latency,
         fsync,
         torn_writes,
+        delay_spikes,
+        spike_factor,
     }
 }
 
@@ -138,6 +147,14 @@ pub fn schedule(seed: u64, nodes: u64, safety_us: u64, p: &SwarmProfile) -> Faul
     if storm {
         s.push(0, network(p, true));
     }
+    if p.clock_skew {
+        // Real clocks all drift a little from the start.
+        for n in 1..=nodes {
+            let d = rng.gen_range(0..=p.skew_permille_max / 4);
+            let rate_permille = if chance(rng, 0.5) { 1000 + d } else { 1000 - d };
+            s.push(0, FaultAction::ClockSkew { node: Target::Node(n), rate_permille });
+        }
+    }
     let kinds: Vec<Kind> = [
         (p.partitions, Kind::Partition),
         (p.one_way_partitions, Kind::OneWay),
@@ -146,6 +163,7 @@ pub fn schedule(seed: u64, nodes: u64, safety_us: u64, p: &SwarmProfile) -> Faul
         (p.clock_jumps, Kind::Jump),
         (storm, Kind::Storm),
         (p.transfer_leader, Kind::Transfer),
+        (p.delay_spikes, Kind::Spike),
     ]
     .into_iter()
     .filter_map(|(on, k)| on.then_some(k))
@@ -204,6 +222,18 @@ pub fn schedule(seed: u64, nodes: u64, safety_us: u64, p: &SwarmProfile) -> Faul
                 s.push(t, network(p, false));
                 s.push(t + episode_us, network(p, true));
             }
+            Kind::Spike => {
+                let l = p.latency;
+                let k = p.spike_factor;
+                let spike = LatencyDist {
+                    min_us: l.min_us * k,
+                    max_us: l.max_us * k,
+                    tail_rate: l.tail_rate,
+                    tail_max_us: l.tail_max_us * k,
+                };
+                s.push(t, with_latency(network(p, true), spike));
+                s.push(t + episode_us, with_latency(network(p, true), l));
+            }
             Kind::Transfer => {
                 s.push(t, FaultAction::TransferLeader { to: Target::Node(node(rng)) });
             }
@@ -222,6 +252,15 @@ fn network(p: &SwarmProfile, on: bool) -> FaultAction {
         duplicate_rate: p.duplicate_rate * k,
         reorder_rate: p.reorder_rate * k,
         latency: None,
+    }
+}
+
+fn with_latency(action: FaultAction, l: LatencyDist) -> FaultAction {
+    match action {
+        FaultAction::Network { drop_rate, duplicate_rate, reorder_rate, .. } => {
+            FaultAction::Network { drop_rate, duplicate_rate, reorder_rate, latency: Some(l) }
+        }
+        other => other,
     }
 }
 

@@ -27,7 +27,7 @@ pub enum EventKind {
     NetworkRates = 18,
     TransferLeader = 19,
     Reorder = 20,
-    Torn = 21,
+    FaultsCancelled = 22,
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;

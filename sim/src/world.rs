@@ -96,25 +96,26 @@ pub struct Stats {
     pub restarts: u64,
 }
 
+/// Kept small (node indices and incarnations as u32): the heap moves these around.
 enum Event {
     Tick {
-        node: usize,
-        generation: u64,
+        node: u32,
+        generation: u32,
     },
     Deliver {
-        slot: usize,
+        slot: u32,
     },
     /// The fsync of `sync` finished; `ack` false when the ack was already given (lying).
     Fsync {
-        node: usize,
-        incarnation: u64,
+        node: u32,
+        incarnation: u32,
         sync: SyncId,
         ack: bool,
     },
     /// A lying disk acknowledges at once.
     Ack {
-        node: usize,
-        incarnation: u64,
+        node: u32,
+        incarnation: u32,
         sync: SyncId,
     },
     Invoke {
@@ -124,8 +125,12 @@ enum Event {
         id: RequestId,
     },
     Fault {
-        index: usize,
+        index: u32,
     },
+}
+
+fn small(n: u64) -> u32 {
+    u32::try_from(n).expect("fits the event encoding")
 }
 
 /// One member: its process (None while crashed), disk and clock.
@@ -213,7 +218,8 @@ pub struct World<P: Process> {
     rng_disk: ChaCha8Rng,
     rng_clocks: ChaCha8Rng,
     rng_nemesis: ChaCha8Rng,
-    faults: Vec<FaultAction>,
+    /// Scheduled faults by index; `None` once cancelled.
+    faults: Vec<Option<FaultAction>>,
     records: Vec<Record<P::Request>>,
     results: VecDeque<ClientResult<P::Request, P::Response>>,
     safety: SafetyChecker,
@@ -230,7 +236,25 @@ pub const LIVENESS_CLIENT: ClientId = u64::MAX;
 
 impl<P: Process> World<P> {
     /// A world with nodes `1..=options.nodes`, all started fresh (empty durable state).
+    /// Its first event is the banner.
     pub fn new(options: WorldOptions, factory: impl Fn(&NodeSetup) -> P::Config + 'static) -> Self {
+        Self::build(options, None, factory)
+    }
+
+    /// Like `new`, for a swarm run: the banner names the fault profile too.
+    pub fn new_swarm(
+        options: WorldOptions,
+        profile: crate::swarm::SwarmProfile,
+        factory: impl Fn(&NodeSetup) -> P::Config + 'static,
+    ) -> Self {
+        Self::build(options, Some(profile), factory)
+    }
+
+    fn build(
+        options: WorldOptions,
+        swarm: Option<crate::swarm::SwarmProfile>,
+        factory: impl Fn(&NodeSetup) -> P::Config + 'static,
+    ) -> Self {
         assert!(options.nodes >= 1, "a cluster needs at least one node");
         let seed = options.seed;
         let network = Network::new(options.nodes, options.network);
@@ -245,7 +269,7 @@ impl<P: Process> World<P> {
                 acked: None,
             })
             .collect();
-        let banner = Banner { options: options.clone(), swarm: None, faults_scheduled: 0 };
+        let banner = Banner { options: options.clone(), swarm, faults_scheduled: 0 };
         let mut world = World {
             options,
             banner,
@@ -269,13 +293,15 @@ impl<P: Process> World<P> {
             effects: Vec::new(),
             stats: Stats::default(),
         };
+        world.announce();
         for i in 0..world.nodes.len() {
             world.start(i);
         }
         world
     }
 
-    /// Records the swarm profile in the banner (call before `announce`).
+    /// Records the swarm profile in the banner (`new_swarm` does it before the banner
+    /// goes out; after this, `announce` again to emit it).
     pub fn set_swarm_profile(&mut self, profile: crate::swarm::SwarmProfile) {
         self.banner.swarm = Some(profile);
     }
@@ -285,7 +311,9 @@ impl<P: Process> World<P> {
         self.transfer = Some(hook);
     }
 
-    /// The banner: seed and every option. Also emitted as a `banner` tracing event.
+    /// The banner: seed and every option, also emitted as a `banner` tracing event.
+    /// Construction emits it first thing; call again to repeat it (say, once faults are
+    /// scheduled).
     pub fn announce(&self) -> &Banner {
         let b = &self.banner;
         info!(target: TARGET, seed = b.options.seed, nodes = b.options.nodes, options = ?b, "banner");
@@ -390,7 +418,7 @@ impl<P: Process> World<P> {
         });
         let id = self.records.len() as RequestId;
         self.queue.push(at_us, Event::Invoke { id });
-        self.queue.push(at_us + timeout_us, Event::Timeout { id });
+        self.queue.push_far(at_us + timeout_us, Event::Timeout { id });
         id
     }
 
@@ -482,9 +510,10 @@ impl<P: Process> World<P> {
     /// Schedules every fault of `schedule` (times are true time from the run's start).
     pub fn schedule(&mut self, schedule: &FaultSchedule) {
         for f in &schedule.faults {
-            self.faults.push(f.action.clone());
+            self.faults.push(Some(f.action.clone()));
             let index = self.faults.len() - 1;
-            self.queue.push(f.at_us.max(self.now_us), Event::Fault { index });
+            self.queue
+                .push_far(f.at_us.max(self.now_us), Event::Fault { index: small(index as u64) });
         }
         self.banner.faults_scheduled += schedule.faults.len();
     }
@@ -647,7 +676,10 @@ impl<P: Process> World<P> {
         self.safety.restarted(slot.id);
         let phase = self.rng_clocks.gen_range(0..slot.clock.period_us(self.options.clock.tick_us));
         let generation = slot.clock.generation;
-        self.queue.push(self.now_us + phase + 1, Event::Tick { node: i, generation });
+        self.queue.push(
+            self.now_us + phase + 1,
+            Event::Tick { node: small(i as u64), generation: small(generation) },
+        );
         self.pump(i);
         self.check(i);
     }
@@ -662,7 +694,10 @@ impl<P: Process> World<P> {
         if slot.process.is_some() {
             let period = slot.clock.period_us(self.options.clock.tick_us);
             let generation = slot.clock.generation;
-            self.queue.push(self.now_us + period, Event::Tick { node: i, generation });
+            self.queue.push(
+                self.now_us + period,
+                Event::Tick { node: small(i as u64), generation: small(generation) },
+            );
         }
     }
 
@@ -680,15 +715,24 @@ impl<P: Process> World<P> {
         }
     }
 
-    /// Ends every fault: partitions healed, network rates zero, clocks true, every
-    /// crashed node restarted. Latency and disk settings stay.
+    /// Cancels every scheduled fault that has not happened yet.
+    pub fn cancel_faults(&mut self) {
+        let cancelled = self.faults.iter_mut().filter_map(Option::take).count() as u64;
+        self.trace.record(self.now_us, EventKind::FaultsCancelled, &[cancelled]);
+        info!(target: TARGET, t_us = self.now_us, cancelled, "faults_cancelled");
+    }
+
+    /// Ends every fault: scheduled ones cancelled, partitions healed, network rates zero,
+    /// latency back to the run's configured distribution (no delay spike), clocks true,
+    /// every crashed node restarted. Disk settings stay.
     pub fn heal_all(&mut self) {
+        self.cancel_faults();
         self.heal_network();
         let action = FaultAction::Network {
             drop_rate: 0.0,
             duplicate_rate: 0.0,
             reorder_rate: 0.0,
-            latency: None,
+            latency: Some(self.options.network.latency),
         };
         self.apply_fault(&action);
         self.apply_fault(&FaultAction::ClockReset);
@@ -742,14 +786,36 @@ impl<P: Process> World<P> {
         Ok(!self.results.is_empty())
     }
 
+    /// Runs events until `done(world)` holds (checked after every event) or the next
+    /// event lies past `deadline_us`; true if `done` held. Lets a workload react to what
+    /// happens (a completion, a leader, an applied index) without polling by time.
+    pub fn run_until_with(
+        &mut self,
+        deadline_us: u64,
+        mut done: impl FnMut(&Self) -> bool,
+    ) -> Result<bool, SimError> {
+        loop {
+            if done(self) {
+                return Ok(true);
+            }
+            if self.queue.peek_time().is_none_or(|t| t > deadline_us) {
+                self.now_us = self.now_us.max(deadline_us);
+                return Ok(false);
+            }
+            self.step()?;
+        }
+    }
+
     fn dispatch(&mut self, event: Event) {
         match event {
-            Event::Tick { node, generation } => self.on_tick(node, generation),
-            Event::Deliver { slot } => self.on_deliver(slot),
+            Event::Tick { node, generation } => self.on_tick(node as usize, u64::from(generation)),
+            Event::Deliver { slot } => self.on_deliver(slot as usize),
             Event::Fsync { node, incarnation, sync, ack } => {
+                let (node, incarnation) = (node as usize, u64::from(incarnation));
                 self.on_fsync(node, incarnation, sync, ack)
             }
             Event::Ack { node, incarnation, sync } => {
+                let (node, incarnation) = (node as usize, u64::from(incarnation));
                 if self.nodes[node].incarnation == incarnation && self.nodes[node].process.is_some()
                 {
                     self.acknowledge(node, sync);
@@ -758,8 +824,9 @@ impl<P: Process> World<P> {
             Event::Invoke { id } => self.on_invoke(id),
             Event::Timeout { id } => self.on_timeout(id),
             Event::Fault { index } => {
-                let action = self.faults[index].clone();
-                self.apply_fault(&action);
+                if let Some(action) = self.faults[index as usize].take() {
+                    self.apply_fault(&action);
+                }
             }
         }
     }
@@ -776,7 +843,7 @@ impl<P: Process> World<P> {
         self.stats.ticks += 1;
         let id = slot.id;
         let next = now + slot.clock.period_us(tick_us);
-        self.queue.push(next, Event::Tick { node: i, generation });
+        self.queue.push(next, Event::Tick { node: small(i as u64), generation: small(generation) });
         self.trace.record(now, EventKind::Tick, &[id]);
         trace!(target: TARGET, t_us = now, node = id, "tick");
         p.tick();
@@ -916,9 +983,20 @@ impl<P: Process> World<P> {
         self.trace.record(now, EventKind::Persist, &[slot.id, sync, entries]);
         debug!(target: TARGET, t_us = now, node = slot.id, sync, entries, "persist");
         if lying {
-            self.queue.push(now, Event::Ack { node: i, incarnation, sync });
+            self.queue.push(
+                now,
+                Event::Ack { node: small(i as u64), incarnation: small(incarnation), sync },
+            );
         }
-        self.queue.push(done_us, Event::Fsync { node: i, incarnation, sync, ack: !lying });
+        self.queue.push(
+            done_us,
+            Event::Fsync {
+                node: small(i as u64),
+                incarnation: small(incarnation),
+                sync,
+                ack: !lying,
+            },
+        );
     }
 
     fn respond(&mut self, i: usize, id: RequestId, response: P::Response) {
@@ -971,10 +1049,14 @@ impl<P: Process> World<P> {
         self.trace.record(now, EventKind::Send, &[from, to, code, msg.term]);
         debug!(target: TARGET, t_us = now, node = from, peer = to, kind = msg.kind(), term = msg.term, "send");
         match self.network.route(&mut self.rng_network, from, to) {
-            Fate::Partitioned | Fate::Dropped => {
+            fate @ (Fate::Partitioned | Fate::Dropped) => {
+                let (reason, why) = match fate {
+                    Fate::Partitioned => ("partitioned", 0),
+                    _ => ("random", 2),
+                };
                 self.stats.dropped += 1;
-                self.trace.record(now, EventKind::Drop, &[from, to, code, 0]);
-                debug!(target: TARGET, t_us = now, node = from, peer = to, kind = msg.kind(), "drop");
+                self.trace.record(now, EventKind::Drop, &[from, to, code, why]);
+                debug!(target: TARGET, t_us = now, node = from, peer = to, kind = msg.kind(), reason, "drop");
             }
             Fate::Deliver { delay_us, duplicate_us, reordered } => {
                 if reordered {
@@ -986,10 +1068,10 @@ impl<P: Process> World<P> {
                     self.trace.record(now, EventKind::Duplicate, &[from, to, code, d]);
                     debug!(target: TARGET, t_us = now, node = from, peer = to, kind = msg.kind(), "duplicate");
                     let copy = self.msgs.insert(msg.clone());
-                    self.queue.push(now + d, Event::Deliver { slot: copy });
+                    self.queue.push(now + d, Event::Deliver { slot: small(copy as u64) });
                 }
                 let m = self.msgs.insert(msg);
-                self.queue.push(now + delay_us, Event::Deliver { slot: m });
+                self.queue.push(now + delay_us, Event::Deliver { slot: small(m as u64) });
             }
         }
     }

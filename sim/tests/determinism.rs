@@ -10,8 +10,7 @@ use detcd_sim::{swarm, World};
 fn run(seed: u64) -> (u64, u64) {
     let (mut options, schedule, profile) = swarm::generate(seed, 5, 2_000_000);
     options.check_raft_safety = false;
-    let mut w: World<Pinger> = World::new(options, PingerConfig::from_setup);
-    w.set_swarm_profile(profile);
+    let mut w: World<Pinger> = World::new_swarm(options, profile, PingerConfig::from_setup);
     w.schedule(&schedule);
     for k in 0..50u64 {
         w.submit_at(k * 40_000, k % 3, 1 + k % 5, k, 100_000);
@@ -40,8 +39,8 @@ fn different_seeds_different_traces() {
 #[test]
 fn the_banner_names_the_seed_and_every_option() {
     let (options, schedule, profile) = swarm::generate(77, 3, 1_000_000);
-    let mut w: World<Pinger> = World::new(options.clone(), PingerConfig::from_setup);
-    w.set_swarm_profile(profile.clone());
+    let mut w: World<Pinger> =
+        World::new_swarm(options.clone(), profile.clone(), PingerConfig::from_setup);
     w.schedule(&schedule);
     let text = w.announce().to_string();
     assert!(text.contains("seed=77"), "{text}");

@@ -3,7 +3,8 @@
 //! must be caught.
 
 use detcd_sim::kv_run::{run, KvRunOptions};
-use detcd_sim::SimError;
+use detcd_sim::nemesis::{FaultAction, FaultSchedule, Target};
+use detcd_sim::{LatencyDist, SimError};
 
 fn sweep(nodes: u64, seeds: std::ops::Range<u64>) {
     let mut failures = Vec::new();
@@ -17,23 +18,17 @@ fn sweep(nodes: u64, seeds: std::ops::Range<u64>) {
     assert!(failures.is_empty(), "{} failing seeds:\n{}", failures.len(), failures.join("\n"));
 }
 
-/// In debug builds a smaller sweep keeps `cargo test` quick; release runs all 1,000.
-fn seed_count() -> u64 {
-    if cfg!(debug_assertions) {
-        100
-    } else {
-        1_000
-    }
-}
+/// Seeds per cluster size (about 1 s in release, under 10 s in the test profile).
+const SEEDS: u64 = 1_000;
 
 #[test]
 fn three_nodes_survive_swarm_seeds() {
-    sweep(3, 0..seed_count());
+    sweep(3, 0..SEEDS);
 }
 
 #[test]
 fn five_nodes_survive_swarm_seeds() {
-    sweep(5, 10_000..10_000 + seed_count());
+    sweep(5, 10_000..10_000 + SEEDS);
 }
 
 #[test]
@@ -46,19 +41,43 @@ fn same_seed_same_raft_trace() {
     assert_ne!(a.trace_hash, c.trace_hash);
 }
 
+/// Crashes of random nodes every 40 ms, each down for 20 ms, over the first 2 s.
+fn crash_storm() -> FaultSchedule {
+    let mut s = FaultSchedule::default();
+    for k in 1..50u64 {
+        let t = k * 40_000;
+        s.push(t, FaultAction::Crash { node: Target::Random });
+        s.push(t + 20_000, FaultAction::RestartAll);
+    }
+    s
+}
+
+fn crash_storm_run(seed: u64, lying_fsync: bool) -> KvRunOptions {
+    let mut o = KvRunOptions::new(seed, 3);
+    o.lying_fsync = lying_fsync;
+    o.ops = 400;
+    o.think_us = 0;
+    o.fault_window_us = 2_000_000;
+    o.schedule = Some(crash_storm());
+    o.fsync = Some(LatencyDist::fixed(60_000));
+    o
+}
+
 #[test]
 fn lying_fsync_with_crashes_is_caught() {
-    let mut caught = None;
-    for seed in 0..300 {
-        let mut o = KvRunOptions::new(seed, 3);
-        o.lying_fsync = true;
-        o.ops = 200;
-        let report = run(&o);
-        if let Err(SimError::Safety(v)) = report.result {
-            caught = Some((seed, v));
-            break;
-        }
-    }
+    let caught = (0..50).find_map(|seed| match run(&crash_storm_run(seed, true)).result {
+        Err(SimError::Safety(v)) => Some((seed, v)),
+        _ => None,
+    });
     let (seed, v) = caught.expect("a lying fsync must break safety for some seed");
     eprintln!("caught at seed {seed}: {v}");
+}
+
+#[test]
+fn honest_fsync_survives_the_same_crash_storm() {
+    for seed in 0..10 {
+        let report = run(&crash_storm_run(seed, false));
+        assert!(report.result.is_ok(), "seed {seed}: {:?}", report.result);
+        assert!(report.stats.crashes > 20);
+    }
 }

@@ -240,3 +240,48 @@ fn lying_fsync_loses_acknowledged_writes_on_crash() {
     let durable = w.durable(1).unwrap().last_index();
     assert!(durable < acked, "acknowledged {acked}, durable only {durable}");
 }
+
+#[test]
+fn a_workload_can_wait_for_any_condition() {
+    let mut w = world(options(10, 3));
+    let reached = w.run_until_with(5_000_000, |w| w.ticks(2) >= 42).unwrap();
+    assert!(reached);
+    assert_eq!(w.ticks(2), 42, "stops at the first event where the condition holds");
+    let never = w.run_until_with(w.now_us() + 100_000, |_| false).unwrap();
+    assert!(!never);
+}
+
+#[test]
+fn healing_cancels_faults_still_scheduled() {
+    let mut w = world(options(11, 3));
+    let mut s = detcd_sim::FaultSchedule::default();
+    s.push(500_000, FaultAction::Crash { node: Target::Node(1) });
+    w.schedule(&s);
+    w.run_until(100_000).unwrap();
+    w.heal_all();
+    w.run_until(1_000_000).unwrap();
+    assert!(w.process(1).is_some(), "the crash was cancelled");
+    assert_eq!(w.stats().crashes, 0);
+}
+
+#[test]
+fn healing_ends_a_delay_spike() {
+    let mut w = world(options(12, 2));
+    let spike = LatencyDist::fixed(2_000_000);
+    let action = FaultAction::Network {
+        drop_rate: 0.0,
+        duplicate_rate: 0.0,
+        reorder_rate: 0.0,
+        latency: Some(spike),
+    };
+    w.apply_fault(&action);
+    w.run_until(500_000).unwrap();
+    assert!(pinger(&w, 2).received.is_empty(), "everything is still in flight");
+    w.heal_all();
+    let sent_at_heal = pinger(&w, 1).seq;
+    w.run_until(700_000).unwrap();
+    assert!(
+        pinger(&w, 2).heard_from(1).iter().any(|&s| s > sent_at_heal),
+        "fast again after healing"
+    );
+}

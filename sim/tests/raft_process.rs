@@ -1,0 +1,144 @@
+//! `RaftProcess` behind the world: puts answered by the proposing node once applied,
+//! linearizable gets through ReadIndex, snapshots catching up a node that was down,
+//! and leader transfer as a fault.
+
+use detcd_sim::nemesis::{FaultAction, Target};
+use detcd_sim::raft_process::{KvRequest, KvResponse, RaftProcess, RaftProcessConfig};
+use detcd_sim::{Outcome, World, WorldOptions};
+
+fn cluster(seed: u64, nodes: u64) -> World<RaftProcess> {
+    let mut w = World::new(WorldOptions::new(seed, nodes), RaftProcessConfig::for_setup);
+    w.set_transfer_hook(RaftProcess::transfer_hook);
+    let settled = |w: &World<RaftProcess>| {
+        let leader = w.leader();
+        leader.is_some() && (1..=nodes).all(|n| w.status(n).is_some_and(|s| s.leader == leader))
+    };
+    assert!(w.run_until_with(2_000_000, settled).unwrap(), "everyone knows a leader within 2 s");
+    w
+}
+
+fn ask(w: &mut World<RaftProcess>, node: u64, request: KvRequest) -> KvResponse {
+    w.submit(1, node, request, 1_000_000);
+    let deadline = w.now_us() + 2_000_000;
+    assert!(w.run_until_result(deadline).unwrap(), "an answer");
+    let r = w.drain_results().next().unwrap();
+    match r.outcome {
+        Outcome::Ok(response) => response,
+        Outcome::Timeout => panic!("timed out: {r:?}"),
+    }
+}
+
+#[test]
+fn puts_and_gets_through_any_node() {
+    let mut w = cluster(1, 3);
+    let leader = w.leader().unwrap();
+    let follower = (1..=3).find(|&n| n != leader).unwrap();
+    let other = (1..=3).find(|&n| n != leader && n != follower).unwrap();
+    let KvResponse::Put { index } = ask(&mut w, follower, KvRequest::Put { key: 1, value: 5 })
+    else {
+        panic!("put refused")
+    };
+    assert!(index > 0);
+    let got = ask(&mut w, other, KvRequest::Get { key: 1 });
+    assert!(matches!(got, KvResponse::Get { value: Some(5), index: i } if i >= index), "{got:?}");
+    let got = ask(&mut w, leader, KvRequest::Get { key: 2 });
+    assert!(matches!(got, KvResponse::Get { value: None, .. }), "{got:?}");
+}
+
+#[test]
+fn a_node_that_was_down_catches_up_from_a_snapshot() {
+    let mut w = cluster(2, 3);
+    let leader = w.leader().unwrap();
+    let down = (1..=3).find(|&n| n != leader).unwrap();
+    w.apply_fault(&FaultAction::Crash { node: Target::Node(down) });
+    for v in 0..300 {
+        assert!(matches!(
+            ask(&mut w, leader, KvRequest::Put { key: v % 7, value: v }),
+            KvResponse::Put { .. }
+        ));
+    }
+    w.run_for(100_000).unwrap();
+    let leader_snapshot = w.status(leader).unwrap().snapshot_index;
+    assert!(leader_snapshot > 64, "the leader compacted: {leader_snapshot}");
+    w.apply_fault(&FaultAction::Restart { node: Target::Node(down) });
+    let caught_up = w
+        .run_until_with(w.now_us() + 2_000_000, |w| {
+            w.status(down).map(|s| s.applied) == w.status(leader).map(|s| s.applied)
+        })
+        .unwrap();
+    assert!(caught_up);
+    let p = w.process(down).unwrap();
+    assert!(p.raft().status().snapshot_index > 0, "installed a snapshot");
+    for k in 0..7 {
+        assert_eq!(p.value(k), w.process(leader).unwrap().value(k));
+    }
+    assert_eq!(w.violation(), None);
+}
+
+#[test]
+fn leader_transfer_fault_moves_leadership() {
+    let mut w = cluster(3, 5);
+    let old = w.leader().unwrap();
+    let to = if old == 5 { 4 } else { 5 };
+    w.apply_fault(&FaultAction::TransferLeader { to: Target::Node(to) });
+    let moved = w.run_until_with(w.now_us() + 1_000_000, |w| w.leader() == Some(to)).unwrap();
+    assert!(moved, "leader is {:?}", w.leader());
+}
+
+/// A replica whose state machine goes wrong on node 2 after index 5: the world's state
+/// machine safety check must notice in a real run.
+struct Diverging(RaftProcess);
+
+impl detcd_core::process::Process for Diverging {
+    type Config = RaftProcessConfig;
+    type Request = KvRequest;
+    type Response = KvResponse;
+    fn restore(config: RaftProcessConfig, durable: detcd_core::types::DurableState) -> Self {
+        Diverging(RaftProcess::restore(config, durable))
+    }
+    fn tick(&mut self) {
+        self.0.tick()
+    }
+    fn receive(&mut self, msg: detcd_core::raft::Message) {
+        self.0.receive(msg)
+    }
+    fn request(&mut self, id: u64, request: KvRequest) {
+        self.0.request(id, request)
+    }
+    fn persisted(&mut self, sync: u64) {
+        self.0.persisted(sync)
+    }
+    fn drain(&mut self, out: &mut Vec<detcd_core::process::Effect<KvResponse>>) {
+        self.0.drain(out)
+    }
+    fn status(&self) -> detcd_core::raft::Status {
+        self.0.status()
+    }
+    fn entry(&self, index: u64) -> Option<&detcd_core::types::Entry> {
+        self.0.entry(index)
+    }
+    fn state_hash(&self) -> u64 {
+        let wrong = self.0.status().id == 2 && self.0.status().applied > 5;
+        self.0.state_hash() ^ u64::from(wrong)
+    }
+}
+
+#[test]
+fn a_diverging_state_machine_is_caught() {
+    use detcd_sim::{SimError, ViolationKind};
+    let mut w: World<Diverging> = World::new(WorldOptions::new(4, 3), RaftProcessConfig::for_setup);
+    let mut caught = None;
+    for v in 0..20 {
+        w.submit(1, 1 + v % 3, KvRequest::Put { key: 1, value: v }, 500_000);
+        if let Err(e) = w.run_for(100_000) {
+            caught = Some(e);
+            break;
+        }
+    }
+    match caught {
+        Some(SimError::Safety(v)) => {
+            assert!(matches!(v.kind, ViolationKind::StateDiverged { .. }), "{v}");
+        }
+        other => panic!("expected a state divergence, got {other:?}"),
+    }
+}
