@@ -64,7 +64,7 @@ impl AppState {
         for (id, lease) in self.lessor.table().leases.iter() {
             h.int(*id);
             h.int(lease.ttl);
-            h.int(lease.remaining_ttl);
+            h.int(lease.remaining_ticks as i64);
             for key in lease.keys.iter() {
                 h.bytes(key);
             }
