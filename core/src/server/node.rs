@@ -381,6 +381,9 @@ impl EtcdNode {
     fn apply_entry(&mut self, entry: &Entry) {
         // Every replica skips a payload it cannot read, alike.
         let Some(proposal) = Proposal::decode(&entry.data) else { return };
+        if proposal.id.is_some_and(|pid| !self.app.first_application(pid)) {
+            return;
+        }
         let at = ApplyAt { now_ticks: self.now_ticks, index: entry.index };
         let response = self.app.apply(&proposal.op, at);
         let (Some(pid), Some(response)) = (proposal.id, response) else { return };

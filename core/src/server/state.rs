@@ -4,19 +4,28 @@
 //! compared by.
 
 use super::pending::Read;
-use super::proposal::Op;
+use super::proposal::{Op, ProposalId};
 use super::request::Response;
 use crate::api::{EtcdError, Event, LeaseKeepAliveResponse, LeaseRevokeResponse, ResponseHeader};
 use crate::lease::{LeaseTable, Lessor, LessorConfig};
 use crate::mvcc::Store;
+use crate::types::NodeId;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The store and the leases, applied in log order.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: Store,
     pub lessor: Lessor,
+    /// Per proposing member and incarnation, the highest proposal sequence number
+    /// applied. A proposal can reach the log twice (a forwarded proposal duplicated or
+    /// retransmitted on the way to the leader); applying it twice would write twice,
+    /// so only a sequence number above this one applies (at-most-once, thesis §6.3).
+    /// A proposal overtaken by a later one of the same member is dropped too: its
+    /// client times out and treats the outcome as unknown, which it is.
+    applied_seqs: BTreeMap<NodeId, BTreeMap<u64, u64>>,
 }
 
 /// What a snapshot carries: only replicated state (no lease expiry ticks).
@@ -24,6 +33,8 @@ pub struct AppState {
 struct Image {
     store: Store,
     leases: LeaseTable,
+    #[serde(default)]
+    applied_seqs: BTreeMap<NodeId, BTreeMap<u64, u64>>,
 }
 
 /// The local moment an entry applies at: this member's tick and the entry's index.
@@ -35,7 +46,19 @@ pub struct ApplyAt {
 
 impl AppState {
     pub fn new(lessor: LessorConfig) -> AppState {
-        AppState { store: Store::new(), lessor: Lessor::new(lessor) }
+        AppState { store: Store::new(), lessor: Lessor::new(lessor), applied_seqs: BTreeMap::new() }
+    }
+
+    /// Whether proposal `id` applies now: true the first time, false for a copy or for
+    /// a proposal overtaken by a later one of the same member and incarnation.
+    pub fn first_application(&mut self, id: ProposalId) -> bool {
+        let last =
+            self.applied_seqs.entry(id.origin).or_default().entry(id.incarnation).or_default();
+        if id.seq <= *last {
+            return false;
+        }
+        *last = id.seq;
+        true
     }
 
     /// The state a snapshot describes, as of tick `now_ticks` on this member. An image
@@ -46,12 +69,20 @@ impl AppState {
         }
         let image: Image = serde_json::from_slice(data)
             .unwrap_or_else(|e| panic!("snapshot image does not decode: {e}"));
-        AppState { store: image.store, lessor: Lessor::from_table(image.leases, lessor, now_ticks) }
+        AppState {
+            store: image.store,
+            lessor: Lessor::from_table(image.leases, lessor, now_ticks),
+            applied_seqs: image.applied_seqs,
+        }
     }
 
     /// The snapshot image of the replicated state.
     pub fn snapshot(&self) -> Bytes {
-        let image = Image { store: self.store.clone(), leases: self.lessor.table().clone() };
+        let image = Image {
+            store: self.store.clone(),
+            leases: self.lessor.table().clone(),
+            applied_seqs: self.applied_seqs.clone(),
+        };
         Bytes::from(serde_json::to_vec(&image).expect("a state image always serializes"))
     }
 
@@ -67,6 +98,13 @@ impl AppState {
             h.int(lease.remaining_ticks as i64);
             for key in lease.keys.iter() {
                 h.bytes(key);
+            }
+        }
+        for (origin, incarnations) in &self.applied_seqs {
+            for (incarnation, seq) in incarnations {
+                h.int(*origin as i64);
+                h.int(*incarnation as i64);
+                h.int(*seq as i64);
             }
         }
         h.0
