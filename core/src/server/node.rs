@@ -26,11 +26,15 @@
 //!
 //! Leases: only the leader expires them, from its own ticks, by proposing a revoke;
 //! it proposes checkpoints of remaining TTLs every `lease_checkpoint_ticks`; a new
-//! leader promotes leases from the last checkpoint (see [`crate::lease`]). Keep-alives
-//! reaching the leader refresh its in-memory expiry after it has applied everything
-//! committed (nothing is replicated); keep-alives reaching a follower travel through
-//! the log (members talk only through Raft) and refresh the expiry on whichever member
-//! leads when the entry applies.
+//! leader promotes leases from the last checkpoint (see [`crate::lease`]): it counts
+//! each lease's remaining TTL from when this member learned it (the grant or the
+//! checkpoint applied here), never from its own promotion, so leader changes cannot
+//! keep a lease alive, and it leaves clients `lease_promote_grace_ticks` to find it.
+//! Keep-alives reaching the leader refresh its in-memory expiry after it has applied
+//! everything committed, and the renewal is replicated as a checkpoint of the full TTL
+//! so that a successor does not expire the lease early. Keep-alives reaching a
+//! follower travel through the log (members talk only through Raft): applying one
+//! refreshes the expiry on whichever member leads and records the same checkpoint.
 
 use super::config::Config;
 use super::pending::{Pending, Read};
@@ -39,7 +43,9 @@ use super::request::{MoveLeaderResponse, Request, Response, StatusResponse};
 use super::state::{AppState, ApplyAt};
 use super::validate::{txn_writes, validate};
 use super::watches::Watches;
-use crate::api::{EtcdError, RequestOp, TxnRequest, WatchResponse};
+use crate::api::{
+    EtcdError, LeaseCheckpoint, LeaseCheckpointRequest, RequestOp, TxnRequest, WatchResponse,
+};
 use crate::lease::{Lessor, LessorConfig};
 use crate::mvcc::Store;
 use crate::process::{Effect, Process};
@@ -70,6 +76,9 @@ pub struct EtcdNode {
     leader: Option<NodeId>,
     next_seq: u64,
     next_ctx: u64,
+    /// Leader: leases are promoted once an entry of this term applied, i.e. after every
+    /// entry of earlier terms (grants, renewals, checkpoints) is known here.
+    promote_pending: bool,
 }
 
 impl EtcdNode {
@@ -95,6 +104,7 @@ impl EtcdNode {
             leader: status.leader,
             next_seq: 0,
             next_ctx: 0,
+            promote_pending: false,
             raft,
             cfg,
         };
@@ -285,6 +295,18 @@ impl EtcdNode {
             }
         }
         let response = self.app.serve(&read, self.now_ticks);
+        if let Response::LeaseKeepAlive(k) = &response {
+            if k.ttl > 0 {
+                // Replicate the renewal as a checkpoint: a successor counts the TTL from
+                // when it learned the lease's remaining time, and without this it would
+                // count from before the renewal and could expire a lease the client was
+                // just told lives on.
+                let cp = LeaseCheckpoint { id: k.id, remaining_ttl: k.ttl };
+                self.propose_internal(Op::LeaseCheckpoint(LeaseCheckpointRequest {
+                    checkpoints: vec![cp],
+                }));
+            }
+        }
         self.respond(id, response);
     }
 
@@ -363,6 +385,10 @@ impl EtcdNode {
                 self.apply_entry(&entry);
             }
             self.applied = entry.index;
+            if self.promote_pending && entry.term == self.term && self.role == Role::Leader {
+                self.promote_pending = false;
+                self.app.lessor.promote(self.now_ticks);
+            }
         }
         self.raft.advance_applied(self.applied);
         self.watches.sync(&self.app.store, &mut self.watch_out);
@@ -399,9 +425,6 @@ impl EtcdNode {
     fn restore_snapshot(&mut self, snapshot: Snapshot) {
         self.app =
             AppState::from_snapshot(&snapshot.data, lessor_config(&self.cfg), self.now_ticks);
-        if self.role == Role::Leader {
-            self.app.lessor.promote(self.now_ticks);
-        }
         self.applied = snapshot.meta.index;
         self.snapshot_index = snapshot.meta.index;
         self.watches.sync(&self.app.store, &mut self.watch_out);
@@ -420,9 +443,12 @@ impl EtcdNode {
             }
         }
         if role == Role::Leader && !was_leader {
-            self.app.lessor.promote(self.now_ticks);
-        } else if role != Role::Leader && was_leader {
-            self.app.lessor.demote();
+            self.promote_pending = true;
+        } else if role != Role::Leader {
+            self.promote_pending = false;
+            if was_leader {
+                self.app.lessor.demote();
+            }
         }
         if let Some(l) = leader {
             for id in self.pending.take_transfers_to(l) {

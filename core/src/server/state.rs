@@ -6,7 +6,10 @@
 use super::pending::Read;
 use super::proposal::Op;
 use super::request::Response;
-use crate::api::{EtcdError, Event, LeaseKeepAliveResponse, LeaseRevokeResponse, ResponseHeader};
+use crate::api::{
+    EtcdError, Event, LeaseCheckpoint, LeaseCheckpointRequest, LeaseKeepAliveResponse,
+    LeaseRevokeResponse, ResponseHeader,
+};
 use crate::lease::{LeaseTable, Lessor, LessorConfig};
 use crate::mvcc::Store;
 use bytes::Bytes;
@@ -121,7 +124,15 @@ impl AppState {
                 return None;
             }
             Op::LeaseKeepAlive(req) => {
-                Response::LeaseKeepAlive(self.keep_alive(req.id, at.now_ticks))
+                let r = self.keep_alive(req.id, at.now_ticks);
+                if r.ttl > 0 {
+                    // The renewal, replicated: every member restarts the lease's
+                    // remaining TTL from here, as a leader's renewal checkpoint does.
+                    let cp = LeaseCheckpoint { id: req.id, remaining_ttl: r.ttl };
+                    let req = LeaseCheckpointRequest { checkpoints: vec![cp] };
+                    self.lessor.checkpoint(&req, at.now_ticks);
+                }
+                Response::LeaseKeepAlive(r)
             }
         };
         Some(response)
