@@ -65,7 +65,7 @@ fn a_watch_on_a_follower_sees_every_event_in_order() {
     assert_eq!(got, want);
     assert!(c.watch[&w].iter().all(|r| r.watch_id == watch_id));
     assert!(
-        c.answers.get(&w).is_none(),
+        !c.answers.contains_key(&w),
         "a watch create stays open: its responses are stream messages"
     );
 
