@@ -32,6 +32,11 @@ impl RaftNode {
         if self.role == Role::Leader || !self.is_voter(self.cfg.id) {
             return;
         }
+        if self.term >= Term::MAX - 1 {
+            // A peer pushed us to the last terms (corrupt or hostile): no term is left
+            // to campaign in, and wrapping around would break election safety.
+            return;
+        }
         if self.cfg.pre_vote && !transfer {
             self.become_pre_candidate();
         } else {

@@ -10,6 +10,16 @@
 //! and carries out the [`RaftOutput`]s in order, as that type documents. Appends to
 //! followers and the persist request of new entries are batched until `drain`, so
 //! many proposals between two drains travel together.
+//!
+//! Sync ids count from 1 in each incarnation: after a crash the driver drops its
+//! unacknowledged persist requests and held messages, rebuilds the node with `new` from
+//! what is durable, and from then on acknowledges only the new node's requests. An
+//! acknowledgement for a sync id the node never issued is ignored.
+//!
+//! Everything a peer sends is untrusted: stale or future terms, bogus indexes, messages
+//! from non-members or addressed to someone else are ignored or answered, never a panic.
+//! Calls that only a buggy driver makes (acknowledging applies that were never handed
+//! out, compacting beyond the applied index) panic with a message.
 
 use super::durability::Durability;
 use super::log::RaftLog;
@@ -224,6 +234,8 @@ impl RaftNode {
         self.flush_persist();
         self.emit_apply();
         self.report_role();
+        #[cfg(debug_assertions)]
+        self.check_invariants();
         out.append(&mut self.out);
     }
 
@@ -381,7 +393,7 @@ impl RaftNode {
 
     pub(super) fn send(&mut self, to: NodeId, body: MessageBody, after: Option<SyncId>) {
         let term = match body {
-            MessageBody::PreVote { .. } => self.term + 1,
+            MessageBody::PreVote { .. } => self.term.saturating_add(1),
             _ => self.term,
         };
         self.send_with_term(to, term, body, after);

@@ -40,6 +40,11 @@ pub struct Net {
     /// The leader seen for each term (election safety).
     pub leaders: BTreeMap<Term, NodeId>,
     pub reads: Vec<(NodeId, RaftOutput)>,
+    /// Outstanding reads: ctx -> the highest index known committed when it was asked.
+    pub read_bounds: BTreeMap<u64, Index>,
+    next_read: u64,
+    /// The highest commit index any node has known.
+    pub committed_max: Index,
     out: Vec<RaftOutput>,
 }
 
@@ -69,6 +74,9 @@ impl Net {
             applied_bound: BTreeMap::new(),
             leaders: BTreeMap::new(),
             reads: Vec::new(),
+            read_bounds: BTreeMap::new(),
+            next_read: 0,
+            committed_max: 0,
             out: Vec::new(),
         };
         for c in configs {
@@ -130,9 +138,18 @@ impl Net {
                         self.leaders.insert(term, id);
                     }
                 }
-                r @ (RaftOutput::ReadReady { .. } | RaftOutput::ReadFailed { .. }) => {
-                    self.reads.push((id, r))
+                RaftOutput::ReadReady { ctx, index } => {
+                    // Linearizable reads: the read index covers every write committed
+                    // before the read was asked.
+                    if let Some(bound) = self.read_bounds.remove(&ctx) {
+                        assert!(
+                            index >= bound,
+                            "stale read: ctx {ctx} at {index} but {bound} was committed before"
+                        );
+                    }
+                    self.reads.push((id, RaftOutput::ReadReady { ctx, index }))
                 }
+                r @ RaftOutput::ReadFailed { .. } => self.reads.push((id, r)),
             }
         }
         self.out = out;
@@ -216,6 +233,50 @@ impl Net {
         true
     }
 
+    /// Delivers the message at position `k` (modulo the wire's length).
+    pub fn deliver_at(&mut self, k: usize) {
+        if self.wire.is_empty() {
+            return;
+        }
+        let k = k % self.wire.len();
+        if let Some(m) = self.wire.remove(k) {
+            self.wire.push_front(m);
+            self.deliver_one();
+        }
+    }
+
+    /// Loses the message at position `k`.
+    pub fn drop_at(&mut self, k: usize) {
+        if !self.wire.is_empty() {
+            let k = k % self.wire.len();
+            self.wire.remove(k);
+        }
+    }
+
+    /// Duplicates the message at position `k` (the copy goes to the end).
+    pub fn duplicate_at(&mut self, k: usize) {
+        if !self.wire.is_empty() {
+            let k = k % self.wire.len();
+            let m = self.wire[k].clone();
+            self.wire.push_back(m);
+        }
+    }
+
+    /// Lets the application of `id` take a snapshot at its applied index.
+    pub fn compact(&mut self, id: NodeId) {
+        if !self.is_up(id) {
+            return;
+        }
+        let s = self.node(id).status();
+        if s.applied > s.snapshot_index {
+            let mut snap = detcd_core::types::Snapshot::default();
+            snap.meta.index = s.applied;
+            snap.data = Bytes::from(s.applied.to_be_bytes().to_vec());
+            self.node_mut(id).compact(snap);
+            self.drain(id);
+        }
+    }
+
     /// Delivers until the wire is empty (bounded).
     pub fn deliver_all(&mut self) {
         for _ in 0..1_000_000 {
@@ -259,6 +320,25 @@ impl Net {
         self.drain(id);
     }
 
+    /// Asks node `id` for a read index; returns the ctx if the node took the request.
+    pub fn read(&mut self, id: NodeId) -> Option<u64> {
+        if !self.is_up(id) {
+            return None;
+        }
+        self.note_commits();
+        self.next_read += 1;
+        let ctx = self.next_read;
+        self.read_bounds.insert(ctx, self.committed_max);
+        let r = self.node_mut(id).read_index(ctx);
+        self.drain(id);
+        r.ok().map(|_| ctx)
+    }
+
+    fn note_commits(&mut self) {
+        let live = self.nodes.values().flatten().map(|n| n.status().commit);
+        self.committed_max = live.fold(self.committed_max, Index::max);
+    }
+
     /// Loses everything not yet durable: memory, pending writes, held messages.
     pub fn crash(&mut self, id: NodeId) {
         self.nodes.insert(id, None);
@@ -298,7 +378,8 @@ impl Net {
     }
 
     /// Checks the Figure 3 properties over the live nodes.
-    pub fn check(&self) {
+    pub fn check(&mut self) {
+        self.note_commits();
         let live: Vec<&RaftNode> = self.nodes.values().flatten().collect();
         // Election safety: at most one leader per term (also checked on every change).
         let mut by_term = BTreeMap::new();
