@@ -74,12 +74,13 @@ pub struct LeaseLeasesResponse {
 }
 
 /// The leader's record of how long a lease has left, replicated so that a new leader
-/// does not restart the lease's full TTL.
+/// does not restart the lease's full TTL. Internal (no RPC carries it), so unlike
+/// etcd's `remaining_TTL` it counts ticks: whole seconds would round on every
+/// checkpoint and the error would add up across leader changes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LeaseCheckpoint {
     pub id: LeaseId,
-    /// Seconds left (etcd's `remaining_TTL`).
-    pub remaining_ttl: i64,
+    pub remaining_ticks: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -14,7 +14,8 @@
 //! What a new leader does with a lease's TTL ([`Lessor::promote`]): it sets the expiry
 //! to `learned_at + remaining`, where `remaining` is the last checkpointed remaining TTL
 //! (or the granted TTL if never checkpointed) and `learned_at` is the tick at which this
-//! replica applied that checkpoint (or the grant). The leader proposes checkpoints of
+//! replica applied that checkpoint (or the grant). Checkpoints count ticks, not seconds,
+//! so no rounding error accumulates across leaders. The leader proposes checkpoints of
 //! every lease's remaining TTL every `checkpoint_interval_ticks`
 //! ([`Lessor::checkpoints`]), so that figure is never older than one interval. Restarting
 //! the full TTL on every leader change instead would let a lease whose owner is gone
@@ -157,7 +158,9 @@ impl Lessor {
         }
         let id = if req.id == 0 { self.pick_id(seed) } else { req.id };
         let ttl = req.ttl.max(self.config.min_ttl_secs);
-        self.table.leases.insert(id, Lease { id, ttl, remaining_ttl: 0, keys: im::OrdSet::new() });
+        self.table
+            .leases
+            .insert(id, Lease { id, ttl, remaining_ticks: 0, keys: im::OrdSet::new() });
         self.learned_at.insert(id, now);
         if self.primary {
             self.expiry.insert(id, now + self.ttl_ticks(ttl));
@@ -179,7 +182,7 @@ impl Lessor {
     pub fn checkpoint(&mut self, req: &LeaseCheckpointRequest, now: u64) {
         for cp in &req.checkpoints {
             if let Some(l) = self.table.leases.get_mut(&cp.id) {
-                l.remaining_ttl = cp.remaining_ttl;
+                l.remaining_ticks = cp.remaining_ticks;
                 self.learned_at.insert(cp.id, now);
             }
         }
@@ -224,18 +227,28 @@ impl Lessor {
         Ok(LeaseKeepAliveResponse { header: ResponseHeader::default(), id, ttl })
     }
 
-    /// Seconds left: exact on the leader, from the last checkpoint elsewhere.
-    fn remaining_secs(&self, l: &Lease, now: u64) -> i64 {
-        let tps = self.config.ticks_per_second.max(1);
+    /// Ticks a lease has known to be left as of `learned_at`.
+    fn known_ticks(&self, l: &Lease) -> u64 {
+        if l.remaining_ticks > 0 {
+            l.remaining_ticks
+        } else {
+            self.ttl_ticks(l.ttl)
+        }
+    }
+
+    /// Ticks left: exact on the leader, from the last checkpoint elsewhere.
+    fn remaining_ticks(&self, l: &Lease, now: u64) -> u64 {
         match self.expiry.get(&l.id) {
-            Some(&at) if self.primary => (at.saturating_sub(now)).div_ceil(tps) as i64,
+            Some(&at) if self.primary => at.saturating_sub(now),
             _ => {
-                let known = if l.remaining_ttl > 0 { l.remaining_ttl } else { l.ttl };
                 let learned = self.learned_at.get(&l.id).copied().unwrap_or(now);
-                let left = self.ttl_ticks(known).saturating_sub(now.saturating_sub(learned));
-                left.div_ceil(tps) as i64
+                self.known_ticks(l).saturating_sub(now.saturating_sub(learned))
             }
         }
+    }
+
+    fn remaining_secs(&self, l: &Lease, now: u64) -> i64 {
+        self.remaining_ticks(l, now).div_ceil(self.config.ticks_per_second.max(1)) as i64
     }
 
     /// LeaseTimeToLive; an unknown lease answers TTL -1 (not an error).
@@ -266,9 +279,8 @@ impl Lessor {
         self.expiry.clear();
         let floor = now + self.config.promote_grace_ticks;
         for l in self.table.leases.values() {
-            let known = if l.remaining_ttl > 0 { l.remaining_ttl } else { l.ttl };
             let learned = self.learned_at.get(&l.id).copied().unwrap_or(now);
-            let at = (learned + self.ttl_ticks(known)).max(floor);
+            let at = (learned + self.known_ticks(l)).max(floor);
             self.expiry.insert(l.id, at);
         }
         self.next_checkpoint = now + self.config.checkpoint_interval_ticks;
@@ -308,7 +320,7 @@ impl Lessor {
             .table
             .leases
             .values()
-            .map(|l| LeaseCheckpoint { id: l.id, remaining_ttl: self.remaining_secs(l, now) })
+            .map(|l| LeaseCheckpoint { id: l.id, remaining_ticks: self.remaining_ticks(l, now) })
             .collect();
         Some(LeaseCheckpointRequest { checkpoints })
     }

@@ -11,8 +11,8 @@ pub struct Lease {
     pub id: LeaseId,
     /// Granted TTL, seconds.
     pub ttl: i64,
-    /// Remaining TTL at the last checkpoint, seconds; 0 = never checkpointed.
-    pub remaining_ttl: i64,
+    /// Remaining ticks at the last checkpoint; 0 = never checkpointed.
+    pub remaining_ticks: u64,
     /// Keys attached to the lease.
     pub keys: OrdSet<Bytes>,
 }

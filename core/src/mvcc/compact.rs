@@ -1,9 +1,9 @@
 //! Compaction: forget history below a revision, keeping every key's newest version at
 //! or below it so reads at the compaction revision still work.
 
+use super::key::Key;
 use super::Store;
 use crate::api::{CompactionResponse, EtcdError, ResponseHeader};
-use bytes::Bytes;
 
 impl Store {
     /// Compacts to `rev`. Reads below `rev` then fail with `Compacted`; the newest
@@ -16,7 +16,7 @@ impl Store {
         if rev > self.current_rev {
             return Err(EtcdError::FutureRev);
         }
-        let mut changes: Vec<(Bytes, usize)> = Vec::new();
+        let mut changes: Vec<(Key, usize)> = Vec::new();
         for (k, h) in self.keys.iter() {
             let at_or_below = h.partition_point(|v| v.mod_rev <= rev);
             if at_or_below == 0 {
@@ -29,9 +29,9 @@ impl Store {
             }
         }
         for (k, keep_from) in changes {
-            let h = self.keys.get_mut(k.as_ref()).expect("compacted key vanished");
+            let h = self.keys.get_mut(&k).expect("compacted key vanished");
             if keep_from == h.len() {
-                self.keys.remove(k.as_ref());
+                self.keys.remove(&k);
             } else {
                 // A fresh vector so the dropped versions' memory is released.
                 *h = h[keep_from..].to_vec();

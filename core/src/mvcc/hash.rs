@@ -40,7 +40,7 @@ impl Store {
             if upto == 0 {
                 continue;
             }
-            h.bytes(k);
+            h.bytes(k.as_slice());
             for v in &versions[..upto] {
                 h.int(v.mod_rev);
                 h.int(i64::from(v.sub));

@@ -23,9 +23,9 @@ impl Version {
         self.version == 0
     }
 
-    pub fn to_kv(&self, key: &Bytes) -> KeyValue {
+    pub fn to_kv(&self, key: Bytes) -> KeyValue {
         KeyValue {
-            key: key.clone(),
+            key,
             create_revision: self.create_rev,
             mod_revision: self.mod_rev,
             version: self.version,
@@ -52,7 +52,7 @@ pub fn visible_at(history: &[Version], rev: i64) -> Option<&Version> {
 
 /// The event `version` records, given the version before it (if any).
 pub fn make_event(key: &Bytes, version: &Version, prev: Option<&Version>) -> Event {
-    let prev_kv = prev.filter(|p| !p.is_tombstone()).map(|p| p.to_kv(key));
+    let prev_kv = prev.filter(|p| !p.is_tombstone()).map(|p| p.to_kv(key.clone()));
     if version.is_tombstone() {
         Event {
             r#type: EventType::Delete,
@@ -60,6 +60,6 @@ pub fn make_event(key: &Bytes, version: &Version, prev: Option<&Version>) -> Eve
             prev_kv,
         }
     } else {
-        Event { r#type: EventType::Put, kv: version.to_kv(key), prev_kv }
+        Event { r#type: EventType::Put, kv: version.to_kv(key.clone()), prev_kv }
     }
 }

@@ -14,6 +14,7 @@
 mod compact;
 mod hash;
 mod history;
+mod key;
 mod key_range;
 mod range;
 mod snapshot;
@@ -30,6 +31,7 @@ use crate::api::{
 use bytes::Bytes;
 use history::History;
 use im::OrdMap;
+use key::Key;
 use std::sync::Arc;
 
 /// The result of a write: the response and the events of the revision it created
@@ -44,7 +46,7 @@ pub struct Written<R> {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(from = "snapshot::StoreImage", into = "snapshot::StoreImage")]
 pub struct Store {
-    keys: OrdMap<Bytes, History>,
+    keys: OrdMap<Key, History>,
     /// Events by revision, for revisions >= the compaction revision.
     log: OrdMap<i64, Arc<[Event]>>,
     current_rev: i64,
@@ -84,8 +86,8 @@ impl Store {
 
     /// The current version of `key`, if it exists.
     pub fn get(&self, key: &[u8]) -> Option<KeyValue> {
-        let (k, h) = self.keys.get_key_value(key)?;
-        history::visible_at(h, self.current_rev).map(|v| v.to_kv(k))
+        let h = self.keys.get(key)?;
+        history::visible_at(h, self.current_rev).map(|v| v.to_kv(Bytes::copy_from_slice(key)))
     }
 
     /// The events of revisions `from..=to` (clamped to what the log holds), in revision

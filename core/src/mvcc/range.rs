@@ -28,11 +28,11 @@ impl Store {
         let mut kvs = Vec::new();
         let mut count = 0i64;
         if let KeyRange::Single(key) = &kr {
-            if let Some((k, h)) = self.keys.get_key_value(key.as_ref()) {
+            if let Some(h) = self.keys.get(key.as_ref()) {
                 if let Some(v) = visible_at(h, rev) {
                     count = 1;
                     if !req.count_only {
-                        kvs.push(v.to_kv(k));
+                        kvs.push(v.to_kv(key.clone()));
                     }
                 }
             }
@@ -41,7 +41,7 @@ impl Store {
                 if let Some(v) = visible_at(h, rev) {
                     count += 1;
                     if !req.count_only && fetch.is_none_or(|n| kvs.len() < n) {
-                        kvs.push(v.to_kv(k));
+                        kvs.push(v.to_kv(k.to_bytes()));
                     }
                 }
             }

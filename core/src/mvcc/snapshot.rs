@@ -3,9 +3,9 @@
 //! the event log is rebuilt from the versions, so a restored store equals the original.
 
 use super::history::{make_event, History};
+use super::key::Key;
 use super::Store;
 use crate::api::Event;
-use bytes::Bytes;
 use im::OrdMap;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 pub(crate) struct StoreImage {
     current_rev: i64,
     compact_rev: i64,
-    keys: Vec<(Bytes, History)>,
+    keys: Vec<(Key, History)>,
     compact_events: Vec<Event>,
 }
 
@@ -35,10 +35,11 @@ impl From<StoreImage> for Store {
     fn from(img: StoreImage) -> Store {
         let mut by_rev: BTreeMap<i64, Vec<(u32, Event)>> = BTreeMap::new();
         for (k, h) in &img.keys {
+            let k = k.to_bytes();
             for (i, v) in h.iter().enumerate() {
                 if v.mod_rev > img.compact_rev {
                     let prev = i.checked_sub(1).map(|p| &h[p]);
-                    by_rev.entry(v.mod_rev).or_default().push((v.sub, make_event(k, v, prev)));
+                    by_rev.entry(v.mod_rev).or_default().push((v.sub, make_event(&k, v, prev)));
                 }
             }
         }

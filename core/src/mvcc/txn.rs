@@ -3,6 +3,7 @@
 //! applies puts and deletes at the next revision.
 
 use super::history::{make_event, visible_at, Version};
+use super::key::Key;
 use super::{KeyRange, Store, Written};
 use crate::api::{
     Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse, EtcdError,
@@ -168,9 +169,9 @@ impl Store {
         };
         match &kr {
             KeyRange::Single(k) => {
-                if let Some((k, h)) = self.keys.get_key_value(k.as_ref()) {
+                if let Some(h) = self.keys.get(k.as_ref()) {
                     if let Some(v) = visible_at(h, rev) {
-                        check(v.to_kv(k));
+                        check(v.to_kv(k.clone()));
                     }
                 }
             }
@@ -178,7 +179,7 @@ impl Store {
             _ => {
                 for (k, h) in self.keys.range::<_, [u8]>(kr.bounds()) {
                     if let Some(v) = visible_at(h, rev) {
-                        check(v.to_kv(k));
+                        check(v.to_kv(k.to_bytes()));
                     }
                 }
             }
@@ -295,34 +296,26 @@ impl<'s> Writer<'s> {
     }
 
     pub(crate) fn put(&mut self, req: &PutRequest) -> PutResponse {
-        let rev = self.rev;
-        let sub = self.sub();
-        let store = &mut *self.store;
-        let (key, prev) = match store.keys.get_key_value(req.key.as_ref()) {
-            Some((k, h)) => (k.clone(), h.last().filter(|v| !v.is_tombstone()).cloned()),
-            None => (Bytes::copy_from_slice(&req.key), None),
-        };
-        let missing = "ignore_value/ignore_lease on a missing key passed validation";
-        let value = if req.ignore_value {
-            prev.as_ref().expect(missing).value.clone()
-        } else {
-            // Copy so the store never pins a larger buffer the request was decoded from.
-            Bytes::copy_from_slice(&req.value)
-        };
-        let lease = if req.ignore_lease { prev.as_ref().expect(missing).lease } else { req.lease };
-        let (create_rev, version) = match &prev {
-            Some(p) => (p.create_rev, p.version + 1),
-            None => (rev, 1),
-        };
-        let v = Version { mod_rev: rev, sub, create_rev, version, lease, value };
-        self.events.push(make_event(&key, &v, prev.as_ref()));
-        match store.keys.get_mut(key.as_ref()) {
-            Some(h) => h.push(v),
-            None => {
-                store.keys.insert(key.clone(), vec![v]);
+        let (rev, sub) = (self.rev, self.sub());
+        // Copied so the store never pins a larger buffer the request was decoded from.
+        let key = Bytes::copy_from_slice(&req.key);
+        let (prev, event) = match self.store.keys.get_mut(req.key.as_ref()) {
+            Some(h) => {
+                let prev = h.last().filter(|v| !v.is_tombstone()).cloned();
+                let v = new_version(req, prev.as_ref(), rev, sub);
+                let event = make_event(&key, &v, prev.as_ref());
+                h.push(v);
+                (prev, event)
             }
-        }
-        let prev_kv = if req.prev_kv { prev.map(|p| p.to_kv(&key)) } else { None };
+            None => {
+                let v = new_version(req, None, rev, sub);
+                let event = make_event(&key, &v, None);
+                self.store.keys.insert(Key::new(&req.key), vec![v]);
+                (None, event)
+            }
+        };
+        self.events.push(event);
+        let prev_kv = if req.prev_kv { prev.map(|p| p.to_kv(key)) } else { None };
         PutResponse { header: ResponseHeader::at(rev), prev_kv }
     }
 
@@ -332,9 +325,9 @@ impl<'s> Writer<'s> {
         let mut doomed: Vec<(Bytes, Version)> = Vec::new();
         match &kr {
             KeyRange::Single(k) => {
-                if let Some((k, h)) = self.store.keys.get_key_value(k.as_ref()) {
+                if let Some(h) = self.store.keys.get(k.as_ref()) {
                     if let Some(v) = visible_at(h, cur) {
-                        doomed.push((k.clone(), v.clone()));
+                        doomed.push((Bytes::copy_from_slice(k), v.clone()));
                     }
                 }
             }
@@ -342,7 +335,7 @@ impl<'s> Writer<'s> {
             _ => {
                 for (k, h) in self.store.keys.range::<_, [u8]>(kr.bounds()) {
                     if let Some(v) = visible_at(h, cur) {
-                        doomed.push((k.clone(), v.clone()));
+                        doomed.push((k.to_bytes(), v.clone()));
                     }
                 }
             }
@@ -361,7 +354,7 @@ impl<'s> Writer<'s> {
             self.events.push(make_event(key, &tomb, Some(prev)));
             self.store.keys.get_mut(key.as_ref()).expect("deleted key vanished").push(tomb);
             if req.prev_kv {
-                prev_kvs.push(prev.to_kv(key));
+                prev_kvs.push(prev.to_kv(key.clone()));
             }
         }
         DeleteRangeResponse {
@@ -399,4 +392,20 @@ impl<'s> Writer<'s> {
         self.store.log.insert(self.rev, events.clone());
         Written { response, events }
     }
+}
+
+/// The version a validated put writes, given the key's live version (if any).
+fn new_version(req: &PutRequest, prev: Option<&Version>, rev: i64, sub: u32) -> Version {
+    let missing = "ignore_value/ignore_lease on a missing key passed validation";
+    let value = if req.ignore_value {
+        prev.expect(missing).value.clone()
+    } else {
+        Bytes::copy_from_slice(&req.value)
+    };
+    let lease = if req.ignore_lease { prev.expect(missing).lease } else { req.lease };
+    let (create_rev, version) = match prev {
+        Some(p) => (p.create_rev, p.version + 1),
+        None => (rev, 1),
+    };
+    Version { mod_rev: rev, sub, create_rev, version, lease, value }
 }
