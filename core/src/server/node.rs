@@ -301,7 +301,8 @@ impl EtcdNode {
                 // when it learned the lease's remaining time, and without this it would
                 // count from before the renewal and could expire a lease the client was
                 // just told lives on.
-                let cp = LeaseCheckpoint { id: k.id, remaining_ttl: k.ttl };
+                let remaining_ticks = (k.ttl as u64).saturating_mul(self.cfg.ticks_per_second);
+                let cp = LeaseCheckpoint { id: k.id, remaining_ticks };
                 self.propose_internal(Op::LeaseCheckpoint(LeaseCheckpointRequest {
                     checkpoints: vec![cp],
                 }));

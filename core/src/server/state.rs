@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 pub struct AppState {
     pub store: Store,
     pub lessor: Lessor,
+    lessor_config: LessorConfig,
 }
 
 /// What a snapshot carries: only replicated state (no lease expiry ticks).
@@ -38,7 +39,7 @@ pub struct ApplyAt {
 
 impl AppState {
     pub fn new(lessor: LessorConfig) -> AppState {
-        AppState { store: Store::new(), lessor: Lessor::new(lessor) }
+        AppState { store: Store::new(), lessor: Lessor::new(lessor), lessor_config: lessor }
     }
 
     /// The state a snapshot describes, as of tick `now_ticks` on this member. An image
@@ -49,7 +50,11 @@ impl AppState {
         }
         let image: Image = serde_json::from_slice(data)
             .unwrap_or_else(|e| panic!("snapshot image does not decode: {e}"));
-        AppState { store: image.store, lessor: Lessor::from_table(image.leases, lessor, now_ticks) }
+        AppState {
+            store: image.store,
+            lessor: Lessor::from_table(image.leases, lessor, now_ticks),
+            lessor_config: lessor,
+        }
     }
 
     /// The snapshot image of the replicated state.
@@ -67,7 +72,7 @@ impl AppState {
         for (id, lease) in self.lessor.table().leases.iter() {
             h.int(*id);
             h.int(lease.ttl);
-            h.int(lease.remaining_ttl);
+            h.int(lease.remaining_ticks as i64);
             for key in lease.keys.iter() {
                 h.bytes(key);
             }
@@ -128,7 +133,9 @@ impl AppState {
                 if r.ttl > 0 {
                     // The renewal, replicated: every member restarts the lease's
                     // remaining TTL from here, as a leader's renewal checkpoint does.
-                    let cp = LeaseCheckpoint { id: req.id, remaining_ttl: r.ttl };
+                    let tps = self.lessor_config.ticks_per_second;
+                    let remaining_ticks = (r.ttl as u64).saturating_mul(tps);
+                    let cp = LeaseCheckpoint { id: req.id, remaining_ticks };
                     let req = LeaseCheckpointRequest { checkpoints: vec![cp] };
                     self.lessor.checkpoint(&req, at.now_ticks);
                 }
