@@ -372,7 +372,12 @@ impl EtcdNode {
             }
             RaftOutput::ReadFailed { ctx, error } => {
                 if let Some(id) = self.pending.read_failed(ctx) {
-                    self.respond(id, Response::Err(propose_error(error)));
+                    // The member asked for the read index no longer leads.
+                    let e = match error {
+                        ProposeError::NoLeader => EtcdError::NoLeader,
+                        _ => EtcdError::LeaderChanged,
+                    };
+                    self.respond(id, Response::Err(e));
                 }
             }
             RaftOutput::RoleChanged { role, term, leader } => self.role_changed(role, term, leader),

@@ -46,6 +46,18 @@ pub struct Cluster {
     pub answers: BTreeMap<RequestId, (NodeId, Response)>,
     /// Watch stream responses, by create request id, in order.
     pub watch: BTreeMap<RequestId, Vec<WatchResponse>>,
+    /// A logical clock advanced by every request sent and every answer received.
+    pub clock: u64,
+    /// When each request was sent and answered, on `clock`.
+    pub sent_at: BTreeMap<RequestId, u64>,
+    pub answered_at: BTreeMap<RequestId, u64>,
+    /// The member each request went to.
+    pub sent_to: BTreeMap<RequestId, NodeId>,
+    /// Requests whose member crashed before answering: their outcome is unknown.
+    pub lost: BTreeSet<RequestId>,
+    /// Drop every message with this probability (out of 1000), decided by `drop_seed`.
+    pub drop_per_mille: u64,
+    pub drop_seed: u64,
     next_id: RequestId,
 }
 
@@ -65,6 +77,13 @@ impl Cluster {
             auto_persist: true,
             answers: BTreeMap::new(),
             watch: BTreeMap::new(),
+            clock: 0,
+            sent_at: BTreeMap::new(),
+            answered_at: BTreeMap::new(),
+            sent_to: BTreeMap::new(),
+            lost: BTreeSet::new(),
+            drop_per_mille: 0,
+            drop_seed: 1,
             next_id: 0,
         };
         for cfg in configs {
@@ -117,6 +136,8 @@ impl Cluster {
                         self.watch.entry(rid).or_default().push(w);
                     }
                     Effect::Respond { id: rid, response } => {
+                        self.clock += 1;
+                        self.answered_at.insert(rid, self.clock);
                         let prev = self.answers.insert(rid, (id, response.clone()));
                         assert!(
                             prev.is_none(),
@@ -155,13 +176,26 @@ impl Cluster {
         for _ in 0..100_000 {
             let Some(msg) = self.wire.pop_front() else { return };
             let to = msg.to;
-            if self.cut.contains(&(msg.from, to)) || !self.is_up(to) {
+            if self.cut.contains(&(msg.from, to)) || !self.is_up(to) || self.dropped() {
                 continue;
             }
             self.node_mut(to).receive(msg);
             self.drain(to);
         }
         panic!("the wire never emptied");
+    }
+
+    /// A deterministic coin for message loss (xorshift on `drop_seed`).
+    fn dropped(&mut self) -> bool {
+        if self.drop_per_mille == 0 {
+            return false;
+        }
+        let mut x = self.drop_seed;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.drop_seed = x;
+        x % 1000 < self.drop_per_mille
     }
 
     pub fn tick(&mut self) {
@@ -219,6 +253,9 @@ impl Cluster {
     pub fn send(&mut self, node: NodeId, req: Request) -> RequestId {
         self.next_id += 1;
         let id = self.next_id;
+        self.clock += 1;
+        self.sent_at.insert(id, self.clock);
+        self.sent_to.insert(id, node);
         self.node_mut(node).request(id, req);
         self.drain(node);
         self.deliver();
@@ -271,6 +308,13 @@ impl Cluster {
     /// Crashes a node: it loses memory and every write not yet durable.
     pub fn crash(&mut self, id: NodeId) {
         self.nodes.insert(id, None);
+        let open: Vec<RequestId> = self
+            .sent_to
+            .iter()
+            .filter(|(rid, to)| **to == id && !self.answers.contains_key(rid))
+            .map(|(rid, _)| *rid)
+            .collect();
+        self.lost.extend(open);
         let disk = self.disks.get_mut(&id).expect("disk");
         disk.pending.clear();
         self.held.remove(&id);
