@@ -9,7 +9,7 @@
 mod server_net;
 
 use bytes::Bytes;
-use detcd_core::api::RangeRequest;
+use detcd_core::api::{RangeRequest, WatchCreateRequest};
 use detcd_core::process::Process;
 use detcd_core::server::{Request, Response};
 use detcd_core::types::RequestId;
@@ -39,6 +39,19 @@ fn run_seed(seed: u64, snapshot_entries: u64) {
     c.drop_per_mille = rng.gen_range(0..60);
     c.drop_seed = seed | 1;
     let ids = c.ids();
+    c.elect();
+    // One watch of every key on every member, from the first revision.
+    let mut watches: BTreeMap<u64, RequestId> = BTreeMap::new();
+    let mut ever_crashed: std::collections::BTreeSet<u64> = Default::default();
+    for &id in &ids {
+        let create = WatchCreateRequest {
+            key: Bytes::from("x"),
+            range_end: Bytes::from("{"),
+            start_revision: 1,
+            ..WatchCreateRequest::default()
+        };
+        watches.insert(id, c.send(id, Request::WatchCreate { stream: id, create }));
+    }
     let mut ops: BTreeMap<RequestId, Op> = BTreeMap::new();
     let mut crashed: Vec<u64> = Vec::new();
     for step in 0..400u32 {
@@ -60,6 +73,7 @@ fn run_seed(seed: u64, snapshot_entries: u64) {
             45 if up.len() == 3 => {
                 c.crash(node);
                 crashed.push(node);
+                ever_crashed.insert(node);
             }
             46..=47 if !crashed.is_empty() => {
                 let id = crashed.remove(0);
@@ -116,6 +130,24 @@ fn run_seed(seed: u64, snapshot_entries: u64) {
         c.lost.len(),
         c.node(1).status().snapshot_index
     );
+    // Watches: events in revision order without gaps (one put per revision here),
+    // each the value some put wrote, at the revision it was acknowledged with; a member
+    // that never crashed delivered every revision up to the end.
+    let current = c.node(1).store().current_revision();
+    for (&member, wid) in &watches {
+        let events: Vec<_> = c.watch[wid].iter().flat_map(|r| r.events.iter()).collect();
+        for (i, e) in events.iter().enumerate() {
+            assert_eq!(e.kv.mod_revision, 2 + i as i64, "seed {seed}: watch on {member} gap");
+            let value = String::from_utf8_lossy(&e.kv.value).into_owned();
+            let pid = put_values.get(&value).expect("a watched value was written");
+            if let Some((_, Response::Put(p))) = c.answers.get(pid) {
+                assert_eq!(p.header.revision, e.kv.mod_revision, "seed {seed}: watch revision");
+            }
+        }
+        if !ever_crashed.contains(&member) {
+            assert_eq!(events.len() as i64, current - 1, "seed {seed}: watch on {member} short");
+        }
+    }
     for a in &writes {
         for b in &writes {
             if a.1 < b.0 {
