@@ -249,6 +249,18 @@ impl Cluster {
         self.ids().into_iter().filter(|id| Some(*id) != l && self.is_up(*id)).collect()
     }
 
+    /// Hands a request to `node` without delivering anything; returns its id.
+    pub fn submit(&mut self, node: NodeId, req: Request) -> RequestId {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.clock += 1;
+        self.sent_at.insert(id, self.clock);
+        self.sent_to.insert(id, node);
+        self.node_mut(node).request(id, req);
+        self.drain(node);
+        id
+    }
+
     /// Sends a request to `node`; returns its id.
     pub fn send(&mut self, node: NodeId, req: Request) -> RequestId {
         self.next_id += 1;
