@@ -1,8 +1,10 @@
 //! The etcd server state machine's throughput, driven in one thread with disks that
-//! acknowledge at once (the in-test cluster driver of `tests/server_net`).
+//! acknowledge at once (the in-test cluster driver of `tests/server_net`), taking a
+//! snapshot every 1000 entries.
 //!
 //! - `put_batch_3_nodes`: 64 puts (16-byte keys, 64-byte values) handed to the leader
-//!   of a 3-member cluster, then delivered until all are answered (elements = puts).
+//!   of a 3-member cluster, then delivered until all are answered (elements = puts);
+//!   history is compacted to the last ~1000 revisions every 1024 puts.
 //! - `linearizable_get_batch_follower`: 64 ReadIndex ranges on a follower.
 //! - `serializable_get`: one local range on a follower.
 
@@ -11,7 +13,7 @@ mod server_net;
 
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use detcd_core::api::{PutRequest, RangeRequest};
+use detcd_core::api::{CompactionRequest, PutRequest, RangeRequest};
 use detcd_core::server::Request;
 use server_net::Cluster;
 
@@ -38,7 +40,15 @@ fn answer_all(c: &mut Cluster, ids: &[u64]) {
 fn bench(cr: &mut Criterion) {
     let mut g = cr.benchmark_group("server");
     g.throughput(Throughput::Elements(BATCH));
-    let mut c = Cluster::new(3);
+    // Snapshots bound the in-memory disks' logs, which the driver rewrites per persist.
+    let configs = (1..=3)
+        .map(|id| {
+            let mut cfg = server_net::config(id, 3);
+            cfg.snapshot_entries = 1000;
+            cfg
+        })
+        .collect();
+    let mut c = Cluster::with_configs(configs);
     let leader = c.elect();
     let follower = c.followers()[0];
     let value = Bytes::from(vec![b'v'; 64]);
@@ -54,6 +64,13 @@ fn bench(cr: &mut Criterion) {
                 })
                 .collect();
             answer_all(&mut c, &ids);
+            // Keep about 1000 revisions of history, as an auto-compacting etcd would.
+            let rev = c.node(leader).store().current_revision() - 1000;
+            if rev > 1 && n.is_multiple_of(1024) {
+                let req = CompactionRequest { revision: rev, physical: false };
+                let id = c.submit(leader, Request::Compact(req));
+                answer_all(&mut c, &[id]);
+            }
             c.answers.clear();
         })
     });

@@ -48,7 +48,7 @@ impl AppState {
         if data.is_empty() {
             return AppState::new(lessor);
         }
-        let image: Image = serde_json::from_slice(data)
+        let image: Image = ciborium::from_reader(data)
             .unwrap_or_else(|e| panic!("snapshot image does not decode: {e}"));
         AppState {
             store: image.store,
@@ -60,7 +60,9 @@ impl AppState {
     /// The snapshot image of the replicated state.
     pub fn snapshot(&self) -> Bytes {
         let image = Image { store: self.store.clone(), leases: self.lessor.table().clone() };
-        Bytes::from(serde_json::to_vec(&image).expect("a state image always serializes"))
+        let mut buf = Vec::new();
+        ciborium::into_writer(&image, &mut buf).expect("a state image always serializes");
+        Bytes::from(buf)
     }
 
     /// A hash of everything replicated: store history, revisions and the lease table.
