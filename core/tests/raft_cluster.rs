@@ -234,3 +234,103 @@ fn crash_loses_unacknowledged_writes_only() {
     let l = net.leader().expect("leader");
     assert_eq!(net.node(l).status().commit, net.node(2).status().commit);
 }
+
+/// §5.2 with crashes: a candidate that counted its own vote before making it durable
+/// could win, crash, forget the vote, and vote for a rival in the same term, giving
+/// the term two leaders. The node counts its own vote only once it is durable.
+#[test]
+fn s5_2_own_vote_must_be_durable_before_it_counts() {
+    let configs = (1..=3)
+        .map(|id| {
+            let mut c = net::config(id, 3);
+            c.pre_vote = false;
+            c
+        })
+        .collect();
+    let mut net = Net::with_configs(configs);
+    net.auto_persist = false;
+    net.node_mut(1).campaign();
+    net.drain(1);
+    net.wire.retain(|m| m.to == 2);
+    net.deliver_all();
+    net.persist(2);
+    net.deliver_all();
+    assert_eq!(net.node(1).status().role, Role::Candidate, "own vote not durable yet");
+    net.crash(1);
+    net.restart(1);
+    net.node_mut(3).campaign();
+    net.drain(3);
+    for _ in 0..3 {
+        for id in net.ids() {
+            net.persist(id);
+        }
+        net.deliver_all();
+    }
+    assert_eq!(net.leader(), Some(3));
+    assert_eq!(net.leaders.len(), 1, "one leader for term 1: {:?}", net.leaders);
+}
+
+#[test]
+fn five_nodes_split_minority_leader_cannot_commit() {
+    let mut net = Net::new(5);
+    net.campaign(1);
+    net.propose(1, b"base");
+    net.deliver_all();
+    net.run(2);
+    let base = net.node(1).status().commit;
+    // {1, 2} | {3, 4, 5}
+    for a in [1, 2] {
+        for b in [3, 4, 5] {
+            net.cut.insert((a, b));
+            net.cut.insert((b, a));
+        }
+    }
+    net.propose(1, b"minority");
+    for _ in 0..60 {
+        net.tick_all();
+        net.deliver_all();
+        net.check();
+        if net.is_up(1) && net.node(1).status().role == Role::Leader {
+            net.propose(1, b"minority");
+        }
+    }
+    assert_eq!(net.node(1).status().commit, base, "the minority side commits nothing");
+    let majority_leader = [3, 4, 5]
+        .into_iter()
+        .find(|&id| net.node(id).status().role == Role::Leader)
+        .expect("the majority side elects a leader");
+    net.propose(majority_leader, b"majority");
+    net.run(3);
+    net.heal();
+    net.run(40);
+    let l = net.leader().expect("leader");
+    let commit = net.node(l).status().commit;
+    for id in net.ids() {
+        assert_eq!(net.node(id).status().commit, commit, "node {id} converged");
+    }
+    assert!(net.applied.values().any(|e| &e.data[..] == b"majority"));
+    assert!(net.applied.values().all(|e| &e.data[..] != b"minority"));
+}
+
+/// The same inputs give the same outputs, byte for byte: nothing in the node depends
+/// on hash order, addresses or time.
+#[test]
+fn runs_are_deterministic() {
+    fn scenario() -> u64 {
+        let mut net = Net::new(5);
+        net.run(30);
+        for i in 0..10u8 {
+            if let Some(l) = net.leader() {
+                net.propose(l, &[i]);
+            }
+            net.run(2);
+            if i == 4 {
+                net.isolate(net.leader().unwrap_or(1));
+            }
+        }
+        net.heal();
+        net.run(30);
+        net.trace_hash
+    }
+    assert_eq!(scenario(), scenario());
+}

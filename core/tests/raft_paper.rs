@@ -89,6 +89,7 @@ fn follower_with(id: u64, term: u64, entries: Vec<Entry>) -> RaftNode {
     f
 }
 
+/// Reference: Raft paper §5.1.
 #[test]
 fn s5_1_higher_term_turns_leader_into_follower() {
     let mut l = leader(3);
@@ -109,6 +110,7 @@ fn s5_1_higher_term_turns_leader_into_follower() {
     );
 }
 
+/// Reference: Raft paper §5.1.
 #[test]
 fn s5_1_stale_term_messages_are_ignored() {
     let mut f = follower_with(2, 3, vec![]);
@@ -123,6 +125,7 @@ fn s5_1_stale_term_messages_are_ignored() {
     assert_eq!(f.status().term, 3);
 }
 
+/// Reference: Raft paper §5.2.
 #[test]
 fn s5_2_follower_times_out_and_campaigns() {
     let mut f = RaftNode::new(cfg(2, 3), DurableState::default());
@@ -152,6 +155,7 @@ fn s5_2_follower_times_out_and_campaigns() {
     );
 }
 
+/// Reference: Raft paper §5.2.
 #[test]
 fn s5_2_election_timeouts_are_randomized_per_seed() {
     let mut seen = std::collections::BTreeSet::new();
@@ -170,6 +174,7 @@ fn s5_2_election_timeouts_are_randomized_per_seed() {
     assert!(seen.len() > 3, "timeouts barely vary: {seen:?}");
 }
 
+/// Reference: Raft paper §5.2.
 #[test]
 fn s5_2_candidate_wins_with_majority_and_appends_noop() {
     let mut c = RaftNode::new(cfg(1, 3), DurableState::default());
@@ -190,6 +195,7 @@ fn s5_2_candidate_wins_with_majority_and_appends_noop() {
     assert_eq!(d.status().role, Role::Follower);
 }
 
+/// Reference: Raft paper §5.2.
 #[test]
 fn s5_2_own_vote_counts_only_once_durable() {
     let mut c = RaftNode::new(cfg(1, 5), DurableState::default());
@@ -233,6 +239,7 @@ fn s5_2_own_vote_counts_only_once_durable() {
     );
 }
 
+/// Reference: Raft paper §5.2.
 #[test]
 fn s5_2_at_most_one_vote_per_term_and_grant_waits_for_disk() {
     let mut f = RaftNode::new(cfg(3, 3), DurableState::default());
@@ -267,6 +274,7 @@ fn s5_2_at_most_one_vote_per_term_and_grant_waits_for_disk() {
     );
 }
 
+/// Reference: Raft paper §5.2.
 #[test]
 fn s5_2_candidate_returns_to_follower_on_append_from_leader() {
     let mut c = RaftNode::new(cfg(1, 3), DurableState::default());
@@ -277,6 +285,7 @@ fn s5_2_candidate_returns_to_follower_on_append_from_leader() {
     assert_eq!(c.status().leader, Some(2));
 }
 
+/// Reference: Raft paper §5.4.1.
 #[test]
 fn s5_4_1_voter_denies_less_up_to_date_candidate() {
     let mut f = follower_with(3, 2, vec![ent(1, 1), ent(2, 2)]);
@@ -288,6 +297,7 @@ fn s5_4_1_voter_denies_less_up_to_date_candidate() {
     assert!(sends(&out).contains(&msg(3, 2, 3, MessageBody::VoteResponse { reject: false })));
 }
 
+/// Reference: Raft paper §5.3.
 #[test]
 fn s5_3_follower_appends_and_acks_after_persisting() {
     let mut f = follower_with(2, 1, vec![]);
@@ -328,6 +338,7 @@ fn s5_3_follower_appends_and_acks_after_persisting() {
     assert_eq!(drain(&mut f), vec![RaftOutput::Apply(vec![ent(1, 1)])]);
 }
 
+/// Reference: Raft paper §5.3.
 #[test]
 fn s5_3_follower_rejects_mismatch_with_backtracking_hint() {
     let mut f = follower_with(2, 3, vec![ent(1, 1), ent(1, 2), ent(2, 3), ent(2, 4)]);
@@ -384,6 +395,7 @@ fn s5_3_follower_rejects_mismatch_with_backtracking_hint() {
     );
 }
 
+/// Reference: Raft paper §5.3.
 #[test]
 fn s5_3_follower_truncates_conflicting_suffix() {
     let mut f = follower_with(2, 3, vec![ent(1, 1), ent(2, 2), ent(2, 3)]);
@@ -403,6 +415,7 @@ fn s5_3_follower_truncates_conflicting_suffix() {
     );
 }
 
+/// Reference: Raft paper §5.3.
 #[test]
 fn s5_3_leader_commits_once_majority_and_own_disk_hold_entry() {
     let mut l = leader(3);
@@ -434,6 +447,7 @@ fn s5_3_leader_commits_once_majority_and_own_disk_hold_entry() {
     ])));
 }
 
+/// Reference: Raft paper §5.4.2.
 #[test]
 fn s5_4_2_leader_never_commits_old_term_entries_by_counting_replicas() {
     // Figure 8: node 1 leads term 3 with an entry of term 2 at index 2 from before.
@@ -475,6 +489,7 @@ fn s5_4_2_leader_never_commits_old_term_entries_by_counting_replicas() {
     assert_eq!(l.status().commit, 3);
 }
 
+/// Reference: Raft thesis §9.6.
 #[test]
 fn s9_6_prevote_changes_no_term_and_respects_leader_lease() {
     let mut c = cfg(2, 3);
@@ -497,6 +512,7 @@ fn s9_6_prevote_changes_no_term_and_respects_leader_lease() {
     assert_eq!(f.status().term, 1);
 }
 
+/// Reference: Raft thesis §9.6.
 #[test]
 fn s9_6_precandidate_becomes_candidate_on_prevote_quorum() {
     let mut c = cfg(1, 3);
@@ -512,6 +528,7 @@ fn s9_6_precandidate_becomes_candidate_on_prevote_quorum() {
     assert_eq!(n.status().term, 1);
 }
 
+/// Reference: Raft thesis §6.2.
 #[test]
 fn s6_2_check_quorum_leader_steps_down_when_cut_off() {
     let mut c = cfg(1, 3);
@@ -528,6 +545,7 @@ fn s6_2_check_quorum_leader_steps_down_when_cut_off() {
     assert_eq!(l.status().role, Role::Follower);
 }
 
+/// Reference: Raft thesis §6.4.
 #[test]
 fn s6_4_read_index_confirms_leadership_with_a_heartbeat_round() {
     let mut l = leader(3);
@@ -555,6 +573,7 @@ fn s6_4_read_index_confirms_leadership_with_a_heartbeat_round() {
     assert!(out.contains(&RaftOutput::ReadReady { ctx: 7, index: 1 }));
 }
 
+/// Reference: Raft thesis §6.4.
 #[test]
 fn s6_4_follower_read_goes_through_leader() {
     let mut f = follower_with(2, 1, vec![]);
@@ -567,6 +586,7 @@ fn s6_4_follower_read_goes_through_leader() {
     assert_eq!(drain(&mut f), vec![RaftOutput::ReadReady { ctx: 9, index: 4 }]);
 }
 
+/// Reference: Raft thesis §6.4.
 #[test]
 fn s6_4_lease_read_answers_at_once_when_quorum_heard_recently() {
     let mut c = cfg(1, 3);
@@ -590,6 +610,7 @@ fn s6_4_lease_read_answers_at_once_when_quorum_heard_recently() {
     assert!(drain(&mut l).contains(&RaftOutput::ReadReady { ctx: 3, index: 1 }));
 }
 
+/// Reference: Raft thesis §3.10.
 #[test]
 fn s3_10_leader_transfer_sends_timeout_now_and_blocks_proposals() {
     let mut l = leader(3);
@@ -612,6 +633,7 @@ fn s3_10_leader_transfer_sends_timeout_now_and_blocks_proposals() {
     );
 }
 
+/// Reference: Raft thesis §3.10.
 #[test]
 fn s3_10_timeout_now_starts_an_election_that_bypasses_lease() {
     let mut c = cfg(2, 3);
@@ -644,6 +666,7 @@ fn s3_10_timeout_now_starts_an_election_that_bypasses_lease() {
     )));
 }
 
+/// Reference: Raft paper §7.
 #[test]
 fn s7_follower_behind_the_log_gets_and_restores_snapshot() {
     let mut l = leader(3);
@@ -827,8 +850,9 @@ fn appends_to(out: &[RaftOutput], to: u64) -> Vec<(u64, Vec<u64>)> {
         .collect()
 }
 
+/// Reference: Raft thesis §10.2.2 (batching and pipelining).
 #[test]
-fn s10_2_1_probe_then_pipeline_within_inflight_and_size_limits() {
+fn s10_2_2_probe_then_pipeline_within_inflight_and_size_limits() {
     let mut c = cfg(1, 3);
     c.append_entries_max = 2;
     c.inflight_appends_max = 2;
@@ -899,4 +923,83 @@ fn append_bytes_max_limits_a_batch_but_always_sends_one_entry() {
     }
     let out = drain(&mut l);
     assert_eq!(appends_to(&out, 2), vec![(1, vec![2]), (2, vec![3, 4]), (4, vec![5])]);
+}
+
+/// Reference: Raft thesis §6.4.
+#[test]
+fn s6_4_forwarded_reads_answer_once_and_fail_when_the_leader_changes() {
+    let mut f = follower_with(2, 1, vec![]);
+    f.step(msg(1, 2, 1, MessageBody::Heartbeat { commit: 0, ctx: 0 }));
+    drain(&mut f);
+    f.read_index(5).expect("leader known");
+    f.read_index(6).expect("leader known");
+    drain(&mut f);
+    let answer = msg(1, 2, 1, MessageBody::ReadIndexResponse { ctx: 5, index: 3 });
+    f.step(answer.clone());
+    f.step(answer);
+    assert_eq!(
+        drain(&mut f),
+        vec![RaftOutput::ReadReady { ctx: 5, index: 3 }],
+        "a duplicate is ignored"
+    );
+    f.step(msg(3, 2, 2, MessageBody::Heartbeat { commit: 0, ctx: 0 }));
+    let out = drain(&mut f);
+    assert!(out.contains(&RaftOutput::ReadFailed {
+        ctx: 6,
+        error: ProposeError::NotLeader { leader: Some(3) }
+    }));
+}
+
+/// Reference: Raft thesis §10.2.2 (batching and pipelining).
+#[test]
+fn s10_2_2_lost_tail_append_is_resent_after_stalled_heartbeats() {
+    let mut c = cfg(1, 3);
+    c.inflight_appends_max = 1;
+    let mut l = RaftNode::new(c, DurableState::default());
+    l.campaign();
+    let out = drain(&mut l);
+    ack_all(&mut l, &out);
+    l.step(msg(2, 1, 1, MessageBody::VoteResponse { reject: false }));
+    drain(&mut l);
+    l.step(msg(
+        2,
+        1,
+        1,
+        MessageBody::AppendResponse { index: 1, reject: false, reject_hint: 0, hint_term: 0 },
+    ));
+    drain(&mut l);
+    l.propose(Bytes::from_static(b"lost")).expect("leader");
+    let out = drain(&mut l);
+    assert_eq!(appends_to(&out, 2), vec![(1, vec![2])], "this append gets lost");
+    l.propose(Bytes::from_static(b"queued")).expect("leader");
+    assert_eq!(appends_to(&drain(&mut l), 2), vec![], "window of one is full");
+    let hb = msg(2, 1, 1, MessageBody::HeartbeatResponse { ctx: 0 });
+    for round in 0..3 {
+        l.step(hb.clone());
+        let resent = appends_to(&drain(&mut l), 2);
+        if round < 2 {
+            assert_eq!(resent, vec![], "round {round}: still waiting");
+        } else {
+            assert_eq!(resent, vec![(1, vec![2, 3])], "probing again from what matches");
+        }
+    }
+}
+
+#[test]
+fn absurd_snapshot_index_is_ignored() {
+    let mut f = follower_with(2, 1, vec![]);
+    let snapshot = Snapshot {
+        meta: SnapshotMeta { index: u64::MAX, term: 1, conf: ConfState::with_voters([1, 2, 3]) },
+        data: Bytes::new(),
+    };
+    f.step(msg(1, 2, 1, MessageBody::InstallSnapshot { snapshot }));
+    drain(&mut f);
+    assert_eq!(f.status().snapshot_index, 0);
+    // Still usable: it becomes leader and appends.
+    f.campaign();
+    let out = drain(&mut f);
+    ack_all(&mut f, &out);
+    f.step(msg(3, 2, 2, MessageBody::VoteResponse { reject: false }));
+    assert_eq!(f.status().role, Role::Leader);
+    f.propose(Bytes::from_static(b"x")).expect("leader");
 }

@@ -22,6 +22,8 @@ enum Action {
     Crash(u64),
     Restart(u64),
     Isolate(u64),
+    /// A one-way cut: messages from the first to the second are lost.
+    CutOneWay(u64, u64),
     Heal,
     Campaign(u64),
     Read(u64),
@@ -45,6 +47,7 @@ fn action(n: u64) -> impl Strategy<Value = Action> {
         2 => (1..=n).prop_map(Action::Restart),
         1 => (1..=n).prop_map(Action::Isolate),
         1 => Just(Action::Heal),
+        1 => ((1..=n), (1..=n)).prop_map(|(a, b)| Action::CutOneWay(a, b)),
         1 => (1..=n).prop_map(Action::Campaign),
         4 => Just(Action::Settle),
         3 => (1..=n).prop_map(Action::Read),
@@ -104,6 +107,9 @@ fn run(n: u64, knobs: Knobs, actions: Vec<Action>) {
             }
             Action::Isolate(id) => net.isolate(id),
             Action::Heal => net.heal(),
+            Action::CutOneWay(a, b) => {
+                net.cut.insert((a, b));
+            }
             Action::Read(id) => {
                 net.read(id);
             }

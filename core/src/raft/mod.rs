@@ -2,8 +2,18 @@
 //! thesis; structure after etcd-io/raft): elections with PreVote and CheckQuorum, log
 //! replication, snapshots, ReadIndex, leader transfer.
 //!
-//! The driver-facing types live here; the node itself is in `node`, its behaviour in
-//! one file per concern.
+//! The driver-facing types live here; the node itself is in `node` (state, API, the
+//! `step` entry point), its behaviour in one file per concern:
+//!
+//! - `election`: timeouts, PreVote, votes, CheckQuorum, role changes, leader transfer;
+//! - `replication`: appends, flow control, the commit rule, heartbeats, forwarding;
+//! - `progress`: the leader's view of each follower (probe / replicate / snapshot);
+//! - `log`: the in-memory log and its cursors;
+//! - `durability`: persist requests, acknowledgements and the stable index;
+//! - `snapshot`: compaction and InstallSnapshot;
+//! - `read_index`: ReadIndex, forwarded reads and lease reads;
+//! - `invariants`: the checks run after every input in debug builds;
+//! - `output`: [`RaftOutput`] with the ordering contract, and [`ProposeError`].
 
 mod config;
 mod durability;

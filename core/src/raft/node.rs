@@ -439,6 +439,9 @@ impl RaftNode {
     fn report_role(&mut self) {
         let now = (self.role, self.term, self.leader);
         if now != self.reported {
+            if (now.1, now.2) != (self.reported.1, self.reported.2) {
+                self.fail_forwarded_reads();
+            }
             self.reported = now;
             self.out.push(RaftOutput::RoleChanged { role: now.0, term: now.1, leader: now.2 });
         }

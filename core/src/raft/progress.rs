@@ -1,5 +1,5 @@
 //! What a leader knows about each member's log: how far it matches, what to send
-//! next, and how much is in flight (Raft thesis §10.2.1 flow control).
+//! next, and how much is in flight (Raft thesis §10.2.2, batching and pipelining).
 //!
 //! `Probe`: one append at a time until the follower's position is known.
 //! `Replicate`: optimistic pipelining, at most `inflight_appends_max` appends in flight.
@@ -32,6 +32,8 @@ pub(super) struct Progress {
     pub(super) last_heard_tick: Option<u64>,
     /// `matched` at the previous heartbeat response, to notice a stalled pipeline.
     pub(super) matched_at_heartbeat: Index,
+    /// Heartbeat responses in a row that found a lagging follower's `matched` unmoved.
+    pub(super) stalled_heartbeats: u32,
 }
 
 impl Progress {
@@ -45,6 +47,7 @@ impl Progress {
             recent_active: false,
             last_heard_tick: None,
             matched_at_heartbeat: 0,
+            stalled_heartbeats: 0,
         }
     }
 
@@ -57,6 +60,8 @@ impl Progress {
 
     pub(super) fn become_replicate(&mut self) {
         self.state = ProgressState::Replicate;
+        self.matched_at_heartbeat = self.matched;
+        self.stalled_heartbeats = 0;
         self.next = self.matched + 1;
         self.probe_sent = false;
         self.inflight.clear();

@@ -38,6 +38,10 @@ pub(crate) struct ReadQueue {
     pending: VecDeque<PendingRead>,
     /// Reads that arrived before an entry of the leader's term committed.
     waiting: Vec<(NodeId, u64)>,
+    /// Follower: reads asked of the leader and not yet answered, by ctx. An answer
+    /// for a ctx not here (duplicated or late) is ignored; when the leader or term
+    /// changes these fail, since their answer may never come.
+    forwarded: BTreeSet<u64>,
 }
 
 impl RaftNode {
@@ -49,6 +53,7 @@ impl RaftNode {
         match self.leader {
             None => Err(ProposeError::NoLeader),
             Some(leader) => {
+                self.reads.forwarded.insert(ctx);
                 self.send(leader, MessageBody::ReadIndex { ctx }, None);
                 Ok(())
             }
@@ -64,6 +69,9 @@ impl RaftNode {
     }
 
     pub(super) fn handle_read_response(&mut self, ctx: u64, index: Index) {
+        if !self.reads.forwarded.remove(&ctx) {
+            return;
+        }
         if index == 0 {
             self.announce_read_failure(ctx, self.leader);
         } else {
@@ -125,6 +133,13 @@ impl RaftNode {
             }
             let Some(r) = self.reads.pending.pop_front() else { break };
             self.release_read(r.from, r.ctx, r.index);
+        }
+    }
+
+    /// The leader or term changed: reads forwarded to the old leader fail.
+    pub(super) fn fail_forwarded_reads(&mut self) {
+        for ctx in std::mem::take(&mut self.reads.forwarded) {
+            self.announce_read_failure(ctx, self.leader);
         }
     }
 

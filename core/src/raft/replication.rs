@@ -7,6 +7,9 @@ use super::progress::ProgressState;
 use super::{MessageBody, Role};
 use crate::types::{Entry, EntryKind, Index, NodeId, Term};
 
+/// Heartbeat responses without progress before a pipelined follower is probed again.
+const STALLED_HEARTBEATS_MAX: u32 = 3;
+
 impl RaftNode {
     /// Sends `to` whatever it lacks, as far as flow control allows. With `send_empty`,
     /// sends an empty append (carrying the commit index) when there is nothing new.
@@ -245,12 +248,19 @@ impl RaftNode {
         match pr.state {
             ProgressState::Probe => pr.probe_sent = false,
             ProgressState::Replicate => {
-                // Appends or their answers were lost: nothing moved since the last
-                // heartbeat although the follower lags. Start over from what matches.
+                // The last appends or their answers were lost (a later append would
+                // have been rejected and repaired that): nothing moved for several
+                // heartbeats although the follower lags. Start over from what matches.
                 if pr.matched < last && pr.matched == pr.matched_at_heartbeat {
-                    pr.become_probe();
+                    pr.stalled_heartbeats += 1;
+                } else {
+                    pr.stalled_heartbeats = 0;
                 }
                 pr.matched_at_heartbeat = pr.matched;
+                if pr.stalled_heartbeats >= STALLED_HEARTBEATS_MAX {
+                    pr.stalled_heartbeats = 0;
+                    pr.become_probe();
+                }
             }
             ProgressState::Snapshot { .. } => {}
         }

@@ -6,7 +6,7 @@ use super::node::RaftNode;
 use super::output::RaftOutput;
 use super::progress::ProgressState;
 use super::{MessageBody, Role};
-use crate::types::{NodeId, Snapshot};
+use crate::types::{Index, NodeId, Snapshot};
 
 impl RaftNode {
     pub(super) fn compact_inner(&mut self, mut snapshot: Snapshot) {
@@ -57,8 +57,13 @@ impl RaftNode {
             return;
         }
         let (index, term) = (snapshot.meta.index, snapshot.meta.term);
-        let valid =
-            index > 0 && term > 0 && term <= self.term && !snapshot.meta.conf.voters.is_empty();
+        // An index near the end of the number space cannot come from a real log and
+        // would leave no room to append after it: treat it as corrupt.
+        let valid = index > 0
+            && index < Index::MAX / 2
+            && term > 0
+            && term <= self.term
+            && !snapshot.meta.conf.voters.is_empty();
         if valid && index > self.log.commit {
             if self.log.match_term(index, term) {
                 // We hold the entry: the log after it stays, everything up to it is committed.

@@ -45,6 +45,8 @@ pub struct Net {
     next_read: u64,
     /// The highest commit index any node has known.
     pub committed_max: Index,
+    /// FNV-1a over every output of every node, in order: equal runs, equal hashes.
+    pub trace_hash: u64,
     out: Vec<RaftOutput>,
 }
 
@@ -77,6 +79,7 @@ impl Net {
             read_bounds: BTreeMap::new(),
             next_read: 0,
             committed_max: 0,
+            trace_hash: 0xcbf2_9ce4_8422_2325,
             out: Vec::new(),
         };
         for c in configs {
@@ -113,6 +116,9 @@ impl Net {
             node.drain(&mut out);
         }
         for o in out.drain(..) {
+            for b in format!("{id}:{o:?}").bytes() {
+                self.trace_hash = (self.trace_hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+            }
             match o {
                 RaftOutput::Send { msg, after: None } => self.wire.push_back(msg),
                 RaftOutput::Send { msg, after: Some(s) } => {
