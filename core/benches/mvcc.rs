@@ -125,6 +125,10 @@ fn benches(c: &mut Criterion) {
             black_box(base.range(&reqs[i]).expect("range"))
         })
     });
+    let hot = RangeRequest { key: keys[KEYS / 2].clone(), ..RangeRequest::default() };
+    g.bench_function("range_same_key_in_100k", |b| {
+        b.iter(|| black_box(base.range(black_box(&hot)).expect("range")))
+    });
     g.finish();
 }
 

@@ -191,3 +191,17 @@ fn promotion_uses_the_checkpointed_remaining_ttl() {
     let t: LeaseTable = serde_json::from_str(&json).expect("de");
     assert_eq!(&t, a.table());
 }
+
+#[test]
+fn malformed_lease_snapshots_are_rejected() {
+    let mut l = Lessor::new(cfg());
+    grant(&mut l, 10, 7, 0, 0);
+    let mut v = serde_json::to_value(l.table()).expect("ser");
+    assert!(serde_json::from_value::<LeaseTable>(v.clone()).is_ok());
+    let entry = v["leases"].as_object_mut().map(|m| m.values_mut().next().expect("lease"));
+    match entry {
+        Some(lease) => lease["id"] = serde_json::json!(8),
+        None => v["leases"][0][1]["id"] = serde_json::json!(8),
+    }
+    assert!(serde_json::from_value::<LeaseTable>(v).is_err());
+}

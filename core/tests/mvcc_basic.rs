@@ -385,3 +385,45 @@ fn delete_keys_is_one_revision() {
     assert_eq!(s.current_revision(), 4);
     assert!(events.iter().all(|e| e.kv.mod_revision == 4 && e.r#type == EventType::Delete));
 }
+
+#[test]
+fn long_and_short_keys_mix_in_order() {
+    let mut s = Store::new();
+    let long = "k".repeat(40);
+    let longer = format!("{long}z");
+    let keys = ["k", "kk", long.as_str(), longer.as_str(), "kl", "l"];
+    for k in keys {
+        put(&mut s, k, k);
+    }
+    for k in keys {
+        assert_eq!(get(&s, k).kvs[0].value, b(k));
+    }
+    let all = RangeRequest { key: b("\0"), range_end: b("\0"), ..Default::default() };
+    let mut sorted = keys.to_vec();
+    sorted.sort();
+    assert_eq!(range(&s, all), sorted);
+    s.delete_range(&DeleteRangeRequest { key: b(&long), ..Default::default() }).expect("del");
+    assert_eq!(get(&s, &long).count, 0);
+    assert_eq!(get(&s, &longer).count, 1);
+    let json = serde_json::to_string(&s).expect("ser");
+    assert_eq!(serde_json::from_str::<Store>(&json).expect("de"), s);
+}
+
+#[test]
+fn malformed_snapshots_are_rejected() {
+    let mut s = Store::new();
+    put(&mut s, "a", "1");
+    put(&mut s, "b", "2");
+    let good = serde_json::to_value(&s).expect("ser");
+    assert_eq!(serde_json::from_value::<Store>(good.clone()).expect("de"), s);
+    let mut bad_rev = good.clone();
+    bad_rev["current_rev"] = serde_json::json!(0);
+    assert!(serde_json::from_value::<Store>(bad_rev).is_err());
+    let mut swapped = good.clone();
+    let keys = swapped["keys"].as_array_mut().expect("keys");
+    keys.swap(0, 1);
+    assert!(serde_json::from_value::<Store>(swapped).is_err());
+    let mut future = good;
+    future["keys"][0][1][0]["mod_rev"] = serde_json::json!(99);
+    assert!(serde_json::from_value::<Store>(future).is_err());
+}

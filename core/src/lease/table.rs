@@ -19,6 +19,27 @@ pub struct Lease {
 
 /// Every granted lease, by id. Persistent maps make cloning for a snapshot O(1).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "TableImage")]
 pub struct LeaseTable {
     pub leases: OrdMap<LeaseId, Lease>,
+}
+
+/// The serialized form, checked on the way in: a snapshot from a peer or a disk is not
+/// trusted.
+#[derive(Deserialize)]
+struct TableImage {
+    leases: OrdMap<LeaseId, Lease>,
+}
+
+impl TryFrom<TableImage> for LeaseTable {
+    type Error = String;
+
+    fn try_from(img: TableImage) -> Result<LeaseTable, String> {
+        for (id, l) in img.leases.iter() {
+            if *id != l.id || *id == 0 || l.ttl <= 0 {
+                return Err(format!("lease snapshot: bad lease {id}: {l:?}"));
+            }
+        }
+        Ok(LeaseTable { leases: img.leases })
+    }
 }

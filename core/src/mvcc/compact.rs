@@ -34,7 +34,7 @@ impl Store {
                 self.keys.remove(&k);
             } else {
                 // A fresh vector so the dropped versions' memory is released.
-                *h = h[keep_from..].to_vec();
+                *h = std::sync::Arc::new(h[keep_from..].to_vec());
             }
         }
         let (_, at, newer) = self.log.split_lookup(&rev);

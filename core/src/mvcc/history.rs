@@ -35,8 +35,10 @@ impl Version {
     }
 }
 
-/// Versions of one key, oldest first; mod revisions strictly increase.
-pub type History = Vec<Version>;
+/// Versions of one key, oldest first; mod revisions strictly increase. Behind an `Arc`
+/// so that copying a map node shared with a snapshot copies pointers, not histories
+/// (the node entry also shrinks to 32 bytes).
+pub type History = std::sync::Arc<Vec<Version>>;
 
 /// The version of the key visible at `rev`, if the key exists then.
 pub fn visible_at(history: &[Version], rev: i64) -> Option<&Version> {
@@ -51,15 +53,15 @@ pub fn visible_at(history: &[Version], rev: i64) -> Option<&Version> {
 }
 
 /// The event `version` records, given the version before it (if any).
-pub fn make_event(key: &Bytes, version: &Version, prev: Option<&Version>) -> Event {
+pub fn make_event(key: Bytes, version: &Version, prev: Option<&Version>) -> Event {
     let prev_kv = prev.filter(|p| !p.is_tombstone()).map(|p| p.to_kv(key.clone()));
     if version.is_tombstone() {
         Event {
             r#type: EventType::Delete,
-            kv: KeyValue { key: key.clone(), mod_revision: version.mod_rev, ..KeyValue::default() },
+            kv: KeyValue { key, mod_revision: version.mod_rev, ..KeyValue::default() },
             prev_kv,
         }
     } else {
-        Event { r#type: EventType::Put, kv: version.to_kv(key.clone()), prev_kv }
+        Event { r#type: EventType::Put, kv: version.to_kv(key), prev_kv }
     }
 }

@@ -29,7 +29,11 @@ impl KeyRange {
         match self {
             KeyRange::Single(k) => k.as_ref() == key,
             KeyRange::Span { start, end } => {
-                start.as_ref() <= key && end.as_ref().is_none_or(|e| key < e.as_ref())
+                let below_end = match end {
+                    Some(e) => key < e.as_ref(),
+                    None => true,
+                };
+                start.as_ref() <= key && below_end
             }
         }
     }
@@ -53,21 +57,6 @@ impl KeyRange {
                     None => Bound::Unbounded,
                 },
             ),
-        }
-    }
-
-    /// Whether the two ranges share a key.
-    pub fn intersects(&self, other: &KeyRange) -> bool {
-        if self.is_empty() || other.is_empty() {
-            return false;
-        }
-        match (self, other) {
-            (KeyRange::Single(k), r) | (r, KeyRange::Single(k)) => r.contains(k),
-            (KeyRange::Span { start: s1, end: e1 }, KeyRange::Span { start: s2, end: e2 }) => {
-                let a_before_b_end = e2.as_ref().is_none_or(|e| s1 < e);
-                let b_before_a_end = e1.as_ref().is_none_or(|e| s2 < e);
-                a_before_b_end && b_before_a_end
-            }
         }
     }
 }

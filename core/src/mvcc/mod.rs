@@ -10,6 +10,18 @@
 //! Both maps are `im` persistent maps, so cloning a `Store` (a state-machine snapshot)
 //! is O(1) and later writes copy only the paths they touch. Every result is a pure
 //! function of the operations applied, because every replica applies the same Raft log.
+//!
+//! How the server applies a committed request (the store knows nothing of leases
+//! beyond the `lease_exists` check it is handed):
+//! - Put / DeleteRange / Txn: call the method with `&|id| lessor.exists(id)`, then
+//!   `lessor.apply_events(&written.events)` (lease attachments follow the events), then
+//!   `watch_hub.sync(&store)`.
+//! - LeaseRevoke: `let keys = lessor.revoke(id)?; let events = store.delete_keys(&keys);`
+//!   then `lessor.apply_events(&events)` and `watch_hub.sync(&store)`: one revision.
+//! - Compact: `store.compact(rev)`, then `watch_hub.sync(&store)` (cancels watchers that
+//!   fell behind).
+//! - Snapshot: clone the store (O(1)) and serialize it with serde; deserializing gives
+//!   an equal store.
 
 mod compact;
 mod hash;
@@ -44,7 +56,7 @@ pub struct Written<R> {
 
 /// The multi-version store. See the module docs.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(from = "snapshot::StoreImage", into = "snapshot::StoreImage")]
+#[serde(try_from = "snapshot::StoreImage", into = "snapshot::StoreImage")]
 pub struct Store {
     keys: OrdMap<Key, History>,
     /// Events by revision, for revisions >= the compaction revision.
@@ -86,7 +98,7 @@ impl Store {
 
     /// The current version of `key`, if it exists.
     pub fn get(&self, key: &[u8]) -> Option<KeyValue> {
-        let h = self.keys.get(key)?;
+        let h = self.history(key)?;
         history::visible_at(h, self.current_rev).map(|v| v.to_kv(Bytes::copy_from_slice(key)))
     }
 
@@ -96,6 +108,24 @@ impl Store {
         let (from, to) = (from.max(self.compact_rev), to.min(self.current_rev));
         let range = if from <= to { Some(self.log.range(from..=to)) } else { None };
         range.into_iter().flatten().map(|(r, e)| (*r, e))
+    }
+
+    /// One key's versions. Short keys are looked up as a `Key` so every probe uses the
+    /// word compare; long ones by slice, which saves building a heap key per lookup.
+    pub(crate) fn history(&self, key: &[u8]) -> Option<&History> {
+        if key.len() <= key::INLINE_MAX {
+            self.keys.get(&Key::new(key))
+        } else {
+            self.keys.get(key)
+        }
+    }
+
+    pub(crate) fn history_mut(&mut self, key: &[u8]) -> Option<&mut History> {
+        if key.len() <= key::INLINE_MAX {
+            self.keys.get_mut(&Key::new(key))
+        } else {
+            self.keys.get_mut(key)
+        }
     }
 
     /// Checks a read revision against the compaction and current revisions.

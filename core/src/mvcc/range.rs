@@ -28,7 +28,7 @@ impl Store {
         let mut kvs = Vec::new();
         let mut count = 0i64;
         if let KeyRange::Single(key) = &kr {
-            if let Some(h) = self.keys.get(key.as_ref()) {
+            if let Some(h) = self.history(key) {
                 if let Some(v) = visible_at(h, rev) {
                     count = 1;
                     if !req.count_only {
@@ -40,7 +40,11 @@ impl Store {
             for (k, h) in self.keys.range::<_, [u8]>(kr.bounds()) {
                 if let Some(v) = visible_at(h, rev) {
                     count += 1;
-                    if !req.count_only && fetch.is_none_or(|n| kvs.len() < n) {
+                    let room = match fetch {
+                        Some(n) => kvs.len() < n,
+                        None => true,
+                    };
+                    if !req.count_only && room {
                         kvs.push(v.to_kv(k.to_bytes()));
                     }
                 }

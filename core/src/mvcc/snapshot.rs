@@ -31,15 +31,39 @@ impl From<Store> for StoreImage {
     }
 }
 
-impl From<StoreImage> for Store {
-    fn from(img: StoreImage) -> Store {
+impl TryFrom<StoreImage> for Store {
+    type Error = String;
+
+    /// Rebuilds a store; a snapshot from a peer or a disk is checked, not trusted.
+    fn try_from(img: StoreImage) -> Result<Store, String> {
+        if img.current_rev < 1 || img.compact_rev > img.current_rev {
+            return Err(format!(
+                "store snapshot: bad revisions (current {}, compacted {})",
+                img.current_rev, img.compact_rev
+            ));
+        }
+        for pair in img.keys.windows(2) {
+            if pair[0].0 >= pair[1].0 {
+                return Err(format!("store snapshot: keys out of order at {:?}", pair[1].0));
+            }
+        }
+        for (k, h) in &img.keys {
+            let ordered = h.windows(2).all(|w| w[0].mod_rev < w[1].mod_rev);
+            let in_range = h.iter().all(|v| v.mod_rev >= 1 && v.mod_rev <= img.current_rev);
+            if h.is_empty() || !ordered || !in_range {
+                return Err(format!("store snapshot: bad history for key {k:?}"));
+            }
+        }
         let mut by_rev: BTreeMap<i64, Vec<(u32, Event)>> = BTreeMap::new();
         for (k, h) in &img.keys {
             let k = k.to_bytes();
             for (i, v) in h.iter().enumerate() {
                 if v.mod_rev > img.compact_rev {
                     let prev = i.checked_sub(1).map(|p| &h[p]);
-                    by_rev.entry(v.mod_rev).or_default().push((v.sub, make_event(&k, v, prev)));
+                    by_rev
+                        .entry(v.mod_rev)
+                        .or_default()
+                        .push((v.sub, make_event(k.clone(), v, prev)));
                 }
             }
         }
@@ -51,11 +75,11 @@ impl From<StoreImage> for Store {
             events.sort_by_key(|(sub, _)| *sub);
             log.insert(rev, events.into_iter().map(|(_, e)| e).collect());
         }
-        Store {
+        Ok(Store {
             keys: img.keys.into_iter().collect(),
             log,
             current_rev: img.current_rev,
             compact_rev: img.compact_rev,
-        }
+        })
     }
 }

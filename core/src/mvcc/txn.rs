@@ -13,6 +13,7 @@ use crate::api::{
 use bytes::Bytes;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// etcd's default `--max-txn-ops`.
 pub const MAX_TXN_OPS: usize = 128;
@@ -169,7 +170,7 @@ impl Store {
         };
         match &kr {
             KeyRange::Single(k) => {
-                if let Some(h) = self.keys.get(k.as_ref()) {
+                if let Some(h) = self.history(k) {
                     if let Some(v) = visible_at(h, rev) {
                         check(v.to_kv(k.clone()));
                     }
@@ -299,23 +300,23 @@ impl<'s> Writer<'s> {
         let (rev, sub) = (self.rev, self.sub());
         // Copied so the store never pins a larger buffer the request was decoded from.
         let key = Bytes::copy_from_slice(&req.key);
-        let (prev, event) = match self.store.keys.get_mut(req.key.as_ref()) {
+        let (prev_kv, event) = match self.store.history_mut(&req.key) {
             Some(h) => {
-                let prev = h.last().filter(|v| !v.is_tombstone()).cloned();
-                let v = new_version(req, prev.as_ref(), rev, sub);
-                let event = make_event(&key, &v, prev.as_ref());
-                h.push(v);
-                (prev, event)
+                let prev = h.last().filter(|v| !v.is_tombstone());
+                let v = new_version(req, prev, rev, sub);
+                let prev_kv = if req.prev_kv { prev.map(|p| p.to_kv(key.clone())) } else { None };
+                let event = make_event(key, &v, prev);
+                Arc::make_mut(h).push(v);
+                (prev_kv, event)
             }
             None => {
                 let v = new_version(req, None, rev, sub);
-                let event = make_event(&key, &v, None);
-                self.store.keys.insert(Key::new(&req.key), vec![v]);
+                let event = make_event(key, &v, None);
+                self.store.keys.insert(Key::new(&req.key), Arc::new(vec![v]));
                 (None, event)
             }
         };
         self.events.push(event);
-        let prev_kv = if req.prev_kv { prev.map(|p| p.to_kv(key)) } else { None };
         PutResponse { header: ResponseHeader::at(rev), prev_kv }
     }
 
@@ -325,7 +326,7 @@ impl<'s> Writer<'s> {
         let mut doomed: Vec<(Bytes, Version)> = Vec::new();
         match &kr {
             KeyRange::Single(k) => {
-                if let Some(h) = self.store.keys.get(k.as_ref()) {
+                if let Some(h) = self.store.history(k) {
                     if let Some(v) = visible_at(h, cur) {
                         doomed.push((Bytes::copy_from_slice(k), v.clone()));
                     }
@@ -351,8 +352,8 @@ impl<'s> Writer<'s> {
                 lease: 0,
                 value: Bytes::new(),
             };
-            self.events.push(make_event(key, &tomb, Some(prev)));
-            self.store.keys.get_mut(key.as_ref()).expect("deleted key vanished").push(tomb);
+            self.events.push(make_event(key.clone(), &tomb, Some(prev)));
+            Arc::make_mut(self.store.history_mut(key).expect("deleted key vanished")).push(tomb);
             if req.prev_kv {
                 prev_kvs.push(prev.to_kv(key.clone()));
             }
@@ -387,7 +388,7 @@ impl<'s> Writer<'s> {
         if self.events.is_empty() {
             return Written { response, events: Vec::new().into() };
         }
-        let events: std::sync::Arc<[Event]> = self.events.into();
+        let events: Arc<[Event]> = self.events.into();
         self.store.current_rev = self.rev;
         self.store.log.insert(self.rev, events.clone());
         Written { response, events }
