@@ -114,7 +114,11 @@ impl Interval {
     }
 
     fn contains(&self, key: &[u8]) -> bool {
-        key >= self.start.as_ref() && self.end.as_ref().is_none_or(|e| key < e.as_ref())
+        let below_end = match &self.end {
+            Some(e) => key < e.as_ref(),
+            None => true,
+        };
+        key >= self.start.as_ref() && below_end
     }
 }
 
