@@ -74,6 +74,9 @@ pub struct EtcdNode {
     role: Role,
     term: Term,
     leader: Option<NodeId>,
+    /// Names this run of the member in proposal ids and read contexts: the configured
+    /// incarnation mixed with the durable state it started from.
+    incarnation: u64,
     next_seq: u64,
     next_ctx: u64,
     /// Leader: leases are promoted once an entry of this term applied, i.e. after every
@@ -88,6 +91,7 @@ impl EtcdNode {
         assert!(cfg.ticks_per_second > 0, "ticks_per_second must be positive");
         assert!(cfg.request_timeout_ticks > 0, "request_timeout_ticks must be positive");
         assert!(cfg.snapshot_entries > 0, "snapshot_entries must be positive");
+        let incarnation = incarnation_of(&cfg, &durable);
         let raft = RaftNode::new(cfg.raft.clone(), durable);
         let status = raft.status();
         let mut node = EtcdNode {
@@ -102,6 +106,7 @@ impl EtcdNode {
             role: status.role,
             term: status.term,
             leader: status.leader,
+            incarnation,
             next_seq: 0,
             next_ctx: 0,
             promote_pending: false,
@@ -245,7 +250,7 @@ impl EtcdNode {
         self.next_seq += 1;
         ProposalId {
             origin: self.cfg.member_id(),
-            incarnation: self.cfg.incarnation,
+            incarnation: self.incarnation,
             seq: self.next_seq,
         }
     }
@@ -274,7 +279,7 @@ impl EtcdNode {
         self.next_ctx += 1;
         // The incarnation in the high bits keeps a read index answered to the process
         // before a restart from being taken for one of the new process.
-        let ctx = (self.cfg.incarnation << 40) ^ self.next_ctx;
+        let ctx = (self.incarnation << 32) ^ self.next_ctx;
         match self.raft.read_index(ctx) {
             Ok(()) => {
                 let deadline = self.deadline();
@@ -408,7 +413,7 @@ impl EtcdNode {
         let at = ApplyAt { now_ticks: self.now_ticks, index: entry.index };
         let response = self.app.apply(&proposal.op, at);
         let (Some(pid), Some(response)) = (proposal.id, response) else { return };
-        if pid.origin != self.cfg.member_id() || pid.incarnation != self.cfg.incarnation {
+        if pid.origin != self.cfg.member_id() || pid.incarnation != self.incarnation {
             return;
         }
         if let Some(id) = self.pending.take_proposal(pid, &proposal.op) {
@@ -495,6 +500,28 @@ impl EtcdNode {
         assert!(self.applied <= status.commit, "applied beyond the commit index");
         assert!(self.snapshot_index <= self.applied, "snapshot beyond the applied index");
     }
+}
+
+/// A name for this run of the member. The configured incarnation is what makes runs
+/// differ; the durable state is mixed in so that a driver that forgets to bump it is
+/// still protected whenever anything became durable between the two runs.
+fn incarnation_of(cfg: &Config, durable: &DurableState) -> u64 {
+    let hs = durable.hard_state;
+    let parts = [
+        cfg.incarnation,
+        hs.term,
+        hs.commit,
+        hs.vote.unwrap_or(0),
+        durable.last_index(),
+        durable.snapshot.as_ref().map_or(0, |s| s.meta.index),
+    ];
+    // splitmix64 over the parts.
+    parts.iter().fold(0x9e37_79b9_7f4a_7c15u64, |acc, &p| {
+        let mut z = (acc ^ p).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    })
 }
 
 /// The lease manager's settings from the node's.
