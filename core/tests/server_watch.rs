@@ -131,3 +131,26 @@ fn progress_and_refused_creates_are_answered_once() {
     assert!(!c.watch[&w].iter().any(|r| r.canceled));
     assert!(matches!(c.answers.get(&w), None | Some((_, Response::Watch(_)))));
 }
+
+#[test]
+fn progress_notify_watchers_get_periodic_notices() {
+    let configs = (1..=3)
+        .map(|id| {
+            let mut cfg = server_net::config(id, 3);
+            cfg.watch_progress_ticks = 10;
+            cfg
+        })
+        .collect();
+    let mut c = Cluster::with_configs(configs);
+    let l = c.elect();
+    let notify = WatchCreateRequest { progress_notify: true, ..prefix("n", 0) };
+    let w = c.send(l, Request::WatchCreate { stream: 2, create: notify });
+    let quiet = c.send(l, Request::WatchCreate { stream: 2, create: prefix("q", 0) });
+    c.put(l, "other", "v");
+    c.run(30);
+    let notices: Vec<_> = c.watch[&w].iter().skip(1).collect();
+    assert!(notices.len() >= 2, "{notices:?}");
+    assert!(notices.iter().all(|r| r.events.is_empty() && !r.canceled));
+    assert_eq!(notices.last().map(|r| r.header.revision), Some(2));
+    assert_eq!(c.watch[&quiet].len(), 1, "only watchers that asked get notices");
+}
