@@ -154,3 +154,23 @@ fn progress_notify_watchers_get_periodic_notices() {
     assert_eq!(notices.last().map(|r| r.header.revision), Some(2));
     assert_eq!(c.watch[&quiet].len(), 1, "only watchers that asked get notices");
 }
+
+#[test]
+fn closing_a_stream_cancels_its_watchers_and_no_other() {
+    let mut c = Cluster::new(3);
+    let l = c.elect();
+    let a = c.send(l, Request::WatchCreate { stream: 5, create: prefix("c", 0) });
+    let b = c.send(l, Request::WatchCreate { stream: 5, create: prefix("d", 0) });
+    let other = c.send(l, Request::WatchCreate { stream: 6, create: prefix("c", 0) });
+    let close = c.send(l, Request::WatchClose { stream: 5 });
+    assert_eq!(c.watch[&close].len(), 1);
+    assert!(c.watch[&close][0].canceled);
+    for w in [a, b] {
+        assert!(c.watch[&w].last().is_some_and(|r| r.canceled), "watcher {w} not closed");
+    }
+    c.put(l, "c1", "v");
+    c.run(3);
+    assert_eq!(c.watch[&a].iter().filter(|r| !r.events.is_empty()).count(), 0);
+    assert_eq!(c.watch[&other].iter().map(|r| r.events.len()).sum::<usize>(), 1);
+    assert_eq!(c.node(l).watchers(), 1);
+}

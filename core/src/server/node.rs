@@ -196,6 +196,7 @@ impl EtcdNode {
                 | Request::WatchCreate { .. }
                 | Request::WatchCancel { .. }
                 | Request::WatchProgress { .. }
+                | Request::WatchClose { .. }
         );
         if !local && self.is_learner() {
             self.respond(id, Response::Err(EtcdError::NotSupportedForLearner));
@@ -228,6 +229,10 @@ impl EtcdNode {
             }
             Request::WatchProgress { stream } => {
                 self.watches.progress(id, stream, &self.app.store, &mut self.watch_out);
+                self.flush_watch();
+            }
+            Request::WatchClose { stream } => {
+                self.watches.close(id, stream, &self.app.store, &mut self.watch_out);
                 self.flush_watch();
             }
             Request::Status => {

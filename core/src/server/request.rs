@@ -52,6 +52,11 @@ pub enum Request {
     WatchProgress {
         stream: StreamId,
     },
+    /// The client's stream ended: cancels every watcher of `stream` (each create id gets
+    /// its final `canceled` response). Answered once, `canceled` with `watch_id == -1`.
+    WatchClose {
+        stream: StreamId,
+    },
     /// Maintenance.Status of this member.
     Status,
     /// Maintenance.MoveLeader: hand leadership to `target` (only the leader may).

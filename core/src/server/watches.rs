@@ -76,6 +76,39 @@ impl Watches {
         ));
     }
 
+    /// The client's stream went away: every watcher of it is canceled (each create id
+    /// gets its final response), unanswered progress requests are answered canceled,
+    /// and `id` gets one canceled response with watch id -1.
+    pub fn close(
+        &mut self,
+        id: RequestId,
+        stream: StreamId,
+        store: &Store,
+        out: &mut Vec<(RequestId, WatchResponse)>,
+    ) {
+        let ids: Vec<WatchId> = self
+            .watchers
+            .range((stream, WatchId::MIN)..=(stream, WatchId::MAX))
+            .map(|((_, w), _)| *w)
+            .collect();
+        for watch_id in ids {
+            self.hub.cancel(stream, watch_id, store);
+        }
+        self.route(stream, out);
+        self.hub.close_stream(stream);
+        let header = crate::api::ResponseHeader::at(store.current_revision());
+        let closed = WatchResponse {
+            header,
+            watch_id: INVALID_WATCH_ID,
+            canceled: true,
+            ..WatchResponse::default()
+        };
+        for waiting in self.progress.remove(&stream).unwrap_or_default() {
+            out.push((waiting, closed.clone()));
+        }
+        out.push((id, closed));
+    }
+
     /// A progress request, answered on `id` once the stream's watchers are up to date.
     pub fn progress(
         &mut self,
