@@ -5,7 +5,8 @@
 //! the `WatchCreate` that made it; that id stays open until a response with `canceled`
 //! set. A refused create is answered once, created-and-canceled. A progress request is
 //! answered once (watch id -1). A cancel request is answered once with a `canceled`
-//! response for its watch id, whether or not the watcher existed.
+//! response for its watch id, whether or not the watcher existed. A close ends every
+//! watcher of a stream (the client went away) and is answered once.
 
 use super::request::StreamId;
 use crate::api::{
