@@ -25,16 +25,20 @@
 //! - Watches are served from this member's applied state; see [`super::watches`].
 //!
 //! Leases: only the leader expires them, from its own ticks, by proposing a revoke;
-//! it proposes checkpoints of remaining TTLs every `lease_checkpoint_ticks`; a new
-//! leader promotes leases from the last checkpoint (see [`crate::lease`]): it counts
-//! each lease's remaining TTL from when this member learned it (the grant or the
-//! checkpoint applied here), never from its own promotion, so leader changes cannot
-//! keep a lease alive, and it leaves clients `lease_promote_grace_ticks` to find it.
-//! Keep-alives reaching the leader refresh its in-memory expiry after it has applied
-//! everything committed, and the renewal is replicated as a checkpoint of the full TTL
-//! so that a successor does not expire the lease early. Keep-alives reaching a
-//! follower travel through the log (members talk only through Raft): applying one
-//! refreshes the expiry on whichever member leads and records the same checkpoint.
+//! it proposes checkpoints of remaining TTLs every `lease_checkpoint_ticks`. A new
+//! leader promotes leases once it applied an entry of its own term (so it knows every
+//! grant, renewal and checkpoint before it), and counts each lease's remaining TTL from
+//! when this member learned it (the grant, renewal or checkpoint applied here), never
+//! from its own promotion: leader changes cannot keep a lease alive, and it leaves
+//! clients `lease_promote_grace_ticks` to find it (see [`crate::lease`]).
+//!
+//! Keep-alives, on any member, go through the log and are answered when they apply.
+//! etcd refreshes the leader's memory and replicates only periodic checkpoints, which
+//! leaves a window where a renewal the client was told about is unknown to the next
+//! leader, who may then expire the lease early. Here applying a keep-alive refreshes
+//! the leader's in-memory expiry and records the renewal on every replica as a
+//! checkpoint of the full TTL, before the client hears of it; the cost is one log entry
+//! per keep-alive, about the heartbeat round a ReadIndex would cost anyway.
 
 use super::config::Config;
 use super::pending::{Pending, Read};
@@ -43,9 +47,7 @@ use super::request::{MoveLeaderResponse, Request, Response, StatusResponse};
 use super::state::{AppState, ApplyAt};
 use super::validate::{txn_writes, validate};
 use super::watches::Watches;
-use crate::api::{
-    EtcdError, LeaseCheckpoint, LeaseCheckpointRequest, RequestOp, TxnRequest, WatchResponse,
-};
+use crate::api::{EtcdError, RequestOp, TxnRequest, WatchResponse};
 use crate::lease::{Lessor, LessorConfig};
 use crate::mvcc::Store;
 use crate::process::{Effect, Process};
@@ -213,9 +215,6 @@ impl EtcdNode {
             Request::Compact(c) => self.propose(id, Op::Compact(c)),
             Request::LeaseGrant(g) => self.propose(id, Op::LeaseGrant(g)),
             Request::LeaseRevoke(r) => self.propose(id, Op::LeaseRevoke(r)),
-            Request::LeaseKeepAlive(k) if self.role == Role::Leader => {
-                self.linearizable(id, Read::LeaseKeepAlive(k))
-            }
             Request::LeaseKeepAlive(k) => self.propose(id, Op::LeaseKeepAlive(k)),
             Request::LeaseTimeToLive(t) => self.linearizable(id, Read::LeaseTimeToLive(t)),
             Request::LeaseLeases(_) => self.linearizable(id, Read::LeaseLeases),
@@ -296,28 +295,7 @@ impl EtcdNode {
 
     /// Serves a read from local state now.
     fn serve(&mut self, id: RequestId, read: Read) {
-        if let Read::LeaseKeepAlive(k) = &read {
-            if !self.app.lessor.is_primary() {
-                // Leadership moved while the keep-alive waited: send it the follower way.
-                let op = Op::LeaseKeepAlive(*k);
-                self.propose(id, op);
-                return;
-            }
-        }
         let response = self.app.serve(&read, self.now_ticks);
-        if let Response::LeaseKeepAlive(k) = &response {
-            if k.ttl > 0 {
-                // Replicate the renewal as a checkpoint: a successor counts the TTL from
-                // when it learned the lease's remaining time, and without this it would
-                // count from before the renewal and could expire a lease the client was
-                // just told lives on.
-                let remaining_ticks = (k.ttl as u64).saturating_mul(self.cfg.ticks_per_second);
-                let cp = LeaseCheckpoint { id: k.id, remaining_ticks };
-                self.propose_internal(Op::LeaseCheckpoint(LeaseCheckpointRequest {
-                    checkpoints: vec![cp],
-                }));
-            }
-        }
         self.respond(id, response);
     }
 

@@ -39,9 +39,8 @@ pub enum Op {
     LeaseExpire(LeaseRevokeRequest),
     /// The leader's periodic record of remaining TTLs.
     LeaseCheckpoint(LeaseCheckpointRequest),
-    /// A keep-alive that reached a follower: it travels through the log so that the
-    /// leader sees it (members only talk through Raft). Applying it changes no
-    /// replicated state except clearing the lease's checkpointed remaining TTL.
+    /// A keep-alive: applying it refreshes the leader's expiry and records the renewal
+    /// as a checkpoint of the full TTL on every replica.
     LeaseKeepAlive(LeaseKeepAliveRequest),
 }
 

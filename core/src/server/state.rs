@@ -157,7 +157,7 @@ impl AppState {
 
     /// A keep-alive: the leader refreshes the lease's expiry; elsewhere it only reports
     /// the granted TTL (0 for an unknown lease), since followers do not track expiry.
-    pub fn keep_alive(&mut self, id: i64, now_ticks: u64) -> LeaseKeepAliveResponse {
+    fn keep_alive(&mut self, id: i64, now_ticks: u64) -> LeaseKeepAliveResponse {
         if self.lessor.is_primary() {
             if let Ok(r) = self.lessor.keep_alive(id, now_ticks) {
                 return r;
@@ -168,7 +168,7 @@ impl AppState {
     }
 
     /// Serves a read from local state (its read index, if any, has been applied).
-    pub fn serve(&mut self, read: &Read, now_ticks: u64) -> Response {
+    pub fn serve(&self, read: &Read, now_ticks: u64) -> Response {
         match read {
             Read::Range(req) => match self.store.range(req) {
                 Ok(r) => Response::Range(r),
@@ -191,9 +191,6 @@ impl AppState {
                 Response::LeaseTimeToLive(self.lessor.time_to_live(req.id, req.keys, now_ticks))
             }
             Read::LeaseLeases => Response::LeaseLeases(self.lessor.leases()),
-            Read::LeaseKeepAlive(req) => {
-                Response::LeaseKeepAlive(self.keep_alive(req.id, now_ticks))
-            }
         }
     }
 }
