@@ -181,6 +181,17 @@ fn run_seed(seed: u64, members: u64, snapshot_entries: u64) -> String {
         .filter(|e| e.kv.key.as_ref() >= b"x".as_slice() && e.kv.key.as_ref() < b"{".as_slice())
         .map(|e| (e.kv.mod_revision, e.r#type, e.kv.key, e.kv.value))
         .collect();
+    // A write refused with a definite error never took effect.
+    for (id, op) in &ops {
+        let Op::Put { value, .. } = op else { continue };
+        let Some((_, r)) = c.answers.get(id) else { continue };
+        if r.err().is_some() && !r.outcome_unknown() {
+            assert!(
+                !history.iter().any(|e| e.3.as_ref() == value.as_bytes()),
+                "seed {seed}: put {id} failed with {r:?} yet took effect"
+            );
+        }
+    }
     for (&member, wid) in &watches {
         let events: Vec<_> = c.watch[wid]
             .iter()
