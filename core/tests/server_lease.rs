@@ -44,15 +44,22 @@ fn grant_list_revoke_and_errors() {
     assert_eq!(err(&huge), EtcdError::LeaseTtlTooLarge);
 
     c.call(l, Request::Put(PutRequest { lease: id, ..put("owned", "v") }));
+    let left = ttl(&mut c, f, id);
+    assert!((1..=2).contains(&left), "a follower estimates the TTL left: {left}");
+    let r = c.call(f, Request::LeaseTimeToLive(LeaseTimeToLiveRequest { id, keys: true }));
+    let Response::LeaseTimeToLive(t) = &r else { panic!("{r:?}") };
+    assert_eq!(t.keys, vec![bytes::Bytes::from("owned")], "attached keys are listed");
     let r = c.call(f, Request::LeaseRevoke(LeaseRevokeRequest { id }));
     assert!(matches!(r, Response::LeaseRevoke(_)), "{r:?}");
     assert!(values(&c.get(l, "owned", false)).is_empty(), "revoking deletes attached keys");
     assert_eq!(ttl(&mut c, l, id), -1, "an unknown lease has TTL -1");
     let again = c.call(l, Request::LeaseRevoke(LeaseRevokeRequest { id }));
     assert_eq!(err(&again), EtcdError::LeaseNotFound);
-    let r = c.call(l, Request::LeaseKeepAlive(LeaseKeepAliveRequest { id }));
-    let Response::LeaseKeepAlive(k) = &r else { panic!("{r:?}") };
-    assert_eq!(k.ttl, 0, "keep-alive of an unknown lease answers TTL 0");
+    for node in [l, f] {
+        let r = c.call(node, Request::LeaseKeepAlive(LeaseKeepAliveRequest { id }));
+        let Response::LeaseKeepAlive(k) = &r else { panic!("{r:?}") };
+        assert_eq!(k.ttl, 0, "keep-alive of an unknown lease answers TTL 0");
+    }
     c.converge();
 }
 
