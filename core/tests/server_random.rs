@@ -218,6 +218,25 @@ fn run_seed(seed: u64, members: u64, snapshot_entries: u64) -> String {
             }
         }
     }
+    // Acknowledged linearizable reads: (sent, answered, header revision).
+    let reads: Vec<(u64, u64, i64)> = ops
+        .iter()
+        .filter(|(_, op)| matches!(op, Op::Get { .. }))
+        .filter_map(|(id, _)| match c.answers.get(id) {
+            Some((_, Response::Range(r))) => {
+                Some((c.sent_at[id], c.answered_at[id], r.header.revision))
+            }
+            _ => None,
+        })
+        .collect();
+    for a in &reads {
+        for b in &reads {
+            assert!(!(a.1 < b.0 && a.2 > b.2), "seed {seed}: read {b:?} went back before {a:?}");
+        }
+        for w in &writes {
+            assert!(!(a.1 < w.0 && a.2 >= w.2), "seed {seed}: read {a:?} saw the later {w:?}");
+        }
+    }
     let digest = format!("{:?}{:?}{:?}", c.answers, c.watch, c.hashes());
     for (id, op) in &ops {
         let Op::Get { key } = op else { continue };
