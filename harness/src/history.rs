@@ -10,6 +10,16 @@
 //!   revoke or by the lease expiring on the leader, is exactly "delete that key": it
 //!   goes in as one delete with an unknown outcome from the moment the key was put.
 //! - Compaction changes no key and no revision, so it is left out.
+//!
+//! Unknown outcomes are resolved where the cluster's own history can tell: every put
+//! writes a value no other put writes, so if a converged member's history holds that
+//! value, the put took effect at that revision; if the history covers every revision
+//! after the call and does not hold it, the put never took effect. A resolved write
+//! enters the history as completing at the end of the run with its known revision, so
+//! it can still take effect anywhere after its call but the search knows its place
+//! among the writes. This is what makes histories with many timeouts checkable; a
+//! history the cluster disagrees with itself about still fails (convergence is checked
+//! separately, and every known outcome is checked as observed).
 
 use crate::workload::{OpKind, OpOutcome, OpRecord};
 use detcd_checker::history::{History, Operation};
@@ -18,6 +28,7 @@ use detcd_checker::models::etcd::{
 };
 use detcd_core::api;
 use detcd_core::server::Response as ServerResponse;
+use std::collections::BTreeMap;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -108,29 +119,163 @@ fn input(kind: &OpKind) -> Option<Request> {
     })
 }
 
-/// The history the etcd model checks, from every recorded operation.
-pub fn etcd_history(records: &[OpRecord]) -> History<Request, Response> {
+/// What a converged member's store says was written, revision by revision.
+#[derive(Clone, Debug, Default)]
+pub struct WriteLog {
+    /// Every revision from this one on is in the log (earlier ones were compacted).
+    pub complete_from: i64,
+    /// The revision at which each (key, value) was put.
+    puts: BTreeMap<(String, String), i64>,
+    /// The revisions at which each key was deleted.
+    deletes: BTreeMap<String, Vec<i64>>,
+}
+
+impl WriteLog {
+    /// Reads the history `store` still holds.
+    pub fn from_store(store: &detcd_core::mvcc::Store) -> WriteLog {
+        let complete_from = store.compact_revision() + 1;
+        let mut log = WriteLog { complete_from, ..WriteLog::default() };
+        for (rev, events) in store.events(complete_from, store.current_revision()) {
+            for e in events.iter() {
+                let key = text(&e.kv.key);
+                if e.r#type == api::EventType::Delete {
+                    log.deletes.entry(key).or_default().push(rev);
+                } else {
+                    log.puts.insert((key, text(&e.kv.value)), rev);
+                }
+            }
+        }
+        log
+    }
+}
+
+/// How an unknown write was resolved.
+enum Resolved {
+    /// It took effect with this output.
+    Effect(Response),
+    /// It certainly never took effect.
+    Never,
+    /// The log cannot tell.
+    Open,
+}
+
+/// For a call time, the highest revision observed by any operation that returned at
+/// or before it: a write called then can only take effect above that revision.
+struct RevisionFloor {
+    seen: Vec<(u64, i64)>,
+}
+
+impl RevisionFloor {
+    fn new(records: &[OpRecord]) -> Self {
+        let mut seen: Vec<(u64, i64)> = records
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                OpOutcome::Ok(resp) => {
+                    crate::workload::header_revision(resp).map(|v| (r.complete_us, v))
+                }
+                _ => None,
+            })
+            .collect();
+        seen.sort_unstable();
+        let mut best = 1;
+        for entry in seen.iter_mut() {
+            best = best.max(entry.1);
+            entry.1 = best;
+        }
+        RevisionFloor { seen }
+    }
+
+    fn at(&self, call_us: u64) -> i64 {
+        let i = self.seen.partition_point(|(t, _)| *t <= call_us);
+        if i == 0 {
+            1
+        } else {
+            self.seen[i - 1].1
+        }
+    }
+
+    /// Whether `log` holds every revision a write called at `call_us` could take.
+    fn covered(&self, log: &WriteLog, call_us: u64) -> bool {
+        self.at(call_us) + 1 >= log.complete_from
+    }
+}
+
+fn resolve(kind: &OpKind, call_us: u64, log: &WriteLog, floor: &RevisionFloor) -> Resolved {
+    let covered = floor.covered(log, call_us);
+    let put_at = |key: &str, value: &str| log.puts.get(&(key.to_string(), value.to_string()));
+    let (key, value, body) = match kind {
+        OpKind::Put { key, value } | OpKind::LeasePut { key, value, .. } => {
+            (key, value, ResponseBody::Put { prev_kv: None })
+        }
+        // A CAS that did not put changed nothing: whether it ran does not matter.
+        OpKind::Cas { key, value, .. } => (
+            key,
+            value,
+            ResponseBody::Txn { succeeded: true, responses: vec![ResponseBody::Put { prev_kv: None }] },
+        ),
+        _ => return Resolved::Open,
+    };
+    match put_at(key, value) {
+        Some(&revision) => Resolved::Effect(Response { revision, body }),
+        None if covered => Resolved::Never,
+        None => Resolved::Open,
+    }
+}
+
+/// The history the etcd model checks, from every recorded operation. `log`, a
+/// converged member's history, resolves unknown outcomes where it can; `end_us` is when
+/// the run ended (resolved writes complete then).
+pub fn etcd_history(
+    records: &[OpRecord],
+    log: Option<&WriteLog>,
+    end_us: u64,
+) -> History<Request, Response> {
     let mut history = History::new();
     let mut push = |op: Operation<Request, Response>| {
         history.push(op).expect("recorded operations return after their call");
     };
+    let floor = RevisionFloor::new(records);
     for r in records {
-        // The removal of a lease's key, by revoke or expiry, at an unknown time.
+        // The removal of a lease's key, by revoke or expiry. The key is written once,
+        // so a delete event for it in the log is this removal.
         if let OpKind::LeasePut { key, .. } = &r.kind {
             if !matches!(r.outcome, OpOutcome::Failed(_)) {
-                push(Operation {
-                    client: r.client,
-                    call: r.invoke_us,
-                    ret: None,
-                    input: Request::DeleteRange {
-                        range: KeyRange::Key(key.clone()),
-                        prev_kv: false,
-                    },
-                    output: None,
-                });
+                let input =
+                    Request::DeleteRange { range: KeyRange::Key(key.clone()), prev_kv: false };
+                let deleted_at = log.and_then(|l| l.deletes.get(key)).and_then(|d| d.first());
+                let covered = log.is_some_and(|l| floor.covered(l, r.invoke_us));
+                let (ret, output) = match deleted_at {
+                    Some(&revision) => (
+                        Some(end_us.max(r.invoke_us)),
+                        Some(Response {
+                            revision,
+                            body: ResponseBody::DeleteRange { deleted: 1, prev_kvs: vec![] },
+                        }),
+                    ),
+                    None => (None, None),
+                };
+                if output.is_some() || !covered {
+                    push(Operation { client: r.client, call: r.invoke_us, ret, input, output });
+                }
             }
         }
         let Some(input) = input(&r.kind) else { continue };
+        if let (OpOutcome::Unknown(_), Some(log)) = (&r.outcome, log) {
+            match resolve(&r.kind, r.invoke_us, log, &floor) {
+                Resolved::Effect(output) => {
+                    push(Operation {
+                        client: r.client,
+                        call: r.invoke_us,
+                        ret: Some(end_us.max(r.invoke_us)),
+                        input,
+                        output: Some(output),
+                    });
+                    continue;
+                }
+                Resolved::Never => continue,
+                Resolved::Open => {}
+            }
+        }
         match &r.outcome {
             OpOutcome::Ok(resp) => {
                 let Some(output) = response(resp) else { continue };

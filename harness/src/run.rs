@@ -5,7 +5,7 @@
 
 use crate::checks::serializable::{check_serializable_reads, SerializableRead};
 use crate::checks::watch::{check_watch_streams, WatchEventRecord, WatchStreamRecord};
-use crate::history::etcd_history;
+use crate::history::{etcd_history, WriteLog};
 use crate::nemesis;
 use crate::report::{check_names, CheckResult, RunReport, Verdict};
 use crate::workload::{classify, OpKind, OpOutcome, OpRecord, Workload};
@@ -299,8 +299,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
         Err(SimError::Safety(_)) => {}
     }
 
-    // Linearizability of the KV history.
-    let history = etcd_history(&records);
+    // Linearizability of the KV history, unknown outcomes resolved where a converged
+    // member's history can tell.
+    let write_log = match &liveness {
+        Ok(_) => world.leader().and_then(|l| world.process(l)).map(|p| WriteLog::from_store(p.store())),
+        Err(_) => None,
+    };
+    let history = etcd_history(&records, write_log.as_ref(), world.now_us());
     let operations_checked = history.len() as u64;
     let model = Etcd;
     let budget =
