@@ -57,7 +57,7 @@ pub mod run;
 pub mod search;
 pub mod tables;
 
-pub use check::{check, CheckResult, PartResult, Prepared, Verdict};
+pub use check::{check, check_parts, CheckResult, PartResult, Prepared, Verdict};
 pub use history::{Event, EventError, EventLog, History, HistoryError, Operation};
 pub use model::{Model, NondeterministicModel, Powerset};
 pub use search::{Budget, Candidate, Failure, Outcome, Stats};

@@ -192,128 +192,215 @@ impl Entries {
     }
 }
 
-/// Searches one part. `ops` are the part's operations and `indices` their indices in the
-/// whole history (used in the outcome).
+/// A search in progress on one part; [`Search::run`] advances it by a number of steps,
+/// so several parts can take turns (see [`crate::check`]).
+pub struct Search<'a, M: Model> {
+    model: &'a M,
+    ops: Vec<&'a Operation<M::Input, M::Output>>,
+    indices: Vec<usize>,
+    entries: Entries,
+    linearized: Bitset,
+    memo: Memo,
+    memo_bytes_max: usize,
+    states: Interner<M::State>,
+    state: u32,
+    initial: u32,
+    /// (call entry, state before it) for each linearized operation, in effect order.
+    calls: Vec<(u32, u32)>,
+    /// Operations with a known return not yet linearized.
+    remaining: usize,
+    /// The deepest point of failure: (linearized calls, state, blocking return entry).
+    deepest: Option<(Vec<(u32, u32)>, u32, u32)>,
+    cursor: u32,
+    steps: u64,
+    done: Option<Outcome>,
+}
+
+impl<'a, M: Model> Search<'a, M> {
+    /// A search over `ops`, whose indices in the whole history are `indices`. The memo
+    /// may use up to `memo_bytes_max` bytes.
+    pub fn new(
+        model: &'a M,
+        ops: Vec<&'a Operation<M::Input, M::Output>>,
+        indices: Vec<usize>,
+        memo_bytes_max: usize,
+    ) -> Self {
+        assert_eq!(ops.len(), indices.len(), "one history index per operation");
+        let n = ops.len();
+        let entries = Entries::new(&ops);
+        let memo_entries_max = (memo_bytes_max / Memo::entry_bytes(n)).max(1);
+        let mut states = Interner::new();
+        let state = states.intern(model.init());
+        let remaining = ops.iter().filter(|op| !op.is_unknown()).count();
+        let cursor = entries.nodes[HEAD as usize].next;
+        Search {
+            model,
+            ops,
+            indices,
+            entries,
+            linearized: Bitset::new(n),
+            memo: Memo::new(n, memo_entries_max),
+            memo_bytes_max,
+            states,
+            state,
+            initial: state,
+            calls: Vec::with_capacity(n),
+            remaining,
+            deepest: None,
+            cursor,
+            steps: 0,
+            done: None,
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats { steps: self.steps, memo_entries: self.memo.len(), states: self.states.len() }
+    }
+
+    /// The outcome, once decided.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.done.as_ref()
+    }
+
+    /// Runs at most `slice` more steps (polling `budget`); returns the outcome once
+    /// decided, `None` while undecided.
+    pub fn run(&mut self, slice: u64, budget: &Budget<'_>) -> Option<&Outcome> {
+        if self.done.is_none() {
+            self.done = self.advance(slice, budget);
+        }
+        self.done.as_ref()
+    }
+
+    fn unknown(&self, reason: String) -> Option<Outcome> {
+        Some(Outcome::Unknown { reason })
+    }
+
+    fn advance(&mut self, slice: u64, budget: &Budget<'_>) -> Option<Outcome> {
+        let stop_at = self.steps.saturating_add(slice);
+        let model = self.model;
+        loop {
+            if self.remaining == 0 {
+                return Some(self.success());
+            }
+            if self.steps >= stop_at {
+                return None;
+            }
+            self.steps += 1;
+            if self.steps % POLL_STEPS == 0 {
+                let steps = self.steps;
+                if budget.steps_max.is_some_and(|max| steps >= max) {
+                    return self
+                        .unknown(format!("gave up after {steps} search steps (step limit)"));
+                }
+                if budget.expired.is_some_and(|expired| expired()) {
+                    return self.unknown(format!(
+                        "stopped after {steps} search steps (time limit, or stopped by the caller)"
+                    ));
+                }
+            }
+            assert!(
+                self.cursor != NONE,
+                "an operation with a known return is always ahead in the list"
+            );
+            let node = self.entries.nodes[self.cursor as usize];
+            if node.is_call {
+                let op = self.ops[node.op as usize];
+                let current = self.states.get(self.state);
+                let Some(next) = model.step(current, &op.input, op.output.as_ref()) else {
+                    self.cursor = node.next;
+                    continue;
+                };
+                // Reads leave the state unchanged: skip hashing it again.
+                let next_id = if &next == current { self.state } else { self.states.intern(next) };
+                // An unknown operation that changes nothing never needs to take effect:
+                // every continuation after it is also open without it, since it blocks
+                // nothing.
+                if next_id == self.state && op.is_unknown() {
+                    self.cursor = node.next;
+                    continue;
+                }
+                self.linearized.set(node.op as usize);
+                match self.memo.insert(&self.linearized, next_id) {
+                    Inserted::New => {
+                        self.calls.push((self.cursor, self.state));
+                        self.state = next_id;
+                        self.entries.lift(self.cursor);
+                        if !op.is_unknown() {
+                            self.remaining -= 1;
+                        }
+                        self.cursor = self.entries.nodes[HEAD as usize].next;
+                    }
+                    Inserted::Seen => {
+                        self.linearized.clear(node.op as usize);
+                        self.cursor = node.next;
+                    }
+                    Inserted::Full => {
+                        return self.unknown(format!(
+                            "the memo reached its memory limit ({} entries, {} bytes)",
+                            self.memo.len(),
+                            self.memo_bytes_max
+                        ));
+                    }
+                }
+            } else {
+                if self.deepest.as_ref().is_none_or(|(best, _, _)| self.calls.len() > best.len()) {
+                    self.deepest = Some((self.calls.clone(), self.state, self.cursor));
+                }
+                let Some((call, before)) = self.calls.pop() else {
+                    return Some(self.failure());
+                };
+                let op = self.entries.nodes[call as usize].op;
+                self.linearized.clear(op as usize);
+                self.entries.unlift(call);
+                if !self.ops[op as usize].is_unknown() {
+                    self.remaining += 1;
+                }
+                self.state = before;
+                self.cursor = self.entries.nodes[call as usize].next;
+            }
+        }
+    }
+
+    fn success(&self) -> Outcome {
+        let nodes = &self.entries.nodes;
+        let order: Vec<usize> =
+            self.calls.iter().map(|(c, _)| self.indices[nodes[*c as usize].op as usize]).collect();
+        let after = self.calls.iter().skip(1).map(|(_, s)| *s).chain(std::iter::once(self.state));
+        let states = if self.calls.is_empty() {
+            Vec::new()
+        } else {
+            after.map(|s| self.model.describe_state(self.states.get(s))).collect()
+        };
+        Outcome::Linearizable { order, states }
+    }
+
+    fn failure(&self) -> Outcome {
+        let (best, best_state, blocking) =
+            self.deepest.as_ref().expect("failure implies a blocked return entry");
+        Outcome::NotLinearizable(explain(
+            self.model,
+            &self.ops,
+            &self.indices,
+            &self.states,
+            self.initial,
+            best,
+            *best_state,
+            *blocking,
+        ))
+    }
+}
+
+/// Searches one part to the end (or until the budget runs out). `ops` are the part's
+/// operations and `indices` their indices in the whole history.
 pub fn search<M: Model>(
     model: &M,
     ops: &[&Operation<M::Input, M::Output>],
     indices: &[usize],
     budget: &Budget<'_>,
 ) -> (Outcome, Stats) {
-    assert_eq!(ops.len(), indices.len(), "one history index per operation");
-    let n = ops.len();
-    let mut entries = Entries::new(ops);
-    let mut linearized = Bitset::new(n);
-    let memo_entries_max = budget.memo_bytes_max / Memo::entry_bytes(n);
-    let mut memo = Memo::new(n, memo_entries_max.max(1));
-    let mut states: Interner<M::State> = Interner::new();
-    let mut state = states.intern(model.init());
-    let initial = state;
-    // (call entry, state before it) for each linearized operation, in effect order.
-    let mut calls: Vec<(u32, u32)> = Vec::with_capacity(n);
-    let mut remaining = ops.iter().filter(|op| !op.is_unknown()).count();
-    // The deepest point of failure: (linearized calls, state ids, blocking return entry).
-    let mut deepest: Option<(Vec<(u32, u32)>, u32, u32)> = None;
-    let mut steps: u64 = 0;
-    let mut cursor = entries.nodes[HEAD as usize].next;
-
-    let stats = |steps, memo: &Memo, states: &Interner<M::State>| Stats {
-        steps,
-        memo_entries: memo.len(),
-        states: states.len(),
-    };
-
-    loop {
-        if remaining == 0 {
-            let order: Vec<usize> = calls
-                .iter()
-                .map(|(c, _)| indices[entries.nodes[*c as usize].op as usize])
-                .collect();
-            let after: Vec<u32> =
-                calls.iter().skip(1).map(|(_, s)| *s).chain(std::iter::once(state)).collect();
-            let described = if calls.is_empty() {
-                Vec::new()
-            } else {
-                after.iter().map(|s| model.describe_state(states.get(*s))).collect()
-            };
-            return (
-                Outcome::Linearizable { order, states: described },
-                stats(steps, &memo, &states),
-            );
-        }
-        steps += 1;
-        if steps % POLL_STEPS == 0 {
-            if budget.steps_max.is_some_and(|max| steps >= max) {
-                let reason = format!("gave up after {steps} search steps");
-                return (Outcome::Unknown { reason }, stats(steps, &memo, &states));
-            }
-            if budget.expired.is_some_and(|expired| expired()) {
-                let reason = format!("timed out after {steps} search steps");
-                return (Outcome::Unknown { reason }, stats(steps, &memo, &states));
-            }
-        }
-        assert!(cursor != NONE, "an operation with a known return is always ahead in the list");
-        let node = entries.nodes[cursor as usize];
-        if node.is_call {
-            let op = ops[node.op as usize];
-            let current = states.get(state);
-            let Some(next) = model.step(current, &op.input, op.output.as_ref()) else {
-                cursor = node.next;
-                continue;
-            };
-            // Reads leave the state unchanged: skip hashing it again.
-            let next_id = if &next == current { state } else { states.intern(next) };
-            // An unknown operation that changes nothing never needs to take effect: every
-            // continuation after it is also open without it, since it blocks nothing.
-            if next_id == state && op.is_unknown() {
-                cursor = node.next;
-                continue;
-            }
-            linearized.set(node.op as usize);
-            match memo.insert(&linearized, next_id) {
-                Inserted::New => {
-                    calls.push((cursor, state));
-                    state = next_id;
-                    entries.lift(cursor);
-                    if !op.is_unknown() {
-                        remaining -= 1;
-                    }
-                    cursor = entries.nodes[HEAD as usize].next;
-                }
-                Inserted::Seen => {
-                    linearized.clear(node.op as usize);
-                    cursor = node.next;
-                }
-                Inserted::Full => {
-                    let reason = format!(
-                        "the memo reached its memory limit ({} entries, {} bytes)",
-                        memo.len(),
-                        budget.memo_bytes_max
-                    );
-                    return (Outcome::Unknown { reason }, stats(steps, &memo, &states));
-                }
-            }
-        } else {
-            if deepest.as_ref().is_none_or(|(best, _, _)| calls.len() > best.len()) {
-                deepest = Some((calls.clone(), state, cursor));
-            }
-            let Some((call, before)) = calls.pop() else {
-                break;
-            };
-            let op = entries.nodes[call as usize].op;
-            linearized.clear(op as usize);
-            entries.unlift(call);
-            if !ops[op as usize].is_unknown() {
-                remaining += 1;
-            }
-            state = before;
-            cursor = entries.nodes[call as usize].next;
-        }
-    }
-
-    let (best, best_state, blocking) = deepest.expect("failure implies a blocked return entry");
-    let failure = explain(model, ops, indices, &states, initial, &best, best_state, blocking);
-    (Outcome::NotLinearizable(failure), stats(steps, &memo, &states))
+    let mut search = Search::new(model, ops.to_vec(), indices.to_vec(), budget.memo_bytes_max);
+    let outcome = search.run(u64::MAX, budget).cloned().expect("an unbounded run decides");
+    (outcome, search.stats())
 }
 
 /// Rebuilds the point of failure in words: the linearized prefix, the state after each
