@@ -1,6 +1,8 @@
 //! The `detcd` command line. Only argument parsing and dispatch live here; the work is
 //! done by the library crates.
 
+mod cli;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -13,9 +15,14 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Check a history for linearizability: exit 0 linearizable, 1 not, 3 unknown, 2 bad input.
+    Check(cli::check::CheckArgs),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Check(args) => cli::check::run(args),
+    }
 }

@@ -19,8 +19,9 @@ use crate::history::Operation;
 use crate::model::Model;
 use crate::tables::{Inserted, Interner, Memo};
 
-/// How often (in search steps) the deadline callback is polled.
+/// How often (in search steps) the deadline callback is polled; a power of two.
 pub const POLL_STEPS: u64 = 1024;
+const _: () = assert!(POLL_STEPS.is_power_of_two());
 
 /// Limits on one check. The crate never reads a clock: a caller that wants a wall-clock
 /// timeout passes `expired`, a callback that says when time is up.
@@ -192,6 +193,14 @@ impl Entries {
     }
 }
 
+/// The deepest point where the search got stuck: the linearized calls (with the state
+/// before each), the state after them, and the return entry that blocked.
+struct Deepest {
+    calls: Vec<(u32, u32)>,
+    state: u32,
+    blocking: u32,
+}
+
 /// A search in progress on one part; [`Search::run`] advances it by a number of steps,
 /// so several parts can take turns (see [`crate::check`]).
 pub struct Search<'a, M: Model> {
@@ -209,8 +218,8 @@ pub struct Search<'a, M: Model> {
     calls: Vec<(u32, u32)>,
     /// Operations with a known return not yet linearized.
     remaining: usize,
-    /// The deepest point of failure: (linearized calls, state, blocking return entry).
-    deepest: Option<(Vec<(u32, u32)>, u32, u32)>,
+    /// The deepest point of failure seen.
+    deepest: Option<Deepest>,
     cursor: u32,
     steps: u64,
     done: Option<Outcome>,
@@ -286,7 +295,7 @@ impl<'a, M: Model> Search<'a, M> {
                 return None;
             }
             self.steps += 1;
-            if self.steps % POLL_STEPS == 0 {
+            if self.steps & (POLL_STEPS - 1) == 0 {
                 let steps = self.steps;
                 if budget.steps_max.is_some_and(|max| steps >= max) {
                     return self
@@ -343,8 +352,14 @@ impl<'a, M: Model> Search<'a, M> {
                     }
                 }
             } else {
-                if self.deepest.as_ref().is_none_or(|(best, _, _)| self.calls.len() > best.len()) {
-                    self.deepest = Some((self.calls.clone(), self.state, self.cursor));
+                let deeper = match &self.deepest {
+                    None => true,
+                    Some(d) => self.calls.len() > d.calls.len(),
+                };
+                if deeper {
+                    let calls = self.calls.clone();
+                    self.deepest =
+                        Some(Deepest { calls, state: self.state, blocking: self.cursor });
                 }
                 let Some((call, before)) = self.calls.pop() else {
                     return Some(self.failure());
@@ -375,17 +390,16 @@ impl<'a, M: Model> Search<'a, M> {
     }
 
     fn failure(&self) -> Outcome {
-        let (best, best_state, blocking) =
-            self.deepest.as_ref().expect("failure implies a blocked return entry");
+        let deepest = self.deepest.as_ref().expect("failure implies a blocked return entry");
         Outcome::NotLinearizable(explain(
             self.model,
             &self.ops,
             &self.indices,
             &self.states,
             self.initial,
-            best,
-            *best_state,
-            *blocking,
+            &deepest.calls,
+            deepest.state,
+            deepest.blocking,
         ))
     }
 }
