@@ -39,6 +39,15 @@ pub trait Model: Sync {
         vec![(0..history.len()).collect()]
     }
 
+    /// True when this operation, with this output, changes no state in which it is
+    /// legal (a read). The search may then take it as soon as it is legal and never
+    /// reconsider: moving a pure read earlier, to a point where it is legal, keeps any
+    /// linearization valid. Answering `false` is always safe, only slower.
+    fn is_read_only(&self, input: &Self::Input, output: Option<&Self::Output>) -> bool {
+        let _ = (input, output);
+        false
+    }
+
     /// One operation in words, e.g. `cas(1, 2) -> ok`.
     fn describe_operation(&self, input: &Self::Input, output: Option<&Self::Output>) -> String;
 
@@ -67,6 +76,15 @@ pub trait NondeterministicModel: Sync {
 
     fn partition(&self, history: &History<Self::Input, Self::Output>) -> Vec<Vec<usize>> {
         vec![(0..history.len()).collect()]
+    }
+
+    /// True when this operation, with this output, changes no state in which it is
+    /// legal (a read). The search may then take it as soon as it is legal and never
+    /// reconsider: moving a pure read earlier, to a point where it is legal, keeps any
+    /// linearization valid. Answering `false` is always safe, only slower.
+    fn is_read_only(&self, input: &Self::Input, output: Option<&Self::Output>) -> bool {
+        let _ = (input, output);
+        false
     }
 
     fn describe_operation(&self, input: &Self::Input, output: Option<&Self::Output>) -> String;
@@ -115,6 +133,10 @@ impl<M: NondeterministicModel> Model for Powerset<M> {
 
     fn partition(&self, history: &History<Self::Input, Self::Output>) -> Vec<Vec<usize>> {
         self.0.partition(history)
+    }
+
+    fn is_read_only(&self, input: &Self::Input, output: Option<&Self::Output>) -> bool {
+        self.0.is_read_only(input, output)
     }
 
     fn describe_operation(&self, input: &Self::Input, output: Option<&Self::Output>) -> String {

@@ -218,9 +218,16 @@ pub struct Search<'a, M: Model> {
     calls: Vec<(u32, u32)>,
     /// Operations with a known return not yet linearized.
     remaining: usize,
+    /// Per operation: a pure read with a known output (see [`Model::is_read_only`]).
+    read_only: Vec<bool>,
     /// The deepest point of failure seen.
     deepest: Option<Deepest>,
     cursor: u32,
+    /// Each point is scanned twice: first trying only operations with a known outcome,
+    /// then only unknown ones, so unknown operations take effect only when nothing else
+    /// can go on. The order of trying changes nothing about the verdict, only how soon
+    /// a linearization is found.
+    unknown_phase: bool,
     steps: u64,
     done: Option<Outcome>,
 }
@@ -241,6 +248,8 @@ impl<'a, M: Model> Search<'a, M> {
         let mut states = Interner::new();
         let state = states.intern(model.init());
         let remaining = ops.iter().filter(|op| !op.is_unknown()).count();
+        let read_only =
+            ops.iter().map(|op| model.is_read_only(&op.input, op.output.as_ref())).collect();
         let cursor = entries.nodes[HEAD as usize].next;
         Search {
             model,
@@ -255,8 +264,10 @@ impl<'a, M: Model> Search<'a, M> {
             initial: state,
             calls: Vec::with_capacity(n),
             remaining,
+            read_only,
             deepest: None,
             cursor,
+            unknown_phase: false,
             steps: 0,
             done: None,
         }
@@ -314,6 +325,10 @@ impl<'a, M: Model> Search<'a, M> {
             let node = self.entries.nodes[self.cursor as usize];
             if node.is_call {
                 let op = self.ops[node.op as usize];
+                if op.is_unknown() != self.unknown_phase {
+                    self.cursor = node.next;
+                    continue;
+                }
                 let current = self.states.get(self.state);
                 let Some(next) = model.step(current, &op.input, op.output.as_ref()) else {
                     self.cursor = node.next;
@@ -338,10 +353,17 @@ impl<'a, M: Model> Search<'a, M> {
                             self.remaining -= 1;
                         }
                         self.cursor = self.entries.nodes[HEAD as usize].next;
+                        self.unknown_phase = false;
                     }
                     Inserted::Seen => {
                         self.linearized.clear(node.op as usize);
                         self.cursor = node.next;
+                        // A pure read legal here could be taken first in any
+                        // linearization from here; that was explored and failed, so
+                        // this point fails too.
+                        if self.read_only[node.op as usize] && !self.backtrack() {
+                            return Some(self.failure());
+                        }
                     }
                     Inserted::Full => {
                         return self.unknown(format!(
@@ -351,6 +373,9 @@ impl<'a, M: Model> Search<'a, M> {
                         ));
                     }
                 }
+            } else if !self.unknown_phase {
+                self.unknown_phase = true;
+                self.cursor = self.entries.nodes[HEAD as usize].next;
             } else {
                 let deeper = match &self.deepest {
                     None => true,
@@ -361,17 +386,33 @@ impl<'a, M: Model> Search<'a, M> {
                     self.deepest =
                         Some(Deepest { calls, state: self.state, blocking: self.cursor });
                 }
-                let Some((call, before)) = self.calls.pop() else {
+                if !self.backtrack() {
                     return Some(self.failure());
-                };
-                let op = self.entries.nodes[call as usize].op;
-                self.linearized.clear(op as usize);
-                self.entries.unlift(call);
-                if !self.ops[op as usize].is_unknown() {
-                    self.remaining += 1;
                 }
-                self.state = before;
-                self.cursor = self.entries.nodes[call as usize].next;
+            }
+        }
+    }
+
+    /// Undoes linearized operations up to and including the latest real choice, and
+    /// moves the cursor past it; `false` when there is no choice left. Pure reads are not
+    /// choices: one legal where it was taken could be taken there in any linearization,
+    /// so a dead end after it is a dead end before it.
+    fn backtrack(&mut self) -> bool {
+        loop {
+            let Some((call, before)) = self.calls.pop() else {
+                return false;
+            };
+            let op = self.entries.nodes[call as usize].op as usize;
+            self.linearized.clear(op);
+            self.entries.unlift(call);
+            if !self.ops[op].is_unknown() {
+                self.remaining += 1;
+            }
+            self.state = before;
+            self.cursor = self.entries.nodes[call as usize].next;
+            self.unknown_phase = self.ops[op].is_unknown();
+            if !self.read_only[op] {
+                return true;
             }
         }
     }

@@ -171,6 +171,10 @@ impl Model for Kv {
         by_key.into_values().collect()
     }
 
+    fn is_read_only(&self, input: &KvInput, output: Option<&KvOutput>) -> bool {
+        matches!((input, output), (KvInput::Get { .. }, Some(_)))
+    }
+
     fn describe_operation(&self, input: &KvInput, output: Option<&KvOutput>) -> String {
         let call = match input {
             KvInput::Get { key } => format!("get({key:?})"),

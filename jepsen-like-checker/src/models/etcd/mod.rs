@@ -245,6 +245,12 @@ impl Model for Etcd {
         }
     }
 
+    fn is_read_only(&self, input: &Request, output: Option<&Response>) -> bool {
+        // The response shows what happened wherever the request is legal: which txn
+        // branch ran and how many keys each delete removed.
+        output.is_some_and(|out| !may_write(input) || !wrote(&out.body))
+    }
+
     fn describe_operation(&self, input: &Request, output: Option<&Response>) -> String {
         let call = describe_request(input);
         match output {
@@ -270,6 +276,25 @@ impl Model for Etcd {
             parts.push(format!("… {} more keys", state.kvs.len() - SHOWN_MAX));
         }
         format!("revision {}: {{{}}}", state.revision, parts.join(", "))
+    }
+}
+
+/// Whether a request contains any put or delete, in any branch.
+fn may_write(request: &Request) -> bool {
+    match request {
+        Request::Range { .. } => false,
+        Request::Put { .. } | Request::DeleteRange { .. } => true,
+        Request::Txn { success, failure, .. } => success.iter().chain(failure).any(may_write),
+    }
+}
+
+/// Whether a response shows a change: a put, or a delete that removed something.
+fn wrote(body: &ResponseBody) -> bool {
+    match body {
+        ResponseBody::Range { .. } => false,
+        ResponseBody::Put { .. } => true,
+        ResponseBody::DeleteRange { deleted, .. } => *deleted > 0,
+        ResponseBody::Txn { responses, .. } => responses.iter().any(wrote),
     }
 }
 
