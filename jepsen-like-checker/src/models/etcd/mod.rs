@@ -87,6 +87,39 @@ impl EtcdState {
         self.kvs.get(key).map(|s| to_key_value(key, s))
     }
 
+    /// Whether `body` is the Range response for `range` in this state.
+    fn range_matches(&self, range: &KeyRange, body: &ResponseBody) -> bool {
+        let ResponseBody::Range { kvs } = body else { return false };
+        let same = |(k, s): (&String, &Stored), kv: &KeyValue| {
+            *k == kv.key
+                && s.value == kv.value
+                && s.create_revision == kv.create_revision
+                && s.mod_revision == kv.mod_revision
+                && s.version == kv.version
+        };
+        match range {
+            KeyRange::Key(k) => match (self.kvs.get(k.as_str()), kvs.as_slice()) {
+                (None, []) => true,
+                (Some(s), [kv]) => same((k, s), kv),
+                _ => false,
+            },
+            KeyRange::Prefix(p) => {
+                let mut found =
+                    self.kvs.range(p.clone()..).take_while(|(k, _)| k.starts_with(p.as_str()));
+                kvs.iter().all(|kv| found.next().is_some_and(|entry| same(entry, kv)))
+                    && found.next().is_none()
+            }
+            KeyRange::Span { start, end } => {
+                if start >= end {
+                    return kvs.is_empty();
+                }
+                let mut found = self.kvs.range(start.clone()..end.clone());
+                kvs.iter().all(|kv| found.next().is_some_and(|entry| same(entry, kv)))
+                    && found.next().is_none()
+            }
+        }
+    }
+
     fn in_range(&self, range: &KeyRange) -> Vec<KeyValue> {
         match range {
             KeyRange::Key(k) => self.key_value(k).into_iter().collect(),
@@ -237,6 +270,11 @@ impl Model for Etcd {
             if out.revision != state.revision && out.revision != state.revision + 1 {
                 return None;
             }
+        }
+        if let (Request::Range { range }, Some(out)) = (input, output) {
+            // The common case, checked without building the expected response.
+            return (out.revision == state.revision && state.range_matches(range, &out.body))
+                .then(|| state.clone());
         }
         let (next, expected) = apply(state, input);
         match output {
