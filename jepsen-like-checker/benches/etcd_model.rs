@@ -76,7 +76,7 @@ fn history(ops: usize, seed: u64) -> History<Request, detcd_checker::models::etc
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("etcd-model");
     group.sample_size(10);
-    for ops in [500, 1000] {
+    for ops in [1000, 2000, 4000] {
         let h = history(ops, 7);
         assert_eq!(check(&Etcd, &h, &Budget::default()).verdict, Verdict::Linearizable);
         group.bench_with_input(BenchmarkId::from_parameter(ops), &h, |b, h| {

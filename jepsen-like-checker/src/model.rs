@@ -48,6 +48,22 @@ pub trait Model: Sync {
         false
     }
 
+    /// An optional progress measure for pruning: a number that never decreases along
+    /// any step (etcd's revision). Models that give it also give [`Model::progress_limit`].
+    fn progress(&self, state: &Self::State) -> u64 {
+        let _ = state;
+        0
+    }
+
+    /// The highest [`Model::progress`] of a state in which this completed operation can
+    /// still take effect (etcd: its response's revision), or `None`. Once the state has
+    /// moved past it, the operation can never be placed, so the search abandons that
+    /// branch at once instead of finding out at the operation's return.
+    fn progress_limit(&self, input: &Self::Input, output: &Self::Output) -> Option<u64> {
+        let _ = (input, output);
+        None
+    }
+
     /// One operation in words, e.g. `cas(1, 2) -> ok`.
     fn describe_operation(&self, input: &Self::Input, output: Option<&Self::Output>) -> String;
 

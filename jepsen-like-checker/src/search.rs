@@ -18,6 +18,7 @@ use crate::bitset::Bitset;
 use crate::history::Operation;
 use crate::model::Model;
 use crate::tables::{Inserted, Interner, Memo};
+use std::collections::BTreeMap;
 
 /// How often (in search steps) the deadline callback is polled; a power of two.
 pub const POLL_STEPS: u64 = 1024;
@@ -220,6 +221,10 @@ pub struct Search<'a, M: Model> {
     remaining: usize,
     /// Per operation: a pure read with a known output (see [`Model::is_read_only`]).
     read_only: Vec<bool>,
+    /// Per operation: its [`Model::progress_limit`], if any.
+    limits: Vec<Option<u64>>,
+    /// The limits of the operations not yet linearized, as a multiset (limit -> count).
+    pending_limits: BTreeMap<u64, u32>,
     /// The deepest point of failure seen.
     deepest: Option<Deepest>,
     cursor: u32,
@@ -250,6 +255,14 @@ impl<'a, M: Model> Search<'a, M> {
         let remaining = ops.iter().filter(|op| !op.is_unknown()).count();
         let read_only =
             ops.iter().map(|op| model.is_read_only(&op.input, op.output.as_ref())).collect();
+        let limits: Vec<Option<u64>> = ops
+            .iter()
+            .map(|op| op.output.as_ref().and_then(|out| model.progress_limit(&op.input, out)))
+            .collect();
+        let mut pending_limits = BTreeMap::new();
+        for limit in limits.iter().flatten() {
+            *pending_limits.entry(*limit).or_insert(0) += 1;
+        }
         let cursor = entries.nodes[HEAD as usize].next;
         Search {
             model,
@@ -265,6 +278,8 @@ impl<'a, M: Model> Search<'a, M> {
             calls: Vec::with_capacity(n),
             remaining,
             read_only,
+            limits,
+            pending_limits,
             deepest: None,
             cursor,
             unknown_phase: false,
@@ -343,10 +358,15 @@ impl<'a, M: Model> Search<'a, M> {
                     self.cursor = node.next;
                     continue;
                 }
+                if self.dooms_another(node.op as usize, next_id) {
+                    self.cursor = node.next;
+                    continue;
+                }
                 self.linearized.set(node.op as usize);
                 match self.memo.insert(&self.linearized, next_id) {
                     Inserted::New => {
                         self.calls.push((self.cursor, self.state));
+                        self.take_limit(node.op as usize);
                         self.state = next_id;
                         self.entries.lift(self.cursor);
                         if !op.is_unknown() {
@@ -393,6 +413,36 @@ impl<'a, M: Model> Search<'a, M> {
         }
     }
 
+    /// Whether taking `op` into state `next` would leave some other operation with a
+    /// known outcome unable ever to take effect (its progress limit already passed).
+    fn dooms_another(&self, op: usize, next: u32) -> bool {
+        let Some((&lowest, &count)) = self.pending_limits.iter().next() else {
+            return false;
+        };
+        let progress = self.model.progress(self.states.get(next));
+        if lowest >= progress {
+            return false;
+        }
+        // The lowest limit may be this operation's own (it is about to leave the set).
+        if self.limits[op] == Some(lowest) && count == 1 {
+            return self.pending_limits.iter().nth(1).is_some_and(|(l, _)| *l < progress);
+        }
+        true
+    }
+
+    fn take_limit(&mut self, op: usize) {
+        if let Some(limit) = self.limits[op] {
+            let count = self
+                .pending_limits
+                .get_mut(&limit)
+                .expect("a pending operation's limit is counted");
+            *count -= 1;
+            if *count == 0 {
+                self.pending_limits.remove(&limit);
+            }
+        }
+    }
+
     /// Undoes linearized operations up to and including the latest real choice, and
     /// moves the cursor past it; `false` when there is no choice left. Pure reads are not
     /// choices: one legal where it was taken could be taken there in any linearization,
@@ -405,6 +455,9 @@ impl<'a, M: Model> Search<'a, M> {
             let op = self.entries.nodes[call as usize].op as usize;
             self.linearized.clear(op);
             self.entries.unlift(call);
+            if let Some(limit) = self.limits[op] {
+                *self.pending_limits.entry(limit).or_insert(0) += 1;
+            }
             if !self.ops[op].is_unknown() {
                 self.remaining += 1;
             }

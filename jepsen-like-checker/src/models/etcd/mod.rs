@@ -289,6 +289,15 @@ impl Model for Etcd {
         output.is_some_and(|out| !may_write(input) || !wrote(&out.body))
     }
 
+    fn progress(&self, state: &EtcdState) -> u64 {
+        state.revision.max(0) as u64
+    }
+
+    fn progress_limit(&self, _input: &Request, output: &Response) -> Option<u64> {
+        // A read happens at its header revision, a write moves the store to it.
+        Some(output.revision.max(0) as u64)
+    }
+
     fn describe_operation(&self, input: &Request, output: Option<&Response>) -> String {
         let call = describe_request(input);
         match output {
