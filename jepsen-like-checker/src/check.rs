@@ -115,7 +115,7 @@ pub fn check_parts<M: Model>(
     parts: &[Vec<usize>],
     budget: &Budget<'_>,
 ) -> CheckResult {
-    let memo_bytes = budget.memo_bytes_max / parts.len().max(1);
+    let memo_bytes = budget.memory_bytes_max / parts.len().max(1);
     let mut searches: Vec<Option<Search<'_, M>>> = parts
         .iter()
         .map(|indices| {

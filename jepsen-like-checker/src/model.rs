@@ -64,6 +64,13 @@ pub trait Model: Sync {
         None
     }
 
+    /// Roughly how many bytes a state takes on its own (not counting what it shares with
+    /// other states), for the search's memory bound.
+    fn state_bytes(&self, state: &Self::State) -> usize {
+        let _ = state;
+        std::mem::size_of::<Self::State>()
+    }
+
     /// One operation in words, e.g. `cas(1, 2) -> ok`.
     fn describe_operation(&self, input: &Self::Input, output: Option<&Self::Output>) -> String;
 
@@ -153,6 +160,10 @@ impl<M: NondeterministicModel> Model for Powerset<M> {
 
     fn is_read_only(&self, input: &Self::Input, output: Option<&Self::Output>) -> bool {
         self.0.is_read_only(input, output)
+    }
+
+    fn state_bytes(&self, state: &Self::State) -> usize {
+        24 + state.len() * std::mem::size_of::<M::State>()
     }
 
     fn describe_operation(&self, input: &Self::Input, output: Option<&Self::Output>) -> String {

@@ -30,15 +30,16 @@ const _: () = assert!(POLL_STEPS.is_power_of_two());
 pub struct Budget<'a> {
     /// Stop with an unknown verdict after this many search steps.
     pub steps_max: Option<u64>,
-    /// The memo's memory bound, in bytes; reaching it gives an unknown verdict.
-    pub memo_bytes_max: usize,
+    /// The memory bound of the memo and the stored states, in bytes (as estimated by
+    /// [`Model::state_bytes`]); reaching it gives an unknown verdict.
+    pub memory_bytes_max: usize,
     /// Polled during the search; `true` stops it with an unknown verdict.
     pub expired: Option<&'a (dyn Fn() -> bool + Sync)>,
 }
 
 impl Default for Budget<'_> {
     fn default() -> Self {
-        Budget { steps_max: None, memo_bytes_max: 1 << 30, expired: None }
+        Budget { steps_max: None, memory_bytes_max: 1 << 30, expired: None }
     }
 }
 
@@ -46,7 +47,7 @@ impl std::fmt::Debug for Budget<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Budget")
             .field("steps_max", &self.steps_max)
-            .field("memo_bytes_max", &self.memo_bytes_max)
+            .field("memory_bytes_max", &self.memory_bytes_max)
             .field("expired", &self.expired.is_some())
             .finish()
     }
@@ -211,8 +212,10 @@ pub struct Search<'a, M: Model> {
     entries: Entries,
     linearized: Bitset,
     memo: Memo,
-    memo_bytes_max: usize,
+    memory_bytes_max: usize,
     states: Interner<M::State>,
+    /// Estimated bytes of the interned states.
+    state_bytes: usize,
     state: u32,
     initial: u32,
     /// (call entry, state before it) for each linearized operation, in effect order.
@@ -239,17 +242,17 @@ pub struct Search<'a, M: Model> {
 
 impl<'a, M: Model> Search<'a, M> {
     /// A search over `ops`, whose indices in the whole history are `indices`. The memo
-    /// may use up to `memo_bytes_max` bytes.
+    /// may use up to `memory_bytes_max` bytes.
     pub fn new(
         model: &'a M,
         ops: Vec<&'a Operation<M::Input, M::Output>>,
         indices: Vec<usize>,
-        memo_bytes_max: usize,
+        memory_bytes_max: usize,
     ) -> Self {
         assert_eq!(ops.len(), indices.len(), "one history index per operation");
         let n = ops.len();
         let entries = Entries::new(&ops);
-        let memo_entries_max = (memo_bytes_max / Memo::entry_bytes(n)).max(1);
+        let memo_entries_max = (memory_bytes_max / Memo::entry_bytes(n)).max(1);
         let mut states = Interner::new();
         let state = states.intern(model.init());
         let remaining = ops.iter().filter(|op| !op.is_unknown()).count();
@@ -271,7 +274,8 @@ impl<'a, M: Model> Search<'a, M> {
             entries,
             linearized: Bitset::new(n),
             memo: Memo::new(n, memo_entries_max),
-            memo_bytes_max,
+            memory_bytes_max,
+            state_bytes: model.state_bytes(states.get(state)),
             states,
             state,
             initial: state,
@@ -327,6 +331,15 @@ impl<'a, M: Model> Search<'a, M> {
                     return self
                         .unknown(format!("gave up after {steps} search steps (step limit)"));
                 }
+                let memo_bytes = self.memo.len() * Memo::entry_bytes(self.ops.len());
+                if memo_bytes + self.state_bytes > self.memory_bytes_max {
+                    return self.unknown(format!(
+                        "reached the memory limit of {} bytes ({} memo entries, {} states)",
+                        self.memory_bytes_max,
+                        self.memo.len(),
+                        self.states.len()
+                    ));
+                }
                 if budget.expired.is_some_and(|expired| expired()) {
                     return self.unknown(format!(
                         "stopped after {steps} search steps (time limit, or stopped by the caller)"
@@ -350,7 +363,16 @@ impl<'a, M: Model> Search<'a, M> {
                     continue;
                 };
                 // Reads leave the state unchanged: skip hashing it again.
-                let next_id = if &next == current { self.state } else { self.states.intern(next) };
+                let next_id = if &next == current {
+                    self.state
+                } else {
+                    let known = self.states.len();
+                    let id = self.states.intern(next);
+                    if self.states.len() > known {
+                        self.state_bytes += model.state_bytes(self.states.get(id));
+                    }
+                    id
+                };
                 // An unknown operation that changes nothing never needs to take effect:
                 // every continuation after it is also open without it, since it blocks
                 // nothing.
@@ -389,7 +411,7 @@ impl<'a, M: Model> Search<'a, M> {
                         return self.unknown(format!(
                             "the memo reached its memory limit ({} entries, {} bytes)",
                             self.memo.len(),
-                            self.memo_bytes_max
+                            self.memory_bytes_max
                         ));
                     }
                 }
@@ -506,7 +528,7 @@ pub fn search<M: Model>(
     indices: &[usize],
     budget: &Budget<'_>,
 ) -> (Outcome, Stats) {
-    let mut search = Search::new(model, ops.to_vec(), indices.to_vec(), budget.memo_bytes_max);
+    let mut search = Search::new(model, ops.to_vec(), indices.to_vec(), budget.memory_bytes_max);
     let outcome = search.run(u64::MAX, budget).cloned().expect("an unbounded run decides");
     (outcome, search.stats())
 }

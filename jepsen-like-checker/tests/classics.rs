@@ -186,7 +186,7 @@ fn a_step_budget_gives_unknown() {
     read(&mut h, 99, 50, 101, Some(77));
     let tight = Budget { steps_max: Some(2048), ..Budget::default() };
     assert_eq!(check(&Register, &h, &tight).verdict, Verdict::Unknown);
-    let small_memo = Budget { memo_bytes_max: 4096, ..Budget::default() };
+    let small_memo = Budget { memory_bytes_max: 4096, ..Budget::default() };
     assert_eq!(check(&Register, &h, &small_memo).verdict, Verdict::Unknown);
     assert_eq!(verdict(&Register, &h), Verdict::NotLinearizable);
 }

@@ -73,7 +73,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
     let stop = AtomicBool::new(false);
     let expired = || stop.load(Ordering::Relaxed) || timeout.is_some_and(|t| start.elapsed() >= t);
     let budget =
-        Budget { steps_max: None, memo_bytes_max: MEMO_BYTES_MAX, expired: Some(&expired) };
+        Budget { steps_max: None, memory_bytes_max: MEMO_BYTES_MAX, expired: Some(&expired) };
     let report = if args.parallel && loaded.parts() > 1 {
         check_parallel(loaded.as_ref(), &budget, &stop)
     } else {
@@ -117,7 +117,7 @@ fn print_text(report: &Report, args: &CheckArgs, elapsed: Duration) {
 fn check_parallel(loaded: &dyn Checkable, budget: &Budget<'_>, stop: &AtomicBool) -> Report {
     let parts = loaded.parts();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(parts);
-    let budget = Budget { memo_bytes_max: budget.memo_bytes_max / workers, ..*budget };
+    let budget = Budget { memory_bytes_max: budget.memory_bytes_max / workers, ..*budget };
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<PartResult>>> = Mutex::new(vec![None; parts]);
     std::thread::scope(|scope| {

@@ -175,6 +175,11 @@ impl Model for Kv {
         matches!((input, output), (KvInput::Get { .. }, Some(_)))
     }
 
+    fn state_bytes(&self, state: &KvState) -> usize {
+        let text: usize = state.entries.iter().map(|(k, v)| k.len() + v.text.len()).sum();
+        32 + state.entries.len() * 48 + text
+    }
+
     fn describe_operation(&self, input: &KvInput, output: Option<&KvOutput>) -> String {
         let call = match input {
             KvInput::Get { key } => format!("get({key:?})"),

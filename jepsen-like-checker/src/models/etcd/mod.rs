@@ -298,6 +298,13 @@ impl Model for Etcd {
         Some(output.revision.max(0) as u64)
     }
 
+    fn state_bytes(&self, state: &EtcdState) -> usize {
+        // A change copies one path of the persistent map: nodes of up to 64 entries.
+        let len = state.kvs.len().max(1);
+        let depth = 1 + (usize::BITS - len.leading_zeros()) as usize / 6;
+        96 + depth * len.min(64) * 96
+    }
+
     fn describe_operation(&self, input: &Request, output: Option<&Response>) -> String {
         let call = describe_request(input);
         match output {
