@@ -23,7 +23,7 @@ fn not_linearizable_report_explains_in_words() {
     let text = report.to_text();
     assert!(text.contains("#3 (client 3: read() -> 1; called at 4, returned at 5)"), "{text}");
     assert!(text.contains("cannot take effect"), "{text}");
-    assert!(text.contains("1 operations have an unknown outcome"), "{text}");
+    assert!(text.contains("1 operation has an unknown outcome"), "{text}");
     let part = &report.parts[0];
     assert_eq!(part.blocked, Some(3));
     assert_eq!(part.linearization.len(), part.states.len());
