@@ -204,7 +204,7 @@ struct Deepest {
 }
 
 /// A search in progress on one part; [`Search::run`] advances it by a number of steps,
-/// so several parts can take turns (see [`crate::check`]).
+/// so several parts can take turns (see [`crate::check::check_parts`]).
 pub struct Search<'a, M: Model> {
     model: &'a M,
     ops: Vec<&'a Operation<M::Input, M::Output>>,
