@@ -16,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Check a history for linearizability: exit 0 linearizable, 1 not, 3 unknown, 2 bad input.
+    Check(cli::check::CheckArgs),
     /// List the built-in scenarios with their descriptions.
     Scenarios,
 }
@@ -23,6 +25,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Check(args) => cli::check::run(args),
         Command::Scenarios => cli::scenarios::run(),
     }
 }

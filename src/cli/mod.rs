@@ -1,3 +1,4 @@
-//! One module per subcommand.
+//! One module per subcommand: its argument types and thin glue to the library crates.
 
+pub mod check;
 pub mod scenarios;
