@@ -309,7 +309,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
     let operations_checked = history.len() as u64;
     let model = Etcd;
     let budget =
-        Budget { steps_max: Some(CHECK_STEPS_MAX), memo_bytes_max: 1 << 28, expired: None };
+        Budget { steps_max: Some(CHECK_STEPS_MAX), memory_bytes_max: 1 << 28, expired: None };
     let result = detcd_checker::check(&model, &history, &budget);
     let mut linearizability_report = None;
     checks.push(match result.verdict {
