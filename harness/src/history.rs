@@ -119,33 +119,53 @@ fn input(kind: &OpKind) -> Option<Request> {
     })
 }
 
-/// What a converged member's store says was written, revision by revision.
-#[derive(Clone, Debug, Default)]
+/// What the cluster wrote, revision by revision, read from members' stores as the run
+/// goes (every member's applied history is a prefix of the one committed history, so
+/// any member will do). Compaction can remove revisions before they are read: those
+/// are remembered as missed.
+#[derive(Clone, Debug)]
 pub struct WriteLog {
-    /// Every revision from this one on is in the log (earlier ones were compacted).
-    pub complete_from: i64,
+    /// Every revision at or below this one may be missing from the log.
+    missed_through: i64,
+    /// The highest revision read.
+    last: i64,
     /// The revision at which each (key, value) was put.
     puts: BTreeMap<(String, String), i64>,
     /// The revisions at which each key was deleted.
     deletes: BTreeMap<String, Vec<i64>>,
 }
 
+impl Default for WriteLog {
+    fn default() -> Self {
+        // Revision 1 is the empty store: nothing before it to miss.
+        WriteLog { missed_through: 1, last: 1, puts: BTreeMap::new(), deletes: BTreeMap::new() }
+    }
+}
+
 impl WriteLog {
-    /// Reads the history `store` still holds.
-    pub fn from_store(store: &detcd_core::mvcc::Store) -> WriteLog {
-        let complete_from = store.compact_revision() + 1;
-        let mut log = WriteLog { complete_from, ..WriteLog::default() };
-        for (rev, events) in store.events(complete_from, store.current_revision()) {
+    /// Reads the revisions of `store` this log does not have yet.
+    pub fn absorb(&mut self, store: &detcd_core::mvcc::Store) {
+        let current = store.current_revision();
+        if current <= self.last {
+            return;
+        }
+        // The store keeps the events of its compaction revision and everything after.
+        let available_from = store.compact_revision().max(1);
+        let from = self.last + 1;
+        if from < available_from {
+            self.missed_through = self.missed_through.max(available_from - 1);
+        }
+        for (rev, events) in store.events(from.max(available_from), current) {
             for e in events.iter() {
                 let key = text(&e.kv.key);
                 if e.r#type == api::EventType::Delete {
-                    log.deletes.entry(key).or_default().push(rev);
+                    self.deletes.entry(key).or_default().push(rev);
                 } else {
-                    log.puts.insert((key, text(&e.kv.value)), rev);
+                    self.puts.insert((key, text(&e.kv.value)), rev);
                 }
             }
         }
-        log
+        self.last = current;
     }
 }
 
@@ -196,7 +216,7 @@ impl RevisionFloor {
 
     /// Whether `log` holds every revision a write called at `call_us` could take.
     fn covered(&self, log: &WriteLog, call_us: u64) -> bool {
-        self.at(call_us) + 1 >= log.complete_from
+        self.at(call_us) >= log.missed_through
     }
 }
 
@@ -211,7 +231,10 @@ fn resolve(kind: &OpKind, call_us: u64, log: &WriteLog, floor: &RevisionFloor) -
         OpKind::Cas { key, value, .. } => (
             key,
             value,
-            ResponseBody::Txn { succeeded: true, responses: vec![ResponseBody::Put { prev_kv: None }] },
+            ResponseBody::Txn {
+                succeeded: true,
+                responses: vec![ResponseBody::Put { prev_kv: None }],
+            },
         ),
         _ => return Resolved::Open,
     };
@@ -239,7 +262,7 @@ pub fn etcd_history(
         // The removal of a lease's key, by revoke or expiry. The key is written once,
         // so a delete event for it in the log is this removal.
         if let OpKind::LeasePut { key, .. } = &r.kind {
-            if !matches!(r.outcome, OpOutcome::Failed(_)) {
+            if !matches!(r.outcome, OpOutcome::Failed(_) | OpOutcome::Refused) {
                 let input =
                     Request::DeleteRange { range: KeyRange::Key(key.clone()), prev_kv: false };
                 let deleted_at = log.and_then(|l| l.deletes.get(key)).and_then(|d| d.first());
@@ -294,7 +317,7 @@ pub fn etcd_history(
                 input,
                 output: None,
             }),
-            OpOutcome::Unknown(_) | OpOutcome::Failed(_) => {}
+            OpOutcome::Unknown(_) | OpOutcome::Failed(_) | OpOutcome::Refused => {}
         }
     }
     history

@@ -114,6 +114,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
     let mut streams: BTreeMap<u64, OpenStream> = BTreeMap::new();
     let mut records: Vec<OpRecord> = Vec::new();
     let mut sim_error: Option<SimError> = None;
+    let mut write_log = WriteLog::default();
 
     let submit = |world: &mut World<EtcdNode>,
                   workload: &mut Workload,
@@ -184,6 +185,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
             Ok(false) => break,
             Ok(true) => {}
         }
+        absorb_writes(&world, &mut write_log);
         let results: Vec<_> = world.drain_results().collect();
         for r in results {
             if let Some(stream_key) = streams
@@ -195,11 +197,11 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
                 continue;
             }
             let Some((c, kind, incarnation)) = open.remove(&r.id) else { continue };
-            let response = match r.outcome {
-                Outcome::Ok(resp) => Some(resp),
-                Outcome::Timeout => None,
+            let outcome = match r.outcome {
+                Outcome::Ok(resp) => classify(&kind, Some(resp)),
+                Outcome::Timeout => classify(&kind, None),
+                Outcome::Refused => OpOutcome::Refused,
             };
-            let outcome = classify(&kind, response);
             workload.complete(c, &kind, &outcome);
             let retry_elsewhere =
                 matches!(&outcome, OpOutcome::Failed(e) if crate::workload::is_definite_refusal(e));
@@ -301,10 +303,8 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
 
     // Linearizability of the KV history, unknown outcomes resolved where a converged
     // member's history can tell.
-    let write_log = match &liveness {
-        Ok(_) => world.leader().and_then(|l| world.process(l)).map(|p| WriteLog::from_store(p.store())),
-        Err(_) => None,
-    };
+    absorb_writes(&world, &mut write_log);
+    let write_log = liveness.is_ok().then_some(write_log);
     let history = etcd_history(&records, write_log.as_ref(), world.now_us());
     let operations_checked = history.len() as u64;
     let model = Etcd;
@@ -389,6 +389,18 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
     (report, artifacts)
 }
 
+/// Reads new revisions from the member furthest ahead, before a compaction removes them.
+fn absorb_writes(world: &World<EtcdNode>, log: &mut WriteLog) {
+    let ahead = world
+        .node_ids()
+        .into_iter()
+        .filter_map(|id| world.process(id))
+        .max_by_key(|p| p.store().current_revision());
+    if let Some(p) = ahead {
+        log.absorb(p.store());
+    }
+}
+
 fn first_lines(text: &str, n: usize) -> String {
     text.lines().take(n).collect::<Vec<_>>().join(" | ")
 }
@@ -428,7 +440,7 @@ fn handle_stream_result(
                 resume = true;
             }
         }
-        Outcome::Ok(_) | Outcome::Timeout => resume = true,
+        Outcome::Ok(_) | Outcome::Timeout | Outcome::Refused => resume = true,
     }
     if resume && s.resumptions < STREAM_RESUMPTIONS_MAX {
         let (_, old_node) = s.request.take().unwrap_or((0, 0));
