@@ -119,6 +119,11 @@ fn input(kind: &OpKind) -> Option<Request> {
     })
 }
 
+/// The liveness phase's probe writes use keys under this prefix, one per probe.
+pub const PROBE_KEY_PREFIX: &str = "probe/";
+/// The client id probe writes appear under in the history.
+pub const PROBE_CLIENT: u64 = u64::MAX;
+
 /// What the cluster wrote, revision by revision, read from members' stores as the run
 /// goes (every member's applied history is a prefix of the one committed history, so
 /// any member will do). Compaction can remove revisions before they are read: those
@@ -245,18 +250,35 @@ fn resolve(kind: &OpKind, call_us: u64, log: &WriteLog, floor: &RevisionFloor) -
     }
 }
 
-/// The history the etcd model checks, from every recorded operation. `log`, a
-/// converged member's history, resolves unknown outcomes where it can; `end_us` is when
-/// the run ended (resolved writes complete then).
+/// The history the etcd model checks, from every recorded operation. `log`, the
+/// cluster's history, resolves unknown outcomes where it can; `end_us` is when the run
+/// ended (resolved writes complete then). The liveness phase, from `liveness_start_us`,
+/// wrote probes through the harness itself: they enter with the revision the log gives
+/// them, so every revision of the run is accounted for.
 pub fn etcd_history(
     records: &[OpRecord],
     log: Option<&WriteLog>,
+    liveness_start_us: u64,
     end_us: u64,
 ) -> History<Request, Response> {
     let mut history = History::new();
     let mut push = |op: Operation<Request, Response>| {
         history.push(op).expect("recorded operations return after their call");
     };
+    for ((key, value), revision) in log.iter().flat_map(|l| l.puts.iter()) {
+        if key.starts_with(PROBE_KEY_PREFIX) {
+            push(Operation {
+                client: PROBE_CLIENT,
+                call: liveness_start_us,
+                ret: Some(end_us.max(liveness_start_us)),
+                input: Request::Put { key: key.clone(), value: value.clone(), prev_kv: false },
+                output: Some(Response {
+                    revision: *revision,
+                    body: ResponseBody::Put { prev_kv: None },
+                }),
+            });
+        }
+    }
     let floor = RevisionFloor::new(records);
     for r in records {
         // The removal of a lease's key, by revoke or expiry. The key is written once,

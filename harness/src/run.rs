@@ -5,7 +5,7 @@
 
 use crate::checks::serializable::{check_serializable_reads, SerializableRead};
 use crate::checks::watch::{check_watch_streams, WatchEventRecord, WatchStreamRecord};
-use crate::history::{etcd_history, WriteLog};
+use crate::history::{etcd_history, WriteLog, PROBE_KEY_PREFIX};
 use crate::nemesis;
 use crate::report::{check_names, CheckResult, RunReport, Verdict};
 use crate::workload::{classify, OpKind, OpOutcome, OpRecord, Workload};
@@ -237,14 +237,15 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
 
     // Liveness phase.
     let mut checks = Vec::new();
+    let liveness_start_us = world.now_us();
     let liveness = match sim_error.take() {
         Some(e) => Err(e),
         None => world.liveness(
             scenario.phases.liveness_ms * 1_000,
             |n| {
                 Request::Put(PutRequest {
-                    key: Bytes::from(format!("probe/{n}")),
-                    value: Bytes::from_static(b"p"),
+                    key: Bytes::from(format!("{PROBE_KEY_PREFIX}{n}")),
+                    value: Bytes::from(format!("probe-{n}")),
                     ..PutRequest::default()
                 })
             },
@@ -305,7 +306,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
     // member's history can tell.
     absorb_writes(&world, &mut write_log);
     let write_log = liveness.is_ok().then_some(write_log);
-    let history = etcd_history(&records, write_log.as_ref(), world.now_us());
+    let history = etcd_history(&records, write_log.as_ref(), liveness_start_us, world.now_us());
     let operations_checked = history.len() as u64;
     let model = Etcd;
     let budget =
