@@ -1,3 +1,7 @@
-//! One module per subcommand.
+//! One module per subcommand, plus what they share.
 
+pub mod load;
+pub mod replay;
 pub mod scenarios;
+pub mod shrink;
+pub mod sim;
