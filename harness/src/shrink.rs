@@ -218,87 +218,168 @@ impl Shrinker<'_> {
         }
     }
 
-    /// One pass over the workload and phase knobs. Returns whether anything was kept.
+    /// One pass over the workload and phase knobs: for each knob, its smaller values
+    /// are tried from the boldest down and the first that still fails is kept.
+    /// Returns whether anything was kept.
     fn shrink_knobs(&mut self) -> bool {
         let mut progress = false;
-        type Edit = fn(&mut Scenario) -> Option<String>;
-        let edits: [Edit; 6] = [
-            |s| {
-                let w = &mut s.workload;
-                let to = w.operations / 2;
-                (to >= 1).then(|| {
-                    let what = format!("workload.operations {} -> {to}", w.operations);
-                    w.operations = to;
-                    what
-                })
-            },
-            |s| {
-                let w = &mut s.workload;
-                let to = if w.clients > 2 { w.clients / 2 } else { w.clients - 1 };
-                (to >= 1).then(|| {
-                    let what = format!("workload.clients {} -> {to}", w.clients);
-                    w.clients = to;
-                    what
-                })
-            },
-            |s| {
-                let w = &mut s.workload;
-                let to = w.keys / 2;
-                (to >= 1).then(|| {
-                    let what = format!("workload.keys {} -> {to}", w.keys);
-                    w.keys = to;
-                    what
-                })
-            },
-            |s| {
-                let to = s.phases.safety_ms / 2;
-                (to >= 200).then(|| {
-                    let what = format!(
-                        "phases.safety_ms {} -> {to} (and faults after it)",
-                        s.phases.safety_ms
-                    );
-                    s.phases.safety_ms = to;
-                    s.faults.schedule.retain(|f| f.at_ms < to);
-                    what
-                })
-            },
-            |s| {
-                let n = &mut s.network;
-                (n.drop > 0.0 || n.duplicate > 0.0 || n.reorder > 0.0).then(|| {
-                    n.drop = 0.0;
-                    n.duplicate = 0.0;
-                    n.reorder = 0.0;
-                    "background message loss, duplication and reordering".to_string()
-                })
-            },
-            |s| {
-                let m = &mut s.workload.mix;
-                // The rarest operation kind still in the mix, when it is not the only one.
-                let weights = [
-                    ("lease", &mut m.lease),
-                    ("watch", &mut m.watch),
-                    ("compact", &mut m.compact),
-                    ("range", &mut m.range),
-                    ("delete", &mut m.delete),
-                    ("serializable_get", &mut m.serializable_get),
-                    ("cas", &mut m.cas),
-                ];
-                weights.into_iter().find(|(_, w)| **w > 0).map(|(name, w)| {
-                    *w = 0;
-                    format!("{name} operations from the mix")
-                })
-            },
-        ];
-        for edit in edits {
-            if !self.budget_left() {
-                break;
-            }
-            let mut candidate = self.best.clone();
-            if let Some(what) = edit(&mut candidate) {
-                progress |= self.try_candidate(candidate, what);
+        for knob in Knob::ALL {
+            for (candidate, what) in knob.candidates(&self.best) {
+                if !self.budget_left() {
+                    return progress;
+                }
+                if self.try_candidate(candidate, what) {
+                    progress = true;
+                    break;
+                }
             }
         }
         progress
+    }
+}
+
+/// The workload and phase settings shrinking cuts down.
+#[derive(Clone, Copy, Debug)]
+enum Knob {
+    Operations,
+    Clients,
+    Keys,
+    SafetyPhase,
+    NetworkNoise,
+    /// One operation kind of the mix (index into `MIX_KINDS`).
+    Mix(usize),
+}
+
+const MIX_KINDS: [&str; 9] =
+    ["lease", "watch", "compact", "range", "delete", "serializable_get", "cas", "get", "put"];
+
+fn mix_weight(mix: &mut detcd_scenarios::OpMix, kind: usize) -> &mut u32 {
+    match kind {
+        0 => &mut mix.lease,
+        1 => &mut mix.watch,
+        2 => &mut mix.compact,
+        3 => &mut mix.range,
+        4 => &mut mix.delete,
+        5 => &mut mix.serializable_get,
+        6 => &mut mix.cas,
+        7 => &mut mix.get,
+        _ => &mut mix.put,
+    }
+}
+
+/// Smaller values to try for a count, boldest first, never below `min`.
+fn smaller(value: u64, min: u64) -> Vec<u64> {
+    let mut out: Vec<u64> = [value / 2, value * 3 / 4, value.saturating_sub(1)]
+        .into_iter()
+        .filter(|&v| v >= min && v < value)
+        .collect();
+    out.dedup();
+    out
+}
+
+impl Knob {
+    const ALL: [Knob; 14] = [
+        Knob::Operations,
+        Knob::Clients,
+        Knob::Keys,
+        Knob::SafetyPhase,
+        Knob::NetworkNoise,
+        Knob::Mix(0),
+        Knob::Mix(1),
+        Knob::Mix(2),
+        Knob::Mix(3),
+        Knob::Mix(4),
+        Knob::Mix(5),
+        Knob::Mix(6),
+        Knob::Mix(7),
+        Knob::Mix(8),
+    ];
+
+    /// Smaller versions of `s` along this knob, boldest first, each with what it took.
+    fn candidates(self, s: &Scenario) -> Vec<(Scenario, String)> {
+        let with = |edit: &dyn Fn(&mut Scenario), what: String| {
+            let mut c = s.clone();
+            edit(&mut c);
+            (c, what)
+        };
+        match self {
+            Knob::Operations => {
+                let now = u64::from(s.workload.operations);
+                // Three-quarter and minus-one steps only pay off on small counts.
+                let values = if now > 16 { vec![now / 2, now * 3 / 4] } else { smaller(now, 1) };
+                values
+                    .into_iter()
+                    .map(|v| {
+                        with(
+                            &|c| c.workload.operations = v as u32,
+                            format!("workload.operations {now} -> {v}"),
+                        )
+                    })
+                    .collect()
+            }
+            Knob::Clients => {
+                let now = u64::from(s.workload.clients);
+                smaller(now, 1)
+                    .into_iter()
+                    .map(|v| {
+                        with(
+                            &|c| c.workload.clients = v as u32,
+                            format!("workload.clients {now} -> {v}"),
+                        )
+                    })
+                    .collect()
+            }
+            Knob::Keys => {
+                let now = u64::from(s.workload.keys);
+                smaller(now, 1)
+                    .into_iter()
+                    .map(|v| {
+                        with(&|c| c.workload.keys = v as u32, format!("workload.keys {now} -> {v}"))
+                    })
+                    .collect()
+            }
+            Knob::SafetyPhase => {
+                let now = s.phases.safety_ms;
+                [now / 2, now * 3 / 4]
+                    .into_iter()
+                    .filter(|&v| v >= 200)
+                    .map(|v| {
+                        with(
+                            &|c| {
+                                c.phases.safety_ms = v;
+                                c.faults.schedule.retain(|f| f.at_ms < v);
+                            },
+                            format!("phases.safety_ms {now} -> {v} (and the faults after it)"),
+                        )
+                    })
+                    .collect()
+            }
+            Knob::NetworkNoise => {
+                let n = &s.network;
+                if n.drop == 0.0 && n.duplicate == 0.0 && n.reorder == 0.0 {
+                    return Vec::new();
+                }
+                vec![with(
+                    &|c| {
+                        c.network.drop = 0.0;
+                        c.network.duplicate = 0.0;
+                        c.network.reorder = 0.0;
+                    },
+                    "background message loss, duplication and reordering".to_string(),
+                )]
+            }
+            Knob::Mix(kind) => {
+                let mut mix = s.workload.mix.clone();
+                let weight = *mix_weight(&mut mix, kind);
+                if weight == 0 || mix.total() == weight {
+                    return Vec::new();
+                }
+                vec![with(
+                    &|c| *mix_weight(&mut c.workload.mix, kind) = 0,
+                    format!("{} operations from the mix", MIX_KINDS[kind]),
+                )]
+            }
+        }
     }
 }
 
@@ -372,6 +453,48 @@ mod tests {
             let reread = Scenario::from_toml(&explicit.to_toml(), "explicit").expect("valid");
             assert_eq!(nemesis::schedule(&reread, seed), nemesis::schedule(&s, seed));
         }
+    }
+
+    /// The sizes shrinking can cut, in one comparable tuple.
+    fn size(s: &Scenario) -> [u64; 5] {
+        [
+            s.faults.schedule.len() as u64,
+            u64::from(s.workload.operations),
+            u64::from(s.workload.clients),
+            u64::from(s.workload.keys),
+            s.phases.safety_ms,
+        ]
+    }
+
+    #[test]
+    fn shrinking_a_caught_negative_control_keeps_it_caught() {
+        let original = detcd_scenarios::builtin("lease-read-clock-skew").expect("built-in");
+        let seed = (1..=4)
+            .find(|&seed| run(&original, seed).0.passed(&original.expect))
+            .expect("the negative control is caught at one of seeds 1 to 4");
+        let mut tries = Vec::new();
+        let shrunk = shrink(&original, seed, 24, &mut |line| tries.push(line.to_string()))
+            .expect("a caught negative control can be shrunk");
+        assert!(shrunk.attempts <= 24);
+        assert!(!shrunk.removed.is_empty(), "nothing removed: {tries:?}");
+        let (before, after) = (size(&original), size(&shrunk.scenario));
+        assert!(before.iter().zip(&after).all(|(b, a)| a <= b), "{before:?} -> {after:?}");
+        assert_ne!(before, after);
+        // What `detcd shrink` writes is what `detcd sim FILE --seed S` runs.
+        let file = Scenario::from_toml(&shrunk.scenario.to_toml(), "shrunk.toml").expect("valid");
+        let (report, _) = run(&file, seed);
+        assert!(report.passed(&file.expect), "{}", report.failure_summary(&file.expect));
+        assert_eq!(report.trace_hash, shrunk.report.trace_hash);
+    }
+
+    #[test]
+    fn a_run_that_does_not_fail_cannot_be_shrunk() {
+        let s = detcd_scenarios::builtin("happy-path").expect("built-in");
+        let mut quick = s.clone();
+        quick.workload.operations = 40;
+        quick.phases.safety_ms = 500;
+        let err = shrink(&quick, 1, 5, &mut |_| {}).err().expect("happy path passes");
+        assert!(matches!(err, ShrinkError::DoesNotFail { seed: 1, .. }));
     }
 
     #[test]

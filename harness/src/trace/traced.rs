@@ -35,3 +35,26 @@ pub fn to_json_lines(records: &[TraceRecord]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_traced_run_is_the_sweeps_run() {
+        let scenario = detcd_scenarios::builtin("leader-transfer").expect("built-in");
+        let (plain, _) = run(&scenario, 3);
+        let traced = traced_run(&scenario, 3);
+        assert_eq!(traced.report.trace_hash, plain.trace_hash);
+        assert!(traced.records.iter().any(|r| r.name() == "role_change"));
+        assert!(
+            traced.records.iter().all(|r| r.level != "TRACE"),
+            "ticks are left out of the capture"
+        );
+        let lines = to_json_lines(&traced.records);
+        assert_eq!(lines.lines().count(), traced.records.len());
+        let first: serde_json::Value =
+            serde_json::from_str(lines.lines().next().expect("events")).expect("JSON");
+        assert_eq!(first["target"], "detcd_sim");
+    }
+}
