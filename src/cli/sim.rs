@@ -117,13 +117,36 @@ fn sweep(loaded: Loaded, seeds: Vec<u64>, jobs: usize) -> Summary {
     Summary { loaded, seeds, reports, wall_us, failing: Vec::new() }
 }
 
-/// Replays every failing seed with tracing and writes its reports into `out`.
+fn html_path(out: &std::path::Path, loaded: &Loaded, seed: u64) -> PathBuf {
+    out.join(format!("{}-seed-{seed}.html", loaded.scenario.name))
+}
+
+/// The command that replays `seed` and writes its time line to `html`.
+fn replay_command(loaded: &Loaded, seed: u64, html: &std::path::Path) -> String {
+    format!(
+        "detcd replay {} --seed {seed} --html {}",
+        shell_word(&loaded.arg),
+        shell_word(&html.display().to_string())
+    )
+}
+
+/// Failing seeds per scenario whose replay and HTML reports `sim` writes; each replay
+/// costs another run, and past this many a reader wants the replay commands only.
+const REPORTS_PER_SCENARIO_MAX: usize = 10;
+
+/// Replays failing seeds with tracing and writes their reports into `out`; every
+/// failing seed gets its replay command.
 fn replay_failures(summaries: &mut [Summary], out: &std::path::Path, jobs: usize) {
     let mut todo = Vec::new();
+    let mut skipped = Vec::new();
     for (i, s) in summaries.iter().enumerate() {
-        for r in &s.reports {
-            if !r.passed(&s.loaded.scenario.expect) {
-                todo.push((i, r.seed, r.trace_hash, r.failure_summary(&s.loaded.scenario.expect)));
+        let expect = &s.loaded.scenario.expect;
+        for (n, r) in s.reports.iter().filter(|r| !r.passed(expect)).enumerate() {
+            let failing = (i, r.seed, r.trace_hash, r.failure_summary(expect));
+            if n < REPORTS_PER_SCENARIO_MAX {
+                todo.push(failing);
+            } else {
+                skipped.push(failing);
             }
         }
     }
@@ -133,7 +156,7 @@ fn replay_failures(summaries: &mut [Summary], out: &std::path::Path, jobs: usize
         jobs,
         |(i, seed, hash, _)| {
             let s = &summaries_ref[*i];
-            let html = out.join(format!("{}-seed-{seed}.html", s.loaded.scenario.name));
+            let html = html_path(out, &s.loaded, *seed);
             let traced = traced_run(&s.loaded.scenario, *seed);
             let mismatch = (traced.report.trace_hash != *hash).then(|| {
                 format!(
@@ -151,12 +174,17 @@ fn replay_failures(summaries: &mut [Summary], out: &std::path::Path, jobs: usize
     );
     for ((i, seed, _, summary), (html, reports, mismatch)) in todo.into_iter().zip(results) {
         let s = &mut summaries[i];
-        let replay = format!(
-            "detcd replay {} --seed {seed} --html {}",
-            shell_word(&s.loaded.arg),
-            shell_word(&html.display().to_string())
-        );
+        let replay = replay_command(&s.loaded, seed, &html);
         s.failing.push(Failing { seed, summary, replay, reports, mismatch });
+    }
+    for (i, seed, _, summary) in skipped {
+        let s = &mut summaries[i];
+        let html = html_path(out, &s.loaded, seed);
+        let replay = replay_command(&s.loaded, seed, &html);
+        s.failing.push(Failing { seed, summary, replay, reports: Vec::new(), mismatch: None });
+    }
+    for s in summaries.iter_mut() {
+        s.failing.sort_by_key(|f| f.seed);
     }
 }
 
