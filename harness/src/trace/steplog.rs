@@ -4,7 +4,7 @@
 //! Heartbeats, appends and disk traffic are left out; the JSON-lines trace has them.
 
 use super::capture::TraceRecord;
-use crate::workload::OpRecord;
+use crate::workload::{OpOutcome, OpRecord};
 
 fn stamp(t_us: u64, who: &str, text: &str) -> String {
     format!("{:>4}.{:06}s {who:<4} {text}", t_us / 1_000_000, t_us % 1_000_000)
@@ -82,11 +82,16 @@ fn describe(r: &TraceRecord) -> Option<String> {
 }
 
 fn describe_op(o: &OpRecord) -> String {
+    let outcome = match &o.outcome {
+        OpOutcome::Ok(_) => "ok".to_string(),
+        OpOutcome::Failed(e) => format!("failed ({e})"),
+        OpOutcome::Unknown(None) => "unknown outcome (no answer)".to_string(),
+        OpOutcome::Unknown(Some(e)) => format!("unknown outcome ({e})"),
+    };
     let text = format!(
-        "c{} {}: {} (sent at {}.{:06}s)",
+        "c{} {}: {outcome} (sent at {}.{:06}s)",
         o.client,
         o.kind.describe(),
-        o.outcome.label(),
         o.invoke_us / 1_000_000,
         o.invoke_us % 1_000_000
     );
@@ -94,24 +99,34 @@ fn describe_op(o: &OpRecord) -> String {
 }
 
 /// The step log: events in the order they happened, client operations at the time
-/// they completed.
+/// they completed. A role change is traced after the messages the same step sent, so
+/// it is moved before them: "became candidate" reads better before "asks for votes".
 pub fn step_log(records: &[TraceRecord], ops: &[OpRecord]) -> Vec<String> {
     let mut ops: Vec<&OpRecord> = ops.iter().collect();
     ops.sort_by_key(|o| o.complete_us);
     let mut ops = ops.into_iter().peekable();
-    let mut lines = Vec::new();
+    // (time, node, was a send, line)
+    let mut lines: Vec<(Option<u64>, Option<u64>, bool, String)> = Vec::new();
     for r in records {
-        if let Some(t) = r.u64_field("t_us") {
+        let t = r.u64_field("t_us");
+        if let Some(t) = t {
             while let Some(o) = ops.next_if(|o| o.complete_us < t) {
-                lines.push(describe_op(o));
+                lines.push((None, None, false, describe_op(o)));
             }
         }
-        if let Some(line) = describe(r) {
-            lines.push(line);
+        let Some(line) = describe(r) else { continue };
+        let node = r.u64_field("node");
+        let mut at = lines.len();
+        if r.name() == "role_change" {
+            while at > 0 && lines[at - 1].2 && lines[at - 1].0 == t && lines[at - 1].1 == node {
+                at -= 1;
+            }
         }
+        lines.insert(at, (t, node, r.name() == "send", line));
     }
-    lines.extend(ops.map(describe_op));
-    lines
+    let mut out: Vec<String> = lines.into_iter().map(|l| l.3).collect();
+    out.extend(ops.map(describe_op));
+    out
 }
 
 #[cfg(test)]
@@ -144,10 +159,26 @@ mod tests {
                     ("torn_entries", "0"),
                 ],
             ),
+            rec(
+                "send",
+                &[
+                    ("t_us", "2000000"),
+                    ("node", "1"),
+                    ("peer", "2"),
+                    ("kind", "vote"),
+                    ("term", "4"),
+                ],
+            ),
+            rec(
+                "role_change",
+                &[("t_us", "2000000"), ("node", "1"), ("role", "Candidate"), ("term", "4")],
+            ),
         ];
         let lines = step_log(&records, &[]);
-        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines.len(), 4, "{lines:?}");
         assert_eq!(lines[0], "   1.234567s n2   became leader of term 3");
         assert!(lines[1].contains("CRASHED: 2 unsynced write(s) lost"), "{lines:?}");
+        assert!(lines[2].ends_with("became candidate in term 4: asks for votes"), "{lines:?}");
+        assert!(lines[3].ends_with("asks n2 for its vote in term 4"), "{lines:?}");
     }
 }
