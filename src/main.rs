@@ -20,6 +20,12 @@ enum Command {
     Check(cli::check::CheckArgs),
     /// List the built-in scenarios with their descriptions.
     Scenarios,
+    /// Run scenarios in the simulator over many seeds and check every run.
+    Sim(cli::sim::SimArgs),
+    /// Run one scenario at one seed again, exactly as `sim` ran it, and show it.
+    Replay(cli::replay::ReplayArgs),
+    /// Cut a failing run down to a smaller scenario that still fails.
+    Shrink(cli::shrink::ShrinkArgs),
 }
 
 fn main() -> ExitCode {
@@ -27,5 +33,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => cli::check::run(args),
         Command::Scenarios => cli::scenarios::run(),
+        Command::Sim(args) => cli::sim::run(args),
+        Command::Replay(args) => cli::replay::run(args),
+        Command::Shrink(args) => cli::shrink::run(args),
     }
 }

@@ -7,6 +7,7 @@ pub mod keys;
 pub mod nemesis;
 pub mod report;
 pub mod run;
+pub mod shrink;
 pub mod sweep;
 pub mod trace;
 pub mod workload;

@@ -1,4 +1,9 @@
-//! One module per subcommand: its argument types and thin glue to the library crates.
+//! One module per subcommand (its argument types and thin glue to the library crates),
+//! plus what they share.
 
 pub mod check;
+pub mod load;
+pub mod replay;
 pub mod scenarios;
+pub mod shrink;
+pub mod sim;

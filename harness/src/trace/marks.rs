@@ -1,0 +1,203 @@
+//! From a run's captured events and client operations to the marks of its time line:
+//! role bands from role changes, arrows from paired send/deliver events, lost messages
+//! from drops, down intervals from crashes and restarts, faults, and client operations.
+
+use super::capture::TraceRecord;
+use super::timeline::{Mark, Timeline};
+use crate::workload::OpRecord;
+use std::collections::{BTreeMap, VecDeque};
+
+/// A message in flight: who sent what, waiting for its delivery or drop.
+type LinkKey = (u64, u64, String);
+
+/// Pairs sends with deliveries and drops. Messages on one link of one kind are matched
+/// first in, first out; a reordered message can therefore be drawn against its
+/// neighbour's send time, which moves an arrow's tail by at most one message gap.
+fn messages(records: &[TraceRecord], marks: &mut Vec<Mark>) {
+    let mut pending: BTreeMap<LinkKey, VecDeque<u64>> = BTreeMap::new();
+    let mut previous: Option<&TraceRecord> = None;
+    for r in records {
+        let (Some(t), Some(node), Some(peer)) =
+            (r.u64_field("t_us"), r.u64_field("node"), r.u64_field("peer"))
+        else {
+            previous = Some(r);
+            continue;
+        };
+        let kind = r.field("kind").unwrap_or("").to_string();
+        match r.name() {
+            "send" => pending.entry((node, peer, kind)).or_default().push_back(t),
+            "duplicate" => {
+                // The copy is a second delivery of the send just recorded.
+                pending.entry((node, peer, kind)).or_default().push_back(t);
+            }
+            "deliver" => {
+                // A delivery names the receiver as `node` and the sender as `peer`.
+                if let Some(sent) =
+                    pending.get_mut(&(peer, node, kind.clone())).and_then(VecDeque::pop_front)
+                {
+                    marks.push(Mark::Message {
+                        from: peer,
+                        to: node,
+                        sent_us: sent,
+                        delivered_us: Some(t),
+                        kind,
+                    });
+                }
+            }
+            "drop" => {
+                let at_send = previous.is_some_and(|p| {
+                    p.name() == "send"
+                        && p.u64_field("t_us") == Some(t)
+                        && p.u64_field("node") == Some(node)
+                        && p.u64_field("peer") == Some(peer)
+                        && p.field("kind") == r.field("kind")
+                });
+                let queue = pending.get_mut(&(node, peer, kind.clone()));
+                let sent = if at_send {
+                    queue.and_then(VecDeque::pop_back)
+                } else {
+                    queue.and_then(VecDeque::pop_front)
+                };
+                let why = r.field("reason").unwrap_or("lost");
+                marks.push(Mark::Message {
+                    from: node,
+                    to: peer,
+                    sent_us: sent.unwrap_or(t),
+                    delivered_us: None,
+                    kind: format!("{kind} ({why})"),
+                });
+            }
+            _ => {}
+        }
+        previous = Some(r);
+    }
+}
+
+/// The time line of one run over members `1..=nodes`.
+pub fn timeline(
+    records: &[TraceRecord],
+    ops: &[OpRecord],
+    nodes: u64,
+    title: String,
+    subtitle: String,
+) -> Timeline {
+    let mut marks = Vec::new();
+    let mut end_us = 0;
+    let mut down_since: BTreeMap<u64, u64> = BTreeMap::new();
+    for r in records {
+        let Some(t) = r.u64_field("t_us") else { continue };
+        end_us = end_us.max(t);
+        let node = r.u64_field("node");
+        let fault = |what: String, node: Option<u64>| Mark::Fault { at_us: t, node, what };
+        match r.name() {
+            "role_change" => marks.push(Mark::Role {
+                node: node.unwrap_or(0),
+                at_us: t,
+                role: r.field("role").unwrap_or("").to_string(),
+                term: r.u64_field("term").unwrap_or(0),
+            }),
+            "crash" => {
+                let n = node.unwrap_or(0);
+                down_since.insert(n, t);
+                marks.push(fault(format!("crash n{n}"), node));
+            }
+            "restart" => {
+                let n = node.unwrap_or(0);
+                if let Some(from_us) = down_since.remove(&n) {
+                    marks.push(Mark::Down { node: n, from_us, until_us: Some(t) });
+                }
+                // The restarted member begins again as a follower.
+                marks.push(Mark::Role { node: n, at_us: t, role: "Follower".into(), term: 0 });
+            }
+            "partition" => {
+                marks.push(fault(format!("partition {}", r.field("shape").unwrap_or("")), None))
+            }
+            "heal" => marks.push(fault("heal".into(), None)),
+            "network_rates" => marks.push(fault(
+                format!(
+                    "network drop={} dup={} reorder={}",
+                    r.field("drop_rate").unwrap_or("?"),
+                    r.field("duplicate_rate").unwrap_or("?"),
+                    r.field("reorder_rate").unwrap_or("?")
+                ),
+                None,
+            )),
+            "clock_skew" => marks.push(fault(
+                format!(
+                    "clock rate {:.3}",
+                    r.u64_field("rate_permille").unwrap_or(1000) as f64 / 1000.0
+                ),
+                node,
+            )),
+            "clock_jump" => {
+                marks.push(fault(format!("clock +{} ticks", r.field("ticks").unwrap_or("?")), node))
+            }
+            "transfer_leader" => marks.push(fault(
+                format!("transfer leadership to n{}", r.field("peer").unwrap_or("?")),
+                node,
+            )),
+            "faults_cancelled" => marks.push(fault("liveness phase: faults end".into(), None)),
+            "violation" => marks
+                .push(fault(format!("VIOLATION: {}", r.field("violation").unwrap_or("")), node)),
+            _ => {}
+        }
+    }
+    for (node, from_us) in down_since {
+        marks.push(Mark::Down { node, from_us, until_us: None });
+    }
+    messages(records, &mut marks);
+    let mut clients: Vec<u64> = ops.iter().map(|o| o.client).collect();
+    clients.sort_unstable();
+    clients.dedup();
+    for o in ops {
+        end_us = end_us.max(o.complete_us);
+        marks.push(Mark::Op {
+            client: o.client,
+            node: o.node,
+            invoke_us: o.invoke_us,
+            complete_us: o.complete_us,
+            label: o.kind.describe(),
+            outcome: o.outcome.label().to_string(),
+        });
+    }
+    Timeline { title, subtitle, nodes: (1..=nodes).collect(), clients, end_us, marks }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(name: &str, fields: &[(&str, &str)]) -> TraceRecord {
+        let mut map: BTreeMap<String, String> =
+            fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        map.insert("message".into(), name.into());
+        TraceRecord { level: "DEBUG".into(), target: "detcd_sim".into(), fields: map }
+    }
+
+    #[test]
+    fn pairs_sends_with_deliveries_and_drops() {
+        let records = vec![
+            rec("send", &[("t_us", "10"), ("node", "1"), ("peer", "2"), ("kind", "vote")]),
+            rec("send", &[("t_us", "20"), ("node", "1"), ("peer", "3"), ("kind", "vote")]),
+            rec("drop", &[("t_us", "20"), ("node", "1"), ("peer", "3"), ("kind", "vote")]),
+            rec("deliver", &[("t_us", "30"), ("node", "2"), ("peer", "1"), ("kind", "vote")]),
+            rec("crash", &[("t_us", "40"), ("node", "3")]),
+            rec("role_change", &[("t_us", "50"), ("node", "1"), ("role", "Leader"), ("term", "2")]),
+        ];
+        let t = timeline(&records, &[], 3, "t".into(), "s".into());
+        assert!(t.marks.contains(&Mark::Message {
+            from: 1,
+            to: 2,
+            sent_us: 10,
+            delivered_us: Some(30),
+            kind: "vote".into()
+        }));
+        assert!(t.marks.iter().any(|m| matches!(
+            m,
+            Mark::Message { from: 1, to: 3, sent_us: 20, delivered_us: None, .. }
+        )));
+        assert!(t.marks.contains(&Mark::Down { node: 3, from_us: 40, until_us: None }));
+        assert!(t.marks.iter().any(|m| matches!(m, Mark::Role { node: 1, term: 2, .. })));
+        assert_eq!(t.end_us, 50);
+    }
+}

@@ -1,0 +1,151 @@
+//! `detcd replay`: one run, the very run a sweep made for that seed, shown in full:
+//! banner, every check with its evidence, trace hash; optionally a step log (-v), the
+//! JSON-lines trace and an HTML time line.
+
+use super::load::{bad_input, load, secs, shell_word};
+use clap::Args;
+use detcd_harness::trace::{marks, steplog, traced};
+use detcd_harness::Verdict;
+use detcd_scenarios::Scenario;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  detcd replay leader-isolation --seed 7 -v
+  detcd replay lying-fsync --seed 3 --html run.html --trace run.jsonl
+  detcd replay ./my-scenario.toml --seed 12
+
+Exit status: 0 when the run is as its scenario expects, 1 when not, 2 on bad input.")]
+pub struct ReplayArgs {
+    /// A built-in scenario name (see `detcd scenarios`) or the path of a scenario TOML
+    /// file, e.g. `leader-isolation` or `./my-scenario.toml`.
+    pub scenario: String,
+    /// The seed to run, as printed by `detcd sim`, e.g. `--seed 7`.
+    #[arg(long, value_name = "S")]
+    pub seed: u64,
+    /// Write every traced event as JSON lines (one object per line) to FILE,
+    /// e.g. `--trace run.jsonl`.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Write an HTML time line (members' roles, messages, faults, client operations)
+    /// to FILE, e.g. `--html run.html`. When linearizability fails, the checker's own
+    /// report goes next to it as FILE-linearizability.html.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Print a step log: elections, votes, role changes, partitions, crashes,
+    /// restarts, clock faults and client operations, each stamped with simulated time.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// The linearizability report's path that goes with time line `html`.
+fn checker_report_path(html: &Path) -> PathBuf {
+    let stem = html.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    html.with_file_name(format!("{stem}-linearizability.html"))
+}
+
+/// Writes the HTML time line of `run` to `html`, and the checker's report next to it
+/// when linearizability failed. Returns the files written.
+pub fn write_html(
+    scenario: &Scenario,
+    run: &traced::TracedRun,
+    html: &Path,
+) -> std::io::Result<Vec<PathBuf>> {
+    if let Some(dir) = html.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let r = &run.report;
+    let verdicts: Vec<String> =
+        r.checks.iter().map(|c| format!("{} {}", c.name, verdict_word(&c.verdict))).collect();
+    let subtitle = format!(
+        "expect {}; {}; {} operations; trace hash {:016x}",
+        r.expect,
+        verdicts.join(", "),
+        r.operations,
+        r.trace_hash
+    );
+    let timeline = marks::timeline(
+        &run.records,
+        &run.artifacts.records,
+        scenario.cluster.size,
+        format!("{} at seed {}", scenario.name, r.seed),
+        subtitle,
+    );
+    std::fs::write(html, timeline.to_html())?;
+    let mut written = vec![html.to_path_buf()];
+    if let Some(report) = &run.artifacts.linearizability_report {
+        let path = checker_report_path(html);
+        std::fs::write(&path, detcd_checker::report::html::render(report))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn verdict_word(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+        Verdict::Unknown => "UNKNOWN",
+    }
+}
+
+pub fn run(args: ReplayArgs) -> ExitCode {
+    let loaded = match load(&args.scenario) {
+        Ok(l) => l,
+        Err(e) => return bad_input(&e),
+    };
+    let scenario = &loaded.scenario;
+    let traced = traced::traced_run(scenario, args.seed);
+    let r = &traced.report;
+    println!("{}", traced.artifacts.banner);
+    if args.verbose {
+        println!("step log:");
+        for line in steplog::step_log(&traced.records, &traced.artifacts.records) {
+            println!("{line}");
+        }
+    }
+    println!("checks:");
+    for c in &r.checks {
+        println!("  {:<7} {}: {}", verdict_word(&c.verdict), c.name, c.evidence);
+    }
+    println!(
+        "{} operations ({} checked), {} simulated, {} events, {} wall",
+        r.operations,
+        r.operations_checked,
+        secs(r.sim_time_us),
+        r.events,
+        secs(r.wall_us)
+    );
+    println!("trace hash: {:016x}", r.trace_hash);
+    if let Some(path) = &args.trace {
+        match std::fs::write(path, traced::to_json_lines(&traced.records)) {
+            Ok(()) => println!("trace: {} ({} events)", path.display(), traced.records.len()),
+            Err(e) => return bad_input(&format!("cannot write {}: {e}", path.display())),
+        }
+    }
+    if let Some(path) = &args.html {
+        match write_html(scenario, &traced, path) {
+            Ok(files) => {
+                for f in files {
+                    println!("html: {}", f.display());
+                }
+            }
+            Err(e) => return bad_input(&format!("cannot write {}: {e}", path.display())),
+        }
+    }
+    let ok = r.passed(&scenario.expect);
+    let verdict = match (&scenario.expect, ok) {
+        (detcd_scenarios::Expect::Fail(_), true) => {
+            "CAUGHT: the negative control's violation was found"
+        }
+        (_, true) => "PASSED",
+        (_, false) => "FAILED",
+    };
+    println!("{verdict} ({} at seed {})", shell_word(&loaded.arg), args.seed);
+    if !ok {
+        println!("  {}", r.failure_summary(&scenario.expect));
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,152 @@
+//! The `detcd sim`, `replay` and `shrink` commands as a user runs them: exit codes,
+//! the summary table, JSON output, replay equal to the sweep's run, and written files.
+//! Only cheap scenarios at few seeds: these run in CI's simulation budget.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn detcd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_detcd")).args(args).output().expect("detcd runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("detcd-cli-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// The hex trace hash `replay` prints.
+fn printed_hash(text: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix("trace hash: "))
+        .unwrap_or_else(|| panic!("no trace hash in {text}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn sim_passes_with_a_summary_table() {
+    let out = detcd(&["sim", "happy-path", "--seeds", "2", "--jobs", "2"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let header = text.lines().next().expect("a table");
+    for column in ["scenario", "seeds", "passed", "failed", "ops checked", "sim time", "seeds/min"]
+    {
+        assert!(header.contains(column), "{header}");
+    }
+    let row: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("happy-path"))
+        .expect("a row")
+        .split_whitespace()
+        .collect();
+    assert_eq!(&row[1..4], ["2", "2", "0"], "{text}");
+}
+
+#[test]
+fn json_output_parses() {
+    let out = detcd(&["sim", "leader-transfer", "--seed", "5", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("one JSON document");
+    assert_eq!(doc["passed"], true);
+    let s = &doc["scenarios"][0];
+    assert_eq!(s["name"], "leader-transfer");
+    assert_eq!(s["seeds"], serde_json::json!([5]));
+    assert_eq!(s["passed"], 1);
+    assert!(s["operations_checked"].as_u64().expect("a count") > 0);
+}
+
+#[test]
+fn bad_input_exits_2_with_a_reason() {
+    let missing = detcd(&["sim", "/nonexistent/dir/scenario.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("cannot read scenario file"), "{}", stderr(&missing));
+
+    let dir = scratch("bad");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\ndescription = \"d\"\n[cluster]\nsize = 0\n")
+        .expect("write");
+    let invalid = detcd(&["sim", bad.to_str().expect("utf-8 path")]);
+    assert_eq!(invalid.status.code(), Some(2));
+    assert!(stderr(&invalid).contains("cluster.size"), "{}", stderr(&invalid));
+
+    let unknown = detcd(&["sim", "no-such-scenario"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("detcd scenarios"), "{}", stderr(&unknown));
+
+    let flag = detcd(&["sim", "--no-such-flag"]);
+    assert_eq!(flag.status.code(), Some(2));
+    assert!(stderr(&flag).contains("--no-such-flag"), "{}", stderr(&flag));
+}
+
+#[test]
+fn replay_is_the_sweeps_run_and_writes_its_files() {
+    // The sweep's hash for this seed, through the library the sweep uses.
+    let scenario = detcd_scenarios::builtin("clock-skew").expect("built-in");
+    let (report, _) = detcd_harness::run::run(&scenario, 2);
+
+    let dir = scratch("replay");
+    let (html, trace) = (dir.join("run.html"), dir.join("run.jsonl"));
+    let out = detcd(&[
+        "replay",
+        "clock-skew",
+        "--seed",
+        "2",
+        "-v",
+        "--html",
+        html.to_str().expect("utf-8"),
+        "--trace",
+        trace.to_str().expect("utf-8"),
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert_eq!(printed_hash(&text), format!("{:016x}", report.trace_hash));
+    assert!(text.contains("became leader of term"), "step log: {text}");
+    assert!(text.contains("PASS    linearizability"), "{text}");
+
+    let page = std::fs::read_to_string(&html).expect("html written");
+    assert!(page.contains("<svg") && page.contains("clock-skew at seed 2"));
+    let lines = std::fs::read_to_string(&trace).expect("trace written");
+    assert!(lines.lines().count() > 100);
+    for line in lines.lines().take(20) {
+        serde_json::from_str::<serde_json::Value>(line).expect("each line is JSON");
+    }
+}
+
+#[test]
+fn shrink_writes_a_scenario_that_sim_reproduces() {
+    let dir = scratch("shrink");
+    let file = dir.join("small.toml");
+    let file_arg = file.to_str().expect("utf-8");
+    let scenario = detcd_scenarios::builtin("lease-read-clock-skew").expect("built-in");
+    let seed = (1..=4u64)
+        .find(|&s| detcd_harness::run::run(&scenario, s).0.passed(&scenario.expect))
+        .expect("the negative control is caught at one of seeds 1 to 4")
+        .to_string();
+    let out = detcd(&[
+        "shrink",
+        "lease-read-clock-skew",
+        "--seed",
+        &seed,
+        "--attempts",
+        "12",
+        "--out",
+        file_arg,
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("removed:"), "{text}");
+    assert!(text.contains(&format!("detcd sim {file_arg} --seed {seed}")), "{text}");
+
+    let again = detcd(&["sim", file_arg, "--seed", &seed]);
+    assert_eq!(again.status.code(), Some(0), "{}{}", stdout(&again), stderr(&again));
+    assert!(stdout(&again).contains("1 caught"), "{}", stdout(&again));
+}
