@@ -424,7 +424,8 @@ impl<P: Process> World<P> {
 
     /// Opens a stream (a watch) from `client` on `node` now. Every answer the node
     /// gives on it becomes a result with `Outcome::Ok`; it has no timeout, and when its
-    /// node crashes (or is down when it opens) it ends with one `Outcome::Timeout`.
+    /// node crashes it ends with one `Outcome::Timeout` (`Outcome::Refused` if the node
+    /// is down when it opens).
     pub fn submit_stream(
         &mut self,
         client: ClientId,
