@@ -13,8 +13,8 @@ use crate::keys::KeyChooser;
 use bytes::Bytes;
 use detcd_core::api::{
     CompactionRequest, Compare, CompareResult, CompareTarget, DeleteRangeRequest, EtcdError,
-    LeaseGrantRequest, LeaseRevokeRequest, PutRequest, RangeRequest, RequestOp, TargetUnion,
-    TxnRequest, WatchCreateRequest,
+    LeaseGrantRequest, LeaseRevokeRequest, PutRequest, RangeRequest, RequestOp, ResponseOp,
+    TargetUnion, TxnRequest, WatchCreateRequest,
 };
 use detcd_core::server::{Request, Response};
 use detcd_scenarios::{KeyDistribution, OpMix, WorkloadSpec};
@@ -401,9 +401,16 @@ impl Workload {
                         client.last_mod.insert(key.clone(), m);
                     }
                     (OpKind::Cas { key, .. }, Response::Txn(t)) => {
-                        if t.succeeded {
-                            client.last_mod.insert(key.clone(), t.header.revision);
-                        }
+                        // Success wrote the key at the header's revision; failure read
+                        // it, so the next compare can use what is there now.
+                        let m = match t.responses.first() {
+                            _ if t.succeeded => t.header.revision,
+                            Some(ResponseOp::Range(r)) => {
+                                r.kvs.first().map_or(0, |kv| kv.mod_revision)
+                            }
+                            _ => return,
+                        };
+                        client.last_mod.insert(key.clone(), m);
                     }
                     (OpKind::Put { key, .. }, Response::Put(p)) => {
                         client.last_mod.insert(key.clone(), p.header.revision);
