@@ -16,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Check a history for linearizability: exit 0 linearizable, 1 not, 3 unknown, 2 bad input.
+    Check(cli::check::CheckArgs),
     /// List the built-in scenarios with their descriptions.
     Scenarios,
     /// Run scenarios in the simulator over many seeds and check every run.
@@ -29,6 +31,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Check(args) => cli::check::run(args),
         Command::Scenarios => cli::scenarios::run(),
         Command::Sim(args) => cli::sim::run(args),
         Command::Replay(args) => cli::replay::run(args),

@@ -10,7 +10,10 @@
 //! 2. `Send { after: Some(s) }` may be put on the wire only once persist request `s`
 //!    is durable (vote grants, append acknowledgements: Raft Figure 2, "respond to RPCs
 //!    only after updating stable storage"). `after: None` may go at once.
-//! 3. `Respond` answers the client request with that id, exactly once.
+//! 3. `Respond` answers the client request with that id, exactly once. One exception:
+//!    a request that opens a stream (the etcd server's watch create) stays open and
+//!    receives a `Respond` per stream message until one that closes it (for watches, a
+//!    response with `canceled` set); the node type documents which requests do.
 //!
 //! After a crash a driver rebuilds the process with `restore` from what it had made
 //! durable, and nothing else: volatile state is lost, as on a real machine.
@@ -25,7 +28,7 @@ pub enum Effect<R> {
     Send { msg: Message, after: Option<SyncId> },
     /// Make this durable, then acknowledge with `persisted(op.sync)`.
     Persist(PersistOp),
-    /// The answer to client request `id`.
+    /// The answer to client request `id` (several, in order, for a stream request).
     Respond { id: RequestId, response: R },
 }
 

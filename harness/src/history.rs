@@ -10,6 +10,16 @@
 //!   revoke or by the lease expiring on the leader, is exactly "delete that key": it
 //!   goes in as one delete with an unknown outcome from the moment the key was put.
 //! - Compaction changes no key and no revision, so it is left out.
+//!
+//! Unknown outcomes are resolved where the cluster's own history can tell: every put
+//! writes a value no other put writes, so if a converged member's history holds that
+//! value, the put took effect at that revision; if the history covers every revision
+//! after the call and does not hold it, the put never took effect. A resolved write
+//! enters the history as completing at the end of the run with its known revision, so
+//! it can still take effect anywhere after its call but the search knows its place
+//! among the writes. This is what makes histories with many timeouts checkable; a
+//! history the cluster disagrees with itself about still fails (convergence is checked
+//! separately, and every known outcome is checked as observed).
 
 use crate::workload::{OpKind, OpOutcome, OpRecord};
 use detcd_checker::history::{History, Operation};
@@ -18,6 +28,7 @@ use detcd_checker::models::etcd::{
 };
 use detcd_core::api;
 use detcd_core::server::Response as ServerResponse;
+use std::collections::BTreeMap;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -108,29 +119,208 @@ fn input(kind: &OpKind) -> Option<Request> {
     })
 }
 
-/// The history the etcd model checks, from every recorded operation.
-pub fn etcd_history(records: &[OpRecord]) -> History<Request, Response> {
+/// The liveness phase's probe writes use keys under this prefix, one per probe.
+pub const PROBE_KEY_PREFIX: &str = "probe/";
+/// The client id probe writes appear under in the history.
+pub const PROBE_CLIENT: u64 = u64::MAX;
+
+/// What the cluster wrote, revision by revision, read from members' stores as the run
+/// goes (every member's applied history is a prefix of the one committed history, so
+/// any member will do). Compaction can remove revisions before they are read: those
+/// are remembered as missed.
+#[derive(Clone, Debug)]
+pub struct WriteLog {
+    /// Every revision at or below this one may be missing from the log.
+    missed_through: i64,
+    /// The highest revision read.
+    last: i64,
+    /// The revision at which each (key, value) was put.
+    puts: BTreeMap<(String, String), i64>,
+    /// The revisions at which each key was deleted.
+    deletes: BTreeMap<String, Vec<i64>>,
+}
+
+impl Default for WriteLog {
+    fn default() -> Self {
+        // Revision 1 is the empty store: nothing before it to miss.
+        WriteLog { missed_through: 1, last: 1, puts: BTreeMap::new(), deletes: BTreeMap::new() }
+    }
+}
+
+impl WriteLog {
+    /// Reads the revisions of `store` this log does not have yet.
+    pub fn absorb(&mut self, store: &detcd_core::mvcc::Store) {
+        let current = store.current_revision();
+        if current <= self.last {
+            return;
+        }
+        // The store keeps the events of its compaction revision and everything after.
+        let available_from = store.compact_revision().max(1);
+        let from = self.last + 1;
+        if from < available_from {
+            self.missed_through = self.missed_through.max(available_from - 1);
+        }
+        for (rev, events) in store.events(from.max(available_from), current) {
+            for e in events.iter() {
+                let key = text(&e.kv.key);
+                if e.r#type == api::EventType::Delete {
+                    self.deletes.entry(key).or_default().push(rev);
+                } else {
+                    self.puts.insert((key, text(&e.kv.value)), rev);
+                }
+            }
+        }
+        self.last = current;
+    }
+}
+
+/// How an unknown write was resolved.
+enum Resolved {
+    /// It took effect with this output.
+    Effect(Response),
+    /// It certainly never took effect.
+    Never,
+    /// The log cannot tell.
+    Open,
+}
+
+/// For a call time, the highest revision observed by any operation that returned at
+/// or before it: a write called then can only take effect above that revision.
+struct RevisionFloor {
+    seen: Vec<(u64, i64)>,
+}
+
+impl RevisionFloor {
+    fn new(records: &[OpRecord]) -> Self {
+        let mut seen: Vec<(u64, i64)> = records
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                OpOutcome::Ok(resp) => {
+                    crate::workload::header_revision(resp).map(|v| (r.complete_us, v))
+                }
+                _ => None,
+            })
+            .collect();
+        seen.sort_unstable();
+        let mut best = 1;
+        for entry in seen.iter_mut() {
+            best = best.max(entry.1);
+            entry.1 = best;
+        }
+        RevisionFloor { seen }
+    }
+
+    fn at(&self, call_us: u64) -> i64 {
+        let i = self.seen.partition_point(|(t, _)| *t <= call_us);
+        if i == 0 {
+            1
+        } else {
+            self.seen[i - 1].1
+        }
+    }
+
+    /// Whether `log` holds every revision a write called at `call_us` could take.
+    fn covered(&self, log: &WriteLog, call_us: u64) -> bool {
+        self.at(call_us) >= log.missed_through
+    }
+}
+
+fn resolve(kind: &OpKind, call_us: u64, log: &WriteLog, floor: &RevisionFloor) -> Resolved {
+    let covered = floor.covered(log, call_us);
+    let put_at = |key: &str, value: &str| log.puts.get(&(key.to_string(), value.to_string()));
+    let (key, value, body) = match kind {
+        OpKind::Put { key, value } | OpKind::LeasePut { key, value, .. } => {
+            (key, value, ResponseBody::Put { prev_kv: None })
+        }
+        // A CAS that did not put changed nothing: whether it ran does not matter.
+        OpKind::Cas { key, value, .. } => (
+            key,
+            value,
+            ResponseBody::Txn {
+                succeeded: true,
+                responses: vec![ResponseBody::Put { prev_kv: None }],
+            },
+        ),
+        _ => return Resolved::Open,
+    };
+    match put_at(key, value) {
+        Some(&revision) => Resolved::Effect(Response { revision, body }),
+        None if covered => Resolved::Never,
+        None => Resolved::Open,
+    }
+}
+
+/// The history the etcd model checks, from every recorded operation. `log`, the
+/// cluster's history, resolves unknown outcomes where it can; `end_us` is when the run
+/// ended (resolved writes complete then). The liveness phase, from `liveness_start_us`,
+/// wrote probes through the harness itself: they enter with the revision the log gives
+/// them, so every revision of the run is accounted for.
+pub fn etcd_history(
+    records: &[OpRecord],
+    log: Option<&WriteLog>,
+    liveness_start_us: u64,
+    end_us: u64,
+) -> History<Request, Response> {
     let mut history = History::new();
     let mut push = |op: Operation<Request, Response>| {
         history.push(op).expect("recorded operations return after their call");
     };
+    for ((key, value), revision) in log.iter().flat_map(|l| l.puts.iter()) {
+        if key.starts_with(PROBE_KEY_PREFIX) {
+            push(Operation {
+                client: PROBE_CLIENT,
+                call: liveness_start_us,
+                ret: Some(end_us.max(liveness_start_us)),
+                input: Request::Put { key: key.clone(), value: value.clone(), prev_kv: false },
+                output: Some(Response {
+                    revision: *revision,
+                    body: ResponseBody::Put { prev_kv: None },
+                }),
+            });
+        }
+    }
+    let floor = RevisionFloor::new(records);
     for r in records {
-        // The removal of a lease's key, by revoke or expiry, at an unknown time.
+        // The removal of a lease's key, by revoke or expiry. The key is written once,
+        // so a delete event for it in the log is this removal.
         if let OpKind::LeasePut { key, .. } = &r.kind {
-            if !matches!(r.outcome, OpOutcome::Failed(_)) {
-                push(Operation {
-                    client: r.client,
-                    call: r.invoke_us,
-                    ret: None,
-                    input: Request::DeleteRange {
-                        range: KeyRange::Key(key.clone()),
-                        prev_kv: false,
-                    },
-                    output: None,
-                });
+            if !matches!(r.outcome, OpOutcome::Failed(_) | OpOutcome::Refused) {
+                let input =
+                    Request::DeleteRange { range: KeyRange::Key(key.clone()), prev_kv: false };
+                let deleted_at = log.and_then(|l| l.deletes.get(key)).and_then(|d| d.first());
+                let covered = log.is_some_and(|l| floor.covered(l, r.invoke_us));
+                let (ret, output) = match deleted_at {
+                    Some(&revision) => (
+                        Some(end_us.max(r.invoke_us)),
+                        Some(Response {
+                            revision,
+                            body: ResponseBody::DeleteRange { deleted: 1, prev_kvs: vec![] },
+                        }),
+                    ),
+                    None => (None, None),
+                };
+                if output.is_some() || !covered {
+                    push(Operation { client: r.client, call: r.invoke_us, ret, input, output });
+                }
             }
         }
         let Some(input) = input(&r.kind) else { continue };
+        if let (OpOutcome::Unknown(_), Some(log)) = (&r.outcome, log) {
+            match resolve(&r.kind, r.invoke_us, log, &floor) {
+                Resolved::Effect(output) => {
+                    push(Operation {
+                        client: r.client,
+                        call: r.invoke_us,
+                        ret: Some(end_us.max(r.invoke_us)),
+                        input,
+                        output: Some(output),
+                    });
+                    continue;
+                }
+                Resolved::Never => continue,
+                Resolved::Open => {}
+            }
+        }
         match &r.outcome {
             OpOutcome::Ok(resp) => {
                 let Some(output) = response(resp) else { continue };
@@ -149,7 +339,7 @@ pub fn etcd_history(records: &[OpRecord]) -> History<Request, Response> {
                 input,
                 output: None,
             }),
-            OpOutcome::Unknown(_) | OpOutcome::Failed(_) => {}
+            OpOutcome::Unknown(_) | OpOutcome::Failed(_) | OpOutcome::Refused => {}
         }
     }
     history

@@ -36,6 +36,9 @@ pub fn translate(fault: &Fault, nodes: u64) -> Vec<FaultAction> {
         Fault::Heal => vec![FaultAction::Heal],
         Fault::Crash { node } => vec![FaultAction::Crash { node: Target::Node(*node) }],
         Fault::CrashLeader => vec![FaultAction::Crash { node: Target::Leader }],
+        Fault::PowerLoss => {
+            (1..=nodes).map(|n| FaultAction::Crash { node: Target::Node(n) }).collect()
+        }
         Fault::Restart { node } => vec![FaultAction::Restart { node: Target::Node(*node) }],
         Fault::RestartAll => vec![FaultAction::RestartAll],
         Fault::ClockSkew { node, rate } => vec![FaultAction::ClockSkew {
@@ -166,6 +169,10 @@ fn random_episodes(
             FaultKind::TransferLeader => {
                 (vec![FaultAction::TransferLeader { to: Target::Random }], vec![])
             }
+            FaultKind::PowerLoss => (
+                (1..=nodes).map(|n| FaultAction::Crash { node: Target::Node(n) }).collect(),
+                vec![FaultAction::RestartAll],
+            ),
         };
         for action in start {
             out.push(at, action);

@@ -5,7 +5,7 @@
 
 use crate::checks::serializable::{check_serializable_reads, SerializableRead};
 use crate::checks::watch::{check_watch_streams, WatchEventRecord, WatchStreamRecord};
-use crate::history::etcd_history;
+use crate::history::{etcd_history, WriteLog, PROBE_KEY_PREFIX};
 use crate::nemesis;
 use crate::report::{check_names, CheckResult, RunReport, Verdict};
 use crate::workload::{classify, OpKind, OpOutcome, OpRecord, Workload};
@@ -114,6 +114,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
     let mut streams: BTreeMap<u64, OpenStream> = BTreeMap::new();
     let mut records: Vec<OpRecord> = Vec::new();
     let mut sim_error: Option<SimError> = None;
+    let mut write_log = WriteLog::default();
 
     let submit = |world: &mut World<EtcdNode>,
                   workload: &mut Workload,
@@ -184,6 +185,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
             Ok(false) => break,
             Ok(true) => {}
         }
+        absorb_writes(&world, &mut write_log);
         let results: Vec<_> = world.drain_results().collect();
         for r in results {
             if let Some(stream_key) = streams
@@ -195,11 +197,11 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
                 continue;
             }
             let Some((c, kind, incarnation)) = open.remove(&r.id) else { continue };
-            let response = match r.outcome {
-                Outcome::Ok(resp) => Some(resp),
-                Outcome::Timeout => None,
+            let outcome = match r.outcome {
+                Outcome::Ok(resp) => classify(&kind, Some(resp)),
+                Outcome::Timeout => classify(&kind, None),
+                Outcome::Refused => OpOutcome::Refused,
             };
-            let outcome = classify(&kind, response);
             workload.complete(c, &kind, &outcome);
             let retry_elsewhere =
                 matches!(&outcome, OpOutcome::Failed(e) if crate::workload::is_definite_refusal(e));
@@ -235,14 +237,15 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
 
     // Liveness phase.
     let mut checks = Vec::new();
+    let liveness_start_us = world.now_us();
     let liveness = match sim_error.take() {
         Some(e) => Err(e),
         None => world.liveness(
             scenario.phases.liveness_ms * 1_000,
             |n| {
                 Request::Put(PutRequest {
-                    key: Bytes::from(format!("probe/{n}")),
-                    value: Bytes::from_static(b"p"),
+                    key: Bytes::from(format!("{PROBE_KEY_PREFIX}{n}")),
+                    value: Bytes::from(format!("probe-{n}")),
                     ..PutRequest::default()
                 })
             },
@@ -299,12 +302,15 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
         Err(SimError::Safety(_)) => {}
     }
 
-    // Linearizability of the KV history.
-    let history = etcd_history(&records);
+    // Linearizability of the KV history, unknown outcomes resolved where a converged
+    // member's history can tell.
+    absorb_writes(&world, &mut write_log);
+    let write_log = liveness.is_ok().then_some(write_log);
+    let history = etcd_history(&records, write_log.as_ref(), liveness_start_us, world.now_us());
     let operations_checked = history.len() as u64;
     let model = Etcd;
     let budget =
-        Budget { steps_max: Some(CHECK_STEPS_MAX), memo_bytes_max: 1 << 28, expired: None };
+        Budget { steps_max: Some(CHECK_STEPS_MAX), memory_bytes_max: 1 << 28, expired: None };
     let result = detcd_checker::check(&model, &history, &budget);
     let mut linearizability_report = None;
     checks.push(match result.verdict {
@@ -384,6 +390,18 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
     (report, artifacts)
 }
 
+/// Reads new revisions from the member furthest ahead, before a compaction removes them.
+fn absorb_writes(world: &World<EtcdNode>, log: &mut WriteLog) {
+    let ahead = world
+        .node_ids()
+        .into_iter()
+        .filter_map(|id| world.process(id))
+        .max_by_key(|p| p.store().current_revision());
+    if let Some(p) = ahead {
+        log.absorb(p.store());
+    }
+}
+
 fn first_lines(text: &str, n: usize) -> String {
     text.lines().take(n).collect::<Vec<_>>().join(" | ")
 }
@@ -423,7 +441,7 @@ fn handle_stream_result(
                 resume = true;
             }
         }
-        Outcome::Ok(_) | Outcome::Timeout => resume = true,
+        Outcome::Ok(_) | Outcome::Timeout | Outcome::Refused => resume = true,
     }
     if resume && s.resumptions < STREAM_RESUMPTIONS_MAX {
         let (_, old_node) = s.request.take().unwrap_or((0, 0));

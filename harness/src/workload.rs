@@ -107,6 +107,8 @@ pub enum OpOutcome {
     Ok(Response),
     /// A definite failure: the operation did not take effect.
     Failed(EtcdError),
+    /// The member was down (connection refused): the request never reached it.
+    Refused,
     /// No answer, or an answer that leaves the effect open.
     Unknown(Option<EtcdError>),
 }
@@ -115,7 +117,7 @@ impl OpOutcome {
     pub fn label(&self) -> &'static str {
         match self {
             OpOutcome::Ok(_) => "ok",
-            OpOutcome::Failed(_) => "fail",
+            OpOutcome::Failed(_) | OpOutcome::Refused => "fail",
             OpOutcome::Unknown(_) => "unknown",
         }
     }
@@ -413,6 +415,11 @@ impl Workload {
                         client.lease = LeaseStep::Attached { lease: *lease, key: key.clone() };
                     }
                     _ => {}
+                }
+            }
+            OpOutcome::Refused => {
+                if !matches!(kind, OpKind::WatchCreate { .. }) {
+                    client.retry = Some(kind.clone());
                 }
             }
             OpOutcome::Failed(e) if is_definite_refusal(e) => {

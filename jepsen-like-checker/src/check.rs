@@ -5,7 +5,7 @@
 
 use crate::history::{History, Operation};
 use crate::model::Model;
-use crate::search::{search, Budget, Outcome, Stats};
+use crate::search::{search, Budget, Outcome, Search, Stats};
 use serde::{Deserialize, Serialize};
 
 /// The answer to "is this history linearizable?".
@@ -93,11 +93,74 @@ impl<'h, M: Model> Prepared<'h, M> {
         check_part(self.model, self.history, &self.parts[part], budget)
     }
 
-    /// Searches every part in order.
+    /// Searches the parts in turns; see [`check_parts`].
     pub fn check(&self, budget: &Budget<'_>) -> CheckResult {
-        let parts = (0..self.parts.len()).map(|p| self.check_part(p, budget)).collect();
-        CheckResult::from_parts(parts)
+        check_parts(self.model, self.history, &self.parts, budget)
     }
+}
+
+/// Steps each undecided part gets in the first round of [`check_parts`]; the slice
+/// doubles every round.
+pub const FIRST_SLICE_STEPS: u64 = 1024;
+
+/// Searches `parts` of `history` taking turns: each round gives every undecided part a
+/// slice of steps, and slices double every round. The first round in which a part is
+/// found not linearizable is the last: the verdict is then known, and the remaining
+/// parts (which may be exponentially harder) are reported undecided. Turn-taking finds
+/// the cheapest failure first without threads, and stays deterministic. The memo bound
+/// in `budget` is shared out equally among the parts.
+pub fn check_parts<M: Model>(
+    model: &M,
+    history: &History<M::Input, M::Output>,
+    parts: &[Vec<usize>],
+    budget: &Budget<'_>,
+) -> CheckResult {
+    let memo_bytes = budget.memory_bytes_max / parts.len().max(1);
+    let mut searches: Vec<Option<Search<'_, M>>> = parts
+        .iter()
+        .map(|indices| {
+            let ops = indices.iter().map(|i| history.get(*i)).collect();
+            Some(Search::new(model, ops, indices.clone(), memo_bytes))
+        })
+        .collect();
+    let mut done: Vec<Option<(Outcome, Stats)>> = vec![None; parts.len()];
+    let mut slice = FIRST_SLICE_STEPS;
+    loop {
+        let mut failed = false;
+        let mut undecided = false;
+        for (k, slot) in searches.iter_mut().enumerate() {
+            let Some(search) = slot else { continue };
+            match search.run(slice, budget) {
+                None => undecided = true,
+                Some(outcome) => {
+                    failed |= matches!(outcome, Outcome::NotLinearizable(_));
+                    done[k] = Some((outcome.clone(), search.stats()));
+                    // Free the part's memo as soon as it is decided.
+                    *slot = None;
+                }
+            }
+        }
+        if failed || !undecided {
+            break;
+        }
+        slice = slice.saturating_mul(2);
+    }
+    let results = parts
+        .iter()
+        .zip(done)
+        .zip(searches)
+        .map(|((indices, done), search)| {
+            let (outcome, stats) = done.unwrap_or_else(|| {
+                let stats = search.map(|s| s.stats()).unwrap_or_default();
+                let reason =
+                    "not decided: the search stopped once another part was found not linearizable"
+                        .to_string();
+                (Outcome::Unknown { reason }, stats)
+            });
+            PartResult { ops: indices.clone(), outcome, stats }
+        })
+        .collect();
+    CheckResult::from_parts(results)
 }
 
 /// The model's partition of `history`, checked to be one: every operation in exactly

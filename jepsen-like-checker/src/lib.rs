@@ -4,7 +4,7 @@
 //! A [`History`] lists what clients saw: operations with a client, an input, a call
 //! time, and a return time with an output, or an unknown outcome (timeout, crash), in
 //! which case the operation may take effect at any point after its call, or never. A
-//! [`Model`] is a sequential specification given as a pure `step`. [`check`] decides
+//! [`Model`] is a sequential specification given as a pure `step`. [`check()`] decides
 //! whether some order of the operations, each taking effect at one instant between its
 //! call and return, explains every output: [`Verdict::Linearizable`],
 //! [`Verdict::NotLinearizable`] (with the longest partial linearization found and the
@@ -57,7 +57,7 @@ pub mod run;
 pub mod search;
 pub mod tables;
 
-pub use check::{check, CheckResult, PartResult, Prepared, Verdict};
+pub use check::{check, check_parts, CheckResult, PartResult, Prepared, Verdict};
 pub use history::{Event, EventError, EventLog, History, HistoryError, Operation};
 pub use model::{Model, NondeterministicModel, Powerset};
 pub use search::{Budget, Candidate, Failure, Outcome, Stats};

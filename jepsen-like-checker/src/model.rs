@@ -39,6 +39,38 @@ pub trait Model: Sync {
         vec![(0..history.len()).collect()]
     }
 
+    /// True when this operation, with this output, changes no state in which it is
+    /// legal (a read). The search may then take it as soon as it is legal and never
+    /// reconsider: moving a pure read earlier, to a point where it is legal, keeps any
+    /// linearization valid. Answering `false` is always safe, only slower.
+    fn is_read_only(&self, input: &Self::Input, output: Option<&Self::Output>) -> bool {
+        let _ = (input, output);
+        false
+    }
+
+    /// An optional progress measure for pruning: a number that never decreases along
+    /// any step (etcd's revision). Models that give it also give [`Model::progress_limit`].
+    fn progress(&self, state: &Self::State) -> u64 {
+        let _ = state;
+        0
+    }
+
+    /// The highest [`Model::progress`] of a state in which this completed operation can
+    /// still take effect (etcd: its response's revision), or `None`. Once the state has
+    /// moved past it, the operation can never be placed, so the search abandons that
+    /// branch at once instead of finding out at the operation's return.
+    fn progress_limit(&self, input: &Self::Input, output: &Self::Output) -> Option<u64> {
+        let _ = (input, output);
+        None
+    }
+
+    /// Roughly how many bytes a state takes on its own (not counting what it shares with
+    /// other states), for the search's memory bound.
+    fn state_bytes(&self, state: &Self::State) -> usize {
+        let _ = state;
+        std::mem::size_of::<Self::State>()
+    }
+
     /// One operation in words, e.g. `cas(1, 2) -> ok`.
     fn describe_operation(&self, input: &Self::Input, output: Option<&Self::Output>) -> String;
 
@@ -67,6 +99,15 @@ pub trait NondeterministicModel: Sync {
 
     fn partition(&self, history: &History<Self::Input, Self::Output>) -> Vec<Vec<usize>> {
         vec![(0..history.len()).collect()]
+    }
+
+    /// True when this operation, with this output, changes no state in which it is
+    /// legal (a read). The search may then take it as soon as it is legal and never
+    /// reconsider: moving a pure read earlier, to a point where it is legal, keeps any
+    /// linearization valid. Answering `false` is always safe, only slower.
+    fn is_read_only(&self, input: &Self::Input, output: Option<&Self::Output>) -> bool {
+        let _ = (input, output);
+        false
     }
 
     fn describe_operation(&self, input: &Self::Input, output: Option<&Self::Output>) -> String;
@@ -115,6 +156,14 @@ impl<M: NondeterministicModel> Model for Powerset<M> {
 
     fn partition(&self, history: &History<Self::Input, Self::Output>) -> Vec<Vec<usize>> {
         self.0.partition(history)
+    }
+
+    fn is_read_only(&self, input: &Self::Input, output: Option<&Self::Output>) -> bool {
+        self.0.is_read_only(input, output)
+    }
+
+    fn state_bytes(&self, state: &Self::State) -> usize {
+        24 + state.len() * std::mem::size_of::<M::State>()
     }
 
     fn describe_operation(&self, input: &Self::Input, output: Option<&Self::Output>) -> String {

@@ -2,7 +2,7 @@
 //! object-safe interface so a command line can check any of them, part by part, without
 //! knowing the model's types.
 
-use crate::check::{check_part, parts_of, CheckResult, PartResult};
+use crate::check::{check_part, check_parts, parts_of, CheckResult, PartResult};
 use crate::history::History;
 use crate::import::{detcd, jepsen, porcupine, Format, ImportError};
 use crate::model::Model;
@@ -73,11 +73,9 @@ pub trait Checkable: Sync {
     fn check_part(&self, part: usize, budget: &Budget<'_>) -> PartResult;
     fn report(&self, results: Vec<PartResult>) -> Report;
 
-    /// Checks every part in order.
-    fn check(&self, budget: &Budget<'_>) -> Report {
-        let results = (0..self.parts()).map(|p| self.check_part(p, budget)).collect();
-        self.report(results)
-    }
+    /// Checks all parts, taking turns, stopping at the first failing part (see
+    /// [`crate::check::check_parts`]).
+    fn check(&self, budget: &Budget<'_>) -> Report;
 }
 
 struct Loaded<M: Model> {
@@ -116,6 +114,11 @@ where
 
     fn report(&self, results: Vec<PartResult>) -> Report {
         Report::new(&self.model, &self.history, &CheckResult::from_parts(results))
+    }
+
+    fn check(&self, budget: &Budget<'_>) -> Report {
+        let result = check_parts(&self.model, &self.history, &self.parts, budget);
+        Report::new(&self.model, &self.history, &result)
     }
 }
 

@@ -18,9 +18,11 @@ use crate::bitset::Bitset;
 use crate::history::Operation;
 use crate::model::Model;
 use crate::tables::{Inserted, Interner, Memo};
+use std::collections::BTreeMap;
 
-/// How often (in search steps) the deadline callback is polled.
+/// How often (in search steps) the deadline callback is polled; a power of two.
 pub const POLL_STEPS: u64 = 1024;
+const _: () = assert!(POLL_STEPS.is_power_of_two());
 
 /// Limits on one check. The crate never reads a clock: a caller that wants a wall-clock
 /// timeout passes `expired`, a callback that says when time is up.
@@ -28,15 +30,16 @@ pub const POLL_STEPS: u64 = 1024;
 pub struct Budget<'a> {
     /// Stop with an unknown verdict after this many search steps.
     pub steps_max: Option<u64>,
-    /// The memo's memory bound, in bytes; reaching it gives an unknown verdict.
-    pub memo_bytes_max: usize,
+    /// The memory bound of the memo and the stored states, in bytes (as estimated by
+    /// [`Model::state_bytes`]); reaching it gives an unknown verdict.
+    pub memory_bytes_max: usize,
     /// Polled during the search; `true` stops it with an unknown verdict.
     pub expired: Option<&'a (dyn Fn() -> bool + Sync)>,
 }
 
 impl Default for Budget<'_> {
     fn default() -> Self {
-        Budget { steps_max: None, memo_bytes_max: 1 << 30, expired: None }
+        Budget { steps_max: None, memory_bytes_max: 1 << 30, expired: None }
     }
 }
 
@@ -44,7 +47,7 @@ impl std::fmt::Debug for Budget<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Budget")
             .field("steps_max", &self.steps_max)
-            .field("memo_bytes_max", &self.memo_bytes_max)
+            .field("memory_bytes_max", &self.memory_bytes_max)
             .field("expired", &self.expired.is_some())
             .finish()
     }
@@ -192,128 +195,342 @@ impl Entries {
     }
 }
 
-/// Searches one part. `ops` are the part's operations and `indices` their indices in the
-/// whole history (used in the outcome).
+/// The deepest point where the search got stuck: the linearized calls (with the state
+/// before each), the state after them, and the return entry that blocked.
+struct Deepest {
+    calls: Vec<(u32, u32)>,
+    state: u32,
+    blocking: u32,
+}
+
+/// A search in progress on one part; [`Search::run`] advances it by a number of steps,
+/// so several parts can take turns (see [`crate::check::check_parts`]).
+pub struct Search<'a, M: Model> {
+    model: &'a M,
+    ops: Vec<&'a Operation<M::Input, M::Output>>,
+    indices: Vec<usize>,
+    entries: Entries,
+    linearized: Bitset,
+    memo: Memo,
+    memory_bytes_max: usize,
+    states: Interner<M::State>,
+    /// Estimated bytes of the interned states.
+    state_bytes: usize,
+    state: u32,
+    initial: u32,
+    /// (call entry, state before it) for each linearized operation, in effect order.
+    calls: Vec<(u32, u32)>,
+    /// Operations with a known return not yet linearized.
+    remaining: usize,
+    /// Per operation: a pure read with a known output (see [`Model::is_read_only`]).
+    read_only: Vec<bool>,
+    /// Per operation: its [`Model::progress_limit`], if any.
+    limits: Vec<Option<u64>>,
+    /// The limits of the operations not yet linearized, as a multiset (limit -> count).
+    pending_limits: BTreeMap<u64, u32>,
+    /// The deepest point of failure seen.
+    deepest: Option<Deepest>,
+    cursor: u32,
+    /// Each point is scanned twice: first trying only operations with a known outcome,
+    /// then only unknown ones, so unknown operations take effect only when nothing else
+    /// can go on. The order of trying changes nothing about the verdict, only how soon
+    /// a linearization is found.
+    unknown_phase: bool,
+    steps: u64,
+    done: Option<Outcome>,
+}
+
+impl<'a, M: Model> Search<'a, M> {
+    /// A search over `ops`, whose indices in the whole history are `indices`. The memo
+    /// may use up to `memory_bytes_max` bytes.
+    pub fn new(
+        model: &'a M,
+        ops: Vec<&'a Operation<M::Input, M::Output>>,
+        indices: Vec<usize>,
+        memory_bytes_max: usize,
+    ) -> Self {
+        assert_eq!(ops.len(), indices.len(), "one history index per operation");
+        let n = ops.len();
+        let entries = Entries::new(&ops);
+        let memo_entries_max = (memory_bytes_max / Memo::entry_bytes(n)).max(1);
+        let mut states = Interner::new();
+        let state = states.intern(model.init());
+        let remaining = ops.iter().filter(|op| !op.is_unknown()).count();
+        let read_only =
+            ops.iter().map(|op| model.is_read_only(&op.input, op.output.as_ref())).collect();
+        let limits: Vec<Option<u64>> = ops
+            .iter()
+            .map(|op| op.output.as_ref().and_then(|out| model.progress_limit(&op.input, out)))
+            .collect();
+        let mut pending_limits = BTreeMap::new();
+        for limit in limits.iter().flatten() {
+            *pending_limits.entry(*limit).or_insert(0) += 1;
+        }
+        let cursor = entries.nodes[HEAD as usize].next;
+        Search {
+            model,
+            ops,
+            indices,
+            entries,
+            linearized: Bitset::new(n),
+            memo: Memo::new(n, memo_entries_max),
+            memory_bytes_max,
+            state_bytes: model.state_bytes(states.get(state)),
+            states,
+            state,
+            initial: state,
+            calls: Vec::with_capacity(n),
+            remaining,
+            read_only,
+            limits,
+            pending_limits,
+            deepest: None,
+            cursor,
+            unknown_phase: false,
+            steps: 0,
+            done: None,
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats { steps: self.steps, memo_entries: self.memo.len(), states: self.states.len() }
+    }
+
+    /// The outcome, once decided.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.done.as_ref()
+    }
+
+    /// Runs at most `slice` more steps (polling `budget`); returns the outcome once
+    /// decided, `None` while undecided.
+    pub fn run(&mut self, slice: u64, budget: &Budget<'_>) -> Option<&Outcome> {
+        if self.done.is_none() {
+            self.done = self.advance(slice, budget);
+        }
+        self.done.as_ref()
+    }
+
+    fn unknown(&self, reason: String) -> Option<Outcome> {
+        Some(Outcome::Unknown { reason })
+    }
+
+    fn advance(&mut self, slice: u64, budget: &Budget<'_>) -> Option<Outcome> {
+        let stop_at = self.steps.saturating_add(slice);
+        let model = self.model;
+        loop {
+            if self.remaining == 0 {
+                return Some(self.success());
+            }
+            if self.steps >= stop_at {
+                return None;
+            }
+            self.steps += 1;
+            if self.steps & (POLL_STEPS - 1) == 0 {
+                let steps = self.steps;
+                if budget.steps_max.is_some_and(|max| steps >= max) {
+                    return self
+                        .unknown(format!("gave up after {steps} search steps (step limit)"));
+                }
+                let memo_bytes = self.memo.len() * Memo::entry_bytes(self.ops.len());
+                if memo_bytes + self.state_bytes > self.memory_bytes_max {
+                    return self.unknown(format!(
+                        "reached the memory limit of {} bytes ({} memo entries, {} states)",
+                        self.memory_bytes_max,
+                        self.memo.len(),
+                        self.states.len()
+                    ));
+                }
+                if budget.expired.is_some_and(|expired| expired()) {
+                    return self.unknown(format!(
+                        "stopped after {steps} search steps (time limit, or stopped by the caller)"
+                    ));
+                }
+            }
+            assert!(
+                self.cursor != NONE,
+                "an operation with a known return is always ahead in the list"
+            );
+            let node = self.entries.nodes[self.cursor as usize];
+            if node.is_call {
+                let op = self.ops[node.op as usize];
+                if op.is_unknown() != self.unknown_phase {
+                    self.cursor = node.next;
+                    continue;
+                }
+                let current = self.states.get(self.state);
+                let Some(next) = model.step(current, &op.input, op.output.as_ref()) else {
+                    self.cursor = node.next;
+                    continue;
+                };
+                // Reads leave the state unchanged: skip hashing it again.
+                let next_id = if &next == current {
+                    self.state
+                } else {
+                    let known = self.states.len();
+                    let id = self.states.intern(next);
+                    if self.states.len() > known {
+                        self.state_bytes += model.state_bytes(self.states.get(id));
+                    }
+                    id
+                };
+                // An unknown operation that changes nothing never needs to take effect:
+                // every continuation after it is also open without it, since it blocks
+                // nothing.
+                if next_id == self.state && op.is_unknown() {
+                    self.cursor = node.next;
+                    continue;
+                }
+                if self.dooms_another(node.op as usize, next_id) {
+                    self.cursor = node.next;
+                    continue;
+                }
+                self.linearized.set(node.op as usize);
+                match self.memo.insert(&self.linearized, next_id) {
+                    Inserted::New => {
+                        self.calls.push((self.cursor, self.state));
+                        self.take_limit(node.op as usize);
+                        self.state = next_id;
+                        self.entries.lift(self.cursor);
+                        if !op.is_unknown() {
+                            self.remaining -= 1;
+                        }
+                        self.cursor = self.entries.nodes[HEAD as usize].next;
+                        self.unknown_phase = false;
+                    }
+                    Inserted::Seen => {
+                        self.linearized.clear(node.op as usize);
+                        self.cursor = node.next;
+                        // A pure read legal here could be taken first in any
+                        // linearization from here; that was explored and failed, so
+                        // this point fails too.
+                        if self.read_only[node.op as usize] && !self.backtrack() {
+                            return Some(self.failure());
+                        }
+                    }
+                    Inserted::Full => {
+                        return self.unknown(format!(
+                            "the memo reached its memory limit ({} entries, {} bytes)",
+                            self.memo.len(),
+                            self.memory_bytes_max
+                        ));
+                    }
+                }
+            } else if !self.unknown_phase {
+                self.unknown_phase = true;
+                self.cursor = self.entries.nodes[HEAD as usize].next;
+            } else {
+                let deeper = match &self.deepest {
+                    None => true,
+                    Some(d) => self.calls.len() > d.calls.len(),
+                };
+                if deeper {
+                    let calls = self.calls.clone();
+                    self.deepest =
+                        Some(Deepest { calls, state: self.state, blocking: self.cursor });
+                }
+                if !self.backtrack() {
+                    return Some(self.failure());
+                }
+            }
+        }
+    }
+
+    /// Whether taking `op` into state `next` would leave some other operation with a
+    /// known outcome unable ever to take effect (its progress limit already passed).
+    fn dooms_another(&self, op: usize, next: u32) -> bool {
+        let Some((&lowest, &count)) = self.pending_limits.iter().next() else {
+            return false;
+        };
+        let progress = self.model.progress(self.states.get(next));
+        if lowest >= progress {
+            return false;
+        }
+        // The lowest limit may be this operation's own (it is about to leave the set).
+        if self.limits[op] == Some(lowest) && count == 1 {
+            return self.pending_limits.iter().nth(1).is_some_and(|(l, _)| *l < progress);
+        }
+        true
+    }
+
+    fn take_limit(&mut self, op: usize) {
+        if let Some(limit) = self.limits[op] {
+            let count = self
+                .pending_limits
+                .get_mut(&limit)
+                .expect("a pending operation's limit is counted");
+            *count -= 1;
+            if *count == 0 {
+                self.pending_limits.remove(&limit);
+            }
+        }
+    }
+
+    /// Undoes linearized operations up to and including the latest real choice, and
+    /// moves the cursor past it; `false` when there is no choice left. Pure reads are not
+    /// choices: one legal where it was taken could be taken there in any linearization,
+    /// so a dead end after it is a dead end before it.
+    fn backtrack(&mut self) -> bool {
+        loop {
+            let Some((call, before)) = self.calls.pop() else {
+                return false;
+            };
+            let op = self.entries.nodes[call as usize].op as usize;
+            self.linearized.clear(op);
+            self.entries.unlift(call);
+            if let Some(limit) = self.limits[op] {
+                *self.pending_limits.entry(limit).or_insert(0) += 1;
+            }
+            if !self.ops[op].is_unknown() {
+                self.remaining += 1;
+            }
+            self.state = before;
+            self.cursor = self.entries.nodes[call as usize].next;
+            self.unknown_phase = self.ops[op].is_unknown();
+            if !self.read_only[op] {
+                return true;
+            }
+        }
+    }
+
+    fn success(&self) -> Outcome {
+        let nodes = &self.entries.nodes;
+        let order: Vec<usize> =
+            self.calls.iter().map(|(c, _)| self.indices[nodes[*c as usize].op as usize]).collect();
+        let after = self.calls.iter().skip(1).map(|(_, s)| *s).chain(std::iter::once(self.state));
+        let states = if self.calls.is_empty() {
+            Vec::new()
+        } else {
+            after.map(|s| self.model.describe_state(self.states.get(s))).collect()
+        };
+        Outcome::Linearizable { order, states }
+    }
+
+    fn failure(&self) -> Outcome {
+        let deepest = self.deepest.as_ref().expect("failure implies a blocked return entry");
+        Outcome::NotLinearizable(explain(
+            self.model,
+            &self.ops,
+            &self.indices,
+            &self.states,
+            self.initial,
+            &deepest.calls,
+            deepest.state,
+            deepest.blocking,
+        ))
+    }
+}
+
+/// Searches one part to the end (or until the budget runs out). `ops` are the part's
+/// operations and `indices` their indices in the whole history.
 pub fn search<M: Model>(
     model: &M,
     ops: &[&Operation<M::Input, M::Output>],
     indices: &[usize],
     budget: &Budget<'_>,
 ) -> (Outcome, Stats) {
-    assert_eq!(ops.len(), indices.len(), "one history index per operation");
-    let n = ops.len();
-    let mut entries = Entries::new(ops);
-    let mut linearized = Bitset::new(n);
-    let memo_entries_max = budget.memo_bytes_max / Memo::entry_bytes(n);
-    let mut memo = Memo::new(n, memo_entries_max.max(1));
-    let mut states: Interner<M::State> = Interner::new();
-    let mut state = states.intern(model.init());
-    let initial = state;
-    // (call entry, state before it) for each linearized operation, in effect order.
-    let mut calls: Vec<(u32, u32)> = Vec::with_capacity(n);
-    let mut remaining = ops.iter().filter(|op| !op.is_unknown()).count();
-    // The deepest point of failure: (linearized calls, state ids, blocking return entry).
-    let mut deepest: Option<(Vec<(u32, u32)>, u32, u32)> = None;
-    let mut steps: u64 = 0;
-    let mut cursor = entries.nodes[HEAD as usize].next;
-
-    let stats = |steps, memo: &Memo, states: &Interner<M::State>| Stats {
-        steps,
-        memo_entries: memo.len(),
-        states: states.len(),
-    };
-
-    loop {
-        if remaining == 0 {
-            let order: Vec<usize> = calls
-                .iter()
-                .map(|(c, _)| indices[entries.nodes[*c as usize].op as usize])
-                .collect();
-            let after: Vec<u32> =
-                calls.iter().skip(1).map(|(_, s)| *s).chain(std::iter::once(state)).collect();
-            let described = if calls.is_empty() {
-                Vec::new()
-            } else {
-                after.iter().map(|s| model.describe_state(states.get(*s))).collect()
-            };
-            return (
-                Outcome::Linearizable { order, states: described },
-                stats(steps, &memo, &states),
-            );
-        }
-        steps += 1;
-        if steps % POLL_STEPS == 0 {
-            if budget.steps_max.is_some_and(|max| steps >= max) {
-                let reason = format!("gave up after {steps} search steps");
-                return (Outcome::Unknown { reason }, stats(steps, &memo, &states));
-            }
-            if budget.expired.is_some_and(|expired| expired()) {
-                let reason = format!("timed out after {steps} search steps");
-                return (Outcome::Unknown { reason }, stats(steps, &memo, &states));
-            }
-        }
-        assert!(cursor != NONE, "an operation with a known return is always ahead in the list");
-        let node = entries.nodes[cursor as usize];
-        if node.is_call {
-            let op = ops[node.op as usize];
-            let current = states.get(state);
-            let Some(next) = model.step(current, &op.input, op.output.as_ref()) else {
-                cursor = node.next;
-                continue;
-            };
-            // Reads leave the state unchanged: skip hashing it again.
-            let next_id = if &next == current { state } else { states.intern(next) };
-            // An unknown operation that changes nothing never needs to take effect: every
-            // continuation after it is also open without it, since it blocks nothing.
-            if next_id == state && op.is_unknown() {
-                cursor = node.next;
-                continue;
-            }
-            linearized.set(node.op as usize);
-            match memo.insert(&linearized, next_id) {
-                Inserted::New => {
-                    calls.push((cursor, state));
-                    state = next_id;
-                    entries.lift(cursor);
-                    if !op.is_unknown() {
-                        remaining -= 1;
-                    }
-                    cursor = entries.nodes[HEAD as usize].next;
-                }
-                Inserted::Seen => {
-                    linearized.clear(node.op as usize);
-                    cursor = node.next;
-                }
-                Inserted::Full => {
-                    let reason = format!(
-                        "the memo reached its memory limit ({} entries, {} bytes)",
-                        memo.len(),
-                        budget.memo_bytes_max
-                    );
-                    return (Outcome::Unknown { reason }, stats(steps, &memo, &states));
-                }
-            }
-        } else {
-            if deepest.as_ref().is_none_or(|(best, _, _)| calls.len() > best.len()) {
-                deepest = Some((calls.clone(), state, cursor));
-            }
-            let Some((call, before)) = calls.pop() else {
-                break;
-            };
-            let op = entries.nodes[call as usize].op;
-            linearized.clear(op as usize);
-            entries.unlift(call);
-            if !ops[op as usize].is_unknown() {
-                remaining += 1;
-            }
-            state = before;
-            cursor = entries.nodes[call as usize].next;
-        }
-    }
-
-    let (best, best_state, blocking) = deepest.expect("failure implies a blocked return entry");
-    let failure = explain(model, ops, indices, &states, initial, &best, best_state, blocking);
-    (Outcome::NotLinearizable(failure), stats(steps, &memo, &states))
+    let mut search = Search::new(model, ops.to_vec(), indices.to_vec(), budget.memory_bytes_max);
+    let outcome = search.run(u64::MAX, budget).cloned().expect("an unbounded run decides");
+    (outcome, search.stats())
 }
 
 /// Rebuilds the point of failure in words: the linearized prefix, the state after each

@@ -19,12 +19,13 @@ fn slots_for(entries: usize) -> usize {
 pub struct Interner<S> {
     states: Vec<S>,
     hashes: Vec<u64>,
-    slots: Vec<u32>,
+    /// (hash, id); the hash is kept in the slot so most probes touch one cache line.
+    slots: Vec<(u64, u32)>,
 }
 
 impl<S: Hash + Eq> Interner<S> {
     pub fn new() -> Self {
-        Interner { states: Vec::new(), hashes: Vec::new(), slots: vec![EMPTY; slots_for(8)] }
+        Interner { states: Vec::new(), hashes: Vec::new(), slots: vec![(0, EMPTY); slots_for(8)] }
     }
 
     pub fn intern(&mut self, state: S) -> u32 {
@@ -32,18 +33,18 @@ impl<S: Hash + Eq> Interner<S> {
         let mask = self.slots.len() - 1;
         let mut i = hash as usize & mask;
         loop {
-            let id = self.slots[i];
+            let (slot_hash, id) = self.slots[i];
             if id == EMPTY {
                 break;
             }
-            if self.hashes[id as usize] == hash && self.states[id as usize] == state {
+            if slot_hash == hash && self.states[id as usize] == state {
                 return id;
             }
             i = (i + 1) & mask;
         }
         let id = u32::try_from(self.states.len()).expect("more than 2^32 distinct states");
         assert!(id != EMPTY, "state id space exhausted");
-        self.slots[i] = id;
+        self.slots[i] = (hash, id);
         self.states.push(state);
         self.hashes.push(hash);
         if self.states.len() * 2 > self.slots.len() {
@@ -53,14 +54,14 @@ impl<S: Hash + Eq> Interner<S> {
     }
 
     fn grow(&mut self) {
-        let mut slots = vec![EMPTY; slots_for(self.states.len() * 2)];
+        let mut slots = vec![(0, EMPTY); slots_for(self.states.len() * 2)];
         let mask = slots.len() - 1;
         for (id, hash) in self.hashes.iter().enumerate() {
             let mut i = *hash as usize & mask;
-            while slots[i] != EMPTY {
+            while slots[i].1 != EMPTY {
                 i = (i + 1) & mask;
             }
-            slots[i] = id as u32;
+            slots[i] = (*hash, id as u32);
         }
         self.slots = slots;
     }
@@ -105,7 +106,8 @@ pub struct Memo {
     hashes: Vec<u64>,
     states: Vec<u32>,
     bits: Vec<u64>,
-    slots: Vec<u32>,
+    /// (hash, entry), as in the interner.
+    slots: Vec<(u64, u32)>,
 }
 
 impl Memo {
@@ -117,13 +119,13 @@ impl Memo {
             hashes: Vec::new(),
             states: Vec::new(),
             bits: Vec::new(),
-            slots: vec![EMPTY; slots_for(64)],
+            slots: vec![(0, EMPTY); slots_for(64)],
         }
     }
 
     /// Bytes used by one entry (its share of the slot array included).
     pub fn entry_bytes(bits: usize) -> usize {
-        bits.div_ceil(64).max(1) * 8 + 8 + 4 + 2 * 4
+        bits.div_ceil(64).max(1) * 8 + 8 + 4 + 2 * 16
     }
 
     #[inline]
@@ -137,15 +139,12 @@ impl Memo {
         let mask = self.slots.len() - 1;
         let mut i = hash as usize & mask;
         loop {
-            let e = self.slots[i];
+            let (slot_hash, e) = self.slots[i];
             if e == EMPTY {
                 break;
             }
             let e = e as usize;
-            if self.hashes[e] == hash
-                && self.states[e] == state
-                && self.entry_bits(e) == set.words()
-            {
+            if slot_hash == hash && self.states[e] == state && self.entry_bits(e) == set.words() {
                 return Inserted::Seen;
             }
             i = (i + 1) & mask;
@@ -153,7 +152,7 @@ impl Memo {
         if self.hashes.len() >= self.entries_max {
             return Inserted::Full;
         }
-        self.slots[i] = self.hashes.len() as u32;
+        self.slots[i] = (hash, self.hashes.len() as u32);
         self.hashes.push(hash);
         self.states.push(state);
         self.bits.extend_from_slice(set.words());
@@ -169,14 +168,14 @@ impl Memo {
     }
 
     fn grow(&mut self) {
-        let mut slots = vec![EMPTY; slots_for(self.hashes.len() * 2)];
+        let mut slots = vec![(0, EMPTY); slots_for(self.hashes.len() * 2)];
         let mask = slots.len() - 1;
         for (e, hash) in self.hashes.iter().enumerate() {
             let mut i = *hash as usize & mask;
-            while slots[i] != EMPTY {
+            while slots[i].1 != EMPTY {
                 i = (i + 1) & mask;
             }
-            slots[i] = e as u32;
+            slots[i] = (*hash, e as u32);
         }
         self.slots = slots;
     }

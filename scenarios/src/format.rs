@@ -236,7 +236,7 @@ impl Default for WorkloadSpec {
             keys: 6,
             key_distribution: KeyDistribution::Uniform,
             zipf_s: 1.1,
-            think_ms: [0, 20],
+            think_ms: [10, 60],
             request_timeout_ms: 1_000,
             mix: OpMix::default(),
         }
@@ -289,6 +289,8 @@ pub enum FaultAction {
     Crash { node: u64 },
     /// Crash the current leader.
     CrashLeader,
+    /// Every member crashes at once (a power loss in the whole cluster).
+    PowerLoss,
     /// Start a crashed member again from its durable state.
     Restart { node: u64 },
     /// Start every crashed member again.
@@ -328,10 +330,11 @@ pub enum FaultKind {
     ClockJump,
     Lossy,
     TransferLeader,
+    PowerLoss,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 8] = [
+    pub const ALL: [FaultKind; 9] = [
         FaultKind::Partition,
         FaultKind::OneWay,
         FaultKind::IsolateLeader,
@@ -340,6 +343,7 @@ impl FaultKind {
         FaultKind::ClockJump,
         FaultKind::Lossy,
         FaultKind::TransferLeader,
+        FaultKind::PowerLoss,
     ];
 }
 

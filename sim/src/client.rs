@@ -8,8 +8,12 @@ use crate::types_ext::{ClientId, NodeId, RequestId};
 pub enum Outcome<R> {
     /// The node answered.
     Ok(R),
-    /// No answer before the deadline: the request may or may not have taken effect.
+    /// No answer: the deadline passed or the member crashed with the request open
+    /// (a reset connection). The request may or may not have taken effect.
     Timeout,
+    /// The member was down when the request arrived (connection refused): it certainly
+    /// did not take effect, so a client may retry it elsewhere.
+    Refused,
 }
 
 /// One finished request.

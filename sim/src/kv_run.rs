@@ -125,7 +125,7 @@ pub fn run(o: &KvRunOptions) -> KvRunReport {
                         ok += 1;
                         o.think_us
                     }
-                    Outcome::Timeout => {
+                    Outcome::Timeout | Outcome::Refused => {
                         timed_out += 1;
                         BACKOFF_US
                     }

@@ -424,7 +424,8 @@ impl<P: Process> World<P> {
 
     /// Opens a stream (a watch) from `client` on `node` now. Every answer the node
     /// gives on it becomes a result with `Outcome::Ok`; it has no timeout, and when its
-    /// node crashes (or is down when it opens) it ends with one `Outcome::Timeout`.
+    /// node crashes it ends with one `Outcome::Timeout` (`Outcome::Refused` if the node
+    /// is down when it opens).
     pub fn submit_stream(
         &mut self,
         client: ClientId,
@@ -450,13 +451,14 @@ impl<P: Process> World<P> {
         self.slot_index(node).map_or(0, |i| self.nodes[i].incarnation)
     }
 
-    /// Ends every open stream of the member at `node`: it crashed or was never up.
+    /// Ends every open request and stream of the member at `node`, which crashed: their
+    /// clients see the connection reset and cannot know whether they took effect.
     fn break_streams(&mut self, node: NodeId) {
         let ids: Vec<RequestId> = self
             .records
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.stream && r.node == node && r.state == RequestState::Pending)
+            .filter(|(_, r)| r.node == node && r.state == RequestState::Pending)
             .map(|(i, _)| i as RequestId + 1)
             .collect();
         for id in ids {
@@ -925,7 +927,10 @@ impl<P: Process> World<P> {
         debug!(target: TARGET, t_us = now, node, client, request = id, "client_invoke");
         let Some(i) = self.slot_index(node) else { return };
         if self.nodes[i].process.is_none() {
-            self.break_streams(node);
+            if let Some(r) = self.record(id) {
+                r.state = RequestState::TimedOut;
+            }
+            self.finish(id, Outcome::Refused);
             return;
         }
         let Some(p) = self.nodes[i].process.as_mut() else { return };

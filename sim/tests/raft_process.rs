@@ -25,6 +25,7 @@ fn ask(w: &mut World<RaftProcess>, node: u64, request: KvRequest) -> KvResponse 
     match r.outcome {
         Outcome::Ok(response) => response,
         Outcome::Timeout => panic!("timed out: {r:?}"),
+        Outcome::Refused => panic!("refused: {r:?}"),
     }
 }
 

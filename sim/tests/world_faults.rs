@@ -89,24 +89,31 @@ fn torn_writes_leave_a_prefix_of_what_was_written() {
 }
 
 #[test]
-fn requests_to_a_crashed_node_time_out_and_answers_carry_times() {
+fn requests_to_a_crashed_node_are_refused_or_reset_and_answers_carry_times() {
     let mut w = world(options(3, 3));
     w.run_until(100_000).unwrap();
     let ok = w.submit(7, 1, 42, 200_000);
+    let open = w.submit(9, 2, 44, 200_000);
+    w.run_until(100_000).unwrap();
+    // Node 2 crashes with request `open` in hand: its client sees the connection reset.
+    w.apply_fault(&FaultAction::Crash { node: Target::Node(2) });
     w.apply_fault(&FaultAction::Crash { node: Target::Node(3) });
-    let lost = w.submit(8, 3, 43, 200_000);
-    assert!(w.run_until_result(1_000_000).unwrap());
+    // Node 3 is down when `refused` arrives: the connection is refused.
+    let refused = w.submit(8, 3, 43, 200_000);
     w.run_until(400_000).unwrap();
     let results: Vec<_> = w.drain_results().collect();
-    assert_eq!(results.len(), 2);
+    assert_eq!(results.len(), 3);
     let r_ok = results.iter().find(|r| r.id == ok).unwrap();
     assert!(matches!(r_ok.outcome, Outcome::Ok(_)));
     assert_eq!(r_ok.invoke_us, 100_000);
     assert!(r_ok.complete_us >= 105_000, "answered after the fsync");
-    let r_lost = results.iter().find(|r| r.id == lost).unwrap();
-    assert_eq!(r_lost.outcome, Outcome::Timeout);
-    assert_eq!(r_lost.complete_us, 300_000);
-    assert_eq!(r_lost.client, 8);
+    let r_open = results.iter().find(|r| r.id == open).unwrap();
+    assert_eq!(r_open.outcome, Outcome::Timeout, "outcome unknown");
+    assert_eq!(r_open.complete_us, 100_000, "at the crash, not at the deadline");
+    let r_refused = results.iter().find(|r| r.id == refused).unwrap();
+    assert_eq!(r_refused.outcome, Outcome::Refused);
+    assert_eq!(r_refused.complete_us, 100_000);
+    assert_eq!(r_refused.client, 8);
 }
 
 #[test]

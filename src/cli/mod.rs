@@ -1,5 +1,7 @@
-//! One module per subcommand, plus what they share.
+//! One module per subcommand (its argument types and thin glue to the library crates),
+//! plus what they share.
 
+pub mod check;
 pub mod load;
 pub mod replay;
 pub mod scenarios;

@@ -17,10 +17,11 @@ pub struct Config {
     pub raft: raft::Config,
     /// Reported in every response header.
     pub cluster_id: u64,
-    /// Must differ between two runs of the same member (the driver passes a restart
-    /// counter, the real node a value it bumps on disk at every start). Proposal and
-    /// read identifiers carry it, so an entry proposed before a crash can never be
-    /// mistaken for a request of the restarted process.
+    /// Must differ between two runs of the same member: drivers MUST change it at
+    /// every restart (the simulator passes a restart counter, the real node a value it
+    /// bumps on disk at every start). Proposal and read identifiers carry it (mixed
+    /// with the durable state), so an entry proposed or a read index asked for before a
+    /// crash can never be mistaken for one of the restarted process.
     pub incarnation: u64,
     /// How many ticks make one second: converts lease TTLs (seconds in the API) to ticks.
     pub ticks_per_second: u64,

@@ -2,7 +2,18 @@
 //!
 //! [`EtcdNode`] joins a Raft node with the MVCC store, the lease table and the watch
 //! registry, and implements [`Process`](crate::process::Process) so that the simulator
-//! and the real node drive it like any other process.
+//! and the real node drive it like any other process (its driver contract is on
+//! [`EtcdNode`]'s module, `node`).
+//!
+//! Files, one concern each:
+//! - `config`: [`Config`], the member's identity and limits;
+//! - `request`: the client-facing [`Request`] / [`Response`] enums;
+//! - `validate`: etcd's checks before anything is proposed;
+//! - `proposal`: what a log entry carries ([`Proposal`], [`Op`], [`ProposalId`]);
+//! - `pending`: requests accepted and not yet answered, with deadlines;
+//! - `state`: the replicated store and lease table, applying and serving;
+//! - `watches`: routing watch responses to the client streams of this member;
+//! - `node`: [`EtcdNode`], the Raft pump and the `Process` impl.
 
 mod config;
 mod node;
@@ -15,7 +26,6 @@ mod watches;
 
 pub use config::{Config, LEASE_TTL_MAX_SECS, REQUEST_BYTES_MAX_DEFAULT, TXN_OPS_MAX_DEFAULT};
 pub use node::EtcdNode;
-pub use pending::Read;
 pub use proposal::{Op, Proposal, ProposalId};
 pub use request::{MoveLeaderResponse, Request, Response, StatusResponse, StreamId};
 pub use validate::{txn_writes, validate, wire_bytes};

@@ -25,12 +25,20 @@
 //! - Watches are served from this member's applied state; see [`super::watches`].
 //!
 //! Leases: only the leader expires them, from its own ticks, by proposing a revoke;
-//! it proposes checkpoints of remaining TTLs every `lease_checkpoint_ticks`; a new
-//! leader promotes leases from the last checkpoint (see [`crate::lease`]). Keep-alives
-//! reaching the leader refresh its in-memory expiry after it has applied everything
-//! committed (nothing is replicated); keep-alives reaching a follower travel through
-//! the log (members talk only through Raft) and refresh the expiry on whichever member
-//! leads when the entry applies.
+//! it proposes checkpoints of remaining TTLs every `lease_checkpoint_ticks`. A new
+//! leader promotes leases once it applied an entry of its own term (so it knows every
+//! grant, renewal and checkpoint before it), and counts each lease's remaining TTL from
+//! when this member learned it (the grant, renewal or checkpoint applied here), never
+//! from its own promotion: leader changes cannot keep a lease alive, and it leaves
+//! clients `lease_promote_grace_ticks` to find it (see [`crate::lease`]).
+//!
+//! Keep-alives, on any member, go through the log and are answered when they apply.
+//! etcd refreshes the leader's memory and replicates only periodic checkpoints, which
+//! leaves a window where a renewal the client was told about is unknown to the next
+//! leader, who may then expire the lease early. Here applying a keep-alive refreshes
+//! the leader's in-memory expiry and records the renewal on every replica as a
+//! checkpoint of the full TTL, before the client hears of it; the cost is one log entry
+//! per keep-alive, about the heartbeat round a ReadIndex would cost anyway.
 
 use super::config::Config;
 use super::pending::{Pending, Read};
@@ -68,8 +76,14 @@ pub struct EtcdNode {
     role: Role,
     term: Term,
     leader: Option<NodeId>,
+    /// Names this run of the member in proposal ids and read contexts: the configured
+    /// incarnation mixed with the durable state it started from.
+    incarnation: u64,
     next_seq: u64,
     next_ctx: u64,
+    /// Leader: leases are promoted once an entry of this term applied, i.e. after every
+    /// entry of earlier terms (grants, renewals, checkpoints) is known here.
+    promote_pending: bool,
 }
 
 impl EtcdNode {
@@ -79,6 +93,7 @@ impl EtcdNode {
         assert!(cfg.ticks_per_second > 0, "ticks_per_second must be positive");
         assert!(cfg.request_timeout_ticks > 0, "request_timeout_ticks must be positive");
         assert!(cfg.snapshot_entries > 0, "snapshot_entries must be positive");
+        let incarnation = incarnation_of(&cfg, &durable);
         let raft = RaftNode::new(cfg.raft.clone(), durable);
         let status = raft.status();
         let mut node = EtcdNode {
@@ -93,8 +108,10 @@ impl EtcdNode {
             role: status.role,
             term: status.term,
             leader: status.leader,
+            incarnation,
             next_seq: 0,
             next_ctx: 0,
+            promote_pending: false,
             raft,
             cfg,
         };
@@ -189,6 +206,7 @@ impl EtcdNode {
                 | Request::WatchCreate { .. }
                 | Request::WatchCancel { .. }
                 | Request::WatchProgress { .. }
+                | Request::WatchClose { .. }
         );
         if !local && self.is_learner() {
             self.respond(id, Response::Err(EtcdError::NotSupportedForLearner));
@@ -205,9 +223,6 @@ impl EtcdNode {
             Request::Compact(c) => self.propose(id, Op::Compact(c)),
             Request::LeaseGrant(g) => self.propose(id, Op::LeaseGrant(g)),
             Request::LeaseRevoke(r) => self.propose(id, Op::LeaseRevoke(r)),
-            Request::LeaseKeepAlive(k) if self.role == Role::Leader => {
-                self.linearizable(id, Read::LeaseKeepAlive(k))
-            }
             Request::LeaseKeepAlive(k) => self.propose(id, Op::LeaseKeepAlive(k)),
             Request::LeaseTimeToLive(t) => self.linearizable(id, Read::LeaseTimeToLive(t)),
             Request::LeaseLeases(_) => self.linearizable(id, Read::LeaseLeases),
@@ -221,6 +236,10 @@ impl EtcdNode {
             }
             Request::WatchProgress { stream } => {
                 self.watches.progress(id, stream, &self.app.store, &mut self.watch_out);
+                self.flush_watch();
+            }
+            Request::WatchClose { stream } => {
+                self.watches.close(id, stream, &self.app.store, &mut self.watch_out);
                 self.flush_watch();
             }
             Request::Status => {
@@ -243,7 +262,7 @@ impl EtcdNode {
         self.next_seq += 1;
         ProposalId {
             origin: self.cfg.member_id(),
-            incarnation: self.cfg.incarnation,
+            incarnation: self.incarnation,
             seq: self.next_seq,
         }
     }
@@ -272,7 +291,7 @@ impl EtcdNode {
         self.next_ctx += 1;
         // The incarnation in the high bits keeps a read index answered to the process
         // before a restart from being taken for one of the new process.
-        let ctx = (self.cfg.incarnation << 40) ^ self.next_ctx;
+        let ctx = (self.incarnation << 32) ^ self.next_ctx;
         match self.raft.read_index(ctx) {
             Ok(()) => {
                 let deadline = self.deadline();
@@ -284,14 +303,6 @@ impl EtcdNode {
 
     /// Serves a read from local state now.
     fn serve(&mut self, id: RequestId, read: Read) {
-        if let Read::LeaseKeepAlive(k) = &read {
-            if !self.app.lessor.is_primary() {
-                // Leadership moved while the keep-alive waited: send it the follower way.
-                let op = Op::LeaseKeepAlive(*k);
-                self.propose(id, op);
-                return;
-            }
-        }
         let response = self.app.serve(&read, self.now_ticks);
         self.respond(id, response);
     }
@@ -357,7 +368,12 @@ impl EtcdNode {
             }
             RaftOutput::ReadFailed { ctx, error } => {
                 if let Some(id) = self.pending.read_failed(ctx) {
-                    self.respond(id, Response::Err(propose_error(error)));
+                    // The member asked for the read index no longer leads.
+                    let e = match error {
+                        ProposeError::NoLeader => EtcdError::NoLeader,
+                        _ => EtcdError::LeaderChanged,
+                    };
+                    self.respond(id, Response::Err(e));
                 }
             }
             RaftOutput::RoleChanged { role, term, leader } => self.role_changed(role, term, leader),
@@ -371,6 +387,10 @@ impl EtcdNode {
                 self.apply_entry(&entry);
             }
             self.applied = entry.index;
+            if self.promote_pending && entry.term == self.term && self.role == Role::Leader {
+                self.promote_pending = false;
+                self.app.lessor.promote(self.now_ticks);
+            }
         }
         self.raft.advance_applied(self.applied);
         self.watches.sync(&self.app.store, &mut self.watch_out);
@@ -381,10 +401,13 @@ impl EtcdNode {
     fn apply_entry(&mut self, entry: &Entry) {
         // Every replica skips a payload it cannot read, alike.
         let Some(proposal) = Proposal::decode(&entry.data) else { return };
+        if proposal.id.is_some_and(|pid| !self.app.first_application(pid)) {
+            return;
+        }
         let at = ApplyAt { now_ticks: self.now_ticks, index: entry.index };
         let response = self.app.apply(&proposal.op, at);
         let (Some(pid), Some(response)) = (proposal.id, response) else { return };
-        if pid.origin != self.cfg.member_id() || pid.incarnation != self.cfg.incarnation {
+        if pid.origin != self.cfg.member_id() || pid.incarnation != self.incarnation {
             return;
         }
         if let Some(id) = self.pending.take_proposal(pid, &proposal.op) {
@@ -407,9 +430,6 @@ impl EtcdNode {
     fn restore_snapshot(&mut self, snapshot: Snapshot) {
         self.app =
             AppState::from_snapshot(&snapshot.data, lessor_config(&self.cfg), self.now_ticks);
-        if self.role == Role::Leader {
-            self.app.lessor.promote(self.now_ticks);
-        }
         self.applied = snapshot.meta.index;
         self.snapshot_index = snapshot.meta.index;
         self.watches.sync(&self.app.store, &mut self.watch_out);
@@ -428,9 +448,12 @@ impl EtcdNode {
             }
         }
         if role == Role::Leader && !was_leader {
-            self.app.lessor.promote(self.now_ticks);
-        } else if role != Role::Leader && was_leader {
-            self.app.lessor.demote();
+            self.promote_pending = true;
+        } else if role != Role::Leader {
+            self.promote_pending = false;
+            if was_leader {
+                self.app.lessor.demote();
+            }
         }
         if let Some(l) = leader {
             for id in self.pending.take_transfers_to(l) {
@@ -473,6 +496,28 @@ impl EtcdNode {
     }
 }
 
+/// A name for this run of the member. The configured incarnation is what makes runs
+/// differ; the durable state is mixed in so that a driver that forgets to bump it is
+/// still protected whenever anything became durable between the two runs.
+fn incarnation_of(cfg: &Config, durable: &DurableState) -> u64 {
+    let hs = durable.hard_state;
+    let parts = [
+        cfg.incarnation,
+        hs.term,
+        hs.commit,
+        hs.vote.unwrap_or(0),
+        durable.last_index(),
+        durable.snapshot.as_ref().map_or(0, |s| s.meta.index),
+    ];
+    // splitmix64 over the parts.
+    parts.iter().fold(0x9e37_79b9_7f4a_7c15u64, |acc, &p| {
+        let mut z = (acc ^ p).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    })
+}
+
 /// The lease manager's settings from the node's.
 fn lessor_config(cfg: &Config) -> LessorConfig {
     LessorConfig {
@@ -484,13 +529,13 @@ fn lessor_config(cfg: &Config) -> LessorConfig {
     }
 }
 
-/// A txn etcd serves locally: no writes and every range serializable.
+/// A txn etcd serves locally: every operation is a serializable range (as etcd, a
+/// nested txn or a write makes it linearizable; an empty txn is local).
 fn txn_serializable(t: &TxnRequest) -> bool {
-    t.success.iter().chain(t.failure.iter()).all(|op| match op {
-        RequestOp::Range(r) => r.serializable,
-        RequestOp::Put(_) | RequestOp::DeleteRange(_) => false,
-        RequestOp::Txn(inner) => txn_serializable(inner),
-    })
+    t.success
+        .iter()
+        .chain(t.failure.iter())
+        .all(|op| matches!(op, RequestOp::Range(r) if r.serializable))
 }
 
 /// How Raft's refusals reach a client. None of them means the request was proposed.

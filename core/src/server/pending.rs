@@ -5,7 +5,7 @@
 //! to be answered, so none is answered twice.
 
 use super::proposal::{Op, ProposalId};
-use crate::api::{LeaseKeepAliveRequest, LeaseTimeToLiveRequest, RangeRequest, TxnRequest};
+use crate::api::{LeaseTimeToLiveRequest, RangeRequest, TxnRequest};
 use crate::types::{Index, NodeId, RequestId};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,9 +16,6 @@ pub enum Read {
     Txn(TxnRequest),
     LeaseTimeToLive(LeaseTimeToLiveRequest),
     LeaseLeases,
-    /// A keep-alive at the leader waits until the leader applied everything committed,
-    /// so that it knows every lease granted before (as etcd does).
-    LeaseKeepAlive(LeaseKeepAliveRequest),
 }
 
 #[derive(Clone, Debug)]

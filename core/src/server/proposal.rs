@@ -1,6 +1,9 @@
 //! What goes into the Raft log: a replicated operation tagged with who proposed it, so
 //! that the proposing member (and only it) answers the client when the entry applies.
 //!
+//! Payloads are CBOR (compact, byte strings stay bytes, self-describing so a decoder
+//! never misreads a foreign payload as a proposal).
+//!
 //! The tag is (origin member, incarnation, sequence number). The incarnation differs at
 //! every restart (see `Config::incarnation`), so an entry proposed before a crash and
 //! applied after it never matches a request of the new process; the applying member
@@ -36,9 +39,8 @@ pub enum Op {
     LeaseExpire(LeaseRevokeRequest),
     /// The leader's periodic record of remaining TTLs.
     LeaseCheckpoint(LeaseCheckpointRequest),
-    /// A keep-alive that reached a follower: it travels through the log so that the
-    /// leader sees it (members only talk through Raft). Applying it changes no
-    /// replicated state except clearing the lease's checkpointed remaining TTL.
+    /// A keep-alive: applying it refreshes the leader's expiry and records the renewal
+    /// as a checkpoint of the full TTL on every replica.
     LeaseKeepAlive(LeaseKeepAliveRequest),
 }
 
@@ -53,13 +55,15 @@ pub struct Proposal {
 impl Proposal {
     /// The bytes that go into the log.
     pub fn encode(&self) -> Bytes {
+        let mut buf = Vec::new();
         // Serializing plain data into a Vec cannot fail.
-        Bytes::from(serde_json::to_vec(self).expect("a proposal always serializes"))
+        ciborium::into_writer(self, &mut buf).expect("a proposal always serializes");
+        Bytes::from(buf)
     }
 
     /// Reads an entry's payload. A payload that is not a proposal (a corrupted or
     /// foreign entry) is `None`; every replica skips it alike.
     pub fn decode(data: &[u8]) -> Option<Proposal> {
-        serde_json::from_slice(data).ok()
+        ciborium::from_reader(data).ok()
     }
 }

@@ -52,12 +52,46 @@ pub enum Request {
     WatchProgress {
         stream: StreamId,
     },
+    /// The client's stream ended: cancels every watcher of `stream` (each create id gets
+    /// its final `canceled` response). Answered once, `canceled` with `watch_id == -1`.
+    WatchClose {
+        stream: StreamId,
+    },
     /// Maintenance.Status of this member.
     Status,
     /// Maintenance.MoveLeader: hand leadership to `target` (only the leader may).
     MoveLeader {
         target: NodeId,
     },
+}
+
+impl Request {
+    /// A short name of the request kind, for traces.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Request::Range(_) => "range",
+            Request::Put(_) => "put",
+            Request::DeleteRange(_) => "delete_range",
+            Request::Txn(_) => "txn",
+            Request::Compact(_) => "compact",
+            Request::LeaseGrant(_) => "lease_grant",
+            Request::LeaseRevoke(_) => "lease_revoke",
+            Request::LeaseKeepAlive(_) => "lease_keep_alive",
+            Request::LeaseTimeToLive(_) => "lease_time_to_live",
+            Request::LeaseLeases(_) => "lease_leases",
+            Request::WatchCreate { .. } => "watch_create",
+            Request::WatchCancel { .. } => "watch_cancel",
+            Request::WatchProgress { .. } => "watch_progress",
+            Request::WatchClose { .. } => "watch_close",
+            Request::Status => "status",
+            Request::MoveLeader { .. } => "move_leader",
+        }
+    }
+
+    /// Whether the request opens a stream answered many times (see the module docs).
+    pub fn is_stream(&self) -> bool {
+        matches!(self, Request::WatchCreate { .. })
+    }
 }
 
 /// Maintenance.Status of one member (the fields a sans-IO node knows).
@@ -107,6 +141,13 @@ impl Response {
             Response::Err(e) => Some(*e),
             _ => None,
         }
+    }
+
+    /// Whether a client cannot tell if the request took effect: `leader changed` and
+    /// `request timed out` (a write may still commit later). Every other error means
+    /// the request had no effect.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, Response::Err(EtcdError::LeaderChanged | EtcdError::Timeout))
     }
 
     /// Fills the header's cluster, member and term, and the revision if the store left

@@ -4,19 +4,32 @@
 //! compared by.
 
 use super::pending::Read;
-use super::proposal::Op;
+use super::proposal::{Op, ProposalId};
 use super::request::Response;
-use crate::api::{EtcdError, Event, LeaseKeepAliveResponse, LeaseRevokeResponse, ResponseHeader};
+use crate::api::{
+    EtcdError, Event, LeaseCheckpoint, LeaseCheckpointRequest, LeaseKeepAliveResponse,
+    LeaseRevokeResponse, ResponseHeader,
+};
 use crate::lease::{LeaseTable, Lessor, LessorConfig};
 use crate::mvcc::Store;
+use crate::types::NodeId;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The store and the leases, applied in log order.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: Store,
     pub lessor: Lessor,
+    lessor_config: LessorConfig,
+    /// Per proposing member and incarnation, the highest proposal sequence number
+    /// applied. A proposal can reach the log twice (a forwarded proposal duplicated or
+    /// retransmitted on the way to the leader); applying it twice would write twice,
+    /// so only a sequence number above this one applies (at-most-once, thesis §6.3).
+    /// A proposal overtaken by a later one of the same member is dropped too: its
+    /// client times out and treats the outcome as unknown, which it is.
+    applied_seqs: BTreeMap<NodeId, BTreeMap<u64, u64>>,
 }
 
 /// What a snapshot carries: only replicated state (no lease expiry ticks).
@@ -24,6 +37,8 @@ pub struct AppState {
 struct Image {
     store: Store,
     leases: LeaseTable,
+    #[serde(default)]
+    applied_seqs: BTreeMap<NodeId, BTreeMap<u64, u64>>,
 }
 
 /// The local moment an entry applies at: this member's tick and the entry's index.
@@ -35,7 +50,24 @@ pub struct ApplyAt {
 
 impl AppState {
     pub fn new(lessor: LessorConfig) -> AppState {
-        AppState { store: Store::new(), lessor: Lessor::new(lessor) }
+        AppState {
+            store: Store::new(),
+            lessor: Lessor::new(lessor),
+            lessor_config: lessor,
+            applied_seqs: BTreeMap::new(),
+        }
+    }
+
+    /// Whether proposal `id` applies now: true the first time, false for a copy or for
+    /// a proposal overtaken by a later one of the same member and incarnation.
+    pub fn first_application(&mut self, id: ProposalId) -> bool {
+        let last =
+            self.applied_seqs.entry(id.origin).or_default().entry(id.incarnation).or_default();
+        if id.seq <= *last {
+            return false;
+        }
+        *last = id.seq;
+        true
     }
 
     /// The state a snapshot describes, as of tick `now_ticks` on this member. An image
@@ -44,15 +76,26 @@ impl AppState {
         if data.is_empty() {
             return AppState::new(lessor);
         }
-        let image: Image = serde_json::from_slice(data)
+        let image: Image = ciborium::from_reader(data)
             .unwrap_or_else(|e| panic!("snapshot image does not decode: {e}"));
-        AppState { store: image.store, lessor: Lessor::from_table(image.leases, lessor, now_ticks) }
+        AppState {
+            store: image.store,
+            lessor: Lessor::from_table(image.leases, lessor, now_ticks),
+            lessor_config: lessor,
+            applied_seqs: image.applied_seqs,
+        }
     }
 
     /// The snapshot image of the replicated state.
     pub fn snapshot(&self) -> Bytes {
-        let image = Image { store: self.store.clone(), leases: self.lessor.table().clone() };
-        Bytes::from(serde_json::to_vec(&image).expect("a state image always serializes"))
+        let image = Image {
+            store: self.store.clone(),
+            leases: self.lessor.table().clone(),
+            applied_seqs: self.applied_seqs.clone(),
+        };
+        let mut buf = Vec::new();
+        ciborium::into_writer(&image, &mut buf).expect("a state image always serializes");
+        Bytes::from(buf)
     }
 
     /// A hash of everything replicated: store history, revisions and the lease table.
@@ -67,6 +110,13 @@ impl AppState {
             h.int(lease.remaining_ticks as i64);
             for key in lease.keys.iter() {
                 h.bytes(key);
+            }
+        }
+        for (origin, incarnations) in &self.applied_seqs {
+            for (incarnation, seq) in incarnations {
+                h.int(*origin as i64);
+                h.int(*incarnation as i64);
+                h.int(*seq as i64);
             }
         }
         h.0
@@ -121,7 +171,17 @@ impl AppState {
                 return None;
             }
             Op::LeaseKeepAlive(req) => {
-                Response::LeaseKeepAlive(self.keep_alive(req.id, at.now_ticks))
+                let r = self.keep_alive(req.id, at.now_ticks);
+                if r.ttl > 0 {
+                    // The renewal, replicated: every member restarts the lease's
+                    // remaining TTL from here, as a leader's renewal checkpoint does.
+                    let tps = self.lessor_config.ticks_per_second;
+                    let remaining_ticks = (r.ttl as u64).saturating_mul(tps);
+                    let cp = LeaseCheckpoint { id: req.id, remaining_ticks };
+                    let req = LeaseCheckpointRequest { checkpoints: vec![cp] };
+                    self.lessor.checkpoint(&req, at.now_ticks);
+                }
+                Response::LeaseKeepAlive(r)
             }
         };
         Some(response)
@@ -137,7 +197,7 @@ impl AppState {
 
     /// A keep-alive: the leader refreshes the lease's expiry; elsewhere it only reports
     /// the granted TTL (0 for an unknown lease), since followers do not track expiry.
-    pub fn keep_alive(&mut self, id: i64, now_ticks: u64) -> LeaseKeepAliveResponse {
+    fn keep_alive(&mut self, id: i64, now_ticks: u64) -> LeaseKeepAliveResponse {
         if self.lessor.is_primary() {
             if let Ok(r) = self.lessor.keep_alive(id, now_ticks) {
                 return r;
@@ -148,7 +208,7 @@ impl AppState {
     }
 
     /// Serves a read from local state (its read index, if any, has been applied).
-    pub fn serve(&mut self, read: &Read, now_ticks: u64) -> Response {
+    pub fn serve(&self, read: &Read, now_ticks: u64) -> Response {
         match read {
             Read::Range(req) => match self.store.range(req) {
                 Ok(r) => Response::Range(r),
@@ -171,9 +231,6 @@ impl AppState {
                 Response::LeaseTimeToLive(self.lessor.time_to_live(req.id, req.keys, now_ticks))
             }
             Read::LeaseLeases => Response::LeaseLeases(self.lessor.leases()),
-            Read::LeaseKeepAlive(req) => {
-                Response::LeaseKeepAlive(self.keep_alive(req.id, now_ticks))
-            }
         }
     }
 }

@@ -114,7 +114,11 @@ impl Interval {
     }
 
     fn contains(&self, key: &[u8]) -> bool {
-        key >= self.start.as_ref() && self.end.as_ref().is_none_or(|e| key < e.as_ref())
+        let below_end = match &self.end {
+            Some(e) => key < e.as_ref(),
+            None => true,
+        };
+        key >= self.start.as_ref() && below_end
     }
 }
 
@@ -216,5 +220,94 @@ pub fn wire_bytes(request: &Request) -> usize {
         Request::Txn(t) => txn(t),
         Request::WatchCreate { create, .. } => create.key.len() + create.range_end.len() + 32,
         _ => 32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{CompareResult, CompareTarget};
+
+    fn cfg() -> Config {
+        Config::new(crate::raft::Config::new(1, vec![1], 1), 1)
+    }
+
+    fn b(s: &str) -> Bytes {
+        Bytes::from(s.as_bytes().to_vec())
+    }
+
+    fn p(k: &str) -> RequestOp {
+        RequestOp::Put(PutRequest { key: b(k), ..PutRequest::default() })
+    }
+
+    fn d(k: &str, end: &str) -> RequestOp {
+        RequestOp::DeleteRange(DeleteRangeRequest { key: b(k), range_end: b(end), prev_kv: false })
+    }
+
+    fn t(success: Vec<RequestOp>, failure: Vec<RequestOp>) -> RequestOp {
+        RequestOp::Txn(TxnRequest { compare: vec![], success, failure })
+    }
+
+    fn check(success: Vec<RequestOp>) -> Result<(), EtcdError> {
+        validate(&Request::Txn(TxnRequest { compare: vec![], success, failure: vec![] }), &cfg())
+    }
+
+    #[test]
+    fn duplicate_keys_in_one_branch() {
+        assert_eq!(check(vec![p("a"), p("a")]), Err(EtcdError::DuplicateKey));
+        assert_eq!(check(vec![d("a", "c"), p("b")]), Err(EtcdError::DuplicateKey));
+        assert_eq!(check(vec![d("a", ""), p("a")]), Err(EtcdError::DuplicateKey));
+        assert_eq!(check(vec![d("a", "\0"), p("zzz")]), Err(EtcdError::DuplicateKey));
+        assert_eq!(check(vec![d("a", "b"), p("b")]), Ok(()), "range ends are exclusive");
+        assert_eq!(check(vec![d("a", ""), p("a\0")]), Ok(()));
+        assert_eq!(check(vec![p("a"), p("b")]), Ok(()));
+    }
+
+    #[test]
+    fn nested_txns_count_toward_their_parent_branch() {
+        assert_eq!(check(vec![t(vec![p("a")], vec![p("a")])]), Ok(()), "then/else exclude");
+        assert_eq!(check(vec![p("a"), t(vec![p("a")], vec![])]), Err(EtcdError::DuplicateKey));
+        assert_eq!(check(vec![p("a"), t(vec![], vec![p("a")])]), Err(EtcdError::DuplicateKey));
+        assert_eq!(check(vec![d("a", "z"), t(vec![p("m")], vec![])]), Err(EtcdError::DuplicateKey));
+        assert_eq!(
+            check(vec![t(vec![d("a", "z")], vec![]), t(vec![p("m")], vec![])]),
+            Err(EtcdError::DuplicateKey),
+            "a nested delete covers a later nested put"
+        );
+        assert_eq!(
+            check(vec![t(vec![p("a")], vec![]), t(vec![p("a")], vec![])]),
+            Err(EtcdError::DuplicateKey)
+        );
+    }
+
+    #[test]
+    fn txn_size_and_keys() {
+        let many = |n: usize| (0..n).map(|i| p(&format!("k{i}"))).collect::<Vec<_>>();
+        assert_eq!(check(many(128)), Ok(()));
+        assert_eq!(check(many(129)), Err(EtcdError::TooManyOps));
+        // A nested txn gets only what its parent's largest part left.
+        let nested = vec![p("x"), t(many(127), vec![])];
+        assert_eq!(check(nested), Err(EtcdError::TooManyOps));
+        let nested = vec![t(many(126), vec![])];
+        assert_eq!(check(nested), Ok(()));
+        let cmp = Compare {
+            result: CompareResult::Equal,
+            target: CompareTarget::Version,
+            key: Bytes::new(),
+            target_union: TargetUnion::Version(0),
+            range_end: Bytes::new(),
+        };
+        let txn = TxnRequest { compare: vec![cmp], success: vec![], failure: vec![] };
+        assert_eq!(validate(&Request::Txn(txn), &cfg()), Err(EtcdError::EmptyKey));
+        assert_eq!(check(vec![p("")]), Err(EtcdError::EmptyKey));
+    }
+
+    #[test]
+    fn writes_are_found_in_nested_branches() {
+        let ro = TxnRequest { compare: vec![], success: vec![t(vec![], vec![])], failure: vec![] };
+        assert!(!txn_writes(&ro));
+        let w =
+            TxnRequest { compare: vec![], success: vec![], failure: vec![t(vec![], vec![p("a")])] };
+        assert!(txn_writes(&w));
     }
 }

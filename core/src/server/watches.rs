@@ -5,7 +5,8 @@
 //! the `WatchCreate` that made it; that id stays open until a response with `canceled`
 //! set. A refused create is answered once, created-and-canceled. A progress request is
 //! answered once (watch id -1). A cancel request is answered once with a `canceled`
-//! response for its watch id, whether or not the watcher existed.
+//! response for its watch id, whether or not the watcher existed. A close ends every
+//! watcher of a stream (the client went away) and is answered once.
 
 use super::request::StreamId;
 use crate::api::{
@@ -74,6 +75,39 @@ impl Watches {
             id,
             WatchResponse { header, watch_id, canceled: true, ..WatchResponse::default() },
         ));
+    }
+
+    /// The client's stream went away: every watcher of it is canceled (each create id
+    /// gets its final response), unanswered progress requests are answered canceled,
+    /// and `id` gets one canceled response with watch id -1.
+    pub fn close(
+        &mut self,
+        id: RequestId,
+        stream: StreamId,
+        store: &Store,
+        out: &mut Vec<(RequestId, WatchResponse)>,
+    ) {
+        let ids: Vec<WatchId> = self
+            .watchers
+            .range((stream, WatchId::MIN)..=(stream, WatchId::MAX))
+            .map(|((_, w), _)| *w)
+            .collect();
+        for watch_id in ids {
+            self.hub.cancel(stream, watch_id, store);
+        }
+        self.route(stream, out);
+        self.hub.close_stream(stream);
+        let header = crate::api::ResponseHeader::at(store.current_revision());
+        let closed = WatchResponse {
+            header,
+            watch_id: INVALID_WATCH_ID,
+            canceled: true,
+            ..WatchResponse::default()
+        };
+        for waiting in self.progress.remove(&stream).unwrap_or_default() {
+            out.push((waiting, closed.clone()));
+        }
+        out.push((id, closed));
     }
 
     /// A progress request, answered on `id` once the stream's watchers are up to date.

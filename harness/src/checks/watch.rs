@@ -101,6 +101,9 @@ pub fn check_watch_streams(
         }
         let Some((last_revision, _)) = last else { continue };
         let from = stream.start_revision.max(history_from).max(stream.compacted_at.unwrap_or(0));
+        if from > last_revision {
+            continue;
+        }
         for (revision, events) in history.range(from..=last_revision) {
             let expected: Vec<&WatchEventRecord> = events
                 .iter()

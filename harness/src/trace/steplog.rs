@@ -85,6 +85,7 @@ fn describe_op(o: &OpRecord) -> String {
     let outcome = match &o.outcome {
         OpOutcome::Ok(_) => "ok".to_string(),
         OpOutcome::Failed(e) => format!("failed ({e})"),
+        OpOutcome::Refused => "refused (member down)".to_string(),
         OpOutcome::Unknown(None) => "unknown outcome (no answer)".to_string(),
         OpOutcome::Unknown(Some(e)) => format!("unknown outcome ({e})"),
     };

@@ -66,6 +66,14 @@ impl Model for CasRegister {
         }
     }
 
+    fn is_read_only(&self, input: &CasInput, output: Option<&CasOutput>) -> bool {
+        // A cas that answered "failed" is legal only where it does not apply.
+        matches!(
+            (input, output),
+            (CasInput::Read, Some(_)) | (CasInput::Cas { .. }, Some(CasOutput::Cas(false)))
+        )
+    }
+
     fn describe_operation(&self, input: &CasInput, output: Option<&CasOutput>) -> String {
         let call = match input {
             CasInput::Read => "read()".to_string(),

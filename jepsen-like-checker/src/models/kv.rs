@@ -6,6 +6,7 @@ use crate::history::History;
 use crate::model::Model;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,30 +38,89 @@ pub enum KvOutput {
     Ok,
 }
 
-/// The map's non-empty entries, sorted by key. Values are shared so that the many
-/// states that differ in one key do not copy the others.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+/// A value with a polynomial hash kept up to date on append (Horner's rule continues
+/// over the appended bytes), so hashing a state never rereads a long value.
+#[derive(Debug, Clone)]
+struct Value {
+    text: Arc<str>,
+    hash: u64,
+}
+
+/// Odd multiplier of the polynomial hash.
+const POLY: u64 = 0x100_0000_01b3;
+
+impl Value {
+    fn new(text: &str) -> Self {
+        Value { text: Arc::from(text), hash: extend_hash(0, text) }
+    }
+
+    fn appended(&self, tail: &str) -> Self {
+        let mut text = String::with_capacity(self.text.len() + tail.len());
+        text.push_str(&self.text);
+        text.push_str(tail);
+        Value { text: Arc::from(text), hash: extend_hash(self.hash, tail) }
+    }
+}
+
+fn extend_hash(hash: u64, tail: &str) -> u64 {
+    tail.bytes().fold(hash, |h, b| h.wrapping_mul(POLY).wrapping_add(u64::from(b) + 1))
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.text == other.text
+    }
+}
+
+impl Eq for Value {}
+
+impl Hash for Value {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// The map's non-empty entries, sorted by key, in a shared slice: copying a state (as
+/// every read does) is a reference-count bump, and a write builds one new slice.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KvState {
-    entries: Vec<(Arc<str>, Arc<str>)>,
+    entries: Arc<[(Arc<str>, Value)]>,
+}
+
+impl Default for KvState {
+    fn default() -> Self {
+        KvState { entries: Arc::from(Vec::new()) }
+    }
 }
 
 impl KvState {
     pub fn get(&self, key: &str) -> &str {
-        match self.entries.binary_search_by(|(k, _)| (**k).cmp(key)) {
-            Ok(i) => &self.entries[i].1,
+        match self.find(key) {
+            Ok(i) => &self.entries[i].1.text,
             Err(_) => "",
         }
     }
 
-    fn set(&mut self, key: &str, value: Arc<str>) {
-        match self.entries.binary_search_by(|(k, _)| (**k).cmp(key)) {
-            Ok(i) if value.is_empty() => {
-                self.entries.remove(i);
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| (**k).cmp(key))
+    }
+
+    /// The state with `key` set to `value` (an empty value removes the key).
+    fn with(&self, key: &str, value: Value) -> KvState {
+        let mut entries: Vec<(Arc<str>, Value)> = self.entries.to_vec();
+        match self.find(key) {
+            Ok(i) if value.text.is_empty() => {
+                entries.remove(i);
             }
-            Ok(i) => self.entries[i].1 = value,
-            Err(_) if value.is_empty() => {}
-            Err(i) => self.entries.insert(i, (Arc::from(key), value)),
+            Ok(i) => entries[i].1 = value,
+            Err(_) if value.text.is_empty() => {}
+            Err(i) => entries.insert(i, (Arc::from(key), value)),
         }
+        KvState { entries: Arc::from(entries) }
+    }
+
+    fn value(&self, key: &str) -> Option<&Value> {
+        self.find(key).ok().map(|i| &self.entries[i].1)
     }
 }
 
@@ -87,20 +147,17 @@ impl Model for Kv {
                 (state.get(key) == v.as_str()).then(|| state.clone())
             }
             (KvInput::Put { key, value }, None | Some(KvOutput::Ok)) => {
-                let mut next = state.clone();
-                next.set(key, Arc::from(value.as_str()));
-                Some(next)
+                Some(state.with(key, Value::new(value)))
             }
             (KvInput::Append { key, value }, None | Some(KvOutput::Ok)) => {
-                let mut next = state.clone();
-                let joined = format!("{}{}", state.get(key), value);
-                next.set(key, Arc::from(joined));
-                Some(next)
+                let joined = match state.value(key) {
+                    Some(old) => old.appended(value),
+                    None => Value::new(value),
+                };
+                Some(state.with(key, joined))
             }
             (KvInput::Delete { key }, None | Some(KvOutput::Ok)) => {
-                let mut next = state.clone();
-                next.set(key, Arc::from(""));
-                Some(next)
+                Some(state.with(key, Value::new("")))
             }
             _ => None,
         }
@@ -112,6 +169,15 @@ impl Model for Kv {
             by_key.entry(op.input.key()).or_default().push(i);
         }
         by_key.into_values().collect()
+    }
+
+    fn is_read_only(&self, input: &KvInput, output: Option<&KvOutput>) -> bool {
+        matches!((input, output), (KvInput::Get { .. }, Some(_)))
+    }
+
+    fn state_bytes(&self, state: &KvState) -> usize {
+        let text: usize = state.entries.iter().map(|(k, v)| k.len() + v.text.len()).sum();
+        32 + state.entries.len() * 48 + text
     }
 
     fn describe_operation(&self, input: &KvInput, output: Option<&KvOutput>) -> String {
@@ -134,7 +200,7 @@ impl Model for Kv {
             return "{} (every key empty)".to_string();
         }
         let parts: Vec<String> =
-            state.entries.iter().map(|(k, v)| format!("{:?}: {:?}", &**k, &**v)).collect();
+            state.entries.iter().map(|(k, v)| format!("{:?}: {:?}", &**k, &*v.text)).collect();
         format!("{{{}}}", parts.join(", "))
     }
 }
@@ -163,6 +229,19 @@ mod tests {
         let s = m.step(&s, &KvInput::Delete { key: "a".into() }, Some(&KvOutput::Ok)).unwrap();
         assert_eq!(s, m.init());
         assert_eq!(m.describe_state(&s), "{} (every key empty)");
+    }
+
+    #[test]
+    fn appending_and_putting_the_same_text_give_equal_states() {
+        let m = Kv;
+        let s = m.init();
+        let a = m.step(&s, &KvInput::Append { key: "k".into(), value: "ab".into() }, None).unwrap();
+        let a = m.step(&a, &KvInput::Append { key: "k".into(), value: "cd".into() }, None).unwrap();
+        let p = m.step(&s, &KvInput::Put { key: "k".into(), value: "abcd".into() }, None).unwrap();
+        assert_eq!(a, p);
+        assert_eq!(crate::hash::stable_hash(&a), crate::hash::stable_hash(&p));
+        let q = m.step(&s, &KvInput::Put { key: "k".into(), value: "abce".into() }, None).unwrap();
+        assert_ne!(a, q);
     }
 
     #[test]

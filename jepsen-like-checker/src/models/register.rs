@@ -52,6 +52,10 @@ impl Model for Register {
         }
     }
 
+    fn is_read_only(&self, input: &RegisterInput, output: Option<&RegisterOutput>) -> bool {
+        matches!((input, output), (RegisterInput::Read, Some(_)))
+    }
+
     fn describe_operation(&self, input: &RegisterInput, output: Option<&RegisterOutput>) -> String {
         let call = match input {
             RegisterInput::Read => "read()".to_string(),

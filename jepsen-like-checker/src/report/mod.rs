@@ -149,8 +149,9 @@ impl Report {
             ),
             Verdict::NotLinearizable => {
                 let bad = self.parts.iter().filter(|p| p.verdict == Verdict::NotLinearizable).count();
+                let verb = if bad == 1 { "admits" } else { "admit" };
                 format!(
-                    "NOT linearizable: {bad} of {parts} {part_word} admit no order of operations that the {} model accepts",
+                    "NOT linearizable: {bad} of {parts} {part_word} {verb} no order of operations that the {} model accepts",
                     self.model
                 )
             }
@@ -174,8 +175,10 @@ impl Report {
         let mut lines = Vec::new();
         let unknown = self.operations.iter().filter(|o| o.ret.is_none()).count();
         if unknown > 0 {
+            let (noun, verb) =
+                if unknown == 1 { ("operation", "has") } else { ("operations", "have") };
             lines.push(format!(
-                "{unknown} operations have an unknown outcome (timeout or crash): each may take effect at any time after its call, or never."
+                "{unknown} {noun} {verb} an unknown outcome (timeout or crash): each may take effect at any time after its call, or never."
             ));
         }
         match self.verdict {

@@ -87,6 +87,39 @@ impl EtcdState {
         self.kvs.get(key).map(|s| to_key_value(key, s))
     }
 
+    /// Whether `body` is the Range response for `range` in this state.
+    fn range_matches(&self, range: &KeyRange, body: &ResponseBody) -> bool {
+        let ResponseBody::Range { kvs } = body else { return false };
+        let same = |(k, s): (&String, &Stored), kv: &KeyValue| {
+            *k == kv.key
+                && s.value == kv.value
+                && s.create_revision == kv.create_revision
+                && s.mod_revision == kv.mod_revision
+                && s.version == kv.version
+        };
+        match range {
+            KeyRange::Key(k) => match (self.kvs.get(k.as_str()), kvs.as_slice()) {
+                (None, []) => true,
+                (Some(s), [kv]) => same((k, s), kv),
+                _ => false,
+            },
+            KeyRange::Prefix(p) => {
+                let mut found =
+                    self.kvs.range(p.clone()..).take_while(|(k, _)| k.starts_with(p.as_str()));
+                kvs.iter().all(|kv| found.next().is_some_and(|entry| same(entry, kv)))
+                    && found.next().is_none()
+            }
+            KeyRange::Span { start, end } => {
+                if start >= end {
+                    return kvs.is_empty();
+                }
+                let mut found = self.kvs.range(start.clone()..end.clone());
+                kvs.iter().all(|kv| found.next().is_some_and(|entry| same(entry, kv)))
+                    && found.next().is_none()
+            }
+        }
+    }
+
     fn in_range(&self, range: &KeyRange) -> Vec<KeyValue> {
         match range {
             KeyRange::Key(k) => self.key_value(k).into_iter().collect(),
@@ -238,11 +271,38 @@ impl Model for Etcd {
                 return None;
             }
         }
+        if let (Request::Range { range }, Some(out)) = (input, output) {
+            // The common case, checked without building the expected response.
+            return (out.revision == state.revision && state.range_matches(range, &out.body))
+                .then(|| state.clone());
+        }
         let (next, expected) = apply(state, input);
         match output {
             None => Some(next),
             Some(out) => (out == &expected).then_some(next),
         }
+    }
+
+    fn is_read_only(&self, input: &Request, output: Option<&Response>) -> bool {
+        // The response shows what happened wherever the request is legal: which txn
+        // branch ran and how many keys each delete removed.
+        output.is_some_and(|out| !may_write(input) || !wrote(&out.body))
+    }
+
+    fn progress(&self, state: &EtcdState) -> u64 {
+        state.revision.max(0) as u64
+    }
+
+    fn progress_limit(&self, _input: &Request, output: &Response) -> Option<u64> {
+        // A read happens at its header revision, a write moves the store to it.
+        Some(output.revision.max(0) as u64)
+    }
+
+    fn state_bytes(&self, state: &EtcdState) -> usize {
+        // A change copies one path of the persistent map: nodes of up to 64 entries.
+        let len = state.kvs.len().max(1);
+        let depth = 1 + (usize::BITS - len.leading_zeros()) as usize / 6;
+        96 + depth * len.min(64) * 96
     }
 
     fn describe_operation(&self, input: &Request, output: Option<&Response>) -> String {
@@ -270,6 +330,25 @@ impl Model for Etcd {
             parts.push(format!("… {} more keys", state.kvs.len() - SHOWN_MAX));
         }
         format!("revision {}: {{{}}}", state.revision, parts.join(", "))
+    }
+}
+
+/// Whether a request contains any put or delete, in any branch.
+fn may_write(request: &Request) -> bool {
+    match request {
+        Request::Range { .. } => false,
+        Request::Put { .. } | Request::DeleteRange { .. } => true,
+        Request::Txn { success, failure, .. } => success.iter().chain(failure).any(may_write),
+    }
+}
+
+/// Whether a response shows a change: a put, or a delete that removed something.
+fn wrote(body: &ResponseBody) -> bool {
+    match body {
+        ResponseBody::Range { .. } => false,
+        ResponseBody::Put { .. } => true,
+        ResponseBody::DeleteRange { deleted, .. } => *deleted > 0,
+        ResponseBody::Txn { responses, .. } => responses.iter().any(wrote),
     }
 }
 
