@@ -150,3 +150,34 @@ fn shrink_writes_a_scenario_that_sim_reproduces() {
     assert_eq!(again.status.code(), Some(0), "{}{}", stdout(&again), stderr(&again));
     assert!(stdout(&again).contains("1 caught"), "{}", stdout(&again));
 }
+
+#[test]
+fn a_failing_seed_exits_1_with_its_replay_command_and_reports() {
+    // The lease-read negative control with its expectation turned around: a scenario
+    // file whose run fails linearizability at a seed where the control is caught.
+    let mut scenario = detcd_scenarios::builtin("lease-read-clock-skew").expect("built-in");
+    let seed = (1..=4u64)
+        .find(|&s| detcd_harness::run::run(&scenario, s).0.passed(&scenario.expect))
+        .expect("the negative control is caught at one of seeds 1 to 4");
+    scenario.name = "stale-lease-reads".into();
+    scenario.expect = detcd_scenarios::Expect::Pass;
+    let dir = scratch("failing");
+    let file = dir.join("stale.toml");
+    std::fs::write(&file, scenario.to_toml()).expect("write");
+    let out_dir = dir.join("out");
+    let file_arg = file.to_str().expect("utf-8");
+    let seed_arg = seed.to_string();
+    let out =
+        detcd(&["sim", file_arg, "--seed", &seed_arg, "--out", out_dir.to_str().expect("utf-8")]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(
+        text.contains(&format!("FAILED stale-lease-reads seed {seed}: linearizability")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("detcd replay {file_arg} --seed {seed} --html")), "{text}");
+    let timeline = out_dir.join(format!("stale-lease-reads-seed-{seed}.html"));
+    let checker = out_dir.join(format!("stale-lease-reads-seed-{seed}-linearizability.html"));
+    assert!(std::fs::metadata(&timeline).expect("time line written").len() > 0);
+    assert!(std::fs::metadata(&checker).expect("checker report written").len() > 0);
+}

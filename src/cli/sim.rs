@@ -188,6 +188,17 @@ fn replay_failures(summaries: &mut [Summary], out: &std::path::Path, jobs: usize
     }
 }
 
+/// The first line of a failure's evidence, for the table; replay shows it all.
+fn brief(summary: &str) -> String {
+    const CHARS_MAX: usize = 200;
+    let first = summary.split(" | ").next().unwrap_or("");
+    let mut out: String = first.chars().take(CHARS_MAX).collect();
+    if out.len() < summary.len() {
+        out.push_str(" … (replay for the full evidence)");
+    }
+    out
+}
+
 fn print_table(summaries: &[Summary], jobs: usize, total_wall_us: u64) {
     let width = summaries.iter().map(|s| s.loaded.scenario.name.len()).max().unwrap_or(8).max(8);
     println!(
@@ -242,7 +253,7 @@ fn print_table(summaries: &[Summary], jobs: usize, total_wall_us: u64) {
     for s in summaries {
         for f in &s.failing {
             println!();
-            println!("FAILED {} seed {}: {}", s.loaded.scenario.name, f.seed, f.summary);
+            println!("FAILED {} seed {}: {}", s.loaded.scenario.name, f.seed, brief(&f.summary));
             println!("  replay: {}", f.replay);
             for path in &f.reports {
                 println!("  report: {}", path.display());
