@@ -216,6 +216,10 @@ impl Timeline {
 <style>
 body {{ font-family: sans-serif; margin: 16px; color: #222; }}
 .legend span {{ display: inline-block; padding: 2px 8px; margin-right: 6px; border-radius: 3px; }}
+.legend span.follower {{ background: #e6e6e6; }} .legend span.precandidate {{ background: #fde9b5; }}
+.legend span.candidate {{ background: #f7c35f; }} .legend span.leader {{ background: #7cc97c; }}
+.legend span.down {{ background: #333; }} .legend span.op.ok {{ background: #4a90d9; }}
+.legend span.op.fail {{ background: #aaa; }} .legend span.op.unknown {{ background: #e08a2c; }}
 #scroll {{ overflow-x: auto; border: 1px solid #ccc; }}
 .grid {{ stroke: #eee; }} .axis {{ font-size: 10px; fill: #888; }}
 .lane {{ font-size: 12px; fill: #333; }}
