@@ -28,6 +28,7 @@ pub enum EventKind {
     TransferLeader = 19,
     Reorder = 20,
     FaultsCancelled = 22,
+    Commit = 23,
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;

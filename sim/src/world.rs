@@ -144,6 +144,9 @@ struct Slot<P> {
     held: Vec<(SyncId, usize)>,
     /// Highest persist acknowledged to this incarnation.
     acked: Option<SyncId>,
+    /// The commit index last seen in this incarnation's status, so a `commit` event
+    /// marks only an advance.
+    commit_seen: Index,
 }
 
 /// Messages in flight live here; events name them by slot so the heap stays small.
@@ -191,6 +194,19 @@ fn msg_code(msg: &Message) -> u64 {
         MessageBody::ReadIndexResponse { .. } => 12,
         MessageBody::TimeoutNow => 13,
     }
+}
+
+/// How a response went, for traces: vote and pre-vote answers are "granted" or
+/// "rejected", append answers "ok" or "rejected"; other messages have none.
+fn msg_detail(msg: &Message) -> Option<&'static str> {
+    let reject = match msg.body {
+        MessageBody::VoteResponse { reject } | MessageBody::PreVoteResponse { reject } => {
+            return Some(if reject { "rejected" } else { "granted" })
+        }
+        MessageBody::AppendResponse { reject, .. } => reject,
+        _ => return None,
+    };
+    Some(if reject { "rejected" } else { "ok" })
 }
 
 /// The seed of one node incarnation: independent of the order nodes restart in.
@@ -267,6 +283,7 @@ impl<P: Process> World<P> {
                 clock: Clock::new(),
                 held: Vec::new(),
                 acked: None,
+                commit_seen: 0,
             })
             .collect();
         let banner = Banner { options: options.clone(), swarm, faults_scheduled: 0 };
@@ -673,7 +690,10 @@ impl<P: Process> World<P> {
             incarnation: slot.incarnation,
         };
         let config = (self.factory)(&setup);
-        slot.process = Some(P::restore(config, slot.disk.durable.clone()));
+        let process = P::restore(config, slot.disk.durable.clone());
+        // What the node recovers from its disk was committed before: not news.
+        slot.commit_seen = process.status().commit;
+        slot.process = Some(process);
         slot.acked = None;
         self.safety.restarted(slot.id);
         let phase = self.rng_clocks.gen_range(0..slot.clock.period_us(self.options.clock.tick_us));
@@ -873,7 +893,16 @@ impl<P: Process> World<P> {
         }
         self.stats.delivered += 1;
         self.trace.record(now, EventKind::Deliver, &[from, to, code, msg.term]);
-        debug!(target: TARGET, t_us = now, node = to, peer = from, kind = msg.kind(), term = msg.term, "deliver");
+        debug!(
+            target: TARGET,
+            t_us = now,
+            node = to,
+            peer = from,
+            kind = msg.kind(),
+            term = msg.term,
+            detail = msg_detail(&msg),
+            "deliver"
+        );
         self.nodes[i].process.as_mut().expect("checked running").receive(msg);
         self.pump(i);
         self.check(i);
@@ -1052,7 +1081,16 @@ impl<P: Process> World<P> {
         let (from, to, code) = (msg.from, msg.to, msg_code(&msg));
         self.stats.sent += 1;
         self.trace.record(now, EventKind::Send, &[from, to, code, msg.term]);
-        debug!(target: TARGET, t_us = now, node = from, peer = to, kind = msg.kind(), term = msg.term, "send");
+        debug!(
+            target: TARGET,
+            t_us = now,
+            node = from,
+            peer = to,
+            kind = msg.kind(),
+            term = msg.term,
+            detail = msg_detail(&msg),
+            "send"
+        );
         match self.network.route(&mut self.rng_network, from, to) {
             fate @ (Fate::Partitioned | Fate::Dropped) => {
                 let (reason, why) = match fate {
@@ -1081,26 +1119,41 @@ impl<P: Process> World<P> {
         }
     }
 
-    /// Observes node `i` after an event: safety checks and role-change traces.
+    /// Observes node `i` after an event: safety checks, role-change and commit traces.
     fn check(&mut self, i: usize) {
         let Some(p) = self.nodes[i].process.as_ref() else { return };
         match self.safety.observe(p, self.now_us, self.options.check_raft_safety) {
-            Ok(obs) if obs.role_changed => {
+            Ok(obs) => {
                 let st = obs.status;
-                let leader = st.leader.unwrap_or(0);
-                let fields = [st.id, st.role as u64, st.term, leader];
-                self.trace.record(self.now_us, EventKind::RoleChange, &fields);
-                info!(
-                    target: TARGET,
-                    t_us = self.now_us,
-                    node = st.id,
-                    role = ?st.role,
-                    term = st.term,
-                    leader,
-                    "role_change"
-                );
+                if obs.role_changed {
+                    let leader = st.leader.unwrap_or(0);
+                    let fields = [st.id, st.role as u64, st.term, leader];
+                    self.trace.record(self.now_us, EventKind::RoleChange, &fields);
+                    info!(
+                        target: TARGET,
+                        t_us = self.now_us,
+                        node = st.id,
+                        role = ?st.role,
+                        term = st.term,
+                        leader,
+                        "role_change"
+                    );
+                }
+                let slot = &mut self.nodes[i];
+                if st.commit > slot.commit_seen {
+                    slot.commit_seen = st.commit;
+                    self.trace.record(self.now_us, EventKind::Commit, &[st.id, st.commit, st.term]);
+                    // `term` is the node's current term, not the entry's.
+                    debug!(
+                        target: TARGET,
+                        t_us = self.now_us,
+                        node = st.id,
+                        index = st.commit,
+                        term = st.term,
+                        "commit"
+                    );
+                }
             }
-            Ok(_) => {}
             Err(v) => {
                 if self.violation.is_none() {
                     warn!(target: TARGET, t_us = self.now_us, node = v.node, violation = %v, "violation");

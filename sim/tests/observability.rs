@@ -84,6 +84,7 @@ fn events_are_structured_json_with_plain_names() {
         "reorder",
         "tick",
         "role_change",
+        "commit",
         "persist",
         "persisted",
         "crash",

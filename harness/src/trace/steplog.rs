@@ -1,10 +1,72 @@
-//! The human step log of one run (`detcd replay -v`): elections, votes, role changes,
-//! faults, crashes, restarts, clock faults and client operations, one line each,
-//! stamped with simulated time: `  1.234567s n2   became leader of term 3`.
-//! Heartbeats, appends and disk traffic are left out; the JSON-lines trace has them.
+//! The human step log of one run (`detcd replay -v`): elections, votes and their
+//! answers, role changes, the leader's commits, faults, crashes, restarts, clock faults
+//! and client operations, one line each, stamped with simulated time:
+//! `  1.234567s n2   became leader of term 3`.
+//! Heartbeats, appends, followers' commits and disk traffic are left out; the
+//! JSON-lines trace has them.
 
 use super::capture::TraceRecord;
 use crate::workload::{OpOutcome, OpRecord};
+use std::collections::BTreeMap;
+
+/// A leader's commit line is skipped when the previous one printed for that node, in
+/// the same term, is younger than this (simulated time): a busy leader commits every
+/// few milliseconds, and one line per advance would bury everything else.
+const COMMIT_COALESCE_US: u64 = 100_000;
+
+/// Which commit events become lines: only a leader's, and at most one per node per
+/// `COMMIT_COALESCE_US` within a term.
+#[derive(Default)]
+struct CommitFilter {
+    /// node → whether it leads, as of its last role change (crash and restart: no).
+    leading: BTreeMap<u64, bool>,
+    /// node → (time, term) of the last commit line printed for it.
+    printed: BTreeMap<u64, (u64, u64)>,
+}
+
+impl CommitFilter {
+    /// Follows role changes and restarts, which decide whose commits count.
+    fn observe(&mut self, r: &TraceRecord) {
+        let Some(node) = r.u64_field("node") else { return };
+        match r.name() {
+            "role_change" => {
+                self.leading.insert(node, r.field("role") == Some("Leader"));
+            }
+            "crash" | "restart" => {
+                self.leading.insert(node, false);
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether this commit event deserves a line; records it if so.
+    fn keep(&mut self, r: &TraceRecord) -> bool {
+        let (Some(node), Some(t), Some(term)) =
+            (r.u64_field("node"), r.u64_field("t_us"), r.u64_field("term"))
+        else {
+            return false;
+        };
+        if !self.leading.get(&node).copied().unwrap_or(false) {
+            return false;
+        }
+        if let Some(&(last_t, last_term)) = self.printed.get(&node) {
+            if last_term == term && t.saturating_sub(last_t) < COMMIT_COALESCE_US {
+                return false;
+            }
+        }
+        self.printed.insert(node, (t, term));
+        true
+    }
+}
+
+/// How a vote or pre-vote answer went, from the world's `detail` field.
+fn answer(r: &TraceRecord, peer: &str, what: &str, term: &str) -> String {
+    match r.field("detail") {
+        Some("granted") => format!("hears n{peer} grant its {what} (term {term})"),
+        Some("rejected") => format!("hears n{peer} reject its {what} request (term {term})"),
+        _ => format!("hears n{peer}'s {what} answer (term {term})"),
+    }
+}
 
 fn stamp(t_us: u64, who: &str, text: &str) -> String {
     format!("{:>4}.{:06}s {who:<4} {text}", t_us / 1_000_000, t_us % 1_000_000)
@@ -35,9 +97,10 @@ fn describe(r: &TraceRecord) -> Option<String> {
         }
         ("send", "vote") => format!("asks n{peer} for its vote in term {term}"),
         ("send", "pre_vote") => format!("asks n{peer} for a pre-vote for term {term}"),
-        ("deliver", "vote_response") => format!("hears n{peer}'s vote answer (term {term})"),
-        ("deliver", "pre_vote_response") => {
-            format!("hears n{peer}'s pre-vote answer (term {term})")
+        ("deliver", "vote_response") => answer(r, peer, "vote", term),
+        ("deliver", "pre_vote_response") => answer(r, peer, "pre-vote", term),
+        ("commit", _) => {
+            format!("committed up to index {} (term {term})", r.field("index").unwrap_or("?"))
         }
         ("send", "timeout_now") => format!("tells n{peer} to campaign now (leader transfer)"),
         ("send", "install_snapshot") => format!("sends a snapshot to n{peer}"),
@@ -102,7 +165,9 @@ fn describe_op(o: &OpRecord) -> String {
 /// The step log: events in the order they happened, client operations at the time
 /// they completed. A role change is traced after the messages the same step sent, so
 /// it is moved before them: "became candidate" reads better before "asks for votes".
+/// Commits are shown for leaders only, coalesced (see `COMMIT_COALESCE_US`).
 pub fn step_log(records: &[TraceRecord], ops: &[OpRecord]) -> Vec<String> {
+    let mut commits = CommitFilter::default();
     let mut ops: Vec<&OpRecord> = ops.iter().collect();
     ops.sort_by_key(|o| o.complete_us);
     let mut ops = ops.into_iter().peekable();
@@ -114,6 +179,10 @@ pub fn step_log(records: &[TraceRecord], ops: &[OpRecord]) -> Vec<String> {
             while let Some(o) = ops.next_if(|o| o.complete_us < t) {
                 lines.push((None, None, false, describe_op(o)));
             }
+        }
+        commits.observe(r);
+        if r.name() == "commit" && !commits.keep(r) {
+            continue;
         }
         let Some(line) = describe(r) else { continue };
         let node = r.u64_field("node");
@@ -181,5 +250,76 @@ mod tests {
         assert!(lines[1].contains("CRASHED: 2 unsynced write(s) lost"), "{lines:?}");
         assert!(lines[2].ends_with("became candidate in term 4: asks for votes"), "{lines:?}");
         assert!(lines[3].ends_with("asks n2 for its vote in term 4"), "{lines:?}");
+    }
+
+    fn commit(t: &str, node: &str, index: &str, term: &str) -> TraceRecord {
+        rec("commit", &[("t_us", t), ("node", node), ("index", index), ("term", term)])
+    }
+
+    fn role(t: &str, node: &str, role: &str, term: &str) -> TraceRecord {
+        rec("role_change", &[("t_us", t), ("node", node), ("role", role), ("term", term)])
+    }
+
+    #[test]
+    fn only_leader_commits_are_shown_and_coalesced() {
+        let records = vec![
+            commit("100", "1", "1", "1"),
+            role("1000", "2", "Leader", "2"),
+            commit("2000", "2", "3", "2"),
+            commit("2100", "1", "3", "2"),
+            commit("50000", "2", "4", "2"),
+            commit("102000", "2", "5", "2"),
+            commit("110000", "2", "6", "2"),
+            rec("crash", &[("t_us", "120000"), ("node", "2")]),
+            commit("130000", "2", "7", "2"),
+            role("140000", "3", "Leader", "3"),
+            commit("141000", "3", "8", "3"),
+            role("150000", "3", "Follower", "4"),
+            role("150000", "3", "Leader", "4"),
+            commit("151000", "3", "9", "4"),
+        ];
+        let lines: Vec<String> =
+            step_log(&records, &[]).into_iter().filter(|l| l.contains("committed")).collect();
+        assert_eq!(
+            lines,
+            [
+                "   0.002000s n2   committed up to index 3 (term 2)",
+                "   0.102000s n2   committed up to index 5 (term 2)",
+                "   0.141000s n3   committed up to index 8 (term 3)",
+                "   0.151000s n3   committed up to index 9 (term 4)",
+            ]
+        );
+    }
+
+    #[test]
+    fn vote_answers_say_granted_or_rejected() {
+        let answer = |kind: &str, detail: Option<&str>| {
+            let mut f =
+                vec![("t_us", "10"), ("node", "1"), ("peer", "3"), ("kind", kind), ("term", "2")];
+            if let Some(d) = detail {
+                f.push(("detail", d));
+            }
+            rec("deliver", &f)
+        };
+        let records = vec![
+            answer("vote_response", Some("granted")),
+            answer("vote_response", Some("rejected")),
+            answer("pre_vote_response", Some("granted")),
+            answer("pre_vote_response", Some("rejected")),
+            answer("vote_response", None),
+            answer("append_response", Some("ok")),
+        ];
+        let lines = step_log(&records, &[]);
+        let texts: Vec<&str> = lines.iter().map(|l| l.split_at(17).1.trim_start()).collect();
+        assert_eq!(
+            texts,
+            [
+                "hears n3 grant its vote (term 2)",
+                "hears n3 reject its vote request (term 2)",
+                "hears n3 grant its pre-vote (term 2)",
+                "hears n3 reject its pre-vote request (term 2)",
+                "hears n3's vote answer (term 2)",
+            ]
+        );
     }
 }
