@@ -28,7 +28,19 @@ enum Command {
     Shrink(cli::shrink::ShrinkArgs),
 }
 
+/// Output piped into `head` or `less` that closes early should end the program quietly,
+/// as it does any Unix tool, instead of a panic on the broken pipe.
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; setting a
+    // signal's disposition to its default has no other effect on the process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => cli::check::run(args),
