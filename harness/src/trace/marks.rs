@@ -168,10 +168,7 @@ mod tests {
     use super::*;
 
     fn rec(name: &str, fields: &[(&str, &str)]) -> TraceRecord {
-        let mut map: BTreeMap<String, String> =
-            fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        map.insert("message".into(), name.into());
-        TraceRecord { level: "DEBUG".into(), target: "detcd_sim".into(), fields: map }
+        TraceRecord::sim_event(name, fields)
     }
 
     #[test]

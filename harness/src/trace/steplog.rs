@@ -202,13 +202,9 @@ pub fn step_log(records: &[TraceRecord], ops: &[OpRecord]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn rec(name: &str, fields: &[(&str, &str)]) -> TraceRecord {
-        let mut map: BTreeMap<String, String> =
-            fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        map.insert("message".into(), name.into());
-        TraceRecord { level: "INFO".into(), target: "detcd_sim".into(), fields: map }
+        TraceRecord::sim_event(name, fields)
     }
 
     #[test]
