@@ -1,0 +1,281 @@
+//! Driving the workload through a simulated cluster: clients issue operations until the
+//! safety phase ends, every answer is recorded, watch streams are kept open across
+//! member crashes, and the cluster's write history is read as it grows.
+
+use crate::checks::watch::{WatchEventRecord, WatchStreamRecord};
+use crate::history::WriteLog;
+use crate::workload::{
+    classify, is_definite_refusal, OpKind, OpOutcome, OpRecord, Workload, KEYS_END, KEY_PREFIX,
+};
+use bytes::Bytes;
+use detcd_core::api::{EventType, WatchCreateRequest};
+use detcd_core::server::{EtcdNode, Request, Response};
+use detcd_sim::{ClientResult, Outcome, SimError, World};
+use std::collections::BTreeMap;
+
+/// A stream that keeps breaking is resumed at most this often.
+const STREAM_RESUMPTIONS_MAX: u32 = 64;
+
+/// A watch stream the workload keeps open, possibly across resumptions.
+struct OpenStream {
+    record: WatchStreamRecord,
+    /// The request currently carrying the stream, and the member it is on.
+    request: Option<(u64, u64)>,
+    /// Revision to resume from: one past the last event seen.
+    next_revision: i64,
+    resumptions: u32,
+}
+
+/// An operation waiting for its answer.
+struct OpenOp {
+    client: usize,
+    kind: OpKind,
+    /// The incarnation of the member it was sent to.
+    incarnation: u64,
+}
+
+/// The workload side of one run.
+pub(super) struct Driver {
+    pub world: World<EtcdNode>,
+    workload: Workload,
+    nodes: u64,
+    safety_end_us: u64,
+    timeout_us: u64,
+    open: BTreeMap<u64, OpenOp>,
+    streams: BTreeMap<u64, OpenStream>,
+    pub records: Vec<OpRecord>,
+    pub write_log: WriteLog,
+}
+
+impl Driver {
+    pub fn new(
+        world: World<EtcdNode>,
+        workload: Workload,
+        nodes: u64,
+        safety_end_us: u64,
+        timeout_us: u64,
+    ) -> Self {
+        Driver {
+            world,
+            workload,
+            nodes,
+            safety_end_us,
+            timeout_us,
+            open: BTreeMap::new(),
+            streams: BTreeMap::new(),
+            records: Vec::new(),
+            write_log: WriteLog::default(),
+        }
+    }
+
+    /// The safety phase, then the drain: clients stop issuing and every open request
+    /// finishes or times out. Requests that never answered are recorded as unknown.
+    pub fn safety_phase(&mut self) -> Result<(), SimError> {
+        for c in 0..self.workload.clients.len() {
+            let at = self.workload.think_us();
+            self.submit(c, at, None);
+        }
+        let drain_end_us = self.safety_end_us + self.timeout_us + 1;
+        let outcome = loop {
+            let issuing = self.issuing();
+            let deadline = if issuing { self.safety_end_us } else { drain_end_us };
+            match self.world.run_until_result(deadline) {
+                Err(e) => break Err(e),
+                Ok(false) if self.world.now_us() >= drain_end_us => break Ok(()),
+                Ok(false) if issuing => continue,
+                Ok(false) => break Ok(()),
+                Ok(true) => {}
+            }
+            self.absorb_writes();
+            let results: Vec<_> = self.world.drain_results().collect();
+            for r in results {
+                self.answer(r);
+            }
+        };
+        let end_us = self.world.now_us();
+        for (_, op) in std::mem::take(&mut self.open) {
+            self.records.push(OpRecord {
+                client: self.workload.clients[op.client].id,
+                node: 0,
+                incarnation: op.incarnation,
+                kind: op.kind,
+                invoke_us: end_us,
+                complete_us: end_us,
+                outcome: OpOutcome::Unknown(None),
+            });
+        }
+        outcome
+    }
+
+    /// Takes the watch events that arrived after the safety phase.
+    pub fn collect_late_stream_results(&mut self) {
+        let results: Vec<_> = self.world.drain_results().collect();
+        for r in results {
+            if let Some(key) = self.stream_of(r.id) {
+                self.stream_result(key, r.outcome);
+            }
+        }
+    }
+
+    /// Every watch stream as recorded.
+    pub fn watch_streams(&mut self) -> Vec<WatchStreamRecord> {
+        std::mem::take(&mut self.streams).into_values().map(|s| s.record).collect()
+    }
+
+    /// Reads new revisions from the member furthest ahead, before a compaction removes
+    /// them.
+    pub fn absorb_writes(&mut self) {
+        let world = &self.world;
+        let ahead = world
+            .node_ids()
+            .into_iter()
+            .filter_map(|id| world.process(id))
+            .max_by_key(|p| p.store().current_revision());
+        if let Some(p) = ahead {
+            self.write_log.absorb(p.store());
+        }
+    }
+
+    fn issuing(&self) -> bool {
+        self.workload.wants_more() && self.world.now_us() < self.safety_end_us
+    }
+
+    fn stream_of(&self, request: u64) -> Option<u64> {
+        self.streams
+            .iter()
+            .find(|(_, s)| s.request.is_some_and(|(id, _)| id == request))
+            .map(|(k, _)| *k)
+    }
+
+    /// One finished request: record it, let its client learn from it, and send the
+    /// client's next operation.
+    fn answer(&mut self, r: ClientResult<Request, Response>) {
+        if let Some(key) = self.stream_of(r.id) {
+            self.stream_result(key, r.outcome);
+            return;
+        }
+        let Some(op) = self.open.remove(&r.id) else { return };
+        let outcome = match r.outcome {
+            Outcome::Ok(resp) => classify(&op.kind, Some(resp)),
+            Outcome::Timeout => classify(&op.kind, None),
+            Outcome::Refused => OpOutcome::Refused,
+        };
+        self.workload.complete(op.client, &op.kind, &outcome);
+        let retry_elsewhere = matches!(&outcome, OpOutcome::Failed(e) if is_definite_refusal(e));
+        self.records.push(OpRecord {
+            client: r.client,
+            node: r.node,
+            incarnation: op.incarnation,
+            kind: op.kind,
+            invoke_us: r.invoke_us,
+            complete_us: r.complete_us,
+            outcome,
+        });
+        if self.issuing() {
+            let at = self.world.now_us() + self.workload.think_us();
+            self.submit(op.client, at, retry_elsewhere.then_some(r.node));
+        }
+    }
+
+    /// Sends client `c`'s next operation at `at_us` to a member other than `avoid`.
+    fn submit(&mut self, c: usize, at_us: u64, avoid: Option<u64>) {
+        let kind = self.workload.next_op(c);
+        let node = self.workload.pick_node(self.nodes, avoid);
+        if let OpKind::WatchCreate { stream } = kind {
+            self.open_stream(c, stream, node);
+            // A watch does not occupy the client: it issues its next operation too.
+            let next = self.workload.next_op(c);
+            let node = self.workload.pick_node(self.nodes, None);
+            self.send(c, next, node, at_us);
+            return;
+        }
+        self.send(c, kind, node, at_us);
+    }
+
+    fn send(&mut self, c: usize, kind: OpKind, node: u64, at_us: u64) {
+        let client = self.workload.clients[c].id;
+        let request = self.workload.request(&kind);
+        let id = self.world.submit_at(at_us, client, node, request, self.timeout_us);
+        let incarnation = self.world.incarnation(node);
+        self.open.insert(id, OpenOp { client: c, kind, incarnation });
+    }
+
+    /// Opens client `c`'s watch over the workload's keys from the revision after the
+    /// newest it has seen.
+    fn open_stream(&mut self, c: usize, stream: u64, node: u64) {
+        let client = self.workload.clients[c].id;
+        self.workload.clients[c].has_watch = true;
+        let start = self.workload.clients[c].last_revision + 1;
+        let mut request = self.workload.request(&OpKind::WatchCreate { stream });
+        if let Request::WatchCreate { create, .. } = &mut request {
+            create.start_revision = start;
+        }
+        let id = self.world.submit_stream(client, node, request);
+        self.streams.insert(
+            stream,
+            OpenStream {
+                record: WatchStreamRecord {
+                    client,
+                    key: Bytes::from_static(KEY_PREFIX.as_bytes()),
+                    range_end: Bytes::from_static(KEYS_END.as_bytes()),
+                    start_revision: start,
+                    ..WatchStreamRecord::default()
+                },
+                request: Some((id, node)),
+                next_revision: start,
+                resumptions: 0,
+            },
+        );
+    }
+
+    /// One answer on a watch stream: events are recorded; a broken or cancelled stream
+    /// is resumed on another member from one past the last revision seen.
+    fn stream_result(&mut self, key: u64, outcome: Outcome<Response>) {
+        let s = self.streams.get_mut(&key).expect("stream exists");
+        let mut resume = false;
+        match outcome {
+            Outcome::Ok(Response::Watch(w)) => {
+                if !w.events.is_empty() {
+                    let events: Vec<WatchEventRecord> = w.events.iter().map(watch_event).collect();
+                    s.next_revision = events.last().map_or(s.next_revision, |e| e.revision + 1);
+                    s.record.responses.push(events);
+                }
+                if w.canceled {
+                    if w.compact_revision > 0 {
+                        s.record.compacted_at = Some(w.compact_revision);
+                        s.next_revision = s.next_revision.max(w.compact_revision);
+                    }
+                    resume = true;
+                }
+            }
+            Outcome::Ok(_) | Outcome::Timeout | Outcome::Refused => resume = true,
+        }
+        if resume && s.resumptions < STREAM_RESUMPTIONS_MAX {
+            let (_, old_node) = s.request.take().unwrap_or((0, 0));
+            s.resumptions += 1;
+            // Deterministic choice of the next member: the next one round the ring.
+            let node = old_node % self.nodes + 1;
+            let request = Request::WatchCreate {
+                stream: key,
+                create: WatchCreateRequest {
+                    key: s.record.key.clone(),
+                    range_end: s.record.range_end.clone(),
+                    start_revision: s.next_revision,
+                    ..Default::default()
+                },
+            };
+            let id = self.world.submit_stream(s.record.client, node, request);
+            s.request = Some((id, node));
+        }
+    }
+}
+
+/// An MVCC event as the watch checks see it.
+pub(super) fn watch_event(e: &detcd_core::api::Event) -> WatchEventRecord {
+    WatchEventRecord {
+        revision: e.kv.mod_revision,
+        key: e.kv.key.clone(),
+        delete: e.r#type == EventType::Delete,
+        value: e.kv.value.clone(),
+    }
+}

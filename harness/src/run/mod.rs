@@ -1,0 +1,154 @@
+//! One run of one scenario at one seed, against a cluster of full etcd server nodes in
+//! the simulator: build the world from the scenario, drive the workload through the
+//! safety phase with its faults (`driver`), heal and demand liveness, then check
+//! everything (`verdicts`). A run is a pure function of (build, scenario, seed); only
+//! `wall_us` varies.
+
+mod driver;
+mod verdicts;
+
+pub use verdicts::CHECK_STEPS_MAX;
+
+use crate::checks::watch::WatchStreamRecord;
+use crate::history::PROBE_KEY_PREFIX;
+use crate::nemesis;
+use crate::report::RunReport;
+use crate::workload::{OpRecord, Workload};
+use bytes::Bytes;
+use detcd_core::api::PutRequest;
+use detcd_core::raft;
+use detcd_core::server::{self, EtcdNode, Request, Response};
+use detcd_scenarios::Scenario;
+use detcd_sim::rng::{stream, Component};
+use detcd_sim::{NodeSetup, World, WorldOptions};
+use driver::Driver;
+
+/// The cluster id every simulated member reports.
+pub const CLUSTER_ID: u64 = 0xdec0_de00_0000_0001;
+/// TTL of the leases the workload grants, in seconds.
+const LEASE_TTL_SECS: i64 = 2;
+
+/// Everything a run leaves behind besides its report: what a replay writes out.
+pub struct RunArtifacts {
+    pub records: Vec<OpRecord>,
+    pub watch_streams: Vec<WatchStreamRecord>,
+    pub banner: String,
+    /// The checker's report of the history, when it was not linearizable.
+    pub linearizability_report: Option<detcd_checker::report::Report>,
+}
+
+/// The world options a scenario implies for `seed`.
+pub fn world_options(scenario: &Scenario, seed: u64) -> WorldOptions {
+    let c = &scenario.cluster;
+    let mut options = if scenario.faults.swarm {
+        detcd_sim::swarm::generate(seed, c.size, scenario.phases.safety_ms * 1_000).0
+    } else {
+        let mut o = WorldOptions::new(seed, c.size);
+        let n = &scenario.network;
+        o.network.latency = detcd_sim::LatencyDist::uniform(n.latency_us[0], n.latency_us[1]);
+        o.network.drop_rate = n.drop;
+        o.network.duplicate_rate = n.duplicate;
+        o.network.reorder_rate = n.reorder;
+        o.disk.fsync = detcd_sim::LatencyDist::uniform(c.fsync_us[0], c.fsync_us[1]);
+        o
+    };
+    options.clock.tick_us = c.tick_us;
+    options.disk.lying_fsync = c.lying_fsync;
+    options
+}
+
+/// The server configuration of one member for a scenario.
+pub fn node_config(scenario: &Scenario, setup: &NodeSetup) -> server::Config {
+    let c = &scenario.cluster;
+    let mut r = raft::Config::new(setup.id, setup.voters.clone(), setup.seed);
+    r.election_ticks = c.election_ticks;
+    r.heartbeat_ticks = c.heartbeat_ticks;
+    r.pre_vote = c.pre_vote;
+    r.check_quorum = c.check_quorum;
+    r.lease_reads = c.lease_reads;
+    let mut cfg = server::Config::new(r, CLUSTER_ID);
+    cfg.incarnation = setup.incarnation;
+    cfg.ticks_per_second = (1_000_000 / c.tick_us).max(1);
+    let timeout_ticks = scenario.workload.request_timeout_ms * 1_000 / c.tick_us;
+    cfg.request_timeout_ticks = timeout_ticks.max(2 * u64::from(c.election_ticks));
+    cfg.snapshot_entries = c.snapshot_entries;
+    cfg
+}
+
+fn transfer(node: &mut EtcdNode, to: u64) -> bool {
+    node.transfer_leader(to)
+}
+
+/// Runs `scenario` at `seed` and checks it.
+pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
+    let wall = std::time::Instant::now();
+    let options = world_options(scenario, seed);
+    let sc = scenario.clone();
+    let mut world: World<EtcdNode> = World::new(options, move |setup| node_config(&sc, setup));
+    world.set_transfer_hook(transfer);
+    if scenario.faults.swarm {
+        world.set_swarm_profile(detcd_sim::swarm::profile(seed));
+    }
+    world.schedule(&nemesis::schedule(scenario, seed));
+    let banner = world.announce().to_string();
+
+    let workload =
+        Workload::new(&scenario.workload, stream(seed, Component::Workload), LEASE_TTL_SECS);
+    let mut driver = Driver::new(
+        world,
+        workload,
+        scenario.cluster.size,
+        scenario.phases.safety_ms * 1_000,
+        scenario.workload.request_timeout_ms * 1_000,
+    );
+    let safety = driver.safety_phase();
+
+    let liveness_start_us = driver.world.now_us();
+    let liveness = match safety {
+        Err(e) => Err(e),
+        Ok(()) => driver.world.liveness(
+            scenario.phases.liveness_ms * 1_000,
+            |n| {
+                Request::Put(PutRequest {
+                    key: Bytes::from(format!("{PROBE_KEY_PREFIX}{n}")),
+                    value: Bytes::from(format!("probe-{n}")),
+                    ..PutRequest::default()
+                })
+            },
+            |resp| matches!(resp, Response::Put(_)),
+        ),
+    };
+    driver.collect_late_stream_results();
+    driver.absorb_writes();
+
+    let mut checks = verdicts::simulation(&liveness);
+    // The write history settles unknown outcomes only once the cluster has converged.
+    let log = liveness.is_ok().then_some(&driver.write_log);
+    let end_us = driver.world.now_us();
+    let lin = verdicts::linearizability(&driver.records, log, liveness_start_us, end_us);
+    checks.push(lin.check);
+    let watch_streams = driver.watch_streams();
+    checks.extend(verdicts::watches(&driver.world, &watch_streams));
+    checks.push(verdicts::serializable_reads(&driver.records));
+
+    let world = &driver.world;
+    let report = RunReport {
+        scenario: scenario.name.clone(),
+        seed,
+        expect: scenario.expect.to_string(),
+        checks,
+        operations: driver.records.len() as u64,
+        operations_checked: lin.operations_checked,
+        sim_time_us: world.now_us(),
+        events: world.stats().events,
+        trace_hash: world.trace_hash(),
+        wall_us: wall.elapsed().as_micros() as u64,
+    };
+    let artifacts = RunArtifacts {
+        records: driver.records,
+        watch_streams,
+        banner,
+        linearizability_report: lin.report,
+    };
+    (report, artifacts)
+}

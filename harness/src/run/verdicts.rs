@@ -1,0 +1,158 @@
+//! The checks made once a run is over, each turned into a `CheckResult` with its
+//! evidence: Raft safety, liveness and convergence (from the simulator), linearizability
+//! (through the checker's etcd model), watch guarantees and serializable reads.
+
+use super::driver::watch_event;
+use crate::checks::serializable::{check_serializable_reads, SerializableRead};
+use crate::checks::watch::{check_watch_streams, WatchEventRecord, WatchStreamRecord};
+use crate::history::{etcd_history, WriteLog};
+use crate::report::{check_names, CheckResult, Verdict};
+use crate::workload::{OpKind, OpOutcome, OpRecord};
+use bytes::Bytes;
+use detcd_checker::models::etcd::Etcd;
+use detcd_checker::search::Budget;
+use detcd_core::server::{EtcdNode, Response};
+use detcd_sim::{LivenessReport, SimError, World};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Most search steps the linearizability checker may take for one run.
+pub const CHECK_STEPS_MAX: u64 = 20_000_000;
+
+/// Raft safety, liveness and convergence, from how the simulation ended.
+pub(super) fn simulation(liveness: &Result<LivenessReport, SimError>) -> Vec<CheckResult> {
+    let mut checks = Vec::new();
+    match liveness {
+        Err(SimError::Safety(v)) => {
+            checks.push(CheckResult::fail(check_names::RAFT_SAFETY, v.to_string()));
+        }
+        _ => checks.push(CheckResult::pass(
+            check_names::RAFT_SAFETY,
+            "one leader per term, log matching, committed entries durable, same state per index: checked after every event",
+        )),
+    }
+    match liveness {
+        Ok(l) => {
+            checks.push(CheckResult::pass(
+                check_names::LIVENESS,
+                format!(
+                    "after healing: leader {} in term {}, a write committed within {} ms",
+                    l.leader,
+                    l.term,
+                    l.elapsed_us / 1_000
+                ),
+            ));
+            checks.push(CheckResult::pass(
+                check_names::CONVERGENCE,
+                format!(
+                    "every member at applied index {} with store hash {:016x}",
+                    l.applied, l.state_hash
+                ),
+            ));
+        }
+        Err(SimError::Liveness(f)) => {
+            checks.push(CheckResult::fail(check_names::LIVENESS, format!("{f:?}")));
+        }
+        Err(SimError::EventLimit { events }) => checks.push(CheckResult::fail(
+            check_names::LIVENESS,
+            format!("the run hit the event limit ({events} events)"),
+        )),
+        Err(SimError::Safety(_)) => {}
+    }
+    checks
+}
+
+/// What the linearizability check found.
+pub(super) struct Linearizability {
+    pub check: CheckResult,
+    pub operations_checked: u64,
+    /// The checker's report, when the history was not linearizable.
+    pub report: Option<detcd_checker::report::Report>,
+}
+
+/// Linearizability of the KV history under the etcd model, unknown outcomes resolved
+/// where the cluster's write history can tell.
+pub(super) fn linearizability(
+    records: &[OpRecord],
+    log: Option<&WriteLog>,
+    liveness_start_us: u64,
+    end_us: u64,
+) -> Linearizability {
+    let history = etcd_history(records, log, liveness_start_us, end_us);
+    let operations_checked = history.len() as u64;
+    let model = Etcd;
+    let budget =
+        Budget { steps_max: Some(CHECK_STEPS_MAX), memory_bytes_max: 1 << 28, expired: None };
+    let result = detcd_checker::check(&model, &history, &budget);
+    let mut report = None;
+    let check = match result.verdict {
+        detcd_checker::Verdict::Linearizable => CheckResult::pass(
+            check_names::LINEARIZABILITY,
+            format!("{operations_checked} operation(s) linearizable under the etcd model (values and revisions)"),
+        ),
+        detcd_checker::Verdict::NotLinearizable => {
+            let r = detcd_checker::report::Report::new(&model, &history, &result);
+            let text = r.to_text();
+            report = Some(r);
+            CheckResult::fail(check_names::LINEARIZABILITY, first_lines(&text, 12))
+        }
+        detcd_checker::Verdict::Unknown => CheckResult {
+            name: check_names::LINEARIZABILITY,
+            verdict: Verdict::Unknown,
+            evidence: format!("search budget of {CHECK_STEPS_MAX} steps ran out"),
+        },
+    };
+    Linearizability { check, operations_checked, report }
+}
+
+/// Watch guarantees against the history of the member that leads after the run.
+pub(super) fn watches(
+    world: &World<EtcdNode>,
+    streams: &[WatchStreamRecord],
+) -> Option<CheckResult> {
+    let Some(reference) = world.leader().and_then(|l| world.process(l)) else {
+        return (!streams.is_empty()).then(|| {
+            CheckResult::fail(
+                check_names::WATCH,
+                "no converged member to compare watch streams with",
+            )
+        });
+    };
+    let store = reference.store();
+    let from = store.compact_revision() + 1;
+    let mut history: BTreeMap<i64, Vec<WatchEventRecord>> = BTreeMap::new();
+    for (rev, events) in store.events(from, store.current_revision()) {
+        history.insert(rev, events.iter().map(watch_event).collect());
+    }
+    Some(check_watch_streams(streams, &history, from))
+}
+
+/// Serializable reads return only written values and never go back on one member.
+pub(super) fn serializable_reads(records: &[OpRecord]) -> CheckResult {
+    let mut written = BTreeSet::new();
+    let mut reads = Vec::new();
+    for r in records {
+        match (&r.kind, &r.outcome) {
+            (OpKind::Put { key, value } | OpKind::Cas { key, value, .. }, _)
+            | (OpKind::LeasePut { key, value, .. }, _) => {
+                written.insert((Bytes::from(key.clone()), Bytes::from(value.clone())));
+            }
+            (OpKind::SerializableGet { key }, OpOutcome::Ok(Response::Range(resp))) => {
+                reads.push(SerializableRead {
+                    client: r.client,
+                    member: r.node,
+                    incarnation: r.incarnation,
+                    complete_us: r.complete_us,
+                    key: Bytes::from(key.clone()),
+                    header_revision: resp.header.revision,
+                    value: resp.kvs.first().map(|kv| kv.value.clone()),
+                });
+            }
+            _ => {}
+        }
+    }
+    check_serializable_reads(&reads, &written)
+}
+
+fn first_lines(text: &str, n: usize) -> String {
+    text.lines().take(n).collect::<Vec<_>>().join(" | ")
+}
