@@ -161,7 +161,11 @@ impl Driver {
             Outcome::Refused => OpOutcome::Refused,
         };
         self.workload.complete(op.client, &op.kind, &outcome);
-        let retry_elsewhere = matches!(&outcome, OpOutcome::Failed(e) if is_definite_refusal(e));
+        let retry_elsewhere = match &outcome {
+            OpOutcome::Failed(e) => is_definite_refusal(e),
+            OpOutcome::Refused => true,
+            _ => false,
+        };
         self.records.push(OpRecord {
             client: r.client,
             node: r.node,
