@@ -8,8 +8,8 @@
 
 use super::node::RaftNode;
 use super::output::RaftOutput;
-use super::Role;
-use crate::types::{HardState, Index, PersistOp, Snapshot, SyncId};
+use super::{MessageBody, Role};
+use crate::types::{HardState, Index, NodeId, PersistOp, Snapshot, SyncId};
 use std::collections::VecDeque;
 
 #[derive(Debug)]
@@ -66,6 +66,19 @@ impl RaftNode {
         self.dur.written_hs = hs;
         let hard_state = if hs_changed { Some(hs) } else { None };
         self.out.push(RaftOutput::Persist(PersistOp { sync, hard_state, snapshot, entries }));
+    }
+
+    /// Tells the leader `from` that this log matches its own up to our commit index,
+    /// once what that claim rests on is durable.
+    pub(super) fn ack_up_to_commit(&mut self, from: NodeId) {
+        let after = self.persist_barrier();
+        let body = MessageBody::AppendResponse {
+            index: self.log.commit,
+            reject: false,
+            reject_hint: 0,
+            hint_term: 0,
+        };
+        self.send(from, body, after);
     }
 
     /// Flushes pending state and returns the request a dependent message must wait for

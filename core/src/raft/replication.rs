@@ -112,14 +112,7 @@ impl RaftNode {
         }
         if prev_index < self.log.commit {
             // Everything up to our commit index is settled; say how far we are.
-            let after = self.persist_barrier();
-            let body = MessageBody::AppendResponse {
-                index: self.log.commit,
-                reject: false,
-                reject_hint: 0,
-                hint_term: 0,
-            };
-            self.send(from, body, after);
+            self.ack_up_to_commit(from);
             return;
         }
         if !self.log.match_term(prev_index, prev_term) {

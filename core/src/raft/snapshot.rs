@@ -78,13 +78,6 @@ impl RaftNode {
                 self.out.push(RaftOutput::RestoreSnapshot(snapshot));
             }
         }
-        let after = self.persist_barrier();
-        let body = MessageBody::AppendResponse {
-            index: self.log.commit,
-            reject: false,
-            reject_hint: 0,
-            hint_term: 0,
-        };
-        self.send(from, body, after);
+        self.ack_up_to_commit(from);
     }
 }
