@@ -3,7 +3,7 @@
 //! commit rule that counts only entries of the current term (§5.4.2, Figure 8).
 
 use super::node::RaftNode;
-use super::progress::ProgressState;
+use super::progress::{Progress, ProgressState};
 use super::{MessageBody, Role};
 use crate::types::{Entry, EntryKind, Index, NodeId, Term};
 
@@ -11,6 +11,16 @@ use crate::types::{Entry, EntryKind, Index, NodeId, Term};
 const STALLED_HEARTBEATS_MAX: u32 = 3;
 
 impl RaftNode {
+    /// A leader heard from follower `from` (an answer to an append or a heartbeat):
+    /// it is active, for CheckQuorum, as of now. `None` for a node that is not tracked.
+    fn heard_from(&mut self, from: NodeId) -> Option<&mut Progress> {
+        let now = self.now_ticks;
+        let pr = self.progress.get_mut(&from)?;
+        pr.recent_active = true;
+        pr.last_heard_tick = Some(now);
+        Some(pr)
+    }
+
     /// Sends `to` whatever it lacks, as far as flow control allows. With `send_empty`,
     /// sends an empty append (carrying the commit index) when there is nothing new.
     /// Returns whether a message went out.
@@ -176,11 +186,8 @@ impl RaftNode {
         if self.role != Role::Leader {
             return;
         }
-        let now = self.now_ticks;
         let last = self.log.last_index();
-        let Some(pr) = self.progress.get_mut(&from) else { return };
-        pr.recent_active = true;
-        pr.last_heard_tick = Some(now);
+        let Some(pr) = self.heard_from(from) else { return };
         if reject {
             let hint = if hint_term > 0 {
                 self.log.find_conflict_by_term(reject_hint.min(last), hint_term).0
@@ -233,11 +240,8 @@ impl RaftNode {
         if self.role != Role::Leader {
             return;
         }
-        let now = self.now_ticks;
         let last = self.log.last_index();
-        let Some(pr) = self.progress.get_mut(&from) else { return };
-        pr.recent_active = true;
-        pr.last_heard_tick = Some(now);
+        let Some(pr) = self.heard_from(from) else { return };
         match pr.state {
             ProgressState::Probe => pr.probe_sent = false,
             ProgressState::Replicate => {
