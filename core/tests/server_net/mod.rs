@@ -261,15 +261,9 @@ impl Cluster {
         id
     }
 
-    /// Sends a request to `node`; returns its id.
+    /// Sends a request to `node` and delivers what follows; returns its id.
     pub fn send(&mut self, node: NodeId, req: Request) -> RequestId {
-        self.next_id += 1;
-        let id = self.next_id;
-        self.clock += 1;
-        self.sent_at.insert(id, self.clock);
-        self.sent_to.insert(id, node);
-        self.node_mut(node).request(id, req);
-        self.drain(node);
+        let id = self.submit(node, req);
         self.deliver();
         id
     }
