@@ -1,0 +1,183 @@
+//! The member's metrics, under etcd's names so that dashboards and `etcdctl check
+//! datascale` read them unchanged. The values are plain atomics updated by the driver
+//! and the gRPC handlers; `/metrics` renders them in Prometheus text.
+
+use detcd_core::server::{Request, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+/// Labels of the gRPC counters, as go-grpc-prometheus names them.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GrpcLabels {
+    pub grpc_type: &'static str,
+    pub grpc_service: &'static str,
+    pub grpc_method: &'static str,
+    pub grpc_code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StartedLabels {
+    pub grpc_type: &'static str,
+    pub grpc_service: &'static str,
+    pub grpc_method: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    has_leader: Gauge,
+    is_leader: Gauge,
+    leader_changes: Counter,
+    proposals_committed: Gauge,
+    proposals_applied: Gauge,
+    proposals_pending: Gauge,
+    proposals_failed: Counter,
+    wal_fsync: Histogram,
+    db_total_size: Gauge,
+    quota_bytes: Gauge<i64, std::sync::atomic::AtomicI64>,
+    grpc_started: Family<StartedLabels, Counter>,
+    grpc_handled: Family<GrpcLabels, Counter>,
+    peer_sent_bytes: Counter<u64, AtomicU64>,
+    peer_received_bytes: Counter<u64, AtomicU64>,
+}
+
+impl Metrics {
+    pub fn new(quota_bytes: u64) -> Metrics {
+        let mut registry = Registry::default();
+        let m = Metrics {
+            has_leader: Gauge::default(),
+            is_leader: Gauge::default(),
+            leader_changes: Counter::default(),
+            proposals_committed: Gauge::default(),
+            proposals_applied: Gauge::default(),
+            proposals_pending: Gauge::default(),
+            proposals_failed: Counter::default(),
+            wal_fsync: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+            db_total_size: Gauge::default(),
+            quota_bytes: Gauge::default(),
+            grpc_started: Family::default(),
+            grpc_handled: Family::default(),
+            peer_sent_bytes: Counter::default(),
+            peer_received_bytes: Counter::default(),
+            registry: Registry::default(),
+        };
+        m.quota_bytes.set(i64::try_from(quota_bytes).unwrap_or(i64::MAX));
+        let r = &mut registry;
+        r.register("etcd_server_has_leader", "Whether a leader exists: 1 yes, 0 no.", m.has_leader.clone());
+        r.register("etcd_server_is_leader", "Whether this member is the leader.", m.is_leader.clone());
+        r.register("etcd_server_leader_changes_seen", "Leader changes seen.", m.leader_changes.clone());
+        r.register("etcd_server_proposals_committed_total", "Committed index.", m.proposals_committed.clone());
+        r.register("etcd_server_proposals_applied_total", "Applied index.", m.proposals_applied.clone());
+        r.register("etcd_server_proposals_pending", "Requests waiting.", m.proposals_pending.clone());
+        r.register("etcd_server_proposals_failed", "Failed proposals.", m.proposals_failed.clone());
+        r.register(
+            "etcd_disk_wal_fsync_duration_seconds",
+            "Latency of the write-ahead log's fsyncs.",
+            m.wal_fsync.clone(),
+        );
+        r.register("etcd_mvcc_db_total_size_in_bytes", "Bytes of storage.", m.db_total_size.clone());
+        r.register("etcd_server_quota_backend_bytes", "The storage quota.", m.quota_bytes.clone());
+        r.register("grpc_server_started", "RPCs started.", m.grpc_started.clone());
+        r.register("grpc_server_handled", "RPCs completed, by code.", m.grpc_handled.clone());
+        r.register("etcd_network_peer_sent_bytes", "Bytes sent to peers.", m.peer_sent_bytes.clone());
+        r.register(
+            "etcd_network_peer_received_bytes",
+            "Bytes received from peers.",
+            m.peer_received_bytes.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// Prometheus text of every metric (process metrics are added by the caller).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    pub fn proposal_started(&self, _request: &Request) {}
+
+    pub fn answered(&self, response: &Response) {
+        if let Response::Err(e) = response {
+            use detcd_core::api::EtcdError::*;
+            if matches!(e, LeaderChanged | Timeout | NoLeader | TooManyRequests) {
+                self.proposals_failed.inc();
+            }
+        }
+    }
+
+    pub fn wal_fsync(&self, took: Duration) {
+        self.wal_fsync.observe(took.as_secs_f64());
+    }
+
+    pub fn db_size(&self, bytes: u64) {
+        self.db_total_size.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    pub fn leader_changed(&self) {
+        self.leader_changes.inc();
+    }
+
+    pub fn leadership(&self, has_leader: bool, is_leader: bool) {
+        self.has_leader.set(i64::from(has_leader));
+        self.is_leader.set(i64::from(is_leader));
+    }
+
+    pub fn pending(&self, n: usize) {
+        self.proposals_pending.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    pub fn indexes(&self, commit: u64, applied: u64) {
+        self.proposals_committed.set(i64::try_from(commit).unwrap_or(i64::MAX));
+        self.proposals_applied.set(i64::try_from(applied).unwrap_or(i64::MAX));
+    }
+
+    pub fn grpc(&self, kind: &'static str, service: &'static str, method: &'static str, code: tonic::Code) {
+        let started = StartedLabels { grpc_type: kind, grpc_service: service, grpc_method: method };
+        self.grpc_started.get_or_create(&started).inc();
+        let labels = GrpcLabels {
+            grpc_type: kind,
+            grpc_service: service,
+            grpc_method: method,
+            grpc_code: code_name(code),
+        };
+        self.grpc_handled.get_or_create(&labels).inc();
+    }
+
+    pub fn peer_sent(&self, bytes: usize) {
+        self.peer_sent_bytes.inc_by(bytes as u64);
+    }
+
+    pub fn peer_received(&self, bytes: usize) {
+        self.peer_received_bytes.inc_by(bytes as u64);
+    }
+}
+
+/// gRPC's names for status codes, as Prometheus labels carry them.
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "Canceled",
+        Unknown => "Unknown",
+        InvalidArgument => "InvalidArgument",
+        DeadlineExceeded => "DeadlineExceeded",
+        NotFound => "NotFound",
+        AlreadyExists => "AlreadyExists",
+        PermissionDenied => "PermissionDenied",
+        ResourceExhausted => "ResourceExhausted",
+        FailedPrecondition => "FailedPrecondition",
+        Aborted => "Aborted",
+        OutOfRange => "OutOfRange",
+        Unimplemented => "Unimplemented",
+        Internal => "Internal",
+        Unavailable => "Unavailable",
+        DataLoss => "DataLoss",
+        Unauthenticated => "Unauthenticated",
+    }
+}

@@ -1,0 +1,265 @@
+//! [`run`]: one etcd member from a checked [`ServeConfig`]. It opens and locks the
+//! data dir, recovers the durable state (refusing a corrupt one), builds the core's
+//! `EtcdNode`, starts the driver, the peer transport and the client port (gRPC and,
+//! in the real build, HTTP `/metrics` `/health` `/version`), says
+//! `ready to serve client requests`, and stops gracefully on SIGTERM or SIGINT.
+
+use crate::disk::{DiskError, FileStorage, Storage};
+use crate::driver::{Driver, Handle, Stopped, COMMANDS_QUEUED_MAX, PEER_INBOX_MAX};
+use crate::flags::{Scheme, ServeConfig, Url};
+use crate::metrics::Metrics;
+use crate::pb;
+use crate::peer::{PeerService, Peers};
+use crate::service::{self, Api};
+use detcd_core::process::Process;
+use detcd_core::server::EtcdNode;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tracing::{error, info};
+
+/// gRPC accepts this much more than `--max-request-bytes` (etcd's `grpcOverheadBytes`),
+/// so that an oversized request reaches the server's own check and gets etcd's error.
+const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
+
+/// Why a member could not start or had to stop.
+#[derive(Debug)]
+pub enum ServeError {
+    Disk(DiskError),
+    /// The durable state does not make a member (a record that decodes but is wrong).
+    Restore(String),
+    Bind { url: String, source: std::io::Error },
+    Unsupported(String),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Disk(e) => write!(f, "{e}"),
+            ServeError::Restore(e) => write!(f, "cannot recover the member from its data dir: {e}"),
+            ServeError::Bind { url, source } => write!(f, "cannot listen on {url}: {source}"),
+            ServeError::Unsupported(what) => f.write_str(what),
+            ServeError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+impl From<DiskError> for ServeError {
+    fn from(e: DiskError) -> Self {
+        ServeError::Disk(e)
+    }
+}
+
+/// Runs the member until it is told to stop (or its disk fails).
+pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
+    for url in cfg.listen_client_urls.iter().chain(&cfg.listen_peer_urls) {
+        if url.scheme() == Scheme::Https {
+            return Err(ServeError::Unsupported(format!(
+                "{url}: TLS is not supported yet; use an http:// URL"
+            )));
+        }
+    }
+    let mut storage = FileStorage::open(&cfg.data_dir)?;
+    let incarnation = bump_incarnation(&cfg.data_dir).map_err(ServeError::Io)?;
+    let durable = storage.load()?;
+    let me = cfg.member_id();
+    let cluster_id = cfg.cluster_id();
+    let members = cfg.members();
+    let node_cfg = core_config(&cfg, incarnation);
+    let node = EtcdNode::restore(node_cfg, durable).map_err(|e| ServeError::Restore(e.to_string()))?;
+    info!(
+        name = %cfg.name,
+        member = format_args!("{me:x}"),
+        cluster = format_args!("{cluster_id:x}"),
+        data_dir = %cfg.data_dir.display(),
+        "starting member"
+    );
+
+    let quota = cfg.quota_backend_bytes;
+    let metrics = Arc::new(Metrics::new(quota));
+    let peer_urls: Vec<(u64, String)> =
+        members.iter().filter_map(|m| Some((m.id, m.peer_urls.first()?.to_string()))).collect();
+    let peers = Peers::start(me, cluster_id, &peer_urls, metrics.clone());
+    let (cmd_tx, cmd_rx) = mpsc::channel(COMMANDS_QUEUED_MAX);
+    let (peer_tx, peer_rx) = mpsc::channel(PEER_INBOX_MAX);
+    let handle = Handle::new(cmd_tx);
+    let (driver, observed) = Driver::new(node, storage, peers, metrics.clone(), quota);
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    // Bind everything before saying ready, so a taken port is an error at start.
+    let mut client_listeners = Vec::new();
+    for url in &cfg.listen_client_urls {
+        client_listeners.push(bind(url).await?);
+    }
+    let mut peer_listeners = Vec::new();
+    for url in &cfg.listen_peer_urls {
+        peer_listeners.push(bind(url).await?);
+    }
+
+    let directory = service::cluster::Directory::new(
+        me,
+        members
+            .iter()
+            .map(|m| service::cluster::MemberEntry {
+                id: m.id,
+                name: m.name.clone(),
+                peer_urls: m.peer_urls.iter().map(Url::to_string).collect(),
+            })
+            .collect(),
+        cfg.advertise_client_urls.iter().map(Url::to_string).collect(),
+    );
+    let api = Arc::new(Api { handle: handle.clone(), metrics: metrics.clone(), members: directory });
+    let request_bytes_max = usize::try_from(cfg.request_bytes_max).unwrap_or(usize::MAX);
+    let decode_max = request_bytes_max.saturating_add(GRPC_OVERHEAD_BYTES);
+
+    for listener in peer_listeners {
+        let svc = PeerService {
+            me,
+            cluster_id,
+            members: members.iter().map(|m| m.id).collect(),
+            to_driver: peer_tx.clone(),
+            metrics: metrics.clone(),
+            message_bytes_max: usize::try_from(quota).unwrap_or(usize::MAX).saturating_mul(2),
+            attributes: pb::peer::Attributes {
+                name: cfg.name.clone(),
+                client_urls: cfg.advertise_client_urls.iter().map(Url::to_string).collect(),
+            },
+        };
+        let server = pb::peer::peer_server::PeerServer::new(svc)
+            .max_decoding_message_size(crate::peer::FRAME_BYTES_MAX * 2);
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let result = tonic::transport::Server::builder()
+                .add_service(server)
+                .serve_with_incoming_shutdown(incoming, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = result {
+                error!(error = %e, "peer listener failed");
+            }
+        });
+    }
+
+    for listener in client_listeners {
+        let routes = crate::client_port::routes(api.clone(), decode_max, observed.clone());
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let result = crate::client_port::serve(routes, incoming, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+            if let Err(e) = result {
+                error!(error = %e, "client listener failed");
+            }
+        });
+    }
+
+    let driver_task = tokio::spawn(driver.run(cmd_rx, peer_rx, cfg.tick_interval(), stop_rx.clone()));
+    info!(
+        urls = %cfg.advertise_client_urls.iter().map(Url::to_string).collect::<Vec<_>>().join(","),
+        "ready to serve client requests"
+    );
+
+    let stopped = tokio::select! {
+        _ = shutdown_signal() => {
+            info!("received a stop signal; stopping");
+            let _ = stop_tx.send(true);
+            driver_task.await
+        }
+        done = driver_task_join(driver_task) => done,
+    };
+    let _ = stop_tx.send(true);
+    match stopped {
+        Ok(Stopped::Shutdown) => {
+            info!("stopped");
+            Ok(())
+        }
+        Ok(Stopped::Disk(e)) => Err(ServeError::Disk(e)),
+        Err(e) => Err(ServeError::Unsupported(format!("driver task failed: {e}"))),
+    }
+}
+
+async fn driver_task_join(
+    task: tokio::task::JoinHandle<Stopped>,
+) -> Result<Stopped, tokio::task::JoinError> {
+    task.await
+}
+
+async fn bind(url: &Url) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(url.authority())
+        .await
+        .map_err(|source| ServeError::Bind { url: url.to_string(), source })
+}
+
+/// The core's configuration from etcd's flags. One tick is one heartbeat interval.
+fn core_config(cfg: &ServeConfig, incarnation: u64) -> detcd_core::server::Config {
+    let me = cfg.member_id();
+    let voters: Vec<u64> = cfg.members().iter().map(|m| m.id).collect();
+    // Election timeouts are randomised from a seed, never OS randomness: the member id
+    // and the incarnation make each run of each member differ.
+    let seed = me ^ incarnation.rotate_left(32);
+    let mut raft = detcd_core::raft::Config::new(me, voters, seed);
+    raft.election_ticks = cfg.election_ticks();
+    raft.heartbeat_ticks = 1;
+    raft.pre_vote = true;
+    raft.check_quorum = true;
+    let mut c = detcd_core::server::Config::new(raft, cfg.cluster_id());
+    c.incarnation = incarnation;
+    c.ticks_per_second = cfg.ticks_per_second().round().max(1.0) as u64;
+    c.request_bytes_max = usize::try_from(cfg.request_bytes_max).unwrap_or(usize::MAX);
+    c.txn_ops_max = usize::try_from(cfg.txn_ops_max).unwrap_or(usize::MAX);
+    c.snapshot_entries = cfg.snapshot_count.max(1);
+    // etcd's request timeout: 5 s plus two election timeouts.
+    c.request_timeout_ticks = cfg.ticks_in(Duration::from_secs(5) + 2 * cfg.election_timeout).max(1);
+    c.lease_checkpoint_ticks = cfg.ticks_in(Duration::from_secs(5)).max(1);
+    c.watch_progress_ticks = cfg.ticks_in(Duration::from_secs(600)).max(1);
+    c
+}
+
+/// Counts the starts of this member in its data dir, so proposal and read ids of one
+/// run are never mistaken for another's (the core's `Config::incarnation`). Written
+/// atomically: temp file, fsync, rename, directory fsync.
+fn bump_incarnation(data_dir: &Path) -> std::io::Result<u64> {
+    use std::io::Write;
+    let dir = data_dir.join("member");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("incarnation");
+    let last = match std::fs::read_to_string(&path) {
+        Ok(s) => s.trim().parse::<u64>().unwrap_or(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(e),
+    };
+    let next = last + 1;
+    let tmp = dir.join("incarnation.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(next.to_string().as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    std::fs::File::open(&dir)?.sync_all()?;
+    Ok(next)
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    #[cfg(all(unix, not(madsim)))]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(all(unix, not(madsim))))]
+    std::future::pending::<()>().await
+}

@@ -1,0 +1,45 @@
+//! The etcd v3 gRPC services a client port serves. Each handler converts the wire
+//! request, hands it to the driver through [`Handle`], and converts the answer back;
+//! no handler holds state of the store.
+
+pub mod cluster;
+pub mod election;
+pub mod health;
+pub mod kv;
+pub mod lease;
+pub mod lock;
+pub mod maintenance;
+pub mod other;
+pub mod recipes;
+pub mod watch;
+
+use crate::driver::Handle;
+use crate::metrics::Metrics;
+use detcd_core::server::Response;
+use std::sync::Arc;
+use tonic::Status;
+
+/// What every service shares.
+pub struct Api {
+    pub handle: Handle,
+    pub metrics: Arc<Metrics>,
+    pub members: cluster::Directory,
+}
+
+/// An answer of the wrong kind from the driver: a bug in detcd, reported as etcd
+/// reports its internal errors.
+pub fn unexpected(r: Response) -> Status {
+    Status::internal(format!("detcd: unexpected answer {r:?}"))
+}
+
+/// Counts a unary call's outcome under etcd's gRPC metric names.
+pub fn counted<T>(
+    api: &Api,
+    service: &'static str,
+    method: &'static str,
+    result: Result<T, Status>,
+) -> Result<tonic::Response<T>, Status> {
+    let code = result.as_ref().map_or_else(|s| s.code(), |_| tonic::Code::Ok);
+    api.metrics.grpc("unary", service, method, code);
+    result.map(tonic::Response::new)
+}

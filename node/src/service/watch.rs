@@ -1,0 +1,76 @@
+//! `etcdserverpb.Watch`: one bidirectional stream carrying many watchers. Requests
+//! (create, cancel, progress) go to the driver tagged with this stream's id; every
+//! response the core routes to the stream is forwarded to the client in order.
+
+use super::Api;
+use crate::convert;
+use crate::driver::WatchSink;
+use crate::pb::etcdserverpb::{self as pb, watch_request::RequestUnion, watch_server::Watch};
+use detcd_core::server::{Request, Response};
+use std::sync::Arc;
+use tokio::sync::{mpsc, Notify};
+use tonic::{Request as Req, Response as Resp, Status, Streaming};
+
+pub struct WatchService(pub Arc<Api>);
+
+/// Responses buffered between the driver and a client; a client slower than this is
+/// disconnected (and resumes) rather than buffered without bound.
+pub const WATCH_BUFFER: usize = 4096;
+
+#[tonic::async_trait]
+impl Watch for WatchService {
+    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<pb::WatchResponse, Status>>;
+
+    async fn watch(
+        &self,
+        req: Req<Streaming<pb::WatchRequest>>,
+    ) -> Result<Resp<Self::WatchStream>, Status> {
+        let mut input = req.into_inner();
+        let api = self.0.clone();
+        let stream = api.handle.new_stream();
+        let (tx, mut rx) = mpsc::channel::<Response>(WATCH_BUFFER);
+        let sink = WatchSink { tx, overflow: Arc::new(Notify::new()) };
+        let (out, out_rx) = mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    msg = input.message() => {
+                        let Ok(Some(msg)) = msg else { break };
+                        let sent = match msg.request_union {
+                            Some(RequestUnion::CreateRequest(c)) => match convert::watch_create(c) {
+                                Ok(create) => api.handle.watch(Request::WatchCreate { stream, create }, Some(sink.clone())),
+                                Err(s) => Err(s),
+                            },
+                            Some(RequestUnion::CancelRequest(c)) => {
+                                // The watcher's own stream carries the canceled answer.
+                                api.handle.watch(Request::WatchCancel { stream, watch_id: c.watch_id }, None)
+                            }
+                            Some(RequestUnion::ProgressRequest(_)) => {
+                                api.handle.watch(Request::WatchProgress { stream }, Some(sink.clone()))
+                            }
+                            None => Ok(()),
+                        };
+                        if let Err(s) = sent {
+                            let _ = out.send(Err(s)).await;
+                            break;
+                        }
+                    }
+                    Some(resp) = rx.recv() => {
+                        let Response::Watch(w) = resp else { continue };
+                        if out.send(Ok(convert::watch_response(w))).await.is_err() {
+                            break;
+                        }
+                    }
+                    _ = sink.overflow.notified() => {
+                        let _ = out.send(Err(Status::unavailable(
+                            "etcdserver: watch stream fell behind; resume from the last revision received",
+                        ))).await;
+                        break;
+                    }
+                }
+            }
+            api.handle.close_stream(stream).await;
+        });
+        Ok(Resp::new(tokio_stream::wrappers::ReceiverStream::new(out_rx)))
+    }
+}
