@@ -26,6 +26,8 @@ enum Command {
     Replay(cli::replay::ReplayArgs),
     /// Cut a failing run down to a smaller scenario that still fails.
     Shrink(cli::shrink::ShrinkArgs),
+    /// Run a real etcd member (etcd's flags, gRPC API, durable data dir).
+    Serve(Box<detcd_node::flags::ServeArgs>),
 }
 
 /// Output piped into `head` or `less` that closes early should end the program quietly,
@@ -48,5 +50,6 @@ fn main() -> ExitCode {
         Command::Sim(args) => cli::sim::run(args),
         Command::Replay(args) => cli::replay::run(args),
         Command::Shrink(args) => cli::shrink::run(args),
+        Command::Serve(args) => cli::serve::run(*args),
     }
 }

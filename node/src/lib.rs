@@ -1,5 +1,19 @@
 //! detcd-node: the tokio adapter that makes the sans-IO core a real etcd v3 member —
 //! the gRPC API on the client port, the peer transport, the write-ahead log and
 //! snapshots on disk, and metrics.
+//!
+//! [`server::run`] starts a member from etcd's own flags ([`flags`]). One driver task
+//! ([`driver`]) owns the core's `EtcdNode`, its outbox and its storage ([`disk`]); gRPC
+//! handlers ([`service`]) reach it through a bounded channel, peers through
+//! [`peer`].
 
+pub mod client_port;
+pub mod convert;
+pub mod disk;
+pub mod driver;
+pub mod flags;
+pub mod metrics;
 pub mod pb;
+pub mod peer;
+pub mod server;
+pub mod service;

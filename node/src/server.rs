@@ -263,3 +263,14 @@ async fn shutdown_signal() {
     #[cfg(not(all(unix, not(madsim))))]
     std::future::pending::<()>().await
 }
+
+/// Runs a member on a tokio runtime of its own, for the `detcd serve` command.
+#[cfg(not(madsim))]
+pub fn run_blocking(cfg: ServeConfig) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("detcd")
+        .build()
+        .map_err(ServeError::Io)?;
+    runtime.block_on(run(cfg))
+}

@@ -5,5 +5,6 @@ pub mod check;
 pub mod load;
 pub mod replay;
 pub mod scenarios;
+pub mod serve;
 pub mod shrink;
 pub mod sim;

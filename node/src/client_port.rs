@@ -1,0 +1,126 @@
+//! The client port: every etcd gRPC service, and — as etcd does on the same port —
+//! HTTP/1 `/metrics` (Prometheus text), `/health` and `/version` in the real build.
+//! madsim's tonic has no HTTP routes, so under `--cfg madsim` the port is gRPC only.
+
+use crate::driver::Observed;
+use crate::pb::etcdserverpb::{
+    auth_server::AuthServer, cluster_server::ClusterServer, kv_server::KvServer,
+    lease_server::LeaseServer, maintenance_server::MaintenanceServer, watch_server::WatchServer,
+};
+use crate::pb::health::health_server::HealthServer;
+use crate::pb::v3electionpb::election_server::ElectionServer;
+use crate::pb::v3lockpb::lock_server::LockServer;
+use crate::service::{
+    cluster::ClusterService, election::ElectionService, health::HealthService, kv::KvService,
+    lease::LeaseService, lock::LockService, maintenance::MaintenanceService, other::AuthService,
+    watch::WatchService, Api,
+};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tonic::service::Routes;
+
+/// The services of the client port; requests larger than `decode_max` bytes are
+/// refused by gRPC itself.
+pub fn routes(api: Arc<Api>, decode_max: usize, observed: watch::Receiver<Observed>) -> Routes {
+    let mut b = Routes::builder();
+    b.add_service(KvServer::new(KvService(api.clone())).max_decoding_message_size(decode_max));
+    b.add_service(WatchServer::new(WatchService(api.clone())).max_decoding_message_size(decode_max));
+    b.add_service(LeaseServer::new(LeaseService(api.clone())).max_decoding_message_size(decode_max));
+    b.add_service(ClusterServer::new(ClusterService(api.clone())));
+    b.add_service(MaintenanceServer::new(MaintenanceService(api.clone())));
+    b.add_service(AuthServer::new(AuthService(api.clone())));
+    b.add_service(LockServer::new(LockService(api.clone())));
+    b.add_service(ElectionServer::new(ElectionService(api.clone())));
+    b.add_service(HealthServer::new(HealthService));
+    let routes = b.routes();
+    #[cfg(not(madsim))]
+    let routes = http::with_http(routes, api, observed);
+    #[cfg(madsim)]
+    drop(observed);
+    routes
+}
+
+/// Serves `routes` on `incoming` until `signal` resolves.
+pub async fn serve<I, IO, IE>(
+    routes: Routes,
+    incoming: I,
+    signal: impl std::future::Future<Output = ()>,
+) -> Result<(), tonic::transport::Error>
+where
+    I: futures::Stream<Item = Result<IO, IE>>,
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + tonic::transport::server::Connected + Unpin + Send + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tonic::transport::Server::builder()
+        .accept_http1(true)
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(incoming, signal)
+        .await
+}
+
+#[cfg(not(madsim))]
+mod http {
+    //! The HTTP endpoints etcd serves beside gRPC.
+    use super::*;
+    use crate::service::maintenance::SERVER_VERSION;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+
+    pub fn with_http(routes: Routes, api: Arc<Api>, observed: watch::Receiver<Observed>) -> Routes {
+        let metrics_api = api.clone();
+        let router = routes
+            .into_axum_router()
+            .route(
+                "/metrics",
+                get(move || {
+                    let api = metrics_api.clone();
+                    async move {
+                        let mut text = api.metrics.encode();
+                        text.push_str(&process_metrics());
+                        ([("content-type", "text/plain; version=0.0.4")], text)
+                    }
+                }),
+            )
+            .route(
+                "/health",
+                get(move || {
+                    let api = api.clone();
+                    let observed = observed.clone();
+                    async move {
+                        let leader = observed.borrow().leader.is_some();
+                        let alarms = api.handle.info().await.map(|i| i.alarms.is_empty()).unwrap_or(false);
+                        // etcd 3.4: an alarm or no leader is unhealthy; no leader is a 503.
+                        if leader && alarms {
+                            (StatusCode::OK, "{\"health\":\"true\"}")
+                        } else if !leader {
+                            (StatusCode::SERVICE_UNAVAILABLE, "{\"health\":\"false\"}")
+                        } else {
+                            (StatusCode::OK, "{\"health\":\"false\"}")
+                        }
+                    }
+                }),
+            )
+            .route(
+                "/version",
+                get(|| async {
+                    format!("{{\"etcdserver\":\"{SERVER_VERSION}\",\"etcdcluster\":\"{SERVER_VERSION}\"}}")
+                }),
+            );
+        Routes::from(router)
+    }
+
+    /// `process_resident_memory_bytes` and friends, read from /proc as the Go client
+    /// library does (`etcdctl check datascale` reads the first).
+    fn process_metrics() -> String {
+        let page = 4096u64;
+        let rss = std::fs::read_to_string("/proc/self/statm")
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+            .map_or(0, |pages| pages * page);
+        format!(
+            "# HELP process_resident_memory_bytes Resident memory size in bytes.\n\
+             # TYPE process_resident_memory_bytes gauge\n\
+             process_resident_memory_bytes {rss}\n"
+        )
+    }
+}
