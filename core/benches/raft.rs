@@ -1,18 +1,21 @@
 //! Raft throughput and per-step cost.
 //!
 //! - `cluster_commit`: a 3-node cluster in memory, driven in one thread with disks that
-//!   acknowledge at once, commits batches of 64-byte proposals (elements = entries).
+//!   acknowledge at once (tagged sends wait for the ack in an `Outbox`), commits
+//!   batches of 64-byte proposals (elements = entries).
 //! - `follower_append_one`: a follower handles an append of one 64-byte entry
 //!   (step + drain + persisted ack; compaction amortised in).
 
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use detcd_core::outbox::Outbox;
 use detcd_core::raft::{Config, Message, MessageBody, RaftNode, RaftOutput, Role};
 use detcd_core::types::{DurableState, Entry, EntryKind, Snapshot};
 use std::collections::VecDeque;
 
 struct Cluster {
     nodes: Vec<RaftNode>,
+    outboxes: Vec<Outbox>,
     wire: VecDeque<Message>,
     out: Vec<RaftOutput>,
     applied: u64,
@@ -27,7 +30,8 @@ impl Cluster {
                 RaftNode::new(c, DurableState::default())
             })
             .collect();
-        let mut c = Cluster { nodes, wire: VecDeque::new(), out: Vec::new(), applied: 0 };
+        let outboxes = (0..n).map(|_| Outbox::new()).collect();
+        let mut c = Cluster { nodes, outboxes, wire: VecDeque::new(), out: Vec::new(), applied: 0 };
         c.nodes[0].campaign();
         c.pump(0);
         c.run();
@@ -45,13 +49,18 @@ impl Cluster {
             let mut sync = None;
             for o in self.out.drain(..) {
                 match o {
-                    RaftOutput::Send { msg, .. } => self.wire.push_back(msg),
+                    RaftOutput::Send { msg, after } => {
+                        self.wire.extend(self.outboxes[i].send(msg, after));
+                    }
                     RaftOutput::Persist(op) => sync = Some(op.sync),
                     RaftOutput::Apply(es) if i == 0 => self.applied += es.len() as u64,
                     _ => {}
                 }
             }
             if let Some(s) = sync {
+                let mut released = Vec::new();
+                self.outboxes[i].persisted(s, &mut released);
+                self.wire.extend(released);
                 self.nodes[i].persisted(s);
             }
         }

@@ -8,11 +8,14 @@
 //! explicit output that the driver acknowledges. The same code therefore runs inside
 //! the deterministic simulator (`detcd-sim`) and inside the real node (`detcd-node`).
 //!
-//! The driver contract shared by every node type is [`process::Process`].
+//! The driver contract shared by every node type is [`process::Process`]; the
+//! driver's half of it, holding sends until their persist is durable, is
+//! [`outbox::Outbox`].
 
 pub mod api;
 pub mod lease;
 pub mod mvcc;
+pub mod outbox;
 pub mod process;
 pub mod raft;
 pub mod server;

@@ -9,7 +9,8 @@
 //!    `persisted(sync)` (acknowledging it and every earlier one).
 //! 2. `Send { after: Some(s) }` may be put on the wire only once persist request `s`
 //!    is durable (vote grants, append acknowledgements: Raft Figure 2, "respond to RPCs
-//!    only after updating stable storage"). `after: None` may go at once.
+//!    only after updating stable storage"). `after: None` may go at once. Every
+//!    driver keeps this rule with one [`Outbox`](crate::outbox::Outbox).
 //! 3. `Respond` answers the client request with that id, exactly once. One exception:
 //!    a request that opens a stream (the etcd server's watch create) stays open and
 //!    receives a `Respond` per stream message until one that closes it (for watches, a

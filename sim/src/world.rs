@@ -15,6 +15,7 @@ use crate::rng::{stream, Component};
 use crate::safety::{SafetyChecker, Violation, ViolationKind};
 use crate::trace::{EventKind, TraceHash};
 use crate::types_ext::{ClientId, Index, NodeId, RequestId, SyncId, Term};
+use detcd_core::outbox::Outbox;
 use detcd_core::process::{Effect, Process};
 use detcd_core::raft::{Message, MessageBody, Role, Status};
 use rand::Rng;
@@ -140,10 +141,8 @@ struct Slot<P> {
     incarnation: u64,
     disk: Disk,
     clock: Clock,
-    /// Sends waiting for their persist: (after, message slot).
-    held: Vec<(SyncId, usize)>,
-    /// Highest persist acknowledged to this incarnation.
-    acked: Option<SyncId>,
+    /// Sends waiting for their persist, and what this incarnation acknowledged.
+    outbox: Outbox,
     /// The commit index last seen in this incarnation's status, so a `commit` event
     /// marks only an advance.
     commit_seen: Index,
@@ -244,6 +243,8 @@ pub struct World<P: Process> {
     factory: NodeFactory<P>,
     transfer: Option<TransferHook<P>>,
     effects: Vec<Effect<P::Response>>,
+    /// Scratch for the sends an acknowledgement releases.
+    released: Vec<Message>,
     stats: Stats,
 }
 
@@ -281,8 +282,7 @@ impl<P: Process> World<P> {
                 incarnation: 0,
                 disk: Disk::default(),
                 clock: Clock::new(),
-                held: Vec::new(),
-                acked: None,
+                outbox: Outbox::new(),
                 commit_seen: 0,
             })
             .collect();
@@ -308,6 +308,7 @@ impl<P: Process> World<P> {
             factory: Box::new(factory),
             transfer: None,
             effects: Vec::new(),
+            released: Vec::new(),
             stats: Stats::default(),
         };
         world.announce();
@@ -648,10 +649,7 @@ impl<P: Process> World<P> {
         }
         slot.incarnation += 1;
         slot.clock.generation += 1;
-        slot.acked = None;
-        for (_, m) in slot.held.drain(..) {
-            self.msgs.take(m);
-        }
+        slot.outbox.crash();
         let loss = slot.disk.crash(&mut self.rng_disk, torn);
         let id = slot.id;
         self.stats.crashes += 1;
@@ -694,7 +692,6 @@ impl<P: Process> World<P> {
         // What the node recovers from its disk was committed before: not news.
         slot.commit_seen = process.status().commit;
         slot.process = Some(process);
-        slot.acked = None;
         self.safety.restarted(slot.id);
         let phase = self.rng_clocks.gen_range(0..slot.clock.period_us(self.options.clock.tick_us));
         let generation = slot.clock.generation;
@@ -925,19 +922,13 @@ impl<P: Process> World<P> {
     /// Tells the process `sync` is durable and releases the sends waiting for it.
     fn acknowledge(&mut self, i: usize, sync: SyncId) {
         let slot = &mut self.nodes[i];
-        slot.acked = Some(slot.acked.map_or(sync, |a| a.max(sync)));
+        let mut released = std::mem::take(&mut self.released);
+        slot.outbox.persisted(sync, &mut released);
         slot.process.as_mut().expect("running").persisted(sync);
-        let mut k = 0;
-        while k < self.nodes[i].held.len() {
-            let (after, m) = self.nodes[i].held[k];
-            if after <= sync {
-                self.nodes[i].held.remove(k);
-                let msg = self.msgs.take(m);
-                self.send(msg);
-            } else {
-                k += 1;
-            }
+        for msg in released.drain(..) {
+            self.send(msg);
         }
+        self.released = released;
         self.pump(i);
         self.check(i);
     }
@@ -989,13 +980,8 @@ impl<P: Process> World<P> {
         for effect in effects.drain(..) {
             match effect {
                 Effect::Send { msg, after } => {
-                    let slot = &mut self.nodes[i];
-                    match after {
-                        Some(s) if slot.acked.is_none_or(|a| a < s) => {
-                            let m = self.msgs.insert(msg);
-                            slot.held.push((s, m));
-                        }
-                        _ => self.send(msg),
+                    if let Some(msg) = self.nodes[i].outbox.send(msg, after) {
+                        self.send(msg);
                     }
                 }
                 Effect::Persist(op) => self.persist(i, op),

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use bytes::Bytes;
+use detcd_core::outbox::Outbox;
 use detcd_core::raft::{Config, Message, RaftNode, RaftOutput, Role};
 use detcd_core::types::{DurableState, Entry, Index, NodeId, PersistOp, SyncId, Term};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -24,8 +25,8 @@ pub struct Net {
     pub disks: BTreeMap<NodeId, Disk>,
     /// Messages on the wire, in send order.
     pub wire: VecDeque<Message>,
-    /// Messages held until their node acknowledges the sync id.
-    pub held: BTreeMap<NodeId, Vec<(SyncId, Message)>>,
+    /// Each node's messages held until it acknowledges the sync id they wait for.
+    pub outboxes: BTreeMap<NodeId, Outbox>,
     /// Cut links (from, to).
     pub cut: BTreeSet<(NodeId, NodeId)>,
     /// Persist writes and deliver held messages as soon as a node drains.
@@ -68,7 +69,7 @@ impl Net {
             nodes: BTreeMap::new(),
             disks: BTreeMap::new(),
             wire: VecDeque::new(),
-            held: BTreeMap::new(),
+            outboxes: BTreeMap::new(),
             cut: BTreeSet::new(),
             auto_persist: true,
             app_index: BTreeMap::new(),
@@ -86,6 +87,7 @@ impl Net {
             let id = c.id;
             net.configs.insert(id, c.clone());
             net.disks.insert(id, Disk::default());
+            net.outboxes.insert(id, Outbox::new());
             net.nodes.insert(id, Some(RaftNode::new(c, DurableState::default())));
             net.app_index.insert(id, 0);
             net.drain(id);
@@ -120,9 +122,11 @@ impl Net {
                 self.trace_hash = (self.trace_hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
             }
             match o {
-                RaftOutput::Send { msg, after: None } => self.wire.push_back(msg),
-                RaftOutput::Send { msg, after: Some(s) } => {
-                    self.held.entry(id).or_default().push((s, msg))
+                RaftOutput::Send { msg, after } => {
+                    if let Some(msg) = self.outboxes.get_mut(&id).expect("outbox").send(msg, after)
+                    {
+                        self.wire.push_back(msg);
+                    }
                 }
                 RaftOutput::Persist(op) => {
                     self.disks.get_mut(&id).expect("disk").pending.push_back(op)
@@ -211,17 +215,12 @@ impl Net {
             let op = disk.pending.pop_front().expect("op");
             disk.durable.apply(&op);
         }
-        let held = self.held.entry(id).or_default();
-        let mut keep = Vec::new();
-        for (s, m) in held.drain(..) {
-            if s <= sync {
-                self.wire.push_back(m);
-            } else {
-                keep.push((s, m));
-            }
-        }
-        *held = keep;
         if let Some(Some(node)) = self.nodes.get_mut(&id) {
+            // A crashed node's outbox stays empty and unacknowledged for its next
+            // incarnation, which numbers its persist requests afresh.
+            let mut released = Vec::new();
+            self.outboxes.get_mut(&id).expect("outbox").persisted(sync, &mut released);
+            self.wire.extend(released);
             node.persisted(sync);
             self.drain(id);
         }
@@ -349,7 +348,7 @@ impl Net {
     pub fn crash(&mut self, id: NodeId) {
         self.nodes.insert(id, None);
         self.disks.get_mut(&id).expect("disk").pending.clear();
-        self.held.remove(&id);
+        self.outboxes.get_mut(&id).expect("outbox").crash();
     }
 
     pub fn restart(&mut self, id: NodeId) {

@@ -6,10 +6,11 @@
 #![allow(dead_code)]
 
 use detcd_core::api::{EtcdError, PutRequest, RangeRequest, WatchResponse};
+use detcd_core::outbox::Outbox;
 use detcd_core::process::{Effect, Process};
 use detcd_core::raft::{self, Message, Role};
 use detcd_core::server::{Config, EtcdNode, Request, Response};
-use detcd_core::types::{DurableState, NodeId, PersistOp, RequestId, SyncId};
+use detcd_core::types::{DurableState, NodeId, PersistOp, RequestId};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 pub const CLUSTER_ID: u64 = 0xC1;
@@ -38,7 +39,8 @@ pub struct Cluster {
     pub nodes: BTreeMap<NodeId, Option<EtcdNode>>,
     pub disks: BTreeMap<NodeId, Disk>,
     pub wire: VecDeque<Message>,
-    pub held: BTreeMap<NodeId, Vec<(SyncId, Message)>>,
+    /// Each node's sends waiting for their persist.
+    pub outboxes: BTreeMap<NodeId, Outbox>,
     pub cut: BTreeSet<(NodeId, NodeId)>,
     /// Make writes durable as soon as a node drains.
     pub auto_persist: bool,
@@ -72,7 +74,7 @@ impl Cluster {
             nodes: BTreeMap::new(),
             disks: BTreeMap::new(),
             wire: VecDeque::new(),
-            held: BTreeMap::new(),
+            outboxes: BTreeMap::new(),
             cut: BTreeSet::new(),
             auto_persist: true,
             answers: BTreeMap::new(),
@@ -89,6 +91,7 @@ impl Cluster {
         for cfg in configs {
             let id = cfg.member_id();
             c.disks.insert(id, Disk::default());
+            c.outboxes.insert(id, Outbox::new());
             c.nodes.insert(id, Some(EtcdNode::restore(cfg.clone(), DurableState::default())));
             c.configs.insert(id, cfg);
             c.drain(id);
@@ -125,9 +128,11 @@ impl Cluster {
             }
             for e in effects {
                 match e {
-                    Effect::Send { msg, after: None } => self.wire.push_back(msg),
-                    Effect::Send { msg, after: Some(s) } => {
-                        self.held.entry(id).or_default().push((s, msg))
+                    Effect::Send { msg, after } => {
+                        let outbox = self.outboxes.get_mut(&id).expect("outbox");
+                        if let Some(msg) = outbox.send(msg, after) {
+                            self.wire.push_back(msg);
+                        }
                     }
                     Effect::Persist(op) => {
                         self.disks.get_mut(&id).expect("disk").pending.push_back(op)
@@ -162,11 +167,10 @@ impl Cluster {
             last = Some(op.sync);
         }
         let Some(sync) = last else { return };
-        let held = self.held.entry(id).or_default();
-        let (go, keep): (Vec<_>, Vec<_>) = held.drain(..).partition(|(s, _)| *s <= sync);
-        *held = keep;
-        self.wire.extend(go.into_iter().map(|(_, m)| m));
         if let Some(Some(node)) = self.nodes.get_mut(&id) {
+            let mut released = Vec::new();
+            self.outboxes.get_mut(&id).expect("outbox").persisted(sync, &mut released);
+            self.wire.extend(released);
             node.persisted(sync);
         }
     }
@@ -323,7 +327,7 @@ impl Cluster {
         self.lost.extend(open);
         let disk = self.disks.get_mut(&id).expect("disk");
         disk.pending.clear();
-        self.held.remove(&id);
+        self.outboxes.get_mut(&id).expect("outbox").crash();
     }
 
     /// Restarts a crashed node from its disk, as a new incarnation.
