@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 pub enum DiskError {
     /// An operating-system call on `path` failed.
     Io { path: PathBuf, source: io::Error },
-    /// Another process holds the data directory's lock file.
+    /// Another process (or another open storage) holds the lock of data dir `path`.
     Locked { path: PathBuf },
     /// `path` holds bytes that do not verify at `offset`; the node refuses to start on it.
     Corrupt { path: PathBuf, offset: u64, why: String },
@@ -36,9 +36,8 @@ impl fmt::Display for DiskError {
             }
             DiskError::Locked { path } => write!(
                 f,
-                "data dir {} is in use by another process (it holds the lock on {}); \
+                "data dir {} is in use by another process (it holds member/lock there); \
                  stop that process or choose another --data-dir",
-                path.parent().unwrap_or(path).display(),
                 path.display()
             ),
             DiskError::Corrupt { path, offset, why } => write!(
