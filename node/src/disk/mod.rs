@@ -1,0 +1,30 @@
+//! The node's durable storage: the [`Storage`] trait the driver persists through, and
+//! [`FileStorage`], its real implementation on a data directory (segmented write-ahead
+//! log with chained CRC32C, snapshots written atomically). Plain synchronous code: the
+//! driver decides on which thread it runs, and a simulated disk can stand in for it.
+
+mod codec;
+mod error;
+mod file;
+mod frame;
+mod fsutil;
+mod replay;
+mod segment;
+mod shape;
+mod snap;
+
+pub use error::DiskError;
+pub use file::{FileStorage, FileStorageOptions};
+
+use detcd_core::types::{DurableState, PersistOp};
+
+/// Where a node keeps what it must not forget.
+pub trait Storage {
+    /// Everything durable, for `Process::restore`.
+    fn load(&mut self) -> Result<DurableState, DiskError>;
+    /// Makes every op durable, in order, with ONE fdatasync for the batch (group commit),
+    /// returning only once it is. Nothing may be acknowledged before this returns.
+    fn persist(&mut self, ops: &[PersistOp]) -> Result<(), DiskError>;
+    /// Bytes the storage holds now (for metrics).
+    fn size_bytes(&self) -> u64;
+}

@@ -1,0 +1,94 @@
+//! Snapshot files: `<term:016x>-<index:016x>.snap`, each written atomically and
+//! verified in full when read.
+//!
+//! ```text
+//! magic "DETCDSNP" | body length u64 LE | CRC32C of body u32 LE | body
+//! body = meta length u32 LE | encoded SnapshotMeta | state machine image
+//! ```
+
+use super::codec::{decode_meta, encode_meta, Reader};
+use super::error::DiskError;
+use super::fsutil::{fsync_dir, io_at};
+use super::segment::parse_pair;
+use bytes::Bytes;
+use detcd_core::types::{Index, Snapshot, Term};
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 8] = b"DETCDSNP";
+const HEADER_BYTES: usize = 8 + 8 + 4;
+pub(crate) const TMP_SUFFIX: &str = ".tmp";
+
+pub(crate) fn snap_name(term: Term, index: Index) -> String {
+    format!("{term:016x}-{index:016x}.snap")
+}
+
+/// `(term, index)` from a snapshot file name, or None for any other file.
+pub(crate) fn parse_snap_name(name: &str) -> Option<(Term, Index)> {
+    parse_pair(name.strip_suffix(".snap")?)
+}
+
+/// Writes `snap` into `dir` so that it is either absent or whole and durable: a temp
+/// file, fsynced, renamed into place, then the directory fsynced so the rename is too.
+/// Returns the file's path and size.
+pub(crate) fn write_snapshot(dir: &Path, snap: &Snapshot) -> Result<(PathBuf, u64), DiskError> {
+    let name = snap_name(snap.meta.term, snap.meta.index);
+    let path = dir.join(&name);
+    let tmp = dir.join(format!("{name}{TMP_SUFFIX}"));
+    let mut meta = Vec::new();
+    encode_meta(&mut meta, &snap.meta);
+    let meta_len = u32::try_from(meta.len()).expect("snapshot metadata over 4 GiB");
+    let body_len = 4 + meta.len() as u64 + snap.data.len() as u64;
+    let crc = crc32c::crc32c_append(
+        crc32c::crc32c_append(crc32c::crc32c(&meta_len.to_le_bytes()), &meta),
+        &snap.data,
+    );
+    let mut header = Vec::with_capacity(HEADER_BYTES + 4 + meta.len());
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&body_len.to_le_bytes());
+    header.extend_from_slice(&crc.to_le_bytes());
+    header.extend_from_slice(&meta_len.to_le_bytes());
+    header.extend_from_slice(&meta);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
+        .map_err(io_at(&tmp))?;
+    file.write_all(&header).map_err(io_at(&tmp))?;
+    file.write_all(&snap.data).map_err(io_at(&tmp))?;
+    file.sync_all().map_err(io_at(&tmp))?;
+    fs::rename(&tmp, &path).map_err(io_at(&path))?;
+    fsync_dir(dir)?;
+    Ok((path, HEADER_BYTES as u64 + body_len))
+}
+
+/// Reads and verifies the snapshot file at `path`; any damage is `Corrupt` naming it.
+pub(crate) fn read_snapshot(path: &Path) -> Result<Snapshot, DiskError> {
+    let raw = Bytes::from(fs::read(path).map_err(io_at(path))?);
+    let corrupt = |offset: usize, why: &str| DiskError::corrupt(path, offset as u64, why);
+    if raw.len() < HEADER_BYTES || &raw[..8] != MAGIC {
+        return Err(corrupt(0, "not a detcd snapshot file (bad magic)"));
+    }
+    let mut r = Reader::new(raw.slice(8..HEADER_BYTES));
+    let body_len = r.u64().map_err(|m| corrupt(8, m.0))?;
+    let crc = r.u32().map_err(|m| corrupt(16, m.0))?;
+    let body = raw.slice(HEADER_BYTES..);
+    if body.len() as u64 != body_len {
+        return Err(corrupt(8, "length field does not match the file size"));
+    }
+    if crc32c::crc32c(&body) != crc {
+        return Err(corrupt(16, "CRC mismatch"));
+    }
+    let mut r = Reader::new(body);
+    let decoded = (|| {
+        let meta_len = r.u32()? as usize;
+        let mut mr = Reader::new(r.bytes_exact(meta_len)?);
+        let meta = decode_meta(&mut mr)?;
+        mr.finish()?;
+        let data = r.bytes_exact(r.remaining())?;
+        Ok::<_, super::codec::Malformed>(Snapshot { meta, data })
+    })();
+    decoded.map_err(|m| corrupt(HEADER_BYTES, m.0))
+}
