@@ -24,8 +24,12 @@ use tonic::service::Routes;
 pub fn routes(api: Arc<Api>, decode_max: usize, observed: watch::Receiver<Observed>) -> Routes {
     let mut b = Routes::builder();
     b.add_service(KvServer::new(KvService(api.clone())).max_decoding_message_size(decode_max));
-    b.add_service(WatchServer::new(WatchService(api.clone())).max_decoding_message_size(decode_max));
-    b.add_service(LeaseServer::new(LeaseService(api.clone())).max_decoding_message_size(decode_max));
+    b.add_service(
+        WatchServer::new(WatchService(api.clone())).max_decoding_message_size(decode_max),
+    );
+    b.add_service(
+        LeaseServer::new(LeaseService(api.clone())).max_decoding_message_size(decode_max),
+    );
     b.add_service(ClusterServer::new(ClusterService(api.clone())));
     b.add_service(MaintenanceServer::new(MaintenanceService(api.clone())));
     b.add_service(AuthServer::new(AuthService(api.clone())));
@@ -48,7 +52,12 @@ pub async fn serve<I, IO, IE>(
 ) -> Result<(), tonic::transport::Error>
 where
     I: futures::Stream<Item = Result<IO, IE>>,
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + tonic::transport::server::Connected + Unpin + Send + 'static,
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
     IE: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     tonic::transport::Server::builder()

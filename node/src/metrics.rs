@@ -2,7 +2,7 @@
 //! datascale` read them unchanged. The values are plain atomics updated by the driver
 //! and the gRPC handlers; `/metrics` renders them in Prometheus text.
 
-use detcd_core::server::{Request, Response};
+use detcd_core::server::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -68,23 +68,55 @@ impl Metrics {
         };
         m.quota_bytes.set(i64::try_from(quota_bytes).unwrap_or(i64::MAX));
         let r = &mut registry;
-        r.register("etcd_server_has_leader", "Whether a leader exists: 1 yes, 0 no.", m.has_leader.clone());
-        r.register("etcd_server_is_leader", "Whether this member is the leader.", m.is_leader.clone());
-        r.register("etcd_server_leader_changes_seen", "Leader changes seen.", m.leader_changes.clone());
-        r.register("etcd_server_proposals_committed_total", "Committed index.", m.proposals_committed.clone());
-        r.register("etcd_server_proposals_applied_total", "Applied index.", m.proposals_applied.clone());
-        r.register("etcd_server_proposals_pending", "Requests waiting.", m.proposals_pending.clone());
+        r.register(
+            "etcd_server_has_leader",
+            "Whether a leader exists: 1 yes, 0 no.",
+            m.has_leader.clone(),
+        );
+        r.register(
+            "etcd_server_is_leader",
+            "Whether this member is the leader.",
+            m.is_leader.clone(),
+        );
+        r.register(
+            "etcd_server_leader_changes_seen",
+            "Leader changes seen.",
+            m.leader_changes.clone(),
+        );
+        r.register(
+            "etcd_server_proposals_committed_total",
+            "Committed index.",
+            m.proposals_committed.clone(),
+        );
+        r.register(
+            "etcd_server_proposals_applied_total",
+            "Applied index.",
+            m.proposals_applied.clone(),
+        );
+        r.register(
+            "etcd_server_proposals_pending",
+            "Requests waiting.",
+            m.proposals_pending.clone(),
+        );
         r.register("etcd_server_proposals_failed", "Failed proposals.", m.proposals_failed.clone());
         r.register(
             "etcd_disk_wal_fsync_duration_seconds",
             "Latency of the write-ahead log's fsyncs.",
             m.wal_fsync.clone(),
         );
-        r.register("etcd_mvcc_db_total_size_in_bytes", "Bytes of storage.", m.db_total_size.clone());
+        r.register(
+            "etcd_mvcc_db_total_size_in_bytes",
+            "Bytes of storage.",
+            m.db_total_size.clone(),
+        );
         r.register("etcd_server_quota_backend_bytes", "The storage quota.", m.quota_bytes.clone());
         r.register("grpc_server_started", "RPCs started.", m.grpc_started.clone());
         r.register("grpc_server_handled", "RPCs completed, by code.", m.grpc_handled.clone());
-        r.register("etcd_network_peer_sent_bytes", "Bytes sent to peers.", m.peer_sent_bytes.clone());
+        r.register(
+            "etcd_network_peer_sent_bytes",
+            "Bytes sent to peers.",
+            m.peer_sent_bytes.clone(),
+        );
         r.register(
             "etcd_network_peer_received_bytes",
             "Bytes received from peers.",
@@ -99,8 +131,6 @@ impl Metrics {
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
-
-    pub fn proposal_started(&self, _request: &Request) {}
 
     pub fn answered(&self, response: &Response) {
         if let Response::Err(e) = response {
@@ -137,7 +167,13 @@ impl Metrics {
         self.proposals_applied.set(i64::try_from(applied).unwrap_or(i64::MAX));
     }
 
-    pub fn grpc(&self, kind: &'static str, service: &'static str, method: &'static str, code: tonic::Code) {
+    pub fn grpc(
+        &self,
+        kind: &'static str,
+        service: &'static str,
+        method: &'static str,
+        code: tonic::Code,
+    ) {
         let started = StartedLabels { grpc_type: kind, grpc_service: service, grpc_method: method };
         self.grpc_started.get_or_create(&started).inc();
         let labels = GrpcLabels {

@@ -192,14 +192,19 @@ impl Peer for PeerService {
                     }
                 }
                 Ok(msg) => warn!(from = msg.from, to = msg.to, "misaddressed peer message dropped"),
-                Err(e) => return Err(Status::invalid_argument(format!("detcd: bad peer message: {e}"))),
+                Err(e) => {
+                    return Err(Status::invalid_argument(format!("detcd: bad peer message: {e}")))
+                }
             }
             joined.clear();
         }
         Ok(Response::new(Closed {}))
     }
 
-    async fn attributes(&self, _: Request<AttributesRequest>) -> Result<Response<Attributes>, Status> {
+    async fn attributes(
+        &self,
+        _: Request<AttributesRequest>,
+    ) -> Result<Response<Attributes>, Status> {
         Ok(Response::new(self.attributes.clone()))
     }
 }

@@ -11,7 +11,6 @@ use crate::metrics::Metrics;
 use crate::pb;
 use crate::peer::{PeerService, Peers};
 use crate::service::{self, Api};
-use detcd_core::process::Process;
 use detcd_core::server::EtcdNode;
 use std::path::Path;
 use std::sync::Arc;
@@ -30,7 +29,10 @@ pub enum ServeError {
     Disk(DiskError),
     /// The durable state does not make a member (a record that decodes but is wrong).
     Restore(String),
-    Bind { url: String, source: std::io::Error },
+    Bind {
+        url: String,
+        source: std::io::Error,
+    },
     Unsupported(String),
     Io(std::io::Error),
 }
@@ -71,7 +73,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
     let cluster_id = cfg.cluster_id();
     let members = cfg.members();
     let node_cfg = core_config(&cfg, incarnation);
-    let node = EtcdNode::restore(node_cfg, durable).map_err(|e| ServeError::Restore(e.to_string()))?;
+    let node = EtcdNode::new(node_cfg, durable);
     info!(
         name = %cfg.name,
         member = format_args!("{me:x}"),
@@ -113,7 +115,8 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
             .collect(),
         cfg.advertise_client_urls.iter().map(Url::to_string).collect(),
     );
-    let api = Arc::new(Api { handle: handle.clone(), metrics: metrics.clone(), members: directory });
+    let api =
+        Arc::new(Api { handle: handle.clone(), metrics: metrics.clone(), members: directory });
     let request_bytes_max = usize::try_from(cfg.request_bytes_max).unwrap_or(usize::MAX);
     let decode_max = request_bytes_max.saturating_add(GRPC_OVERHEAD_BYTES);
 
@@ -162,7 +165,8 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
         });
     }
 
-    let driver_task = tokio::spawn(driver.run(cmd_rx, peer_rx, cfg.tick_interval(), stop_rx.clone()));
+    let mut driver_task =
+        tokio::spawn(driver.run(cmd_rx, peer_rx, cfg.tick_interval(), stop_rx.clone()));
     info!(
         urls = %cfg.advertise_client_urls.iter().map(Url::to_string).collect::<Vec<_>>().join(","),
         "ready to serve client requests"
@@ -172,9 +176,9 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
         _ = shutdown_signal() => {
             info!("received a stop signal; stopping");
             let _ = stop_tx.send(true);
-            driver_task.await
+            (&mut driver_task).await
         }
-        done = driver_task_join(driver_task) => done,
+        done = &mut driver_task => done,
     };
     let _ = stop_tx.send(true);
     match stopped {
@@ -185,12 +189,6 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
         Ok(Stopped::Disk(e)) => Err(ServeError::Disk(e)),
         Err(e) => Err(ServeError::Unsupported(format!("driver task failed: {e}"))),
     }
-}
-
-async fn driver_task_join(
-    task: tokio::task::JoinHandle<Stopped>,
-) -> Result<Stopped, tokio::task::JoinError> {
-    task.await
 }
 
 async fn bind(url: &Url) -> Result<TcpListener, ServeError> {
@@ -218,7 +216,8 @@ fn core_config(cfg: &ServeConfig, incarnation: u64) -> detcd_core::server::Confi
     c.txn_ops_max = usize::try_from(cfg.txn_ops_max).unwrap_or(usize::MAX);
     c.snapshot_entries = cfg.snapshot_count.max(1);
     // etcd's request timeout: 5 s plus two election timeouts.
-    c.request_timeout_ticks = cfg.ticks_in(Duration::from_secs(5) + 2 * cfg.election_timeout).max(1);
+    c.request_timeout_ticks =
+        cfg.ticks_in(Duration::from_secs(5) + 2 * cfg.election_timeout).max(1);
     c.lease_checkpoint_ticks = cfg.ticks_in(Duration::from_secs(5)).max(1);
     c.watch_progress_ticks = cfg.ticks_in(Duration::from_secs(600)).max(1);
     c

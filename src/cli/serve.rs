@@ -18,7 +18,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
         LogLevel::Error => tracing::Level::ERROR,
     };
     let to_stdout = cfg.log_outputs.iter().any(|o| matches!(o, LogOutput::Stdout));
-    let builder = tracing_subscriber::fmt().with_max_level(level).with_target(false).with_ansi(false);
+    let builder =
+        tracing_subscriber::fmt().with_max_level(level).with_target(false).with_ansi(false);
     if to_stdout {
         builder.with_writer(std::io::stdout).init();
     } else {

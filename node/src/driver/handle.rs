@@ -34,16 +34,27 @@ pub struct WatchSink {
 
 /// Local questions the driver answers from the state it applied.
 pub enum Local {
-    HashKv { revision: i64, reply: oneshot::Sender<Result<HashKvResponse, EtcdError>> },
+    HashKv {
+        revision: i64,
+        reply: oneshot::Sender<Result<HashKvResponse, EtcdError>>,
+    },
     /// A hash of the whole applied state (Maintenance.Hash).
-    Hash { reply: oneshot::Sender<(u32, detcd_core::api::ResponseHeader)> },
+    Hash {
+        reply: oneshot::Sender<(u32, detcd_core::api::ResponseHeader)>,
+    },
     /// The applied state as a snapshot image, with the header at that point.
-    Snapshot { reply: oneshot::Sender<(bytes::Bytes, detcd_core::api::ResponseHeader)> },
+    Snapshot {
+        reply: oneshot::Sender<(bytes::Bytes, detcd_core::api::ResponseHeader)>,
+    },
     /// The member's view for Status, MemberList and /health.
-    Info { reply: oneshot::Sender<Info> },
+    Info {
+        reply: oneshot::Sender<Info>,
+    },
     /// Alarm DEACTIVATE: clears NOSPACE if the storage is back under its quota (after
     /// compaction, as etcd's operators do); answers with the alarms left.
-    Disarm { reply: oneshot::Sender<Info> },
+    Disarm {
+        reply: oneshot::Sender<Info>,
+    },
 }
 
 /// What Status and the HTTP endpoints need to know about this member.
@@ -78,7 +89,9 @@ impl Handle {
     fn submit(&self, cmd: Command) -> Result<(), Status> {
         self.tx.try_send(cmd).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => convert::status(EtcdError::TooManyRequests),
-            mpsc::error::TrySendError::Closed(_) => Status::unavailable("etcdserver: server stopped"),
+            mpsc::error::TrySendError::Closed(_) => {
+                Status::unavailable("etcdserver: server stopped")
+            }
         })
     }
 
@@ -99,11 +112,7 @@ impl Handle {
     }
 
     /// Sends a watch request whose responses go to `reply`.
-    pub fn watch(
-        &self,
-        request: Request,
-        reply: Option<WatchSink>,
-    ) -> Result<(), Status> {
+    pub fn watch(&self, request: Request, reply: Option<WatchSink>) -> Result<(), Status> {
         self.submit(Command::Watch { request, reply })
     }
 
@@ -115,7 +124,10 @@ impl Handle {
     }
 
     /// Asks the driver a local question.
-    pub async fn local<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Local) -> Result<T, Status> {
+    pub async fn local<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Local,
+    ) -> Result<T, Status> {
         let (reply, rx) = oneshot::channel();
         self.submit(Command::Local(make(reply)))?;
         rx.await.map_err(|_| Status::unavailable("etcdserver: server stopped"))

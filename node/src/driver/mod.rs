@@ -11,7 +11,7 @@
 
 pub mod handle;
 
-pub use handle::{Command, Handle, Info, Local, WatchSink};
+pub use handle::{Command, Handle, Info, Local, WatchSink, COMMANDS_QUEUED_MAX};
 
 use crate::disk::{DiskError, Storage};
 use crate::metrics::Metrics;
@@ -179,7 +179,6 @@ impl<S: Storage> Driver<S> {
                 }
                 let id = self.new_id();
                 self.waiting.insert(id, Waiter::Once(reply));
-                self.metrics.proposal_started(&request);
                 self.node.request(id, request);
             }
             Command::Watch { request, reply } => {
@@ -224,7 +223,8 @@ impl<S: Storage> Driver<S> {
         match local {
             Local::HashKv { revision, reply } => {
                 let answer = store.hash_kv(revision).map(|mut r| {
-                    r.header = detcd_core::api::ResponseHeader { revision: r.header.revision, ..header };
+                    r.header =
+                        detcd_core::api::ResponseHeader { revision: r.header.revision, ..header };
                     r
                 });
                 let _ = reply.send(answer);
@@ -321,7 +321,8 @@ impl<S: Storage> Driver<S> {
             Response::Watch(w) => w.canceled,
             _ => true,
         };
-        let waiter = if closes { self.waiting.remove(&id) } else { self.waiting.get(&id).map(Waiter::peek) };
+        let waiter =
+            if closes { self.waiting.remove(&id) } else { self.waiting.get(&id).map(Waiter::peek) };
         self.metrics.answered(&response);
         match waiter {
             Some(Waiter::Once(tx)) => {
@@ -348,7 +349,11 @@ impl<S: Storage> Driver<S> {
     /// Publishes leadership changes for /health and metrics.
     fn observe(&mut self) {
         let status = self.node.status();
-        let now = Observed { leader: status.leader, term: status.term, role_leader: status.role == Role::Leader };
+        let now = Observed {
+            leader: status.leader,
+            term: status.term,
+            role_leader: status.role == Role::Leader,
+        };
         self.observed.send_if_modified(|seen| {
             if *seen == now {
                 return false;

@@ -92,7 +92,10 @@ fn not_yet() -> Status {
 
 #[tonic::async_trait]
 impl Cluster for ClusterService {
-    async fn member_add(&self, _: Req<pb::MemberAddRequest>) -> Result<Resp<pb::MemberAddResponse>, Status> {
+    async fn member_add(
+        &self,
+        _: Req<pb::MemberAddRequest>,
+    ) -> Result<Resp<pb::MemberAddResponse>, Status> {
         counted(&self.0, SERVICE, "MemberAdd", Err(not_yet()))
     }
 

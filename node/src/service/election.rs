@@ -47,15 +47,25 @@ fn while_leading(leader: &pb::LeaderKey, op: RequestOp) -> TxnRequest {
 
 #[tonic::async_trait]
 impl Election for ElectionService {
-    async fn campaign(&self, req: Req<pb::CampaignRequest>) -> Result<Resp<pb::CampaignResponse>, Status> {
+    async fn campaign(
+        &self,
+        req: Req<pb::CampaignRequest>,
+    ) -> Result<Resp<pb::CampaignResponse>, Status> {
         let result = async {
             let req = req.into_inner();
             let h = &self.0.handle;
             let key = recipes::owned_key(&req.name, req.lease);
-            let (rev, _, existing) = recipes::create_owned(h, &key, req.value.clone(), req.lease).await?;
-            let leader = pb::LeaderKey { name: req.name.clone(), key: key.clone(), rev, lease: req.lease };
+            let (rev, _, existing) =
+                recipes::create_owned(h, &key, req.value.clone(), req.lease).await?;
+            let leader =
+                pb::LeaderKey { name: req.name.clone(), key: key.clone(), rev, lease: req.lease };
             if existing.is_some_and(|kv| kv.value != req.value) {
-                let put = RequestOp::Put(PutRequest { key, value: req.value, lease: req.lease, ..Default::default() });
+                let put = RequestOp::Put(PutRequest {
+                    key,
+                    value: req.value,
+                    lease: req.lease,
+                    ..Default::default()
+                });
                 recipes::txn(h, while_leading(&leader, put)).await?;
             }
             let header = recipes::wait_deletes(h, &prefix_of(&req.name), rev).await?;
@@ -65,7 +75,10 @@ impl Election for ElectionService {
         counted(&self.0, SERVICE, "Campaign", result)
     }
 
-    async fn proclaim(&self, req: Req<pb::ProclaimRequest>) -> Result<Resp<pb::ProclaimResponse>, Status> {
+    async fn proclaim(
+        &self,
+        req: Req<pb::ProclaimRequest>,
+    ) -> Result<Resp<pb::ProclaimResponse>, Status> {
         let result = async {
             let req = req.into_inner();
             let leader = req.leader.ok_or_else(not_leader)?;
@@ -85,7 +98,10 @@ impl Election for ElectionService {
         counted(&self.0, SERVICE, "Proclaim", result)
     }
 
-    async fn leader(&self, req: Req<pb::LeaderRequest>) -> Result<Resp<pb::LeaderResponse>, Status> {
+    async fn leader(
+        &self,
+        req: Req<pb::LeaderRequest>,
+    ) -> Result<Resp<pb::LeaderResponse>, Status> {
         let result = async {
             let name = req.into_inner().name;
             let (header, kv) = recipes::first_owner(&self.0.handle, &prefix_of(&name)).await?;
@@ -98,7 +114,10 @@ impl Election for ElectionService {
 
     type ObserveStream = tokio_stream::wrappers::ReceiverStream<Result<pb::LeaderResponse, Status>>;
 
-    async fn observe(&self, req: Req<pb::LeaderRequest>) -> Result<Resp<Self::ObserveStream>, Status> {
+    async fn observe(
+        &self,
+        req: Req<pb::LeaderRequest>,
+    ) -> Result<Resp<Self::ObserveStream>, Status> {
         let name = req.into_inner().name;
         let (tx, rx) = mpsc::channel(16);
         let api = self.0.clone();
@@ -119,7 +138,10 @@ impl Election for ElectionService {
                     let seen = (kv.key.clone(), kv.mod_revision);
                     if last.as_ref() != Some(&seen) {
                         last = Some(seen);
-                        let resp = pb::LeaderResponse { header: convert::header(header), kv: Some(convert::kv(kv)) };
+                        let resp = pb::LeaderResponse {
+                            header: convert::header(header),
+                            kv: Some(convert::kv(kv)),
+                        };
                         if tx.send(Ok(resp)).await.is_err() {
                             return;
                         }
@@ -159,10 +181,16 @@ impl Election for ElectionService {
         Ok(Resp::new(tokio_stream::wrappers::ReceiverStream::new(rx)))
     }
 
-    async fn resign(&self, req: Req<pb::ResignRequest>) -> Result<Resp<pb::ResignResponse>, Status> {
+    async fn resign(
+        &self,
+        req: Req<pb::ResignRequest>,
+    ) -> Result<Resp<pb::ResignResponse>, Status> {
         let result = async {
             let leader = req.into_inner().leader.ok_or_else(not_leader)?;
-            let del = RequestOp::DeleteRange(DeleteRangeRequest { key: leader.key.clone(), ..Default::default() });
+            let del = RequestOp::DeleteRange(DeleteRangeRequest {
+                key: leader.key.clone(),
+                ..Default::default()
+            });
             let r = recipes::txn(&self.0.handle, while_leading(&leader, del)).await?;
             Ok(pb::ResignResponse { header: convert::header(r.header) })
         }

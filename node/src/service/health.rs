@@ -12,7 +12,10 @@ fn serving() -> pb::HealthCheckResponse {
 
 #[tonic::async_trait]
 impl Health for HealthService {
-    async fn check(&self, req: Request<pb::HealthCheckRequest>) -> Result<Response<pb::HealthCheckResponse>, Status> {
+    async fn check(
+        &self,
+        req: Request<pb::HealthCheckRequest>,
+    ) -> Result<Response<pb::HealthCheckResponse>, Status> {
         let service = req.into_inner().service;
         if !service.is_empty() {
             return Err(Status::not_found("unknown service"));
@@ -20,9 +23,13 @@ impl Health for HealthService {
         Ok(Response::new(serving()))
     }
 
-    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<pb::HealthCheckResponse, Status>>;
+    type WatchStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::HealthCheckResponse, Status>>;
 
-    async fn watch(&self, req: Request<pb::HealthCheckRequest>) -> Result<Response<Self::WatchStream>, Status> {
+    async fn watch(
+        &self,
+        req: Request<pb::HealthCheckRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
         let service = req.into_inner().service;
         let (tx, rx) = tokio::sync::mpsc::channel(1);
         let answer = if service.is_empty() {

@@ -25,8 +25,9 @@ impl Kv for KvService {
         counted(&self.0, SERVICE, "Range", result)
     }
 
-    type RangeStreamStream =
-        std::pin::Pin<Box<dyn futures::Stream<Item = Result<pb::RangeStreamResponse, Status>> + Send>>;
+    type RangeStreamStream = std::pin::Pin<
+        Box<dyn futures::Stream<Item = Result<pb::RangeStreamResponse, Status>> + Send>,
+    >;
 
     async fn range_stream(
         &self,
@@ -81,9 +82,12 @@ impl Kv for KvService {
     ) -> Result<Resp<pb::CompactionResponse>, Status> {
         let result = async {
             let c = req.into_inner();
-            let c = detcd_core::api::CompactionRequest { revision: c.revision, physical: c.physical };
+            let c =
+                detcd_core::api::CompactionRequest { revision: c.revision, physical: c.physical };
             match self.0.handle.call(Request::Compact(c)).await? {
-                Response::Compact(r) => Ok(pb::CompactionResponse { header: convert::header(r.header) }),
+                Response::Compact(r) => {
+                    Ok(pb::CompactionResponse { header: convert::header(r.header) })
+                }
                 other => Err(unexpected(other)),
             }
         }

@@ -40,7 +40,9 @@ impl Lease for LeaseService {
         let result = async {
             let r = api::LeaseRevokeRequest { id: req.into_inner().id };
             match self.0.handle.call(Request::LeaseRevoke(r)).await? {
-                Response::LeaseRevoke(r) => Ok(pb::LeaseRevokeResponse { header: convert::header(r.header) }),
+                Response::LeaseRevoke(r) => {
+                    Ok(pb::LeaseRevokeResponse { header: convert::header(r.header) })
+                }
                 other => Err(unexpected(other)),
             }
         }
@@ -48,7 +50,8 @@ impl Lease for LeaseService {
         counted(&self.0, SERVICE, "LeaseRevoke", result)
     }
 
-    type LeaseKeepAliveStream = tokio_stream::wrappers::ReceiverStream<Result<pb::LeaseKeepAliveResponse, Status>>;
+    type LeaseKeepAliveStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::LeaseKeepAliveResponse, Status>>;
 
     async fn lease_keep_alive(
         &self,
@@ -59,13 +62,21 @@ impl Lease for LeaseService {
         let api = self.0.clone();
         tokio::spawn(async move {
             while let Ok(Some(k)) = input.message().await {
-                let answer = match api.handle.call(Request::LeaseKeepAlive(api::LeaseKeepAliveRequest { id: k.id })).await {
+                let answer = match api
+                    .handle
+                    .call(Request::LeaseKeepAlive(api::LeaseKeepAliveRequest { id: k.id }))
+                    .await
+                {
                     Ok(Response::LeaseKeepAlive(r)) => Ok(convert::lease_keep_alive_response(r)),
                     // etcd keeps the stream open and answers TTL 0 for a lease it does
                     // not know (expired or revoked).
                     Err(s) if s.message() == EtcdError::LeaseNotFound.message() => {
                         let info = api.handle.info().await.unwrap_or_default();
-                        Ok(pb::LeaseKeepAliveResponse { header: convert::header(info.header), id: k.id, ttl: 0 })
+                        Ok(pb::LeaseKeepAliveResponse {
+                            header: convert::header(info.header),
+                            id: k.id,
+                            ttl: 0,
+                        })
                     }
                     Ok(other) => Err(unexpected(other)),
                     Err(s) => Err(s),

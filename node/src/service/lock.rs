@@ -30,7 +30,10 @@ impl Lock for LockService {
         counted(&self.0, SERVICE, "Lock", result)
     }
 
-    async fn unlock(&self, req: Req<pb::UnlockRequest>) -> Result<Resp<pb::UnlockResponse>, Status> {
+    async fn unlock(
+        &self,
+        req: Req<pb::UnlockRequest>,
+    ) -> Result<Resp<pb::UnlockResponse>, Status> {
         let result = async {
             let header = recipes::delete(&self.0.handle, req.into_inner().key).await?;
             Ok(pb::UnlockResponse { header: convert::header(header) })

@@ -50,7 +50,11 @@ impl Maintenance for MaintenanceService {
             let errors = if info.alarms.is_empty() {
                 Vec::new()
             } else {
-                vec!["memberID:".to_string() + &info.header.member_id.to_string() + " alarm:NOSPACE "]
+                vec![
+                    "memberID:".to_string()
+                        + &info.header.member_id.to_string()
+                        + " alarm:NOSPACE ",
+                ]
             };
             Ok(pb::StatusResponse {
                 header: convert::header(info.header),
@@ -93,7 +97,10 @@ impl Maintenance for MaintenanceService {
         counted(&self.0, SERVICE, "Hash", result)
     }
 
-    async fn hash_kv(&self, req: Req<pb::HashKvRequest>) -> Result<Resp<pb::HashKvResponse>, Status> {
+    async fn hash_kv(
+        &self,
+        req: Req<pb::HashKvRequest>,
+    ) -> Result<Resp<pb::HashKvResponse>, Status> {
         let result = async {
             let revision = req.into_inner().revision;
             let r = self
@@ -113,9 +120,13 @@ impl Maintenance for MaintenanceService {
         counted(&self.0, SERVICE, "HashKV", result)
     }
 
-    type SnapshotStream = tokio_stream::wrappers::ReceiverStream<Result<pb::SnapshotResponse, Status>>;
+    type SnapshotStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::SnapshotResponse, Status>>;
 
-    async fn snapshot(&self, _: Req<pb::SnapshotRequest>) -> Result<Resp<Self::SnapshotStream>, Status> {
+    async fn snapshot(
+        &self,
+        _: Req<pb::SnapshotRequest>,
+    ) -> Result<Resp<Self::SnapshotStream>, Status> {
         let (image, header) = self.0.handle.local(|reply| Local::Snapshot { reply }).await?;
         self.0.metrics.grpc("server_stream", SERVICE, "Snapshot", tonic::Code::Ok);
         let blob = snapshot_blob(&image);
@@ -147,7 +158,9 @@ impl Maintenance for MaintenanceService {
         let result = async {
             let target = req.into_inner().target_id;
             match self.0.handle.call(Request::MoveLeader { target }).await? {
-                Response::MoveLeader(r) => Ok(pb::MoveLeaderResponse { header: convert::header(r.header) }),
+                Response::MoveLeader(r) => {
+                    Ok(pb::MoveLeaderResponse { header: convert::header(r.header) })
+                }
                 other => Err(unexpected(other)),
             }
         }
@@ -155,8 +168,16 @@ impl Maintenance for MaintenanceService {
         counted(&self.0, SERVICE, "MoveLeader", result)
     }
 
-    async fn downgrade(&self, _: Req<pb::DowngradeRequest>) -> Result<Resp<pb::DowngradeResponse>, Status> {
-        counted(&self.0, SERVICE, "Downgrade", Err(Status::unimplemented("detcd: downgrade is not supported")))
+    async fn downgrade(
+        &self,
+        _: Req<pb::DowngradeRequest>,
+    ) -> Result<Resp<pb::DowngradeResponse>, Status> {
+        counted(
+            &self.0,
+            SERVICE,
+            "Downgrade",
+            Err(Status::unimplemented("detcd: downgrade is not supported")),
+        )
     }
 }
 

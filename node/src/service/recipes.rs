@@ -74,7 +74,8 @@ pub async fn create_owned(
     };
     let put = RequestOp::Put(PutRequest { key: key.clone(), value, lease, ..Default::default() });
     let get = RequestOp::Range(RangeRequest { key: key.clone(), ..Default::default() });
-    let r = txn(h, TxnRequest { compare: vec![absent], success: vec![put], failure: vec![get] }).await?;
+    let r = txn(h, TxnRequest { compare: vec![absent], success: vec![put], failure: vec![get] })
+        .await?;
     if r.succeeded {
         return Ok((r.header.revision, r.header, None));
     }
@@ -88,7 +89,10 @@ pub async fn create_owned(
 }
 
 /// The owner under `prefix`: the key with the lowest create revision.
-pub async fn first_owner(h: &Handle, prefix: &[u8]) -> Result<(ResponseHeader, Option<KeyValue>), Status> {
+pub async fn first_owner(
+    h: &Handle,
+    prefix: &[u8],
+) -> Result<(ResponseHeader, Option<KeyValue>), Status> {
     let r = RangeRequest {
         key: Bytes::copy_from_slice(prefix),
         range_end: prefix_end(prefix),
