@@ -1,0 +1,7 @@
+//! Shared code of the end-to-end tests that drive `detcd serve` (or a real etcd) with
+//! etcdctl. Each test binary uses only part of it, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+pub mod cluster;
+pub mod process;
+pub mod tools;
