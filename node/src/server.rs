@@ -167,6 +167,23 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
 
     let mut driver_task =
         tokio::spawn(driver.run(cmd_rx, peer_rx, cfg.tick_interval(), stop_rx.clone()));
+    // As etcd, ready once the member has joined the cluster: a leader is known, so the
+    // first client requests are not refused with `no leader`.
+    let mut leader = observed.clone();
+    tokio::select! {
+        _ = leader.wait_for(|o| o.leader.is_some()) => {}
+        _ = shutdown_signal() => {
+            let _ = stop_tx.send(true);
+            let _ = driver_task.await;
+            return Ok(());
+        }
+        done = &mut driver_task => {
+            return match done {
+                Ok(Stopped::Disk(e)) => Err(ServeError::Disk(e)),
+                _ => Err(ServeError::Unsupported("the driver stopped before a leader was known".into())),
+            };
+        }
+    }
     info!(
         urls = %cfg.advertise_client_urls.iter().map(Url::to_string).collect::<Vec<_>>().join(","),
         "ready to serve client requests"

@@ -358,8 +358,14 @@ impl<S: Storage> Driver<S> {
             if *seen == now {
                 return false;
             }
-            if seen.leader != now.leader && now.leader.is_some() {
-                self.metrics.leader_changed();
+            if seen.leader != now.leader {
+                match now.leader {
+                    Some(l) => {
+                        self.metrics.leader_changed();
+                        info!(leader = format_args!("{l:x}"), term = now.term, "leader elected");
+                    }
+                    None => info!(term = now.term, "lost the leader"),
+                }
             }
             *seen = now.clone();
             true
