@@ -50,7 +50,7 @@ use super::watches::Watches;
 use crate::api::{EtcdError, RequestOp, TxnRequest, WatchResponse};
 use crate::lease::{Lessor, LessorConfig};
 use crate::mvcc::Store;
-use crate::process::{Effect, Process};
+use crate::process::{Effect, Process, RestoreError};
 use crate::raft::{Message, ProposeError, RaftNode, RaftOutput, Role, Status};
 use crate::types::{
     DurableState, Entry, EntryKind, Index, NodeId, RequestId, Snapshot, SnapshotMeta, SyncId, Term,
@@ -84,15 +84,22 @@ pub struct EtcdNode {
     /// Leader: leases are promoted once an entry of this term applied, i.e. after every
     /// entry of earlier terms (grants, renewals, checkpoints) is known here.
     promote_pending: bool,
+    /// The durable snapshot's state (its index and the decoded image), decoded once to
+    /// check it in `new` and taken by Raft's first `RestoreSnapshot`.
+    restored: Option<(Index, AppState)>,
 }
 
 impl EtcdNode {
     /// Builds a member from its configuration and everything it made durable: the
     /// state is rebuilt from the durable snapshot and the committed log after it.
-    pub fn new(cfg: Config, durable: DurableState) -> EtcdNode {
+    /// Durable state comes from a disk, so it is checked rather than trusted: a log that
+    /// is not contiguous, a commit index past it, a snapshot image or an entry payload
+    /// that does not decode is refused with a [`RestoreError`].
+    pub fn new(cfg: Config, durable: DurableState) -> Result<EtcdNode, RestoreError> {
         assert!(cfg.ticks_per_second > 0, "ticks_per_second must be positive");
         assert!(cfg.request_timeout_ticks > 0, "request_timeout_ticks must be positive");
         assert!(cfg.snapshot_entries > 0, "snapshot_entries must be positive");
+        let restored = check_durable(&cfg, &durable)?;
         let incarnation = incarnation_of(&cfg, &durable);
         let raft = RaftNode::new(cfg.raft.clone(), durable);
         let status = raft.status();
@@ -112,11 +119,12 @@ impl EtcdNode {
             next_seq: 0,
             next_ctx: 0,
             promote_pending: false,
+            restored,
             raft,
             cfg,
         };
         node.pump();
-        node
+        Ok(node)
     }
 
     pub fn config(&self) -> &Config {
@@ -400,7 +408,7 @@ impl EtcdNode {
 
     fn apply_entry(&mut self, entry: &Entry) {
         // Every replica skips a payload it cannot read, alike.
-        let Some(proposal) = Proposal::decode(&entry.data) else { return };
+        let Ok(proposal) = Proposal::decode(&entry.data) else { return };
         if proposal.id.is_some_and(|pid| !self.app.first_application(pid)) {
             return;
         }
@@ -428,8 +436,13 @@ impl EtcdNode {
     }
 
     fn restore_snapshot(&mut self, snapshot: Snapshot) {
-        self.app =
-            AppState::from_snapshot(&snapshot.data, lessor_config(&self.cfg), self.now_ticks);
+        let index = snapshot.meta.index;
+        self.app = match self.restored.take() {
+            Some((at, app)) if at == index => app,
+            _ => AppState::from_snapshot(&snapshot.data, lessor_config(&self.cfg), self.now_ticks)
+                // Only a peer running this code made it: a bug, not a disk's damage.
+                .unwrap_or_else(|e| panic!("snapshot image at index {index} does not decode: {e}")),
+        };
         self.applied = snapshot.meta.index;
         self.snapshot_index = snapshot.meta.index;
         self.watches.sync(&self.app.store, &mut self.watch_out);
@@ -496,6 +509,26 @@ impl EtcdNode {
     }
 }
 
+/// Checks what Raft does not: the durable snapshot's image and every entry payload
+/// decode. Returns the decoded snapshot state so it is decoded only once.
+fn check_durable(
+    cfg: &Config,
+    durable: &DurableState,
+) -> Result<Option<(Index, AppState)>, RestoreError> {
+    durable.check()?;
+    let snap_index = durable.snapshot.as_ref().map_or(0, |s| s.meta.index);
+    let payloads = durable.entries.iter().filter(|e| e.index > snap_index);
+    for e in payloads.filter(|e| e.kind == EntryKind::Normal) {
+        Proposal::decode(&e.data)
+            .map_err(|reason| RestoreError::EntryPayload { index: e.index, reason })?;
+    }
+    let Some(snapshot) = &durable.snapshot else { return Ok(None) };
+    // Decoded at tick 0, the tick `new` restores it at.
+    let app = AppState::from_snapshot(&snapshot.data, lessor_config(cfg), 0)
+        .map_err(|reason| RestoreError::SnapshotImage { index: snap_index, reason })?;
+    Ok(Some((snap_index, app)))
+}
+
 /// A name for this run of the member. The configured incarnation is what makes runs
 /// differ; the durable state is mixed in so that a driver that forgets to bump it is
 /// still protected whenever anything became durable between the two runs.
@@ -552,7 +585,7 @@ impl Process for EtcdNode {
     type Request = Request;
     type Response = Response;
 
-    fn restore(config: Config, durable: DurableState) -> Self {
+    fn restore(config: Config, durable: DurableState) -> Result<Self, RestoreError> {
         EtcdNode::new(config, durable)
     }
 
