@@ -17,6 +17,10 @@
 //! - Linearizable reads (range, read-only txn, lease time-to-live and list) ask Raft for
 //!   a read index (a follower asks the leader) and are served from local state once
 //!   this member applied that index. Serializable reads are served at once.
+//! - A request that would wait (a proposal, a linearizable read, a leader transfer) is
+//!   refused at once with `too many requests` when `pending_requests_max` requests
+//!   already wait here, and a proposal also while the commit index runs more than
+//!   `apply_gap_entries_max` entries ahead of the applied index.
 //! - Without a known leader, writes and linearizable reads fail with `no leader`.
 //!   When the term changes, requests whose fate depended on the old leader (proposals,
 //!   reads without a read index yet) fail with `leader changed`; any request still
@@ -275,8 +279,27 @@ impl EtcdNode {
         }
     }
 
+    /// Refuses request `id` with `too many requests` when this member already holds
+    /// `pending_requests_max` waiting requests; true if it did.
+    fn refuse_when_full(&mut self, id: RequestId) -> bool {
+        if self.pending.len() < self.cfg.pending_requests_max {
+            return false;
+        }
+        self.respond(id, Response::Err(EtcdError::TooManyRequests));
+        true
+    }
+
     /// Proposes `op` for client request `id`, answered when it applies here.
     fn propose(&mut self, id: RequestId, op: Op) {
+        if self.refuse_when_full(id) {
+            return;
+        }
+        // As etcd: while applying lags far behind the commit index, more proposals
+        // would only lengthen the queue every one of them waits behind.
+        if self.raft.status().commit > self.applied + self.cfg.apply_gap_entries_max {
+            self.respond(id, Response::Err(EtcdError::TooManyRequests));
+            return;
+        }
         let pid = self.next_proposal_id();
         let data = Proposal { id: Some(pid), op: op.clone() }.encode();
         match self.raft.propose(data) {
@@ -296,6 +319,9 @@ impl EtcdNode {
     }
 
     fn linearizable(&mut self, id: RequestId, read: Read) {
+        if self.refuse_when_full(id) {
+            return;
+        }
         self.next_ctx += 1;
         // The incarnation in the high bits keeps a read index answered to the process
         // before a restart from being taken for one of the new process.
@@ -328,6 +354,9 @@ impl EtcdNode {
         }
         if target == self.cfg.member_id() {
             self.respond(id, Response::MoveLeader(MoveLeaderResponse::default()));
+            return;
+        }
+        if self.refuse_when_full(id) {
             return;
         }
         match self.raft.transfer_leader(target) {
