@@ -296,7 +296,7 @@ impl EtcdNode {
         }
         // As etcd: while applying lags far behind the commit index, more proposals
         // would only lengthen the queue every one of them waits behind.
-        if self.raft.status().commit > self.applied + self.cfg.apply_gap_entries_max {
+        if self.raft.status().commit > self.applied.saturating_add(self.cfg.apply_gap_entries_max) {
             self.respond(id, Response::Err(EtcdError::TooManyRequests));
             return;
         }
@@ -538,8 +538,9 @@ impl EtcdNode {
     }
 }
 
-/// Checks what Raft does not: the durable snapshot's image and every entry payload
-/// decode. Returns the decoded snapshot state so it is decoded only once.
+/// Checks durable state before Raft sees it: its structure (`DurableState::check`),
+/// then what only this node type can read: the snapshot image and every normal entry's
+/// payload after it decode. Returns the decoded snapshot state so it is decoded once.
 fn check_durable(
     cfg: &Config,
     durable: &DurableState,
