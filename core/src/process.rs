@@ -17,10 +17,13 @@
 //!    response with `canceled` set); the node type documents which requests do.
 //!
 //! After a crash a driver rebuilds the process with `restore` from what it had made
-//! durable, and nothing else: volatile state is lost, as on a real machine.
+//! durable, and nothing else: volatile state is lost, as on a real machine. What a
+//! disk hands back is input, not our own invariant: `restore` refuses a state it cannot
+//! use with a [`RestoreError`] rather than panicking, so a real node can report it and
+//! refuse to start.
 
 use crate::raft::{Message, Status};
-use crate::types::{DurableState, Entry, Index, NodeId, PersistOp, RequestId, SyncId};
+use crate::types::{DurableState, Entry, Index, NodeId, PersistOp, RequestId, SyncId, Term};
 
 /// What a process asks its driver to do.
 #[derive(Clone, Debug)]
@@ -43,8 +46,15 @@ pub trait Process: Sized {
     type Response: Clone + std::fmt::Debug;
 
     /// Builds the process from its configuration and everything it made durable
-    /// (an empty `DurableState` for a brand-new member).
-    fn restore(config: Self::Config, durable: DurableState) -> Self;
+    /// (an empty `DurableState` for a brand-new member), or says why that state cannot
+    /// be used.
+    fn restore(config: Self::Config, durable: DurableState) -> Result<Self, RestoreError>;
+    /// `restore` for durable state this program wrote itself and kept in memory (the
+    /// simulator's disks, tests): a refusal there is a bug, so it panics.
+    fn restore_own(config: Self::Config, durable: DurableState) -> Self {
+        Self::restore(config, durable)
+            .unwrap_or_else(|e| panic!("our own durable state does not restore: {e}"))
+    }
     /// One logical clock tick. The process never reads a clock.
     fn tick(&mut self);
     /// A message from a peer.
@@ -69,3 +79,46 @@ pub trait Process: Sized {
         self.status().id
     }
 }
+
+/// Why durable state handed to [`Process::restore`] cannot be used. Each names what a
+/// person needs to find the damage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestoreError {
+    /// The snapshot's application image does not decode.
+    SnapshotImage { index: Index, reason: String },
+    /// The payload of the log entry at `index` does not decode.
+    EntryPayload { index: Index, reason: String },
+    /// The log does not continue where it should: the snapshot (or the start of the
+    /// log) is followed by `found` where `expected` belongs.
+    LogGap { expected: Index, found: Index },
+    /// The entry at `index` has a lower term than the one before it.
+    LogTermDecreases { index: Index, term: Term, previous: Term },
+    /// The hard state's commit index lies beyond the last durable entry.
+    CommitBeyondLog { commit: Index, last_index: Index },
+}
+
+impl std::fmt::Display for RestoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestoreError::SnapshotImage { index, reason } => {
+                write!(f, "snapshot at index {index}: image does not decode: {reason}")
+            }
+            RestoreError::EntryPayload { index, reason } => {
+                write!(f, "log entry {index}: payload does not decode: {reason}")
+            }
+            RestoreError::LogGap { expected, found } => {
+                write!(f, "durable log is not contiguous: entry {found} where {expected} belongs")
+            }
+            RestoreError::LogTermDecreases { index, term, previous } => write!(
+                f,
+                "durable log terms decrease: entry {index} has term {term} after term {previous}"
+            ),
+            RestoreError::CommitBeyondLog { commit, last_index } => write!(
+                f,
+                "durable commit index {commit} is beyond the last durable entry {last_index}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RestoreError {}

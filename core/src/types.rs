@@ -2,6 +2,7 @@
 //! log entries, the hard state and snapshots. These are the values a driver must make
 //! durable and hand back on restart.
 
+use crate::process::RestoreError;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -132,6 +133,32 @@ impl DurableState {
         if let Some(hs) = op.hard_state {
             self.hard_state = hs;
         }
+    }
+
+    /// Checks what Raft relies on when it rebuilds itself from this state: after the
+    /// snapshot the entries are contiguous, their terms never decrease (starting from
+    /// the snapshot's), and the commit index does not pass the last entry. Entries at or below the snapshot's index are
+    /// ignored on restore, as they are covered by it. Payloads are the node type's
+    /// business.
+    pub fn check(&self) -> Result<(), RestoreError> {
+        let (snap_index, snap_term) =
+            self.snapshot.as_ref().map_or((0, 0), |s| (s.meta.index, s.meta.term));
+        let (mut last_index, mut last_term) = (snap_index, snap_term);
+        for e in self.entries.iter().filter(|e| e.index > snap_index) {
+            if e.index != last_index + 1 {
+                return Err(RestoreError::LogGap { expected: last_index + 1, found: e.index });
+            }
+            if e.term < last_term {
+                let (index, term, previous) = (e.index, e.term, last_term);
+                return Err(RestoreError::LogTermDecreases { index, term, previous });
+            }
+            (last_index, last_term) = (e.index, e.term);
+        }
+        let commit = self.hard_state.commit;
+        if commit > last_index {
+            return Err(RestoreError::CommitBeyondLog { commit, last_index });
+        }
+        Ok(())
     }
 
     /// Index of the last durable entry (or of the snapshot when the log is empty).

@@ -12,7 +12,7 @@
 
 use crate::trace::fnv_bytes;
 use bytes::Bytes;
-use detcd_core::process::{Effect, Process};
+use detcd_core::process::{Effect, Process, RestoreError};
 use detcd_core::raft::{Config, ProposeError, RaftNode, RaftOutput, Status};
 use detcd_core::types::{
     DurableState, Entry, EntryKind, Index, NodeId, RequestId, Snapshot, SnapshotMeta, SyncId,
@@ -81,17 +81,22 @@ impl Kv {
         Bytes::from(out)
     }
 
-    /// Rebuilds the state from a snapshot this module encoded. Snapshots only ever come
-    /// from peers running the same code, so a malformed one is a programmer error.
-    fn decode(index: Index, data: &[u8]) -> Kv {
-        let word = |i: usize| -> u64 {
-            let bytes = data.get(i * 8..i * 8 + 8).expect("snapshot shorter than its header says");
-            u64::from_le_bytes(bytes.try_into().expect("8 bytes"))
+    /// Rebuilds the state from a snapshot this module encoded, or says why `data` is
+    /// not one.
+    fn decode(index: Index, data: &[u8]) -> Result<Kv, String> {
+        let word = |i: usize| -> Result<u64, String> {
+            let bytes = data.get(i * 8..i * 8 + 8).ok_or("shorter than its header says")?;
+            Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
         };
-        let chain = word(0);
-        let n = word(1) as usize;
-        let map = (0..n).map(|i| (word(2 + 2 * i), word(3 + 2 * i))).collect();
-        Kv { map, chain, applied: index }
+        let chain = word(0)?;
+        let n = word(1)?;
+        if data.len() as u64 != 16 + n.saturating_mul(16) {
+            return Err(format!("{} bytes for {n} pairs", data.len()));
+        }
+        let map = (0..n as usize)
+            .map(|i| Ok((word(2 + 2 * i)?, word(3 + 2 * i)?)))
+            .collect::<Result<_, String>>()?;
+        Ok(Kv { map, chain, applied: index })
     }
 
     fn apply(&mut self, e: &Entry) -> Option<Proposal> {
@@ -194,7 +199,11 @@ impl RaftProcess {
                 self.serve_ready();
             }
             RaftOutput::RestoreSnapshot(s) => {
-                self.kv = Kv::decode(s.meta.index, &s.data);
+                // Checked in `restore` when from our disk; otherwise a peer running this
+                // code made it, so a malformed one is a bug.
+                self.kv = Kv::decode(s.meta.index, &s.data).unwrap_or_else(|e| {
+                    panic!("snapshot at {} does not decode: {e}", s.meta.index)
+                });
                 self.serve_ready();
             }
             RaftOutput::ReadReady { ctx, index } => {
@@ -248,10 +257,20 @@ impl Process for RaftProcess {
     type Request = KvRequest;
     type Response = KvResponse;
 
-    fn restore(config: RaftProcessConfig, durable: DurableState) -> Self {
+    fn restore(config: RaftProcessConfig, durable: DurableState) -> Result<Self, RestoreError> {
+        durable.check()?;
         let snap_index = durable.snapshot.as_ref().map_or(0, |s| s.meta.index);
+        if let Some(s) = &durable.snapshot {
+            Kv::decode(snap_index, &s.data)
+                .map_err(|reason| RestoreError::SnapshotImage { index: snap_index, reason })?;
+        }
+        let normal = durable.entries.iter().filter(|e| e.kind == EntryKind::Normal);
+        if let Some(e) = normal.filter(|e| e.index > snap_index).find(|e| e.data.len() != 32) {
+            let reason = format!("{} bytes, a put is 32", e.data.len());
+            return Err(RestoreError::EntryPayload { index: e.index, reason });
+        }
         let node = RaftNode::new(config.raft.clone(), durable);
-        RaftProcess {
+        Ok(RaftProcess {
             node,
             kv: Kv { applied: snap_index, ..Kv::default() },
             config,
@@ -261,7 +280,7 @@ impl Process for RaftProcess {
             kv_at_last_tick: None,
             raft_out: Vec::new(),
             out: Vec::new(),
-        }
+        })
     }
 
     fn tick(&mut self) {

@@ -688,7 +688,8 @@ impl<P: Process> World<P> {
             incarnation: slot.incarnation,
         };
         let config = (self.factory)(&setup);
-        let process = P::restore(config, slot.disk.durable.clone());
+        // The simulated disk is ours: what it holds restores, or there is a bug.
+        let process = P::restore_own(config, slot.disk.durable.clone());
         // What the node recovers from its disk was committed before: not news.
         slot.commit_seen = process.status().commit;
         slot.process = Some(process);

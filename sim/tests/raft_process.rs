@@ -94,8 +94,11 @@ impl detcd_core::process::Process for Diverging {
     type Config = RaftProcessConfig;
     type Request = KvRequest;
     type Response = KvResponse;
-    fn restore(config: RaftProcessConfig, durable: detcd_core::types::DurableState) -> Self {
-        Diverging(RaftProcess::restore(config, durable))
+    fn restore(
+        config: RaftProcessConfig,
+        durable: detcd_core::types::DurableState,
+    ) -> Result<Self, detcd_core::process::RestoreError> {
+        RaftProcess::restore(config, durable).map(Diverging)
     }
     fn tick(&mut self) {
         self.0.tick()
@@ -142,4 +145,32 @@ fn a_diverging_state_machine_is_caught() {
         }
         other => panic!("expected a state divergence, got {other:?}"),
     }
+}
+
+#[test]
+fn damaged_durable_state_is_refused_not_a_panic() {
+    use detcd_core::process::{Process, RestoreError};
+    use detcd_core::types::{
+        ConfState, DurableState, Entry, EntryKind, HardState, Snapshot, SnapshotMeta,
+    };
+    let config = || RaftProcessConfig {
+        raft: detcd_core::raft::Config::new(1, vec![1], 1),
+        compact_every_entries: 64,
+    };
+    let meta = SnapshotMeta { index: 3, term: 1, conf: ConfState::with_voters([1]) };
+    let mut d = DurableState {
+        hard_state: HardState { term: 1, vote: Some(1), commit: 3 },
+        snapshot: Some(Snapshot { meta, data: bytes::Bytes::from_static(b"short") }),
+        entries: Vec::new(),
+    };
+    let err = RaftProcess::restore(config(), d.clone()).err().expect("refused");
+    assert!(matches!(err, RestoreError::SnapshotImage { index: 3, .. }), "{err}");
+    d.snapshot = None;
+    d.entries = (1..=3)
+        .map(|index| Entry { term: 1, index, kind: EntryKind::Normal, data: vec![0; 32].into() })
+        .collect();
+    assert!(RaftProcess::restore(config(), d.clone()).is_ok());
+    d.entries[1].data = bytes::Bytes::from_static(b"garbage");
+    let err = RaftProcess::restore(config(), d).err().expect("refused");
+    assert!(matches!(err, RestoreError::EntryPayload { index: 2, .. }), "{err}");
 }

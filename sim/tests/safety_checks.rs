@@ -22,7 +22,7 @@ impl Process for Fake {
     type Config = ();
     type Request = ();
     type Response = ();
-    fn restore(_: (), _: DurableState) -> Self {
+    fn restore(_: (), _: DurableState) -> Result<Self, detcd_core::process::RestoreError> {
         unreachable!("built directly")
     }
     fn tick(&mut self) {}

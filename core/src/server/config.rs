@@ -7,6 +7,14 @@ use crate::raft;
 pub const REQUEST_BYTES_MAX_DEFAULT: usize = 1_572_864;
 /// etcd's `--max-txn-ops` default.
 pub const TXN_OPS_MAX_DEFAULT: usize = 128;
+/// Default `pending_requests_max`: twice etcd's apply gap below. A member that keeps
+/// up holds far fewer; one that holds this many answers each only after thousands
+/// ahead of it, likely past its timeout, so refusing at once lets the client back off
+/// or go elsewhere, and it bounds the memory waiting requests take (each holds its
+/// operation; at a typical size under 1 KiB, about 10 MiB).
+pub const PENDING_REQUESTS_MAX_DEFAULT: usize = 10_000;
+/// etcd's `maxGapBetweenApplyAndCommitIndex`.
+pub const APPLY_GAP_ENTRIES_MAX_DEFAULT: u64 = 5_000;
 /// etcd's largest lease TTL, in seconds.
 pub const LEASE_TTL_MAX_SECS: i64 = 9_000_000_000;
 
@@ -45,6 +53,13 @@ pub struct Config {
     pub request_timeout_ticks: u64,
     /// Take a snapshot and compact the Raft log after this many applied entries.
     pub snapshot_entries: u64,
+    /// Most client requests waiting here at once (proposals, linearizable reads and
+    /// leader transfers; open watch streams do not count). Beyond it a request that
+    /// would wait is refused with `too many requests`.
+    pub pending_requests_max: usize,
+    /// New proposals are refused with `too many requests` while the commit index is
+    /// more than this many entries ahead of the applied index, as etcd does.
+    pub apply_gap_entries_max: u64,
 }
 
 impl Config {
@@ -66,6 +81,8 @@ impl Config {
             watch_progress_ticks: 6000,
             request_timeout_ticks: 50,
             snapshot_entries: 10_000,
+            pending_requests_max: PENDING_REQUESTS_MAX_DEFAULT,
+            apply_gap_entries_max: APPLY_GAP_ENTRIES_MAX_DEFAULT,
         }
     }
 

@@ -24,7 +24,10 @@ mod state;
 mod validate;
 mod watches;
 
-pub use config::{Config, LEASE_TTL_MAX_SECS, REQUEST_BYTES_MAX_DEFAULT, TXN_OPS_MAX_DEFAULT};
+pub use config::{
+    Config, APPLY_GAP_ENTRIES_MAX_DEFAULT, LEASE_TTL_MAX_SECS, PENDING_REQUESTS_MAX_DEFAULT,
+    REQUEST_BYTES_MAX_DEFAULT, TXN_OPS_MAX_DEFAULT,
+};
 pub use node::EtcdNode;
 pub use proposal::{Op, Proposal, ProposalId};
 pub use request::{MoveLeaderResponse, Request, Response, StatusResponse, StreamId};

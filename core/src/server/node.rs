@@ -17,6 +17,10 @@
 //! - Linearizable reads (range, read-only txn, lease time-to-live and list) ask Raft for
 //!   a read index (a follower asks the leader) and are served from local state once
 //!   this member applied that index. Serializable reads are served at once.
+//! - A request that would wait (a proposal, a linearizable read, a leader transfer) is
+//!   refused at once with `too many requests` when `pending_requests_max` requests
+//!   already wait here, and a proposal also while the commit index runs more than
+//!   `apply_gap_entries_max` entries ahead of the applied index.
 //! - Without a known leader, writes and linearizable reads fail with `no leader`.
 //!   When the term changes, requests whose fate depended on the old leader (proposals,
 //!   reads without a read index yet) fail with `leader changed`; any request still
@@ -50,7 +54,7 @@ use super::watches::Watches;
 use crate::api::{EtcdError, RequestOp, TxnRequest, WatchResponse};
 use crate::lease::{Lessor, LessorConfig};
 use crate::mvcc::Store;
-use crate::process::{Effect, Process};
+use crate::process::{Effect, Process, RestoreError};
 use crate::raft::{Message, ProposeError, RaftNode, RaftOutput, Role, Status};
 use crate::types::{
     DurableState, Entry, EntryKind, Index, NodeId, RequestId, Snapshot, SnapshotMeta, SyncId, Term,
@@ -84,15 +88,22 @@ pub struct EtcdNode {
     /// Leader: leases are promoted once an entry of this term applied, i.e. after every
     /// entry of earlier terms (grants, renewals, checkpoints) is known here.
     promote_pending: bool,
+    /// The durable snapshot's state (its index and the decoded image), decoded once to
+    /// check it in `new` and taken by Raft's first `RestoreSnapshot`.
+    restored: Option<(Index, AppState)>,
 }
 
 impl EtcdNode {
     /// Builds a member from its configuration and everything it made durable: the
     /// state is rebuilt from the durable snapshot and the committed log after it.
-    pub fn new(cfg: Config, durable: DurableState) -> EtcdNode {
+    /// Durable state comes from a disk, so it is checked rather than trusted: a log that
+    /// is not contiguous, a commit index past it, a snapshot image or an entry payload
+    /// that does not decode is refused with a [`RestoreError`].
+    pub fn new(cfg: Config, durable: DurableState) -> Result<EtcdNode, RestoreError> {
         assert!(cfg.ticks_per_second > 0, "ticks_per_second must be positive");
         assert!(cfg.request_timeout_ticks > 0, "request_timeout_ticks must be positive");
         assert!(cfg.snapshot_entries > 0, "snapshot_entries must be positive");
+        let restored = check_durable(&cfg, &durable)?;
         let incarnation = incarnation_of(&cfg, &durable);
         let raft = RaftNode::new(cfg.raft.clone(), durable);
         let status = raft.status();
@@ -112,11 +123,12 @@ impl EtcdNode {
             next_seq: 0,
             next_ctx: 0,
             promote_pending: false,
+            restored,
             raft,
             cfg,
         };
         node.pump();
-        node
+        Ok(node)
     }
 
     pub fn config(&self) -> &Config {
@@ -267,8 +279,27 @@ impl EtcdNode {
         }
     }
 
+    /// Refuses request `id` with `too many requests` when this member already holds
+    /// `pending_requests_max` waiting requests; true if it did.
+    fn refuse_when_full(&mut self, id: RequestId) -> bool {
+        if self.pending.len() < self.cfg.pending_requests_max {
+            return false;
+        }
+        self.respond(id, Response::Err(EtcdError::TooManyRequests));
+        true
+    }
+
     /// Proposes `op` for client request `id`, answered when it applies here.
     fn propose(&mut self, id: RequestId, op: Op) {
+        if self.refuse_when_full(id) {
+            return;
+        }
+        // As etcd: while applying lags far behind the commit index, more proposals
+        // would only lengthen the queue every one of them waits behind.
+        if self.raft.status().commit > self.applied.saturating_add(self.cfg.apply_gap_entries_max) {
+            self.respond(id, Response::Err(EtcdError::TooManyRequests));
+            return;
+        }
         let pid = self.next_proposal_id();
         let data = Proposal { id: Some(pid), op: op.clone() }.encode();
         match self.raft.propose(data) {
@@ -288,6 +319,9 @@ impl EtcdNode {
     }
 
     fn linearizable(&mut self, id: RequestId, read: Read) {
+        if self.refuse_when_full(id) {
+            return;
+        }
         self.next_ctx += 1;
         // The incarnation in the high bits keeps a read index answered to the process
         // before a restart from being taken for one of the new process.
@@ -320,6 +354,9 @@ impl EtcdNode {
         }
         if target == self.cfg.member_id() {
             self.respond(id, Response::MoveLeader(MoveLeaderResponse::default()));
+            return;
+        }
+        if self.refuse_when_full(id) {
             return;
         }
         match self.raft.transfer_leader(target) {
@@ -400,7 +437,7 @@ impl EtcdNode {
 
     fn apply_entry(&mut self, entry: &Entry) {
         // Every replica skips a payload it cannot read, alike.
-        let Some(proposal) = Proposal::decode(&entry.data) else { return };
+        let Ok(proposal) = Proposal::decode(&entry.data) else { return };
         if proposal.id.is_some_and(|pid| !self.app.first_application(pid)) {
             return;
         }
@@ -428,8 +465,13 @@ impl EtcdNode {
     }
 
     fn restore_snapshot(&mut self, snapshot: Snapshot) {
-        self.app =
-            AppState::from_snapshot(&snapshot.data, lessor_config(&self.cfg), self.now_ticks);
+        let index = snapshot.meta.index;
+        self.app = match self.restored.take() {
+            Some((at, app)) if at == index => app,
+            _ => AppState::from_snapshot(&snapshot.data, lessor_config(&self.cfg), self.now_ticks)
+                // Only a peer running this code made it: a bug, not a disk's damage.
+                .unwrap_or_else(|e| panic!("snapshot image at index {index} does not decode: {e}")),
+        };
         self.applied = snapshot.meta.index;
         self.snapshot_index = snapshot.meta.index;
         self.watches.sync(&self.app.store, &mut self.watch_out);
@@ -496,6 +538,27 @@ impl EtcdNode {
     }
 }
 
+/// Checks durable state before Raft sees it: its structure (`DurableState::check`),
+/// then what only this node type can read: the snapshot image and every normal entry's
+/// payload after it decode. Returns the decoded snapshot state so it is decoded once.
+fn check_durable(
+    cfg: &Config,
+    durable: &DurableState,
+) -> Result<Option<(Index, AppState)>, RestoreError> {
+    durable.check()?;
+    let snap_index = durable.snapshot.as_ref().map_or(0, |s| s.meta.index);
+    let payloads = durable.entries.iter().filter(|e| e.index > snap_index);
+    for e in payloads.filter(|e| e.kind == EntryKind::Normal) {
+        Proposal::decode(&e.data)
+            .map_err(|reason| RestoreError::EntryPayload { index: e.index, reason })?;
+    }
+    let Some(snapshot) = &durable.snapshot else { return Ok(None) };
+    // Decoded at tick 0, the tick `new` restores it at.
+    let app = AppState::from_snapshot(&snapshot.data, lessor_config(cfg), 0)
+        .map_err(|reason| RestoreError::SnapshotImage { index: snap_index, reason })?;
+    Ok(Some((snap_index, app)))
+}
+
 /// A name for this run of the member. The configured incarnation is what makes runs
 /// differ; the durable state is mixed in so that a driver that forgets to bump it is
 /// still protected whenever anything became durable between the two runs.
@@ -552,7 +615,7 @@ impl Process for EtcdNode {
     type Request = Request;
     type Response = Response;
 
-    fn restore(config: Config, durable: DurableState) -> Self {
+    fn restore(config: Config, durable: DurableState) -> Result<Self, RestoreError> {
         EtcdNode::new(config, durable)
     }
 

@@ -61,9 +61,9 @@ impl Proposal {
         Bytes::from(buf)
     }
 
-    /// Reads an entry's payload. A payload that is not a proposal (a corrupted or
-    /// foreign entry) is `None`; every replica skips it alike.
-    pub fn decode(data: &[u8]) -> Option<Proposal> {
-        ciborium::from_reader(data).ok()
+    /// Reads an entry's payload, or says why it is not a proposal (a corrupted or
+    /// foreign entry).
+    pub fn decode(data: &[u8]) -> Result<Proposal, String> {
+        ciborium::from_reader(data).map_err(|e| e.to_string())
     }
 }

@@ -70,20 +70,23 @@ impl AppState {
         true
     }
 
-    /// The state a snapshot describes, as of tick `now_ticks` on this member. An image
-    /// that does not decode is a broken snapshot from our own code: a bug, not input.
-    pub fn from_snapshot(data: &[u8], lessor: LessorConfig, now_ticks: u64) -> AppState {
+    /// The state a snapshot describes, as of tick `now_ticks` on this member, or why
+    /// the image does not decode.
+    pub fn from_snapshot(
+        data: &[u8],
+        lessor: LessorConfig,
+        now_ticks: u64,
+    ) -> Result<AppState, String> {
         if data.is_empty() {
-            return AppState::new(lessor);
+            return Ok(AppState::new(lessor));
         }
-        let image: Image = ciborium::from_reader(data)
-            .unwrap_or_else(|e| panic!("snapshot image does not decode: {e}"));
-        AppState {
+        let image: Image = ciborium::from_reader(data).map_err(|e| e.to_string())?;
+        Ok(AppState {
             store: image.store,
             lessor: Lessor::from_table(image.leases, lessor, now_ticks),
             lessor_config: lessor,
             applied_seqs: image.applied_seqs,
-        }
+        })
     }
 
     /// The snapshot image of the replicated state.

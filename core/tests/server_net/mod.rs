@@ -92,7 +92,7 @@ impl Cluster {
             let id = cfg.member_id();
             c.disks.insert(id, Disk::default());
             c.outboxes.insert(id, Outbox::new());
-            c.nodes.insert(id, Some(EtcdNode::restore(cfg.clone(), DurableState::default())));
+            c.nodes.insert(id, Some(EtcdNode::restore_own(cfg.clone(), DurableState::default())));
             c.configs.insert(id, cfg);
             c.drain(id);
         }
@@ -337,7 +337,7 @@ impl Cluster {
         cfg.incarnation += 1;
         let cfg = cfg.clone();
         let durable = self.disks[&id].durable.clone();
-        self.nodes.insert(id, Some(EtcdNode::restore(cfg, durable)));
+        self.nodes.insert(id, Some(EtcdNode::restore_own(cfg, durable)));
         self.drain(id);
     }
 

@@ -6,7 +6,7 @@
 //! and partitions from the receiving side.
 
 use bytes::Bytes;
-use detcd_core::process::{Effect, Process};
+use detcd_core::process::{Effect, Process, RestoreError};
 use detcd_core::raft::{Message, MessageBody, Role, Status};
 use detcd_core::types::{
     DurableState, Entry, EntryKind, Index, NodeId, PersistOp, RequestId, SyncId,
@@ -78,9 +78,9 @@ impl Process for Pinger {
     type Request = u64;
     type Response = Index;
 
-    fn restore(config: PingerConfig, durable: DurableState) -> Self {
+    fn restore(config: PingerConfig, durable: DurableState) -> Result<Self, RestoreError> {
         let log = durable.entries;
-        Pinger {
+        Ok(Pinger {
             id: config.id,
             peers: config.peers,
             durable_index: log.len() as Index,
@@ -93,7 +93,7 @@ impl Process for Pinger {
             syncs: Vec::new(),
             waiting: Vec::new(),
             out: Vec::new(),
-        }
+        })
     }
 
     fn tick(&mut self) {
