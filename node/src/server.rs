@@ -73,7 +73,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
     let cluster_id = cfg.cluster_id();
     let members = cfg.members();
     let node_cfg = core_config(&cfg, incarnation);
-    let node = EtcdNode::new(node_cfg, durable);
+    let node = EtcdNode::new(node_cfg, durable).map_err(|e| ServeError::Restore(e.to_string()))?;
     info!(
         name = %cfg.name,
         member = format_args!("{me:x}"),

@@ -120,7 +120,10 @@ impl Cluster for ClusterService {
         let result = async {
             let info = self.0.handle.info().await?;
             let members = self.0.members.list(&info.voters, &info.learners).await;
-            Ok(pb::MemberListResponse { header: convert::header(info.header), members })
+            // etcd answers MemberList from its membership store, outside the MVCC
+            // store: its header carries no revision.
+            let header = detcd_core::api::ResponseHeader { revision: 0, ..info.header };
+            Ok(pb::MemberListResponse { header: convert::header(header), members })
         }
         .await;
         counted(&self.0, SERVICE, "MemberList", result)

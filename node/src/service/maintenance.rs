@@ -27,18 +27,24 @@ impl Maintenance for MaintenanceService {
         use pb::alarm_request::AlarmAction;
         let result = async {
             let req = req.into_inner();
-            let info = match AlarmAction::try_from(req.action) {
+            let action = AlarmAction::try_from(req.action);
+            let info = match action {
                 Ok(AlarmAction::Deactivate) if req.alarm == NOSPACE_ALARM || req.alarm == 0 => {
                     self.0.handle.local(|reply| Local::Disarm { reply }).await?
                 }
                 _ => self.0.handle.info().await?,
+            };
+            // etcd answers a GET from memory with no header at all.
+            let header = match action {
+                Ok(AlarmAction::Get) => None,
+                _ => convert::header(info.header),
             };
             let alarms = info
                 .alarms
                 .iter()
                 .map(|&(member_id, alarm)| pb::AlarmMember { member_id, alarm })
                 .collect();
-            Ok(pb::AlarmResponse { header: convert::header(info.header), alarms })
+            Ok(pb::AlarmResponse { header, alarms })
         }
         .await;
         counted(&self.0, SERVICE, "Alarm", result)
