@@ -28,6 +28,13 @@ pub struct StartedLabels {
     pub grpc_method: &'static str,
 }
 
+/// A peer label as etcd writes it: `To="<id in hex>"` (capitalised, hence not derived).
+type PeerLabels = Vec<(&'static str, String)>;
+
+fn rtt_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
 pub struct Metrics {
     registry: Registry,
     has_leader: Gauge,
@@ -44,6 +51,7 @@ pub struct Metrics {
     grpc_handled: Family<GrpcLabels, Counter>,
     peer_sent_bytes: Counter<u64, AtomicU64>,
     peer_received_bytes: Counter<u64, AtomicU64>,
+    peer_rtt: Family<PeerLabels, Histogram, fn() -> Histogram>,
 }
 
 impl Metrics {
@@ -64,6 +72,7 @@ impl Metrics {
             grpc_handled: Family::default(),
             peer_sent_bytes: Counter::default(),
             peer_received_bytes: Counter::default(),
+            peer_rtt: Family::new_with_constructor(rtt_histogram),
             registry: Registry::default(),
         };
         m.quota_bytes.set(i64::try_from(quota_bytes).unwrap_or(i64::MAX));
@@ -98,7 +107,7 @@ impl Metrics {
             "Requests waiting.",
             m.proposals_pending.clone(),
         );
-        r.register("etcd_server_proposals_failed", "Failed proposals.", m.proposals_failed.clone());
+        r.register("etcd_server_proposals_failed", "Failed proposals", m.proposals_failed.clone());
         r.register(
             "etcd_disk_wal_fsync_duration_seconds",
             "Latency of the write-ahead log's fsyncs.",
@@ -109,9 +118,9 @@ impl Metrics {
             "Bytes of storage.",
             m.db_total_size.clone(),
         );
-        r.register("etcd_server_quota_backend_bytes", "The storage quota.", m.quota_bytes.clone());
-        r.register("grpc_server_started", "RPCs started.", m.grpc_started.clone());
-        r.register("grpc_server_handled", "RPCs completed, by code.", m.grpc_handled.clone());
+        r.register("etcd_server_quota_backend_bytes", "The storage quota", m.quota_bytes.clone());
+        r.register("grpc_server_started", "RPCs started", m.grpc_started.clone());
+        r.register("grpc_server_handled", "RPCs completed, by code", m.grpc_handled.clone());
         r.register(
             "etcd_network_peer_sent_bytes",
             "Bytes sent to peers.",
@@ -121,6 +130,11 @@ impl Metrics {
             "etcd_network_peer_received_bytes",
             "Bytes received from peers.",
             m.peer_received_bytes.clone(),
+        );
+        r.register(
+            "etcd_network_peer_round_trip_time_seconds",
+            "Round trip time of a request to each peer over the peer port.",
+            m.peer_rtt.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -187,6 +201,11 @@ impl Metrics {
 
     pub fn peer_sent(&self, bytes: usize) {
         self.peer_sent_bytes.inc_by(bytes as u64);
+    }
+
+    pub fn peer_rtt(&self, to: u64, took: Duration) {
+        let labels = vec![("To", format!("{to:x}"))];
+        self.peer_rtt.get_or_create(&labels).observe(took.as_secs_f64());
     }
 
     pub fn peer_received(&self, bytes: usize) {

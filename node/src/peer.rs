@@ -48,6 +48,7 @@ impl Peers {
             let (tx, rx) = mpsc::channel(PEER_QUEUE_MAX);
             queues.insert(*id, tx);
             let link = Link { me, cluster_id, to: *id, url: url.clone(), metrics: metrics.clone() };
+            tokio::spawn(probe(*id, url.clone(), metrics.clone()));
             tokio::spawn(link.run(rx));
         }
         Peers { queues }
@@ -62,6 +63,30 @@ impl Peers {
                 }
             }
             None => debug!(to = msg.to, "message to an unknown member dropped"),
+        }
+    }
+}
+
+/// How often the round trip to each peer is measured.
+const PROBE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Measures the round trip of a small request to a peer, every `PROBE_INTERVAL`, for
+/// `etcd_network_peer_round_trip_time_seconds`. Ends when the member stops (the
+/// runtime drops it).
+async fn probe(to: u64, url: String, metrics: Arc<Metrics>) {
+    let mut client: Option<PeerClient<tonic::transport::Channel>> = None;
+    let mut every = tokio::time::interval(PROBE_INTERVAL);
+    loop {
+        every.tick().await;
+        if client.is_none() {
+            client = PeerClient::connect(url.clone()).await.ok();
+        }
+        let Some(c) = client.as_mut() else { continue };
+        let started = tokio::time::Instant::now();
+        let asked = tokio::time::timeout(PROBE_INTERVAL, c.attributes(AttributesRequest {})).await;
+        match asked {
+            Ok(Ok(_)) => metrics.peer_rtt(to, started.elapsed()),
+            _ => client = None,
         }
     }
 }

@@ -456,6 +456,22 @@ impl EtcdNode {
         if self.applied < self.snapshot_index + self.cfg.snapshot_entries {
             return;
         }
+        self.take_snapshot();
+    }
+
+    /// Snapshots the applied state now and compacts the log behind it (an operator's
+    /// defragment: the driver's storage can then drop the log and the history a
+    /// compaction removed). False when nothing was applied since the last snapshot.
+    pub fn snapshot_now(&mut self) -> bool {
+        if self.applied <= self.snapshot_index {
+            return false;
+        }
+        self.take_snapshot();
+        self.pump();
+        true
+    }
+
+    fn take_snapshot(&mut self) {
         let snapshot = Snapshot {
             meta: SnapshotMeta { index: self.applied, ..SnapshotMeta::default() },
             data: self.app.snapshot(),

@@ -461,6 +461,22 @@ impl Storage for FileStorage {
         result
     }
 
+    fn start_segment(&mut self) -> Result<(), DiskError> {
+        if self.poisoned {
+            return Err(DiskError::Poisoned { path: self.data_dir.clone() });
+        }
+        let w = self.writer.as_ref().expect("FileStorage::start_segment called before load");
+        // A segment with no entries yet is already a fresh start.
+        if w.segments.last().is_none_or(|s| s.entry_index_max.is_none()) {
+            return Ok(());
+        }
+        let result = self.cut();
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
     fn size_bytes(&self) -> u64 {
         self.writer
             .as_ref()

@@ -25,6 +25,9 @@ pub trait Storage {
     /// Makes every op durable, in order, with ONE fdatasync for the batch (group commit),
     /// returning only once it is. Nothing may be acknowledged before this returns.
     fn persist(&mut self, ops: &[PersistOp]) -> Result<(), DiskError>;
-    /// Bytes the storage holds now (for metrics).
+    /// Bytes the storage holds now (for metrics and the quota).
     fn size_bytes(&self) -> u64;
+    /// Starts a new log segment now, so that the snapshot taken next releases every
+    /// segment before it (an operator's defragment). Nothing is acknowledged by it.
+    fn start_segment(&mut self) -> Result<(), DiskError>;
 }

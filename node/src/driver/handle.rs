@@ -50,8 +50,14 @@ pub enum Local {
     Info {
         reply: oneshot::Sender<Info>,
     },
+    /// Defragment: snapshot now so the storage can drop the log behind it (and the
+    /// history a compaction removed); answers with the member's view afterwards.
+    Defragment {
+        reply: oneshot::Sender<Info>,
+    },
     /// Alarm DEACTIVATE: clears NOSPACE if the storage is back under its quota (after
-    /// compaction, as etcd's operators do); answers with the alarms left.
+    /// compaction and defragment, as etcd's operators do); answers with the alarms it
+    /// deactivated.
     Disarm {
         reply: oneshot::Sender<Info>,
     },

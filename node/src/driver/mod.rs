@@ -76,6 +76,8 @@ pub struct Driver<S: Storage> {
     observed: watch::Sender<Observed>,
     quota_bytes: u64,
     nospace: bool,
+    /// A disk failure met while answering a local command; the loop stops on it.
+    disk_failed: Option<DiskError>,
 }
 
 impl<S: Storage> Driver<S> {
@@ -101,6 +103,7 @@ impl<S: Storage> Driver<S> {
             observed,
             quota_bytes,
             nospace: false,
+            disk_failed: None,
         };
         (driver, rx)
     }
@@ -148,6 +151,9 @@ impl<S: Storage> Driver<S> {
                 }
             }
             if let Err(e) = self.carry_out() {
+                return Stopped::Disk(e);
+            }
+            if let Some(e) = self.disk_failed.take() {
                 return Stopped::Disk(e);
             }
         }
@@ -239,9 +245,29 @@ impl<S: Storage> Driver<S> {
             Local::Info { reply } => {
                 let _ = reply.send(self.info(header));
             }
-            Local::Disarm { reply } => {
-                self.nospace = self.storage.size_bytes() > self.quota_bytes;
+            Local::Defragment { reply } => {
+                let done = self.storage.start_segment().and_then(|()| {
+                    self.node.snapshot_now();
+                    self.carry_out()
+                });
+                if let Err(e) = done {
+                    warn!(error = %e, "defragment: the snapshot could not be made durable");
+                    self.disk_failed = Some(e);
+                }
                 let _ = reply.send(self.info(header));
+            }
+            Local::Disarm { reply } => {
+                // As etcd, the answer names the alarms deactivated; one still over quota
+                // stays raised.
+                let was = self.nospace;
+                self.nospace = self.storage.size_bytes() > self.quota_bytes;
+                let mut info = self.info(header);
+                info.alarms = if was && !self.nospace {
+                    vec![(self.node.config().member_id(), NOSPACE_ALARM)]
+                } else {
+                    Vec::new()
+                };
+                let _ = reply.send(info);
             }
         }
     }

@@ -84,10 +84,10 @@ impl Maintenance for MaintenanceService {
         &self,
         _: Req<pb::DefragmentRequest>,
     ) -> Result<Resp<pb::DefragmentResponse>, Status> {
-        // detcd's storage is an append-only log cleaned by snapshots, with no free pages
-        // to give back: defragmenting has nothing to do, and answers as etcd does.
+        // detcd's storage is a log cleaned by snapshots: defragmenting takes a snapshot
+        // now, so the log behind it and the history a compaction removed are dropped.
         let result = async {
-            let info = self.0.handle.info().await?;
+            let info = self.0.handle.local(|reply| Local::Defragment { reply }).await?;
             Ok(pb::DefragmentResponse { header: convert::header(info.header) })
         }
         .await;
