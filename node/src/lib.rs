@@ -5,13 +5,16 @@
 //! [`server::run`] starts a member from etcd's own flags ([`flags`]). One driver task
 //! ([`driver`]) owns the core's `EtcdNode`, its outbox and its storage ([`disk`]); gRPC
 //! handlers ([`service`]) reach it through a bounded channel, peers through
-//! [`peer`].
+//! [`peer`]. In the real build each client-port connection is read through
+//! `h2_authority`, which turns etcdctl's URL-shaped `:authority` into `host:port`.
 
 pub mod client_port;
 pub mod convert;
 pub mod disk;
 pub mod driver;
 pub mod flags;
+#[cfg(not(madsim))]
+pub mod h2_authority;
 pub mod metrics;
 pub mod pb;
 pub mod peer;
