@@ -155,6 +155,11 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            // etcdctl's `--endpoints http://…` and `--cluster` send a URL as `:authority`,
+            // which h2 refuses; each connection is read through the rewrite.
+            #[cfg(not(madsim))]
+            let incoming =
+                futures::TryStreamExt::map_ok(incoming, crate::h2_authority::AuthorityRewrite::new);
             let result = crate::client_port::serve(routes, incoming, async move {
                 let _ = stop.wait_for(|s| *s).await;
             })
