@@ -1,9 +1,9 @@
 //! `etcdserverpb.KV`: Range, Put, DeleteRange, Txn, Compact.
 
-use super::{counted, unexpected, Api};
+use super::{answer, unary, Api};
 use crate::convert;
 use crate::pb::etcdserverpb::{self as pb, kv_server::Kv};
-use detcd_core::server::{Request, Response};
+use detcd_core::server::Request;
 use std::sync::Arc;
 use tonic::{Request as Req, Response as Resp, Status};
 
@@ -14,15 +14,12 @@ const SERVICE: &str = "etcdserverpb.KV";
 #[tonic::async_trait]
 impl Kv for KvService {
     async fn range(&self, req: Req<pb::RangeRequest>) -> Result<Resp<pb::RangeResponse>, Status> {
-        let result = async {
+        unary(&self.0, SERVICE, "Range", async {
             let r = convert::range_request(req.into_inner())?;
-            match self.0.handle.call(Request::Range(r)).await? {
-                Response::Range(r) => Ok(convert::range_response(r)),
-                other => Err(unexpected(other)),
-            }
-        }
-        .await;
-        counted(&self.0, SERVICE, "Range", result)
+            let r = answer!(self.0.handle.call(Request::Range(r)).await?, Range)?;
+            Ok(convert::range_response(r))
+        })
+        .await
     }
 
     type RangeStreamStream = std::pin::Pin<
@@ -38,60 +35,46 @@ impl Kv for KvService {
     }
 
     async fn put(&self, req: Req<pb::PutRequest>) -> Result<Resp<pb::PutResponse>, Status> {
-        let result = async {
+        unary(&self.0, SERVICE, "Put", async {
             let p = convert::put_request(req.into_inner());
-            match self.0.handle.call(Request::Put(p)).await? {
-                Response::Put(r) => Ok(convert::put_response(r)),
-                other => Err(unexpected(other)),
-            }
-        }
-        .await;
-        counted(&self.0, SERVICE, "Put", result)
+            let r = answer!(self.0.handle.call(Request::Put(p)).await?, Put)?;
+            Ok(convert::put_response(r))
+        })
+        .await
     }
 
     async fn delete_range(
         &self,
         req: Req<pb::DeleteRangeRequest>,
     ) -> Result<Resp<pb::DeleteRangeResponse>, Status> {
-        let result = async {
+        unary(&self.0, SERVICE, "DeleteRange", async {
             let d = convert::delete_request(req.into_inner());
-            match self.0.handle.call(Request::DeleteRange(d)).await? {
-                Response::DeleteRange(r) => Ok(convert::delete_response(r)),
-                other => Err(unexpected(other)),
-            }
-        }
-        .await;
-        counted(&self.0, SERVICE, "DeleteRange", result)
+            let r = answer!(self.0.handle.call(Request::DeleteRange(d)).await?, DeleteRange)?;
+            Ok(convert::delete_response(r))
+        })
+        .await
     }
 
     async fn txn(&self, req: Req<pb::TxnRequest>) -> Result<Resp<pb::TxnResponse>, Status> {
-        let result = async {
+        unary(&self.0, SERVICE, "Txn", async {
             let t = convert::txn_request(req.into_inner())?;
-            match self.0.handle.call(Request::Txn(t)).await? {
-                Response::Txn(r) => Ok(convert::txn_response(r)),
-                other => Err(unexpected(other)),
-            }
-        }
-        .await;
-        counted(&self.0, SERVICE, "Txn", result)
+            let r = answer!(self.0.handle.call(Request::Txn(t)).await?, Txn)?;
+            Ok(convert::txn_response(r))
+        })
+        .await
     }
 
     async fn compact(
         &self,
         req: Req<pb::CompactionRequest>,
     ) -> Result<Resp<pb::CompactionResponse>, Status> {
-        let result = async {
+        unary(&self.0, SERVICE, "Compact", async {
             let c = req.into_inner();
             let c =
                 detcd_core::api::CompactionRequest { revision: c.revision, physical: c.physical };
-            match self.0.handle.call(Request::Compact(c)).await? {
-                Response::Compact(r) => {
-                    Ok(pb::CompactionResponse { header: convert::header(r.header) })
-                }
-                other => Err(unexpected(other)),
-            }
-        }
-        .await;
-        counted(&self.0, SERVICE, "Compact", result)
+            let r = answer!(self.0.handle.call(Request::Compact(c)).await?, Compact)?;
+            Ok(pb::CompactionResponse { header: convert::header(r.header) })
+        })
+        .await
     }
 }

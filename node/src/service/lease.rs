@@ -1,6 +1,6 @@
 //! `etcdserverpb.Lease`: Grant, Revoke, the KeepAlive stream, TimeToLive, Leases.
 
-use super::{counted, unexpected, Api};
+use super::{answer, unary, unexpected, Api};
 use crate::convert;
 use crate::pb::etcdserverpb::{self as pb, lease_server::Lease};
 use detcd_core::api::{self, EtcdError};
@@ -21,33 +21,25 @@ impl Lease for LeaseService {
         &self,
         req: Req<pb::LeaseGrantRequest>,
     ) -> Result<Resp<pb::LeaseGrantResponse>, Status> {
-        let result = async {
+        unary(&self.0, SERVICE, "LeaseGrant", async {
             let g = req.into_inner();
             let g = api::LeaseGrantRequest { ttl: g.ttl, id: g.id };
-            match self.0.handle.call(Request::LeaseGrant(g)).await? {
-                Response::LeaseGrant(r) => Ok(convert::lease_grant_response(r)),
-                other => Err(unexpected(other)),
-            }
-        }
-        .await;
-        counted(&self.0, SERVICE, "LeaseGrant", result)
+            let r = answer!(self.0.handle.call(Request::LeaseGrant(g)).await?, LeaseGrant)?;
+            Ok(convert::lease_grant_response(r))
+        })
+        .await
     }
 
     async fn lease_revoke(
         &self,
         req: Req<pb::LeaseRevokeRequest>,
     ) -> Result<Resp<pb::LeaseRevokeResponse>, Status> {
-        let result = async {
+        unary(&self.0, SERVICE, "LeaseRevoke", async {
             let r = api::LeaseRevokeRequest { id: req.into_inner().id };
-            match self.0.handle.call(Request::LeaseRevoke(r)).await? {
-                Response::LeaseRevoke(r) => {
-                    Ok(pb::LeaseRevokeResponse { header: convert::header(r.header) })
-                }
-                other => Err(unexpected(other)),
-            }
-        }
-        .await;
-        counted(&self.0, SERVICE, "LeaseRevoke", result)
+            let r = answer!(self.0.handle.call(Request::LeaseRevoke(r)).await?, LeaseRevoke)?;
+            Ok(pb::LeaseRevokeResponse { header: convert::header(r.header) })
+        })
+        .await
     }
 
     type LeaseKeepAliveStream =
@@ -94,29 +86,25 @@ impl Lease for LeaseService {
         &self,
         req: Req<pb::LeaseTimeToLiveRequest>,
     ) -> Result<Resp<pb::LeaseTimeToLiveResponse>, Status> {
-        let result = async {
+        unary(&self.0, SERVICE, "LeaseTimeToLive", async {
             let t = req.into_inner();
             let t = api::LeaseTimeToLiveRequest { id: t.id, keys: t.keys };
-            match self.0.handle.call(Request::LeaseTimeToLive(t)).await? {
-                Response::LeaseTimeToLive(r) => Ok(convert::lease_ttl_response(r)),
-                other => Err(unexpected(other)),
-            }
-        }
-        .await;
-        counted(&self.0, SERVICE, "LeaseTimeToLive", result)
+            let r =
+                answer!(self.0.handle.call(Request::LeaseTimeToLive(t)).await?, LeaseTimeToLive)?;
+            Ok(convert::lease_ttl_response(r))
+        })
+        .await
     }
 
     async fn lease_leases(
         &self,
         _req: Req<pb::LeaseLeasesRequest>,
     ) -> Result<Resp<pb::LeaseLeasesResponse>, Status> {
-        let result = async {
-            match self.0.handle.call(Request::LeaseLeases(api::LeaseLeasesRequest {})).await? {
-                Response::LeaseLeases(r) => Ok(convert::lease_leases_response(r)),
-                other => Err(unexpected(other)),
-            }
-        }
-        .await;
-        counted(&self.0, SERVICE, "LeaseLeases", result)
+        unary(&self.0, SERVICE, "LeaseLeases", async {
+            let request = Request::LeaseLeases(api::LeaseLeasesRequest {});
+            let r = answer!(self.0.handle.call(request).await?, LeaseLeases)?;
+            Ok(convert::lease_leases_response(r))
+        })
+        .await
     }
 }

@@ -32,6 +32,27 @@ pub fn unexpected(r: Response) -> Status {
     Status::internal(format!("detcd: unexpected answer {r:?}"))
 }
 
+/// The driver's answer of the expected kind, or an internal error for any other.
+macro_rules! answer {
+    ($response:expr, $variant:ident) => {
+        match $response {
+            detcd_core::server::Response::$variant(r) => Ok(r),
+            other => Err($crate::service::unexpected(other)),
+        }
+    };
+}
+pub(crate) use answer;
+
+/// Runs a unary handler's body and counts its outcome.
+pub async fn unary<T>(
+    api: &Api,
+    service: &'static str,
+    method: &'static str,
+    body: impl std::future::Future<Output = Result<T, Status>>,
+) -> Result<tonic::Response<T>, Status> {
+    counted(api, service, method, body.await)
+}
+
 /// Counts a unary call's outcome under etcd's gRPC metric names.
 pub fn counted<T>(
     api: &Api,
