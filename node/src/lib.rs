@@ -6,7 +6,11 @@
 //! ([`driver`]) owns the core's `EtcdNode`, its outbox and its storage ([`disk`]); gRPC
 //! handlers ([`service`]) reach it through a bounded channel, peers through
 //! [`peer`].
+//!
+//! [`bench`] is the other side of the same API: a load generator for any etcd v3
+//! endpoints, sharing the generated gRPC stubs.
 
+pub mod bench;
 pub mod client_port;
 pub mod convert;
 pub mod disk;
