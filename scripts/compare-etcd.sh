@@ -16,7 +16,7 @@
 # Bounded: every bench has a --duration cap besides its --total, every wait has a
 # deadline, and a watchdog ends the script after MAX_SECS. Everything started here is
 # killed on exit (by PID). Sizes are environment variables:
-#   PUT1_TOTAL=2000 PUT_TOTAL=20000 RANGE_TOTAL=20000 RSS_PUTS=100000 BENCH_CAP=20s
+#   PUT1_TOTAL=2000 PUT_TOTAL=50000 RANGE_TOTAL=100000 RSS_PUTS=100000 BENCH_CAP=20s
 #   RSS_CAP=45s MAX_SECS=420 BASE_PORT=31000 SKIP_BUILD=0
 # Logs and bench outputs stay in a temporary directory, printed at the end.
 #
@@ -26,8 +26,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PUT1_TOTAL=${PUT1_TOTAL:-2000}
-PUT_TOTAL=${PUT_TOTAL:-20000}
-RANGE_TOTAL=${RANGE_TOTAL:-20000}
+PUT_TOTAL=${PUT_TOTAL:-50000}
+RANGE_TOTAL=${RANGE_TOTAL:-100000}
 RSS_PUTS=${RSS_PUTS:-100000}
 BENCH_CAP=${BENCH_CAP:-20s}
 RSS_CAP=${RSS_CAP:-45s}
