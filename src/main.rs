@@ -28,6 +28,8 @@ enum Command {
     Shrink(cli::shrink::ShrinkArgs),
     /// Run a real etcd member (etcd's flags, gRPC API, durable data dir).
     Serve(Box<detcd_node::flags::ServeArgs>),
+    /// Load etcd v3 endpoints (detcd's or etcd's) with puts or ranges and report latencies.
+    Bench(detcd_node::bench::BenchArgs),
 }
 
 /// Output piped into `head` or `less` that closes early should end the program quietly,
@@ -51,5 +53,6 @@ fn main() -> ExitCode {
         Command::Replay(args) => cli::replay::run(args),
         Command::Shrink(args) => cli::shrink::run(args),
         Command::Serve(args) => cli::serve::run(*args),
+        Command::Bench(args) => cli::bench::run(args),
     }
 }

@@ -7,7 +7,11 @@
 //! handlers ([`service`]) reach it through a bounded channel, peers through
 //! [`peer`]. In the real build each client-port connection is read through
 //! `h2_authority`, which turns etcdctl's URL-shaped `:authority` into `host:port`.
+//!
+//! [`bench`] is the other side of the same API: a load generator for any etcd v3
+//! endpoints, sharing the generated gRPC stubs.
 
+pub mod bench;
 pub mod client_port;
 pub mod convert;
 pub mod disk;

@@ -137,7 +137,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
             .max_decoding_message_size(crate::peer::FRAME_BYTES_MAX * 2);
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let incoming = accept_nodelay(listener);
             let result = tonic::transport::Server::builder()
                 .add_service(server)
                 .serve_with_incoming_shutdown(incoming, async move {
@@ -154,7 +154,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
         let routes = crate::client_port::routes(api.clone(), decode_max, observed.clone());
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let incoming = accept_nodelay(listener);
             // etcdctl's `--endpoints http://…` and `--cluster` send a URL as `:authority`,
             // which h2 refuses; each connection is read through the rewrite.
             #[cfg(not(madsim))]
@@ -211,6 +211,23 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
         Ok(Stopped::Disk(e)) => Err(ServeError::Disk(e)),
         Err(e) => Err(ServeError::Unsupported(format!("driver task failed: {e}"))),
     }
+}
+
+/// Accepted connections with TCP_NODELAY set. A server given its own incoming stream
+/// gets no socket options from tonic, and with Nagle's algorithm on, a small response
+/// that follows another still unacknowledged waits for the client's delayed ACK (~40 ms):
+/// 64 clients' ranges on loopback ran at ~1,400/s with p50 44 ms, ~31,000/s and 1.8 ms
+/// with it set.
+fn accept_nodelay(
+    listener: TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    futures::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |conn| {
+        if let Ok(c) = &conn {
+            // A socket that refuses the option still works, only slower.
+            let _ = c.set_nodelay(true);
+        }
+        conn
+    })
 }
 
 async fn bind(url: &Url) -> Result<TcpListener, ServeError> {

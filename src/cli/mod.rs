@@ -1,6 +1,7 @@
 //! One module per subcommand (its argument types and thin glue to the library crates),
 //! plus what they share.
 
+pub mod bench;
 pub mod check;
 pub mod load;
 pub mod replay;

@@ -48,7 +48,7 @@ impl AutoCompaction {
 
 /// Go's `time.ParseDuration` for non-negative values: one or more `<decimal><unit>` with
 /// units ns, us (or µs), ms, s, m, h, e.g. `1.5h` or `1h30m`; `0` alone is zero.
-fn parse_go_duration(text: &str) -> Option<Duration> {
+pub(crate) fn parse_go_duration(text: &str) -> Option<Duration> {
     const NANOS_MAX: u128 = u64::MAX as u128;
     let mut rest = text.strip_prefix('+').unwrap_or(text);
     if rest == "0" {

@@ -13,6 +13,7 @@ mod error;
 mod identity;
 mod url;
 
+pub(crate) use compaction::parse_go_duration;
 pub use compaction::{AutoCompaction, CompactionMode};
 pub use error::FlagError;
 pub use url::{Host, Scheme, Url, UrlError};

@@ -1,0 +1,406 @@
+//! `detcd bench`'s command line, in the shape of etcd's own benchmark tool, and its
+//! checks into a typed [`BenchConfig`]: every run is bounded in count or time, and the
+//! numbers that size memory (clients, connections, key and value sizes) have ceilings.
+
+use clap::{Args, Subcommand, ValueEnum};
+use std::time::Duration;
+
+/// Requests sent when neither --total nor --duration is given (etcd's benchmark default).
+pub const TOTAL_DEFAULT: u64 = 10_000;
+/// Each client is a task with a request in flight; past this the load generator, not the
+/// server, is what gets measured.
+pub const CLIENTS_MAX: usize = 10_000;
+pub const CONNS_MAX: usize = 1_000;
+/// A run that should take longer than this is a soak test, not a benchmark.
+pub const DURATION_MAX: Duration = Duration::from_secs(3600);
+/// etcd refuses requests over 1.5 MiB by default; 64 KiB of key already is no key.
+pub const KEY_SIZE_MAX: usize = 64 * 1024;
+pub const VAL_SIZE_MAX: usize = 16 * 1024 * 1024;
+
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub op: BenchOp,
+}
+
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum BenchOp {
+    /// Put keys of --key-size bytes with values of --val-size bytes.
+    Put(PutArgs),
+    /// Range over one key (or KEY..END), linearizable or serializable.
+    Range(RangeArgs),
+}
+
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct PutArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Size of each value, in bytes.
+    #[arg(long, default_value_t = 256, value_name = "BYTES")]
+    pub val_size: usize,
+}
+
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct RangeArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// l: linearizable (through the leader's read index); s: serializable (the member's
+    /// own state).
+    #[arg(long, value_enum, default_value_t = Consistency::Linearizable)]
+    pub consistency: Consistency,
+    /// The key to read [default: keys drawn from the key space, as put writes them].
+    pub key: Option<String>,
+    /// Read the range [KEY, END) instead of KEY alone.
+    #[arg(requires = "key")]
+    pub end: Option<String>,
+}
+
+/// Flags both operations take.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct CommonArgs {
+    /// Comma-separated client endpoints, host:port or http://host:port.
+    #[arg(long, default_value = "127.0.0.1:2379", value_name = "A,B,C")]
+    pub endpoints: String,
+    /// gRPC connections to open; connections take the endpoints round-robin, clients
+    /// take the connections round-robin.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub conns: usize,
+    /// Concurrent clients, each with one request in flight.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub clients: usize,
+    /// Requests to send in all [default: 10000 when --duration is not given].
+    #[arg(long, value_name = "N")]
+    pub total: Option<u64>,
+    /// Stop sending after this long (10s, 1m30s); with --total, whichever comes first.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub duration: Option<Duration>,
+    /// Size of each key, in bytes (the key number, zero-padded).
+    #[arg(long, default_value_t = 8, value_name = "BYTES")]
+    pub key_size: usize,
+    /// How many distinct keys requests are spread over.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub key_space_size: u64,
+    /// Take keys in order (request i uses key i mod --key-space-size) instead of at random.
+    #[arg(long)]
+    pub sequential_keys: bool,
+    /// Find the leader with Maintenance.Status and send every request to it.
+    #[arg(long)]
+    pub target_leader: bool,
+    /// Give up on a request after this long; it counts as an error.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub request_timeout: Duration,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Consistency {
+    #[value(name = "l", alias = "linearizable")]
+    Linearizable,
+    #[value(name = "s", alias = "serializable")]
+    Serializable,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::flags::parse_go_duration(text.trim())
+        .ok_or_else(|| format!("{text:?} is not a duration such as 10s, 500ms or 1m30s"))
+}
+
+/// What one run does, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BenchConfig {
+    pub op: Op,
+    /// host:port, scheme stripped; the channel URI is always built as `http://host:port`.
+    pub endpoints: Vec<String>,
+    pub conns: usize,
+    pub clients: usize,
+    /// At least one of the two is set.
+    pub total: Option<u64>,
+    pub duration: Option<Duration>,
+    pub keys: KeySpace,
+    pub target_leader: bool,
+    pub request_timeout: Duration,
+    pub json: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    Put { val_size: usize },
+    Range { consistency: Consistency, fixed: Option<(Vec<u8>, Vec<u8>)> },
+}
+
+impl Op {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Put { .. } => "put",
+            Op::Range { .. } => "range",
+        }
+    }
+}
+
+/// The keys requests draw from: numbers below `size`, zero-padded to `key_size` bytes
+/// (printable, so `etcdctl get` shows what a run wrote).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeySpace {
+    pub key_size: usize,
+    pub size: u64,
+    pub sequential: bool,
+}
+
+impl KeySpace {
+    pub fn key(&self, n: u64) -> Vec<u8> {
+        format!("{:0width$}", n % self.size, width = self.key_size).into_bytes()
+    }
+}
+
+impl BenchArgs {
+    pub fn validate(&self) -> Result<BenchConfig, String> {
+        let (common, op) = match &self.op {
+            BenchOp::Put(p) => {
+                if p.val_size > VAL_SIZE_MAX {
+                    return Err(format!("--val-size must be at most {VAL_SIZE_MAX}"));
+                }
+                (&p.common, Op::Put { val_size: p.val_size })
+            }
+            BenchOp::Range(r) => {
+                let fixed = r.key.as_ref().map(|k| {
+                    let end = r.end.as_ref().map(|e| e.as_bytes().to_vec()).unwrap_or_default();
+                    (k.as_bytes().to_vec(), end)
+                });
+                (&r.common, Op::Range { consistency: r.consistency, fixed })
+            }
+        };
+        let endpoints = parse_endpoints(&common.endpoints)?;
+        if common.clients == 0 || common.clients > CLIENTS_MAX {
+            return Err(format!("--clients must be between 1 and {CLIENTS_MAX}"));
+        }
+        if common.conns == 0 || common.conns > CONNS_MAX {
+            return Err(format!("--conns must be between 1 and {CONNS_MAX}"));
+        }
+        let total = match (common.total, common.duration) {
+            (Some(0), _) => return Err("--total must be at least 1".into()),
+            (None, None) => Some(TOTAL_DEFAULT),
+            (total, _) => total,
+        };
+        if let Some(d) = common.duration {
+            if d.is_zero() || d > DURATION_MAX {
+                return Err(format!(
+                    "--duration must be more than 0 and at most {}s",
+                    DURATION_MAX.as_secs()
+                ));
+            }
+        }
+        if common.request_timeout.is_zero() {
+            return Err("--request-timeout must be more than 0".into());
+        }
+        if common.key_size == 0 || common.key_size > KEY_SIZE_MAX {
+            return Err(format!("--key-size must be between 1 and {KEY_SIZE_MAX}"));
+        }
+        if common.key_space_size == 0 {
+            return Err("--key-space-size must be at least 1".into());
+        }
+        // Keys are zero-padded decimal: the largest key number must fit in the key size,
+        // or two numbers would print to keys of different lengths.
+        let digits = (common.key_space_size - 1).to_string().len();
+        if digits > common.key_size {
+            return Err(format!(
+                "--key-space-size {} needs keys of at least {digits} bytes (--key-size {})",
+                common.key_space_size, common.key_size
+            ));
+        }
+        Ok(BenchConfig {
+            op,
+            endpoints,
+            // More connections than clients would sit idle.
+            conns: common.conns.min(common.clients),
+            clients: common.clients,
+            total,
+            duration: common.duration,
+            keys: KeySpace {
+                key_size: common.key_size,
+                size: common.key_space_size,
+                sequential: common.sequential_keys,
+            },
+            target_leader: common.target_leader,
+            request_timeout: common.request_timeout,
+            json: common.json,
+        })
+    }
+}
+
+/// `A,B,C` into `host:port` each. A leading `http://` is stripped (etcd's tools take
+/// both forms) and a trailing `/` too, so every channel URI is built the same way.
+pub fn parse_endpoints(text: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for raw in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let rest = if let Some(rest) = raw.strip_prefix("http://") {
+            rest
+        } else if raw.starts_with("https://") {
+            return Err(format!("endpoint {raw}: TLS is not supported; use http://"));
+        } else if raw.contains("://") {
+            return Err(format!("endpoint {raw}: only http:// endpoints are supported"));
+        } else {
+            raw
+        };
+        let hostport = rest.trim_end_matches('/');
+        let port_ok = hostport
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !port_ok || hostport.contains('/') {
+            return Err(format!("endpoint {raw}: expected host:port"));
+        }
+        out.push(hostport.to_string());
+    }
+    if out.is_empty() {
+        return Err("--endpoints names no endpoint".into());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<BenchConfig, String> {
+        let cli = Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        cli.bench.validate()
+    }
+
+    #[test]
+    fn defaults_are_etcds() {
+        let cfg = parse(&["put"]).unwrap();
+        assert_eq!(cfg.op, Op::Put { val_size: 256 });
+        assert_eq!(cfg.endpoints, vec!["127.0.0.1:2379"]);
+        assert_eq!((cfg.conns, cfg.clients), (1, 1));
+        assert_eq!((cfg.total, cfg.duration), (Some(TOTAL_DEFAULT), None));
+        assert_eq!(cfg.keys, KeySpace { key_size: 8, size: 1, sequential: false });
+        assert!(!cfg.target_leader && !cfg.json);
+        assert_eq!(cfg.request_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn all_flags_are_read() {
+        let cfg = parse(&[
+            "put",
+            "--endpoints",
+            "http://127.0.0.1:2379/, 127.0.0.1:22379",
+            "--conns=8",
+            "--clients",
+            "64",
+            "--total",
+            "500",
+            "--duration",
+            "1m30s",
+            "--key-size",
+            "16",
+            "--val-size",
+            "1024",
+            "--key-space-size",
+            "100000",
+            "--sequential-keys",
+            "--target-leader",
+            "--request-timeout",
+            "250ms",
+            "--json",
+        ])
+        .unwrap();
+        assert_eq!(cfg.op, Op::Put { val_size: 1024 });
+        assert_eq!(cfg.endpoints, vec!["127.0.0.1:2379", "127.0.0.1:22379"]);
+        assert_eq!((cfg.conns, cfg.clients), (8, 64));
+        assert_eq!((cfg.total, cfg.duration), (Some(500), Some(Duration::from_secs(90))));
+        assert_eq!(cfg.keys, KeySpace { key_size: 16, size: 100_000, sequential: true });
+        assert!(cfg.target_leader && cfg.json);
+        assert_eq!(cfg.request_timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn duration_alone_leaves_the_count_open() {
+        let cfg = parse(&["range", "--duration", "10s"]).unwrap();
+        assert_eq!((cfg.total, cfg.duration), (None, Some(Duration::from_secs(10))));
+    }
+
+    #[test]
+    fn range_reads_consistency_and_keys() {
+        let cfg = parse(&["range", "--consistency", "s"]).unwrap();
+        assert_eq!(cfg.op, Op::Range { consistency: Consistency::Serializable, fixed: None });
+        let cfg = parse(&["range", "foo", "fop"]).unwrap();
+        assert_eq!(
+            cfg.op,
+            Op::Range {
+                consistency: Consistency::Linearizable,
+                fixed: Some((b"foo".to_vec(), b"fop".to_vec()))
+            }
+        );
+        let cfg = parse(&["range", "--consistency=linearizable", "foo"]).unwrap();
+        assert_eq!(
+            cfg.op,
+            Op::Range {
+                consistency: Consistency::Linearizable,
+                fixed: Some((b"foo".to_vec(), vec![]))
+            }
+        );
+        assert!(parse(&["range", "--consistency", "x"]).is_err());
+        assert!(parse(&["put", "--consistency", "s"]).is_err(), "put has no consistency");
+    }
+
+    #[test]
+    fn bounds_are_enforced() {
+        for bad in [
+            &["put", "--clients", "0"][..],
+            &["put", "--clients", "10001"],
+            &["put", "--conns", "0"],
+            &["put", "--total", "0"],
+            &["put", "--duration", "0s"],
+            &["put", "--duration", "2h"],
+            &["put", "--duration", "10"],
+            &["put", "--key-size", "0"],
+            &["put", "--key-space-size", "0"],
+            &["put", "--key-size", "2", "--key-space-size", "101"],
+            &["put", "--request-timeout", "0s"],
+            &["put", "--endpoints", ""],
+            &["put", "--endpoints", "https://127.0.0.1:2379"],
+            &["put", "--endpoints", "unix://x"],
+            &["put", "--endpoints", "127.0.0.1"],
+            &["put", "--endpoints", "127.0.0.1:99999"],
+            &["put", "--endpoints", "http://127.0.0.1:2379/v3"],
+            &["range", "--val-size", "3"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        // The largest key number that fits is fine.
+        assert!(parse(&["put", "--key-size", "2", "--key-space-size", "100"]).is_ok());
+        assert!(parse(&["put", "--clients", "10000", "--conns", "1000"]).is_ok());
+    }
+
+    #[test]
+    fn more_conns_than_clients_is_capped() {
+        let cfg = parse(&["put", "--conns", "8", "--clients", "2"]).unwrap();
+        assert_eq!(cfg.conns, 2);
+    }
+
+    #[test]
+    fn endpoints_strip_the_scheme_consistently() {
+        assert_eq!(
+            parse_endpoints("http://a:1,b:2,http://[::1]:3/").unwrap(),
+            vec!["a:1", "b:2", "[::1]:3"]
+        );
+    }
+
+    #[test]
+    fn keys_are_zero_padded_numbers() {
+        let ks = KeySpace { key_size: 8, size: 1000, sequential: true };
+        assert_eq!(ks.key(7), b"00000007");
+        assert_eq!(ks.key(1007), b"00000007", "wraps at the key space size");
+        let ks = KeySpace { key_size: 3, size: 1000, sequential: false };
+        assert_eq!(ks.key(999), b"999");
+    }
+}

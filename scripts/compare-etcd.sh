@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# detcd against etcd 3.4 side by side, in one run, on this machine.
+#
+# For each system: a fresh three-member cluster on 127.0.0.1 (same heartbeat and
+# election timeout), then `detcd bench` against it, then one table with both systems and
+# their ratio. Measured:
+#   - start to first leader (process start -> `etcdctl endpoint status` shows a leader)
+#   - put, 1 client, to the leader
+#   - put, 64 clients over 8 connections, to the leader
+#   - linearizable and serializable range of one key, 64 clients over 8 connections,
+#     spread over all members
+#   - kill -9 of the leader -> first put another member accepts
+#   - largest member RSS (VmRSS) after RSS_PUTS puts of 256-byte values to distinct
+#     keys, on a second fresh cluster
+#
+# Bounded: every bench has a --duration cap besides its --total, every wait has a
+# deadline, and a watchdog ends the script after MAX_SECS. Everything started here is
+# killed on exit (by PID). Sizes are environment variables:
+#   PUT1_TOTAL=2000 PUT_TOTAL=50000 RANGE_TOTAL=100000 RSS_PUTS=100000 BENCH_CAP=20s
+#   RSS_CAP=45s MAX_SECS=420 BASE_PORT=31000 SKIP_BUILD=0
+# Logs and bench outputs stay in a temporary directory, printed at the end.
+#
+# Run as root with etcd missing, it installs Debian's etcd-server and etcd-client.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PUT1_TOTAL=${PUT1_TOTAL:-2000}
+PUT_TOTAL=${PUT_TOTAL:-50000}
+RANGE_TOTAL=${RANGE_TOTAL:-100000}
+RSS_PUTS=${RSS_PUTS:-100000}
+BENCH_CAP=${BENCH_CAP:-20s}
+RSS_CAP=${RSS_CAP:-45s}
+MAX_SECS=${MAX_SECS:-420}
+BASE_PORT=${BASE_PORT:-31000}
+SKIP_BUILD=${SKIP_BUILD:-0}
+# How long to wait for a leader, and for a put after the leader is killed.
+WAIT_SECS=20
+
+LOGDIR=$(mktemp -d /tmp/detcd-compare.XXXXXX)
+PIDS=()
+WATCHDOG=""
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    sleep 0.5
+    for pid in "${PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+    if [[ -n $WATCHDOG ]]; then
+        kill "$WATCHDOG" 2>/dev/null || true
+        wait "$WATCHDOG" 2>/dev/null || true
+        WATCHDOG=""
+    fi
+    rm -rf "$LOGDIR/data"
+}
+trap 'cleanup; echo "logs: $LOGDIR" >&2' EXIT
+trap 'echo "interrupted" >&2; exit 130' INT TERM
+
+say() { echo "== $*" >&2; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# --- tools ---------------------------------------------------------------------------
+if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
+    if [[ $(id -u) == 0 ]]; then
+        say "installing etcd-server and etcd-client"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client
+    else
+        echo "etcd and etcdctl are needed (Debian: etcd-server, etcd-client)" >&2
+        exit 1
+    fi
+fi
+for tool in jq awk; do
+    command -v "$tool" >/dev/null || { echo "$tool is needed" >&2; exit 1; }
+done
+ETCD_VERSION=$(etcd --version | awk '/etcd Version/ {print $3}')
+
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+if [[ $SKIP_BUILD != 1 ]]; then
+    say "building detcd (release)"
+    (cd "$ROOT" && cargo build --release -j 2 --bin detcd --quiet)
+fi
+DETCD=$TARGET/release/detcd
+[[ -x $DETCD ]] || { echo "no detcd binary at $DETCD" >&2; exit 1; }
+
+# The watchdog bounds everything after the build.
+# Its sleep is ended with it, so nothing outlives the script.
+(
+    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+    sleep "$MAX_SECS" &
+    sleeper=$!
+    wait "$sleeper"
+    echo "compare-etcd: over ${MAX_SECS}s, stopping" >&2
+    kill -TERM $$
+) &
+WATCHDOG=$!
+
+# --- clusters ------------------------------------------------------------------------
+# Ports: system index s (0 detcd, 1 etcd), member i: client BASE+20s+i, peer BASE+20s+10+i.
+client_port() { echo $((BASE_PORT + 20 * $1 + $2)); }
+peer_port() { echo $((BASE_PORT + 20 * $1 + 10 + $2)); }
+
+check_ports_free() {
+    local s=$1 i
+    for i in 1 2 3; do
+        for p in "$(client_port "$s" "$i")" "$(peer_port "$s" "$i")"; do
+            if ss -ltn "sport = :$p" 2>/dev/null | grep -q LISTEN; then
+                echo "port $p is taken; set BASE_PORT" >&2
+                exit 1
+            fi
+        done
+    done
+}
+
+endpoints() {
+    local s=$1
+    echo "127.0.0.1:$(client_port "$s" 1),127.0.0.1:$(client_port "$s" 2),127.0.0.1:$(client_port "$s" 3)"
+}
+
+# start_cluster SYSTEM TAG: starts three members; sets MEMBER_PIDS and START_MS.
+MEMBER_PIDS=()
+START_MS=0
+start_cluster() {
+    local s=$1 tag=$2 i cluster="" name
+    check_ports_free "$s"
+    for i in 1 2 3; do
+        cluster+="${cluster:+,}m$i=http://127.0.0.1:$(peer_port "$s" "$i")"
+    done
+    MEMBER_PIDS=()
+    START_MS=$(now_ms)
+    for i in 1 2 3; do
+        name=m$i
+        local dir=$LOGDIR/data/$tag/$name
+        mkdir -p "$dir"
+        local args=(
+            --name "$name" --data-dir "$dir"
+            --listen-client-urls "http://127.0.0.1:$(client_port "$s" "$i")"
+            --advertise-client-urls "http://127.0.0.1:$(client_port "$s" "$i")"
+            --listen-peer-urls "http://127.0.0.1:$(peer_port "$s" "$i")"
+            --initial-advertise-peer-urls "http://127.0.0.1:$(peer_port "$s" "$i")"
+            --initial-cluster "$cluster" --initial-cluster-state new
+            --initial-cluster-token "compare-$tag"
+            --heartbeat-interval 100 --election-timeout 1000
+            --logger=zap --log-outputs=stderr --log-level=error
+        )
+        if [[ $s == 0 ]]; then
+            "$DETCD" serve "${args[@]}" >"$LOGDIR/$tag-$name.log" 2>&1 &
+        else
+            etcd "${args[@]}" >"$LOGDIR/$tag-$name.log" 2>&1 &
+        fi
+        PIDS+=($!)
+        MEMBER_PIDS+=($!)
+    done
+}
+
+stop_cluster() {
+    local pid
+    for pid in "${MEMBER_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${MEMBER_PIDS[@]}"; do
+        # Give a member 5 s to exit on TERM, then KILL.
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    MEMBER_PIDS=()
+}
+
+# `etcdctl endpoint status` lines: "ep, id, version, db size, is leader, is learner, ...".
+status_lines() {
+    etcdctl --endpoints="$1" --dial-timeout=300ms --command-timeout=300ms \
+        endpoint status -w simple 2>/dev/null || true
+}
+
+# wait_leader ENDPOINTS: milliseconds until some member reports itself leader (from
+# START_MS), or fails.
+wait_leader() {
+    local eps=$1 deadline=$(($(now_ms) + WAIT_SECS * 1000))
+    while (($(now_ms) < deadline)); do
+        if status_lines "$eps" | awk -F', ' '$5 == "true" {found=1} END {exit !found}'; then
+            echo $(($(now_ms) - START_MS))
+            return 0
+        fi
+        sleep 0.02
+    done
+    echo "no leader within ${WAIT_SECS}s on $eps" >&2
+    return 1
+}
+
+leader_index() {
+    local eps=$1 ep i
+    ep=$(status_lines "$eps" | awk -F', ' '$5 == "true" {print $1; exit}')
+    for i in 1 2 3; do
+        [[ $ep == *":$(client_port "$S" "$i")" ]] && { echo "$i"; return 0; }
+    done
+    return 1
+}
+
+# bench NAME ARGS...: runs `detcd bench ... --json` into $LOGDIR/TAG-NAME.json.
+bench() {
+    local name=$1
+    shift
+    local out=$LOGDIR/$TAG-$name.json
+    say "$TAG: bench $name"
+    if ! "$DETCD" bench "$@" --json >"$out" 2>"$LOGDIR/$TAG-$name.err"; then
+        echo "bench $name failed: $(cat "$LOGDIR/$TAG-$name.err")" >&2
+        echo '{}' >"$out"
+    fi
+}
+
+# failover ENDPOINTS: kill -9 the leader; sets FAILOVER_MS to the milliseconds until
+# another member accepts a put (NA if none within WAIT_SECS). Not run in a subshell, so
+# the killed member is reaped here, quietly.
+FAILOVER_MS=NA
+failover() {
+    local eps=$1 li t0 deadline i
+    FAILOVER_MS=NA
+    li=$(leader_index "$eps") || { echo "failover: no leader found" >&2; return; }
+    local lpid=${MEMBER_PIDS[$((li - 1))]}
+    t0=$(now_ms)
+    kill -KILL "$lpid"
+    wait "$lpid" 2>/dev/null || true
+    deadline=$((t0 + WAIT_SECS * 1000))
+    while (($(now_ms) < deadline)); do
+        for i in 1 2 3; do
+            ((i == li)) && continue
+            if etcdctl --endpoints="127.0.0.1:$(client_port "$S" "$i")" --dial-timeout=200ms \
+                --command-timeout=300ms put compare-failover x >/dev/null 2>&1; then
+                FAILOVER_MS=$(($(now_ms) - t0))
+                return
+            fi
+        done
+    done
+}
+
+max_rss_kb() {
+    local pid kb max=0
+    for pid in "${MEMBER_PIDS[@]}"; do
+        kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+        ((kb > max)) && max=$kb
+    done
+    echo "$max"
+}
+
+declare -A R
+for S in 0 1; do
+    if [[ $S == 0 ]]; then TAG=detcd; else TAG=etcd; fi
+    EPS=$(endpoints "$S")
+    LEADER_ARGS=(--endpoints "$EPS" --target-leader)
+    ALL_ARGS=(--endpoints "$EPS")
+
+    say "$TAG: cluster 1 on $EPS"
+    start_cluster "$S" "$TAG-1"
+    R[$TAG.start]=$(wait_leader "$EPS" || echo NA)
+    bench put1 put "${LEADER_ARGS[@]}" --clients 1 --conns 1 \
+        --total "$PUT1_TOTAL" --duration "$BENCH_CAP"
+    bench put64 put "${LEADER_ARGS[@]}" --clients 64 --conns 8 \
+        --total "$PUT_TOTAL" --duration "$BENCH_CAP"
+    bench range_l range "${ALL_ARGS[@]}" --clients 64 --conns 8 --consistency l \
+        --total "$RANGE_TOTAL" --duration "$BENCH_CAP"
+    bench range_s range "${ALL_ARGS[@]}" --clients 64 --conns 8 --consistency s \
+        --total "$RANGE_TOTAL" --duration "$BENCH_CAP"
+    say "$TAG: kill -9 the leader"
+    failover "$EPS"
+    R[$TAG.failover]=$FAILOVER_MS
+    stop_cluster
+
+    say "$TAG: cluster 2, $RSS_PUTS puts"
+    start_cluster "$S" "$TAG-2"
+    R[$TAG.start2]=$(wait_leader "$EPS" || echo NA)
+    bench rss_puts put "${LEADER_ARGS[@]}" --clients 64 --conns 8 --total "$RSS_PUTS" \
+        --duration "$RSS_CAP" --key-space-size "$RSS_PUTS" --sequential-keys --val-size 256
+    R[$TAG.rss]=$(max_rss_kb)
+    stop_cluster
+done
+
+# --- table ---------------------------------------------------------------------------
+# j TAG NAME JQ-PATH: a number from a bench's JSON, or NA.
+j() { jq -r "($3) // \"NA\" | if type == \"number\" then (. * 100 | round / 100) else . end" "$LOGDIR/$1-$2.json" 2>/dev/null || echo NA; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2f", a / b; else print "NA" }'; }
+row() {
+    local label=$1 d=$2 e=$3
+    printf '%-44s %12s %12s %10s\n' "$label" "$d" "$e" "$(ratio "$d" "$e")"
+}
+bench_rows() {
+    local name=$1 label=$2
+    row "$label req/s" "$(j detcd "$name" .requests_per_sec)" "$(j etcd "$name" .requests_per_sec)"
+    row "$label p50 ms" "$(j detcd "$name" '.latency_ms.p50')" "$(j etcd "$name" '.latency_ms.p50')"
+    row "$label p99 ms" "$(j detcd "$name" '.latency_ms.p99')" "$(j etcd "$name" '.latency_ms.p99')"
+    local de ee
+    de=$(j detcd "$name" .errors)
+    ee=$(j etcd "$name" .errors)
+    if [[ $de != 0 || $ee != 0 ]]; then row "$label errors" "$de" "$ee"; fi
+}
+{
+    echo
+    echo "detcd $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') vs etcd $ETCD_VERSION, 3 members each on 127.0.0.1, $(nproc) cores, load avg $(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '%-44s %12s %12s %10s\n' "" "detcd" "etcd" "detcd/etcd"
+    row "start to first leader ms (cluster 1)" "${R[detcd.start]:-NA}" "${R[etcd.start]:-NA}"
+    row "start to first leader ms (cluster 2)" "${R[detcd.start2]:-NA}" "${R[etcd.start2]:-NA}"
+    bench_rows put1 "put 1 client, leader:"
+    bench_rows put64 "put 64 clients/8 conns, leader:"
+    bench_rows range_l "range l 64 clients/8 conns, all:"
+    bench_rows range_s "range s 64 clients/8 conns, all:"
+    row "kill -9 leader to first put ms" "${R[detcd.failover]:-NA}" "${R[etcd.failover]:-NA}"
+    row "max member RSS MiB after $RSS_PUTS puts" \
+        "$(awk -v k="${R[detcd.rss]:-0}" 'BEGIN {printf "%.1f", k / 1024}')" \
+        "$(awk -v k="${R[etcd.rss]:-0}" 'BEGIN {printf "%.1f", k / 1024}')"
+    row "  (those puts: req/s)" "$(j detcd rss_puts .requests_per_sec)" "$(j etcd rss_puts .requests_per_sec)"
+    echo "Ratios are detcd over etcd: above 1 is more req/s, or more ms/MiB."
+    echo "Requests answered per bench (one stopped by its --duration cap, $BENCH_CAP or $RSS_CAP, sent fewer than its --total):"
+    for S in detcd etcd; do
+        for n in put1 put64 range_l range_s rss_puts; do
+            printf '  %s %s: %s ok, %s errors\n' "$S" "$n" "$(j "$S" "$n" .ok)" "$(j "$S" "$n" .errors)"
+        done
+    done
+} | tee "$LOGDIR/table.txt"
