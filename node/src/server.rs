@@ -67,8 +67,10 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
         }
     }
     let mut storage = FileStorage::open(&cfg.data_dir)?;
-    let incarnation = bump_incarnation(&cfg.data_dir).map_err(ServeError::Io)?;
+    // Load (verify) before counting this start: a start refused on a damaged data dir
+    // must leave every byte of it as it was.
     let durable = storage.load()?;
+    let incarnation = bump_incarnation(&cfg.data_dir).map_err(ServeError::Io)?;
     let me = cfg.member_id();
     let cluster_id = cfg.cluster_id();
     let members = cfg.members();
