@@ -315,6 +315,12 @@ impl Cluster {
         run_bounded(self.etcdctl_command(endpoints, args), input, ETCDCTL_LIMIT)
     }
 
+    /// etcdctl against member `i` alone; its stdout, failing the test on an error.
+    pub fn ok_at(&self, i: usize, args: &[&str]) -> String {
+        let out = self.etcdctl_at(&self.endpoint(i), args, None);
+        self.expect_ok(args, &out)
+    }
+
     /// etcdctl with a hard limit of its own, for commands that run long (`check perf`).
     pub fn etcdctl_for(&self, args: &[&str], limit: Duration) -> Output {
         run_bounded(self.etcdctl_command(&self.endpoints(), args), None, limit)
