@@ -11,7 +11,9 @@ use crate::metrics::Metrics;
 use crate::pb;
 use crate::peer::{PeerService, Peers};
 use crate::service::{self, Api};
+use detcd_core::process::Process;
 use detcd_core::server::EtcdNode;
+use detcd_core::types::DurableState;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,7 +77,17 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
     let cluster_id = cfg.cluster_id();
     let members = cfg.members();
     let node_cfg = core_config(&cfg, incarnation);
-    let node = EtcdNode::new(node_cfg, durable).map_err(|e| ServeError::Restore(e.to_string()))?;
+    let fresh = durable == DurableState::default();
+    let mut node =
+        EtcdNode::new(node_cfg, durable).map_err(|e| ServeError::Restore(e.to_string()))?;
+    if fresh && members.len() > 1 {
+        // A brand-new cluster has no leader to wait for: as etcd, advance all but one
+        // election tick so the first election starts about one heartbeat after start
+        // (the randomised part of the timeout still separates the members).
+        for _ in 1..cfg.election_ticks() {
+            node.tick();
+        }
+    }
     info!(
         name = %cfg.name,
         member = format_args!("{me:x}"),
