@@ -115,3 +115,28 @@ fn a_commit_index_beyond_the_log_is_refused() {
     assert_eq!(err, RestoreError::CommitBeyondLog { commit: last_index + 3, last_index });
     let _: &dyn std::error::Error = &err;
 }
+
+/// A peer can send an InstallSnapshot whose image does not decode (a bug or a hostile
+/// peer): the member drops it and keeps its own state instead of panicking.
+#[test]
+fn a_peers_snapshot_of_garbage_is_dropped() {
+    use detcd_core::raft::{Message, MessageBody};
+    use detcd_core::types::{Snapshot, SnapshotMeta};
+    let (cfg, d) = durable();
+    let commit = d.hard_state.commit;
+    let term = d.hard_state.term;
+    let me = cfg.member_id();
+    let mut node = EtcdNode::restore(cfg, d).expect("restores");
+    let from = if me == 1 { 2 } else { 1 };
+    let snapshot = Snapshot {
+        meta: SnapshotMeta { index: commit + 100, term: term + 1, ..SnapshotMeta::default() },
+        data: Bytes::from_static(b"\xff\x00 not an image"),
+    };
+    node.receive(Message {
+        from,
+        to: me,
+        term: term + 1,
+        body: MessageBody::InstallSnapshot { snapshot },
+    });
+    assert_eq!(node.status().applied, commit, "the member kept its own state");
+}

@@ -640,8 +640,20 @@ impl Process for EtcdNode {
     }
 
     fn receive(&mut self, msg: Message) {
+        // A snapshot image that does not decode (a peer's bug or a hostile peer) is
+        // dropped before Raft adopts it: this member keeps its state and the leader
+        // retries. One that decodes is kept for the restore that follows.
+        if let crate::raft::MessageBody::InstallSnapshot { snapshot } = &msg.body {
+            let now = self.now_ticks;
+            match AppState::from_snapshot(&snapshot.data, lessor_config(&self.cfg), now) {
+                Ok(app) => self.restored = Some((snapshot.meta.index, app)),
+                Err(_) => return,
+            }
+        }
         self.raft.step(msg);
         self.pump();
+        // A snapshot Raft did not adopt (stale) must not pin its image in memory.
+        self.restored = None;
     }
 
     fn request(&mut self, id: RequestId, request: Request) {
