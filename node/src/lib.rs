@@ -19,6 +19,7 @@ pub mod driver;
 pub mod flags;
 #[cfg(not(madsim))]
 pub mod h2_authority;
+pub mod listen;
 pub mod metrics;
 pub mod pb;
 pub mod peer;
