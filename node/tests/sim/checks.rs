@@ -19,7 +19,9 @@ pub fn all(
     faults: &str,
 ) {
     let end_us = records.iter().map(|r| r.complete_us).max().unwrap_or(0);
-    let history = detcd_harness::history::etcd_history(records, None, end_us, end_us);
+    // Unknown outcomes are resolved from the cluster's own history, as in `detcd sim`.
+    let log = detcd_harness::history::WriteLog::from_events(reference);
+    let history = detcd_harness::history::etcd_history(records, Some(&log), end_us, end_us);
     let ok = records.iter().filter(|r| matches!(r.outcome, OpOutcome::Ok(_))).count();
     let unknown = records.iter().filter(|r| matches!(r.outcome, OpOutcome::Unknown(_))).count();
     let model = Etcd;

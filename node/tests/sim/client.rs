@@ -7,10 +7,13 @@ use bytes::Bytes;
 use detcd_core::api;
 use detcd_core::server::Response;
 use detcd_harness::checks::watch::{WatchEventRecord, WatchStreamRecord};
-use detcd_harness::workload::{OpKind, OpOutcome, OpRecord, KEYS_END, KEY_PREFIX};
+use detcd_harness::workload::{
+    OpKind, OpOutcome, OpRecord, KEYS_END, KEY_PREFIX, LEASE_KEY_PREFIX,
+};
 use detcd_node::pb::etcdserverpb as pb;
 use detcd_node::pb::etcdserverpb::{
-    kv_client::KvClient, maintenance_client::MaintenanceClient, watch_client::WatchClient,
+    kv_client::KvClient, lease_client::LeaseClient, maintenance_client::MaintenanceClient,
+    watch_client::WatchClient,
 };
 use detcd_node::pb::mvccpb;
 use madsim::rand::{thread_rng, Rng};
@@ -25,16 +28,21 @@ const OP_TIMEOUT: Duration = Duration::from_secs(3);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// Keys the workload touches (few, so operations contend).
 const KEYS: u64 = 4;
+/// The share of a client's turns that run a lease's life instead of one operation.
+const LEASE_FLOW_PERCENT: u32 = 5;
+const LEASE_TTL_SECS: i64 = 3;
 
 /// Every finished operation, timed from the start of the run.
 pub struct Recorder {
     epoch: Instant,
     records: Vec<OpRecord>,
+    /// Keys written with a lease, for the final reads.
+    lease_keys: Vec<String>,
 }
 
 impl Recorder {
     pub fn new() -> Recorder {
-        Recorder { epoch: Instant::now(), records: Vec::new() }
+        Recorder { epoch: Instant::now(), records: Vec::new(), lease_keys: Vec::new() }
     }
     fn us(&self, t: Instant) -> u64 {
         t.duration_since(self.epoch).as_micros() as u64
@@ -116,11 +124,17 @@ fn refused(status: &tonic::Status) -> bool {
 /// Sends `kind` to `url` and classifies the answer as the harness does.
 async fn call(url: String, kind: &OpKind) -> OpOutcome {
     let Some(channel) = connect(url).await else { return OpOutcome::Refused };
+    let kv_channel = channel.clone();
     let mut kv_client = KvClient::new(channel);
     let key = |k: &str| Bytes::from(k.to_string());
     let answer: Result<Response, tonic::Status> = match kind.clone() {
-        OpKind::Put { key: k, value } => {
-            let req = pb::PutRequest { key: key(&k), value: key(&value), ..Default::default() };
+        OpKind::Put { key: k, value } | OpKind::LeasePut { key: k, value, lease: _ } => {
+            let lease = match kind {
+                OpKind::LeasePut { lease, .. } => *lease,
+                _ => 0,
+            };
+            let req =
+                pb::PutRequest { key: key(&k), value: key(&value), lease, ..Default::default() };
             match timeout(OP_TIMEOUT, kv_client.put(req)).await {
                 Err(_) => return OpOutcome::Unknown(None),
                 Ok(r) => r.map(|r| {
@@ -192,6 +206,32 @@ async fn call(url: String, kind: &OpKind) -> OpOutcome {
             match timeout(OP_TIMEOUT, kv_client.txn(req)).await {
                 Err(_) => return OpOutcome::Unknown(None),
                 Ok(r) => r.map(|r| Response::Txn(txn(r.into_inner()))),
+            }
+        }
+        OpKind::LeaseGrant => {
+            let req = pb::LeaseGrantRequest { ttl: LEASE_TTL_SECS, id: 0 };
+            match timeout(OP_TIMEOUT, LeaseClient::new(kv_channel).lease_grant(req)).await {
+                Err(_) => return OpOutcome::Unknown(None),
+                Ok(r) => r.map(|r| {
+                    let g = r.into_inner();
+                    Response::LeaseGrant(api::LeaseGrantResponse {
+                        header: header(g.header),
+                        id: g.id,
+                        ttl: g.ttl,
+                        error: g.error,
+                    })
+                }),
+            }
+        }
+        OpKind::LeaseRevoke { lease, .. } => {
+            let req = pb::LeaseRevokeRequest { id: lease };
+            match timeout(OP_TIMEOUT, LeaseClient::new(kv_channel).lease_revoke(req)).await {
+                Err(_) => return OpOutcome::Unknown(None),
+                Ok(r) => r.map(|r| {
+                    Response::LeaseRevoke(api::LeaseRevokeResponse {
+                        header: header(r.into_inner().header),
+                    })
+                }),
             }
         }
         other => unreachable!("the simulated clients do not issue {other:?}"),
@@ -302,6 +342,10 @@ impl Client {
         ));
         let n = self.cluster.members.len();
         while Instant::now() < deadline {
+            if thread_rng().gen_range(0..100) < LEASE_FLOW_PERCENT {
+                self.lease_flow().await;
+                continue;
+            }
             let member = thread_rng().gen_range(0..n);
             let kind = self.next_op();
             let invoked = Instant::now();
@@ -313,6 +357,64 @@ impl Client {
             sleep(Duration::from_millis(think)).await;
         }
         let _ = watcher.await;
+    }
+}
+
+impl Client {
+    /// Sends `kind` to a random member and records it.
+    async fn op(&mut self, kind: OpKind) -> OpOutcome {
+        let member = thread_rng().gen_range(0..self.cluster.members.len());
+        let invoked = Instant::now();
+        let outcome = call(self.cluster.client_url(member), &kind).await;
+        record(&self.history, self.id, member, kind, invoked, outcome.clone());
+        outcome
+    }
+
+    /// A lease's life: grant, put one key with it, keep it alive over a keep-alive
+    /// stream for a while, then revoke it or let it expire.
+    async fn lease_flow(&mut self) {
+        let OpOutcome::Ok(Response::LeaseGrant(g)) = self.op(OpKind::LeaseGrant).await else {
+            return;
+        };
+        let lease = g.id;
+        self.seq += 1;
+        let key = format!("{LEASE_KEY_PREFIX}c{}-{}", self.id, self.seq);
+        self.history.lock().unwrap().lease_keys.push(key.clone());
+        let value = format!("c{}-{}", self.id, self.seq);
+        let put = self.op(OpKind::LeasePut { lease, key: key.clone(), value }).await;
+        if matches!(put, OpOutcome::Refused) {
+            return;
+        }
+        let member = thread_rng().gen_range(0..self.cluster.members.len());
+        if let Some(channel) = connect(self.cluster.client_url(member)).await {
+            let (tx, rx) = tokio::sync::mpsc::channel(4);
+            let mut l = LeaseClient::new(channel);
+            let opened = timeout(
+                OP_TIMEOUT,
+                l.lease_keep_alive(tokio_stream::wrappers::ReceiverStream::new(rx)),
+            )
+            .await;
+            if let Ok(Ok(stream)) = opened {
+                let mut stream = stream.into_inner();
+                for _ in 0..thread_rng().gen_range(1..5) {
+                    if tx.send(pb::LeaseKeepAliveRequest { id: lease }).await.is_err() {
+                        break;
+                    }
+                    match timeout(OP_TIMEOUT, stream.message()).await {
+                        Ok(Ok(Some(answer))) => assert!(
+                            answer.id == lease || answer.id == 0,
+                            "a keep-alive for lease {lease:x} was answered for lease {:x}",
+                            answer.id
+                        ),
+                        _ => break,
+                    }
+                    sleep(Duration::from_millis(thread_rng().gen_range(200..1500))).await;
+                }
+            }
+        }
+        if thread_rng().gen_bool(0.5) {
+            self.op(OpKind::LeaseRevoke { lease, key }).await;
+        }
     }
 }
 
@@ -448,7 +550,7 @@ pub async fn final_reads(
     }
 }
 
-/// Every event of the workload's keys from revision 1 through `through`.
+/// Every event from revision 1 through `through`.
 pub type Reference = BTreeMap<i64, Vec<WatchEventRecord>>;
 
 async fn reference(cluster: &Cluster, through: i64) -> Option<Reference> {
@@ -457,8 +559,9 @@ async fn reference(cluster: &Cluster, through: i64) -> Option<Reference> {
     let create = pb::WatchRequest {
         request_union: Some(pb::watch_request::RequestUnion::CreateRequest(
             pb::WatchCreateRequest {
-                key: Bytes::from(KEY_PREFIX),
-                range_end: Bytes::from(KEYS_END),
+                // Every key, so that every revision shows up: some are lease keys'.
+                key: Bytes::from_static(b"\0"),
+                range_end: Bytes::from_static(b"\0"),
                 start_revision: 1,
                 ..Default::default()
             },
