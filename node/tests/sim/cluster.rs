@@ -24,6 +24,8 @@ struct Faults {
     killed: Vec<usize>,
     paused: Vec<usize>,
     clogged: Vec<usize>,
+    /// Members clogged one way: (member, outgoing).
+    one_way: Vec<(usize, bool)>,
     links: Vec<(usize, usize)>,
 }
 
@@ -131,6 +133,18 @@ impl Cluster {
         self.faults.lock().unwrap().clogged.push(i);
     }
 
+    /// Clogs what member `i` sends (`outgoing`) or what it receives, not both.
+    pub fn clog_one_way(&self, i: usize, outgoing: bool) {
+        let net = NetSim::current();
+        let id = self.members[i].node.id();
+        if outgoing {
+            net.clog_node_out(id);
+        } else {
+            net.clog_node_in(id);
+        }
+        self.faults.lock().unwrap().one_way.push((i, outgoing));
+    }
+
     /// Clogs the link from `a` to `b` only.
     pub fn clog_link(&self, a: usize, b: usize) {
         NetSim::current().clog_link(self.members[a].node.id(), self.members[b].node.id());
@@ -143,6 +157,14 @@ impl Cluster {
         let net = NetSim::current();
         for i in f.clogged {
             net.unclog_node(self.members[i].node.id());
+        }
+        for (i, outgoing) in f.one_way {
+            let id = self.members[i].node.id();
+            if outgoing {
+                net.unclog_node_out(id);
+            } else {
+                net.unclog_node_in(id);
+            }
         }
         for (a, b) in f.links {
             net.unclog_link(self.members[a].node.id(), self.members[b].node.id());

@@ -1,7 +1,7 @@
 //! The nemesis: until the deadline, one fault at a time, each held for a while and
-//! then undone — a member clogged (partitioned), a one-way clogged link, a member
-//! killed and restarted with disk loss, the leader killed, every member killed at once
-//! (a power cut), a member paused. Faults are drawn from madsim's seeded RNG.
+//! then undone — a member clogged (partitioned) both ways or one way, clogged links
+//! (some one way), a member killed and restarted with disk loss, the leader killed,
+//! every member killed at once (a power cut), a member paused. Faults are drawn from madsim's seeded RNG.
 
 use super::client;
 use super::cluster::Cluster;
@@ -34,7 +34,7 @@ impl Nemesis {
             let at = Instant::now().duration_since(start).as_millis();
             let which = thread_rng().gen_range(0..n);
             let crash_seed: u64 = thread_rng().gen();
-            let what = match thread_rng().gen_range(0..6) {
+            let what = match thread_rng().gen_range(0..7) {
                 0 => {
                     self.cluster.clog(which);
                     format!("clog m{which}")
@@ -71,6 +71,11 @@ impl Nemesis {
                         self.cluster.kill(i, crash_seed.wrapping_add(i as u64));
                     }
                     "power cut: kill all".to_string()
+                }
+                5 => {
+                    let outgoing = thread_rng().gen_bool(0.5);
+                    self.cluster.clog_one_way(which, outgoing);
+                    format!("clog m{which} {}", if outgoing { "outgoing" } else { "incoming" })
                 }
                 _ => {
                     self.cluster.pause(which);
