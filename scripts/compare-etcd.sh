@@ -7,6 +7,7 @@
 #   - start to first leader (process start -> `etcdctl endpoint status` shows a leader)
 #   - put, 1 client, to the leader
 #   - put, 64 clients over 8 connections, to the leader
+#   - linearizable range of one key, 1 client
 #   - linearizable and serializable range of one key, 64 clients over 8 connections,
 #     spread over all members
 #   - kill -9 of the leader -> first put another member accepts
@@ -262,6 +263,8 @@ for S in 0 1; do
         --total "$PUT1_TOTAL" --duration "$BENCH_CAP"
     bench put64 put "${LEADER_ARGS[@]}" --clients 64 --conns 8 \
         --total "$PUT_TOTAL" --duration "$BENCH_CAP"
+    bench range1 range "${ALL_ARGS[@]}" --clients 1 --conns 1 --consistency l \
+        --total "$PUT1_TOTAL" --duration "$BENCH_CAP"
     bench range_l range "${ALL_ARGS[@]}" --clients 64 --conns 8 --consistency l \
         --total "$RANGE_TOTAL" --duration "$BENCH_CAP"
     bench range_s range "${ALL_ARGS[@]}" --clients 64 --conns 8 --consistency s \
@@ -306,6 +309,7 @@ bench_rows() {
     row "start to first leader ms (cluster 2)" "${R[detcd.start2]:-NA}" "${R[etcd.start2]:-NA}"
     bench_rows put1 "put 1 client, leader:"
     bench_rows put64 "put 64 clients/8 conns, leader:"
+    bench_rows range1 "range l 1 client:"
     bench_rows range_l "range l 64 clients/8 conns, all:"
     bench_rows range_s "range s 64 clients/8 conns, all:"
     row "kill -9 leader to first put ms" "${R[detcd.failover]:-NA}" "${R[etcd.failover]:-NA}"
@@ -316,7 +320,7 @@ bench_rows() {
     echo "Ratios are detcd over etcd: above 1 is more req/s, or more ms/MiB."
     echo "Requests answered per bench (one stopped by its --duration cap, $BENCH_CAP or $RSS_CAP, sent fewer than its --total):"
     for S in detcd etcd; do
-        for n in put1 put64 range_l range_s rss_puts; do
+        for n in put1 put64 range1 range_l range_s rss_puts; do
             printf '  %s %s: %s ok, %s errors\n' "$S" "$n" "$(j "$S" "$n" .ok)" "$(j "$S" "$n" .errors)"
         done
     done

@@ -161,16 +161,42 @@ impl WriteLog {
             self.missed_through = self.missed_through.max(available_from - 1);
         }
         for (rev, events) in store.events(from.max(available_from), current) {
-            for e in events.iter() {
-                let key = text(&e.kv.key);
-                if e.r#type == api::EventType::Delete {
-                    self.deletes.entry(key).or_default().push(rev);
-                } else {
-                    self.puts.insert((key, text(&e.kv.value)), rev);
-                }
-            }
+            self.record(rev, events.iter());
         }
         self.last = current;
+    }
+
+    /// Reads a history that does not come from a core store: `events` are every event
+    /// of the revisions after the highest one read, up to and including `current`, each
+    /// carrying its revision as its mod revision (a real member's watch from the next
+    /// revision on). Events at or below the highest revision read are ignored.
+    pub fn absorb_events<'a>(
+        &mut self,
+        current: i64,
+        events: impl IntoIterator<Item = &'a api::Event>,
+    ) {
+        for e in events {
+            if e.kv.mod_revision > self.last && e.kv.mod_revision <= current {
+                self.record(e.kv.mod_revision, std::iter::once(e));
+            }
+        }
+        self.last = self.last.max(current);
+    }
+
+    /// The revision at which `key` was set to `value`, if the log holds it.
+    pub fn put_revision(&self, key: &str, value: &str) -> Option<i64> {
+        self.puts.get(&(key.to_string(), value.to_string())).copied()
+    }
+
+    fn record<'a>(&mut self, rev: i64, events: impl Iterator<Item = &'a api::Event>) {
+        for e in events {
+            let key = text(&e.kv.key);
+            if e.r#type == api::EventType::Delete {
+                self.deletes.entry(key).or_default().push(rev);
+            } else {
+                self.puts.insert((key, text(&e.kv.value)), rev);
+            }
+        }
     }
 }
 

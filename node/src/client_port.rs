@@ -129,8 +129,64 @@ mod http {
                 get(|| async {
                     format!("{{\"etcdserver\":\"{SERVER_VERSION}\",\"etcdcluster\":\"{SERVER_VERSION}\"}}")
                 }),
-            );
+            )
+            .layer(axum::middleware::map_response(grpc_limit_status));
         Routes::from(router)
+    }
+
+    /// A request over the gRPC size limit is refused by tonic's decoder as OutOfRange
+    /// ("Error, decoded message length too large: found X bytes, the limit is: Y
+    /// bytes"); etcd's clients expect grpc-go's ResourceExhausted "grpc: received
+    /// message larger than max (X vs. Y)". Such refusals are trailers-only responses, so
+    /// their status is in the headers and is rewritten there.
+    async fn grpc_limit_status(mut resp: axum::response::Response) -> axum::response::Response {
+        const OUT_OF_RANGE: &str = "11";
+        const RESOURCE_EXHAUSTED: &str = "8";
+        let headers = resp.headers_mut();
+        if headers.get("grpc-status").and_then(|v| v.to_str().ok()) != Some(OUT_OF_RANGE) {
+            return resp;
+        }
+        let Some(message) = headers.get("grpc-message").and_then(|v| v.to_str().ok()) else {
+            return resp;
+        };
+        let message = percent_decode(message);
+        let Some(sizes) = decode_limit_sizes(&message) else { return resp };
+        let rewritten =
+            format!("grpc: received message larger than max ({} vs. {})", sizes.0, sizes.1);
+        if let Ok(v) = axum::http::HeaderValue::from_str(&rewritten) {
+            headers.insert("grpc-status", axum::http::HeaderValue::from_static(RESOURCE_EXHAUSTED));
+            headers.insert("grpc-message", v);
+        }
+        resp
+    }
+
+    /// The found and limit sizes of tonic's decode-limit message, if it is one.
+    pub(super) fn decode_limit_sizes(message: &str) -> Option<(u64, u64)> {
+        let rest = message.strip_prefix("Error, decoded message length too large: found ")?;
+        let (found, rest) = rest.split_once(" bytes, the limit is: ")?;
+        let limit = rest.strip_suffix(" bytes")?;
+        Some((found.parse().ok()?, limit.parse().ok()?))
+    }
+
+    /// gRPC percent-encodes its message header.
+    fn percent_decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+                (b'%', Some(b)) => {
+                    out.push(b);
+                    i += 3;
+                }
+                (b, _) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     /// `process_resident_memory_bytes` and friends, read from /proc as the Go client
@@ -146,5 +202,15 @@ mod http {
              # TYPE process_resident_memory_bytes gauge\n\
              process_resident_memory_bytes {rss}\n"
         )
+    }
+}
+
+#[cfg(all(test, not(madsim)))]
+mod tests {
+    #[test]
+    fn reads_tonics_decode_limit_message() {
+        let m = "Error, decoded message length too large: found 526346 bytes, the limit is: 525312 bytes";
+        assert_eq!(super::http::decode_limit_sizes(m), Some((526346, 525312)));
+        assert_eq!(super::http::decode_limit_sizes("etcdserver: request is too large"), None);
     }
 }

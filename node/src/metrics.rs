@@ -79,61 +79,57 @@ impl Metrics {
         let r = &mut registry;
         r.register(
             "etcd_server_has_leader",
-            "Whether a leader exists: 1 yes, 0 no.",
+            "Whether a leader exists: 1 yes, 0 no",
             m.has_leader.clone(),
         );
         r.register(
             "etcd_server_is_leader",
-            "Whether this member is the leader.",
+            "Whether this member is the leader",
             m.is_leader.clone(),
         );
         r.register(
             "etcd_server_leader_changes_seen",
-            "Leader changes seen.",
+            "Leader changes seen",
             m.leader_changes.clone(),
         );
         r.register(
             "etcd_server_proposals_committed_total",
-            "Committed index.",
+            "Committed index",
             m.proposals_committed.clone(),
         );
         r.register(
             "etcd_server_proposals_applied_total",
-            "Applied index.",
+            "Applied index",
             m.proposals_applied.clone(),
         );
         r.register(
             "etcd_server_proposals_pending",
-            "Requests waiting.",
+            "Requests waiting",
             m.proposals_pending.clone(),
         );
         r.register("etcd_server_proposals_failed", "Failed proposals", m.proposals_failed.clone());
         r.register(
             "etcd_disk_wal_fsync_duration_seconds",
-            "Latency of the write-ahead log's fsyncs.",
+            "Latency of the write-ahead log's fsyncs",
             m.wal_fsync.clone(),
         );
-        r.register(
-            "etcd_mvcc_db_total_size_in_bytes",
-            "Bytes of storage.",
-            m.db_total_size.clone(),
-        );
+        r.register("etcd_mvcc_db_total_size_in_bytes", "Bytes of storage", m.db_total_size.clone());
         r.register("etcd_server_quota_backend_bytes", "The storage quota", m.quota_bytes.clone());
         r.register("grpc_server_started", "RPCs started", m.grpc_started.clone());
         r.register("grpc_server_handled", "RPCs completed, by code", m.grpc_handled.clone());
         r.register(
             "etcd_network_peer_sent_bytes",
-            "Bytes sent to peers.",
+            "Bytes sent to peers",
             m.peer_sent_bytes.clone(),
         );
         r.register(
             "etcd_network_peer_received_bytes",
-            "Bytes received from peers.",
+            "Bytes received from peers",
             m.peer_received_bytes.clone(),
         );
         r.register(
             "etcd_network_peer_round_trip_time_seconds",
-            "Round trip time of a request to each peer over the peer port.",
+            "Round trip time of a request to each peer over the peer port",
             m.peer_rtt.clone(),
         );
         Metrics { registry, ..m }

@@ -12,7 +12,9 @@ use crate::metrics::Metrics;
 use crate::pb;
 use crate::peer::{PeerService, Peers};
 use crate::service::{self, Api};
+use detcd_core::process::Process;
 use detcd_core::server::EtcdNode;
+use detcd_core::types::DurableState;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,9 +62,12 @@ impl From<DiskError> for ServeError {
 /// Runs the member on its data dir until it is told to stop (or its disk fails).
 pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
     check_schemes(&cfg)?;
-    let storage = FileStorage::open(&cfg.data_dir)?;
+    let mut storage = FileStorage::open(&cfg.data_dir)?;
+    // Load (verify) before counting this start: a start refused on a damaged data dir
+    // must leave every byte of it as it was.
+    let durable = storage.load()?;
     let incarnation = bump_incarnation(&cfg.data_dir).map_err(ServeError::Io)?;
-    run_on(cfg, storage, incarnation).await
+    run_loaded(cfg, storage, durable, incarnation).await
 }
 
 fn check_schemes(cfg: &ServeConfig) -> Result<(), ServeError> {
@@ -85,11 +90,30 @@ pub async fn run_on<S: Storage + Send + 'static>(
 ) -> Result<(), ServeError> {
     check_schemes(&cfg)?;
     let durable = storage.load()?;
+    run_loaded(cfg, storage, durable, incarnation).await
+}
+
+async fn run_loaded<S: Storage + Send + 'static>(
+    cfg: ServeConfig,
+    storage: S,
+    durable: DurableState,
+    incarnation: u64,
+) -> Result<(), ServeError> {
     let me = cfg.member_id();
     let cluster_id = cfg.cluster_id();
     let members = cfg.members();
     let node_cfg = core_config(&cfg, incarnation);
-    let node = EtcdNode::new(node_cfg, durable).map_err(|e| ServeError::Restore(e.to_string()))?;
+    let fresh = durable == DurableState::default();
+    let mut node =
+        EtcdNode::new(node_cfg, durable).map_err(|e| ServeError::Restore(e.to_string()))?;
+    if fresh && members.len() > 1 {
+        // A brand-new cluster has no leader to wait for: as etcd, advance all but one
+        // election tick so the first election starts about one heartbeat after start
+        // (the randomised part of the timeout still separates the members).
+        for _ in 1..cfg.election_ticks() {
+            node.tick();
+        }
+    }
     info!(
         name = %cfg.name,
         member = format_args!("{me:x}"),

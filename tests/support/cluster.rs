@@ -38,6 +38,8 @@ pub struct Member {
 pub struct Cluster {
     pub target: Target,
     members: Vec<Member>,
+    /// Flags every member gets after the ones the cluster sets itself.
+    extra: Vec<String>,
     dir: tempfile::TempDir,
 }
 
@@ -69,13 +71,23 @@ fn ready_line(target: Target) -> &'static str {
 impl Cluster {
     /// Starts `members` members on fresh ports and waits until each serves clients.
     pub fn start(target: Target, members: usize) -> Cluster {
+        Cluster::start_with(target, members, &[])
+    }
+
+    /// As `start`, with `extra` flags for every member (`--snapshot-count` given there
+    /// replaces the cluster's own).
+    pub fn start_with(target: Target, members: usize, extra: &[&str]) -> Cluster {
         let ports: Vec<(u16, u16)> = (0..members).map(|_| (free_port(), free_port())).collect();
-        Cluster::start_on(target, &ports)
+        Cluster::start_on_with(target, &ports, extra)
     }
 
     /// As `start`, with given (client, peer) ports: two clusters on the same ports and
     /// names get the same etcd-computed member and cluster ids.
     pub fn start_on(target: Target, ports: &[(u16, u16)]) -> Cluster {
+        Cluster::start_on_with(target, ports, &[])
+    }
+
+    fn start_on_with(target: Target, ports: &[(u16, u16)], extra: &[&str]) -> Cluster {
         let dir = tempfile::Builder::new().prefix("detcd-e2e-").tempdir().expect("temp dir");
         let members = ports
             .iter()
@@ -91,7 +103,8 @@ impl Cluster {
                 starts: 0,
             })
             .collect();
-        let mut cluster = Cluster { target, members, dir };
+        let extra = extra.iter().map(|s| s.to_string()).collect();
+        let mut cluster = Cluster { target, members, extra, dir };
         for i in 0..cluster.members.len() {
             cluster.spawn(i);
         }
@@ -136,11 +149,27 @@ impl Cluster {
         peers.join(",")
     }
 
-    fn spawn(&mut self, i: usize) {
+    /// The directory member `i` keeps its data in.
+    pub fn data_dir(&self, i: usize) -> &Path {
+        &self.members[i].data_dir
+    }
+
+    /// Everything member `i` wrote, over all its incarnations.
+    pub fn log(&self, i: usize) -> String {
+        self.members[i].log.lock().expect("log lock").clone()
+    }
+
+    /// Whether member `i` was started and has not been killed or stopped since.
+    pub fn is_running(&self, i: usize) -> bool {
+        self.members[i].child.is_some()
+    }
+
+    /// The command that starts member `i`, for a test that runs it by itself (a start
+    /// expected to fail, a second process on the same data dir).
+    pub fn serve_command(&self, i: usize) -> Command {
         let initial_cluster = self.initial_cluster();
         let target = self.target;
-        let m = &mut self.members[i];
-        assert!(m.child.is_none(), "{} is already running", m.name);
+        let m = &self.members[i];
         let client = format!("http://127.0.0.1:{}", m.client_port);
         let peer = format!("http://127.0.0.1:{}", m.peer_port);
         let mut cmd = match target {
@@ -158,11 +187,22 @@ impl Cluster {
             .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
             .args(["--initial-cluster", &initial_cluster, "--initial-cluster-state", "new"])
             .args(["--initial-cluster-token", CLUSTER_TOKEN])
-            .args(["--heartbeat-interval", "100", "--election-timeout", "1000"])
-            .args(["--snapshot-count", "10000"]);
+            .args(["--heartbeat-interval", "100", "--election-timeout", "1000"]);
+        if !self.extra.iter().any(|f| f.starts_with("--snapshot-count")) {
+            cmd.args(["--snapshot-count", "10000"]);
+        }
+        cmd.args(&self.extra);
         if target == Target::Etcd {
             cmd.args(["--logger=zap", "--log-outputs=stderr"]);
         }
+        cmd
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let target = self.target;
+        let mut cmd = self.serve_command(i);
+        let m = &mut self.members[i];
+        assert!(m.child.is_none(), "{} is already running", m.name);
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
         m.starts += 1;
@@ -273,6 +313,12 @@ impl Cluster {
 
     pub fn etcdctl_at(&self, endpoints: &str, args: &[&str], input: Option<&str>) -> Output {
         run_bounded(self.etcdctl_command(endpoints, args), input, ETCDCTL_LIMIT)
+    }
+
+    /// etcdctl against member `i` alone; its stdout, failing the test on an error.
+    pub fn ok_at(&self, i: usize, args: &[&str]) -> String {
+        let out = self.etcdctl_at(&self.endpoint(i), args, None);
+        self.expect_ok(args, &out)
     }
 
     /// etcdctl with a hard limit of its own, for commands that run long (`check perf`).

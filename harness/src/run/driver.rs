@@ -32,6 +32,10 @@ struct OpenOp {
     kind: OpKind,
     /// The incarnation of the member it was sent to.
     incarnation: u64,
+    /// When it was sent: an operation never answered is recorded as called then.
+    invoke_us: u64,
+    /// When its client gives up on it.
+    deadline_us: u64,
 }
 
 /// The workload side of one run.
@@ -75,8 +79,12 @@ impl Driver {
             let at = self.workload.think_us();
             self.submit(c, at, None);
         }
-        let drain_end_us = self.safety_end_us + self.timeout_us + 1;
         let outcome = loop {
+            // The drain lasts until every open request is answered or timed out; one sent
+            // just before the safety phase ended may time out after a full timeout.
+            let last_deadline = self.open.values().map(|op| op.deadline_us).max();
+            let drain_end_us =
+                last_deadline.unwrap_or(0).max(self.safety_end_us + self.timeout_us) + 1;
             let issuing = self.issuing();
             let deadline = if issuing { self.safety_end_us } else { drain_end_us };
             match self.world.run_until_result(deadline) {
@@ -99,7 +107,7 @@ impl Driver {
                 node: 0,
                 incarnation: op.incarnation,
                 kind: op.kind,
-                invoke_us: end_us,
+                invoke_us: op.invoke_us.min(end_us),
                 complete_us: end_us,
                 outcome: OpOutcome::Unknown(None),
             });
@@ -201,7 +209,8 @@ impl Driver {
         let request = self.workload.request(&kind);
         let id = self.world.submit_at(at_us, client, node, request, self.timeout_us);
         let incarnation = self.world.incarnation(node);
-        self.open.insert(id, OpenOp { client: c, kind, incarnation });
+        let (invoke_us, deadline_us) = (at_us, at_us + self.timeout_us);
+        self.open.insert(id, OpenOp { client: c, kind, incarnation, invoke_us, deadline_us });
     }
 
     /// Opens client `c`'s watch over the workload's keys from the revision after the
