@@ -200,6 +200,29 @@ impl WriteLog {
     }
 }
 
+impl WriteLog {
+    /// The log of a cluster observed from outside, as a watch from revision 1 on every
+    /// key sees it (`events` by revision, nothing compacted, through the last revision
+    /// it holds): what the madsim suite of real members has instead of a store.
+    pub fn from_events(
+        events: &BTreeMap<i64, Vec<crate::checks::watch::WatchEventRecord>>,
+    ) -> Self {
+        let mut log = WriteLog::default();
+        for (&rev, evs) in events {
+            for e in evs {
+                let key = text(&e.key);
+                if e.delete {
+                    log.deletes.entry(key).or_default().push(rev);
+                } else {
+                    log.puts.insert((key, text(&e.value)), rev);
+                }
+            }
+            log.last = log.last.max(rev);
+        }
+        log
+    }
+}
+
 /// How an unknown write was resolved.
 enum Resolved {
     /// It took effect with this output.

@@ -3,6 +3,7 @@
 //! madsim's tonic has no HTTP routes, so under `--cfg madsim` the port is gRPC only.
 
 use crate::driver::Observed;
+use crate::listen::Listener;
 use crate::pb::etcdserverpb::{
     auth_server::AuthServer, cluster_server::ClusterServer, kv_server::KvServer,
     lease_server::LeaseServer, maintenance_server::MaintenanceServer, watch_server::WatchServer,
@@ -17,53 +18,66 @@ use crate::service::{
 };
 use std::sync::Arc;
 use tokio::sync::watch;
-use tonic::service::Routes;
 
-/// The services of the client port; requests larger than `decode_max` bytes are
-/// refused by gRPC itself.
-pub fn routes(api: Arc<Api>, decode_max: usize, observed: watch::Receiver<Observed>) -> Routes {
-    let mut b = Routes::builder();
-    b.add_service(KvServer::new(KvService(api.clone())).max_decoding_message_size(decode_max));
-    b.add_service(
-        WatchServer::new(WatchService(api.clone())).max_decoding_message_size(decode_max),
-    );
-    b.add_service(
-        LeaseServer::new(LeaseService(api.clone())).max_decoding_message_size(decode_max),
-    );
-    b.add_service(ClusterServer::new(ClusterService(api.clone())));
-    b.add_service(MaintenanceServer::new(MaintenanceService(api.clone())));
-    b.add_service(AuthServer::new(AuthService(api.clone())));
-    b.add_service(LockServer::new(LockService(api.clone())));
-    b.add_service(ElectionServer::new(ElectionService(api.clone())));
-    b.add_service(HealthServer::new(HealthService));
-    let routes = b.routes();
-    #[cfg(not(madsim))]
-    let routes = http::with_http(routes, api, observed);
-    #[cfg(madsim)]
-    drop(observed);
-    routes
+/// Adds every service of the client port to `$builder` (tonic's `RoutesBuilder` in the
+/// real build, madsim's `Server` under simulation); one list serves both worlds.
+macro_rules! client_services {
+    ($builder:expr, $api:expr, $decode_max:expr) => {
+        $builder
+            .add_service(
+                KvServer::new(KvService($api.clone())).max_decoding_message_size($decode_max),
+            )
+            .add_service(
+                WatchServer::new(WatchService($api.clone())).max_decoding_message_size($decode_max),
+            )
+            .add_service(
+                LeaseServer::new(LeaseService($api.clone())).max_decoding_message_size($decode_max),
+            )
+            .add_service(ClusterServer::new(ClusterService($api.clone())))
+            .add_service(MaintenanceServer::new(MaintenanceService($api.clone())))
+            .add_service(AuthServer::new(AuthService($api.clone())))
+            .add_service(LockServer::new(LockService($api.clone())))
+            .add_service(ElectionServer::new(ElectionService($api.clone())))
+            .add_service(HealthServer::new(HealthService))
+    };
 }
 
-/// Serves `routes` on `incoming` until `signal` resolves.
-pub async fn serve<I, IO, IE>(
-    routes: Routes,
-    incoming: I,
+/// Serves the client port on `listener` until `signal` resolves; requests larger than
+/// `decode_max` bytes are refused by gRPC itself.
+#[cfg(not(madsim))]
+pub async fn serve(
+    listener: Listener,
+    api: Arc<Api>,
+    decode_max: usize,
+    observed: watch::Receiver<Observed>,
     signal: impl std::future::Future<Output = ()>,
-) -> Result<(), tonic::transport::Error>
-where
-    I: futures::Stream<Item = Result<IO, IE>>,
-    IO: tokio::io::AsyncRead
-        + tokio::io::AsyncWrite
-        + tonic::transport::server::Connected
-        + Unpin
-        + Send
-        + 'static,
-    IE: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+) -> Result<(), tonic::transport::Error> {
+    let mut b = tonic::service::Routes::builder();
+    client_services!(b, api, decode_max);
+    let routes = http::with_http(b.routes(), api, observed);
+    let incoming = crate::listen::accept_nodelay(listener);
+    // etcdctl's `--endpoints http://…` and `--cluster` send a URL as `:authority`,
+    // which h2 refuses; each connection is read through the rewrite.
+    let incoming =
+        futures::TryStreamExt::map_ok(incoming, crate::h2_authority::AuthorityRewrite::new);
     tonic::transport::Server::builder()
         .accept_http1(true)
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, signal)
+        .await
+}
+
+#[cfg(madsim)]
+pub async fn serve(
+    listener: Listener,
+    api: Arc<Api>,
+    decode_max: usize,
+    observed: watch::Receiver<Observed>,
+    signal: impl std::future::Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
+    drop(observed);
+    client_services!(tonic::transport::Server::builder(), api, decode_max)
+        .serve_with_shutdown(listener, signal)
         .await
 }
 
@@ -74,6 +88,7 @@ mod http {
     use crate::service::maintenance::SERVER_VERSION;
     use axum::http::StatusCode;
     use axum::routing::get;
+    use tonic::service::Routes;
 
     pub fn with_http(routes: Routes, api: Arc<Api>, observed: watch::Receiver<Observed>) -> Routes {
         let metrics_api = api.clone();

@@ -8,6 +8,11 @@
 //! [`peer`]. In the real build each client-port connection is read through
 //! `h2_authority`, which turns etcdctl's URL-shaped `:authority` into `host:port`.
 //!
+//! The same source builds with `RUSTFLAGS="--cfg madsim"`, where madsim simulates tokio
+//! and tonic: [`server::run_on`] then runs on a [`disk::SimDisk`], and [`listen`] is
+//! the one place the two worlds differ (besides the HTTP endpoints and the real disk).
+//! `node/tests/madsim.rs` runs whole clusters that way (`scripts/madsim-test`).
+//!
 //! [`bench`] is the other side of the same API: a load generator for any etcd v3
 //! endpoints, sharing the generated gRPC stubs.
 
@@ -19,6 +24,7 @@ pub mod driver;
 pub mod flags;
 #[cfg(not(madsim))]
 pub mod h2_authority;
+pub mod listen;
 pub mod metrics;
 pub mod pb;
 pub mod peer;

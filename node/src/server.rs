@@ -7,6 +7,7 @@
 use crate::disk::{DiskError, FileStorage, Storage};
 use crate::driver::{Driver, Handle, Stopped, COMMANDS_QUEUED_MAX, PEER_INBOX_MAX};
 use crate::flags::{Scheme, ServeConfig, Url};
+use crate::listen;
 use crate::metrics::Metrics;
 use crate::pb;
 use crate::peer::{PeerService, Peers};
@@ -17,7 +18,6 @@ use detcd_core::types::DurableState;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info};
 
@@ -59,8 +59,18 @@ impl From<DiskError> for ServeError {
     }
 }
 
-/// Runs the member until it is told to stop (or its disk fails).
+/// Runs the member on its data dir until it is told to stop (or its disk fails).
 pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
+    check_schemes(&cfg)?;
+    let mut storage = FileStorage::open(&cfg.data_dir)?;
+    // Load (verify) before counting this start: a start refused on a damaged data dir
+    // must leave every byte of it as it was.
+    let durable = storage.load()?;
+    let incarnation = bump_incarnation(&cfg.data_dir).map_err(ServeError::Io)?;
+    run_loaded(cfg, storage, durable, incarnation).await
+}
+
+fn check_schemes(cfg: &ServeConfig) -> Result<(), ServeError> {
     for url in cfg.listen_client_urls.iter().chain(&cfg.listen_peer_urls) {
         if url.scheme() == Scheme::Https {
             return Err(ServeError::Unsupported(format!(
@@ -68,11 +78,27 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
             )));
         }
     }
-    let mut storage = FileStorage::open(&cfg.data_dir)?;
-    // Load (verify) before counting this start: a start refused on a damaged data dir
-    // must leave every byte of it as it was.
+    Ok(())
+}
+
+/// Runs the member on `storage`, started for the `incarnation`-th time, until it is
+/// told to stop (or its disk fails). The simulation gives it a simulated disk.
+pub async fn run_on<S: Storage + Send + 'static>(
+    cfg: ServeConfig,
+    mut storage: S,
+    incarnation: u64,
+) -> Result<(), ServeError> {
+    check_schemes(&cfg)?;
     let durable = storage.load()?;
-    let incarnation = bump_incarnation(&cfg.data_dir).map_err(ServeError::Io)?;
+    run_loaded(cfg, storage, durable, incarnation).await
+}
+
+async fn run_loaded<S: Storage + Send + 'static>(
+    cfg: ServeConfig,
+    storage: S,
+    durable: DurableState,
+    incarnation: u64,
+) -> Result<(), ServeError> {
     let me = cfg.member_id();
     let cluster_id = cfg.cluster_id();
     let members = cfg.members();
@@ -110,11 +136,11 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
     // Bind everything before saying ready, so a taken port is an error at start.
     let mut client_listeners = Vec::new();
     for url in &cfg.listen_client_urls {
-        client_listeners.push(bind(url).await?);
+        client_listeners.push(listen::bind(url).await?);
     }
     let mut peer_listeners = Vec::new();
     for url in &cfg.listen_peer_urls {
-        peer_listeners.push(bind(url).await?);
+        peer_listeners.push(listen::bind(url).await?);
     }
 
     let directory = service::cluster::Directory::new(
@@ -147,17 +173,12 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
                 client_urls: cfg.advertise_client_urls.iter().map(Url::to_string).collect(),
             },
         };
-        let server = pb::peer::peer_server::PeerServer::new(svc)
-            .max_decoding_message_size(crate::peer::FRAME_BYTES_MAX * 2);
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
-            let incoming = accept_nodelay(listener);
-            let result = tonic::transport::Server::builder()
-                .add_service(server)
-                .serve_with_incoming_shutdown(incoming, async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await;
+            let result = listen::serve_peers(listener, svc, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
             if let Err(e) = result {
                 error!(error = %e, "peer listener failed");
             }
@@ -165,19 +186,14 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
     }
 
     for listener in client_listeners {
-        let routes = crate::client_port::routes(api.clone(), decode_max, observed.clone());
+        let (api, observed) = (api.clone(), observed.clone());
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
-            let incoming = accept_nodelay(listener);
-            // etcdctl's `--endpoints http://…` and `--cluster` send a URL as `:authority`,
-            // which h2 refuses; each connection is read through the rewrite.
-            #[cfg(not(madsim))]
-            let incoming =
-                futures::TryStreamExt::map_ok(incoming, crate::h2_authority::AuthorityRewrite::new);
-            let result = crate::client_port::serve(routes, incoming, async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await;
+            let result =
+                crate::client_port::serve(listener, api, decode_max, observed, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
             if let Err(e) = result {
                 error!(error = %e, "client listener failed");
             }
@@ -225,29 +241,6 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
         Ok(Stopped::Disk(e)) => Err(ServeError::Disk(e)),
         Err(e) => Err(ServeError::Unsupported(format!("driver task failed: {e}"))),
     }
-}
-
-/// Accepted connections with TCP_NODELAY set. A server given its own incoming stream
-/// gets no socket options from tonic, and with Nagle's algorithm on, a small response
-/// that follows another still unacknowledged waits for the client's delayed ACK (~40 ms):
-/// 64 clients' ranges on loopback ran at ~1,400/s with p50 44 ms, ~31,000/s and 1.8 ms
-/// with it set.
-fn accept_nodelay(
-    listener: TcpListener,
-) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    futures::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |conn| {
-        if let Ok(c) = &conn {
-            // A socket that refuses the option still works, only slower.
-            let _ = c.set_nodelay(true);
-        }
-        conn
-    })
-}
-
-async fn bind(url: &Url) -> Result<TcpListener, ServeError> {
-    TcpListener::bind(url.authority())
-        .await
-        .map_err(|source| ServeError::Bind { url: url.to_string(), source })
 }
 
 /// The core's configuration from etcd's flags. One tick is one heartbeat interval.

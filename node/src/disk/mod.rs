@@ -1,6 +1,7 @@
 //! The node's durable storage: the [`Storage`] trait the driver persists through, and
 //! [`FileStorage`], its real implementation on a data directory (segmented write-ahead
-//! log with chained CRC32C, snapshots written atomically). Plain synchronous code: the
+//! log with chained CRC32C, snapshots written atomically), and [`SimDisk`], the
+//! simulation's crash-lossy disk. Plain synchronous code: the
 //! driver decides on which thread it runs, and a simulated disk can stand in for it.
 
 mod codec;
@@ -11,10 +12,12 @@ mod fsutil;
 mod replay;
 mod segment;
 mod shape;
+pub mod sim;
 mod snap;
 
 pub use error::DiskError;
 pub use file::{FileStorage, FileStorageOptions};
+pub use sim::{SimDisk, SimStorage};
 
 use detcd_core::types::{DurableState, PersistOp};
 

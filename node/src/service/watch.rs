@@ -31,6 +31,8 @@ impl Watch for WatchService {
         let (tx, mut rx) = mpsc::channel::<Response>(WATCH_BUFFER);
         let sink = WatchSink { tx, overflow: Arc::new(Notify::new()) };
         let (out, out_rx) = mpsc::channel(64);
+        #[cfg(feature = "negative-drop-watch-event-on-resume")]
+        let mut resumed = false;
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -38,6 +40,11 @@ impl Watch for WatchService {
                         let Ok(Some(msg)) = msg else { break };
                         let sent = match msg.request_union {
                             Some(RequestUnion::CreateRequest(c)) => match convert::watch_create(c) {
+                                #[cfg(feature = "negative-drop-watch-event-on-resume")]
+                                Ok(create) if create.start_revision > 1 => {
+                                    resumed = true;
+                                    api.handle.watch(Request::WatchCreate { stream, create }, Some(sink.clone()))
+                                }
                                 Ok(create) => api.handle.watch(Request::WatchCreate { stream, create }, Some(sink.clone())),
                                 Err(s) => Err(s),
                             },
@@ -57,6 +64,17 @@ impl Watch for WatchService {
                     }
                     Some(resp) = rx.recv() => {
                         let Response::Watch(w) = resp else { continue };
+                        // The negative control: a resumed watch (one that starts after
+                        // revision 1) loses the first event it would deliver.
+                        #[cfg(feature = "negative-drop-watch-event-on-resume")]
+                        let w = {
+                            let mut w = w;
+                            if resumed && !w.events.is_empty() {
+                                w.events.remove(0);
+                                resumed = false;
+                            }
+                            w
+                        };
                         if out.send(Ok(convert::watch_response(w))).await.is_err() {
                             break;
                         }
