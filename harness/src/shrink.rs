@@ -9,7 +9,7 @@ use crate::nemesis;
 use crate::run::run;
 use crate::RunReport;
 use detcd_scenarios::{Expect, FaultAction as Fault, Scenario, ScheduledFault};
-use detcd_sim::{FaultAction, PartitionShape, Target};
+use detcd_sim::{ClientTarget, FaultAction, PartitionShape, Target};
 use std::collections::BTreeSet;
 
 /// What counts as "still failing".
@@ -114,6 +114,10 @@ fn scenario_fault(action: &FaultAction) -> Option<Fault> {
         }
         FaultAction::TransferLeader { to: Target::Node(n) } => Fault::TransferLeader { to: *n },
         FaultAction::TransferLeader { to: Target::Random } => Fault::TransferLeader { to: 0 },
+        FaultAction::PauseClient { client, duration_us } => match client {
+            ClientTarget::Client(c) => Fault::PauseClient { client: *c, ms: duration_us / 1_000 },
+            ClientTarget::LockHolder => Fault::PauseLockHolder { ms: duration_us / 1_000 },
+        },
         _ => return None,
     };
     Some(fault)

@@ -35,6 +35,8 @@ const LIBRARY: &[BuiltinScenario] = library![
     "swarm",
     "lease-read-clock-skew",
     "lying-fsync",
+    "lock-unfenced",
+    "lock-fenced",
 ];
 
 /// All built-in scenarios, parsed.
