@@ -1,6 +1,7 @@
 //! The lock scenarios: without fencing, a holder paused past its lease TTL overlaps
 //! with the next holder and the check catches it; with a fencing Txn the resource is
-//! safe under the same pauses, and runs are a function of their seed. (The traced
+//! safe under the same pauses; the election keeps one leader per term; and runs are a
+//! function of their seed. (The traced
 //! story is in `lock_story.rs`.)
 
 use detcd_harness::run::run;
@@ -33,6 +34,18 @@ fn fenced_lock_passes_under_the_same_pauses() {
         assert!(report.passed(&scenario.expect), "seed {seed}: {report:?}");
         let check = lock_check(&report);
         assert!(check.evidence.contains("no two holders interleaved"), "{check:?}");
+    }
+}
+
+#[test]
+fn election_has_one_leader_per_term_and_ordered_observers() {
+    let scenario = builtin("election").expect("built-in");
+    for seed in SEEDS {
+        let (report, _) = run(&scenario, seed);
+        assert!(report.passed(&scenario.expect), "seed {seed}: {report:?}");
+        let check = report.checks.iter().find(|c| c.name == "election").expect("election check");
+        assert!(check.evidence.contains("2 observer(s) saw"), "{check:?}");
+        assert!(!check.evidence.contains("saw 0 leadership"), "{check:?}");
     }
 }
 

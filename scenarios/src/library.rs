@@ -37,6 +37,7 @@ const LIBRARY: &[BuiltinScenario] = library![
     "lying-fsync",
     "lock-unfenced",
     "lock-fenced",
+    "election",
 ];
 
 /// All built-in scenarios, parsed.

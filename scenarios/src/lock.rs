@@ -1,16 +1,19 @@
 //! The `[lock]` table: instead of the KV workload, clients run etcd's lock recipe
 //! against the cluster and touch a shared resource while they believe they hold the
-//! lock.
+//! lock — or its election recipe: campaign, proclaim values while leading, resign,
+//! with observers watching who leads.
 //!
 //! ```toml
 //! [lock]
-//! recipe = "lock"
+//! recipe = "lock"          # or "election"
 //! fenced = false           # the resource checks the lock key's create revision
 //! clients = 3
 //! lease_ttl_s = 1
 //! keepalive_ms = 300       # how often a client keeps its lease alive
 //! hold_ms = [300, 800]     # work between the two resource writes of one critical section
 //! think_ms = [0, 50]       # pause between releasing and trying again
+//! proclaims = 3            # election: values a leader proclaims, hold_ms apart
+//! observers = 2            # election: clients that only watch who leads
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +25,8 @@ pub enum Recipe {
     /// etcd's `concurrency.Mutex`: a key per waiter, the lowest create revision owns.
     #[default]
     Lock,
+    /// etcd's `concurrency.Election`: campaign, proclaim, resign; observers watch.
+    Election,
 }
 
 /// The lock (or election) workload.
@@ -41,6 +46,10 @@ pub struct LockSpec {
     pub hold_ms: [u64; 2],
     /// Time between releasing and trying to acquire again, milliseconds.
     pub think_ms: [u64; 2],
+    /// Election: how many values a leader proclaims (`hold_ms` apart) before resigning.
+    pub proclaims: u32,
+    /// Election: clients that only observe the leader, by watching the prefix.
+    pub observers: u32,
 }
 
 impl Default for LockSpec {
@@ -53,6 +62,8 @@ impl Default for LockSpec {
             keepalive_ms: 300,
             hold_ms: [300, 800],
             think_ms: [0, 50],
+            proclaims: 3,
+            observers: 2,
         }
     }
 }

@@ -5,17 +5,22 @@
 //! the key just ahead of it for deletion and look again. A holder writes the resource
 //! twice (enter, then exit after working a while) and releases by revoking its lease.
 //!
+//! The election recipe is the same acquisition under another prefix: the winner
+//! proclaims values (a Txn comparing its key's create revision) then resigns, while
+//! observers watch the prefix and fold what they see into who leads.
+//!
 //! Pauses: a client the world says is paused does nothing — its timers, its answers
 //! and its watch events wait until the pause ends (a stop-the-world pause), so its
 //! lease is not kept alive while the cluster goes on without it.
 
+use super::election::{Claim, KeyEvent, LeaderFold};
 use super::requests::{self as req, lock_key};
 use super::resource::{encode, Mark, ResourceWrite};
 use bytes::Bytes;
 use detcd_core::api::{EtcdError, EventType, KeyValue};
 use detcd_core::server::{EtcdNode, Request, Response};
 use detcd_core::types::RequestId;
-use detcd_scenarios::LockSpec;
+use detcd_scenarios::{LockSpec, Recipe};
 use detcd_sim::{ClientResult, Outcome, SimError, World};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -35,10 +40,12 @@ enum State {
         token: i64,
         watch: Option<RequestId>,
     },
+    /// Holds the lock (leads the election); `done` counts its proclaims.
     Holding {
         key: String,
         token: i64,
         section: u64,
+        done: u32,
     },
     Releasing,
 }
@@ -52,7 +59,9 @@ enum Purpose {
     Watch,
     KeepAlive { lease: i64 },
     Write { mark: Mark },
+    Proclaim,
     Release,
+    Observe { observer: usize },
 }
 
 /// Something a client has to act on, at a time.
@@ -74,6 +83,18 @@ struct Client {
     resume_at: Option<u64>,
 }
 
+/// An election observer: a watch over the prefix, folded into who leads.
+pub(super) struct Observer {
+    id: u64,
+    next_revision: i64,
+    watch: Option<RequestId>,
+    reopened: u32,
+    pub fold: LeaderFold,
+}
+
+/// A broken observer watch is reopened at most this often.
+const OBSERVER_REOPENS_MAX: u32 = 64;
+
 /// The lock workload side of one run.
 pub(super) struct LockDriver {
     pub world: World<EtcdNode>,
@@ -94,6 +115,10 @@ pub(super) struct LockDriver {
     /// What an unfenced resource accepted, in true-time order.
     pub writes: Vec<ResourceWrite>,
     pub requests_sent: u64,
+    prefix: &'static str,
+    /// Election: every client's belief that it leads a term.
+    pub claims: Vec<Claim>,
+    pub observers: Vec<Observer>,
 }
 
 /// Tells one step of the story, in plain words, to the trace (and so to `replay -v`).
@@ -113,6 +138,17 @@ impl LockDriver {
         let clients = (1..=u64::from(spec.clients))
             .map(|id| Client { id, state: State::Idle, lease: 0, resume_at: None })
             .collect();
+        let election = spec.recipe == Recipe::Election;
+        let observers = if election { spec.observers } else { 0 };
+        let observers = (1..=u64::from(observers))
+            .map(|o| Observer {
+                id: u64::from(spec.clients) + o,
+                next_revision: 1,
+                watch: None,
+                reopened: 0,
+                fold: LeaderFold::default(),
+            })
+            .collect();
         LockDriver {
             world,
             spec: spec.clone(),
@@ -129,6 +165,9 @@ impl LockDriver {
             timeout_us,
             writes: Vec::new(),
             requests_sent: 0,
+            prefix: if election { req::ELECTION_PREFIX } else { req::LOCK_PREFIX },
+            claims: Vec::new(),
+            observers,
         }
     }
 
@@ -137,6 +176,9 @@ impl LockDriver {
         for c in 0..self.clients.len() {
             let at = self.think_us();
             self.push_wake(at, c, Wake::Start);
+        }
+        for o in 0..self.observers.len() {
+            self.observe(o);
         }
         loop {
             let next = self.wakes.keys().next().map(|k| k.0);
@@ -176,9 +218,12 @@ impl LockDriver {
 
     fn send(&mut self, c: usize, purpose: Purpose, request: Request) -> RequestId {
         let node = self.rng.gen_range(1..=self.nodes);
-        let client = self.clients[c].id;
+        let client = match purpose {
+            Purpose::Observe { observer } => self.observers[observer].id,
+            _ => self.clients[c].id,
+        };
         self.requests_sent += 1;
-        let id = if matches!(purpose, Purpose::Watch) {
+        let id = if matches!(purpose, Purpose::Watch | Purpose::Observe { .. }) {
             self.world.submit_stream(client, node, request)
         } else {
             self.world.submit(client, node, request, self.timeout_us)
@@ -189,6 +234,9 @@ impl LockDriver {
 
     fn route(&mut self, r: ClientResult<Request, Response>) {
         let Some(&(c, purpose)) = self.open.get(&r.id) else { return };
+        if let Purpose::Observe { observer } = purpose {
+            return self.observed(observer, r.outcome);
+        }
         if !matches!(purpose, Purpose::Watch) {
             self.open.remove(&r.id);
         }
@@ -216,6 +264,7 @@ impl LockDriver {
                     self.push_wake(at, c, Wake::KeepAlive { lease });
                 }
             }
+            Wake::WorkDone if self.prefix == req::ELECTION_PREFIX => self.proclaim(c),
             Wake::WorkDone => self.write(c, Mark::Exit),
             Wake::Resume => self.resume(c),
             Wake::Answer { purpose, id, outcome } => self.answer(c, purpose, id, outcome),
@@ -255,7 +304,7 @@ impl LockDriver {
             self.idle(c);
             return;
         }
-        if let Some(entry) = self.keys.get_mut(&Bytes::from(lock_key(lease))) {
+        if let Some(entry) = self.keys.get_mut(&Bytes::from(lock_key(self.prefix, lease))) {
             entry.1 = true;
         }
         self.clients[c].state = State::Releasing;
@@ -286,11 +335,11 @@ impl LockDriver {
                     self.clients[c].lease = g.id;
                     let at = self.now() + self.spec.keepalive_ms * 1_000;
                     self.push_wake(at, c, Wake::KeepAlive { lease: g.id });
-                    let key = lock_key(g.id);
+                    let key = lock_key(self.prefix, g.id);
                     let client = self.clients[c].id;
                     self.keys.insert(Bytes::from(key.clone()), (client, false));
                     self.clients[c].state = State::Creating { key: key.clone() };
-                    self.send(c, Purpose::Create, req::create_key(&key, g.id, client));
+                    self.send(c, Purpose::Create, req::create_key(self.prefix, &key, g.id, client));
                 }
                 _ => self.idle(c),
             },
@@ -310,7 +359,7 @@ impl LockDriver {
                         self.evaluate(c, key, token, r.header.revision, &r.kvs)
                     }
                     _ => {
-                        self.send(c, Purpose::Waiters, req::waiters());
+                        self.send(c, Purpose::Waiters, req::waiters(self.prefix));
                     }
                 }
             }
@@ -364,6 +413,8 @@ impl LockDriver {
                     Mark::Exit => self.release(c),
                 }
             }
+            Purpose::Proclaim => self.proclaimed(c, ok),
+            Purpose::Observe { .. } => {}
             Purpose::Release => {
                 if self.clients[c].state == State::Releasing {
                     self.idle(c);
@@ -391,7 +442,7 @@ impl LockDriver {
             if let State::Waiting { watch, .. } = &mut self.clients[c].state {
                 *watch = None;
             }
-            self.send(c, Purpose::Waiters, req::waiters());
+            self.send(c, Purpose::Waiters, req::waiters(self.prefix));
         }
     }
 
@@ -404,7 +455,7 @@ impl LockDriver {
         let owner = *owner;
         let paused = self.world.paused_until(owner).is_some();
         let text = format!(
-            "its LEASE EXPIRED{}: no keep-alive reached the cluster within the TTL, so its lock key {} was deleted at revision {revision}",
+            "its LEASE EXPIRED{}: no keep-alive reached the cluster within the TTL, so its key {} was deleted at revision {revision}",
             if paused { " DURING ITS PAUSE" } else { "" },
             String::from_utf8_lossy(key),
         );
@@ -420,7 +471,7 @@ impl LockDriver {
         let ahead =
             kvs.iter().filter(|kv| kv.create_revision < token).max_by_key(|kv| kv.create_revision);
         match ahead {
-            None => self.acquire(c, key, token),
+            None => self.acquire(c, key, token, revision),
             Some(kv) => {
                 let stream = self.clients[c].id;
                 let id =
@@ -440,18 +491,28 @@ impl LockDriver {
         }
     }
 
-    fn acquire(&mut self, c: usize, key: String, token: i64) {
+    fn acquire(&mut self, c: usize, key: String, token: i64, revision: i64) {
         self.sections += 1;
         let section = self.sections;
         let client = self.clients[c].id;
         self.holder = Some(c);
         self.world.set_lock_holder(Some(client));
+        if self.prefix == req::ELECTION_PREFIX {
+            tell(
+                self.now(),
+                client,
+                &format!("WINS the election: its key {key} has the lowest create revision, {token}, which is its term"),
+            );
+            self.claims.push(Claim { client, term: token, revision, what: "won its campaign" });
+            self.clients[c].state = State::Holding { key, token, section, done: 0 };
+            return self.proclaim(c);
+        }
         tell(
             self.now(),
             client,
             &format!("ACQUIRES the lock (section {section}): its key {key} has the lowest create revision, {token} (the fencing token)"),
         );
-        self.clients[c].state = State::Holding { key, token, section };
+        self.clients[c].state = State::Holding { key, token, section, done: 0 };
         self.write(c, Mark::Enter);
     }
 
@@ -464,7 +525,9 @@ impl LockDriver {
     /// One write of the critical section. Unfenced, the resource simply takes it;
     /// fenced, it is a Txn that only succeeds while the lock key keeps its token.
     fn write(&mut self, c: usize, mark: Mark) {
-        let State::Holding { key, token, section } = self.clients[c].state.clone() else { return };
+        let State::Holding { key, token, section, .. } = self.clients[c].state.clone() else {
+            return;
+        };
         let client = self.clients[c].id;
         if self.spec.fenced {
             let value = encode(client, section, mark);
@@ -501,7 +564,97 @@ impl LockDriver {
             self.holder = None;
             self.world.set_lock_holder(None);
         }
-        tell(self.now(), self.clients[c].id, "releases the lock (revokes its lease)");
+        let text = if self.prefix == req::ELECTION_PREFIX {
+            "resigns (revokes its lease)"
+        } else {
+            "releases the lock (revokes its lease)"
+        };
+        tell(self.now(), self.clients[c].id, text);
         self.release_lease(c);
+    }
+
+    /// The leader proclaims its next value, fenced by its term.
+    fn proclaim(&mut self, c: usize) {
+        let State::Holding { key, token, done, .. } = self.clients[c].state.clone() else {
+            return;
+        };
+        let client = self.clients[c].id;
+        let value = format!("c{client}/t{token}/v{}", done + 1);
+        let request = req::proclaim(&key, token, self.clients[c].lease, &value);
+        self.send(c, Purpose::Proclaim, request);
+    }
+
+    fn proclaimed(&mut self, c: usize, ok: Result<Response, Option<EtcdError>>) {
+        let State::Holding { token, done, .. } = &mut self.clients[c].state else { return };
+        let (term, n) = (*token, *done + 1);
+        *done = n;
+        let client = self.clients[c].id;
+        match ok {
+            Ok(Response::Txn(t)) if t.succeeded => {
+                let revision = t.header.revision;
+                self.claims.push(Claim { client, term, revision, what: "proclaimed" });
+                tell(
+                    self.now(),
+                    client,
+                    &format!("proclaims value {n} of term {term} (revision {revision})"),
+                );
+            }
+            Ok(Response::Txn(_)) => {
+                tell(
+                    self.now(),
+                    client,
+                    &format!("its proclaim was REFUSED: its key no longer has create revision {term}, so it no longer leads"),
+                );
+                return self.release(c);
+            }
+            _ => tell(self.now(), client, &format!("its proclaim {n} has an unknown outcome")),
+        }
+        if n >= self.spec.proclaims {
+            self.release(c);
+        } else {
+            self.work(c);
+        }
+    }
+
+    /// Opens (or reopens) observer `o`'s watch from the revision after the last it saw.
+    fn observe(&mut self, o: usize) {
+        let ob = &self.observers[o];
+        let request = req::watch_prefix(ob.id, self.prefix, ob.next_revision);
+        let id = self.send(0, Purpose::Observe { observer: o }, request);
+        self.observers[o].watch = Some(id);
+    }
+
+    fn observed(&mut self, o: usize, outcome: Outcome<Response>) {
+        let reopen = match outcome {
+            Outcome::Ok(Response::Watch(w)) => {
+                let ob = &mut self.observers[o];
+                let mut i = 0;
+                while i < w.events.len() {
+                    let revision = w.events[i].kv.mod_revision;
+                    let batch: Vec<KeyEvent> = w.events[i..]
+                        .iter()
+                        .take_while(|e| e.kv.mod_revision == revision)
+                        .map(|e| KeyEvent {
+                            key: e.kv.key.clone(),
+                            create_revision: e.kv.create_revision,
+                            value: e.kv.value.clone(),
+                            delete: e.r#type == EventType::Delete,
+                        })
+                        .collect();
+                    i += batch.len();
+                    ob.fold.apply(revision, &batch);
+                    ob.next_revision = revision + 1;
+                }
+                w.canceled
+            }
+            _ => true,
+        };
+        if reopen && self.observers[o].reopened < OBSERVER_REOPENS_MAX {
+            if let Some(id) = self.observers[o].watch.take() {
+                self.open.remove(&id);
+            }
+            self.observers[o].reopened += 1;
+            self.observe(o);
+        }
     }
 }

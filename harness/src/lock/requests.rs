@@ -1,4 +1,5 @@
-//! The etcd requests of the lock recipe, as etcd's `concurrency` package sends them.
+//! The etcd requests of the lock and election recipes, as etcd's `concurrency` package
+//! sends them.
 
 use bytes::Bytes;
 use detcd_core::api::{
@@ -8,9 +9,10 @@ use detcd_core::api::{
 };
 use detcd_core::server::{Request, Response};
 
-/// The prefix under which every waiter puts its key; `LOCK_END` ends its range.
+/// The prefix under which every lock waiter puts its key.
 pub const LOCK_PREFIX: &str = "lock/";
-pub const LOCK_END: &str = "lock0";
+/// The prefix under which every election candidate puts its key.
+pub const ELECTION_PREFIX: &str = "election/";
 /// The key a fenced resource lives in.
 pub const RESOURCE_KEY: &str = "resource";
 
@@ -19,8 +21,16 @@ fn b(s: &str) -> Bytes {
 }
 
 /// The waiter key of a lease: etcd names it `<prefix><lease id in hex>`.
-pub fn lock_key(lease: i64) -> String {
-    format!("{LOCK_PREFIX}{lease:x}")
+pub fn lock_key(prefix: &str, lease: i64) -> String {
+    format!("{prefix}{lease:x}")
+}
+
+/// The end of the range of keys under `prefix` (which ends in '/').
+fn prefix_end(prefix: &str) -> String {
+    let mut end = prefix.to_string();
+    end.pop();
+    end.push('0');
+    end
 }
 
 pub fn grant(ttl_s: i64) -> Request {
@@ -35,13 +45,13 @@ pub fn revoke(lease: i64) -> Request {
     Request::LeaseRevoke(LeaseRevokeRequest { id: lease })
 }
 
-fn prefix_range() -> RangeRequest {
-    RangeRequest { key: b(LOCK_PREFIX), range_end: b(LOCK_END), ..RangeRequest::default() }
+fn prefix_range(prefix: &str) -> RangeRequest {
+    RangeRequest { key: b(prefix), range_end: b(&prefix_end(prefix)), ..RangeRequest::default() }
 }
 
 /// Every waiter key, as a linearizable range.
-pub fn waiters() -> Request {
-    Request::Range(prefix_range())
+pub fn waiters(prefix: &str) -> Request {
+    Request::Range(prefix_range(prefix))
 }
 
 fn compare_create(key: &str, revision: i64) -> Compare {
@@ -56,7 +66,7 @@ fn compare_create(key: &str, revision: i64) -> Compare {
 
 /// etcd's `Mutex.tryAcquire`: if the key does not exist yet, put it with the lease;
 /// either way read every waiter.
-pub fn create_key(key: &str, lease: i64, client: u64) -> Request {
+pub fn create_key(prefix: &str, key: &str, lease: i64, client: u64) -> Request {
     Request::Txn(TxnRequest {
         compare: vec![compare_create(key, 0)],
         success: vec![
@@ -66,9 +76,9 @@ pub fn create_key(key: &str, lease: i64, client: u64) -> Request {
                 lease,
                 ..PutRequest::default()
             }),
-            RequestOp::Range(prefix_range()),
+            RequestOp::Range(prefix_range(prefix)),
         ],
-        failure: vec![RequestOp::Range(prefix_range())],
+        failure: vec![RequestOp::Range(prefix_range(prefix))],
     })
 }
 
@@ -82,6 +92,34 @@ pub fn watch_key(stream: u64, key: &Bytes, revision: i64) -> Request {
             ..WatchCreateRequest::default()
         },
     }
+}
+
+/// Every change under `prefix` from `revision` on (an election observer).
+pub fn watch_prefix(stream: u64, prefix: &str, revision: i64) -> Request {
+    Request::WatchCreate {
+        stream,
+        create: WatchCreateRequest {
+            key: b(prefix),
+            range_end: b(&prefix_end(prefix)),
+            start_revision: revision,
+            ..WatchCreateRequest::default()
+        },
+    }
+}
+
+/// etcd's `Election.Proclaim`: a new value on the leader's key, only while the key
+/// still has the create revision its campaign won with.
+pub fn proclaim(key: &str, term: i64, lease: i64, value: &str) -> Request {
+    Request::Txn(TxnRequest {
+        compare: vec![compare_create(key, term)],
+        success: vec![RequestOp::Put(PutRequest {
+            key: b(key),
+            value: b(value),
+            lease,
+            ..PutRequest::default()
+        })],
+        failure: vec![],
+    })
 }
 
 /// The fenced resource write: put `value` only while the lock key still exists with
