@@ -3,7 +3,8 @@
 //! thread-local subscriber, and an untraced run on another thread at the same time can
 //! leave an event's callsite disabled.
 
-use detcd_harness::trace::{steplog, traced};
+use detcd_harness::trace::timeline::Mark;
+use detcd_harness::trace::{marks, steplog, traced};
 use detcd_scenarios::builtin;
 
 #[test]
@@ -19,6 +20,19 @@ fn pauses_happen_and_fenced_writes_are_refused() {
     assert!(pauses >= 2, "{pauses} pause(s)");
     let lines = steplog::step_log(&traced.records, &traced.artifacts.records);
     assert!(lines.iter().any(|l| l.contains("the resource REFUSED its exit write")), "{lines:#?}");
+    let timeline = marks::timeline(
+        &traced.records,
+        &traced.artifacts.records,
+        3,
+        String::new(),
+        String::new(),
+    );
+    let drawn = timeline
+        .marks
+        .iter()
+        .filter(|m| matches!(m, Mark::Fault { what, .. } if what.contains("paused")))
+        .count();
+    assert_eq!(drawn, pauses, "every pause is drawn on the time line");
 }
 
 fn the_step_log_tells_the_unfenced_story() {
