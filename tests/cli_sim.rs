@@ -181,3 +181,21 @@ fn a_failing_seed_exits_1_with_its_replay_command_and_reports() {
     assert!(std::fs::metadata(&timeline).expect("time line written").len() > 0);
     assert!(std::fs::metadata(&checker).expect("checker report written").len() > 0);
 }
+
+#[test]
+fn replay_tells_the_unfenced_lock_story() {
+    let out = detcd(&["replay", "lock-unfenced", "--seed", "2", "-v"]);
+    let text = stdout(&out);
+    for line in [
+        "PAUSED for",
+        "its LEASE EXPIRED DURING ITS PAUSE",
+        "ACQUIRES the lock",
+        "RESUMES after its pause, still believing it holds the lock",
+        "WRITES ANYWAY",
+        "FAIL    lock-exclusion: two lock holders at once",
+    ] {
+        assert!(text.contains(line), "no {line:?} in {text}");
+    }
+    let again = detcd(&["replay", "lock-unfenced", "--seed", "2"]);
+    assert_eq!(printed_hash(&text), printed_hash(&stdout(&again)));
+}

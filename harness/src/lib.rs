@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod history;
 pub mod keys;
+pub mod lock;
 pub mod nemesis;
 pub mod report;
 pub mod run;

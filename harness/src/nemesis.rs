@@ -5,7 +5,7 @@
 
 use detcd_scenarios::{FaultAction as Fault, FaultKind, RandomFaults, Scenario};
 use detcd_sim::rng::{stream, Component};
-use detcd_sim::{FaultAction, FaultSchedule, PartitionShape, Target};
+use detcd_sim::{ClientTarget, FaultAction, FaultSchedule, PartitionShape, Target};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -65,6 +65,14 @@ pub fn translate(fault: &Fault, nodes: u64) -> Vec<FaultAction> {
             let target = if *to == 0 || *to > nodes { Target::Random } else { Target::Node(*to) };
             vec![FaultAction::TransferLeader { to: target }]
         }
+        Fault::PauseClient { client, ms } => vec![FaultAction::PauseClient {
+            client: ClientTarget::Client(*client),
+            duration_us: ms * 1_000,
+        }],
+        Fault::PauseLockHolder { ms } => vec![FaultAction::PauseClient {
+            client: ClientTarget::LockHolder,
+            duration_us: ms * 1_000,
+        }],
     }
 }
 
@@ -172,6 +180,20 @@ fn random_episodes(
             FaultKind::PowerLoss => (
                 (1..=nodes).map(|n| FaultAction::Crash { node: Target::Node(n) }).collect(),
                 vec![FaultAction::RestartAll],
+            ),
+            // A pause ends by itself: it has no undoing action.
+            FaultKind::ClientPause => {
+                let clients =
+                    scenario.lock.as_ref().map_or(scenario.workload.clients, |l| l.clients);
+                let client = ClientTarget::Client(rng.gen_range(1..=u64::from(clients.max(1))));
+                (vec![FaultAction::PauseClient { client, duration_us: duration }], vec![])
+            }
+            FaultKind::LockHolderPause => (
+                vec![FaultAction::PauseClient {
+                    client: ClientTarget::LockHolder,
+                    duration_us: duration,
+                }],
+                vec![],
             ),
         };
         for action in start {

@@ -13,6 +13,8 @@ pub mod check_names {
     pub const CONVERGENCE: &str = "convergence";
     pub const LIVENESS: &str = "liveness";
     pub const SERIALIZABLE_READS: &str = "serializable-reads";
+    pub const LOCK_EXCLUSION: &str = "lock-exclusion";
+    pub const ELECTION: &str = "election";
 }
 
 /// The verdict of one check.

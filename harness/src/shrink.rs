@@ -9,7 +9,7 @@ use crate::nemesis;
 use crate::run::run;
 use crate::RunReport;
 use detcd_scenarios::{Expect, FaultAction as Fault, Scenario, ScheduledFault};
-use detcd_sim::{FaultAction, PartitionShape, Target};
+use detcd_sim::{ClientTarget, FaultAction, PartitionShape, Target};
 use std::collections::BTreeSet;
 
 /// What counts as "still failing".
@@ -114,6 +114,10 @@ fn scenario_fault(action: &FaultAction) -> Option<Fault> {
         }
         FaultAction::TransferLeader { to: Target::Node(n) } => Fault::TransferLeader { to: *n },
         FaultAction::TransferLeader { to: Target::Random } => Fault::TransferLeader { to: 0 },
+        FaultAction::PauseClient { client, duration_us } => match client {
+            ClientTarget::Client(c) => Fault::PauseClient { client: *c, ms: duration_us / 1_000 },
+            ClientTarget::LockHolder => Fault::PauseLockHolder { ms: duration_us / 1_000 },
+        },
         _ => return None,
     };
     Some(fault)
@@ -302,6 +306,34 @@ impl Knob {
             edit(&mut c);
             (c, what)
         };
+        // A lock workload has its own clients and no KV operations, keys or mix.
+        if let Some(lock) = &s.lock {
+            return match self {
+                Knob::Clients => {
+                    let now = u64::from(lock.clients);
+                    smaller(now, 1)
+                        .into_iter()
+                        .map(|v| {
+                            with(
+                                &|c| c.lock.as_mut().expect("a lock workload").clients = v as u32,
+                                format!("lock.clients {now} -> {v}"),
+                            )
+                        })
+                        .collect()
+                }
+                Knob::Operations | Knob::Keys | Knob::Mix(_) => Vec::new(),
+                _ => self.kv_candidates(s),
+            };
+        }
+        self.kv_candidates(s)
+    }
+
+    fn kv_candidates(self, s: &Scenario) -> Vec<(Scenario, String)> {
+        let with = |edit: &dyn Fn(&mut Scenario), what: String| {
+            let mut c = s.clone();
+            edit(&mut c);
+            (c, what)
+        };
         match self {
             Knob::Operations => {
                 let now = u64::from(s.workload.operations);
@@ -485,6 +517,17 @@ mod tests {
         let (report, _) = run(&file, seed);
         assert!(report.passed(&file.expect), "{}", report.failure_summary(&file.expect));
         assert_eq!(report.trace_hash, shrunk.report.trace_hash);
+    }
+
+    #[test]
+    fn a_lock_run_shrinks_its_pauses_and_lock_clients_only() {
+        let original = detcd_scenarios::builtin("lock-unfenced").expect("built-in");
+        let shrunk = shrink(&original, 1, 40, &mut |_| {}).expect("caught at seed 1");
+        assert_eq!(shrunk.scenario.workload, original.workload, "the KV workload is not run");
+        assert!(shrunk.scenario.faults.schedule.len() <= 2, "{:?}", shrunk.scenario.faults);
+        assert!(shrunk.removed.iter().all(|r| !r.contains("workload.")), "{:?}", shrunk.removed);
+        let file = Scenario::from_toml(&shrunk.scenario.to_toml(), "shrunk.toml").expect("valid");
+        assert_eq!(run(&file, 1).0.trace_hash, shrunk.report.trace_hash);
     }
 
     #[test]

@@ -32,7 +32,12 @@
 //! at_ms = 2500
 //! action = "heal"
 //! ```
+//!
+//! A `[lock]` table (see [`LockSpec`]) replaces the KV workload with etcd's lock recipe;
+//! its clients can be paused (`pause_client`, `pause_lock_holder`, and the random kinds
+//! `client_pause` and `lock_holder_pause`).
 
+use crate::lock::LockSpec;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -60,6 +65,9 @@ pub struct Scenario {
     pub faults: FaultSpec,
     #[serde(default)]
     pub phases: PhaseSpec,
+    /// Run etcd's lock or election recipe instead of the KV workload (see [`LockSpec`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<LockSpec>,
 }
 
 fn default_seeds() -> u64 {
@@ -307,6 +315,10 @@ pub enum FaultAction {
     Network { drop: f64, duplicate: f64, reorder: f64 },
     /// Ask the leader to hand leadership to another member (any when `to` is 0).
     TransferLeader { to: u64 },
+    /// Stop client `client` (1-based) for `ms` milliseconds: a stop-the-world pause.
+    PauseClient { client: u64, ms: u64 },
+    /// Stop whichever client holds the lock now for `ms` milliseconds (lock workloads).
+    PauseLockHolder { ms: u64 },
 }
 
 /// A fault at a fixed point of the safety phase.
@@ -331,10 +343,14 @@ pub enum FaultKind {
     Lossy,
     TransferLeader,
     PowerLoss,
+    /// A stop-the-world pause of a random client, lasting `duration_ms`.
+    ClientPause,
+    /// A stop-the-world pause of the client holding the lock, lasting `duration_ms`.
+    LockHolderPause,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; 11] = [
         FaultKind::Partition,
         FaultKind::OneWay,
         FaultKind::IsolateLeader,
@@ -344,6 +360,8 @@ impl FaultKind {
         FaultKind::Lossy,
         FaultKind::TransferLeader,
         FaultKind::PowerLoss,
+        FaultKind::ClientPause,
+        FaultKind::LockHolderPause,
     ];
 }
 
@@ -498,6 +516,9 @@ impl Scenario {
             check_range(&invalid, "faults.random.gap_ms", random.gap_ms)?;
             check_range(&invalid, "faults.random.duration_ms", random.duration_ms)?;
         }
+        if let Some(problem) = self.lock.as_ref().and_then(LockSpec::problem) {
+            return Err(invalid(problem));
+        }
         if self.phases.liveness_ms == 0 {
             return Err(invalid("phases.liveness_ms must be positive".into()));
         }
@@ -538,6 +559,14 @@ impl Scenario {
                     }
                 }
                 Ok(())
+            }
+            FaultAction::PauseClient { client, .. } => {
+                let clients = self.lock.as_ref().map_or(self.workload.clients, |l| l.clients);
+                if (1..=u64::from(clients)).contains(client) {
+                    Ok(())
+                } else {
+                    Err(format!("client {client} does not exist (clients are 1 to {clients})"))
+                }
             }
             _ => Ok(()),
         }

@@ -35,6 +35,9 @@ const LIBRARY: &[BuiltinScenario] = library![
     "swarm",
     "lease-read-clock-skew",
     "lying-fsync",
+    "lock-unfenced",
+    "lock-fenced",
+    "election",
 ];
 
 /// All built-in scenarios, parsed.

@@ -43,7 +43,7 @@
 //! Every event goes to `tracing` under target `detcd_sim`; the event's message is its
 //! name in plain words (`send`, `deliver`, `drop`, `duplicate`, `reorder`, `tick` (trace
 //! level), `role_change`, `persist`, `persisted`, `crash`, `restart`, `partition`, `heal`,
-//! `clock_skew`, `clock_jump`, `network_rates`, `transfer_leader`, `faults_cancelled`,
+//! `clock_skew`, `clock_jump`, `network_rates`, `transfer_leader`, `faults_cancelled`, `client_pause`,
 //! `client_invoke`, `client_complete`, `client_timeout`, `banner`, `violation`) with
 //! structured fields
 //! (`t_us`, `node`, `peer`, `kind`, `term`, ...). The world also keeps a running trace
@@ -58,6 +58,7 @@ pub mod liveness;
 pub mod nemesis;
 pub mod network;
 pub mod options;
+pub mod pauses;
 pub mod queue;
 pub mod raft_process;
 pub mod rng;
@@ -70,6 +71,7 @@ pub mod world;
 pub use client::{ClientResult, Outcome};
 pub use nemesis::{FaultAction, FaultSchedule, PartitionShape, Target, TimedFault};
 pub use options::{Banner, ClockOptions, DiskOptions, LatencyDist, NetworkOptions, WorldOptions};
+pub use pauses::ClientTarget;
 pub use safety::{Violation, ViolationKind};
 pub use types_ext::ClientId;
 pub use world::{

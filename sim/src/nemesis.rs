@@ -2,6 +2,7 @@
 //! scenarios can state them in TOML and `shrink` can cut them down.
 
 use crate::options::LatencyDist;
+use crate::pauses::ClientTarget;
 use crate::types_ext::NodeId;
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +85,12 @@ pub enum FaultAction {
     /// Ask the leader to hand over to `to` (needs a transfer hook for the node type).
     TransferLeader {
         to: Target,
+    },
+    /// Stop a client process for `duration_us` (a stop-the-world pause): it sends
+    /// nothing, keeps no lease alive and acts on nothing until the pause ends.
+    PauseClient {
+        client: ClientTarget,
+        duration_us: u64,
     },
 }
 

@@ -29,6 +29,7 @@ pub enum EventKind {
     Reorder = 20,
     FaultsCancelled = 22,
     Commit = 23,
+    ClientPause = 24,
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;

@@ -10,6 +10,7 @@ use crate::disk::Disk;
 use crate::nemesis::{FaultAction, FaultSchedule, Target};
 use crate::network::{resolve_shape, Fate, Network};
 use crate::options::{Banner, WorldOptions};
+use crate::pauses::ClientPauses;
 use crate::queue::EventQueue;
 use crate::rng::{stream, Component};
 use crate::safety::{SafetyChecker, Violation, ViolationKind};
@@ -242,6 +243,7 @@ pub struct World<P: Process> {
     trace: TraceHash,
     factory: NodeFactory<P>,
     transfer: Option<TransferHook<P>>,
+    pauses: ClientPauses,
     effects: Vec<Effect<P::Response>>,
     /// Scratch for the sends an acknowledgement releases.
     released: Vec<Message>,
@@ -307,6 +309,7 @@ impl<P: Process> World<P> {
             trace: TraceHash::default(),
             factory: Box::new(factory),
             transfer: None,
+            pauses: ClientPauses::default(),
             effects: Vec::new(),
             released: Vec::new(),
             stats: Stats::default(),
@@ -616,7 +619,24 @@ impl<P: Process> World<P> {
                 self.pump(li);
                 self.check(li);
             }
+            FaultAction::PauseClient { client, duration_us } => {
+                let Some(client) = self.pauses.resolve(*client) else { return };
+                self.pauses.pause(client, now, *duration_us);
+                self.trace.record(now, EventKind::ClientPause, &[client, *duration_us]);
+                info!(target: TARGET, t_us = now, client, duration_us, "client_pause");
+            }
         }
+    }
+
+    /// Names the client that holds a lock now, as the workload sees it: the one a
+    /// `ClientTarget::LockHolder` pause hits.
+    pub fn set_lock_holder(&mut self, client: Option<ClientId>) {
+        self.pauses.set_holder(client);
+    }
+
+    /// When `client`'s stop-the-world pause ends, if it is paused now.
+    pub fn paused_until(&self, client: ClientId) -> Option<u64> {
+        self.pauses.paused_until(client, self.now_us)
     }
 
     fn resolve_target(&self, target: &Target, rng: &mut ChaCha8Rng) -> Option<NodeId> {

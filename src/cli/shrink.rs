@@ -65,14 +65,22 @@ pub fn run(args: ShrinkArgs) -> ExitCode {
         }
     }
     let w = &shrunk.scenario.workload;
-    println!(
-        "left: {} scheduled fault(s), {} operation(s), {} client(s), {} key(s), safety phase {} ms",
-        shrunk.scenario.faults.schedule.len(),
-        w.operations,
-        w.clients,
-        w.keys,
-        shrunk.scenario.phases.safety_ms
-    );
+    match &shrunk.scenario.lock {
+        Some(lock) => println!(
+            "left: {} scheduled fault(s), {} lock client(s), safety phase {} ms",
+            shrunk.scenario.faults.schedule.len(),
+            lock.clients,
+            shrunk.scenario.phases.safety_ms
+        ),
+        None => println!(
+            "left: {} scheduled fault(s), {} operation(s), {} client(s), {} key(s), safety phase {} ms",
+            shrunk.scenario.faults.schedule.len(),
+            w.operations,
+            w.clients,
+            w.keys,
+            shrunk.scenario.phases.safety_ms
+        ),
+    }
     let failing: Vec<String> =
         shrunk.report.failures().map(|c| format!("{}: {}", c.name, c.evidence)).collect();
     println!("still fails with: {}", failing.join("; "));

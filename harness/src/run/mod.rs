@@ -11,6 +11,7 @@ pub use verdicts::CHECK_STEPS_MAX;
 
 use crate::checks::watch::WatchStreamRecord;
 use crate::history::PROBE_KEY_PREFIX;
+use crate::lock;
 use crate::nemesis;
 use crate::report::RunReport;
 use crate::workload::{OpRecord, Workload};
@@ -18,9 +19,9 @@ use bytes::Bytes;
 use detcd_core::api::PutRequest;
 use detcd_core::raft;
 use detcd_core::server::{self, EtcdNode, Request, Response};
-use detcd_scenarios::Scenario;
+use detcd_scenarios::{LockSpec, Scenario};
 use detcd_sim::rng::{stream, Component};
-use detcd_sim::{NodeSetup, World, WorldOptions};
+use detcd_sim::{LivenessReport, NodeSetup, SimError, World, WorldOptions};
 use driver::Driver;
 
 /// The cluster id every simulated member reports.
@@ -79,6 +80,62 @@ fn transfer(node: &mut EtcdNode, to: u64) -> bool {
     node.transfer_leader(to)
 }
 
+/// The liveness phase: faults healed, the cluster must elect a leader and commit a
+/// probe write within the scenario's bound.
+fn liveness(world: &mut World<EtcdNode>, scenario: &Scenario) -> Result<LivenessReport, SimError> {
+    world.liveness(
+        scenario.phases.liveness_ms * 1_000,
+        |n| {
+            Request::Put(PutRequest {
+                key: Bytes::from(format!("{PROBE_KEY_PREFIX}{n}")),
+                value: Bytes::from(format!("probe-{n}")),
+                ..PutRequest::default()
+            })
+        },
+        |resp| matches!(resp, Response::Put(_)),
+    )
+}
+
+/// A run of the lock workload instead of the KV one: Raft safety, liveness and
+/// convergence as always, then mutual exclusion at the resource.
+fn run_lock(
+    scenario: &Scenario,
+    spec: &LockSpec,
+    seed: u64,
+    world: World<EtcdNode>,
+    banner: String,
+    wall: std::time::Instant,
+) -> (RunReport, RunArtifacts) {
+    let mut outcome = lock::safety_phase(scenario, spec, seed, world);
+    let safety = std::mem::replace(&mut outcome.safety, Ok(()));
+    let liveness = match safety {
+        Err(e) => Err(e),
+        Ok(()) => liveness(&mut outcome.world, scenario),
+    };
+    let mut checks = verdicts::simulation(&liveness);
+    checks.push(outcome.check());
+    let world = &outcome.world;
+    let report = RunReport {
+        scenario: scenario.name.clone(),
+        seed,
+        expect: scenario.expect.to_string(),
+        checks,
+        operations: outcome.requests_sent,
+        operations_checked: 0,
+        sim_time_us: world.now_us(),
+        events: world.stats().events,
+        trace_hash: world.trace_hash(),
+        wall_us: wall.elapsed().as_micros() as u64,
+    };
+    let artifacts = RunArtifacts {
+        records: Vec::new(),
+        watch_streams: Vec::new(),
+        banner,
+        linearizability_report: None,
+    };
+    (report, artifacts)
+}
+
 /// Runs `scenario` at `seed` and checks it.
 pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
     let wall = std::time::Instant::now();
@@ -91,6 +148,9 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
     }
     world.schedule(&nemesis::schedule(scenario, seed));
     let banner = world.announce().to_string();
+    if let Some(spec) = &scenario.lock {
+        return run_lock(scenario, spec, seed, world, banner, wall);
+    }
 
     let workload =
         Workload::new(&scenario.workload, stream(seed, Component::Workload), LEASE_TTL_SECS);
@@ -106,17 +166,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
     let liveness_start_us = driver.world.now_us();
     let liveness = match safety {
         Err(e) => Err(e),
-        Ok(()) => driver.world.liveness(
-            scenario.phases.liveness_ms * 1_000,
-            |n| {
-                Request::Put(PutRequest {
-                    key: Bytes::from(format!("{PROBE_KEY_PREFIX}{n}")),
-                    value: Bytes::from(format!("probe-{n}")),
-                    ..PutRequest::default()
-                })
-            },
-            |resp| matches!(resp, Response::Put(_)),
-        ),
+        Ok(()) => liveness(&mut driver.world, scenario),
     };
     driver.collect_late_stream_results();
     driver.absorb_writes();

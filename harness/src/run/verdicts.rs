@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const CHECK_STEPS_MAX: u64 = 20_000_000;
 
 /// Raft safety, liveness and convergence, from how the simulation ended.
-pub(super) fn simulation(liveness: &Result<LivenessReport, SimError>) -> Vec<CheckResult> {
+pub(crate) fn simulation(liveness: &Result<LivenessReport, SimError>) -> Vec<CheckResult> {
     let mut checks = Vec::new();
     match liveness {
         Err(SimError::Safety(v)) => {

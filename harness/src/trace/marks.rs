@@ -1,6 +1,7 @@
 //! From a run's captured events and client operations to the marks of its time line:
 //! role bands from role changes, arrows from paired send/deliver events, lost messages
-//! from drops, down intervals from crashes and restarts, faults, and client operations.
+//! from drops, down intervals from crashes and restarts, faults (client pauses too), and
+//! client operations.
 
 use super::capture::TraceRecord;
 use super::timeline::{Mark, Timeline};
@@ -135,6 +136,14 @@ pub fn timeline(
             "transfer_leader" => marks.push(fault(
                 format!("transfer leadership to n{}", r.field("peer").unwrap_or("?")),
                 node,
+            )),
+            "client_pause" => marks.push(fault(
+                format!(
+                    "client c{} paused {} ms",
+                    r.field("client").unwrap_or("?"),
+                    r.u64_field("duration_us").unwrap_or(0) / 1_000
+                ),
+                None,
             )),
             "faults_cancelled" => marks.push(fault("liveness phase: faults end".into(), None)),
             "violation" => marks

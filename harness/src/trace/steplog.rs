@@ -78,6 +78,9 @@ fn node_label(n: Option<u64>) -> String {
 
 /// One line for an event worth a person's attention, or `None`.
 fn describe(r: &TraceRecord) -> Option<String> {
+    if let Some(line) = describe_client(r) {
+        return Some(line);
+    }
     let node = r.u64_field("node");
     let peer = r.field("peer").unwrap_or("?");
     let term = r.field("term").unwrap_or("?");
@@ -142,6 +145,20 @@ fn describe(r: &TraceRecord) -> Option<String> {
         _ => return None,
     };
     Some(stamp(r.u64_field("t_us")?, &node_label(node), &text))
+}
+
+/// Lines about a client process rather than a member: its pauses, and the lock
+/// workload's story (its events carry the sentence in `text`).
+fn describe_client(r: &TraceRecord) -> Option<String> {
+    let text = match r.name() {
+        "client_pause" => format!(
+            "PAUSED for {} ms (stop-the-world): sends nothing, keeps no lease alive, does no work",
+            r.u64_field("duration_us")? / 1_000
+        ),
+        "lock" => r.field("text")?.to_string(),
+        _ => return None,
+    };
+    Some(stamp(r.u64_field("t_us")?, &format!("c{}", r.u64_field("client")?), &text))
 }
 
 fn describe_op(o: &OpRecord) -> String {
