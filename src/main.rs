@@ -33,19 +33,23 @@ enum Command {
 }
 
 /// Output piped into `head` or `less` that closes early should end the program quietly,
-/// as it does any Unix tool, instead of a panic on the broken pipe.
+/// as it does any Unix tool, instead of a panic on the broken pipe. Not for the network
+/// commands: a peer closing a socket mid-write would kill a server silently, where it
+/// must see the error and drop that connection alone.
 fn restore_default_sigpipe() {
     #[cfg(unix)]
-    // SAFETY: called first thing in main, before any other thread exists; setting a
-    // signal's disposition to its default has no other effect on the process.
+    // SAFETY: called in main before any other thread exists (argument parsing starts
+    // none); setting a signal's disposition to its default has no other effect.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
 fn main() -> ExitCode {
-    restore_default_sigpipe();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_) | Command::Bench(_)) {
+        restore_default_sigpipe();
+    }
     match cli.command {
         Command::Check(args) => cli::check::run(args),
         Command::Scenarios => cli::scenarios::run(),

@@ -138,3 +138,36 @@ fn health_version_and_metrics_over_http() {
         assert!(body.contains(name), "/metrics lacks {name}:\n{body}");
     }
 }
+
+/// Clients that hang up while the member is still writing to them (etcdctl does, at
+/// the end of every command) must cost the member that connection alone: a broken pipe
+/// is an error on the socket, never a signal that ends the process.
+#[test]
+fn clients_hanging_up_mid_answer_do_not_stop_the_member() {
+    if !detcd() {
+        return;
+    }
+    let c = Cluster::start(Target::Detcd, 1);
+    let value = "v".repeat(100_000);
+    for i in 0..60 {
+        c.ok(&["put", &format!("big/{i:03}"), &value]);
+    }
+    let port = c.member(0).client_port;
+    for _ in 0..200 {
+        // Ask for a large answer, then close without reading it.
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let _ = write!(s, "GET /metrics HTTP/1.0\r\n\r\n");
+        drop(s);
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let _ = s.write_all(b"GET /health HTTP/1.0\r\n\r\n");
+        drop(s);
+    }
+    for ms in (0..20).map(|i| 20 + 15 * i) {
+        // etcdctl reading 6 MB of values, killed before it has read them all: its
+        // socket closes with unread data, so the member's next write meets a reset.
+        let mut reader = c.etcdctl_spawn(&["get", "big/", "--prefix"]);
+        std::thread::sleep(Duration::from_millis(ms));
+        reader.kill();
+    }
+    assert_eq!(c.ok(&["get", "big/000", "--print-value-only"]).len(), value.len() + 1);
+}
