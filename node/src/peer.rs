@@ -122,9 +122,10 @@ impl Link {
                     debug!(to = format_args!("{:x}", self.to), error = %e, "peer unreachable");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(BACKOFF_MAX);
-                    // Messages queued while the peer is down are stale: drop them so the
-                    // first ones after a reconnect are current.
-                    while queue.try_recv().is_ok() {}
+                    // Queued messages wait in the bounded queue for the connection: a
+                    // peer still starting would otherwise lose the first forwarded
+                    // proposal, whose client then waits out its whole timeout. Old
+                    // messages are harmless to Raft; a full queue drops new ones.
                     continue;
                 }
             };
