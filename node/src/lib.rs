@@ -22,6 +22,7 @@ pub mod convert;
 pub mod disk;
 pub mod driver;
 pub mod flags;
+pub mod from_wire;
 #[cfg(not(madsim))]
 pub mod h2_authority;
 pub mod listen;

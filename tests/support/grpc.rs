@@ -7,7 +7,6 @@ use detcd_node::pb::etcdserverpb as pb;
 use detcd_node::pb::etcdserverpb::kv_client::KvClient;
 use detcd_node::pb::etcdserverpb::maintenance_client::MaintenanceClient;
 use detcd_node::pb::etcdserverpb::watch_client::WatchClient;
-use detcd_node::pb::mvccpb;
 use futures::StreamExt;
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
@@ -88,74 +87,11 @@ pub async fn events_through(channel: &Channel, through: i64, limit: Duration) ->
         .unwrap_or_else(|_| panic!("watch did not reach revision {through} in {limit:?}"))
 }
 
-pub fn header(h: Option<pb::ResponseHeader>) -> api::ResponseHeader {
-    let h = h.unwrap_or_default();
-    api::ResponseHeader {
-        cluster_id: h.cluster_id,
-        member_id: h.member_id,
-        revision: h.revision,
-        raft_term: h.raft_term,
-    }
-}
-
-pub fn kv(k: mvccpb::KeyValue) -> api::KeyValue {
-    api::KeyValue {
-        key: k.key,
-        create_revision: k.create_revision,
-        mod_revision: k.mod_revision,
-        version: k.version,
-        value: k.value,
-        lease: k.lease,
-    }
-}
-
-pub fn event(e: mvccpb::Event) -> api::Event {
-    let r#type = if e.r#type == mvccpb::event::EventType::Delete as i32 {
-        api::EventType::Delete
-    } else {
-        api::EventType::Put
-    };
-    api::Event { r#type, kv: kv(e.kv.unwrap_or_default()), prev_kv: e.prev_kv.map(kv) }
-}
-
-pub fn range_response(r: pb::RangeResponse) -> api::RangeResponse {
-    api::RangeResponse {
-        header: header(r.header),
-        kvs: r.kvs.into_iter().map(kv).collect(),
-        more: r.more,
-        count: r.count,
-    }
-}
-
-pub fn put_response(r: pb::PutResponse) -> api::PutResponse {
-    api::PutResponse { header: header(r.header), prev_kv: r.prev_kv.map(kv) }
-}
-
-pub fn delete_response(r: pb::DeleteRangeResponse) -> api::DeleteRangeResponse {
-    api::DeleteRangeResponse {
-        header: header(r.header),
-        deleted: r.deleted,
-        prev_kvs: r.prev_kvs.into_iter().map(kv).collect(),
-    }
-}
-
-pub fn txn_response(r: pb::TxnResponse) -> api::TxnResponse {
-    api::TxnResponse {
-        header: header(r.header),
-        succeeded: r.succeeded,
-        responses: r.responses.into_iter().filter_map(response_op).collect(),
-    }
-}
-
-fn response_op(op: pb::ResponseOp) -> Option<api::ResponseOp> {
-    use pb::response_op::Response as R;
-    Some(match op.response? {
-        R::ResponseRange(r) => api::ResponseOp::Range(range_response(r)),
-        R::ResponsePut(r) => api::ResponseOp::Put(put_response(r)),
-        R::ResponseDeleteRange(r) => api::ResponseOp::DeleteRange(delete_response(r)),
-        R::ResponseTxn(r) => api::ResponseOp::Txn(txn_response(r)),
-    })
-}
+// Each test binary uses some of these (see the module's dead_code allowance).
+#[allow(unused_imports)]
+pub use detcd_node::from_wire::{
+    delete_response, event, header, kv, put_response, range_response, txn_response,
+};
 
 /// Puts `key`=`value`; the revision it took effect at.
 pub async fn put(channel: &Channel, key: &str, value: &[u8]) -> Result<i64, tonic::Status> {

@@ -59,61 +59,7 @@ async fn connect(url: String) -> Option<Channel> {
     timeout(CONNECT_TIMEOUT, endpoint.connect()).await.ok()?.ok()
 }
 
-fn header(h: Option<pb::ResponseHeader>) -> api::ResponseHeader {
-    let h = h.unwrap_or_default();
-    api::ResponseHeader {
-        cluster_id: h.cluster_id,
-        member_id: h.member_id,
-        revision: h.revision,
-        raft_term: h.raft_term,
-    }
-}
-
-fn kv(k: mvccpb::KeyValue) -> api::KeyValue {
-    api::KeyValue {
-        key: k.key,
-        create_revision: k.create_revision,
-        mod_revision: k.mod_revision,
-        version: k.version,
-        value: k.value,
-        lease: k.lease,
-    }
-}
-
-fn range(r: pb::RangeResponse) -> api::RangeResponse {
-    api::RangeResponse {
-        header: header(r.header),
-        kvs: r.kvs.into_iter().map(kv).collect(),
-        more: r.more,
-        count: r.count,
-    }
-}
-
-fn txn(t: pb::TxnResponse) -> api::TxnResponse {
-    use pb::response_op::Response as R;
-    let responses = t
-        .responses
-        .into_iter()
-        .filter_map(|op| {
-            Some(match op.response? {
-                R::ResponseRange(r) => api::ResponseOp::Range(range(r)),
-                R::ResponsePut(p) => api::ResponseOp::Put(api::PutResponse {
-                    header: header(p.header),
-                    prev_kv: p.prev_kv.map(kv),
-                }),
-                R::ResponseDeleteRange(d) => {
-                    api::ResponseOp::DeleteRange(api::DeleteRangeResponse {
-                        header: header(d.header),
-                        deleted: d.deleted,
-                        prev_kvs: d.prev_kvs.into_iter().map(kv).collect(),
-                    })
-                }
-                R::ResponseTxn(t) => api::ResponseOp::Txn(txn(t)),
-            })
-        })
-        .collect();
-    api::TxnResponse { header: header(t.header), succeeded: t.succeeded, responses }
-}
+use detcd_node::from_wire::{header, kv, range_response as range, txn_response as txn};
 
 /// Errors that say the request was never proposed.
 fn refused(status: &tonic::Status) -> bool {
