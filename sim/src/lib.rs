@@ -54,7 +54,6 @@ pub mod client;
 pub mod clock;
 pub mod disk;
 pub mod kv_run;
-pub mod liveness;
 pub mod nemesis;
 pub mod network;
 pub mod options;
