@@ -21,7 +21,7 @@ use detcd_core::raft;
 use detcd_core::server::{self, EtcdNode, Request, Response};
 use detcd_scenarios::{LockSpec, Scenario};
 use detcd_sim::rng::{stream, Component};
-use detcd_sim::{LivenessReport, NodeSetup, SimError, World, WorldOptions};
+use detcd_sim::{LivenessReport, NodeSetup, SimError, Stamped, World, WorldOptions};
 use driver::Driver;
 
 /// The cluster id every simulated member reports.
@@ -36,7 +36,13 @@ pub struct RunArtifacts {
     pub banner: String,
     /// The checker's report of the history, when it was not linearizable.
     pub linearizability_report: Option<detcd_checker::report::Report>,
+    /// The world's events but ticks, in order (empty unless the run was `run_logged`).
+    pub events: Vec<Stamped>,
 }
+
+/// The most events a logged run keeps: far more than any scenario's safety and
+/// liveness phases make without ticks, yet a bound on memory.
+pub const EVENT_LOG_MAX: usize = 5_000_000;
 
 /// The world options a scenario implies for `seed`.
 pub fn world_options(scenario: &Scenario, seed: u64) -> WorldOptions {
@@ -114,6 +120,7 @@ fn run_lock(
     };
     let mut checks = verdicts::simulation(&liveness);
     checks.push(outcome.check());
+    let events = outcome.world.take_events();
     let world = &outcome.world;
     let report = RunReport {
         scenario: scenario.name.clone(),
@@ -132,14 +139,26 @@ fn run_lock(
         watch_streams: Vec::new(),
         banner,
         linearizability_report: None,
+        events,
     };
     (report, artifacts)
 }
 
 /// Runs `scenario` at `seed` and checks it.
 pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
+    run_with_log(scenario, seed, 0)
+}
+
+/// The very run `run` makes, keeping the world's events (up to `EVENT_LOG_MAX`) in its
+/// artifacts for a step log or time line.
+pub fn run_logged(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
+    run_with_log(scenario, seed, EVENT_LOG_MAX)
+}
+
+fn run_with_log(scenario: &Scenario, seed: u64, event_log_max: usize) -> (RunReport, RunArtifacts) {
     let wall = std::time::Instant::now();
-    let options = world_options(scenario, seed);
+    let mut options = world_options(scenario, seed);
+    options.event_log_max = event_log_max;
     let sc = scenario.clone();
     let mut world: World<EtcdNode> = World::new(options, move |setup| node_config(&sc, setup));
     world.set_transfer_hook(transfer);
@@ -181,6 +200,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
     checks.extend(verdicts::watches(&driver.world, &watch_streams));
     checks.push(verdicts::serializable_reads(&driver.records));
 
+    let events = driver.world.take_events();
     let world = &driver.world;
     let report = RunReport {
         scenario: scenario.name.clone(),
@@ -199,6 +219,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
         watch_streams,
         banner,
         linearizability_report: lin.report,
+        events,
     };
     (report, artifacts)
 }

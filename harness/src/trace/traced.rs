@@ -1,28 +1,31 @@
-//! One run with its `tracing` events captured: the same `run` a sweep makes, wrapped in
-//! a capturing subscriber, so a replay shows exactly the run a sweep reported.
+//! One run with its events kept: the same run a sweep makes, with the world's typed
+//! event log on (for the step log and time line) and its `tracing` events captured (for
+//! the JSON-lines trace), so a replay shows exactly the run a sweep reported.
 
 use super::capture::{CaptureLayer, TraceRecord};
-use crate::run::{run, RunArtifacts};
+use crate::run::{run_logged, RunArtifacts};
 use crate::RunReport;
 use detcd_scenarios::Scenario;
 use tracing::Level;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::prelude::*;
 
-/// A run and every event it emitted at DEBUG or above (ticks, at TRACE, are left out:
-/// there are too many to be useful).
+/// A run, its typed events in `artifacts.events`, and every `tracing` event it emitted
+/// at DEBUG or above (ticks, at TRACE, are left out of both: there are too many to be
+/// useful).
 pub struct TracedRun {
     pub report: RunReport,
     pub artifacts: RunArtifacts,
     pub records: Vec<TraceRecord>,
 }
 
-/// Runs `scenario` at `seed` exactly as a sweep does, capturing its events.
+/// Runs `scenario` at `seed` exactly as a sweep does, keeping its events.
 pub fn traced_run(scenario: &Scenario, seed: u64) -> TracedRun {
     let layer = CaptureLayer::new(Level::DEBUG);
     let subscriber =
         tracing_subscriber::registry().with(layer.clone().with_filter(LevelFilter::DEBUG));
-    let (report, artifacts) = tracing::subscriber::with_default(subscriber, || run(scenario, seed));
+    let (report, artifacts) =
+        tracing::subscriber::with_default(subscriber, || run_logged(scenario, seed));
     TracedRun { report, artifacts, records: layer.take() }
 }
 
@@ -39,6 +42,7 @@ pub fn to_json_lines(records: &[TraceRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::run;
 
     #[test]
     fn a_traced_run_is_the_sweeps_run() {
@@ -47,6 +51,9 @@ mod tests {
         let traced = traced_run(&scenario, 3);
         assert_eq!(traced.report.trace_hash, plain.trace_hash);
         assert!(traced.records.iter().any(|r| r.name() == "role_change"));
+        let typed = traced.artifacts.events.iter().filter(|e| e.event.name() == "role_change");
+        let traced_roles = traced.records.iter().filter(|r| r.name() == "role_change");
+        assert_eq!(typed.count(), traced_roles.count(), "one event, written once to both");
         assert!(
             traced.records.iter().all(|r| r.level != "TRACE"),
             "ticks are left out of the capture"

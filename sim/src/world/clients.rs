@@ -2,14 +2,13 @@
 //! that end when their member crashes, the responses members give, and the finished
 //! results a workload drains.
 
+use super::events::SimEvent;
 use super::stepping::Event;
-use super::{World, TARGET};
+use super::World;
 use crate::client::{ClientResult, Outcome, Record, RequestState};
 use crate::safety::ViolationKind;
-use crate::trace::EventKind;
 use crate::types_ext::{ClientId, NodeId, RequestId};
 use detcd_core::process::Process;
-use tracing::debug;
 
 impl<P: Process> World<P> {
     /// Submits `request` from `client` to `node` now; it times out after `timeout_us`.
@@ -137,8 +136,7 @@ impl<P: Process> World<P> {
         r.invoke_us = now;
         let (node, client) = (r.node, r.client);
         let request = r.request.clone();
-        self.trace.record(now, EventKind::ClientInvoke, &[id, client, node]);
-        debug!(target: TARGET, t_us = now, node, client, request = id, "client_invoke");
+        self.emit(SimEvent::ClientInvoke { request: id, client, node });
         let Some(i) = self.slot_index(node) else { return };
         if self.nodes[i].process.is_none() {
             if let Some(r) = self.record(id) {
@@ -154,20 +152,17 @@ impl<P: Process> World<P> {
     }
 
     pub(super) fn on_timeout(&mut self, id: RequestId) {
-        let now = self.now_us;
         let r = self.record(id).expect("scheduled request exists");
         if !matches!(r.state, RequestState::Scheduled | RequestState::Pending) {
             return;
         }
         r.state = RequestState::TimedOut;
         let (node, client) = (r.node, r.client);
-        self.trace.record(now, EventKind::ClientTimeout, &[id, client, node]);
-        debug!(target: TARGET, t_us = now, node, client, request = id, "client_timeout");
+        self.emit(SimEvent::ClientTimeout { request: id, client, node });
         self.finish(id, Outcome::Timeout);
     }
 
     pub(super) fn respond(&mut self, i: usize, id: RequestId, response: P::Response) {
-        let now = self.now_us;
         let node = self.nodes[i].id;
         let Some(r) = self.record(id) else {
             self.flag(node, ViolationKind::BadResponse { request: id, why: "unknown request id" });
@@ -176,19 +171,17 @@ impl<P: Process> World<P> {
         match r.state {
             RequestState::Pending if r.stream => {
                 let client = r.client;
-                self.trace.record(now, EventKind::ClientComplete, &[id, client, node]);
-                debug!(target: TARGET, t_us = now, node, client, request = id, "stream_response");
+                self.emit(SimEvent::ClientComplete { request: id, client, node, stream: true });
                 self.finish(id, Outcome::Ok(response));
             }
             RequestState::Pending => {
                 r.state = RequestState::Done;
                 let client = r.client;
-                self.trace.record(now, EventKind::ClientComplete, &[id, client, node]);
-                debug!(target: TARGET, t_us = now, node, client, request = id, "client_complete");
+                self.emit(SimEvent::ClientComplete { request: id, client, node, stream: false });
                 self.finish(id, Outcome::Ok(response));
             }
             RequestState::TimedOut => {
-                debug!(target: TARGET, t_us = now, node, request = id, "client_late_response");
+                self.emit(SimEvent::ClientLateResponse { request: id, node });
             }
             RequestState::Done => {
                 self.flag(node, ViolationKind::BadResponse { request: id, why: "answered twice" })

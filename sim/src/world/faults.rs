@@ -2,18 +2,17 @@
 //! skew and jumps, network rates, leader transfers, client pauses), healing them all,
 //! and the nemesis randomness that resolves random and leader targets.
 
+use super::events::SimEvent;
 use super::stepping::{small, Event};
-use super::{World, TARGET};
+use super::World;
 use crate::clock::Clock;
 use crate::nemesis::{FaultAction, FaultSchedule, Target};
 use crate::network::resolve_shape;
 use crate::rng::{stream, Component};
-use crate::trace::EventKind;
 use crate::types_ext::{ClientId, NodeId};
 use detcd_core::process::Process;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use tracing::info;
 
 impl<P: Process> World<P> {
     /// Schedules every fault of `schedule` (times are true time from the run's start).
@@ -43,8 +42,7 @@ impl<P: Process> World<P> {
                 self.rng_nemesis = rng;
                 self.network.set_cut(&links);
                 let cut = self.network.cut_links() as u64;
-                self.trace.record(now, EventKind::Partition, &[cut]);
-                info!(target: TARGET, t_us = now, cut_links = cut, shape = ?shape, "partition");
+                self.emit(SimEvent::Partition { cut_links: cut, shape: shape.clone() });
             }
             FaultAction::Heal => self.heal_network(),
             FaultAction::Crash { node } => {
@@ -87,29 +85,23 @@ impl<P: Process> World<P> {
                 if let Some(l) = latency {
                     o.latency = *l;
                 }
-                let bits = [drop_rate.to_bits(), duplicate_rate.to_bits(), reorder_rate.to_bits()];
-                self.trace.record(now, EventKind::NetworkRates, &bits);
-                info!(target: TARGET, t_us = now, drop_rate, duplicate_rate, reorder_rate, "network_rates");
+                let (drop_rate, duplicate_rate, reorder_rate) =
+                    (*drop_rate, *duplicate_rate, *reorder_rate);
+                self.emit(SimEvent::NetworkRates { drop_rate, duplicate_rate, reorder_rate });
             }
             FaultAction::TransferLeader { to } => {
                 let (Some(hook), Some(leader)) = (self.transfer, self.leader()) else { return };
                 let Some(to) = self.target_index(to).map(|i| self.nodes[i].id) else { return };
                 let li = self.slot_index(leader).expect("leader is a member");
                 let accepted = hook(self.nodes[li].process.as_mut().expect("leader runs"), to);
-                self.trace.record(
-                    now,
-                    EventKind::TransferLeader,
-                    &[leader, to, u64::from(accepted)],
-                );
-                info!(target: TARGET, t_us = now, node = leader, peer = to, accepted, "transfer_leader");
+                self.emit(SimEvent::TransferLeader { leader, to, accepted });
                 self.pump(li);
                 self.check(li);
             }
             FaultAction::PauseClient { client, duration_us } => {
                 let Some(client) = self.pauses.resolve(*client) else { return };
                 self.pauses.pause(client, now, *duration_us);
-                self.trace.record(now, EventKind::ClientPause, &[client, *duration_us]);
-                info!(target: TARGET, t_us = now, client, duration_us, "client_pause");
+                self.emit(SimEvent::ClientPause { client, duration_us: *duration_us });
             }
         }
     }
@@ -142,15 +134,13 @@ impl<P: Process> World<P> {
 
     pub(super) fn heal_network(&mut self) {
         self.network.heal();
-        self.trace.record(self.now_us, EventKind::Heal, &[]);
-        info!(target: TARGET, t_us = self.now_us, "heal");
+        self.emit(SimEvent::Heal);
     }
 
     /// Cancels every scheduled fault that has not happened yet.
     pub fn cancel_faults(&mut self) {
         let cancelled = self.faults.iter_mut().filter_map(Option::take).count() as u64;
-        self.trace.record(self.now_us, EventKind::FaultsCancelled, &[cancelled]);
-        info!(target: TARGET, t_us = self.now_us, cancelled, "faults_cancelled");
+        self.emit(SimEvent::FaultsCancelled { cancelled });
     }
 
     /// Ends every fault: scheduled ones cancelled, partitions healed, network rates zero,

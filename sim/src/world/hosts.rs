@@ -2,17 +2,16 @@
 //! member, its ticks and clock faults, and pumping its effects through the core's
 //! outbox (persists to its disk, sends held until their persist is durable).
 
+use super::events::SimEvent;
 use super::stepping::{small, Event};
-use super::{NodeSetup, World, TARGET};
+use super::{NodeSetup, World};
 use crate::clock::Clock;
 use crate::disk::Disk;
 use crate::rng::{stream, Component};
-use crate::trace::EventKind;
 use crate::types_ext::{Index, NodeId, SyncId};
 use detcd_core::outbox::Outbox;
 use detcd_core::process::{Effect, Process};
 use rand::Rng;
-use tracing::{debug, info, trace};
 
 /// One member: its process (None while crashed), disk and clock.
 pub(super) struct Slot<P> {
@@ -42,7 +41,6 @@ impl<P: Process> World<P> {
     }
 
     pub(super) fn crash(&mut self, i: usize) {
-        let now = self.now_us;
         let torn = self.options.disk.torn_writes;
         let slot = &mut self.nodes[i];
         if slot.process.take().is_none() {
@@ -54,17 +52,12 @@ impl<P: Process> World<P> {
         let loss = slot.disk.crash(&mut self.rng_disk, torn);
         let id = slot.id;
         self.stats.crashes += 1;
-        let fields = [id, loss.lost_ops as u64, loss.survived_ops as u64, loss.torn_entries as u64];
-        self.trace.record(now, EventKind::Crash, &fields);
-        info!(
-            target: TARGET,
-            t_us = now,
-            node = id,
-            lost_ops = loss.lost_ops,
-            survived_ops = loss.survived_ops,
-            torn_entries = loss.torn_entries,
-            "crash"
-        );
+        self.emit(SimEvent::Crash {
+            node: id,
+            lost_ops: loss.lost_ops,
+            survived_ops: loss.survived_ops,
+            torn_entries: loss.torn_entries,
+        });
         self.break_streams(id);
     }
 
@@ -73,8 +66,7 @@ impl<P: Process> World<P> {
             return;
         }
         self.stats.restarts += 1;
-        self.trace.record(self.now_us, EventKind::Restart, &[self.nodes[i].id]);
-        info!(target: TARGET, t_us = self.now_us, node = self.nodes[i].id, "restart");
+        self.emit(SimEvent::Restart { node: self.nodes[i].id });
         self.start(i);
     }
 
@@ -108,10 +100,10 @@ impl<P: Process> World<P> {
     pub(super) fn set_clock_rate(&mut self, i: usize, rate_permille: u32) {
         let slot = &mut self.nodes[i];
         slot.clock.set_rate(rate_permille);
-        let rate = slot.clock.rate_permille;
-        let id = slot.id;
-        self.trace.record(self.now_us, EventKind::ClockSkew, &[id, u64::from(rate)]);
-        info!(target: TARGET, t_us = self.now_us, node = id, rate_permille = rate, "clock_skew");
+        let rate_permille = slot.clock.rate_permille;
+        let node = slot.id;
+        self.emit(SimEvent::ClockSkew { node, rate_permille });
+        let slot = &self.nodes[i];
         if slot.process.is_some() {
             let period = slot.clock.period_us(self.options.clock.tick_us);
             let generation = slot.clock.generation;
@@ -124,8 +116,7 @@ impl<P: Process> World<P> {
 
     pub(super) fn clock_jump(&mut self, i: usize, ticks: u32) {
         let id = self.nodes[i].id;
-        self.trace.record(self.now_us, EventKind::ClockJump, &[id, u64::from(ticks)]);
-        info!(target: TARGET, t_us = self.now_us, node = id, ticks, "clock_jump");
+        self.emit(SimEvent::ClockJump { node: id, ticks });
         for _ in 0..ticks {
             let slot = &mut self.nodes[i];
             let Some(p) = slot.process.as_mut() else { return };
@@ -143,15 +134,16 @@ impl<P: Process> World<P> {
         if slot.clock.generation != generation {
             return;
         }
-        let Some(p) = slot.process.as_mut() else { return };
+        if slot.process.is_none() {
+            return;
+        }
         slot.clock.ticks += 1;
         self.stats.ticks += 1;
         let id = slot.id;
         let next = now + slot.clock.period_us(tick_us);
         self.queue.push(next, Event::Tick { node: small(i as u64), generation: small(generation) });
-        self.trace.record(now, EventKind::Tick, &[id]);
-        trace!(target: TARGET, t_us = now, node = id, "tick");
-        p.tick();
+        self.emit(SimEvent::Tick { node: id });
+        self.nodes[i].process.as_mut().expect("checked running").tick();
         self.pump(i);
         self.check(i);
     }
@@ -163,8 +155,7 @@ impl<P: Process> World<P> {
         }
         slot.disk.fsync_done(sync);
         let id = slot.id;
-        self.trace.record(self.now_us, EventKind::Persisted, &[id, sync]);
-        debug!(target: TARGET, t_us = self.now_us, node = id, sync, "persisted");
+        self.emit(SimEvent::Persisted { node: id, sync });
         if ack {
             self.acknowledge(i, sync);
         }
@@ -212,8 +203,8 @@ impl<P: Process> World<P> {
         let done_us = slot.disk.write(op, now, latency);
         let incarnation = slot.incarnation;
         self.stats.persists += 1;
-        self.trace.record(now, EventKind::Persist, &[slot.id, sync, entries]);
-        debug!(target: TARGET, t_us = now, node = slot.id, sync, entries, "persist");
+        let node = slot.id;
+        self.emit(SimEvent::Persist { node, sync, entries });
         if lying {
             self.queue.push(
                 now,

@@ -2,14 +2,12 @@
 //! slot, putting a send on the network (drop, delay, duplicate, reorder) and
 //! delivering it (or dropping it at a crashed or cut-off receiver).
 
-use super::events::{msg_code, msg_detail};
+use super::events::{DropReason, MsgHead, SimEvent};
 use super::stepping::{small, Event};
-use super::{World, TARGET};
+use super::World;
 use crate::network::Fate;
-use crate::trace::EventKind;
 use detcd_core::process::Process;
 use detcd_core::raft::Message;
-use tracing::debug;
 
 /// Messages in flight live here; events name them by slot so the heap stays small.
 #[derive(Default)]
@@ -41,35 +39,23 @@ impl Slab {
 
 impl<P: Process> World<P> {
     pub(super) fn on_deliver(&mut self, slot_id: usize) {
-        let now = self.now_us;
         let msg = self.msgs.take(slot_id);
-        let (from, to, code) = (msg.from, msg.to, msg_code(&msg));
-        let Some(i) = self.slot_index(to) else { return };
+        let head = MsgHead::of(&msg);
+        let Some(i) = self.slot_index(head.to) else { return };
         let reason = if self.nodes[i].process.is_none() {
-            Some("crashed")
-        } else if self.network.is_cut(from, to) {
-            Some("partitioned")
+            Some(DropReason::ReceiverDown)
+        } else if self.network.is_cut(head.from, head.to) {
+            Some(DropReason::CutInFlight)
         } else {
             None
         };
         if let Some(reason) = reason {
             self.stats.dropped += 1;
-            self.trace.record(now, EventKind::Drop, &[from, to, code, 1]);
-            debug!(target: TARGET, t_us = now, node = from, peer = to, kind = msg.kind(), reason, "drop");
+            self.emit(SimEvent::Drop { msg: head, reason });
             return;
         }
         self.stats.delivered += 1;
-        self.trace.record(now, EventKind::Deliver, &[from, to, code, msg.term]);
-        debug!(
-            target: TARGET,
-            t_us = now,
-            node = to,
-            peer = from,
-            kind = msg.kind(),
-            term = msg.term,
-            detail = msg_detail(&msg),
-            "deliver"
-        );
+        self.emit(SimEvent::Deliver { msg: head });
         self.nodes[i].process.as_mut().expect("checked running").receive(msg);
         self.pump(i);
         self.check(i);
@@ -78,38 +64,25 @@ impl<P: Process> World<P> {
     /// Puts a message on the network.
     pub(super) fn send(&mut self, msg: Message) {
         let now = self.now_us;
-        let (from, to, code) = (msg.from, msg.to, msg_code(&msg));
+        let head = MsgHead::of(&msg);
         self.stats.sent += 1;
-        self.trace.record(now, EventKind::Send, &[from, to, code, msg.term]);
-        debug!(
-            target: TARGET,
-            t_us = now,
-            node = from,
-            peer = to,
-            kind = msg.kind(),
-            term = msg.term,
-            detail = msg_detail(&msg),
-            "send"
-        );
-        match self.network.route(&mut self.rng_network, from, to) {
+        self.emit(SimEvent::Send { msg: head });
+        match self.network.route(&mut self.rng_network, head.from, head.to) {
             fate @ (Fate::Partitioned | Fate::Dropped) => {
-                let (reason, why) = match fate {
-                    Fate::Partitioned => ("partitioned", 0),
-                    _ => ("random", 2),
+                let reason = match fate {
+                    Fate::Partitioned => DropReason::CutAtSend,
+                    _ => DropReason::Random,
                 };
                 self.stats.dropped += 1;
-                self.trace.record(now, EventKind::Drop, &[from, to, code, why]);
-                debug!(target: TARGET, t_us = now, node = from, peer = to, kind = msg.kind(), reason, "drop");
+                self.emit(SimEvent::Drop { msg: head, reason });
             }
             Fate::Deliver { delay_us, duplicate_us, reordered } => {
                 if reordered {
-                    self.trace.record(now, EventKind::Reorder, &[from, to, code, delay_us]);
-                    debug!(target: TARGET, t_us = now, node = from, peer = to, delay_us, "reorder");
+                    self.emit(SimEvent::Reorder { msg: head, delay_us });
                 }
                 if let Some(d) = duplicate_us {
                     self.stats.duplicated += 1;
-                    self.trace.record(now, EventKind::Duplicate, &[from, to, code, d]);
-                    debug!(target: TARGET, t_us = now, node = from, peer = to, kind = msg.kind(), "duplicate");
+                    self.emit(SimEvent::Duplicate { msg: head, delay_us: d });
                     let copy = self.msgs.insert(msg.clone());
                     self.queue.push(now + d, Event::Deliver { slot: small(copy as u64) });
                 }

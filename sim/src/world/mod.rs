@@ -21,6 +21,7 @@ mod liveness;
 mod messages;
 mod stepping;
 
+pub use events::{DropReason, MsgHead, SimEvent, Stamped};
 pub use liveness::{LivenessFailure, LivenessReport};
 
 use crate::client::{ClientResult, Record};
@@ -129,6 +130,8 @@ pub struct World<P: Process> {
     /// Scratch for the sends an acknowledgement releases.
     released: Vec<Message>,
     stats: Stats,
+    /// The event log, when `options.event_log_max` asks for one.
+    events: Vec<Stamped>,
 }
 
 /// The client id the liveness phase submits its probes as.
@@ -194,6 +197,7 @@ impl<P: Process> World<P> {
             effects: Vec::new(),
             released: Vec::new(),
             stats: Stats::default(),
+            events: Vec::new(),
         };
         world.announce();
         for i in 0..world.nodes.len() {
