@@ -18,14 +18,25 @@ pub fn load(arg: &str) -> Result<Loaded, String> {
     let path = std::path::Path::new(arg);
     let looks_like_file = path.exists() || arg.contains('/') || arg.ends_with(".toml");
     if !looks_like_file {
-        return Err(format!(
-            "unknown scenario {arg:?}: not a built-in scenario (list them with `detcd scenarios`) and no such file"
-        ));
+        return Err(unknown_scenario(arg));
     }
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read scenario file {arg}: {e}"))?;
     let scenario = Scenario::from_toml(&text, arg).map_err(|e| e.to_string())?;
     Ok(Loaded { scenario, arg: arg.to_string() })
+}
+
+/// The error for a name that is neither a built-in nor a file, with the closest names.
+pub fn unknown_scenario(arg: &str) -> String {
+    let close = detcd_scenarios::suggest(arg);
+    let hint = match close.as_slice() {
+        [] => String::new(),
+        [one] => format!("; did you mean {one}?"),
+        [first, rest @ ..] => format!("; did you mean {first} (or {})?", rest.join(", ")),
+    };
+    format!(
+        "unknown scenario {arg:?}: not a built-in scenario (list them with `detcd scenarios`) and no such file{hint}"
+    )
 }
 
 /// Reports bad input (arguments, scenario files) and gives exit code 2.
