@@ -4,7 +4,7 @@
 
 use crate::check::{check_part, check_parts, parts_of, CheckResult, PartResult};
 use crate::history::History;
-use crate::import::{detcd, jepsen, porcupine, Format, ImportError};
+use crate::import::{detcd, jepsen, jepsen_edn, porcupine, Format, ImportError};
 use crate::model::Model;
 use crate::models::{CasRegister, Etcd, Kv, Register};
 use crate::report::Report;
@@ -155,6 +155,12 @@ pub fn load(
         Format::JepsenEtcd => match model {
             None | Some(ModelName::CasRegister) => {
                 Ok(Box::new(Loaded::new(CasRegister, jepsen::parse(text)?)))
+            }
+            Some(m) => Err(mismatch(ModelName::CasRegister, m)),
+        },
+        Format::JepsenEdn => match model {
+            None | Some(ModelName::CasRegister) => {
+                Ok(Box::new(Loaded::new(CasRegister, jepsen_edn::parse(text)?)))
             }
             Some(m) => Err(mismatch(ModelName::CasRegister, m)),
         },
