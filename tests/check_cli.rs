@@ -144,14 +144,19 @@ fn parallel_mode_agrees() {
     assert_eq!(code(&out), 0, "{}", stdout(&out));
 }
 
-/// The shared folder of real histories, or `None` (said loudly) where it is absent.
+/// The shared folder of real histories (`shared/reference/histories` in this checkout's
+/// directory or one above it), or `None`, said loudly, where it is absent.
 fn real_histories() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/histories");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("SKIPPED: no real histories at {} (shared/ is absent)", dir.display());
-        None
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        let candidate = dir.join("shared/reference/histories");
+        if candidate.is_dir() {
+            return Some(candidate);
+        }
+        if !dir.pop() {
+            eprintln!("\n*** SKIPPED: no shared/reference/histories above this checkout\n");
+            return None;
+        }
     }
 }
 
