@@ -24,7 +24,8 @@ pub struct ReplayArgs {
     /// file, e.g. `leader-isolation` or `./my-scenario.toml`.
     pub scenario: String,
     /// The seed to run, as printed by `detcd sim`, e.g. `--seed 7`.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", allow_hyphen_values = true,
+          value_parser = super::load::parse_count)]
     pub seed: u64,
     /// Write every traced event as JSON lines (one object per line) to FILE,
     /// e.g. `--trace run.jsonl`; `--trace -` writes them to standard output (and the

@@ -1,6 +1,6 @@
 //! Reading histories from text: Jepsen etcd logs, Jepsen's `history.edn`, Porcupine KV
-//! histories and detcd's own JSON format (described in the crate docs). Every error names the line and what was
-//! expected there.
+//! histories and detcd's own JSON format (described in the crate docs). Every error
+//! names the line and what was expected there.
 
 pub mod detcd;
 pub mod edn;
@@ -53,8 +53,9 @@ impl Format {
         } else {
             Err(ImportError::new(
                 n + 1,
-                "a Jepsen log line (`INFO jepsen.util - ...`), a Porcupine EDN map (`{:process ...}`), \
-                 a Jepsen history.edn operation (`{:type :invoke, :f ...}`) or a detcd JSON object (`{\"model\": ...}`)",
+                "a Jepsen log line (`INFO jepsen.util - ...`), a Porcupine EDN map \
+                 (`{:process ...}`), a Jepsen history.edn operation (`{:type :invoke, :f ...}`) \
+                 or a detcd JSON object (`{\"model\": ...}`)",
                 line,
             ))
         }

@@ -9,7 +9,7 @@ mod progress;
 mod result;
 mod seeds;
 
-use super::load::{bad_input, load, shell_word, Loaded};
+use super::load::{bad_input, load, parse_count, shell_word, Loaded};
 use super::replay::write_html;
 use clap::{Args, ValueEnum};
 use detcd_harness::run::run as run_one;
@@ -18,7 +18,7 @@ use detcd_harness::trace::traced::traced_run;
 use detcd_harness::RunReport;
 use detcd_scenarios::Expect;
 use result::{FailingSeed, Paint, ScenarioResult, SweepResult};
-use seeds::{parse_count, parse_duration, parse_shard, SeedPlan, SeedSource, Shard};
+use seeds::{parse_duration, parse_shard, SeedPlan, SeedSource, Shard};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -74,7 +74,8 @@ pub struct SimArgs {
           allow_hyphen_values = true, value_parser = parse_count)]
     pub first_seed: u64,
     /// Start the range at a random seed, so each CI run tests new seeds.
-    #[arg(long, conflicts_with_all = ["seed", "first_seed", "seed_from"])]
+    /// Not with --shard: each shard would draw its own (use --seed-from there).
+    #[arg(long, conflicts_with_all = ["seed", "first_seed", "seed_from", "shard"])]
     pub random_seeds: bool,
     /// Start the range at a seed derived from VALUE (a CI run id, a commit hash): the
     /// same VALUE gives the same seeds, e.g. `--seed-from "$GITHUB_RUN_ID"`.

@@ -51,14 +51,11 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// `quiet` shows nothing at all (e.g. `--progress-secs 0` off a terminal).
+    /// Off a terminal, `every` zero prints no progress lines.
     pub fn new(name: &str, total: Option<u64>, every: Duration, paint_on: bool) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = match total {
-                Some(n) => ProgressBar::new(n),
-                None => ProgressBar::new_spinner(),
-            };
-            bar.set_draw_target(ProgressDrawTarget::stderr());
+            // Hidden until styled, so its first frame already shows the failure count.
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::hidden());
             let template = match (total.is_some(), paint_on) {
                 (true, true) => {
                     "{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} seeds, {msg}, ETA {eta}"
@@ -72,6 +69,7 @@ impl Progress {
             bar.set_style(style);
             bar.set_prefix(name.to_string());
             bar.set_message("0 failed");
+            bar.set_draw_target(ProgressDrawTarget::stderr());
             bar
         });
         Progress {

@@ -49,22 +49,6 @@ pub fn parse_shard(text: &str) -> Result<Shard, String> {
     Ok(Shard { index, count })
 }
 
-/// Parses a whole number of 0 or more, refusing a sign or one too large with words
-/// (clap's own messages for these say "invalid digit").
-pub fn parse_count(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    if t.starts_with('-') {
-        return Err(format!("{t} is negative: give a whole number of 0 or more"));
-    }
-    match t.parse::<u64>() {
-        Ok(v) => Ok(v),
-        Err(_) if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) => {
-            Err(format!("{t} is larger than the largest seed, {} (2^64 - 1)", u64::MAX))
-        }
-        Err(_) => Err(format!("{t:?} is not a whole number")),
-    }
-}
-
 /// Parses a duration such as `90s`, `10m`, `1h30m` or a plain number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad =
@@ -190,6 +174,7 @@ fn os_random() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::load::parse_count;
 
     #[test]
     fn shards_cover_every_seed_once() {
