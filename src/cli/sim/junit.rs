@@ -79,3 +79,56 @@ pub fn render(result: &SweepResult) -> String {
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::sim::result::{FailingSeed, ScenarioResult};
+
+    #[test]
+    fn evidence_with_markup_and_control_characters_stays_valid_xml() {
+        let failing = FailingSeed {
+            seed: 7,
+            summary: "read <k> & got \"x\"\u{1} instead".into(),
+            checks: vec!["linearizability".into()],
+            trace_hash: "00000000000000ff".into(),
+            replay: "detcd replay 'a b.toml' --seed 7 --html out/a-seed-7.html".into(),
+            reports: vec![],
+            replay_mismatch: None,
+        };
+        let scenario = ScenarioResult {
+            name: "a<b".into(),
+            source: "a b.toml".into(),
+            expect: "pass".into(),
+            seeds: vec![7],
+            runs: 1,
+            passed: 0,
+            failed: 1,
+            failing: vec![failing],
+            reports_skipped: 0,
+            operations: 0,
+            operations_checked: 0,
+            sim_time_us: 0,
+            wall_us: 0,
+        };
+        let result = SweepResult {
+            passed: false,
+            first_seed: 7,
+            seed_source: "from \"x\"".into(),
+            shard: "1/1".into(),
+            jobs: 1,
+            wall_us: 0,
+            stopped: None,
+            scenarios: vec![scenario],
+        };
+        let xml = render(&result);
+        let doc = roxmltree::Document::parse(&xml).expect("valid XML");
+        let case = doc.descendants().find(|n| n.has_tag_name("testcase")).expect("a case");
+        assert_eq!(case.attribute("name"), Some("a<b"));
+        let failure = case.children().find(|n| n.has_tag_name("failure")).expect("failure");
+        assert_eq!(failure.attribute("type"), Some("linearizability"));
+        let text = failure.text().expect("text");
+        assert!(text.contains("read <k> & got \"x\"? instead"), "{text}");
+        assert!(text.contains("replay: detcd replay 'a b.toml' --seed 7"), "{text}");
+    }
+}
