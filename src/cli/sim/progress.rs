@@ -109,6 +109,11 @@ impl Progress {
         }
     }
 
+    /// Seeds finished so far.
+    pub fn done(&self) -> u64 {
+        self.done.load(Ordering::Relaxed)
+    }
+
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
