@@ -163,19 +163,30 @@ fn real_histories() -> Option<PathBuf> {
 /// A Jepsen etcd text log rewritten as the `history.edn` Jepsen stores, one operation
 /// map per line with its index and time, and the nemesis's operations mixed in.
 fn log_to_history_edn(log: &str) -> String {
-    let mut edn = String::new();
+    log_to_keyed_edn(log, None).join("")
+}
+
+/// The same, one line per operation; with `key`, as `jepsen.independent` writes it:
+/// values `[key value]` and process numbers of their own for the key.
+fn log_to_keyed_edn(log: &str, key: Option<u64>) -> Vec<String> {
+    let mut edn = Vec::new();
     for (index, line) in log.lines().filter(|l| !l.trim().is_empty()).enumerate() {
         let f: Vec<&str> = line.split_whitespace().collect();
-        let (process, kind, func) = (f[3], f[4], f[5]);
+        let (kind, func) = (f[4], f[5]);
+        let process: u64 = f[3].parse().expect("a process number");
         let value = f[6..].join(" ");
         let (value, error) = match value.as_str() {
             ":timed-out" => ("nil".to_string(), " :error :timed-out"),
             _ => (value, ""),
         };
+        let (process, value) = match key {
+            Some(k) => (process + 1000 * k, format!("[{k} {value}]")),
+            None => (process, value),
+        };
         if index % 10 == 5 {
-            edn.push_str("{:type :info, :f :start-partition, :value nil, :process :nemesis}\n");
+            edn.push("{:type :info, :f :start-partition, :value nil, :process :nemesis}\n".into());
         }
-        edn.push_str(&format!(
+        edn.push(format!(
             "{{:type {kind}, :f {func}, :value {value}, :process {process}, :time {}, :index {index}{error}}}\n",
             index * 1000
         ));
@@ -194,6 +205,36 @@ fn real_jepsen_histories_as_history_edn_reach_their_verdicts() {
         let text_log = detcd(&["check", dir.join("jepsen-etcd").join(file).to_str().unwrap()]);
         assert_eq!(code(&text_log), expected, "the text log agrees");
     }
+}
+
+#[test]
+fn independent_keys_in_history_edn_are_checked_key_by_key() {
+    let Some(dir) = real_histories() else { return };
+    let read = |f: &str| std::fs::read_to_string(dir.join("jepsen-etcd").join(f)).expect("read");
+    let interleave = |a: Vec<String>, b: Vec<String>| {
+        let mut out = String::new();
+        for i in 0..a.len().max(b.len()) {
+            out.extend(a.get(i).cloned());
+            out.extend(b.get(i).cloned());
+        }
+        out
+    };
+    let good = interleave(
+        log_to_keyed_edn(&read("etcd_002.log"), Some(1)),
+        log_to_keyed_edn(&read("etcd_101.log"), Some(2)),
+    );
+    let path = temp_file("independent-good.edn", &good);
+    let out = detcd(&["check", path.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("cas-register per key"), "{}", stdout(&out));
+    let bad = interleave(
+        log_to_keyed_edn(&read("etcd_002.log"), Some(1)),
+        log_to_keyed_edn(&read("etcd_000.log"), Some(2)),
+    );
+    let path = temp_file("independent-bad.edn", &bad);
+    let out = detcd(&["check", path.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("key 2: "), "the failing key is named: {}", stdout(&out));
 }
 
 #[test]

@@ -6,7 +6,7 @@ use crate::check::{check_part, check_parts, parts_of, CheckResult, PartResult};
 use crate::history::History;
 use crate::import::{detcd, jepsen, jepsen_edn, porcupine, Format, ImportError};
 use crate::model::Model;
-use crate::models::{CasRegister, Etcd, Kv, Register};
+use crate::models::{CasPerKey, CasRegister, Etcd, Kv, Register};
 use crate::report::Report;
 use crate::search::Budget;
 use serde::de::DeserializeOwned;
@@ -159,9 +159,11 @@ pub fn load(
             Some(m) => Err(mismatch(ModelName::CasRegister, m)),
         },
         Format::JepsenEdn => match model {
-            None | Some(ModelName::CasRegister) => {
-                Ok(Box::new(Loaded::new(CasRegister, jepsen_edn::parse(text)?)))
-            }
+            // Independent keys are CAS registers too, one per key.
+            None | Some(ModelName::CasRegister) => Ok(match jepsen_edn::parse(text)? {
+                jepsen_edn::EdnHistory::Single(h) => Box::new(Loaded::new(CasRegister, h)),
+                jepsen_edn::EdnHistory::Independent(h) => Box::new(Loaded::new(CasPerKey, h)),
+            }),
             Some(m) => Err(mismatch(ModelName::CasRegister, m)),
         },
         Format::PorcupineKv => match model {

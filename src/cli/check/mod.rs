@@ -26,7 +26,7 @@ const MEMO_BYTES_MAX: usize = 1 << 30;
 #[command(after_help = "Examples:
   detcd check history.json                      a detcd JSON history (its \"model\" field names the model)
   detcd check etcd_000.log                      a Jepsen etcd log (INFO jepsen.util - ...): a CAS register
-  detcd check store/latest/history.edn          Jepsen's own history.edn (:read/:write/:cas)
+  detcd check store/latest/history.edn          Jepsen's own history.edn (registers, or independent keys)
   detcd check c01-bad.txt --html report.html    a Porcupine KV history, with a report to open
   detcd check histories/ --timeout 10           every history under a directory, one row each
   detcd check a.log b.edn --json                several files, one JSON array
