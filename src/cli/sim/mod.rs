@@ -127,10 +127,33 @@ pub struct SimArgs {
     pub progress_secs: u64,
 }
 
+/// What a sweep keeps of one run: the figures it adds up, and the whole report only
+/// when the run failed (a long sweep keeps millions of runs; passing ones need no
+/// evidence).
+struct Ran {
+    seed: u64,
+    operations: u64,
+    operations_checked: u64,
+    sim_time_us: u64,
+    failed: Option<Box<RunReport>>,
+}
+
+impl Ran {
+    fn new(report: RunReport, expect: &Expect) -> Self {
+        Ran {
+            seed: report.seed,
+            operations: report.operations,
+            operations_checked: report.operations_checked,
+            sim_time_us: report.sim_time_us,
+            failed: (!report.passed(expect)).then(|| Box::new(report)),
+        }
+    }
+}
+
 /// One scenario's sweep.
 struct Summary {
     loaded: Loaded,
-    reports: Vec<RunReport>,
+    runs: Vec<Ran>,
     wall_us: u64,
     failing: Vec<FailingSeed>,
     reports_skipped: u64,
@@ -139,20 +162,20 @@ struct Summary {
 impl Summary {
     fn to_result(&self) -> ScenarioResult {
         let expect = &self.loaded.scenario.expect;
-        let failed = self.reports.iter().filter(|r| !r.passed(expect)).count() as u64;
+        let failed = self.runs.iter().filter(|r| r.failed.is_some()).count() as u64;
         ScenarioResult {
             name: self.loaded.scenario.name.clone(),
             source: self.loaded.arg.clone(),
             expect: expect.to_string(),
-            seeds: self.reports.iter().map(|r| r.seed).collect(),
-            runs: self.reports.len() as u64,
-            passed: self.reports.len() as u64 - failed,
+            seeds: self.runs.iter().map(|r| r.seed).collect(),
+            runs: self.runs.len() as u64,
+            passed: self.runs.len() as u64 - failed,
             failed,
             failing: self.failing.clone(),
             reports_skipped: self.reports_skipped,
-            operations: self.reports.iter().map(|r| r.operations).sum(),
-            operations_checked: self.reports.iter().map(|r| r.operations_checked).sum(),
-            sim_time_us: self.reports.iter().map(|r| r.sim_time_us).sum(),
+            operations: self.runs.iter().map(|r| r.operations).sum(),
+            operations_checked: self.runs.iter().map(|r| r.operations_checked).sum(),
+            sim_time_us: self.runs.iter().map(|r| r.sim_time_us).sum(),
             wall_us: self.wall_us,
         }
     }
@@ -192,7 +215,7 @@ fn replay_failures(summaries: &mut [Summary], out: &Path, jobs: usize, write_rep
     let mut skipped = Vec::new();
     for (i, s) in summaries.iter().enumerate() {
         let expect = &s.loaded.scenario.expect;
-        for (n, r) in s.reports.iter().filter(|r| !r.passed(expect)).enumerate() {
+        for (n, r) in s.runs.iter().filter_map(|r| r.failed.as_deref()).enumerate() {
             let failing =
                 (i, r.seed, r.trace_hash, r.failure_summary(expect), failed_checks(r, expect));
             if write_reports && n < REPORTS_PER_SCENARIO_MAX {
@@ -435,7 +458,7 @@ fn sweep(
     let results = run_until(
         total,
         jobs,
-        |i| run_one(&loaded.scenario, seed_of(i)).0,
+        |i| Ran::new(run_one(&loaded.scenario, seed_of(i)).0, &expect),
         // A scenario whose share of the budget went to an earlier one's long last
         // run still gets one seed: a CI run then tests every scenario.
         || {
@@ -443,8 +466,8 @@ fn sweep(
                 || too_many_failures()
                 || (budget_spent() && progress.done() > 0)
         },
-        |_, r: &RunReport| {
-            let failed = !r.passed(&expect);
+        |_, r: &Ran| {
+            let failed = r.failed.is_some();
             if failed {
                 stops.failures.fetch_add(1, Ordering::SeqCst);
             }
@@ -453,8 +476,8 @@ fn sweep(
     );
     progress.finish();
     let wall_us = started.elapsed().as_micros() as u64;
-    let reports: Vec<RunReport> = results.into_iter().map(|(_, r)| r).collect();
-    let ran = reports.len() as u64;
+    let runs: Vec<Ran> = results.into_iter().map(|(_, r)| r).collect();
+    let ran = runs.len() as u64;
     let why = if progress::interrupted() {
         Some(format!("interrupted during {} after {ran} seed(s)", loaded.scenario.name))
     } else if too_many_failures() {
@@ -473,7 +496,7 @@ fn sweep(
             );
         }
     }
-    (Summary { loaded, reports, wall_us, failing: Vec::new(), reports_skipped: 0 }, why)
+    (Summary { loaded, runs, wall_us, failing: Vec::new(), reports_skipped: 0 }, why)
 }
 
 /// The first thing a sweep prints: where its seeds start and how to run them again.
