@@ -288,8 +288,9 @@ pub fn run(args: SimArgs) -> ExitCode {
             }
         }
     }
-    print_banner(&args, &plan, jobs, max_failures);
+    // Before the banner: once it shows, an interrupt gets the summary.
     progress::install_interrupt_handler();
+    print_banner(&args, &plan, jobs, max_failures);
 
     let started = Instant::now();
     let stops = Stops { max_failures, failures: AtomicU64::new(0) };
