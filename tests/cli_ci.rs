@@ -216,15 +216,28 @@ fn fail_fast_stops_at_the_first_failing_seed() {
 }
 
 #[test]
-fn a_time_budget_ends_an_open_ended_sweep() {
+fn a_time_budget_ends_an_open_ended_sweep_with_progress_lines() {
     let started = Instant::now();
-    let out = detcd(&["sim", "happy-path", "--time-budget", "1s", "--jobs", "1", "--json"]);
+    let out = detcd(&[
+        "sim",
+        "happy-path",
+        "--time-budget",
+        "2s",
+        "--jobs",
+        "1",
+        "--json",
+        "--progress-secs",
+        "1",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(started.elapsed() < Duration::from_secs(30));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
     let runs = doc["scenarios"][0]["runs"].as_u64().expect("runs");
     assert!(runs >= 2, "{runs} seeds in a second");
-    assert!(stderr(&out).contains("time budget is spent"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("time budget is spent"), "{err}");
+    // Off a terminal: a plain progress line every --progress-secs.
+    assert!(err.contains("progress: happy-path: ") && err.contains(" failed, "), "{err}");
 }
 
 #[test]
