@@ -18,8 +18,8 @@ struct Cli {
 enum Command {
     /// Check a history for linearizability: exit 0 linearizable, 1 not, 3 unknown, 2 bad input.
     Check(cli::check::CheckArgs),
-    /// List the built-in scenarios with their descriptions.
-    Scenarios,
+    /// List the built-in scenarios, show one as a template, or explain the format.
+    Scenarios(cli::scenarios::ScenariosArgs),
     /// Run scenarios in the simulator over many seeds and check every run.
     Sim(cli::sim::SimArgs),
     /// Run one scenario at one seed again, exactly as `sim` ran it, and show it.
@@ -52,7 +52,7 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Command::Check(args) => cli::check::run(args),
-        Command::Scenarios => cli::scenarios::run(),
+        Command::Scenarios(args) => cli::scenarios::run(args),
         Command::Sim(args) => cli::sim::run(args),
         Command::Replay(args) => cli::replay::run(args),
         Command::Shrink(args) => cli::shrink::run(args),

@@ -37,7 +37,10 @@ fn sim_passes_with_a_summary_table() {
     let out = detcd(&["sim", "happy-path", "--seeds", "2", "--jobs", "2"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
-    let header = text.lines().next().expect("a table");
+    let mut lines = text.lines();
+    let banner = lines.next().expect("a banner");
+    assert!(banner.starts_with("detcd sim: first seed 1 (given)"), "{banner}");
+    let header = lines.next().expect("a table");
     for column in ["scenario", "seeds", "passed", "failed", "ops checked", "sim time", "seeds/min"]
     {
         assert!(header.contains(column), "{header}");

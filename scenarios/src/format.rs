@@ -74,6 +74,19 @@ fn default_seeds() -> u64 {
     8
 }
 
+/// The checks a run makes, as `expect = "fail:<check>"` names them (the harness makes
+/// them; a harness test keeps the two lists equal).
+pub const CHECK_NAMES: &[&str] = &[
+    "linearizability",
+    "watch",
+    "raft-safety",
+    "convergence",
+    "liveness",
+    "serializable-reads",
+    "lock-exclusion",
+    "election",
+];
+
 /// The expected outcome. `pass`: every check passes. `fail:<check>`: a negative
 /// control; the run passes only when that check fails (its violation was found).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -104,7 +117,15 @@ impl<'de> Deserialize<'de> for Expect {
         match text.as_str() {
             "pass" => Ok(Expect::Pass),
             other => match other.strip_prefix("fail:") {
-                Some(check) if !check.is_empty() => Ok(Expect::Fail(check.to_string())),
+                Some(checks) if !checks.is_empty() => {
+                    if let Some(bad) = checks.split('|').find(|c| !CHECK_NAMES.contains(c)) {
+                        return Err(serde::de::Error::custom(format!(
+                            "expect names the check {bad:?}, which no run makes; the checks are {}",
+                            CHECK_NAMES.join(", ")
+                        )));
+                    }
+                    Ok(Expect::Fail(checks.to_string()))
+                }
                 _ => Err(serde::de::Error::custom(format!(
                     "expect must be \"pass\" or \"fail:<check>\", not {other:?}"
                 ))),
@@ -650,5 +671,14 @@ mod tests {
             Scenario::from_toml("name = \"x\"\ndescription = \"d\"\nexpect = \"maybe\"\n", "x")
                 .unwrap_err();
         assert!(err.to_string().contains("fail:<check>"), "{err}");
+    }
+
+    #[test]
+    fn expect_of_an_unknown_check_is_refused_with_the_known_ones() {
+        let text = "name = \"x\"\ndescription = \"d\"\nexpect = \"fail:linearisability\"\n";
+        let err = Scenario::from_toml(text, "x").unwrap_err().to_string();
+        assert!(err.contains("\"linearisability\"") && err.contains("raft-safety"), "{err}");
+        let text = "name = \"x\"\ndescription = \"d\"\nexpect = \"fail:raft-safety|watch\"\n";
+        assert!(Scenario::from_toml(text, "x").is_ok());
     }
 }
