@@ -95,7 +95,8 @@ impl Nemesis {
         }
         while !usable.is_empty() {
             let quiet = self.ms(QUIET_MS);
-            if Instant::now() + quiet >= deadline {
+            // No fault starts that could not be held for its shortest span.
+            if Instant::now() + quiet + Duration::from_millis(HOLD_MS.start) >= deadline {
                 break;
             }
             sleep(quiet).await;
