@@ -108,18 +108,26 @@ fn watchdog(net: Arc<proxy::Network>, limit: Duration) {
 
 /// Runs one chaos test; `progress` gets a line now and then.
 pub fn run(cfg: &ChaosConfig, progress: &dyn Fn(&str)) -> Result<ChaosReport, ChaosError> {
-    std::fs::create_dir_all(&cfg.out).map_err(io("cannot create", &cfg.out))?;
-    let data = tempfile::Builder::new()
-        .prefix("detcd-chaos-")
-        .tempdir()
-        .map_err(|e| ChaosError(format!("cannot create a temp dir: {e}")))?;
+    // The members' data dirs live in the run's directory: kept as evidence when a check
+    // fails, removed when all pass.
+    let data = cfg.out.join("data");
+    if data.exists() {
+        std::fs::remove_dir_all(&data).map_err(io("cannot clear", &data))?;
+    }
+    std::fs::create_dir_all(&data).map_err(io("cannot create", &data))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| ChaosError(format!("tokio runtime: {e}")))?;
     let version = server_version(cfg);
-    runtime.block_on(run_async(cfg, data.path(), version, progress))
+    let report = runtime.block_on(run_async(cfg, &data, version, progress))?;
+    let json = cfg.out.join("report.json");
+    std::fs::write(&json, report.to_json()).map_err(io("cannot write", &json))?;
+    if report.passed() {
+        std::fs::remove_dir_all(&data).map_err(io("cannot remove", &data))?;
+    }
+    Ok(report)
 }
 
 async fn wait_ready(shared: &Shared, cluster: &Mutex<Cluster>) -> Result<(), ChaosError> {

@@ -175,3 +175,95 @@ async fn pump(
     };
     tokio::join!(reader, writer);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    /// An echo server standing in for member 1; this test process dials as member 0.
+    async fn echo() -> u16 {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let (mut r, mut w) = s.into_split();
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                });
+            }
+        });
+        port
+    }
+
+    async fn round_trip(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
+        let started = Instant::now();
+        s.write_all(b"ping").await.ok()?;
+        let mut buf = [0u8; 4];
+        tokio::time::timeout(limit, s.read_exact(&mut buf)).await.ok()?.ok()?;
+        assert_eq!(&buf, b"ping");
+        Some(started.elapsed())
+    }
+
+    #[test]
+    fn cut_links_hold_bytes_until_healed_and_delays_apply_per_direction() {
+        runtime().block_on(async {
+            let member_port = echo().await;
+            let net = Arc::new(Network::default());
+            *net.pids.lock().unwrap() = vec![Some(std::process::id()), None];
+            let proxy_port = {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                l.local_addr().unwrap().port()
+            };
+            let task = start(net.clone(), 1, proxy_port, member_port).await.unwrap();
+            let mut s = TcpStream::connect(("127.0.0.1", proxy_port)).await.unwrap();
+            let short = Duration::from_millis(300);
+            assert!(round_trip(&mut s, Duration::from_secs(5)).await.is_some(), "open link");
+
+            // One way: the answers (1 -> 0) are held, and arrive once healed, intact.
+            net.rules.lock().unwrap().cut(1, 0);
+            assert!(round_trip(&mut s, short).await.is_none(), "cut 1 -> 0 still answered");
+            net.rules.lock().unwrap().heal();
+            let mut buf = [0u8; 4];
+            tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(&buf, b"ping");
+
+            // A link cut elsewhere (0 -> 2) does not touch this one.
+            net.rules.lock().unwrap().cut(0, 2);
+            assert!(round_trip(&mut s, Duration::from_secs(5)).await.is_some());
+            net.rules.lock().unwrap().heal();
+
+            net.rules.lock().unwrap().delay(0, 1, Duration::from_millis(200));
+            let took = round_trip(&mut s, Duration::from_secs(5)).await.expect("delayed, not cut");
+            assert!(took >= Duration::from_millis(200), "delay not applied: {took:?}");
+            task.abort();
+        });
+    }
+
+    #[test]
+    fn a_connection_from_no_member_is_dropped() {
+        runtime().block_on(async {
+            let member_port = echo().await;
+            let net = Arc::new(Network::default());
+            *net.pids.lock().unwrap() = vec![None, None];
+            let proxy_port = {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                l.local_addr().unwrap().port()
+            };
+            let task = start(net, 1, proxy_port, member_port).await.unwrap();
+            let mut s = TcpStream::connect(("127.0.0.1", proxy_port)).await.unwrap();
+            assert!(round_trip(&mut s, Duration::from_secs(2)).await.is_none());
+            task.abort();
+        });
+    }
+}
