@@ -130,31 +130,39 @@ pub fn run(cfg: &ChaosConfig, progress: &dyn Fn(&str)) -> Result<ChaosReport, Ch
     Ok(report)
 }
 
+/// Why the cluster is not serving yet, if it never will: a member exited, or the
+/// limit passed.
+fn not_starting(cluster: &Mutex<Cluster>, deadline: Instant) -> Option<ChaosError> {
+    let mut c = cluster.lock().expect("cluster lock");
+    for i in 0..c.size() {
+        if let Some(status) = c.exited(i) {
+            return Some(ChaosError(format!(
+                "member m{i} exited with {status} before serving:\n{}",
+                c.log_tail(i, 30)
+            )));
+        }
+    }
+    if Instant::now() > deadline {
+        let logs: Vec<String> =
+            (0..c.size()).map(|i| format!("== m{i}\n{}", c.log_tail(i, 15))).collect();
+        return Some(ChaosError(format!(
+            "no leader within {} s of starting the cluster\n{}",
+            READY_LIMIT.as_secs(),
+            logs.join("\n")
+        )));
+    }
+    None
+}
+
 async fn wait_ready(shared: &Shared, cluster: &Mutex<Cluster>) -> Result<(), ChaosError> {
     let deadline = Instant::now() + READY_LIMIT;
     loop {
         if nemesis::leader(shared).await.is_some() {
             return Ok(());
         }
-        let mut c = cluster.lock().expect("cluster lock");
-        for i in 0..c.size() {
-            if let Some(status) = c.exited(i) {
-                return Err(ChaosError(format!(
-                    "member m{i} exited with {status} before serving:\n{}",
-                    c.log_tail(i, 30)
-                )));
-            }
+        if let Some(e) = not_starting(cluster, deadline) {
+            return Err(e);
         }
-        if Instant::now() > deadline {
-            let logs: Vec<String> =
-                (0..c.size()).map(|i| format!("== m{i}\n{}", c.log_tail(i, 15))).collect();
-            return Err(ChaosError(format!(
-                "no leader within {} s of starting the cluster\n{}",
-                READY_LIMIT.as_secs(),
-                logs.join("\n")
-            )));
-        }
-        drop(c);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -201,7 +209,7 @@ async fn run_async(
     let mut nemesis = nemesis::Nemesis {
         cluster: cluster.clone(),
         shared: shared.clone(),
-        rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6e65_6d65_7369_73),
+        rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x006e_656d_6573_6973),
         faults: cfg.faults.clone(),
         events: Vec::new(),
         skipped: Vec::new(),

@@ -508,3 +508,18 @@ fn mounted_as_a_subcommand_the_flags_behave_the_same() {
     let err = parse(&["detcd", "serve", "--bogus"]).err().unwrap();
     assert_eq!((err.kind(), err.exit_code()), (ErrorKind::UnknownArgument, 2));
 }
+
+#[test]
+fn the_test_clock_rate_scales_the_tick_and_is_bounded() {
+    assert_eq!(config(&[]).tick_interval(), Duration::from_millis(100));
+    let fast = config(&["--test-clock-percent", "200"]);
+    assert_eq!(fast.tick_interval(), Duration::from_millis(50));
+    // Election and lease timers count ticks, so they follow the clock too.
+    assert_eq!(fast.election_ticks(), 10);
+    let slow = config(&["--test-clock-percent", "50", "--heartbeat-interval", "100"]);
+    assert_eq!(slow.tick_interval(), Duration::from_millis(200));
+    for bad in ["0", "5", "1001", "fast"] {
+        let e = parse(&["--test-clock-percent", bad]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ValueValidation, "{bad}");
+    }
+}
