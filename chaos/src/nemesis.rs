@@ -119,12 +119,31 @@ impl Nemesis {
         self.events.push(FaultEvent { fault, what, start_us, end_us });
     }
 
+    /// One member (the leader half the time), a majority, or the whole cluster (a power
+    /// cut: only what each member synced survives).
     async fn kill(&mut self, hold: Duration) -> String {
-        let v = self.victim().await;
-        self.cluster().kill(v);
+        let n = self.cluster().size();
+        let (victims, what) = match self.rng.gen_range(0..10) {
+            0..=6 => {
+                let v = self.victim().await;
+                (vec![v], format!("kill -9 m{v}"))
+            }
+            7 | 8 => {
+                let mut all: Vec<usize> = (0..n).collect();
+                all.shuffle(&mut self.rng);
+                let majority: Vec<usize> = all[..n / 2 + 1].to_vec();
+                (majority.clone(), format!("kill -9 majority {majority:?}"))
+            }
+            _ => ((0..n).collect(), "kill -9 every member".to_string()),
+        };
+        for &v in &victims {
+            self.cluster().kill(v);
+        }
         sleep(hold).await;
-        self.restart(v);
-        format!("kill -9 m{v}, restart after {} ms", hold.as_millis())
+        for &v in &victims {
+            self.restart(v);
+        }
+        format!("{what}, restart after {} ms", hold.as_millis())
     }
 
     fn restart(&mut self, v: usize) {

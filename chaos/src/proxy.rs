@@ -203,6 +203,11 @@ mod tests {
         port
     }
 
+    fn free_port() -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }
+
     async fn round_trip(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
         let started = Instant::now();
         s.write_all(b"ping").await.ok()?;
@@ -218,10 +223,7 @@ mod tests {
             let member_port = echo().await;
             let net = Arc::new(Network::default());
             *net.pids.lock().unwrap() = vec![Some(std::process::id()), None];
-            let proxy_port = {
-                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-                l.local_addr().unwrap().port()
-            };
+            let proxy_port = free_port();
             let task = start(net.clone(), 1, proxy_port, member_port).await.unwrap();
             let mut s = TcpStream::connect(("127.0.0.1", proxy_port)).await.unwrap();
             let short = Duration::from_millis(300);
@@ -256,10 +258,7 @@ mod tests {
             let member_port = echo().await;
             let net = Arc::new(Network::default());
             *net.pids.lock().unwrap() = vec![None, None];
-            let proxy_port = {
-                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-                l.local_addr().unwrap().port()
-            };
+            let proxy_port = free_port();
             let task = start(net, 1, proxy_port, member_port).await.unwrap();
             let mut s = TcpStream::connect(("127.0.0.1", proxy_port)).await.unwrap();
             assert!(round_trip(&mut s, Duration::from_secs(2)).await.is_none());
