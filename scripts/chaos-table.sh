@@ -24,9 +24,9 @@ for target in detcd etcd; do
       rows+=("| $target | $faults | run failed (exit $code, see $dir.txt) | | | | |")
       continue
     fi
-    rows+=("$(jq -r --arg code "$code" '"| \(.target) | \(.faults | join(",")) | \(.operations) (ok \(.ok), unknown \(.unknown)) | \(.acknowledged_writes) | \(.fault_events | length) | \([.checks[] | select(.verdict != "pass") | .name] | if length == 0 then "none" else join(", ") end) | \(.recovery_ms // "none") ms |"' "$dir/report.json")")
+    rows+=("$(jq -r --arg code "$code" '"| \(.target) | \(.faults | join(",")) | \(.operations) (ok \(.ok), unknown \(.unknown)) | \(.acknowledged_writes) | \(.fault_events | length) | \([.checks[] | select(.verdict != "pass") | .name] | if length == 0 then "none" else join(", ") end) | \([.fault_events[].recovery_ms // empty] | max // "none") ms / \(.recovery_ms // "none") ms |"' "$dir/report.json")")
   done
 done
-echo "| target | faults | operations | acknowledged writes | faults injected | violations | recovery after heal |"
+echo "| target | faults | operations | acknowledged writes | faults injected | violations | recovery: longest after a fault / after the final heal |"
 echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"

@@ -276,6 +276,15 @@ async fn run_async(
         std::fs::write(&path, detcd_checker::report::html::render(r))
             .map_err(io("cannot write", &path))?;
     }
+    let mut fault_events = nemesis.events;
+    for e in &mut fault_events {
+        e.recovery_ms = records
+            .iter()
+            .filter(|r| r.invoke_us >= e.end_us && r.kind.is_write())
+            .filter(|r| matches!(r.outcome, OpOutcome::Ok(_)))
+            .map(|r| r.complete_us.saturating_sub(e.end_us) / 1000)
+            .min();
+    }
     let count = |f: fn(&OpOutcome) -> bool| records.iter().filter(|r| f(&r.outcome)).count();
     Ok(ChaosReport {
         target: cfg.target,
@@ -290,7 +299,7 @@ async fn run_async(
         failed: count(|o| matches!(o, OpOutcome::Failed(_) | OpOutcome::Refused)),
         acknowledged_writes: checks::acknowledged_count(&records),
         watch_events: streams.iter().map(|s| s.responses.iter().map(Vec::len).sum::<usize>()).sum(),
-        fault_events: nemesis.events,
+        fault_events,
         skipped: nemesis.skipped,
         recovery_ms: fin.recovery.map(|d| d.as_millis() as u64),
         checks: results,

@@ -23,6 +23,9 @@ pub struct FaultEvent {
     pub what: String,
     pub start_us: u64,
     pub end_us: u64,
+    /// From the heal until the first write invoked after it was acknowledged (None: no
+    /// write was acknowledged before the clients stopped).
+    pub recovery_ms: Option<u64>,
 }
 
 const QUIET_MS: std::ops::Range<u64> = 1500..4000;
@@ -116,7 +119,7 @@ impl Nemesis {
             Fault::Clock => self.clock(hold).await,
         };
         let end_us = self.us();
-        self.events.push(FaultEvent { fault, what, start_us, end_us });
+        self.events.push(FaultEvent { fault, what, start_us, end_us, recovery_ms: None });
     }
 
     /// One member (the leader half the time), a majority, or the whole cluster (a power
