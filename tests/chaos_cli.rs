@@ -98,3 +98,27 @@ fn a_short_run_against_etcd_passes_and_cleans_up() {
         short_run("etcd");
     }
 }
+
+/// The negative control: losing every data dir in a whole-cluster crash loses
+/// acknowledged writes, and the run must fail on exactly that.
+#[test]
+fn losing_every_data_dir_is_caught() {
+    let out_dir = tempfile::Builder::new().prefix("detcd-chaos-test-").tempdir().unwrap();
+    let out_path = out_dir.path().to_str().unwrap().to_string();
+    let out = chaos(&["--duration", "10s", "--faults", "wipe-all", "--json", "--out", &out_path]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+    let failed: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["verdict"] == "fail")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(failed.contains(&"acknowledged-writes"), "{failed:?}\n{stdout}");
+    assert!(failed.contains(&"linearizability"), "{failed:?}");
+    // A failing run keeps the members' data dirs as evidence.
+    assert!(out_dir.path().join("data").exists());
+    assert!(members_left(&out_path).is_empty());
+}

@@ -194,6 +194,18 @@ impl Cluster {
         self.members[i].paused = false;
     }
 
+    /// Deletes a killed member's data dir (the negative control's amnesia).
+    pub fn wipe(&mut self, i: usize) -> Result<(), ClusterError> {
+        assert!(self.members[i].child.is_none(), "wipe of a running member");
+        let dir = &self.members[i].data_dir;
+        match std::fs::remove_dir_all(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(ClusterError(format!("cannot delete {}: {e}", dir.display())))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// SIGSTOP: the member stalls as in a long GC pause.
     pub fn pause(&mut self, i: usize) {
         if let Some(c) = &self.members[i].child {

@@ -29,7 +29,8 @@ impl Target {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Fault {
-    /// kill -9 a member (sometimes the leader), restart it on its data dir later.
+    /// kill -9 a member (sometimes the leader), a majority or every member; restart
+    /// them on their data dirs later.
     Kill,
     /// SIGSTOP a member for longer than the election timeout and the lease TTL.
     Pause,
@@ -38,13 +39,18 @@ pub enum Fault {
     Partition,
     /// Delay every byte on some peer links.
     Delay,
-    /// Run a detcd member's clock fast or slow (`detcd serve --test-clock-rate`).
+    /// Run a detcd member's clock fast or slow (`detcd serve --test-clock-percent`).
     Clock,
+    /// Negative control, never drawn unless named: kill every member and delete every
+    /// data dir before the restart, so acknowledged writes are lost and the checks
+    /// must say so.
+    #[serde(rename = "wipe-all")]
+    WipeAll,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 5] =
-        [Fault::Kill, Fault::Pause, Fault::Partition, Fault::Delay, Fault::Clock];
+    pub const ALL: [Fault; 6] =
+        [Fault::Kill, Fault::Pause, Fault::Partition, Fault::Delay, Fault::Clock, Fault::WipeAll];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -53,6 +59,7 @@ impl Fault {
             Fault::Partition => "partition",
             Fault::Delay => "delay",
             Fault::Clock => "clock",
+            Fault::WipeAll => "wipe-all",
         }
     }
 

@@ -117,6 +117,7 @@ impl Nemesis {
             Fault::Partition => self.partition(hold).await,
             Fault::Delay => self.delay(hold).await,
             Fault::Clock => self.clock(hold).await,
+            Fault::WipeAll => self.wipe_all(hold).await,
         };
         let end_us = self.us();
         self.events.push(FaultEvent { fault, what, start_us, end_us, recovery_ms: None });
@@ -147,6 +148,26 @@ impl Nemesis {
             self.restart(v);
         }
         format!("{what}, restart after {} ms", hold.as_millis())
+    }
+
+    /// The negative control: a whole-cluster crash that loses every data dir.
+    async fn wipe_all(&mut self, hold: Duration) -> String {
+        let n = self.cluster().size();
+        for v in 0..n {
+            let mut c = self.cluster();
+            c.kill(v);
+            if let Err(e) = c.wipe(v) {
+                eprintln!("chaos: {e}");
+            }
+        }
+        sleep(hold).await;
+        for v in 0..n {
+            self.restart(v);
+        }
+        format!(
+            "kill -9 every member, delete every data dir, restart after {} ms",
+            hold.as_millis()
+        )
     }
 
     fn restart(&mut self, v: usize) {

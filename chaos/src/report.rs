@@ -173,6 +173,7 @@ impl ChaosReport {
             Fault::Partition => "#69e",
             Fault::Delay => "#9c6",
             Fault::Clock => "#cb4",
+            Fault::WipeAll => "#333",
         };
         for e in &self.fault_events {
             let left = 100.0 * e.start_us as f64 / total_us;
