@@ -193,3 +193,59 @@ impl ChaosReport {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(checks: Vec<CheckResult>) -> ChaosReport {
+        ChaosReport {
+            target: Target::Etcd,
+            server_version: "etcd Version: 3.4.23".into(),
+            members: 3,
+            duration_s: 30,
+            seed: 7,
+            faults: vec![Fault::Kill, Fault::Partition],
+            operations: 10,
+            ok: 8,
+            unknown: 1,
+            failed: 1,
+            acknowledged_writes: 4,
+            watch_events: 5,
+            fault_events: vec![FaultEvent {
+                fault: Fault::Kill,
+                what: "kill -9 m1, restart after 3000 ms".into(),
+                start_us: 2_000_000,
+                end_us: 5_000_000,
+                recovery_ms: Some(120),
+            }],
+            skipped: vec![],
+            recovery_ms: Some(40),
+            checks,
+            out_dir: "out".into(),
+            history_file: "out/history.json".into(),
+        }
+    }
+
+    #[test]
+    fn one_failed_check_fails_the_run_and_every_form_says_so() {
+        let ok = report(vec![CheckResult::pass("watch", "fine")]);
+        assert!(ok.passed());
+        assert!(ok.to_text().contains("verdict: PASS"));
+        let bad = report(vec![
+            CheckResult::pass("watch", "fine"),
+            CheckResult::fail("acknowledged-writes", "put k/1=c1-2 lost\nsecond line"),
+        ]);
+        assert!(!bad.passed());
+        assert_eq!(bad.violations(), 1);
+        let text = bad.to_text();
+        assert!(text.contains("acknowledged-writes  FAIL"), "{text}");
+        assert!(text.contains("second line"), "failure evidence shown whole: {text}");
+        assert!(text.contains("writes again 120 ms after"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&bad.to_json()).unwrap();
+        assert_eq!(json["checks"][1]["verdict"], "fail");
+        assert_eq!(json["faults"][1], "partition");
+        let html = bad.to_html(Some("checker-report.html"));
+        assert!(html.contains("class=\"FAIL\"") && html.contains("checker-report.html"));
+    }
+}
