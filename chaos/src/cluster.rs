@@ -31,6 +31,8 @@ pub struct Member {
     pub paused: bool,
     /// Test-only clock rate for detcd members (1.0: real time).
     pub clock_rate: f64,
+    /// Test-only extra time per WAL fsync for detcd members, milliseconds.
+    pub fsync_delay_ms: u64,
 }
 
 pub struct Cluster {
@@ -94,6 +96,7 @@ impl Cluster {
                 starts: 0,
                 paused: false,
                 clock_rate: 1.0,
+                fsync_delay_ms: 0,
             });
         }
         Ok(Cluster {
@@ -147,6 +150,9 @@ impl Cluster {
                 cmd.args(["--logger=zap", "--log-outputs=stderr", "--log-level=error"]);
             }
             Target::Detcd => {
+                if m.fsync_delay_ms != 0 {
+                    cmd.arg(format!("--test-fsync-delay-ms={}", m.fsync_delay_ms));
+                }
                 if m.clock_rate != 1.0 {
                     cmd.arg(format!(
                         "--test-clock-percent={}",
@@ -166,7 +172,10 @@ impl Cluster {
         let cmd = self.command(i);
         let m = &mut self.members[i];
         m.starts += 1;
-        let banner = format!("start {} (clock rate {})", m.starts, m.clock_rate);
+        let banner = format!(
+            "start {} (clock rate {}, fsync delay {} ms)",
+            m.starts, m.clock_rate, m.fsync_delay_ms
+        );
         let child = self
             .spawner
             .spawn(cmd, &m.log, &banner)

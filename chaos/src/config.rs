@@ -41,6 +41,8 @@ pub enum Fault {
     Delay,
     /// Run a detcd member's clock fast or slow (`detcd serve --test-clock-percent`).
     Clock,
+    /// Make a detcd member's WAL fsyncs slow (`detcd serve --test-fsync-delay-ms`).
+    Fsync,
     /// Negative control, never drawn unless named: kill every member and delete every
     /// data dir before the restart, so acknowledged writes are lost and the checks
     /// must say so.
@@ -49,8 +51,15 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 6] =
-        [Fault::Kill, Fault::Pause, Fault::Partition, Fault::Delay, Fault::Clock, Fault::WipeAll];
+    pub const ALL: [Fault; 7] = [
+        Fault::Kill,
+        Fault::Pause,
+        Fault::Partition,
+        Fault::Delay,
+        Fault::Clock,
+        Fault::Fsync,
+        Fault::WipeAll,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -59,6 +68,7 @@ impl Fault {
             Fault::Partition => "partition",
             Fault::Delay => "delay",
             Fault::Clock => "clock",
+            Fault::Fsync => "fsync",
             Fault::WipeAll => "wipe-all",
         }
     }
@@ -196,6 +206,13 @@ mod tests {
         );
         assert_eq!(parse_faults(""), Err(ConfigError::NoFaults));
         assert_eq!(parse_faults("kill,fire"), Err(ConfigError::UnknownFault("fire".into())));
+    }
+
+    #[test]
+    fn every_fault_parses_by_its_name() {
+        for f in Fault::ALL {
+            assert_eq!(parse_faults(f.name()).unwrap(), vec![f]);
+        }
     }
 
     #[test]

@@ -117,6 +117,7 @@ impl Nemesis {
             Fault::Partition => self.partition(hold).await,
             Fault::Delay => self.delay(hold).await,
             Fault::Clock => self.clock(hold).await,
+            Fault::Fsync => self.fsync(hold).await,
             Fault::WipeAll => self.wipe_all(hold).await,
         };
         let end_us = self.us();
@@ -257,6 +258,29 @@ impl Nemesis {
             "m{v} clock at rate {rate} for {} ms (restarted into it and back)",
             hold.as_millis()
         )
+    }
+
+    /// Restarts a detcd member (the leader half the time) with slow WAL fsyncs, then
+    /// back to normal ones.
+    async fn fsync(&mut self, hold: Duration) -> String {
+        let v = self.victim().await;
+        let delay_ms = *[20, 100, 500].choose(&mut self.rng).expect("delays");
+        self.set_fsync(v, delay_ms);
+        sleep(hold).await;
+        self.set_fsync(v, 0);
+        format!(
+            "m{v} fsyncs {delay_ms} ms slower for {} ms (restarted into it and back)",
+            hold.as_millis()
+        )
+    }
+
+    fn set_fsync(&mut self, v: usize, delay_ms: u64) {
+        {
+            let mut c = self.cluster();
+            c.kill(v);
+            c.members[v].fsync_delay_ms = delay_ms;
+        }
+        self.restart(v);
     }
 
     fn set_clock(&mut self, v: usize, rate: f64) {

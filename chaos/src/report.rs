@@ -173,6 +173,7 @@ impl ChaosReport {
             Fault::Partition => "#69e",
             Fault::Delay => "#9c6",
             Fault::Clock => "#cb4",
+            Fault::Fsync => "#a7c",
             Fault::WipeAll => "#333",
         };
         for e in &self.fault_events {

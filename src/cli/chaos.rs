@@ -18,9 +18,10 @@ pub struct ChaosArgs {
     /// How long the workload runs under faults, e.g. 30s, 2m.
     #[arg(long, default_value = "60s")]
     pub duration: String,
-    /// Comma-separated faults: kill, pause, partition, delay, clock (detcd only); and
+    /// Comma-separated faults: kill, pause, partition, delay, clock and fsync (these two
+    /// detcd only); and
     /// wipe-all, a negative control that loses every data dir (the run must fail).
-    #[arg(long, default_value = "kill,pause,partition,delay,clock")]
+    #[arg(long, default_value = "kill,pause,partition,delay,clock,fsync")]
     pub faults: String,
     /// Seeds the workload and the nemesis's choices (timing is real, so a seed does
     /// not replay a run exactly).

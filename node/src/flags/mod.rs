@@ -131,6 +131,12 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(10..=1000))]
     pub test_clock_percent: u32,
 
+    /// Test only (for `detcd chaos`'s disk faults): every write-ahead-log fsync takes
+    /// this many milliseconds longer, as on a slow disk. 0: no delay.
+    #[arg(long, default_value_t = 0, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub test_fsync_delay_ms: u64,
+
     /// Interpret --auto-compaction-retention as a time span or a count of revisions.
     #[arg(
         long,
@@ -256,6 +262,8 @@ pub struct ServeConfig {
     pub log_outputs: Vec<LogOutput>,
     /// See `ServeArgs::test_clock_percent`; 100 outside clock-fault tests.
     pub test_clock_percent: u32,
+    /// See `ServeArgs::test_fsync_delay_ms`; zero outside disk-fault tests.
+    pub test_fsync_delay: Duration,
     _checked: (),
 }
 
@@ -352,6 +360,7 @@ impl ServeArgs {
             log_level: self.log_level,
             log_outputs,
             test_clock_percent: self.test_clock_percent,
+            test_fsync_delay: Duration::from_millis(self.test_fsync_delay_ms),
             _checked: (),
         })
     }

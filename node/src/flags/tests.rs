@@ -523,3 +523,12 @@ fn the_test_clock_rate_scales_the_tick_and_is_bounded() {
         assert_eq!(e.kind(), ErrorKind::ValueValidation, "{bad}");
     }
 }
+
+#[test]
+fn the_test_fsync_delay_is_off_by_default_and_bounded() {
+    assert_eq!(config(&[]).test_fsync_delay, Duration::ZERO);
+    let slow = config(&["--test-fsync-delay-ms", "250"]);
+    assert_eq!(slow.test_fsync_delay, Duration::from_millis(250));
+    let e = parse(&["--test-fsync-delay-ms", "10001"]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ValueValidation);
+}
