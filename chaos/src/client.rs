@@ -10,6 +10,8 @@ use detcd_harness::workload::{OpKind, OpOutcome, OpRecord, Workload, KEYS_END, K
 use detcd_node::pb::etcdserverpb as pb;
 use detcd_node::pb::etcdserverpb::watch_client::WatchClient;
 use detcd_node::pb::mvccpb;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::{sleep, timeout, Instant};
@@ -44,6 +46,8 @@ pub struct Shared {
     pub recorder: Mutex<Recorder>,
     /// Incarnation (start count) of each member, as the nemesis updates it.
     pub incarnations: Mutex<Vec<u64>>,
+    /// The run's seed, from which each watcher draws its own choices.
+    pub seed: u64,
 }
 
 impl Shared {
@@ -140,6 +144,7 @@ async fn watch_stream(shared: Arc<Shared>, client: u64, deadline: Instant) {
     };
     // 0: from now (the first stream); later the revision after the last one seen.
     let mut next: i64 = 0;
+    let mut rng = ChaCha8Rng::seed_from_u64(shared.seed ^ client.rotate_left(32));
     let mut turn = client as usize;
     while Instant::now() < deadline {
         turn += 1;
@@ -150,8 +155,7 @@ async fn watch_stream(shared: Arc<Shared>, client: u64, deadline: Instant) {
             sleep(Duration::from_millis(100)).await;
             continue;
         };
-        let hold = WATCH_HOLD_MS.start
-            + (client * 7919 + turn as u64 * 104_729) % (WATCH_HOLD_MS.end - WATCH_HOLD_MS.start);
+        let hold = rng.gen_range(WATCH_HOLD_MS);
         let hold_until = (Instant::now() + Duration::from_millis(hold)).min(deadline);
         loop {
             let left = hold_until.saturating_duration_since(Instant::now());

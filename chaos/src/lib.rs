@@ -191,6 +191,7 @@ async fn run_async(
         workload: Mutex::new(Workload::new(&spec, rng, client::LEASE_TTL_SECS)),
         recorder: Mutex::new(Recorder::new(Instant::now())),
         incarnations: Mutex::new(incarnations),
+        seed: cfg.seed,
     });
     wait_ready(&shared, &cluster).await?;
     progress(&format!(
