@@ -251,9 +251,9 @@ impl Nemesis {
     async fn clock(&mut self, hold: Duration) -> String {
         let v = self.victim().await;
         let rate = *[0.5, 0.75, 1.5, 2.0].choose(&mut self.rng).expect("rates");
-        self.set_clock(v, rate);
+        self.restart_as(v, |m| m.clock_rate = rate);
         sleep(hold).await;
-        self.set_clock(v, 1.0);
+        self.restart_as(v, |m| m.clock_rate = 1.0);
         format!(
             "m{v} clock at rate {rate} for {} ms (restarted into it and back)",
             hold.as_millis()
@@ -265,29 +265,21 @@ impl Nemesis {
     async fn fsync(&mut self, hold: Duration) -> String {
         let v = self.victim().await;
         let delay_ms = *[20, 100, 500].choose(&mut self.rng).expect("delays");
-        self.set_fsync(v, delay_ms);
+        self.restart_as(v, |m| m.fsync_delay_ms = delay_ms);
         sleep(hold).await;
-        self.set_fsync(v, 0);
+        self.restart_as(v, |m| m.fsync_delay_ms = 0);
         format!(
             "m{v} fsyncs {delay_ms} ms slower for {} ms (restarted into it and back)",
             hold.as_millis()
         )
     }
 
-    fn set_fsync(&mut self, v: usize, delay_ms: u64) {
+    /// Kills member `v`, changes how it will run, and starts it again.
+    fn restart_as(&mut self, v: usize, change: impl FnOnce(&mut crate::cluster::Member)) {
         {
             let mut c = self.cluster();
             c.kill(v);
-            c.members[v].fsync_delay_ms = delay_ms;
-        }
-        self.restart(v);
-    }
-
-    fn set_clock(&mut self, v: usize, rate: f64) {
-        {
-            let mut c = self.cluster();
-            c.kill(v);
-            c.members[v].clock_rate = rate;
+            change(&mut c.members[v]);
         }
         self.restart(v);
     }
