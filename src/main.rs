@@ -30,6 +30,8 @@ enum Command {
     Serve(Box<detcd_node::flags::ServeArgs>),
     /// Load etcd v3 endpoints (detcd's or etcd's) with puts or ranges and report latencies.
     Bench(detcd_node::bench::BenchArgs),
+    /// Fault-test a real cluster (detcd's or etcd's) on this machine and check its history.
+    Chaos(cli::chaos::ChaosArgs),
 }
 
 /// Output piped into `head` or `less` that closes early should end the program quietly,
@@ -47,7 +49,7 @@ fn restore_default_sigpipe() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve(_) | Command::Bench(_)) {
+    if !matches!(cli.command, Command::Serve(_) | Command::Bench(_) | Command::Chaos(_)) {
         restore_default_sigpipe();
     }
     match cli.command {
@@ -58,5 +60,6 @@ fn main() -> ExitCode {
         Command::Shrink(args) => cli::shrink::run(args),
         Command::Serve(args) => cli::serve::run(*args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Chaos(args) => cli::chaos::run(args),
     }
 }
