@@ -11,8 +11,8 @@ pub mod library;
 pub mod lock;
 
 pub use format::{
-    ClusterSpec, Expect, FaultAction, FaultKind, FaultSpec, KeyDistribution, NetworkSpec, OpMix,
-    PhaseSpec, RandomFaults, Scenario, ScenarioError, ScheduledFault, WorkloadSpec,
+    ClusterSpec, Expect, FaultAction, FaultKind, FaultSpec, KeyDistribution, MixKind, NetworkSpec,
+    OpMix, PhaseSpec, RandomFaults, Scenario, ScenarioError, ScheduledFault, WorkloadSpec,
 };
 pub use library::{builtin, builtins, BuiltinScenario};
 pub use lock::{LockSpec, Recipe};
