@@ -60,6 +60,7 @@ pub mod queue;
 pub mod raft_process;
 pub mod rng;
 pub mod safety;
+pub mod step;
 pub mod swarm;
 pub mod trace;
 pub mod types_ext;
@@ -70,6 +71,7 @@ pub use nemesis::{FaultAction, FaultSchedule, PartitionShape, Target, TimedFault
 pub use options::{Banner, ClockOptions, DiskOptions, LatencyDist, NetworkOptions, WorldOptions};
 pub use pauses::ClientTarget;
 pub use safety::{Violation, ViolationKind};
+pub use step::StepCluster;
 pub use types_ext::ClientId;
 pub use world::{
     DropReason, LivenessFailure, LivenessReport, MsgHead, NodeSetup, SimError, SimEvent, Stamped,
