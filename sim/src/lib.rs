@@ -34,6 +34,11 @@
 //! println!("trace hash {:016x}", world.trace_hash());
 //! ```
 //!
+//! For tests that must choose every step themselves (deliver, drop or duplicate the
+//! i-th message, persist up to a sync, tick, crash, restart), `step::StepCluster` runs
+//! any `Process` with nothing happening on its own; `sim/tests/interaction.rs` reads
+//! golden `testdata/*.txt` files over it.
+//!
 //! Errors are values: a broken Raft property stops the run with
 //! `SimError::Safety(Violation { at_us, node, kind })`, a liveness phase that does not
 //! converge returns `SimError::Liveness`, and `WorldOptions::events_max` bounds every run.
