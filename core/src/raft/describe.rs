@@ -109,8 +109,9 @@ impl fmt::Display for PersistOp {
     }
 }
 
-/// ` after=s7`, or nothing for a send that need not wait.
-fn after(f: &mut fmt::Formatter<'_>, after: &Option<SyncId>) -> fmt::Result {
+/// `Send 1->2 ... after=s7` (no `after=` for a send that need not wait).
+fn send(f: &mut fmt::Formatter<'_>, msg: &Message, after: &Option<SyncId>) -> fmt::Result {
+    write!(f, "Send {msg}")?;
     match after {
         Some(s) => write!(f, " after=s{s}"),
         None => Ok(()),
@@ -120,10 +121,7 @@ fn after(f: &mut fmt::Formatter<'_>, after: &Option<SyncId>) -> fmt::Result {
 impl fmt::Display for RaftOutput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RaftOutput::Send { msg, after: a } => {
-                write!(f, "Send {msg}")?;
-                after(f, a)
-            }
+            RaftOutput::Send { msg, after } => send(f, msg, after),
             RaftOutput::Persist(op) => write!(f, "{op}"),
             RaftOutput::Apply(entries) => write!(f, "Apply {}", Entries(entries)),
             RaftOutput::RestoreSnapshot(s) => {
@@ -145,10 +143,7 @@ impl fmt::Display for RaftOutput {
 impl<R: fmt::Debug> fmt::Display for Effect<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Effect::Send { msg, after: a } => {
-                write!(f, "Send {msg}")?;
-                after(f, a)
-            }
+            Effect::Send { msg, after } => send(f, msg, after),
             Effect::Persist(op) => write!(f, "{op}"),
             Effect::Respond { id, response } => write!(f, "Respond #{id} {response:?}"),
         }
