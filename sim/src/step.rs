@@ -141,18 +141,25 @@ impl<P: Process> StepCluster<P> {
         self.pump(id)
     }
 
-    /// Ticks node `id` until its role changes (at most `ELECTION_TICKS_MAX` ticks).
+    /// Ticks node `id` until its role changes (at most `ELECTION_TICKS_MAX` ticks):
+    /// everything those ticks caused, then the new role and how many ticks it took.
     pub fn tick_until_role_change(&mut self, id: NodeId) -> Vec<String> {
         let Some(before) = self.status(id).map(|s| s.role) else {
             return vec![format!("n{id} is down")];
         };
-        for _ in 0..ELECTION_TICKS_MAX {
-            let lines = self.tick(id);
-            if self.status(id).map(|s| s.role) != Some(before) {
-                return lines;
-            }
+        let mut lines = Vec::new();
+        for ticks in 1..=ELECTION_TICKS_MAX {
+            lines.extend(self.tick(id));
+            let Some(st) = self.status(id).filter(|s| s.role != before) else { continue };
+            lines.push(format!(
+                "n{id}: {:?} after {ticks} tick(s) ({})",
+                st.role,
+                st.role_reason.words()
+            ));
+            return lines;
         }
-        vec![format!("n{id}: no role change in {ELECTION_TICKS_MAX} ticks")]
+        lines.push(format!("n{id}: no role change in {ELECTION_TICKS_MAX} ticks"));
+        lines
     }
 
     /// A client request to node `id`; its id is the cluster's next.
