@@ -12,8 +12,9 @@ pub mod library;
 pub mod lock;
 
 pub use format::{
-    ClusterSpec, Expect, FaultAction, FaultKind, FaultSpec, KeyDistribution, NetworkSpec, OpMix,
-    PhaseSpec, RandomFaults, Scenario, ScenarioError, ScheduledFault, WorkloadSpec, CHECK_NAMES,
+    ClusterSpec, Expect, FaultAction, FaultKind, FaultSpec, KeyDistribution, MixKind, NetworkSpec,
+    OpMix, PhaseSpec, RandomFaults, Scenario, ScenarioError, ScheduledFault, WorkloadSpec,
+    CHECK_NAMES,
 };
 pub use guide::FORMAT_GUIDE;
 pub use library::{builtin, builtin_names, builtin_toml, builtins, suggest, BuiltinScenario};

@@ -145,7 +145,7 @@ pub fn timeline(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use detcd_core::raft::Role;
+    use detcd_core::raft::{Role, RoleReason};
     use detcd_sim::{DropReason, MsgHead};
 
     fn at(t: u64, event: SimEvent) -> Stamped {
@@ -161,7 +161,16 @@ mod tests {
             at(20, SimEvent::Drop { msg: vote(1, 3), reason: DropReason::CutAtSend }),
             at(30, SimEvent::Deliver { msg: vote(1, 2) }),
             at(40, SimEvent::Crash { node: 3, lost_ops: 0, survived_ops: 0, torn_entries: 0 }),
-            at(50, SimEvent::RoleChange { node: 1, role: Role::Leader, term: 2, leader: Some(1) }),
+            at(
+                50,
+                SimEvent::RoleChange {
+                    node: 1,
+                    role: Role::Leader,
+                    term: 2,
+                    leader: Some(1),
+                    reason: RoleReason::ElectionWon,
+                },
+            ),
         ];
         let t = timeline(&events, &[], 3, "t".into(), "s".into());
         assert!(t.marks.contains(&Mark::Message {
