@@ -483,8 +483,8 @@ mod tests {
         let cfg = parse(&["txn-put", "--txn-ops", "4", "--key-space-size", "10"]).unwrap();
         assert_eq!(cfg.op, Op::TxnPut { val_size: 256, txn_ops: 4 });
         assert_eq!(cfg.op.name(), "txn-put");
-        let cfg = parse(&["watch", "--clients", "10", "--put-clients", "2", "--val-size", "16"])
-            .unwrap();
+        let cfg =
+            parse(&["watch", "--clients", "10", "--put-clients", "2", "--val-size", "16"]).unwrap();
         assert_eq!(cfg.op, Op::Watch { val_size: 16, put_clients: 2 });
         assert_eq!(cfg.clients, 10);
         let cfg = parse(&["lease-keepalive", "--ttl", "5", "--clients", "3"]).unwrap();
@@ -516,7 +516,8 @@ mod tests {
 
     #[test]
     fn watch_connections_serve_the_putters_too() {
-        let cfg = parse(&["watch", "--clients", "1", "--put-clients", "4", "--conns", "8"]).unwrap();
+        let cfg =
+            parse(&["watch", "--clients", "1", "--put-clients", "4", "--conns", "8"]).unwrap();
         assert_eq!(cfg.conns, 4);
     }
 

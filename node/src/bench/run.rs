@@ -210,7 +210,12 @@ async fn send(
     Ok(())
 }
 
-async fn client(shared: Arc<Shared>, template: Arc<Template>, mut kv: KvClient<Channel>, id: usize) {
+async fn client(
+    shared: Arc<Shared>,
+    template: Arc<Template>,
+    mut kv: KvClient<Channel>,
+    id: usize,
+) {
     let mut rng = KeyRng(id as u64);
     while let Some(n) = shared.claim() {
         let key_no = shared.key_no(n, &mut rng);
