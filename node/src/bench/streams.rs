@@ -258,19 +258,27 @@ async fn keepalive_client(
         Err(_) => return Err(format!("lease grant: timed out after {limit:?}")),
     };
     let (tx, rx) = mpsc::channel(1);
-    let opened = tokio::time::timeout(limit, lease.lease_keep_alive(ReceiverStream::new(rx))).await;
-    let mut answers = match opened {
-        Ok(Ok(r)) => r.into_inner(),
-        Ok(Err(s)) => return Err(format!("lease keep-alive: {}", status_text(&s))),
-        Err(_) => return Err(format!("lease keep-alive: timed out after {limit:?}")),
-    };
+    let mut rx = Some(rx);
+    // etcd answers a stream's headers only with its first message, so the stream is
+    // opened after the first keep-alive is queued, and that round's latency includes it.
+    let mut answers = None;
     while shared.claim().is_some() {
         let started = Instant::now();
         let round = async {
             tx.send(LeaseKeepAliveRequest { id: lease_id })
                 .await
                 .map_err(|_| "lease keep-alive: the stream closed".to_string())?;
-            match answers.message().await {
+            if let Some(rx) = rx.take() {
+                let opened = lease
+                    .lease_keep_alive(ReceiverStream::new(rx))
+                    .await
+                    .map_err(|s| format!("lease keep-alive: {}", status_text(&s)))?;
+                answers = Some(opened.into_inner());
+            }
+            let Some(stream) = answers.as_mut() else {
+                return Err("lease keep-alive: the stream closed".to_string());
+            };
+            match stream.message().await {
                 Ok(Some(r)) if r.ttl > 0 => Ok(()),
                 Ok(Some(_)) => Err("lease keep-alive: the lease expired".to_string()),
                 Ok(None) => Err("lease keep-alive: the stream ended".to_string()),
@@ -290,7 +298,7 @@ async fn keepalive_client(
             }
         }
     }
-    drop(tx);
+    drop((tx, answers));
     // Best effort: a lease left behind expires by itself after its TTL.
     let revoke = lease.lease_revoke(LeaseRevokeRequest { id: lease_id });
     if let Ok(Err(s)) = tokio::time::timeout(limit, revoke).await {
