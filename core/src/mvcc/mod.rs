@@ -123,7 +123,7 @@ impl Store {
             }
             let rebuilt_from = from.max(self.compact_rev + 1);
             older.extend(history::events_between(
-                self.keys.iter().map(|(k, h)| (k, h)),
+                self.keys.iter(),
                 rebuilt_from,
                 to.min(logged_from - 1),
             ));

@@ -121,7 +121,7 @@ impl Shared {
             return None;
         }
         let n = self.issued.fetch_add(1, Ordering::Relaxed);
-        (!self.total.is_some_and(|total| n >= total)).then_some(n)
+        self.total.is_none_or(|total| n < total).then_some(n)
     }
 
     /// The key number of request `n` for a client drawing from `rng`.
