@@ -22,7 +22,7 @@
 # deadline, and a watchdog ends the script after MAX_SECS. Everything started here is
 # killed on exit (by PID). Sizes are environment variables:
 #   PUT1_TOTAL=2000 PUT_TOTAL=50000 RANGE_TOTAL=100000 RSS_PUTS=100000 BENCH_CAP=20s
-#   RSS_CAP=45s MAX_SECS=720 BASE_PORT=31000 SKIP_BUILD=0 CHECK_PERF=1
+#   RSS_CAP=90s MAX_SECS=900 BASE_PORT=31000 SKIP_BUILD=0 CHECK_PERF=1
 # Logs and bench outputs stay in a temporary directory, printed at the end.
 #
 # Run as root with etcd missing, it installs Debian's etcd-server and etcd-client.
@@ -35,8 +35,8 @@ PUT_TOTAL=${PUT_TOTAL:-50000}
 RANGE_TOTAL=${RANGE_TOTAL:-100000}
 RSS_PUTS=${RSS_PUTS:-100000}
 BENCH_CAP=${BENCH_CAP:-20s}
-RSS_CAP=${RSS_CAP:-45s}
-MAX_SECS=${MAX_SECS:-720}
+RSS_CAP=${RSS_CAP:-90s}
+MAX_SECS=${MAX_SECS:-900}
 CHECK_PERF=${CHECK_PERF:-1}
 # etcdctl check perf --load=l runs 60 s; this bounds it with its start and cleanup.
 CHECK_PERF_SECS=150
@@ -233,7 +233,16 @@ FAILOVER_MS=NA
 failover() {
     local eps=$1 li t0 deadline i
     FAILOVER_MS=NA
-    li=$(leader_index "$eps") || { echo "failover: no leader found" >&2; return; }
+    # A member may still be busy after the previous load (check perf deletes its keys
+    # and compacts at its end): ask again until WAIT_SECS.
+    deadline=$(($(now_ms) + WAIT_SECS * 1000))
+    until li=$(leader_index "$eps"); do
+        if (($(now_ms) >= deadline)); then
+            echo "failover: no leader found within ${WAIT_SECS}s" >&2
+            return
+        fi
+        sleep 0.2
+    done
     local lpid=${MEMBER_PIDS[$((li - 1))]}
     t0=$(now_ms)
     kill -KILL "$lpid"
@@ -383,7 +392,9 @@ mib() { awk -v k="${1:-0}" 'BEGIN { if (k > 0) printf "%.1f", k / 1024; else pri
     for S in detcd etcd; do
         [[ -f $LOGDIR/$S-check-perf.txt ]] || continue
         echo "$S etcdctl check perf --load=l:"
-        tr '\r' '\n' <"$LOGDIR/$S-check-perf.txt" | grep -E 'PASS|FAIL' | sed 's/^.*\(PASS\|FAIL\)/  \1/' || true
+        # Its verdict lines (the first shares a line with the progress bar) and errors.
+        tr '\r' '\n' <"$LOGDIR/$S-check-perf.txt" |
+            grep -o -E '(PASS|FAIL|Throughput|Slowest|Stddev|Error).*$' | sed 's/^/  /' || true
     done
     echo "Requests answered per bench (one stopped by its --duration cap, $BENCH_CAP or $RSS_CAP, sent fewer than its --total):"
     for S in detcd etcd; do
