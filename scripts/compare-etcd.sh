@@ -10,15 +10,19 @@
 #   - linearizable range of one key, 1 client
 #   - linearizable and serializable range of one key, 64 clients over 8 connections,
 #     spread over all members
+#   - `etcdctl check perf --load=l` (its verdict, and its throughput line)
 #   - kill -9 of the leader -> first put another member accepts
 #   - largest member RSS (VmRSS) after RSS_PUTS puts of 256-byte values to distinct
 #     keys, on a second fresh cluster
+#
+# It prints the issue's target table first (each target, both figures, the ratio and
+# PASS or MISS), then every figure measured.
 #
 # Bounded: every bench has a --duration cap besides its --total, every wait has a
 # deadline, and a watchdog ends the script after MAX_SECS. Everything started here is
 # killed on exit (by PID). Sizes are environment variables:
 #   PUT1_TOTAL=2000 PUT_TOTAL=50000 RANGE_TOTAL=100000 RSS_PUTS=100000 BENCH_CAP=20s
-#   RSS_CAP=45s MAX_SECS=420 BASE_PORT=31000 SKIP_BUILD=0
+#   RSS_CAP=90s MAX_SECS=900 BASE_PORT=31000 SKIP_BUILD=0 CHECK_PERF=1
 # Logs and bench outputs stay in a temporary directory, printed at the end.
 #
 # Run as root with etcd missing, it installs Debian's etcd-server and etcd-client.
@@ -31,8 +35,11 @@ PUT_TOTAL=${PUT_TOTAL:-50000}
 RANGE_TOTAL=${RANGE_TOTAL:-100000}
 RSS_PUTS=${RSS_PUTS:-100000}
 BENCH_CAP=${BENCH_CAP:-20s}
-RSS_CAP=${RSS_CAP:-45s}
-MAX_SECS=${MAX_SECS:-420}
+RSS_CAP=${RSS_CAP:-90s}
+MAX_SECS=${MAX_SECS:-900}
+CHECK_PERF=${CHECK_PERF:-1}
+# etcdctl check perf --load=l runs 60 s; this bounds it with its start and cleanup.
+CHECK_PERF_SECS=150
 BASE_PORT=${BASE_PORT:-31000}
 SKIP_BUILD=${SKIP_BUILD:-0}
 # How long to wait for a leader, and for a put after the leader is killed.
@@ -76,7 +83,11 @@ if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
         exit 1
     fi
 fi
-for tool in jq awk; do
+if ! command -v jq >/dev/null && [[ $(id -u) == 0 ]]; then
+    say "installing jq"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq
+fi
+for tool in jq awk ss; do
     command -v "$tool" >/dev/null || { echo "$tool is needed" >&2; exit 1; }
 done
 ETCD_VERSION=$(etcd --version | awk '/etcd Version/ {print $3}')
@@ -222,7 +233,16 @@ FAILOVER_MS=NA
 failover() {
     local eps=$1 li t0 deadline i
     FAILOVER_MS=NA
-    li=$(leader_index "$eps") || { echo "failover: no leader found" >&2; return; }
+    # A member may still be busy after the previous load (check perf deletes its keys
+    # and compacts at its end): ask again until WAIT_SECS.
+    deadline=$(($(now_ms) + WAIT_SECS * 1000))
+    until li=$(leader_index "$eps"); do
+        if (($(now_ms) >= deadline)); then
+            echo "failover: no leader found within ${WAIT_SECS}s" >&2
+            return
+        fi
+        sleep 0.2
+    done
     local lpid=${MEMBER_PIDS[$((li - 1))]}
     t0=$(now_ms)
     kill -KILL "$lpid"
@@ -238,6 +258,20 @@ failover() {
             fi
         done
     done
+}
+
+# check_perf ENDPOINTS: `etcdctl check perf --load=l`; sets PERF_VERDICT (PASS, FAIL or
+# NA) and keeps its output in $LOGDIR/TAG-check-perf.txt.
+PERF_VERDICT=NA
+check_perf() {
+    local eps=$1 out=$LOGDIR/$TAG-check-perf.txt
+    PERF_VERDICT=NA
+    [[ $CHECK_PERF == 1 ]] || return 0
+    say "$TAG: etcdctl check perf --load=l"
+    timeout -k 5 "$CHECK_PERF_SECS" etcdctl --endpoints="$eps" check perf --load=l >"$out" 2>&1 || true
+    # Its progress bar has no newline before the verdicts; the last word is the verdict.
+    PERF_VERDICT=$(tr '\r' '\n' <"$out" | awk 'NF {last=$NF} END {print last}')
+    [[ $PERF_VERDICT == PASS || $PERF_VERDICT == FAIL ]] || PERF_VERDICT=NA
 }
 
 max_rss_kb() {
@@ -269,6 +303,8 @@ for S in 0 1; do
         --total "$RANGE_TOTAL" --duration "$BENCH_CAP"
     bench range_s range "${ALL_ARGS[@]}" --clients 64 --conns 8 --consistency s \
         --total "$RANGE_TOTAL" --duration "$BENCH_CAP"
+    check_perf "$EPS"
+    R[$TAG.perf]=$PERF_VERDICT
     say "$TAG: kill -9 the leader"
     failover "$EPS"
     R[$TAG.failover]=$FAILOVER_MS
@@ -301,7 +337,44 @@ bench_rows() {
     ee=$(j etcd "$name" .errors)
     if [[ $de != 0 || $ee != 0 ]]; then row "$label errors" "$de" "$ee"; fi
 }
+# verdict RATIO OP LIMIT: PASS when RATIO OP LIMIT holds (OP is >= or <=), MISS when
+# not, NA without a ratio.
+verdict() {
+    awk -v r="$1" -v op="$2" -v lim="$3" 'BEGIN {
+        if (r == "NA" || r == "") { print "NA"; exit }
+        ok = (op == ">=") ? (r + 0 >= lim + 0) : (r + 0 <= lim + 0)
+        print ok ? "PASS" : "MISS"
+    }'
+}
+target_row() {
+    local label=$1 d=$2 e=$3 op=$4 lim=$5 r
+    r=$(ratio "$d" "$e")
+    printf '%-52s %10s %10s %7s %9s  %s\n' "$label" "$d" "$e" "$r" "$op $lim" "$(verdict "$r" "$op" "$lim")"
+}
+mib() { awk -v k="${1:-0}" 'BEGIN { if (k > 0) printf "%.1f", k / 1024; else print "NA" }'; }
 {
+    echo
+    echo "Targets (detcd/etcd ratio against the goal):"
+    printf '%-52s %10s %10s %7s %9s  %s\n' "" "detcd" "etcd" "ratio" "goal" "verdict"
+    target_row "put 64 clients/8 conns, leader: req/s" \
+        "$(j detcd put64 .requests_per_sec)" "$(j etcd put64 .requests_per_sec)" ">=" 1.5
+    target_row "put 64 clients/8 conns, leader: p99 ms" \
+        "$(j detcd put64 '.latency_ms.p99')" "$(j etcd put64 '.latency_ms.p99')" "<=" 1
+    target_row "put 1 client, leader: p50 ms" \
+        "$(j detcd put1 '.latency_ms.p50')" "$(j etcd put1 '.latency_ms.p50')" "<=" 1
+    target_row "range l one key, 64 clients/8 conns, all: req/s" \
+        "$(j detcd range_l .requests_per_sec)" "$(j etcd range_l .requests_per_sec)" ">=" 2
+    target_row "range s one key, 64 clients/8 conns, all: req/s" \
+        "$(j detcd range_s .requests_per_sec)" "$(j etcd range_s .requests_per_sec)" ">=" 1.5
+    target_row "max member RSS after $RSS_PUTS puts, MiB" \
+        "$(mib "${R[detcd.rss]:-0}")" "$(mib "${R[etcd.rss]:-0}")" "<=" 0.5
+    target_row "kill -9 leader -> first accepted put, ms" \
+        "${R[detcd.failover]:-NA}" "${R[etcd.failover]:-NA}" "<=" 1
+    perf_goal=NA
+    [[ ${R[detcd.perf]:-NA} == PASS ]] && perf_goal=PASS
+    [[ ${R[detcd.perf]:-NA} == FAIL ]] && perf_goal=MISS
+    printf '%-52s %10s %10s %7s %9s  %s\n' "etcdctl check perf --load=l" \
+        "${R[detcd.perf]:-NA}" "${R[etcd.perf]:-NA}" "" "PASS" "$perf_goal"
     echo
     echo "detcd $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') vs etcd $ETCD_VERSION, 3 members each on 127.0.0.1, $(nproc) cores, load avg $(cut -d' ' -f1-3 /proc/loadavg)"
     printf '%-44s %12s %12s %10s\n' "" "detcd" "etcd" "detcd/etcd"
@@ -313,11 +386,16 @@ bench_rows() {
     bench_rows range_l "range l 64 clients/8 conns, all:"
     bench_rows range_s "range s 64 clients/8 conns, all:"
     row "kill -9 leader to first put ms" "${R[detcd.failover]:-NA}" "${R[etcd.failover]:-NA}"
-    row "max member RSS MiB after $RSS_PUTS puts" \
-        "$(awk -v k="${R[detcd.rss]:-0}" 'BEGIN {printf "%.1f", k / 1024}')" \
-        "$(awk -v k="${R[etcd.rss]:-0}" 'BEGIN {printf "%.1f", k / 1024}')"
+    row "max member RSS MiB after $RSS_PUTS puts" "$(mib "${R[detcd.rss]:-0}")" "$(mib "${R[etcd.rss]:-0}")"
     row "  (those puts: req/s)" "$(j detcd rss_puts .requests_per_sec)" "$(j etcd rss_puts .requests_per_sec)"
     echo "Ratios are detcd over etcd: above 1 is more req/s, or more ms/MiB."
+    for S in detcd etcd; do
+        [[ -f $LOGDIR/$S-check-perf.txt ]] || continue
+        echo "$S etcdctl check perf --load=l:"
+        # Its verdict lines (the first shares a line with the progress bar) and errors.
+        tr '\r' '\n' <"$LOGDIR/$S-check-perf.txt" |
+            grep -o -E '(PASS|FAIL|Throughput|Slowest|Stddev|Error).*$' | sed 's/^/  /' || true
+    done
     echo "Requests answered per bench (one stopped by its --duration cap, $BENCH_CAP or $RSS_CAP, sent fewer than its --total):"
     for S in detcd etcd; do
         for n in put1 put64 range1 range_l range_s rss_puts; do

@@ -15,6 +15,13 @@
 //! block — is handed on byte for byte from that point on, so h2 still judges protocol
 //! errors itself. Writes pass straight through.
 //!
+//! A connection whose first header block needs no rewrite is handed on byte for byte
+//! from that block on: a gRPC client sends one authority on all the streams of a
+//! connection, and decoding and re-encoding every request's headers (Huffman tables
+//! built per string by the decoder) cost a member serving many small requests a good
+//! part of its CPU. Until something was re-encoded h2's context is the client's, so the
+//! switch is seamless.
+//!
 //! HPACK comes from `fluke-hpack` (a maintained fork of the `hpack` crate): its decoder
 //! passes RFC 7541's Huffman and plain vectors (see the tests), it keeps dynamic-table
 //! state across blocks on both sides, and it needs only `tracing`. `hpack` 0.3.0 is the
@@ -158,6 +165,9 @@ pub struct Rewriter {
     open: Option<OpenBlock>,
     /// Dropped once the rewriter gives up: nothing is decoded after that.
     hpack: Option<Box<Hpack>>,
+    /// Set once a block was handed on re-encoded: h2's HPACK context is ours from then
+    /// on, so the connection can no longer switch to passing bytes through.
+    reencoded: bool,
 }
 
 struct Hpack {
@@ -212,6 +222,7 @@ impl Rewriter {
             block: Vec::new(),
             open: None,
             hpack: Some(Box::new(Hpack { decoder, encoder: Encoder::new() })),
+            reencoded: false,
         }
     }
 
@@ -360,6 +371,14 @@ impl Rewriter {
         let Ok(mut headers) = hpack.decoder.decode(&self.block) else {
             return self.give_up(out);
         };
+        let url_authority = headers
+            .iter()
+            .any(|(name, value)| name == b":authority" && strip_scheme(value).is_some());
+        if !url_authority && !self.reencoded {
+            // `held` is this block's frames as the client sent them.
+            return self.give_up(out);
+        }
+        self.reencoded = true;
         for (name, value) in &mut headers {
             if name == b":authority" {
                 if let Some(host) = strip_scheme(value) {

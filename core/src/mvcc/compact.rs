@@ -3,7 +3,8 @@
 
 use super::key::Key;
 use super::Store;
-use crate::api::{CompactionResponse, EtcdError, ResponseHeader};
+use crate::api::{CompactionResponse, EtcdError, Event, ResponseHeader};
+use std::sync::Arc;
 
 impl Store {
     /// Compacts to `rev`. Reads below `rev` then fail with `Compacted`; the newest
@@ -16,6 +17,9 @@ impl Store {
         if rev > self.current_rev {
             return Err(EtcdError::FutureRev);
         }
+        // The events of `rev` itself, taken before the versions that imply them go (the
+        // log may no longer hold them when `rev` is older than its window).
+        let kept: Option<Arc<[Event]>> = self.events(rev, rev).next().map(|(_, e)| e);
         let mut changes: Vec<(Key, usize)> = Vec::new();
         for (k, h) in self.keys.iter() {
             let at_or_below = h.partition_point(|v| v.mod_rev <= rev);
@@ -37,9 +41,9 @@ impl Store {
                 *h = std::sync::Arc::new(h[keep_from..].to_vec());
             }
         }
-        let (_, at, newer) = self.log.split_lookup(&rev);
+        let (_, _, newer) = self.log.split_lookup(&rev);
         self.log = newer;
-        if let Some(events) = at {
+        if let Some(events) = kept {
             self.log.insert(rev, events);
         }
         self.compact_rev = rev;

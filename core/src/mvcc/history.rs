@@ -1,9 +1,11 @@
 //! One key's versions, oldest first, and the conversions from a stored version to the
 //! API's KeyValue and Event.
 
+use super::key::Key;
 use crate::api::{Event, EventType, KeyValue, LeaseId};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// One stored version of a key. `version == 0` marks a tombstone (the key was deleted
 /// at `mod_rev`).
@@ -64,4 +66,34 @@ pub fn make_event(key: Bytes, version: &Version, prev: Option<&Version>) -> Even
     } else {
         Event { r#type: EventType::Put, kv: version.to_kv(key), prev_kv }
     }
+}
+
+/// The events of revisions `from..=to` that the versions of `keys` record, by revision
+/// and in sub-revision order within one. Every version above the compaction revision
+/// is kept with the one before it, so this gives back what the writes produced.
+pub fn events_between<'a>(
+    keys: impl Iterator<Item = (&'a Key, &'a History)>,
+    from: i64,
+    to: i64,
+) -> Vec<(i64, std::sync::Arc<[Event]>)> {
+    if from > to {
+        return Vec::new();
+    }
+    let mut by_rev: BTreeMap<i64, Vec<(u32, Event)>> = BTreeMap::new();
+    for (k, h) in keys {
+        let first = h.partition_point(|v| v.mod_rev < from);
+        let mut key = None;
+        for (i, v) in h.iter().enumerate().skip(first).take_while(|(_, v)| v.mod_rev <= to) {
+            let key = key.get_or_insert_with(|| k.to_bytes()).clone();
+            let prev = i.checked_sub(1).map(|p| &h[p]);
+            by_rev.entry(v.mod_rev).or_default().push((v.sub, make_event(key, v, prev)));
+        }
+    }
+    by_rev
+        .into_iter()
+        .map(|(rev, mut events)| {
+            events.sort_by_key(|(sub, _)| *sub);
+            (rev, events.into_iter().map(|(_, e)| e).collect())
+        })
+        .collect()
 }

@@ -46,6 +46,12 @@ use im::OrdMap;
 use key::Key;
 use std::sync::Arc;
 
+/// Revisions whose events stay in the event log (watchers that are up to date read them
+/// there); older events are rebuilt from the key versions when a watch starts or falls
+/// that far back. Keeping every revision's events would double the memory of the
+/// history: each event holds its own key, value and metadata.
+pub const EVENT_LOG_REVISIONS: i64 = 1024;
+
 /// The result of a write: the response and the events of the revision it created
 /// (empty when nothing changed and the revision did not advance).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,7 +65,8 @@ pub struct Written<R> {
 #[serde(try_from = "snapshot::StoreImage", into = "snapshot::StoreImage")]
 pub struct Store {
     keys: OrdMap<Key, History>,
-    /// Events by revision, for revisions >= the compaction revision.
+    /// Events by revision: the compaction revision's (which the versions no longer
+    /// imply) and the last [`EVENT_LOG_REVISIONS`] revisions'.
     log: OrdMap<i64, Arc<[Event]>>,
     current_rev: i64,
     /// -1 until the first compaction.
@@ -102,12 +109,34 @@ impl Store {
         history::visible_at(h, self.current_rev).map(|v| v.to_kv(Bytes::copy_from_slice(key)))
     }
 
-    /// The events of revisions `from..=to` (clamped to what the log holds), in revision
-    /// order; each item is one revision's events in sub-revision order.
-    pub fn events(&self, from: i64, to: i64) -> impl Iterator<Item = (i64, &Arc<[Event]>)> + '_ {
+    /// The events of revisions `from..=to` (clamped to what the store holds), in
+    /// revision order; each item is one revision's events in sub-revision order. Recent
+    /// revisions come from the event log; older ones are rebuilt from the key versions
+    /// (one pass over the keys), which hold the same information.
+    pub fn events(&self, from: i64, to: i64) -> impl Iterator<Item = (i64, Arc<[Event]>)> + '_ {
         let (from, to) = (from.max(self.compact_rev), to.min(self.current_rev));
-        let range = if from <= to { Some(self.log.range(from..=to)) } else { None };
-        range.into_iter().flatten().map(|(r, e)| (*r, e))
+        let logged_from = self.logged_from();
+        let mut older = Vec::new();
+        if from < logged_from && from <= to {
+            if from == self.compact_rev {
+                older.extend(self.log.get(&from).map(|e| (from, e.clone())));
+            }
+            let rebuilt_from = from.max(self.compact_rev + 1);
+            older.extend(history::events_between(
+                self.keys.iter(),
+                rebuilt_from,
+                to.min(logged_from - 1),
+            ));
+        }
+        let recent = from.max(logged_from);
+        let range = if recent <= to { Some(self.log.range(recent..=to)) } else { None };
+        older.into_iter().chain(range.into_iter().flatten().map(|(r, e)| (*r, e.clone())))
+    }
+
+    /// The oldest revision whose events the log holds besides the compaction revision's:
+    /// the last [`EVENT_LOG_REVISIONS`] revisions.
+    fn logged_from(&self) -> i64 {
+        (self.current_rev - EVENT_LOG_REVISIONS + 1).max(self.compact_rev + 1)
     }
 
     /// One key's versions. Short keys are looked up as a `Key` so every probe uses the

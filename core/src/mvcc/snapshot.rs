@@ -1,14 +1,14 @@
 //! The serialized form of a store for Raft snapshots: every key's versions plus the
 //! events of the compaction revision (which the versions no longer imply). The rest of
-//! the event log is rebuilt from the versions, so a restored store equals the original.
+//! the event log (its last revisions) is rebuilt from the versions, so a restored store
+//! equals the original.
 
-use super::history::{make_event, History};
+use super::history::{events_between, History};
 use super::key::Key;
 use super::Store;
 use crate::api::Event;
 use im::OrdMap;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 #[derive(Serialize, Deserialize)]
@@ -54,27 +54,15 @@ impl TryFrom<StoreImage> for Store {
                 return Err(format!("store snapshot: bad history for key {k:?}"));
             }
         }
-        let mut by_rev: BTreeMap<i64, Vec<(u32, Event)>> = BTreeMap::new();
-        for (k, h) in &img.keys {
-            let k = k.to_bytes();
-            for (i, v) in h.iter().enumerate() {
-                if v.mod_rev > img.compact_rev {
-                    let prev = i.checked_sub(1).map(|p| &h[p]);
-                    by_rev
-                        .entry(v.mod_rev)
-                        .or_default()
-                        .push((v.sub, make_event(k.clone(), v, prev)));
-                }
-            }
-        }
         let mut log: OrdMap<i64, Arc<[Event]>> = OrdMap::new();
         if !img.compact_events.is_empty() {
             log.insert(img.compact_rev, img.compact_events.into());
         }
-        for (rev, mut events) in by_rev {
-            events.sort_by_key(|(sub, _)| *sub);
-            log.insert(rev, events.into_iter().map(|(_, e)| e).collect());
-        }
+        // The log holds what a store that made these writes holds: the last revisions.
+        let logged_from =
+            (img.current_rev - super::EVENT_LOG_REVISIONS + 1).max(img.compact_rev + 1);
+        let keys = img.keys.iter().map(|(k, h)| (k, h));
+        log.extend(events_between(keys, logged_from, img.current_rev));
         Ok(Store {
             keys: img.keys.into_iter().collect(),
             log,

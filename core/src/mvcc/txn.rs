@@ -391,6 +391,12 @@ impl<'s> Writer<'s> {
         let events: Arc<[Event]> = self.events.into();
         self.store.current_rev = self.rev;
         self.store.log.insert(self.rev, events.clone());
+        // Revisions advance one at a time, so dropping the one that just left the
+        // window keeps the log at its bound. The compaction revision's events stay.
+        let leaving = self.rev - super::EVENT_LOG_REVISIONS;
+        if leaving > self.store.compact_rev {
+            self.store.log.remove(&leaving);
+        }
         Written { response, events }
     }
 }

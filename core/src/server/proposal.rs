@@ -58,6 +58,9 @@ impl Proposal {
         let mut buf = Vec::new();
         // Serializing plain data into a Vec cannot fail.
         ciborium::into_writer(self, &mut buf).expect("a proposal always serializes");
+        // The entry lives in the Raft log until a snapshot covers it; the Vec's doubling
+        // growth would otherwise keep up to twice its length allocated all that time.
+        buf.shrink_to_fit();
         Bytes::from(buf)
     }
 

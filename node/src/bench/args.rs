@@ -16,6 +16,13 @@ pub const DURATION_MAX: Duration = Duration::from_secs(3600);
 /// etcd refuses requests over 1.5 MiB by default; 64 KiB of key already is no key.
 pub const KEY_SIZE_MAX: usize = 64 * 1024;
 pub const VAL_SIZE_MAX: usize = 16 * 1024 * 1024;
+/// etcd's default --max-txn-ops.
+pub const TXN_OPS_MAX: usize = 128;
+/// A watch bench's values start with the put's send time: microseconds since the run
+/// started, as zero-padded decimal digits (printable, and 16 digits outlast any run).
+pub const WATCH_STAMP_BYTES: usize = 16;
+/// A lease TTL longer than this is no benchmark setting (etcd's own maximum is 9e10 s).
+pub const LEASE_TTL_MAX_SECS: i64 = 24 * 3600;
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct BenchArgs {
@@ -29,6 +36,14 @@ pub enum BenchOp {
     Put(PutArgs),
     /// Range over one key (or KEY..END), linearizable or serializable.
     Range(RangeArgs),
+    /// Txns without compares whose success branch puts --txn-ops keys.
+    TxnPut(TxnPutArgs),
+    /// --clients watch streams over the key space; --put-clients put --total keys and
+    /// each event's delivery (put sent to event received) is one latency.
+    Watch(WatchArgs),
+    /// One lease per client, renewed over a LeaseKeepAlive stream: each keep-alive's
+    /// round trip is one latency. The leases are revoked at the end.
+    LeaseKeepalive(LeaseKeepaliveArgs),
 }
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
@@ -55,7 +70,41 @@ pub struct RangeArgs {
     pub end: Option<String>,
 }
 
-/// Flags both operations take.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct TxnPutArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Size of each value, in bytes.
+    #[arg(long, default_value_t = 256, value_name = "BYTES")]
+    pub val_size: usize,
+    /// Puts in each txn (distinct keys).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub txn_ops: usize,
+}
+
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Size of each value, in bytes; the first WATCH_STAMP_BYTES carry the put's send
+    /// time, so it must be at least that.
+    #[arg(long, default_value_t = 256, value_name = "BYTES")]
+    pub val_size: usize,
+    /// Clients putting the --total keys (on the connections round-robin).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub put_clients: usize,
+}
+
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct LeaseKeepaliveArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// TTL of each client's lease, in seconds.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub ttl: i64,
+}
+
+/// Flags every operation takes.
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct CommonArgs {
     /// Comma-separated client endpoints, host:port or http://host:port.
@@ -128,6 +177,9 @@ pub struct BenchConfig {
 pub enum Op {
     Put { val_size: usize },
     Range { consistency: Consistency, fixed: Option<(Vec<u8>, Vec<u8>)> },
+    TxnPut { val_size: usize, txn_ops: usize },
+    Watch { val_size: usize, put_clients: usize },
+    LeaseKeepalive { ttl_secs: i64 },
 }
 
 impl Op {
@@ -135,6 +187,17 @@ impl Op {
         match self {
             Op::Put { .. } => "put",
             Op::Range { .. } => "range",
+            Op::TxnPut { .. } => "txn-put",
+            Op::Watch { .. } => "watch",
+            Op::LeaseKeepalive { .. } => "lease-keepalive",
+        }
+    }
+
+    /// Clients that put besides the --clients (a watch bench's writers).
+    pub fn put_clients(&self) -> usize {
+        match self {
+            Op::Watch { put_clients, .. } => *put_clients,
+            _ => 0,
         }
     }
 }
@@ -156,12 +219,45 @@ impl KeySpace {
 
 impl BenchArgs {
     pub fn validate(&self) -> Result<BenchConfig, String> {
+        let val_size_ok = |size: usize| {
+            if size > VAL_SIZE_MAX {
+                return Err(format!("--val-size must be at most {VAL_SIZE_MAX}"));
+            }
+            Ok(size)
+        };
         let (common, op) = match &self.op {
-            BenchOp::Put(p) => {
-                if p.val_size > VAL_SIZE_MAX {
-                    return Err(format!("--val-size must be at most {VAL_SIZE_MAX}"));
+            BenchOp::Put(p) => (&p.common, Op::Put { val_size: val_size_ok(p.val_size)? }),
+            BenchOp::TxnPut(t) => {
+                if t.txn_ops == 0 || t.txn_ops > TXN_OPS_MAX {
+                    return Err(format!("--txn-ops must be between 1 and {TXN_OPS_MAX}"));
                 }
-                (&p.common, Op::Put { val_size: p.val_size })
+                // A txn may not write one key twice, so its keys must be distinct.
+                if t.txn_ops as u64 > t.common.key_space_size {
+                    return Err(format!(
+                        "--txn-ops {} needs a --key-space-size of at least {0}",
+                        t.txn_ops
+                    ));
+                }
+                let val_size = val_size_ok(t.val_size)?;
+                (&t.common, Op::TxnPut { val_size, txn_ops: t.txn_ops })
+            }
+            BenchOp::Watch(w) => {
+                if w.val_size < WATCH_STAMP_BYTES {
+                    return Err(format!(
+                        "--val-size must be at least {WATCH_STAMP_BYTES} for watch (values carry their send time)"
+                    ));
+                }
+                if w.put_clients == 0 || w.put_clients > CLIENTS_MAX {
+                    return Err(format!("--put-clients must be between 1 and {CLIENTS_MAX}"));
+                }
+                let val_size = val_size_ok(w.val_size)?;
+                (&w.common, Op::Watch { val_size, put_clients: w.put_clients })
+            }
+            BenchOp::LeaseKeepalive(l) => {
+                if l.ttl < 1 || l.ttl > LEASE_TTL_MAX_SECS {
+                    return Err(format!("--ttl must be between 1 and {LEASE_TTL_MAX_SECS}"));
+                }
+                (&l.common, Op::LeaseKeepalive { ttl_secs: l.ttl })
             }
             BenchOp::Range(r) => {
                 let fixed = r.key.as_ref().map(|k| {
@@ -209,11 +305,12 @@ impl BenchArgs {
                 common.key_space_size, common.key_size
             ));
         }
+        let put_clients = op.put_clients();
         Ok(BenchConfig {
             op,
             endpoints,
             // More connections than clients would sit idle.
-            conns: common.conns.min(common.clients),
+            conns: common.conns.min(common.clients.max(put_clients)),
             clients: common.clients,
             total,
             duration: common.duration,
@@ -379,6 +476,49 @@ mod tests {
         // The largest key number that fits is fine.
         assert!(parse(&["put", "--key-size", "2", "--key-space-size", "100"]).is_ok());
         assert!(parse(&["put", "--clients", "10000", "--conns", "1000"]).is_ok());
+    }
+
+    #[test]
+    fn txn_put_watch_and_lease_keepalive_are_read() {
+        let cfg = parse(&["txn-put", "--txn-ops", "4", "--key-space-size", "10"]).unwrap();
+        assert_eq!(cfg.op, Op::TxnPut { val_size: 256, txn_ops: 4 });
+        assert_eq!(cfg.op.name(), "txn-put");
+        let cfg =
+            parse(&["watch", "--clients", "10", "--put-clients", "2", "--val-size", "16"]).unwrap();
+        assert_eq!(cfg.op, Op::Watch { val_size: 16, put_clients: 2 });
+        assert_eq!(cfg.clients, 10);
+        let cfg = parse(&["lease-keepalive", "--ttl", "5", "--clients", "3"]).unwrap();
+        assert_eq!(cfg.op, Op::LeaseKeepalive { ttl_secs: 5 });
+        assert_eq!(cfg.op.name(), "lease-keepalive");
+        assert_eq!(parse(&["lease-keepalive"]).unwrap().op, Op::LeaseKeepalive { ttl_secs: 60 });
+    }
+
+    #[test]
+    fn new_operations_refuse_bad_sizes() {
+        for (bad, says) in [
+            (&["txn-put", "--txn-ops", "0"][..], "--txn-ops must be between 1 and 128"),
+            (&["txn-put", "--txn-ops", "129", "--key-space-size", "1000"], "between 1 and 128"),
+            (&["txn-put", "--txn-ops", "3"], "--txn-ops 3 needs a --key-space-size of at least 3"),
+            (&["txn-put", "--val-size", "16777217"], "--val-size must be at most"),
+            (&["watch", "--val-size", "15"], "--val-size must be at least 16 for watch"),
+            (&["watch", "--put-clients", "0"], "--put-clients must be between 1"),
+            (&["lease-keepalive", "--ttl", "0"], "--ttl must be between 1 and 86400"),
+            (&["lease-keepalive", "--ttl", "86401"], "--ttl must be between 1 and 86400"),
+            (&["lease-keepalive", "--clients", "0"], "--clients must be between 1"),
+            (&["watch", "--duration", "0s"], "--duration must be more than 0"),
+        ] {
+            let err = parse(bad).expect_err(&format!("{bad:?} should be refused"));
+            assert!(err.contains(says), "{bad:?}: {err}");
+        }
+        assert!(parse(&["lease-keepalive", "--val-size", "3"]).is_err(), "no values there");
+        assert!(parse(&["watch", "--txn-ops", "3"]).is_err(), "txn-ops is txn-put's");
+    }
+
+    #[test]
+    fn watch_connections_serve_the_putters_too() {
+        let cfg =
+            parse(&["watch", "--clients", "1", "--put-clients", "4", "--conns", "8"]).unwrap();
+        assert_eq!(cfg.conns, 4);
     }
 
     #[test]

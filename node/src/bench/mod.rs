@@ -1,13 +1,17 @@
 //! `detcd bench`: a load generator that speaks etcd's v3 gRPC API to any endpoints —
-//! detcd's or etcd's — in the spirit of etcd's own benchmark tool: puts or ranges from
-//! many clients over a few connections, each latency into a histogram, and a summary
-//! (requests/s, errors by message, percentiles) as text or JSON.
+//! detcd's or etcd's — in the spirit of etcd's own benchmark tool: puts, ranges,
+//! txn-puts, watches or lease keep-alives from many clients over a few connections, each
+//! latency into a histogram, and a summary (requests/s, errors by message, percentiles
+//! and a latency histogram) as text or JSON, with a progress bar on a terminal.
 //!
-//! [`args`] checks the command line, [`run`](run::run) drives the load, [`summary`]
-//! does the arithmetic. Every run is bounded: by a request count, a duration, or both.
+//! [`args`] checks the command line, [`run`](run::run) drives the unary loads and
+//! `streams` the streaming ones, `progress` draws the bar, [`summary`] does the
+//! arithmetic. Every run is bounded: by a request count, a duration, or both.
 
 pub mod args;
+mod progress;
 mod run;
+mod streams;
 pub mod summary;
 
 pub use args::{BenchArgs, BenchConfig};

@@ -1,16 +1,20 @@
 //! One benchmark run: open the connections, start the clients, stop them at --total or
-//! at --duration, and gather what they measured into a [`Summary`].
+//! at --duration, and gather what they measured into a [`Summary`]. The unary loads
+//! (put, range, txn-put) are here; the streaming ones in [`super::streams`].
 
 use super::args::{BenchConfig, Consistency, KeySpace, Op};
+use super::progress::Progress;
+use super::streams;
 use super::summary::{self, Summary};
 use crate::pb::etcdserverpb::kv_client::KvClient;
 use crate::pb::etcdserverpb::maintenance_client::MaintenanceClient;
-use crate::pb::etcdserverpb::{PutRequest, RangeRequest, StatusRequest};
+use crate::pb::etcdserverpb::{
+    request_op, PutRequest, RangeRequest, RequestOp, StatusRequest, TxnRequest,
+};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,7 +26,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// per client would cost ~200 KiB each, ten thousand clients 2 GB; one for all would
 /// make every client take the same lock.
 const SHARDS: usize = 16;
-const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 
 #[derive(Debug)]
 pub enum BenchError {
@@ -87,32 +90,77 @@ async fn find_leader(endpoints: &[String], timeout: Duration) -> Result<String, 
     Err(BenchError::NoLeader(heard.join("; ")))
 }
 
-/// What every request of the run looks like, but its key.
+/// What every request of a unary run looks like, but its key(s).
 enum Template {
     Put { value: Bytes },
     Range { serializable: bool, fixed: Option<(Bytes, Bytes)> },
+    TxnPut { value: Bytes, ops: usize },
 }
 
-struct Shared {
-    template: Template,
-    keys: KeySpace,
-    total: Option<u64>,
-    deadline: Option<Instant>,
-    request_timeout: Duration,
+/// What every client of a run shares: the bounds, the counters and what was measured.
+pub(super) struct Shared {
+    pub keys: KeySpace,
+    pub total: Option<u64>,
+    pub deadline: Option<Instant>,
+    pub request_timeout: Duration,
+    pub started: Instant,
     /// Requests claimed so far; a client claims one before sending it, so --total is
     /// exact however many clients race.
     issued: AtomicU64,
-    finished: AtomicU64,
+    /// Measurements (answers, or delivered events) recorded so far, for the progress bar.
+    pub finished: AtomicU64,
     shards: Vec<Mutex<Histogram<u64>>>,
     errors: Mutex<BTreeMap<String, u64>>,
 }
 
+impl Shared {
+    /// Claims the next request number, or None once the run is over (--total reached or
+    /// --duration passed).
+    pub fn claim(&self) -> Option<u64> {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
+        let n = self.issued.fetch_add(1, Ordering::Relaxed);
+        self.total.is_none_or(|total| n < total).then_some(n)
+    }
+
+    /// The key number of request `n` for a client drawing from `rng`.
+    pub fn key_no(&self, n: u64, rng: &mut KeyRng) -> u64 {
+        if self.keys.sequential {
+            n
+        } else {
+            rng.next()
+        }
+    }
+
+    pub fn record(&self, client: usize, latency: Duration) {
+        let shard = &self.shards[client % self.shards.len()];
+        summary::record(&mut shard.lock().unwrap_or_else(|p| p.into_inner()), latency);
+        self.finished.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn error(&self, msg: String) {
+        *self.errors.lock().unwrap_or_else(|p| p.into_inner()).entry(msg).or_default() += 1;
+    }
+
+    pub fn errors(&self, msg: String, n: u64) {
+        if n > 0 {
+            *self.errors.lock().unwrap_or_else(|p| p.into_inner()).entry(msg).or_default() += n;
+        }
+    }
+}
+
+/// How a failed request is counted: its gRPC code and message.
+pub(super) fn status_text(s: &tonic::Status) -> String {
+    format!("{:?}: {}", s.code(), s.message())
+}
+
 /// splitmix64: keys only need spreading over the key space, not unpredictability, and a
 /// fixed seed per client makes two runs ask for the same keys.
-struct KeyRng(u64);
+pub(super) struct KeyRng(pub u64);
 
 impl KeyRng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -124,8 +172,10 @@ impl KeyRng {
 async fn send(
     kv: &mut KvClient<Channel>,
     template: &Template,
-    key: Bytes,
+    keys: &KeySpace,
+    key_no: u64,
 ) -> Result<(), tonic::Status> {
+    let key = Bytes::from(keys.key(key_no));
     match template {
         Template::Put { value } => {
             kv.put(PutRequest { key, value: value.clone(), ..Default::default() }).await?;
@@ -143,53 +193,50 @@ async fn send(
             })
             .await?;
         }
+        Template::TxnPut { value, ops } => {
+            // Consecutive key numbers: distinct, since --txn-ops <= --key-space-size.
+            let success = (0..*ops as u64)
+                .map(|j| RequestOp {
+                    request: Some(request_op::Request::RequestPut(PutRequest {
+                        key: Bytes::from(keys.key(key_no.wrapping_add(j))),
+                        value: value.clone(),
+                        ..Default::default()
+                    })),
+                })
+                .collect();
+            kv.txn(TxnRequest { success, ..Default::default() }).await?;
+        }
     }
     Ok(())
 }
 
-async fn client(shared: Arc<Shared>, mut kv: KvClient<Channel>, id: usize) {
-    let shard = &shared.shards[id % SHARDS];
+async fn client(
+    shared: Arc<Shared>,
+    template: Arc<Template>,
+    mut kv: KvClient<Channel>,
+    id: usize,
+) {
     let mut rng = KeyRng(id as u64);
-    loop {
-        if shared.deadline.is_some_and(|d| Instant::now() >= d) {
-            return;
-        }
-        let n = shared.issued.fetch_add(1, Ordering::Relaxed);
-        if shared.total.is_some_and(|total| n >= total) {
-            return;
-        }
-        let key_no = if shared.keys.sequential { n } else { rng.next() };
-        let key = Bytes::from(shared.keys.key(key_no));
+    while let Some(n) = shared.claim() {
+        let key_no = shared.key_no(n, &mut rng);
         let started = Instant::now();
-        let outcome =
-            tokio::time::timeout(shared.request_timeout, send(&mut kv, &shared.template, key))
-                .await;
-        let latency = started.elapsed();
-        let error = match outcome {
-            Ok(Ok(())) => None,
-            Ok(Err(s)) => Some(format!("{:?}: {}", s.code(), s.message())),
-            Err(_) => Some(format!("timed out after {:?}", shared.request_timeout)),
-        };
-        match error {
-            None => summary::record(&mut shard.lock().unwrap_or_else(|p| p.into_inner()), latency),
-            Some(msg) => {
-                *shared.errors.lock().unwrap_or_else(|p| p.into_inner()).entry(msg).or_default() +=
-                    1
-            }
+        let outcome = tokio::time::timeout(
+            shared.request_timeout,
+            send(&mut kv, &template, &shared.keys, key_no),
+        )
+        .await;
+        match outcome {
+            Ok(Ok(())) => shared.record(id, started.elapsed()),
+            Ok(Err(s)) => shared.error(status_text(&s)),
+            Err(_) => shared.error(format!("timed out after {:?}", shared.request_timeout)),
         }
-        shared.finished.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// One line on stderr, rewritten in place, while the run lasts.
-async fn progress(shared: Arc<Shared>, started: Instant) {
-    loop {
-        tokio::time::sleep(PROGRESS_EVERY).await;
-        let done = shared.finished.load(Ordering::Relaxed);
-        let secs = started.elapsed().as_secs_f64();
-        let of = shared.total.map(|t| format!(" / {t}")).unwrap_or_default();
-        eprint!("\r{done}{of} requests, {:.0}/s, {secs:.0}s ", done as f64 / secs.max(1e-9));
-    }
+/// A value of `size` printable bytes, the same in every run.
+pub(super) fn make_value(size: usize) -> Vec<u8> {
+    let mut rng = KeyRng(u64::MAX);
+    (0..size).map(|_| b'a' + (rng.next() % 26) as u8).collect()
 }
 
 /// Runs the benchmark `cfg` describes against its endpoints.
@@ -203,25 +250,13 @@ pub async fn run(cfg: BenchConfig) -> Result<Summary, BenchError> {
     for i in 0..cfg.conns {
         channels.push(connect(&targets[i % targets.len()]).await?);
     }
-    let template = match &cfg.op {
-        Op::Put { val_size } => {
-            let mut rng = KeyRng(u64::MAX);
-            // Printable bytes, so a value read back with etcdctl is legible.
-            let value: Vec<u8> = (0..*val_size).map(|_| b'a' + (rng.next() % 26) as u8).collect();
-            Template::Put { value: Bytes::from(value) }
-        }
-        Op::Range { consistency, fixed } => Template::Range {
-            serializable: *consistency == Consistency::Serializable,
-            fixed: fixed.as_ref().map(|(k, e)| (Bytes::from(k.clone()), Bytes::from(e.clone()))),
-        },
-    };
     let started = Instant::now();
     let shared = Arc::new(Shared {
-        template,
         keys: cfg.keys,
         total: cfg.total,
         deadline: cfg.duration.map(|d| started + d),
         request_timeout: cfg.request_timeout,
+        started,
         issued: AtomicU64::new(0),
         finished: AtomicU64::new(0),
         shards: (0..SHARDS.min(cfg.clients))
@@ -229,33 +264,67 @@ pub async fn run(cfg: BenchConfig) -> Result<Summary, BenchError> {
             .collect(),
         errors: Mutex::new(BTreeMap::new()),
     });
+    let template = match &cfg.op {
+        Op::Put { val_size } => Template::Put { value: Bytes::from(make_value(*val_size)) },
+        Op::Range { consistency, fixed } => Template::Range {
+            serializable: *consistency == Consistency::Serializable,
+            fixed: fixed.as_ref().map(|(k, e)| (Bytes::from(k.clone()), Bytes::from(e.clone()))),
+        },
+        Op::TxnPut { val_size, txn_ops } => {
+            Template::TxnPut { value: Bytes::from(make_value(*val_size)), ops: *txn_ops }
+        }
+        Op::Watch { val_size, put_clients } => {
+            let watch = streams::WatchLoad { val_size: *val_size, put_clients: *put_clients };
+            let progress = Progress::start(shared.clone(), expected(&cfg), !cfg.json);
+            let outcome = watch.run(shared.clone(), &channels, cfg.clients).await;
+            progress.finish();
+            outcome?;
+            return Ok(finish(&cfg, targets, &shared));
+        }
+        Op::LeaseKeepalive { ttl_secs } => {
+            let progress = Progress::start(shared.clone(), cfg.total, !cfg.json);
+            let outcome =
+                streams::lease_keepalive(shared.clone(), &channels, cfg.clients, *ttl_secs).await;
+            progress.finish();
+            outcome?;
+            return Ok(finish(&cfg, targets, &shared));
+        }
+    };
+    let template = Arc::new(template);
     let clients: Vec<_> = (0..cfg.clients)
         .map(|id| {
             let kv = KvClient::new(channels[id % channels.len()].clone());
-            tokio::spawn(client(shared.clone(), kv, id))
+            tokio::spawn(client(shared.clone(), template.clone(), kv, id))
         })
         .collect();
-    let ticker = (!cfg.json && std::io::stderr().is_terminal())
-        .then(|| tokio::spawn(progress(shared.clone(), started)));
+    let progress = Progress::start(shared.clone(), cfg.total, !cfg.json);
     let mut failed = None;
     for c in clients {
         if let Err(e) = c.await {
             failed.get_or_insert(e.to_string());
         }
     }
-    let elapsed = started.elapsed();
-    if let Some(t) = ticker {
-        t.abort();
-        eprint!("\r\x1b[2K");
-    }
+    progress.finish();
     if let Some(why) = failed {
         return Err(BenchError::Client(why));
     }
+    Ok(finish(&cfg, targets, &shared))
+}
+
+/// Measurements a run with a --total will make (a watch bench: one per event per
+/// watcher), for the progress bar's length.
+fn expected(cfg: &BenchConfig) -> Option<u64> {
+    cfg.total.map(|t| t.saturating_mul(cfg.clients as u64))
+}
+
+/// The summary of what the clients recorded.
+fn finish(cfg: &BenchConfig, targets: Vec<String>, shared: &Shared) -> Summary {
+    let elapsed = shared.started.elapsed();
     let mut hist = summary::new_histogram();
     for shard in &shared.shards {
         // Same bounds everywhere, so adding cannot fail.
         let _ = hist.add(&*shard.lock().unwrap_or_else(|p| p.into_inner()));
     }
     let errors = std::mem::take(&mut *shared.errors.lock().unwrap_or_else(|p| p.into_inner()));
-    Ok(Summary::new(cfg.op.name(), targets, cfg.conns, cfg.clients, &hist, errors, elapsed))
+    Summary::new(cfg.op.name(), targets, cfg.conns, cfg.clients, &hist, errors, elapsed)
 }

@@ -1,5 +1,6 @@
 //! What a run measured and how it is shown: the latency histogram, the errors by
-//! message, and the summary (as text or one JSON object) computed from them.
+//! message, and the summary (as text or one JSON object, both with percentiles and
+//! histogram rows) computed from them.
 //!
 //! Latencies go into an HdrHistogram of microseconds with three significant digits:
 //! every value from 1 µs to an hour is kept within 0.1%, in a fixed ~200 KiB whatever the
@@ -15,6 +16,10 @@ use std::time::Duration;
 
 /// The largest latency kept apart from the rest; anything slower is counted as this.
 const LATENCY_US_MAX: u64 = 3_600_000_000;
+/// Rows of the latency histogram the summary shows.
+const BUCKETS: u32 = 10;
+/// Width of the longest histogram bar, in characters.
+const BAR_WIDTH_MAX: u64 = 40;
 
 /// An empty latency histogram, in microseconds.
 pub fn new_histogram() -> Histogram<u64> {
@@ -56,6 +61,49 @@ impl Latency {
     }
 }
 
+/// One row of the latency histogram: requests slower than the row above and at most
+/// `le_us`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bucket {
+    pub le_us: u64,
+    pub count: u64,
+}
+
+/// The latency histogram as [`BUCKETS`] rows between the fastest and the slowest
+/// request, their bounds growing geometrically: latencies spread over orders of
+/// magnitude, and equal-width rows would put nearly every request in the first.
+pub fn buckets(hist: &Histogram<u64>) -> Vec<Bucket> {
+    if hist.is_empty() {
+        return Vec::new();
+    }
+    let (lo, hi) = (hist.min().max(1), hist.max().max(1));
+    if hist.equivalent(lo, hi) {
+        return vec![Bucket { le_us: hi, count: hist.len() }];
+    }
+    let ratio = hi as f64 / lo as f64;
+    let mut out: Vec<Bucket> = Vec::new();
+    let mut below = 0;
+    for i in 1..=BUCKETS {
+        let le = if i == BUCKETS {
+            hi
+        } else {
+            (lo as f64 * ratio.powf(f64::from(i) / f64::from(BUCKETS))).round() as u64
+        };
+        // Rows narrower than the histogram's resolution would repeat a bound.
+        if out.last().is_some_and(|b| b.le_us >= le) {
+            continue;
+        }
+        let upto = hist.count_between(0, le);
+        out.push(Bucket { le_us: le, count: upto - below });
+        below = upto;
+    }
+    if let Some(last) = out.last_mut() {
+        // The top row takes whatever the histogram's rounding left over.
+        last.count += hist.len() - below;
+    }
+    out
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Summary {
     pub op: &'static str,
@@ -69,6 +117,7 @@ pub struct Summary {
     /// From the first request sent to the last answer received.
     pub elapsed: Duration,
     pub latency: Latency,
+    pub histogram: Vec<Bucket>,
 }
 
 impl Summary {
@@ -90,6 +139,7 @@ impl Summary {
             errors,
             elapsed,
             latency: Latency::of(hist),
+            histogram: buckets(hist),
         }
     }
 
@@ -140,6 +190,14 @@ impl Summary {
         let _ = writeln!(out, "  p99    {:>10.3}", ms(l.p99));
         let _ = writeln!(out, "  p99.9  {:>10.3}", ms(l.p999));
         let _ = writeln!(out, "  max    {:>10.3}", ms(l.max));
+        if !self.histogram.is_empty() {
+            let _ = writeln!(out, "Latency histogram (ms, at most):");
+            let top = self.histogram.iter().map(|b| b.count).max().unwrap_or(0).max(1);
+            for b in &self.histogram {
+                let bar = "∎".repeat((b.count * BAR_WIDTH_MAX).div_ceil(top) as usize);
+                let _ = writeln!(out, "  {:>10.3} [{:>8}] {bar}", ms(b.le_us), b.count);
+            }
+        }
         out
     }
 
@@ -167,6 +225,11 @@ impl Summary {
                 "p99.9": ms(l.p999),
                 "max": ms(l.max),
             },
+            "histogram": self
+                .histogram
+                .iter()
+                .map(|b| json!({ "le_ms": ms(b.le_us), "count": b.count }))
+                .collect::<Vec<_>>(),
         })
     }
 }
@@ -256,10 +319,42 @@ mod tests {
     }
 
     #[test]
+    fn the_histogram_rows_hold_every_request_once() {
+        let mut hist = new_histogram();
+        for i in 1..=1000u64 {
+            record(&mut hist, Duration::from_micros(i * 10));
+        }
+        let rows = buckets(&hist);
+        assert_eq!(rows.len(), 10);
+        assert_eq!(rows.iter().map(|b| b.count).sum::<u64>(), 1000);
+        assert_eq!(rows.last().map(|b| b.le_us), Some(hist.max()));
+        assert!(rows.windows(2).all(|w| w[0].le_us < w[1].le_us), "{rows:?}");
+        // Geometric bounds: the first row (10 µs .. ~20 µs) holds the fastest two.
+        assert_eq!(rows[0], Bucket { le_us: 20, count: 2 });
+        let s = summary(&hist, BTreeMap::new(), 1);
+        let text = s.to_text();
+        assert!(text.contains("Latency histogram (ms, at most):"), "{text}");
+        assert!(text.contains("∎"), "{text}");
+        let j = s.to_json();
+        assert_eq!(j["histogram"].as_array().map(Vec::len), Some(10));
+        assert_eq!(j["histogram"][0]["count"], 2);
+    }
+
+    #[test]
+    fn equal_latencies_make_one_row() {
+        let mut hist = new_histogram();
+        for _ in 0..5 {
+            record(&mut hist, Duration::from_millis(3));
+        }
+        assert_eq!(buckets(&hist), vec![Bucket { le_us: hist.max(), count: 5 }]);
+    }
+
+    #[test]
     fn an_empty_run_reports_zeros() {
         let s = summary(&new_histogram(), BTreeMap::new(), 0);
         assert_eq!(s.total(), 0);
         assert_eq!(s.requests_per_sec(), 0.0);
         assert_eq!(s.latency.max, 0);
+        assert!(s.histogram.is_empty());
     }
 }

@@ -10,6 +10,7 @@
 //! the waiting handlers.
 
 pub mod handle;
+mod memory;
 
 pub use handle::{Command, Handle, Info, Local, WatchSink, COMMANDS_QUEUED_MAX};
 
@@ -327,7 +328,13 @@ impl<S: Storage> Driver<S> {
         self.storage.persist(&self.ops)?;
         self.metrics.wal_fsync(started.elapsed());
         let last = self.ops.last().map(|op| op.sync).expect("ops is not empty");
+        let snapshotted = self.ops.iter().any(|op| op.snapshot.is_some());
         self.ops.clear();
+        if snapshotted {
+            // The log entries the snapshot covers are gone from the core now, and the
+            // ops held the last references to the old image.
+            memory::release_freed();
+        }
         self.outbox.persisted(last, &mut self.released);
         for msg in self.released.drain(..) {
             self.peers.send(msg);

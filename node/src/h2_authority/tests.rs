@@ -416,3 +416,40 @@ fn frames_contain_headers(input: &[u8]) -> bool {
     }
     false
 }
+
+#[test]
+fn a_connection_without_url_authorities_passes_through_from_its_first_block() {
+    let request = grpc_put("127.0.0.1:2379");
+    let mut client = Encoder::new();
+    let first = client.encode(request.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())));
+    let second = client.encode(request.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())));
+    // A URL authority after the switch is no longer looked at.
+    let late = client.encode(
+        grpc_put("http://127.0.0.1:2379").iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+    );
+    let input =
+        connection(&[headers_frame(1, &first), headers_frame(3, &second), headers_frame(5, &late)]);
+    let mut r = Rewriter::new();
+    let mut out = Vec::new();
+    r.feed(&input, &mut out);
+    assert_eq!(out, input, "handed on byte for byte");
+    assert!(r.is_passthrough());
+}
+
+#[test]
+fn once_a_block_was_rewritten_every_later_block_is_reencoded() {
+    let mut client = Encoder::new();
+    let mut block = |authority: &str| {
+        client.encode(grpc_put(authority).iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())))
+    };
+    let input = connection(&[
+        headers_frame(1, &block("http://127.0.0.1:2379")),
+        headers_frame(3, &block("127.0.0.1:2379")),
+        headers_frame(5, &block("http://127.0.0.1:2379")),
+    ]);
+    let want = grpc_put("127.0.0.1:2379");
+    assert_eq!(
+        server_view(&rewrite(&input)),
+        vec![(1, false, want.clone()), (3, false, want.clone()), (5, false, want)]
+    );
+}
