@@ -57,7 +57,7 @@ impl fmt::Display for SimError {
             SimError::EventLimit { events } => {
                 write!(f, "event limit reached after {events} events")
             }
-            SimError::Liveness(l) => write!(f, "liveness failure: {l:?}"),
+            SimError::Liveness(l) => write!(f, "liveness failure: {l}"),
         }
     }
 }
@@ -71,6 +71,39 @@ pub enum LivenessFailure {
     NoCommit { at_us: u64, leader: Option<NodeId> },
     /// Writes committed but the nodes did not reach the same applied index and state.
     NotConverged { at_us: u64, applied: Vec<(NodeId, Index, u64)> },
+}
+
+fn secs(us: u64) -> String {
+    format!("{}.{:06}s", us / 1_000_000, us % 1_000_000)
+}
+
+/// In plain words, for check evidence.
+impl fmt::Display for LivenessFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LivenessFailure::NoLeader { at_us } => {
+                write!(f, "no leader elected by {} after the faults healed", secs(*at_us))
+            }
+            LivenessFailure::NoCommit { at_us, leader } => {
+                let who = leader.map_or("a leader".to_string(), |l| format!("node {l} led"));
+                write!(f, "{who}, but no probe write was acknowledged by {}", secs(*at_us))
+            }
+            LivenessFailure::NotConverged { at_us, applied } => {
+                let members: Vec<String> = applied
+                    .iter()
+                    .map(|(id, index, hash)| {
+                        format!("node {id} at index {index} (store hash {hash:016x})")
+                    })
+                    .collect();
+                write!(
+                    f,
+                    "the members did not reach one applied index and store by {}: {}",
+                    secs(*at_us),
+                    members.join(", ")
+                )
+            }
+        }
+    }
 }
 
 /// A converged cluster.
@@ -240,6 +273,9 @@ pub struct World<P: Process> {
     results: VecDeque<ClientResult<P::Request, P::Response>>,
     safety: SafetyChecker,
     violation: Option<Violation>,
+    /// Go on after a violation instead of stopping (see `set_keep_going`).
+    keep_going: bool,
+    later_violations: u64,
     trace: TraceHash,
     factory: NodeFactory<P>,
     transfer: Option<TransferHook<P>>,
@@ -249,6 +285,9 @@ pub struct World<P: Process> {
     released: Vec<Message>,
     stats: Stats,
 }
+
+/// Most violations after the first that a run going on after one traces.
+const LATER_VIOLATIONS_TRACED_MAX: u64 = 20;
 
 /// The client id the liveness phase submits its probes as.
 pub const LIVENESS_CLIENT: ClientId = u64::MAX;
@@ -306,6 +345,8 @@ impl<P: Process> World<P> {
             results: VecDeque::new(),
             safety: SafetyChecker::default(),
             violation: None,
+            keep_going: false,
+            later_violations: 0,
             trace: TraceHash::default(),
             factory: Box::new(factory),
             transfer: None,
@@ -558,7 +599,7 @@ impl<P: Process> World<P> {
                 self.network.set_cut(&links);
                 let cut = self.network.cut_links() as u64;
                 self.trace.record(now, EventKind::Partition, &[cut]);
-                info!(target: TARGET, t_us = now, cut_links = cut, shape = ?shape, "partition");
+                info!(target: TARGET, t_us = now, cut_links = cut, shape = %shape, "partition");
             }
             FaultAction::Heal => self.heal_network(),
             FaultAction::Crash { node } => {
@@ -675,11 +716,14 @@ impl<P: Process> World<P> {
         self.stats.crashes += 1;
         let fields = [id, loss.lost_ops as u64, loss.survived_ops as u64, loss.torn_entries as u64];
         self.trace.record(now, EventKind::Crash, &fields);
+        // A lying disk acknowledged every write it then lost.
+        let acknowledged_lost = if self.options.disk.lying_fsync { loss.lost_ops } else { 0 };
         info!(
             target: TARGET,
             t_us = now,
             node = id,
             lost_ops = loss.lost_ops,
+            acknowledged_lost,
             survived_ops = loss.survived_ops,
             torn_entries = loss.torn_entries,
             "crash"
@@ -783,7 +827,7 @@ impl<P: Process> World<P> {
 
     /// Runs one event. `Ok(false)` when nothing is left to run.
     pub fn step(&mut self) -> Result<bool, SimError> {
-        if let Some(v) = &self.violation {
+        if let Some(v) = self.violation.as_ref().filter(|_| !self.keep_going) {
             return Err(SimError::Safety(v.clone()));
         }
         if self.stats.events >= self.options.events_max {
@@ -795,8 +839,8 @@ impl<P: Process> World<P> {
         self.stats.events += 1;
         self.dispatch(event);
         match &self.violation {
-            Some(v) => Err(SimError::Safety(v.clone())),
-            None => Ok(true),
+            Some(v) if !self.keep_going => Err(SimError::Safety(v.clone())),
+            _ => Ok(true),
         }
     }
 
@@ -1044,7 +1088,7 @@ impl<P: Process> World<P> {
         let now = self.now_us;
         let node = self.nodes[i].id;
         let Some(r) = self.record(id) else {
-            self.flag(node, ViolationKind::BadResponse { request: id, why: "unknown request id" });
+            self.flag(node, ViolationKind::BadResponse { request: id, why: "never sent to it" });
             return;
         };
         match r.state {
@@ -1065,20 +1109,22 @@ impl<P: Process> World<P> {
                 debug!(target: TARGET, t_us = now, node, request = id, "client_late_response");
             }
             RequestState::Done => {
-                self.flag(node, ViolationKind::BadResponse { request: id, why: "answered twice" })
+                self.flag(node, ViolationKind::BadResponse { request: id, why: "answered already" })
             }
-            RequestState::Scheduled => self.flag(
-                node,
-                ViolationKind::BadResponse { request: id, why: "answered before asked" },
-            ),
+            RequestState::Scheduled => {
+                self.flag(node, ViolationKind::BadResponse { request: id, why: "not sent yet" })
+            }
         }
     }
 
     fn flag(&mut self, node: NodeId, kind: ViolationKind) {
         if self.violation.is_none() {
-            let v = Violation { at_us: self.now_us, node, kind };
+            let v = Violation { at_us: self.now_us, node, kind, lost_entry: None };
             warn!(target: TARGET, t_us = self.now_us, node, violation = %v, "violation");
             self.violation = Some(v);
+        } else if self.keep_going {
+            let v = Violation { at_us: self.now_us, node, kind, lost_entry: None };
+            self.later_violation(v);
         }
     }
 
@@ -1129,7 +1175,22 @@ impl<P: Process> World<P> {
     /// Observes node `i` after an event: safety checks, role-change and commit traces.
     fn check(&mut self, i: usize) {
         let Some(p) = self.nodes[i].process.as_ref() else { return };
-        match self.safety.observe(p, self.now_us, self.options.check_raft_safety) {
+        let observed = match self.safety.observe(p, self.now_us, self.options.check_raft_safety) {
+            Err(v) if self.keep_going => {
+                // Going on after a violation: report it, then carry on from the node's
+                // state as it is now, tracing its role and commits as usual.
+                let obs = self.safety.accept(p);
+                if self.violation.is_none() {
+                    warn!(target: TARGET, t_us = self.now_us, node = v.node, violation = %v, "violation");
+                    self.violation = Some(v);
+                } else {
+                    self.later_violation(v);
+                }
+                Ok(obs)
+            }
+            other => other,
+        };
+        match observed {
             Ok(obs) => {
                 let st = obs.status;
                 if obs.role_changed {
@@ -1168,6 +1229,27 @@ impl<P: Process> World<P> {
                 }
             }
         }
+    }
+
+    /// A violation after the first, in a run that goes on after one: traced (a few of
+    /// them), counted, never the run's verdict.
+    fn later_violation(&mut self, v: Violation) {
+        self.later_violations += 1;
+        if self.later_violations <= LATER_VIOLATIONS_TRACED_MAX {
+            warn!(target: TARGET, t_us = self.now_us, node = v.node, violation = %v, "violation");
+        }
+    }
+
+    /// Whether the run goes on after a safety violation (`keep_going`) instead of
+    /// stopping at it. Off by default; a run that goes on is still a failed run, and
+    /// `violation()` keeps the first one.
+    pub fn set_keep_going(&mut self, keep_going: bool) {
+        self.keep_going = keep_going;
+    }
+
+    /// How many violations came after the first (only when going on after one).
+    pub fn later_violations(&self) -> u64 {
+        self.later_violations
     }
 
     /// A message still in flight, for tests that inspect the network.

@@ -4,6 +4,8 @@
 
 use super::load::{bad_input, load, secs, shell_word};
 use clap::Args;
+use detcd_harness::run::RunOptions;
+use detcd_harness::trace::timeline::Mark;
 use detcd_harness::trace::{marks, steplog, traced};
 use detcd_harness::Verdict;
 use detcd_scenarios::Scenario;
@@ -14,6 +16,7 @@ use std::process::ExitCode;
 #[command(after_help = "Examples:
   detcd replay leader-isolation --seed 7 -v
   detcd replay lying-fsync --seed 3 --html run.html --trace run.jsonl
+  detcd replay lying-fsync --seed 1 --keep-going    (see the lost write from the clients' side)
   detcd replay ./my-scenario.toml --seed 12
 
 Exit status: 0 when the run is as its scenario expects, 1 when not, 2 on bad input.")]
@@ -37,6 +40,11 @@ pub struct ReplayArgs {
     /// restarts, clock faults and client operations, each stamped with simulated time.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Go on after a Raft safety violation instead of stopping there, so the clients'
+    /// checks show what it did (a lost write, a stale read). The run still fails on
+    /// the violation; its trace hash differs from the stopped run's.
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 /// The linearizability report's path that goes with time line `html`.
@@ -65,13 +73,21 @@ pub fn write_html(
         r.operations,
         r.trace_hash
     );
-    let timeline = marks::timeline(
+    let mut timeline = marks::timeline(
         &run.records,
         &run.artifacts.records,
         scenario.cluster.size,
         format!("{} at seed {}", scenario.name, r.seed),
         subtitle,
     );
+    // The simulator names the lost log entry; the run names the client write in it.
+    if let Some(text) = &run.artifacts.violation {
+        if let Some(Mark::Violation { what, .. }) =
+            timeline.marks.iter_mut().find(|m| matches!(m, Mark::Violation { .. }))
+        {
+            *what = text.clone();
+        }
+    }
     std::fs::write(html, timeline.to_html())?;
     let mut written = vec![html.to_path_buf()];
     if let Some(report) = &run.artifacts.linearizability_report {
@@ -96,7 +112,8 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         Err(e) => return bad_input(&e),
     };
     let scenario = &loaded.scenario;
-    let traced = traced::traced_run(scenario, args.seed);
+    let options = RunOptions { keep_going: args.keep_going };
+    let traced = traced::traced_run_with(scenario, args.seed, options);
     let r = &traced.report;
     println!("{}", traced.artifacts.banner);
     if args.verbose {

@@ -5,6 +5,7 @@
 //! `wall_us` varies.
 
 mod driver;
+pub mod lost_write;
 mod verdicts;
 
 pub use verdicts::CHECK_STEPS_MAX;
@@ -36,6 +37,23 @@ pub struct RunArtifacts {
     pub banner: String,
     /// The checker's report of the history, when it was not linearizable.
     pub linearizability_report: Option<detcd_checker::report::Report>,
+    /// The first Raft safety violation in words, the client write it lost named.
+    pub violation: Option<String>,
+}
+
+/// How to run, beyond the scenario and seed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Go on after a Raft safety violation instead of stopping at it, so that the
+    /// clients' checks (linearizability above all) show what it did to them. The run
+    /// still fails on the violation. Changes the run (and its trace hash) only when a
+    /// violation happens.
+    pub keep_going: bool,
+}
+
+/// The violation of a finished world in words, if it had one.
+fn violation_text(world: &World<EtcdNode>, records: &[OpRecord]) -> Option<String> {
+    world.violation().map(|v| lost_write::describe(v, records))
 }
 
 /// The world options a scenario implies for `seed`.
@@ -112,9 +130,10 @@ fn run_lock(
         Err(e) => Err(e),
         Ok(()) => liveness(&mut outcome.world, scenario),
     };
-    let mut checks = verdicts::simulation(&liveness);
-    checks.push(outcome.check());
     let world = &outcome.world;
+    let went_on = world.violation().map(|v| (v, world.later_violations()));
+    let mut checks = verdicts::simulation(&liveness, went_on, &[]);
+    checks.push(outcome.check());
     let report = RunReport {
         scenario: scenario.name.clone(),
         seed,
@@ -132,17 +151,25 @@ fn run_lock(
         watch_streams: Vec::new(),
         banner,
         linearizability_report: None,
+        violation: violation_text(world, &[]),
     };
     (report, artifacts)
 }
 
 /// Runs `scenario` at `seed` and checks it.
 pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
+    run_with(scenario, seed, RunOptions::default())
+}
+
+/// Runs `scenario` at `seed` with `options` and checks it.
+pub fn run_with(scenario: &Scenario, seed: u64, options: RunOptions) -> (RunReport, RunArtifacts) {
     let wall = std::time::Instant::now();
+    let run_options = options;
     let options = world_options(scenario, seed);
     let sc = scenario.clone();
     let mut world: World<EtcdNode> = World::new(options, move |setup| node_config(&sc, setup));
     world.set_transfer_hook(transfer);
+    world.set_keep_going(run_options.keep_going);
     if scenario.faults.swarm {
         world.set_swarm_profile(detcd_sim::swarm::profile(seed));
     }
@@ -171,7 +198,9 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
     driver.collect_late_stream_results();
     driver.absorb_writes();
 
-    let mut checks = verdicts::simulation(&liveness);
+    let world = &driver.world;
+    let went_on = world.violation().map(|v| (v, world.later_violations()));
+    let mut checks = verdicts::simulation(&liveness, went_on, &driver.records);
     // The write history settles unknown outcomes only once the cluster has converged.
     let log = liveness.is_ok().then_some(&driver.write_log);
     let end_us = driver.world.now_us();
@@ -194,11 +223,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
         trace_hash: world.trace_hash(),
         wall_us: wall.elapsed().as_micros() as u64,
     };
+    let violation = violation_text(world, &driver.records);
     let artifacts = RunArtifacts {
         records: driver.records,
         watch_streams,
         banner,
         linearizability_report: lin.report,
+        violation,
     };
     (report, artifacts)
 }

@@ -3,6 +3,7 @@
 //! (through the checker's etcd model), watch guarantees and serializable reads.
 
 use super::driver::watch_event;
+use super::lost_write;
 use crate::checks::serializable::{check_serializable_reads, SerializableRead};
 use crate::checks::watch::{check_watch_streams, WatchEventRecord, WatchStreamRecord};
 use crate::history::{etcd_history, WriteLog};
@@ -12,20 +13,34 @@ use bytes::Bytes;
 use detcd_checker::models::etcd::Etcd;
 use detcd_checker::search::Budget;
 use detcd_core::server::{EtcdNode, Response};
-use detcd_sim::{LivenessReport, SimError, World};
+use detcd_sim::{LivenessReport, SimError, Violation, World};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Most search steps the linearizability checker may take for one run.
 pub const CHECK_STEPS_MAX: u64 = 20_000_000;
 
-/// Raft safety, liveness and convergence, from how the simulation ended.
-pub(crate) fn simulation(liveness: &Result<LivenessReport, SimError>) -> Vec<CheckResult> {
+/// Raft safety, liveness and convergence, from how the simulation ended. `went_on`:
+/// the first violation of a run that went on after it (`--keep-going`), with how many
+/// came after it. `records` name the client write a violation lost.
+pub(crate) fn simulation(
+    liveness: &Result<LivenessReport, SimError>,
+    went_on: Option<(&Violation, u64)>,
+    records: &[OpRecord],
+) -> Vec<CheckResult> {
     let mut checks = Vec::new();
-    match liveness {
-        Err(SimError::Safety(v)) => {
-            checks.push(CheckResult::fail(check_names::RAFT_SAFETY, v.to_string()));
+    let violation = match liveness {
+        Err(SimError::Safety(v)) => Some((v, 0)),
+        _ => went_on,
+    };
+    match violation {
+        Some((v, later)) => {
+            let mut evidence = lost_write::describe(v, records);
+            if later > 0 {
+                evidence.push_str(&format!(" (the run went on: {later} more violation(s) after it)"));
+            }
+            checks.push(CheckResult::fail(check_names::RAFT_SAFETY, evidence));
         }
-        _ => checks.push(CheckResult::pass(
+        None => checks.push(CheckResult::pass(
             check_names::RAFT_SAFETY,
             "one leader per term, log matching, committed entries durable, same state per index: checked after every event",
         )),
@@ -50,7 +65,7 @@ pub(crate) fn simulation(liveness: &Result<LivenessReport, SimError>) -> Vec<Che
             ));
         }
         Err(SimError::Liveness(f)) => {
-            checks.push(CheckResult::fail(check_names::LIVENESS, format!("{f:?}")));
+            checks.push(CheckResult::fail(check_names::LIVENESS, f.to_string()));
         }
         Err(SimError::EventLimit { events }) => checks.push(CheckResult::fail(
             check_names::LIVENESS,

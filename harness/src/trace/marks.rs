@@ -74,6 +74,30 @@ fn messages(records: &[TraceRecord], marks: &mut Vec<Mark>) {
     }
 }
 
+/// One fault mark for the crashes at one instant: a power loss when every member went
+/// down at once, saying whether the disks had lied about their fsyncs.
+fn crash_fault(crashes: &[&TraceRecord], nodes: u64) -> Mark {
+    let at_us = crashes.first().and_then(|c| c.u64_field("t_us")).unwrap_or(0);
+    let sum = |field: &str| crashes.iter().filter_map(|c| c.u64_field(field)).sum::<u64>();
+    let (lost, acknowledged) = (sum("lost_ops"), sum("acknowledged_lost"));
+    let lied = if acknowledged > 0 {
+        format!(
+            "; fsync lied: {acknowledged} write(s) the disks had acknowledged as durable are gone"
+        )
+    } else {
+        String::new()
+    };
+    if crashes.len() as u64 == nodes && nodes > 1 {
+        let what = format!("power loss: every node crashes, {lost} unsynced write(s) lost{lied}");
+        return Mark::Fault { at_us, node: None, what };
+    }
+    let names: Vec<String> =
+        crashes.iter().map(|c| format!("node {}", c.field("node").unwrap_or("?"))).collect();
+    let node = if crashes.len() == 1 { crashes[0].u64_field("node") } else { None };
+    let what = format!("{} crashed, {lost} unsynced write(s) lost{lied}", names.join(", "));
+    Mark::Fault { at_us, node, what }
+}
+
 /// The time line of one run over members `1..=nodes`.
 pub fn timeline(
     records: &[TraceRecord],
@@ -85,8 +109,14 @@ pub fn timeline(
     let mut marks = Vec::new();
     let mut end_us = 0;
     let mut down_since: BTreeMap<u64, u64> = BTreeMap::new();
+    // Crashes at one instant are gathered: every member at once is one power loss.
+    let mut crashes: Vec<&TraceRecord> = Vec::new();
     for r in records {
         let Some(t) = r.u64_field("t_us") else { continue };
+        if crashes.first().is_some_and(|c| c.u64_field("t_us") != Some(t)) {
+            marks.push(crash_fault(&crashes, nodes));
+            crashes.clear();
+        }
         end_us = end_us.max(t);
         let node = r.u64_field("node");
         let fault = |what: String, node: Option<u64>| Mark::Fault { at_us: t, node, what };
@@ -100,7 +130,7 @@ pub fn timeline(
             "crash" => {
                 let n = node.unwrap_or(0);
                 down_since.insert(n, t);
-                marks.push(fault(format!("crash n{n}"), node));
+                crashes.push(r);
             }
             "restart" => {
                 let n = node.unwrap_or(0);
@@ -110,13 +140,14 @@ pub fn timeline(
                 // The restarted member begins again as a follower.
                 marks.push(Mark::Role { node: n, at_us: t, role: "Follower".into(), term: 0 });
             }
-            "partition" => {
-                marks.push(fault(format!("partition {}", r.field("shape").unwrap_or("")), None))
-            }
-            "heal" => marks.push(fault("heal".into(), None)),
+            "partition" => marks.push(fault(
+                format!("partition: {}", r.field("shape").unwrap_or("links cut")),
+                None,
+            )),
+            "heal" => marks.push(fault("network healed".into(), None)),
             "network_rates" => marks.push(fault(
                 format!(
-                    "network drop={} dup={} reorder={}",
+                    "network: drop {} duplicate {} reorder {}",
                     r.field("drop_rate").unwrap_or("?"),
                     r.field("duplicate_rate").unwrap_or("?"),
                     r.field("reorder_rate").unwrap_or("?")
@@ -125,31 +156,40 @@ pub fn timeline(
             )),
             "clock_skew" => marks.push(fault(
                 format!(
-                    "clock rate {:.3}",
+                    "clock runs at {:.3}x",
                     r.u64_field("rate_permille").unwrap_or(1000) as f64 / 1000.0
                 ),
                 node,
             )),
-            "clock_jump" => {
-                marks.push(fault(format!("clock +{} ticks", r.field("ticks").unwrap_or("?")), node))
-            }
+            "clock_jump" => marks.push(fault(
+                format!("clock jumps {} ticks", r.field("ticks").unwrap_or("?")),
+                node,
+            )),
             "transfer_leader" => marks.push(fault(
-                format!("transfer leadership to n{}", r.field("peer").unwrap_or("?")),
+                format!("leadership handed to node {}", r.field("peer").unwrap_or("?")),
                 node,
             )),
             "client_pause" => marks.push(fault(
                 format!(
-                    "client c{} paused {} ms",
+                    "client {} paused for {:.3}s",
                     r.field("client").unwrap_or("?"),
-                    r.u64_field("duration_us").unwrap_or(0) / 1_000
+                    r.u64_field("duration_us").unwrap_or(0) as f64 / 1e6
                 ),
                 None,
             )),
-            "faults_cancelled" => marks.push(fault("liveness phase: faults end".into(), None)),
-            "violation" => marks
-                .push(fault(format!("VIOLATION: {}", r.field("violation").unwrap_or("")), node)),
+            "faults_cancelled" => {
+                marks.push(fault("faults end: the liveness phase begins".into(), None))
+            }
+            "violation" => marks.push(Mark::Violation {
+                at_us: t,
+                node: node.unwrap_or(0),
+                what: r.field("violation").unwrap_or("").to_string(),
+            }),
             _ => {}
         }
+    }
+    if !crashes.is_empty() {
+        marks.push(crash_fault(&crashes, nodes));
     }
     for (node, from_us) in down_since {
         marks.push(Mark::Down { node, from_us, until_us: None });

@@ -2,7 +2,7 @@
 //! a capturing subscriber, so a replay shows exactly the run a sweep reported.
 
 use super::capture::{CaptureLayer, TraceRecord};
-use crate::run::{run, RunArtifacts};
+use crate::run::{run_with, RunArtifacts, RunOptions};
 use crate::RunReport;
 use detcd_scenarios::Scenario;
 use tracing::Level;
@@ -19,10 +19,16 @@ pub struct TracedRun {
 
 /// Runs `scenario` at `seed` exactly as a sweep does, capturing its events.
 pub fn traced_run(scenario: &Scenario, seed: u64) -> TracedRun {
+    traced_run_with(scenario, seed, RunOptions::default())
+}
+
+/// Like `traced_run`, with run options (e.g. going on after a safety violation).
+pub fn traced_run_with(scenario: &Scenario, seed: u64, options: RunOptions) -> TracedRun {
     let layer = CaptureLayer::new(Level::DEBUG);
     let subscriber =
         tracing_subscriber::registry().with(layer.clone().with_filter(LevelFilter::DEBUG));
-    let (report, artifacts) = tracing::subscriber::with_default(subscriber, || run(scenario, seed));
+    let (report, artifacts) =
+        tracing::subscriber::with_default(subscriber, || run_with(scenario, seed, options));
     TracedRun { report, artifacts, records: layer.take() }
 }
 
@@ -39,6 +45,7 @@ pub fn to_json_lines(records: &[TraceRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::run;
 
     #[test]
     fn a_traced_run_is_the_sweeps_run() {
