@@ -12,7 +12,7 @@
   var FTOP = AXIS + 4, VROW = FTOP + FROWS * FROW + 2, TOP = VROW + 24;
   var ctop = TOP + D.nodes.length * LANE + 22;
   var height = ctop + D.clients.length * CLANE + 10;
-  var MSG_SINGLE_MAX = 250, BUCKET_PX = 14, SPAN_MIN_US = 2000;
+  var BUCKET_PX = 12, SPAN_MIN_US = 2000, FAULT_LABEL_PX = 420;
   var view = { t0: 0, t1: D.end_us };
   var showHb = false;
 
@@ -50,7 +50,7 @@
       faultLabels: 0, faultsHidden: 0, messagesInView: 0, messageGlyphs: 0, bundled: false, opsDrawn: 0 };
     var s = [];
     s.push('<svg width="' + w + '" height="' + height + '">');
-    s.push('<defs><marker id="arr" viewBox="0 0 6 6" refX="6" refY="3" markerWidth="5" markerHeight="5" orient="auto"><path d="M0,0 L6,3 L0,6 z" fill="#555"/></marker>');
+    s.push('<defs><marker id="arr" viewBox="0 0 6 6" refX="6" refY="3" markerWidth="6" markerHeight="6" markerUnits="userSpaceOnUse" orient="auto"><path d="M0,0 L6,3 L0,6 z" fill="#555"/></marker>');
     s.push('<clipPath id="plotclip"><rect x="' + LEFT + '" y="0" width="' + pw + '" height="' + height + '"/></clipPath></defs>');
     s.push('<rect class="plotbg" x="0" y="0" width="' + w + '" height="' + height + '"/>');
     s.push('<g clip-path="url(#plotclip)">');
@@ -84,7 +84,13 @@
         }
       });
     });
-    // Crashed members, and their restarts.
+    // Crashed members, and their restarts (labelled where the lane has room before
+    // the member's next crash).
+    function nextDown(d) {
+      var next = D.end_us;
+      D.downs.forEach(function (o) { if (o[0] === d[0] && o[1] > d[1]) next = Math.min(next, o[1]); });
+      return next;
+    }
     D.downs.forEach(function (d) {
       var until = d[2] < 0 ? D.end_us : d[2];
       if (!visible(d[1], until)) return;
@@ -94,8 +100,10 @@
       if (d[2] >= 0 && d[2] >= view.t0 && d[2] <= view.t1) {
         var rx = X(d[2]);
         s.push('<line class="restartline" x1="' + rx.toFixed(1) + '" y1="' + y + '" x2="' + rx.toFixed(1) + '" y2="' + (y + LANE - 4) + '"><title>node ' + d[0] + ' restarts at ' + secs(d[2]) + '</title></line>');
-        bandLabels.push('<text class="restart" x="' + (rx + 3).toFixed(1) + '" y="' + (y + LANE - 9) + '">restarted</text>');
-        m.restartLabels++;
+        if (textWidth('restarted', SMALL) + 6 <= clampX(X(nextDown(d))) - rx) {
+          bandLabels.push('<text class="restart" x="' + (rx + 3).toFixed(1) + '" y="' + (y + LANE - 9) + '">restarted</text>');
+          m.restartLabels++;
+        }
       }
     });
     // Messages: one arrow each while few are in view, else bundled per link and
@@ -115,14 +123,7 @@
       m.messageGlyphs++;
     }
     function lostAt(g) { return (laneMid(g[0]) * 2 + laneMid(g[1])) / 3; }
-    if (inView.length <= MSG_SINGLE_MAX) {
-      inView.forEach(function (g) {
-        var what = D.kinds[g[4]] + ' from node ' + g[0] + ' to node ' + g[1] + ', sent ' + secs(g[2]);
-        if (g[3] < 0) cross(X(g[2]) + 5, lostAt(g), 3, what + ', lost');
-        else arrow(X(g[2]), laneMid(g[0]), X(g[3]), laneMid(g[1]), 0.9, 'msg' + (g[5] ? ' hb' : ''), what + ', delivered ' + secs(g[3]));
-      });
-    } else {
-      m.bundled = true;
+    {
       var buckets = {}, order = [];
       inView.forEach(function (g) {
         var b = Math.floor((X(g[2]) - LEFT) / BUCKET_PX), lost = g[3] < 0;
@@ -134,9 +135,16 @@
       });
       order.forEach(function (key) {
         var e = buckets[key], g = e.g;
+        if (e.n === 1) {
+          var one = D.kinds[g[4]] + ' from node ' + g[0] + ' to node ' + g[1] + ', sent ' + secs(g[2]);
+          if (g[3] < 0) cross(X(g[2]) + 5, lostAt(g), 3, one + ', lost');
+          else arrow(X(g[2]), laneMid(g[0]), X(g[3]), laneMid(g[1]), 0.9, 'msg' + (g[5] ? ' hb' : ''), one + ', delivered ' + secs(g[3]));
+          return;
+        }
+        m.bundled = true;
         var what = e.n + (e.n === 1 ? ' message' : ' messages') + ' (' + kinds(e.kinds) + ') from node ' + g[0] + ' to node ' + g[1] + ', sent ' + secs(e.first) + '–' + secs(e.last);
         if (e.lost) cross(X(e.sent / e.n) + 5, lostAt(g), Math.min(6, 2.5 + Math.log2(e.n)), what + ', lost');
-        else arrow(X(e.sent / e.n), laneMid(g[0]), X(e.got / e.n), laneMid(g[1]), Math.min(5, 0.7 + Math.log2(e.n) * 0.8), 'msg', what);
+        else arrow(X(e.sent / e.n), laneMid(g[0]), X(e.got / e.n), laneMid(g[1]), Math.min(3.5, 0.9 + Math.log2(e.n) * 0.6), 'msg', what);
       });
     }
     s.push(bandLabels.join(''));
@@ -146,15 +154,19 @@
     var lanesBottom = TOP + D.nodes.length * LANE;
     D.faults.forEach(function (f) {
       if (f[0] < view.t0 || f[0] > view.t1) return;
-      var x = X(f[0]), tw = textWidth(f[2], SMALL) + 6, row = -1;
-      for (var r = 0; r < FROWS; r++) { if (rowEnd[r] + 4 <= x) { row = r; break; } }
+      var x = X(f[0]), text = f[2];
+      while (text.length > 12 && textWidth(text, SMALL) > FAULT_LABEL_PX) text = text.slice(0, -2) + '…';
+      var tw = textWidth(text, SMALL) + 6, row = -1;
+      // Near the right edge a label goes to the left of its line.
+      var lx = x + tw > w - RIGHT ? Math.max(LEFT, x - tw) : x;
+      for (var r = 0; r < FROWS; r++) { if (rowEnd[r] + 4 <= lx) { row = r; break; } }
       var yTop = row < 0 ? VROW : FTOP + row * FROW;
       var yBottom = f[1] ? laneTop(f[1]) + LANE : lanesBottom;
       s.push('<line class="fault" x1="' + x.toFixed(1) + '" y1="' + yTop + '" x2="' + x.toFixed(1) + '" y2="' + yBottom + '"><title>' + esc(secs(f[0]) + ': ' + f[2]) + '</title></line>');
       if (row < 0) { m.faultsHidden++; return; }
-      rowEnd[row] = x + tw;
-      s.push('<rect class="faultbox" x="' + (x + 1).toFixed(1) + '" y="' + (yTop + 1) + '" width="' + (tw - 2).toFixed(1) + '" height="' + (FROW - 2) + '"/>');
-      s.push('<text class="faultlabel" x="' + (x + 3).toFixed(1) + '" y="' + (yTop + FROW - 4) + '">' + esc(f[2]) + '<title>' + esc(secs(f[0]) + ': ' + f[2]) + '</title></text>');
+      rowEnd[row] = lx + tw;
+      s.push('<rect class="faultbox" x="' + (lx + 1).toFixed(1) + '" y="' + (yTop + 1) + '" width="' + (tw - 2).toFixed(1) + '" height="' + (FROW - 2) + '"/>');
+      s.push('<text class="faultlabel" x="' + (lx + 3).toFixed(1) + '" y="' + (yTop + FROW - 4) + '">' + esc(text) + '<title>' + esc(secs(f[0]) + ': ' + f[2]) + '</title></text>');
       m.faultLabels++;
     });
     // Client operations.
@@ -169,7 +181,7 @@
     // the drawing (to the left of the line when there is no room on its right).
     m.violationShown = false;
     if (D.violation) {
-      var v = D.violation, label = 'VIOLATION: ' + v.text;
+      var v = D.violation, label = 'VIOLATION on node ' + v.node + ': ' + v.short;
       if (v.at_us >= view.t0 && v.at_us <= view.t1) {
         var vx = X(v.at_us), room = pw - 12;
         while (label.length > 12 && textWidth(label, BOLD) + 12 > room) label = label.slice(0, -2) + '…';

@@ -67,6 +67,16 @@ struct ViolationData<'a> {
     at_us: u64,
     node: u64,
     text: &'a str,
+    /// What broke, without the time and node the drawing shows anyway.
+    short: &'a str,
+}
+
+/// A violation's text without its "safety violation at T on node N: " preamble.
+fn short_violation(text: &str) -> &str {
+    match text.strip_prefix("safety violation at ") {
+        Some(rest) => rest.split_once(": ").map_or(text, |(_, what)| what),
+        None => text,
+    }
 }
 
 const STYLE: &str = include_str!("timeline.css");
@@ -128,8 +138,12 @@ impl Timeline {
                     // Only the first violation stops the run; later ones (with
                     // --keep-going) are faults on the page.
                     if data.violation.is_none() {
-                        data.violation =
-                            Some(ViolationData { at_us: *at_us, node: *node, text: what });
+                        data.violation = Some(ViolationData {
+                            at_us: *at_us,
+                            node: *node,
+                            text: what,
+                            short: short_violation(what),
+                        });
                     } else {
                         data.faults.push((*at_us, *node, what));
                     }
