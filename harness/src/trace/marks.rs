@@ -80,21 +80,21 @@ fn crash_fault(crashes: &[&TraceRecord], nodes: u64) -> Mark {
     let at_us = crashes.first().and_then(|c| c.u64_field("t_us")).unwrap_or(0);
     let sum = |field: &str| crashes.iter().filter_map(|c| c.u64_field(field)).sum::<u64>();
     let (lost, acknowledged) = (sum("lost_ops"), sum("acknowledged_lost"));
-    let lied = if acknowledged > 0 {
+    let lost = if acknowledged > 0 {
         format!(
-            "; fsync lied: {acknowledged} write(s) the disks had acknowledged as durable are gone"
+            "fsync lied: {acknowledged} write(s) the disks had acknowledged as durable are gone"
         )
     } else {
-        String::new()
+        format!("{lost} unsynced write(s) lost")
     };
     if crashes.len() as u64 == nodes && nodes > 1 {
-        let what = format!("power loss: every node crashes, {lost} unsynced write(s) lost{lied}");
+        let what = format!("power loss, every node crashes; {lost}");
         return Mark::Fault { at_us, node: None, what };
     }
     let names: Vec<String> =
         crashes.iter().map(|c| format!("node {}", c.field("node").unwrap_or("?"))).collect();
     let node = if crashes.len() == 1 { crashes[0].u64_field("node") } else { None };
-    let what = format!("{} crashed, {lost} unsynced write(s) lost{lied}", names.join(", "));
+    let what = format!("{} crashed; {lost}", names.join(", "));
     Mark::Fault { at_us, node, what }
 }
 
@@ -245,5 +245,43 @@ mod tests {
         assert!(t.marks.contains(&Mark::Down { node: 3, from_us: 40, until_us: None }));
         assert!(t.marks.iter().any(|m| matches!(m, Mark::Role { node: 1, term: 2, .. })));
         assert_eq!(t.end_us, 50);
+    }
+
+    #[test]
+    fn a_power_loss_is_one_fault_that_says_fsync_lied() {
+        let crash = |t: &str, n: &str, acked: &str| {
+            rec(
+                "crash",
+                &[("t_us", t), ("node", n), ("lost_ops", "2"), ("acknowledged_lost", acked)],
+            )
+        };
+        let records = vec![
+            crash("100", "1", "2"),
+            crash("100", "2", "2"),
+            crash("100", "3", "2"),
+            crash("500", "2", "0"),
+            rec("violation", &[("t_us", "600"), ("node", "3"), ("violation", "lost it")]),
+        ];
+        let t = timeline(&records, &[], 3, "t".into(), "s".into());
+        let faults: Vec<&Mark> =
+            t.marks.iter().filter(|m| matches!(m, Mark::Fault { .. })).collect();
+        assert_eq!(faults.len(), 2, "{faults:?}");
+        assert_eq!(
+            faults[0],
+            &Mark::Fault {
+                at_us: 100,
+                node: None,
+                what: "power loss, every node crashes; fsync lied: 6 write(s) the disks had acknowledged as durable are gone".into()
+            }
+        );
+        assert_eq!(
+            faults[1],
+            &Mark::Fault {
+                at_us: 500,
+                node: Some(2),
+                what: "node 2 crashed; 2 unsynced write(s) lost".into()
+            }
+        );
+        assert!(t.marks.contains(&Mark::Violation { at_us: 600, node: 3, what: "lost it".into() }));
     }
 }

@@ -12,7 +12,7 @@
   var FTOP = AXIS + 4, VROW = FTOP + FROWS * FROW + 2, TOP = VROW + 24;
   var ctop = TOP + D.nodes.length * LANE + 22;
   var height = ctop + D.clients.length * CLANE + 10;
-  var BUCKET_PX = 12, SPAN_MIN_US = 2000, FAULT_LABEL_PX = 420;
+  var BUCKET_PX = 20, SPAN_MIN_US = 2000, FAULT_LABEL_PX = 640;
   var view = { t0: 0, t1: D.end_us };
   var showHb = false;
 
