@@ -6,7 +6,7 @@ use super::driver::watch_event;
 use super::lost_write;
 use crate::checks::serializable::{check_serializable_reads, SerializableRead};
 use crate::checks::watch::{check_watch_streams, WatchEventRecord, WatchStreamRecord};
-use crate::history::{etcd_history, WriteLog};
+use crate::history::{etcd_history, WriteLog, PROBE_CLIENT};
 use crate::report::{check_names, CheckResult, Verdict};
 use crate::workload::{OpKind, OpOutcome, OpRecord};
 use bytes::Bytes;
@@ -76,6 +76,16 @@ pub(crate) fn simulation(
     checks
 }
 
+/// A client as the checker's report names it: the liveness phase's probe writes enter
+/// the history as a client of their own, which is the harness, not the workload.
+fn client_name(client: u64) -> String {
+    if client == PROBE_CLIENT {
+        "liveness probe (the harness's own write)".to_string()
+    } else {
+        format!("client {client}")
+    }
+}
+
 /// What the linearizability check found.
 pub(super) struct Linearizability {
     pub check: CheckResult,
@@ -105,7 +115,12 @@ pub(super) fn linearizability(
             format!("{operations_checked} operation(s) linearizable under the etcd model (values and revisions)"),
         ),
         detcd_checker::Verdict::NotLinearizable => {
-            let r = detcd_checker::report::Report::new(&model, &history, &result);
+            let r = detcd_checker::report::Report::with_client_names(
+                &model,
+                &history,
+                &result,
+                client_name,
+            );
             let text = r.to_text();
             report = Some(r);
             CheckResult::fail(check_names::LINEARIZABILITY, first_lines(&text, 12))
