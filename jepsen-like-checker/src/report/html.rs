@@ -88,7 +88,7 @@ const TEMPLATE_SCRIPT: &str = r#"(function () {
   var A = R.anomaly || null;
   if (A) {
     var box = document.getElementById('anomaly'); box.style.display = 'block';
-    box.appendChild(el('b', '', A.kind)); box.appendChild(document.createTextNode(' — ' + A.sentence));
+    box.appendChild(el('b', '', A.kind)); box.appendChild(document.createTextNode(' — ' + A.sentence.replace(/^[^:]*:\s*/, '')));
   }
   var ex = document.getElementById('explain');
   R.explanation.forEach(function (line) { ex.appendChild(el('li', '', line)); });
@@ -136,7 +136,7 @@ const TEMPLATE_SCRIPT: &str = r#"(function () {
       else if (cand[i] === 'refused') t += 'Candidate at the point of failure: the model refuses it in the state reached.';
       else if (cand[i] === 'deadend') t += 'Candidate at the point of failure: it applies, but nothing works after it.';
       else t += 'Not placed by the search.';
-      if (A && A.op === i) t += ' This is the ' + A.kind + '.';
+      if (A && A.op === i) t += ' Its result shows the ' + A.kind + '.';
       if (missed[i]) t += ' The ' + A.kind + ' did not see this write.';
       return t;
     }
