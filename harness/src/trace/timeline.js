@@ -204,7 +204,8 @@
     D.clients.forEach(function (c, i) { s.push('<text class="clientlabel" x="6" y="' + (ctop + i * CLANE + 12) + '">' + esc(c) + '</text>'); });
     s.push('</svg>');
     frame.innerHTML = s.join('');
-    document.getElementById('window').textContent = 'showing ' + secs(view.t0) + ' – ' + secs(view.t1) + ' of ' + secs(D.end_us);
+    var thinned = D.messages_total > D.messages.length ? ' (' + D.messages.length + ' of the run\'s ' + D.messages_total + ' messages are drawn: heartbeats left out, then every k-th)' : '';
+    document.getElementById('window').textContent = 'showing ' + secs(view.t0) + ' – ' + secs(view.t1) + ' of ' + secs(D.end_us) + thinned;
     var off = document.getElementById('violation-offscreen');
     if (off) off.onclick = jumpToViolation;
     // Where things landed, for the headless-browser test.

@@ -57,6 +57,8 @@ struct Data<'a> {
     kinds: Vec<&'a str>,
     /// [from, to, sent_us, delivered_us or -1 (lost), kind index, heartbeat 0/1]
     messages: Vec<(u64, u64, u64, i64, usize, u8)>,
+    /// How many messages the run sent; more than `messages` holds when thinned.
+    messages_total: usize,
     /// [client lane, node, invoke_us, complete_us, label, outcome]
     ops: Vec<(u64, u64, u64, u64, &'a str, &'a str)>,
     violation: Option<ViolationData<'a>>,
@@ -76,6 +78,26 @@ fn short_violation(text: &str) -> &str {
     match text.strip_prefix("safety violation at ") {
         Some(rest) => rest.split_once(": ").map_or(text, |(_, what)| what),
         None => text,
+    }
+}
+
+/// Most messages one page carries: a run that goes on after a violation can send
+/// millions, which no browser draws and no one reads one by one.
+const MESSAGES_MAX: usize = 150_000;
+
+/// Keeps at most `MESSAGES_MAX` messages: heartbeats go first, then every k-th of the
+/// rest is kept, evenly over the run.
+fn thin(messages: &mut Vec<(u64, u64, u64, i64, usize, u8)>) {
+    if messages.len() > MESSAGES_MAX {
+        messages.retain(|m| m.5 == 0);
+    }
+    if messages.len() > MESSAGES_MAX {
+        let stride = messages.len().div_ceil(MESSAGES_MAX);
+        let mut i = 0;
+        messages.retain(|_| {
+            i += 1;
+            (i - 1) % stride == 0
+        });
     }
 }
 
@@ -120,6 +142,7 @@ impl Timeline {
             faults: Vec::new(),
             kinds: Vec::new(),
             messages: Vec::new(),
+            messages_total: 0,
             ops: Vec::new(),
             violation: None,
         };
@@ -165,6 +188,8 @@ impl Timeline {
                 }
             }
         }
+        data.messages_total = data.messages.len();
+        thin(&mut data.messages);
         data.roles.sort_by_key(|r| (r.0, r.1));
         data.faults.sort_by_key(|f| f.0);
         data
@@ -286,6 +311,26 @@ mod tests {
         assert!(html.contains("Safety violation at 1.000000s:"));
         assert!(html.contains("lost &lt;/script&gt; index 4"), "the banner escapes HTML");
         assert!(!html.contains("http://") && !html.contains("https://"), "no network loads");
+    }
+
+    #[test]
+    fn a_flood_of_messages_is_thinned_to_the_cap() {
+        let mut t = demo();
+        t.marks.retain(|m| !matches!(m, Mark::Message { .. }));
+        for i in 0..(MESSAGES_MAX as u64 + 10) {
+            let kind = if i % 2 == 0 { "heartbeat" } else { "append" };
+            t.marks.push(Mark::Message {
+                from: 1,
+                to: 2,
+                sent_us: i,
+                delivered_us: Some(i + 1),
+                kind: kind.into(),
+            });
+        }
+        let data = t.data();
+        assert_eq!(data.messages_total, MESSAGES_MAX + 10);
+        assert!(data.messages.len() <= MESSAGES_MAX);
+        assert!(data.messages.iter().all(|m| m.5 == 0), "heartbeats go first");
     }
 
     #[test]
