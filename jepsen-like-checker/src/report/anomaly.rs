@@ -42,17 +42,29 @@ fn states_along<M: Model>(
 }
 
 /// The anomaly behind a failed part, if it is a definite stale read or lost write.
-/// `words(i)` describes operation `i` for the sentence.
+/// `part` holds the part's operations; `words(i)` describes operation `i`.
+///
+/// The operations at the point of failure are asked first (the blocked one, then the
+/// candidates the model refused). When the search got stuck on an operation that was
+/// only a victim (it applies, but what follows does not), the part's completed
+/// operations that were never placed are asked next, in call order.
 pub fn find<M: Model>(
     model: &M,
     history: &History<M::Input, M::Output>,
+    part: &[usize],
     failure: &Failure,
     words: impl Fn(usize) -> String,
 ) -> Option<Anomaly> {
     let ops = history.ops();
     let states = states_along(model, history, &failure.linearized)?;
     let refused = failure.candidates.iter().filter(|c| !c.applicable).map(|c| c.op);
-    for x in std::iter::once(failure.blocked).chain(refused) {
+    let mut unplaced: Vec<usize> = part
+        .iter()
+        .copied()
+        .filter(|i| ops[*i].ret.is_some() && !failure.linearized.contains(i))
+        .collect();
+    unplaced.sort_by_key(|&i| (ops[i].call, i));
+    for x in std::iter::once(failure.blocked).chain(refused).chain(unplaced) {
         let op = &ops[x];
         let Some(out) = op.output.as_ref() else { continue };
         // The latest earlier state that explains the operation's result.
@@ -136,7 +148,7 @@ mod tests {
             (1, 20, 30, write(2), RegisterOutput::Written),
             (2, 40, 50, RegisterInput::Read, RegisterOutput::Read(Some(1))),
         ]);
-        let a = find(&Register, &h, &failure(&h), |i| format!("#{i}")).expect("named");
+        let a = find(&Register, &h, &[0, 1, 2], &failure(&h), |i| format!("#{i}")).expect("named");
         assert_eq!(a.kind, "stale read");
         assert_eq!((a.op, a.missed.clone()), (2, vec![1]));
         assert!(
@@ -152,6 +164,6 @@ mod tests {
             (1, 0, 10, write(2), RegisterOutput::Written),
             (2, 20, 30, RegisterInput::Read, RegisterOutput::Read(Some(7))),
         ]);
-        assert_eq!(find(&Register, &h, &failure(&h), |i| format!("#{i}")), None);
+        assert_eq!(find(&Register, &h, &[0, 1], &failure(&h), |i| format!("#{i}")), None);
     }
 }

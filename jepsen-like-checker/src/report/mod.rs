@@ -155,7 +155,9 @@ impl Report {
             anomaly: None,
         };
         report.anomaly = result.parts.iter().find_map(|p| match &p.outcome {
-            Outcome::NotLinearizable(f) => anomaly::find(model, history, f, |i| report.op_words(i)),
+            Outcome::NotLinearizable(f) => {
+                anomaly::find(model, history, &p.ops, f, |i| report.op_words(i))
+            }
             _ => None,
         });
         report.summary = report.summarize();
