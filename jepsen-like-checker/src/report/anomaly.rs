@@ -58,15 +58,28 @@ pub fn find<M: Model>(
     let ops = history.ops();
     let states = states_along(model, history, &failure.linearized)?;
     let refused = failure.candidates.iter().filter(|c| !c.applicable).map(|c| c.op);
-    let mut unplaced: Vec<usize> = part
-        .iter()
-        .copied()
-        .filter(|i| ops[*i].ret.is_some() && !failure.linearized.contains(i))
-        .collect();
+    let outside: Vec<usize> =
+        part.iter().copied().filter(|i| !failure.linearized.contains(i)).collect();
+    let mut unplaced: Vec<usize> =
+        outside.iter().copied().filter(|&i| ops[i].ret.is_some()).collect();
     unplaced.sort_by_key(|&i| (ops[i].call, i));
+    let last = states.last()?;
     for x in std::iter::once(failure.blocked).chain(refused).chain(unplaced) {
         let op = &ops[x];
         let Some(out) = op.output.as_ref() else { continue };
+        // Not definite when one more operation that was running could have made the
+        // result right (an unknown write of the value read, say).
+        let deadline = op.ret.unwrap_or(u64::MAX);
+        let explained = outside.iter().any(|&u| {
+            u != x
+                && ops[u].call < deadline
+                && model
+                    .step(last, &ops[u].input, ops[u].output.as_ref())
+                    .is_some_and(|s| model.step(&s, &op.input, Some(out)).is_some())
+        });
+        if explained {
+            continue;
+        }
         // The latest earlier state that explains the operation's result.
         let Some(k) = (0..states.len() - 1)
             .rev()
