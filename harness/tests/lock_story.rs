@@ -1,11 +1,13 @@
 //! The story `detcd replay lock-unfenced -v` tells, and the pause fault in the trace.
-//! One test in its own binary: traced runs capture `tracing` events through a
+//! One test in its own binary: traced runs also capture `tracing` events through a
 //! thread-local subscriber, and an untraced run on another thread at the same time can
 //! leave an event's callsite disabled.
 
+use detcd_harness::trace::steplog::{step_log, StepLogOptions};
 use detcd_harness::trace::timeline::Mark;
-use detcd_harness::trace::{marks, steplog, traced};
+use detcd_harness::trace::{marks, traced};
 use detcd_scenarios::builtin;
+use detcd_sim::SimEvent;
 
 #[test]
 fn lock_runs_tell_their_story() {
@@ -16,17 +18,14 @@ fn lock_runs_tell_their_story() {
 fn pauses_happen_and_fenced_writes_are_refused() {
     let scenario = builtin("lock-fenced").expect("built-in");
     let traced = traced::traced_run(&scenario, 1);
-    let pauses = traced.records.iter().filter(|r| r.name() == "client_pause").count();
+    let events = &traced.artifacts.events;
+    let pauses = events.iter().filter(|e| matches!(e.event, SimEvent::ClientPause { .. })).count();
     assert!(pauses >= 2, "{pauses} pause(s)");
-    let lines = steplog::step_log(&traced.records, &traced.artifacts.records);
+    let lines =
+        step_log(&traced.artifacts.events, &traced.artifacts.records, &StepLogOptions::default());
     assert!(lines.iter().any(|l| l.contains("the resource REFUSED its exit write")), "{lines:#?}");
-    let timeline = marks::timeline(
-        &traced.records,
-        &traced.artifacts.records,
-        3,
-        String::new(),
-        String::new(),
-    );
+    let timeline =
+        marks::timeline(events, &traced.artifacts.records, 3, String::new(), String::new());
     let drawn = timeline
         .marks
         .iter()
@@ -39,7 +38,8 @@ fn the_step_log_tells_the_unfenced_story() {
     let scenario = builtin("lock-unfenced").expect("built-in");
     let traced = traced::traced_run(&scenario, 1);
     assert!(!traced.report.passed(&detcd_scenarios::Expect::Pass));
-    let lines = steplog::step_log(&traced.records, &traced.artifacts.records);
+    let lines =
+        step_log(&traced.artifacts.events, &traced.artifacts.records, &StepLogOptions::default());
     let position = |needle: &str| {
         lines
             .iter()

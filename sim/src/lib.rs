@@ -40,21 +40,18 @@
 //!
 //! # Observability
 //!
-//! Every event goes to `tracing` under target `detcd_sim`; the event's message is its
-//! name in plain words (`send`, `deliver`, `drop`, `duplicate`, `reorder`, `tick` (trace
-//! level), `role_change`, `persist`, `persisted`, `crash`, `restart`, `partition`, `heal`,
-//! `clock_skew`, `clock_jump`, `network_rates`, `transfer_leader`, `faults_cancelled`, `client_pause`,
-//! `client_invoke`, `client_complete`, `client_timeout`, `banner`, `violation`) with
-//! structured fields
-//! (`t_us`, `node`, `peer`, `kind`, `term`, ...). The world also keeps a running trace
-//! hash of the same events (`World::trace_hash`), so determinism is testable without a
-//! subscriber.
+//! Every event is one typed `SimEvent`, recorded once (`World::emit`) into three
+//! readers: the running trace hash (`World::trace_hash`, so determinism is testable
+//! without a subscriber); `tracing` under target `detcd_sim`, the message being the
+//! event's name (`SimEvent::name`: `send`, `deliver`, `drop`, `role_change`, `crash`,
+//! ...; ticks at trace level) with structured fields (`t_us`, `node`, `peer`, `kind`,
+//! `term`, ...); and, when `WorldOptions::event_log_max` is set, the world's event log
+//! (`World::events`) that the harness's step log and time line read.
 
 pub mod client;
 pub mod clock;
 pub mod disk;
 pub mod kv_run;
-pub mod liveness;
 pub mod nemesis;
 pub mod network;
 pub mod options;
@@ -75,5 +72,6 @@ pub use pauses::ClientTarget;
 pub use safety::{Violation, ViolationKind};
 pub use types_ext::ClientId;
 pub use world::{
-    LivenessFailure, LivenessReport, NodeSetup, SimError, Stats, World, LIVENESS_CLIENT,
+    DropReason, LivenessFailure, LivenessReport, MsgHead, NodeSetup, SimError, SimEvent, Stamped,
+    Stats, World, LIVENESS_CLIENT,
 };

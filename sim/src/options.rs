@@ -117,6 +117,11 @@ pub struct WorldOptions {
     pub check_raft_safety: bool,
     /// A hard limit on events in one run: a run that reaches it stops with a typed error.
     pub events_max: u64,
+    /// Keep up to this many events in the world's event log (`World::events`) for a
+    /// step log or time line; 0, the default, keeps none. It only observes: the run is
+    /// the same with any value.
+    #[serde(default)]
+    pub event_log_max: usize,
 }
 
 impl WorldOptions {
@@ -129,6 +134,7 @@ impl WorldOptions {
             clock: ClockOptions::default(),
             check_raft_safety: true,
             events_max: 50_000_000,
+            event_log_max: 0,
         }
     }
 }

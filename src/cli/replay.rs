@@ -15,6 +15,7 @@ use std::process::ExitCode;
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   detcd replay leader-isolation --seed 7 -v
+  detcd replay lying-fsync --seed 3 --only elections,commits
   detcd replay lying-fsync --seed 3 --html run.html --trace run.jsonl
   detcd replay lying-fsync --seed 1 --keep-going    (see the lost write from the clients' side)
   detcd replay ./my-scenario.toml --seed 12
@@ -36,10 +37,14 @@ pub struct ReplayArgs {
     /// report goes next to it as FILE-linearizability.html.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-    /// Print a step log: elections, votes, role changes, partitions, crashes,
+    /// Print a step log: elections, votes, role changes, commits, partitions, crashes,
     /// restarts, clock faults and client operations, each stamped with simulated time.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Print the step log with only these topics (comma-separated: elections, faults,
+    /// commits, clients), e.g. `--only elections,faults`. Implies -v.
+    #[arg(long, value_name = "TOPICS", value_delimiter = ',')]
+    pub only: Vec<steplog::Topic>,
     /// Go on after a Raft safety violation instead of stopping there, so the clients'
     /// checks show what it did (a lost write, a stale read). The run still fails on
     /// the violation; its trace hash differs from the stopped run's.
@@ -74,7 +79,7 @@ pub fn write_html(
         r.trace_hash
     );
     let mut timeline = marks::timeline(
-        &run.records,
+        &run.artifacts.events,
         &run.artifacts.records,
         scenario.cluster.size,
         format!("{} at seed {}", scenario.name, r.seed),
@@ -112,13 +117,16 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         Err(e) => return bad_input(&e),
     };
     let scenario = &loaded.scenario;
-    let options = RunOptions { keep_going: args.keep_going };
+    let options = RunOptions { keep_going: args.keep_going, ..RunOptions::default() };
     let traced = traced::traced_run_with(scenario, args.seed, options);
     let r = &traced.report;
     println!("{}", traced.artifacts.banner);
-    if args.verbose {
+    if args.verbose || !args.only.is_empty() {
+        let only = (!args.only.is_empty()).then(|| args.only.iter().copied().collect());
+        let options = steplog::StepLogOptions { only };
         println!("step log:");
-        for line in steplog::step_log(&traced.records, &traced.artifacts.records) {
+        let a = &traced.artifacts;
+        for line in steplog::step_log(&a.events, &a.records, &options) {
             println!("{line}");
         }
     }

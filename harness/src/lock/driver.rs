@@ -121,9 +121,10 @@ pub(super) struct LockDriver {
     pub observers: Vec<Observer>,
 }
 
-/// Tells one step of the story, in plain words, to the trace (and so to `replay -v`).
-fn tell(t_us: u64, client: u64, text: &str) {
-    tracing::info!(target: "detcd_lock", t_us, client, text, "lock");
+/// Tells one step of the story, in plain words, to the world's events (and so to the
+/// trace and `replay -v`).
+fn tell(world: &mut World<EtcdNode>, client: u64, text: &str) {
+    world.note(client, text.to_string());
 }
 
 impl LockDriver {
@@ -279,7 +280,7 @@ impl LockDriver {
             ),
             _ => "resumes after its pause".to_string(),
         };
-        tell(self.now(), self.clients[c].id, &text);
+        tell(&mut self.world, self.clients[c].id, &text);
     }
 
     fn start(&mut self, c: usize) {
@@ -294,7 +295,7 @@ impl LockDriver {
     /// the client starts over.
     fn abandon(&mut self, c: usize, why: &str) {
         self.close_watch(c);
-        tell(self.now(), self.clients[c].id, &format!("{why}: starts over"));
+        tell(&mut self.world, self.clients[c].id, &format!("{why}: starts over"));
         self.release_lease(c);
     }
 
@@ -373,7 +374,7 @@ impl LockDriver {
                 if gone && self.clients[c].lease == lease {
                     match self.clients[c].state {
                         State::Holding { .. } => tell(
-                            self.now(),
+                            &mut self.world,
                             self.clients[c].id,
                             "hears that its lease is gone (a keep-alive found no lease)",
                         ),
@@ -386,7 +387,7 @@ impl LockDriver {
                 let client = self.clients[c].id;
                 match ok {
                     Ok(Response::Txn(t)) if t.succeeded => tell(
-                        self.now(),
+                        &mut self.world,
                         client,
                         &format!(
                             "the resource accepted its {} write (section {section}, revision {})",
@@ -395,15 +396,14 @@ impl LockDriver {
                         ),
                     ),
                     Ok(Response::Txn(_)) => {
-                        tell(
-                            self.now(),
+                        tell(&mut self.world,
                             client,
                             &format!("the resource REFUSED its {} write (section {section}): its lock key no longer has the fencing token's create revision — it lost the lock", mark.word()),
                         );
                         return self.release(c);
                     }
                     _ => tell(
-                        self.now(),
+                        &mut self.world,
                         client,
                         &format!("its {} write has an unknown outcome", mark.word()),
                     ),
@@ -459,7 +459,7 @@ impl LockDriver {
             if paused { " DURING ITS PAUSE" } else { "" },
             String::from_utf8_lossy(key),
         );
-        tell(self.now(), owner, &text);
+        tell(&mut self.world, owner, &text);
     }
 
     /// Decides from every waiter key whether client `c` owns the lock, else watches the
@@ -477,8 +477,7 @@ impl LockDriver {
                 let id =
                     self.send(c, Purpose::Watch, req::watch_key(stream, &kv.key, revision + 1));
                 let owner = self.keys.get(&kv.key).map_or(0, |k| k.0);
-                tell(
-                    self.now(),
+                tell(&mut self.world,
                     self.clients[c].id,
                     &format!(
                         "waits for the lock: c{owner}'s key {} (create revision {}) is ahead of its own {key} (create revision {token}); watches it for deletion",
@@ -498,8 +497,7 @@ impl LockDriver {
         self.holder = Some(c);
         self.world.set_lock_holder(Some(client));
         if self.prefix == req::ELECTION_PREFIX {
-            tell(
-                self.now(),
+            tell(&mut self.world,
                 client,
                 &format!("WINS the election: its key {key} has the lowest create revision, {token}, which is its term"),
             );
@@ -507,8 +505,7 @@ impl LockDriver {
             self.clients[c].state = State::Holding { key, token, section, done: 0 };
             return self.proclaim(c);
         }
-        tell(
-            self.now(),
+        tell(&mut self.world,
             client,
             &format!("ACQUIRES the lock (section {section}): its key {key} has the lowest create revision, {token} (the fencing token)"),
         );
@@ -532,7 +529,7 @@ impl LockDriver {
         if self.spec.fenced {
             let value = encode(client, section, mark);
             tell(
-                self.now(),
+                &mut self.world,
                 client,
                 &format!(
                     "sends its {} write to the resource, fenced by token {token}",
@@ -552,7 +549,7 @@ impl LockDriver {
             ),
             _ => format!("writes {} to the resource (section {section})", mark.word()),
         };
-        tell(now, client, &text);
+        tell(&mut self.world, client, &text);
         match mark {
             Mark::Enter => self.work(c),
             Mark::Exit => self.release(c),
@@ -569,7 +566,7 @@ impl LockDriver {
         } else {
             "releases the lock (revokes its lease)"
         };
-        tell(self.now(), self.clients[c].id, text);
+        tell(&mut self.world, self.clients[c].id, text);
         self.release_lease(c);
     }
 
@@ -594,20 +591,19 @@ impl LockDriver {
                 let revision = t.header.revision;
                 self.claims.push(Claim { client, term, revision, what: "proclaimed" });
                 tell(
-                    self.now(),
+                    &mut self.world,
                     client,
                     &format!("proclaims value {n} of term {term} (revision {revision})"),
                 );
             }
             Ok(Response::Txn(_)) => {
-                tell(
-                    self.now(),
+                tell(&mut self.world,
                     client,
                     &format!("its proclaim was REFUSED: its key no longer has create revision {term}, so it no longer leads"),
                 );
                 return self.release(c);
             }
-            _ => tell(self.now(), client, &format!("its proclaim {n} has an unknown outcome")),
+            _ => tell(&mut self.world, client, &format!("its proclaim {n} has an unknown outcome")),
         }
         if n >= self.spec.proclaims {
             self.release(c);

@@ -22,7 +22,7 @@ use detcd_core::raft;
 use detcd_core::server::{self, EtcdNode, Request, Response};
 use detcd_scenarios::{LockSpec, Scenario};
 use detcd_sim::rng::{stream, Component};
-use detcd_sim::{LivenessReport, NodeSetup, SimError, World, WorldOptions};
+use detcd_sim::{LivenessReport, NodeSetup, SimError, Stamped, World, WorldOptions};
 use driver::Driver;
 
 /// The cluster id every simulated member reports.
@@ -37,6 +37,8 @@ pub struct RunArtifacts {
     pub banner: String,
     /// The checker's report of the history, when it was not linearizable.
     pub linearizability_report: Option<detcd_checker::report::Report>,
+    /// The world's events but ticks, in order (empty unless the run was `run_logged`).
+    pub events: Vec<Stamped>,
     /// The first Raft safety violation in words, the client write it lost named.
     pub violation: Option<String>,
 }
@@ -49,12 +51,19 @@ pub struct RunOptions {
     /// still fails on the violation. Changes the run (and its trace hash) only when a
     /// violation happens.
     pub keep_going: bool,
+    /// Keep up to this many of the world's events (0: none), for a step log or time
+    /// line.
+    pub event_log_max: usize,
 }
 
 /// The violation of a finished world in words, if it had one.
 fn violation_text(world: &World<EtcdNode>, records: &[OpRecord]) -> Option<String> {
     world.violation().map(|v| lost_write::describe(v, records))
 }
+
+/// The most events a logged run keeps: far more than any scenario's safety and
+/// liveness phases make without ticks, yet a bound on memory.
+pub const EVENT_LOG_MAX: usize = 5_000_000;
 
 /// The world options a scenario implies for `seed`.
 pub fn world_options(scenario: &Scenario, seed: u64) -> WorldOptions {
@@ -130,6 +139,7 @@ fn run_lock(
         Err(e) => Err(e),
         Ok(()) => liveness(&mut outcome.world, scenario),
     };
+    let events = outcome.world.take_events();
     let world = &outcome.world;
     let went_on = world.violation().map(|v| (v, world.later_violations()));
     let mut checks = verdicts::simulation(&liveness, went_on, &[]);
@@ -151,6 +161,7 @@ fn run_lock(
         watch_streams: Vec::new(),
         banner,
         linearizability_report: None,
+        events,
         violation: violation_text(world, &[]),
     };
     (report, artifacts)
@@ -161,11 +172,21 @@ pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
     run_with(scenario, seed, RunOptions::default())
 }
 
-/// Runs `scenario` at `seed` with `options` and checks it.
-pub fn run_with(scenario: &Scenario, seed: u64, options: RunOptions) -> (RunReport, RunArtifacts) {
+/// The very run `run` makes, keeping the world's events (up to `EVENT_LOG_MAX`) in its
+/// artifacts for a step log or time line.
+pub fn run_logged(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
+    run_with(scenario, seed, RunOptions { event_log_max: EVENT_LOG_MAX, ..RunOptions::default() })
+}
+
+/// Runs `scenario` at `seed` with `run_options` and checks it.
+pub fn run_with(
+    scenario: &Scenario,
+    seed: u64,
+    run_options: RunOptions,
+) -> (RunReport, RunArtifacts) {
     let wall = std::time::Instant::now();
-    let run_options = options;
-    let options = world_options(scenario, seed);
+    let mut options = world_options(scenario, seed);
+    options.event_log_max = run_options.event_log_max;
     let sc = scenario.clone();
     let mut world: World<EtcdNode> = World::new(options, move |setup| node_config(&sc, setup));
     world.set_transfer_hook(transfer);
@@ -210,6 +231,7 @@ pub fn run_with(scenario: &Scenario, seed: u64, options: RunOptions) -> (RunRepo
     checks.extend(verdicts::watches(&driver.world, &watch_streams));
     checks.push(verdicts::serializable_reads(&driver.records));
 
+    let events = driver.world.take_events();
     let world = &driver.world;
     let report = RunReport {
         scenario: scenario.name.clone(),
@@ -228,8 +250,9 @@ pub fn run_with(scenario: &Scenario, seed: u64, options: RunOptions) -> (RunRepo
         records: driver.records,
         watch_streams,
         banner,
-        linearizability_report: lin.report,
         violation,
+        linearizability_report: lin.report,
+        events,
     };
     (report, artifacts)
 }

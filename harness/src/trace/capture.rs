@@ -1,5 +1,6 @@
 //! Capturing a run's `tracing` events as plain records (name, level, fields) so one
-//! replay can be written as JSON lines, printed as a step log and drawn as a time line.
+//! replay can be written as JSON lines. (The step log and time line read the world's
+//! typed events instead.)
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -18,14 +19,6 @@ pub struct TraceRecord {
 }
 
 impl TraceRecord {
-    /// A simulator event built by hand (tests, tools): `name` is its message.
-    pub fn sim_event(name: &str, fields: &[(&str, &str)]) -> TraceRecord {
-        let mut fields: BTreeMap<String, String> =
-            fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        fields.insert("message".into(), name.into());
-        TraceRecord { level: "DEBUG".into(), target: "detcd_sim".into(), fields }
-    }
-
     pub fn field(&self, name: &str) -> Option<&str> {
         self.fields.get(name).map(String::as_str)
     }

@@ -1,85 +1,77 @@
-//! From a run's captured events and client operations to the marks of its time line:
+//! From a run's typed events and client operations to the marks of its time line:
 //! role bands from role changes, arrows from paired send/deliver events, lost messages
 //! from drops, down intervals from crashes and restarts, faults (client pauses too), and
 //! client operations.
 
-use super::capture::TraceRecord;
 use super::timeline::{Mark, Timeline};
 use crate::workload::OpRecord;
+use detcd_sim::{SimEvent, Stamped};
 use std::collections::{BTreeMap, VecDeque};
 
 /// A message in flight: who sent what, waiting for its delivery or drop.
-type LinkKey = (u64, u64, String);
+type LinkKey = (u64, u64, &'static str);
 
 /// Pairs sends with deliveries and drops. Messages on one link of one kind are matched
 /// first in, first out; a reordered message can therefore be drawn against its
 /// neighbour's send time, which moves an arrow's tail by at most one message gap.
-fn messages(records: &[TraceRecord], marks: &mut Vec<Mark>) {
+fn messages(events: &[Stamped], marks: &mut Vec<Mark>) {
     let mut pending: BTreeMap<LinkKey, VecDeque<u64>> = BTreeMap::new();
-    let mut previous: Option<&TraceRecord> = None;
-    for r in records {
-        let (Some(t), Some(node), Some(peer)) =
-            (r.u64_field("t_us"), r.u64_field("node"), r.u64_field("peer"))
-        else {
-            previous = Some(r);
-            continue;
-        };
-        let kind = r.field("kind").unwrap_or("").to_string();
-        match r.name() {
-            "send" => pending.entry((node, peer, kind)).or_default().push_back(t),
-            "duplicate" => {
-                // The copy is a second delivery of the send just recorded.
-                pending.entry((node, peer, kind)).or_default().push_back(t);
+    for e in events {
+        let t = e.at_us;
+        match &e.event {
+            // A duplicate's copy is a second delivery of the send just recorded.
+            SimEvent::Send { msg } | SimEvent::Duplicate { msg, .. } => {
+                pending.entry((msg.from, msg.to, msg.kind)).or_default().push_back(t)
             }
-            "deliver" => {
-                // A delivery names the receiver as `node` and the sender as `peer`.
+            SimEvent::Deliver { msg } => {
                 if let Some(sent) =
-                    pending.get_mut(&(peer, node, kind.clone())).and_then(VecDeque::pop_front)
+                    pending.get_mut(&(msg.from, msg.to, msg.kind)).and_then(VecDeque::pop_front)
                 {
                     marks.push(Mark::Message {
-                        from: peer,
-                        to: node,
+                        from: msg.from,
+                        to: msg.to,
                         sent_us: sent,
                         delivered_us: Some(t),
-                        kind,
+                        kind: msg.kind.to_string(),
                     });
                 }
             }
-            "drop" => {
-                let at_send = previous.is_some_and(|p| {
-                    p.name() == "send"
-                        && p.u64_field("t_us") == Some(t)
-                        && p.u64_field("node") == Some(node)
-                        && p.u64_field("peer") == Some(peer)
-                        && p.field("kind") == r.field("kind")
-                });
-                let queue = pending.get_mut(&(node, peer, kind.clone()));
-                let sent = if at_send {
+            SimEvent::Drop { msg, reason } => {
+                let queue = pending.get_mut(&(msg.from, msg.to, msg.kind));
+                // Dropped at the sender: the send just recorded; in flight: the oldest.
+                let sent = if reason.at_send() {
                     queue.and_then(VecDeque::pop_back)
                 } else {
                     queue.and_then(VecDeque::pop_front)
                 };
-                let why = r.field("reason").unwrap_or("lost");
                 marks.push(Mark::Message {
-                    from: node,
-                    to: peer,
+                    from: msg.from,
+                    to: msg.to,
                     sent_us: sent.unwrap_or(t),
                     delivered_us: None,
-                    kind: format!("{kind} ({why})"),
+                    kind: format!("{} ({})", msg.kind, reason.word()),
                 });
             }
             _ => {}
         }
-        previous = Some(r);
     }
+}
+
+/// A crash as the time line needs it: when, which member, writes lost, and how many of
+/// those the disk had acknowledged as durable (a lying fsync).
+struct Crashed {
+    at_us: u64,
+    node: u64,
+    lost: usize,
+    acknowledged_lost: usize,
 }
 
 /// One fault mark for the crashes at one instant: a power loss when every member went
 /// down at once, saying whether the disks had lied about their fsyncs.
-fn crash_fault(crashes: &[&TraceRecord], nodes: u64) -> Mark {
-    let at_us = crashes.first().and_then(|c| c.u64_field("t_us")).unwrap_or(0);
-    let sum = |field: &str| crashes.iter().filter_map(|c| c.u64_field(field)).sum::<u64>();
-    let (lost, acknowledged) = (sum("lost_ops"), sum("acknowledged_lost"));
+fn crash_fault(crashes: &[Crashed], nodes: u64) -> Mark {
+    let at_us = crashes.first().map_or(0, |c| c.at_us);
+    let lost: usize = crashes.iter().map(|c| c.lost).sum();
+    let acknowledged: usize = crashes.iter().map(|c| c.acknowledged_lost).sum();
     let lost = if acknowledged > 0 {
         format!(
             "fsync lied: {acknowledged} write(s) the disks had acknowledged as durable are gone"
@@ -91,16 +83,15 @@ fn crash_fault(crashes: &[&TraceRecord], nodes: u64) -> Mark {
         let what = format!("power loss, every node crashes; {lost}");
         return Mark::Fault { at_us, node: None, what };
     }
-    let names: Vec<String> =
-        crashes.iter().map(|c| format!("node {}", c.field("node").unwrap_or("?"))).collect();
-    let node = if crashes.len() == 1 { crashes[0].u64_field("node") } else { None };
+    let names: Vec<String> = crashes.iter().map(|c| format!("node {}", c.node)).collect();
+    let node = if crashes.len() == 1 { Some(crashes[0].node) } else { None };
     let what = format!("{} crashed; {lost}", names.join(", "));
     Mark::Fault { at_us, node, what }
 }
 
 /// The time line of one run over members `1..=nodes`.
 pub fn timeline(
-    records: &[TraceRecord],
+    events: &[Stamped],
     ops: &[OpRecord],
     nodes: u64,
     title: String,
@@ -110,81 +101,70 @@ pub fn timeline(
     let mut end_us = 0;
     let mut down_since: BTreeMap<u64, u64> = BTreeMap::new();
     // Crashes at one instant are gathered: every member at once is one power loss.
-    let mut crashes: Vec<&TraceRecord> = Vec::new();
-    for r in records {
-        let Some(t) = r.u64_field("t_us") else { continue };
-        if crashes.first().is_some_and(|c| c.u64_field("t_us") != Some(t)) {
+    let mut crashes: Vec<Crashed> = Vec::new();
+    for e in events {
+        let t = e.at_us;
+        if crashes.first().is_some_and(|c| c.at_us != t) {
             marks.push(crash_fault(&crashes, nodes));
             crashes.clear();
         }
         end_us = end_us.max(t);
-        let node = r.u64_field("node");
         let fault = |what: String, node: Option<u64>| Mark::Fault { at_us: t, node, what };
-        match r.name() {
-            "role_change" => marks.push(Mark::Role {
-                node: node.unwrap_or(0),
+        match &e.event {
+            SimEvent::RoleChange { node, role, term, .. } => marks.push(Mark::Role {
+                node: *node,
                 at_us: t,
-                role: r.field("role").unwrap_or("").to_string(),
-                term: r.u64_field("term").unwrap_or(0),
+                role: format!("{role:?}"),
+                term: *term,
             }),
-            "crash" => {
-                let n = node.unwrap_or(0);
-                down_since.insert(n, t);
-                crashes.push(r);
+            SimEvent::Crash { node, lost_ops, acknowledged_lost, .. } => {
+                down_since.insert(*node, t);
+                crashes.push(Crashed {
+                    at_us: t,
+                    node: *node,
+                    lost: *lost_ops,
+                    acknowledged_lost: *acknowledged_lost,
+                });
             }
-            "restart" => {
-                let n = node.unwrap_or(0);
-                if let Some(from_us) = down_since.remove(&n) {
-                    marks.push(Mark::Down { node: n, from_us, until_us: Some(t) });
+            SimEvent::Restart { node } => {
+                if let Some(from_us) = down_since.remove(node) {
+                    marks.push(Mark::Down { node: *node, from_us, until_us: Some(t) });
                 }
                 // The restarted member begins again as a follower.
-                marks.push(Mark::Role { node: n, at_us: t, role: "Follower".into(), term: 0 });
+                marks.push(Mark::Role { node: *node, at_us: t, role: "Follower".into(), term: 0 });
             }
-            "partition" => marks.push(fault(
-                format!("partition: {}", r.field("shape").unwrap_or("links cut")),
+            SimEvent::Partition { shape, .. } => {
+                marks.push(fault(format!("partition: {shape}"), None))
+            }
+            SimEvent::Heal => marks.push(fault("network healed".into(), None)),
+            SimEvent::NetworkRates { drop_rate, duplicate_rate, reorder_rate } => {
+                marks.push(fault(
+                    format!(
+                    "network: drop {drop_rate} duplicate {duplicate_rate} reorder {reorder_rate}"
+                ),
+                    None,
+                ))
+            }
+            SimEvent::ClockSkew { node, rate_permille } => marks.push(fault(
+                format!("clock runs at {:.3}x", f64::from(*rate_permille) / 1000.0),
+                Some(*node),
+            )),
+            SimEvent::ClockJump { node, ticks } => {
+                marks.push(fault(format!("clock jumps {ticks} ticks"), Some(*node)))
+            }
+            SimEvent::TransferLeader { leader, to, .. } => {
+                marks.push(fault(format!("leadership handed to node {to}"), Some(*leader)))
+            }
+            SimEvent::ClientPause { client, duration_us } => marks.push(fault(
+                format!("client {client} paused for {:.3}s", *duration_us as f64 / 1e6),
                 None,
             )),
-            "heal" => marks.push(fault("network healed".into(), None)),
-            "network_rates" => marks.push(fault(
-                format!(
-                    "network: drop {} duplicate {} reorder {}",
-                    r.field("drop_rate").unwrap_or("?"),
-                    r.field("duplicate_rate").unwrap_or("?"),
-                    r.field("reorder_rate").unwrap_or("?")
-                ),
-                None,
-            )),
-            "clock_skew" => marks.push(fault(
-                format!(
-                    "clock runs at {:.3}x",
-                    r.u64_field("rate_permille").unwrap_or(1000) as f64 / 1000.0
-                ),
-                node,
-            )),
-            "clock_jump" => marks.push(fault(
-                format!("clock jumps {} ticks", r.field("ticks").unwrap_or("?")),
-                node,
-            )),
-            "transfer_leader" => marks.push(fault(
-                format!("leadership handed to node {}", r.field("peer").unwrap_or("?")),
-                node,
-            )),
-            "client_pause" => marks.push(fault(
-                format!(
-                    "client {} paused for {:.3}s",
-                    r.field("client").unwrap_or("?"),
-                    r.u64_field("duration_us").unwrap_or(0) as f64 / 1e6
-                ),
-                None,
-            )),
-            "faults_cancelled" => {
+            SimEvent::FaultsCancelled { .. } => {
                 marks.push(fault("faults end: the liveness phase begins".into(), None))
             }
-            "violation" => marks.push(Mark::Violation {
-                at_us: t,
-                node: node.unwrap_or(0),
-                what: r.field("violation").unwrap_or("").to_string(),
-            }),
+            SimEvent::Violation(v) => {
+                marks.push(Mark::Violation { at_us: t, node: v.node, what: v.to_string() })
+            }
             _ => {}
         }
     }
@@ -194,7 +174,7 @@ pub fn timeline(
     for (node, from_us) in down_since {
         marks.push(Mark::Down { node, from_us, until_us: None });
     }
-    messages(records, &mut marks);
+    messages(events, &mut marks);
     let mut clients: Vec<u64> = ops.iter().map(|o| o.client).collect();
     clients.sort_unstable();
     clients.dedup();
@@ -215,22 +195,34 @@ pub fn timeline(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use detcd_core::raft::Role;
+    use detcd_sim::{DropReason, MsgHead};
 
-    fn rec(name: &str, fields: &[(&str, &str)]) -> TraceRecord {
-        TraceRecord::sim_event(name, fields)
+    fn at(t: u64, event: SimEvent) -> Stamped {
+        Stamped { at_us: t, event }
     }
 
     #[test]
     fn pairs_sends_with_deliveries_and_drops() {
-        let records = vec![
-            rec("send", &[("t_us", "10"), ("node", "1"), ("peer", "2"), ("kind", "vote")]),
-            rec("send", &[("t_us", "20"), ("node", "1"), ("peer", "3"), ("kind", "vote")]),
-            rec("drop", &[("t_us", "20"), ("node", "1"), ("peer", "3"), ("kind", "vote")]),
-            rec("deliver", &[("t_us", "30"), ("node", "2"), ("peer", "1"), ("kind", "vote")]),
-            rec("crash", &[("t_us", "40"), ("node", "3")]),
-            rec("role_change", &[("t_us", "50"), ("node", "1"), ("role", "Leader"), ("term", "2")]),
+        let vote = |from, to| MsgHead::new(from, to, 2, "vote", None);
+        let events = vec![
+            at(10, SimEvent::Send { msg: vote(1, 2) }),
+            at(20, SimEvent::Send { msg: vote(1, 3) }),
+            at(20, SimEvent::Drop { msg: vote(1, 3), reason: DropReason::CutAtSend }),
+            at(30, SimEvent::Deliver { msg: vote(1, 2) }),
+            at(
+                40,
+                SimEvent::Crash {
+                    node: 3,
+                    lost_ops: 0,
+                    acknowledged_lost: 0,
+                    survived_ops: 0,
+                    torn_entries: 0,
+                },
+            ),
+            at(50, SimEvent::RoleChange { node: 1, role: Role::Leader, term: 2, leader: Some(1) }),
         ];
-        let t = timeline(&records, &[], 3, "t".into(), "s".into());
+        let t = timeline(&events, &[], 3, "t".into(), "s".into());
         assert!(t.marks.contains(&Mark::Message {
             from: 1,
             to: 2,
@@ -238,31 +230,62 @@ mod tests {
             delivered_us: Some(30),
             kind: "vote".into()
         }));
-        assert!(t.marks.iter().any(|m| matches!(
-            m,
-            Mark::Message { from: 1, to: 3, sent_us: 20, delivered_us: None, .. }
-        )));
+        assert!(t.marks.contains(&Mark::Message {
+            from: 1,
+            to: 3,
+            sent_us: 20,
+            delivered_us: None,
+            kind: "vote (partitioned)".into()
+        }));
         assert!(t.marks.contains(&Mark::Down { node: 3, from_us: 40, until_us: None }));
         assert!(t.marks.iter().any(|m| matches!(m, Mark::Role { node: 1, term: 2, .. })));
         assert_eq!(t.end_us, 50);
     }
 
     #[test]
-    fn a_power_loss_is_one_fault_that_says_fsync_lied() {
-        let crash = |t: &str, n: &str, acked: &str| {
-            rec(
-                "crash",
-                &[("t_us", t), ("node", n), ("lost_ops", "2"), ("acknowledged_lost", acked)],
-            )
-        };
-        let records = vec![
-            crash("100", "1", "2"),
-            crash("100", "2", "2"),
-            crash("100", "3", "2"),
-            crash("500", "2", "0"),
-            rec("violation", &[("t_us", "600"), ("node", "3"), ("violation", "lost it")]),
+    fn an_in_flight_drop_pairs_with_the_oldest_send() {
+        let append = MsgHead::new(1, 2, 1, "append", None);
+        let events = vec![
+            at(10, SimEvent::Send { msg: append }),
+            at(15, SimEvent::Send { msg: append }),
+            at(30, SimEvent::Drop { msg: append, reason: DropReason::ReceiverDown }),
+            at(31, SimEvent::Deliver { msg: append }),
         ];
-        let t = timeline(&records, &[], 3, "t".into(), "s".into());
+        let t = timeline(&events, &[], 2, "t".into(), "s".into());
+        let arrows: Vec<(u64, Option<u64>)> = t
+            .marks
+            .iter()
+            .filter_map(|m| match m {
+                Mark::Message { sent_us, delivered_us, .. } => Some((*sent_us, *delivered_us)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(arrows, [(10, None), (15, Some(31))]);
+    }
+
+    #[test]
+    fn a_power_loss_is_one_fault_that_says_fsync_lied() {
+        let crash = |node, acknowledged_lost| SimEvent::Crash {
+            node,
+            lost_ops: 2,
+            acknowledged_lost,
+            survived_ops: 0,
+            torn_entries: 0,
+        };
+        let violation = detcd_sim::Violation {
+            at_us: 600,
+            node: 3,
+            kind: detcd_sim::ViolationKind::CommitRegressed { from: 5, to: 4 },
+            lost_entry: None,
+        };
+        let events = vec![
+            at(100, crash(1, 2)),
+            at(100, crash(2, 2)),
+            at(100, crash(3, 2)),
+            at(500, crash(2, 0)),
+            at(600, SimEvent::Violation(violation.clone())),
+        ];
+        let t = timeline(&events, &[], 3, "t".into(), "s".into());
         let faults: Vec<&Mark> =
             t.marks.iter().filter(|m| matches!(m, Mark::Fault { .. })).collect();
         assert_eq!(faults.len(), 2, "{faults:?}");
@@ -282,6 +305,10 @@ mod tests {
                 what: "node 2 crashed; 2 unsynced write(s) lost".into()
             }
         );
-        assert!(t.marks.contains(&Mark::Violation { at_us: 600, node: 3, what: "lost it".into() }));
+        assert!(t.marks.contains(&Mark::Violation {
+            at_us: 600,
+            node: 3,
+            what: violation.to_string()
+        }));
     }
 }

@@ -2,10 +2,66 @@
 //! write and converge (every node at the same applied index with the same state hash)
 //! within a bound of true time. Failing to is a typed result, never a hang.
 
+use super::{SimError, World, LIVENESS_CLIENT};
 use crate::client::Outcome;
-use crate::world::{LivenessFailure, LivenessReport, SimError, World, LIVENESS_CLIENT};
+use crate::types_ext::{Index, NodeId, Term};
 use detcd_core::process::Process;
 use detcd_core::types::RequestId;
+
+/// How far the liveness phase got before its bound ran out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LivenessFailure {
+    /// No leader was elected.
+    NoLeader { at_us: u64 },
+    /// A leader existed but no probe write was acknowledged.
+    NoCommit { at_us: u64, leader: Option<NodeId> },
+    /// Writes committed but the nodes did not reach the same applied index and state.
+    NotConverged { at_us: u64, applied: Vec<(NodeId, Index, u64)> },
+}
+
+fn secs(us: u64) -> String {
+    format!("{}.{:06}s", us / 1_000_000, us % 1_000_000)
+}
+
+/// In plain words, for check evidence.
+impl std::fmt::Display for LivenessFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LivenessFailure::NoLeader { at_us } => {
+                write!(f, "no leader elected by {} after the faults healed", secs(*at_us))
+            }
+            LivenessFailure::NoCommit { at_us, leader } => {
+                let who = leader.map_or("a leader".to_string(), |l| format!("node {l} led"));
+                write!(f, "{who}, but no probe write was acknowledged by {}", secs(*at_us))
+            }
+            LivenessFailure::NotConverged { at_us, applied } => {
+                let members: Vec<String> = applied
+                    .iter()
+                    .map(|(id, index, hash)| {
+                        format!("node {id} at index {index} (store hash {hash:016x})")
+                    })
+                    .collect();
+                write!(
+                    f,
+                    "the members did not reach one applied index and store by {}: {}",
+                    secs(*at_us),
+                    members.join(", ")
+                )
+            }
+        }
+    }
+}
+
+/// A converged cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LivenessReport {
+    pub leader: NodeId,
+    pub term: Term,
+    pub applied: Index,
+    pub state_hash: u64,
+    /// True time the liveness phase took.
+    pub elapsed_us: u64,
+}
 
 impl<P: Process> World<P> {
     /// Heals everything, then runs until the cluster has converged or `bound_us` of true

@@ -1,0 +1,162 @@
+//! Faults: the schedule, carrying out each fault (partitions, crashes, restarts, clock
+//! skew and jumps, network rates, leader transfers, client pauses), healing them all,
+//! and the nemesis randomness that resolves random and leader targets.
+
+use super::events::SimEvent;
+use super::stepping::{small, Event};
+use super::World;
+use crate::clock::Clock;
+use crate::nemesis::{FaultAction, FaultSchedule, Target};
+use crate::network::resolve_shape;
+use crate::rng::{stream, Component};
+use crate::types_ext::{ClientId, NodeId};
+use detcd_core::process::Process;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+impl<P: Process> World<P> {
+    /// Schedules every fault of `schedule` (times are true time from the run's start).
+    pub fn schedule(&mut self, schedule: &FaultSchedule) {
+        for f in &schedule.faults {
+            self.faults.push(Some(f.action.clone()));
+            let index = self.faults.len() - 1;
+            self.queue
+                .push_far(f.at_us.max(self.now_us), Event::Fault { index: small(index as u64) });
+        }
+        self.banner.faults_scheduled += schedule.faults.len();
+    }
+
+    /// Carries out one fault now.
+    pub fn apply_fault(&mut self, action: &FaultAction) {
+        let now = self.now_us;
+        match action {
+            FaultAction::Partition { shape } => {
+                let nodes = self.node_ids();
+                let leader = self.leader();
+                let mut rng =
+                    std::mem::replace(&mut self.rng_nemesis, stream(0, Component::Nemesis));
+                let links = {
+                    let this = &*self;
+                    resolve_shape(shape, &nodes, leader, |t, r| this.resolve_target(t, r), &mut rng)
+                };
+                self.rng_nemesis = rng;
+                self.network.set_cut(&links);
+                let cut = self.network.cut_links() as u64;
+                self.emit(SimEvent::Partition { cut_links: cut, shape: shape.clone() });
+            }
+            FaultAction::Heal => self.heal_network(),
+            FaultAction::Crash { node } => {
+                if let Some(i) = self.target_index(node) {
+                    self.crash(i);
+                }
+            }
+            FaultAction::Restart { node } => {
+                if let Some(i) = self.target_index(node) {
+                    self.restart(i);
+                }
+            }
+            FaultAction::RestartAll => {
+                for i in 0..self.nodes.len() {
+                    self.restart(i);
+                }
+            }
+            FaultAction::ClockSkew { node, rate_permille } => {
+                if let Some(i) = self.target_index(node) {
+                    self.set_clock_rate(i, *rate_permille);
+                }
+            }
+            FaultAction::ClockJump { node, ticks } => {
+                if let Some(i) = self.target_index(node) {
+                    self.clock_jump(i, *ticks);
+                }
+            }
+            FaultAction::ClockReset => {
+                for i in 0..self.nodes.len() {
+                    if self.nodes[i].clock.rate_permille != Clock::RATE_TRUE {
+                        self.set_clock_rate(i, Clock::RATE_TRUE);
+                    }
+                }
+            }
+            FaultAction::Network { drop_rate, duplicate_rate, reorder_rate, latency } => {
+                let o = &mut self.network.options;
+                o.drop_rate = *drop_rate;
+                o.duplicate_rate = *duplicate_rate;
+                o.reorder_rate = *reorder_rate;
+                if let Some(l) = latency {
+                    o.latency = *l;
+                }
+                let (drop_rate, duplicate_rate, reorder_rate) =
+                    (*drop_rate, *duplicate_rate, *reorder_rate);
+                self.emit(SimEvent::NetworkRates { drop_rate, duplicate_rate, reorder_rate });
+            }
+            FaultAction::TransferLeader { to } => {
+                let (Some(hook), Some(leader)) = (self.transfer, self.leader()) else { return };
+                let Some(to) = self.target_index(to).map(|i| self.nodes[i].id) else { return };
+                let li = self.slot_index(leader).expect("leader is a member");
+                let accepted = hook(self.nodes[li].process.as_mut().expect("leader runs"), to);
+                self.emit(SimEvent::TransferLeader { leader, to, accepted });
+                self.pump(li);
+                self.check(li);
+            }
+            FaultAction::PauseClient { client, duration_us } => {
+                let Some(client) = self.pauses.resolve(*client) else { return };
+                self.pauses.pause(client, now, *duration_us);
+                self.emit(SimEvent::ClientPause { client, duration_us: *duration_us });
+            }
+        }
+    }
+
+    /// Names the client that holds a lock now, as the workload sees it: the one a
+    /// `ClientTarget::LockHolder` pause hits.
+    pub fn set_lock_holder(&mut self, client: Option<ClientId>) {
+        self.pauses.set_holder(client);
+    }
+
+    /// When `client`'s stop-the-world pause ends, if it is paused now.
+    pub fn paused_until(&self, client: ClientId) -> Option<u64> {
+        self.pauses.paused_until(client, self.now_us)
+    }
+
+    pub(super) fn resolve_target(&self, target: &Target, rng: &mut ChaCha8Rng) -> Option<NodeId> {
+        match target {
+            Target::Node(id) => self.slot_index(*id).map(|i| self.nodes[i].id),
+            Target::Leader => self.leader(),
+            Target::Random => Some(rng.gen_range(1..=self.nodes.len() as NodeId)),
+        }
+    }
+
+    pub(super) fn target_index(&mut self, target: &Target) -> Option<usize> {
+        let mut rng = std::mem::replace(&mut self.rng_nemesis, stream(0, Component::Nemesis));
+        let id = self.resolve_target(target, &mut rng);
+        self.rng_nemesis = rng;
+        id.and_then(|id| self.slot_index(id))
+    }
+
+    pub(super) fn heal_network(&mut self) {
+        self.network.heal();
+        self.emit(SimEvent::Heal);
+    }
+
+    /// Cancels every scheduled fault that has not happened yet.
+    pub fn cancel_faults(&mut self) {
+        let cancelled = self.faults.iter_mut().filter_map(Option::take).count() as u64;
+        self.emit(SimEvent::FaultsCancelled { cancelled });
+    }
+
+    /// Ends every fault: scheduled ones cancelled, partitions healed, network rates zero,
+    /// latency back to the run's configured distribution (no delay spike), clocks true,
+    /// every crashed node restarted. Disk settings stay.
+    pub fn heal_all(&mut self) {
+        self.cancel_faults();
+        self.heal_network();
+        let action = FaultAction::Network {
+            drop_rate: 0.0,
+            duplicate_rate: 0.0,
+            reorder_rate: 0.0,
+            latency: Some(self.options.network.latency),
+        };
+        self.apply_fault(&action);
+        self.apply_fault(&FaultAction::ClockReset);
+        self.apply_fault(&FaultAction::RestartAll);
+    }
+}
