@@ -59,7 +59,9 @@
     for (var t = Math.ceil(view.t0 / step) * step; t <= view.t1; t += step) {
       var gx = X(t).toFixed(1);
       s.push('<line class="grid" x1="' + gx + '" y1="' + AXIS + '" x2="' + gx + '" y2="' + height + '"/>');
-      s.push('<text class="axis" x="' + gx + '" y="12" text-anchor="middle">' + (t / 1e6).toFixed(decimals) + 's</text>');
+      // A tick at the very left edge is labelled from its line on, not centred on it.
+      var anchor = X(t) - LEFT < 20 ? 'start' : 'middle';
+      s.push('<text class="axis" x="' + gx + '" y="12" text-anchor="' + anchor + '">' + (t / 1e6).toFixed(decimals) + 's</text>');
     }
     // Role bands, labelled with the role and term where the band is wide enough.
     var bandLabels = [];
