@@ -18,8 +18,8 @@ struct Cli {
 enum Command {
     /// Check a history for linearizability: exit 0 linearizable, 1 not, 3 unknown, 2 bad input.
     Check(cli::check::CheckArgs),
-    /// List the built-in scenarios with their descriptions.
-    Scenarios,
+    /// List the built-in scenarios, show one as a template, or explain the format.
+    Scenarios(cli::scenarios::ScenariosArgs),
     /// Run scenarios in the simulator over many seeds and check every run.
     Sim(cli::sim::SimArgs),
     /// Run one scenario at one seed again, exactly as `sim` ran it, and show it.
@@ -30,6 +30,8 @@ enum Command {
     Serve(Box<detcd_node::flags::ServeArgs>),
     /// Load etcd v3 endpoints (detcd's or etcd's) with puts or ranges and report latencies.
     Bench(detcd_node::bench::BenchArgs),
+    /// Fault-test a real cluster (detcd's or etcd's) on this machine and check its history.
+    Chaos(cli::chaos::ChaosArgs),
 }
 
 /// Output piped into `head` or `less` that closes early should end the program quietly,
@@ -47,16 +49,17 @@ fn restore_default_sigpipe() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve(_) | Command::Bench(_)) {
+    if !matches!(cli.command, Command::Serve(_) | Command::Bench(_) | Command::Chaos(_)) {
         restore_default_sigpipe();
     }
     match cli.command {
         Command::Check(args) => cli::check::run(args),
-        Command::Scenarios => cli::scenarios::run(),
+        Command::Scenarios(args) => cli::scenarios::run(args),
         Command::Sim(args) => cli::sim::run(args),
         Command::Replay(args) => cli::replay::run(args),
         Command::Shrink(args) => cli::shrink::run(args),
         Command::Serve(args) => cli::serve::run(*args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Chaos(args) => cli::chaos::run(args),
     }
 }

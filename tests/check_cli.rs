@@ -143,3 +143,140 @@ fn parallel_mode_agrees() {
     let out = detcd(&["check", ok.to_str().unwrap(), "--parallel"]);
     assert_eq!(code(&out), 0, "{}", stdout(&out));
 }
+
+/// The shared folder of real histories (`shared/reference/histories` in this checkout's
+/// directory or one above it), or `None`, said loudly, where it is absent.
+fn real_histories() -> Option<PathBuf> {
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        let candidate = dir.join("shared/reference/histories");
+        if candidate.is_dir() {
+            return Some(candidate);
+        }
+        if !dir.pop() {
+            eprintln!("\n*** SKIPPED: no shared/reference/histories above this checkout\n");
+            return None;
+        }
+    }
+}
+
+/// A Jepsen etcd text log rewritten as the `history.edn` Jepsen stores, one operation
+/// map per line with its index and time, and the nemesis's operations mixed in.
+fn log_to_history_edn(log: &str) -> String {
+    log_to_keyed_edn(log, None).join("")
+}
+
+/// The same, one line per operation; with `key`, as `jepsen.independent` writes it:
+/// values `[key value]` and process numbers of their own for the key.
+fn log_to_keyed_edn(log: &str, key: Option<u64>) -> Vec<String> {
+    let mut edn = Vec::new();
+    for (index, line) in log.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (kind, func) = (f[4], f[5]);
+        let process: u64 = f[3].parse().expect("a process number");
+        let value = f[6..].join(" ");
+        let (value, error) = match value.as_str() {
+            ":timed-out" => ("nil".to_string(), " :error :timed-out"),
+            _ => (value, ""),
+        };
+        let (process, value) = match key {
+            Some(k) => (process + 1000 * k, format!("[{k} {value}]")),
+            None => (process, value),
+        };
+        if index % 10 == 5 {
+            edn.push("{:type :info, :f :start-partition, :value nil, :process :nemesis}\n".into());
+        }
+        edn.push(format!(
+            "{{:type {kind}, :f {func}, :value {value}, :process {process}, :time {}, :index {index}{error}}}\n",
+            index * 1000
+        ));
+    }
+    edn
+}
+
+#[test]
+fn real_jepsen_histories_as_history_edn_reach_their_verdicts() {
+    let Some(dir) = real_histories() else { return };
+    for (file, expected) in [("etcd_000.log", 1), ("etcd_002.log", 0), ("etcd_101.log", 0)] {
+        let log = std::fs::read_to_string(dir.join("jepsen-etcd").join(file)).expect("read");
+        let path = temp_file(&format!("{file}.edn"), &log_to_history_edn(&log));
+        let out = detcd(&["check", path.to_str().unwrap()]);
+        assert_eq!(code(&out), expected, "{file}: {}{}", stdout(&out), stderr(&out));
+        let text_log = detcd(&["check", dir.join("jepsen-etcd").join(file).to_str().unwrap()]);
+        assert_eq!(code(&text_log), expected, "the text log agrees");
+    }
+}
+
+#[test]
+fn independent_keys_in_history_edn_are_checked_key_by_key() {
+    let Some(dir) = real_histories() else { return };
+    let read = |f: &str| std::fs::read_to_string(dir.join("jepsen-etcd").join(f)).expect("read");
+    let interleave = |a: Vec<String>, b: Vec<String>| {
+        let mut out = String::new();
+        for i in 0..a.len().max(b.len()) {
+            out.extend(a.get(i).cloned());
+            out.extend(b.get(i).cloned());
+        }
+        out
+    };
+    let good = interleave(
+        log_to_keyed_edn(&read("etcd_002.log"), Some(1)),
+        log_to_keyed_edn(&read("etcd_101.log"), Some(2)),
+    );
+    let path = temp_file("independent-good.edn", &good);
+    let out = detcd(&["check", path.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("cas-register per key"), "{}", stdout(&out));
+    let bad = interleave(
+        log_to_keyed_edn(&read("etcd_002.log"), Some(1)),
+        log_to_keyed_edn(&read("etcd_000.log"), Some(2)),
+    );
+    let path = temp_file("independent-bad.edn", &bad);
+    let out = detcd(&["check", path.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("key 2: "), "the failing key is named: {}", stdout(&out));
+}
+
+#[test]
+fn a_directory_gets_a_summary_table_and_one_exit_status() {
+    let Some(dir) = real_histories() else { return };
+    let out = detcd(&["check", dir.to_str().unwrap(), "--timeout", "60"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 1, "some histories are not linearizable: {text}{}", stderr(&out));
+    let header = text.lines().next().expect("a table");
+    for column in ["file", "format", "model", "operations", "verdict"] {
+        assert!(header.contains(column), "{header}");
+    }
+    let row = |name: &str| {
+        text.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    assert!(row("etcd_000.log").ends_with("NOT linearizable"));
+    assert!(row("etcd_007.log").ends_with(" linearizable"));
+    assert!(row("c01-ok.txt").contains("porcupine-kv"));
+    assert!(text.contains("8 file(s): 5 linearizable, 3 not linearizable"), "{text}");
+}
+
+#[test]
+fn several_files_with_json_html_and_an_unreadable_one() {
+    let good = temp_file("many-good.json", GOOD);
+    let bad = temp_file("many-bad.log", "not a history\n");
+    let html_dir = good.with_file_name("many-html");
+    let out = detcd(&[
+        "check",
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+        "--json",
+        "--html",
+        html_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 2, "an unreadable file and nothing worse: {}", stdout(&out));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("a JSON array");
+    assert_eq!(rows[0]["verdict"], "linearizable");
+    assert!(rows[1]["error"].as_str().expect("an error").contains("line 1"), "{rows}");
+    let page = rows[0]["html"].as_str().expect("a report per checked file");
+    assert!(std::fs::read_to_string(page).expect("written").starts_with("<!DOCTYPE html>"));
+    let stale = temp_file("many-stale.json", STALE);
+    let out = detcd(&["check", good.to_str().unwrap(), stale.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    assert!(stdout(&out).contains("2 file(s): 1 linearizable, 1 not linearizable"));
+}

@@ -37,7 +37,10 @@ fn sim_passes_with_a_summary_table() {
     let out = detcd(&["sim", "happy-path", "--seeds", "2", "--jobs", "2"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
-    let header = text.lines().next().expect("a table");
+    let mut lines = text.lines();
+    let banner = lines.next().expect("a banner");
+    assert!(banner.starts_with("detcd sim: first seed 1 (given)"), "{banner}");
+    let header = lines.next().expect("a table");
     for column in ["scenario", "seeds", "passed", "failed", "ops checked", "sim time", "seeds/min"]
     {
         assert!(header.contains(column), "{header}");
@@ -198,4 +201,24 @@ fn replay_tells_the_unfenced_lock_story() {
     }
     let again = detcd(&["replay", "lock-unfenced", "--seed", "2"]);
     assert_eq!(printed_hash(&text), printed_hash(&stdout(&again)));
+}
+
+#[test]
+fn replay_only_keeps_the_chosen_topics_and_says_why_roles_change() {
+    let out = detcd(&["replay", "leader-isolation", "--seed", "7", "--only", "elections,faults"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("partition IsolateLeader"), "{text}");
+    assert!(text.contains("became leader of term"), "{text}");
+    assert!(text.contains("— CheckQuorum lost"), "the isolated leader steps down: {text}");
+    assert!(!text.contains("committed up to"), "commits are not asked for: {text}");
+
+    let out = detcd(&["replay", "lying-fsync", "--seed", "3", "--only", "clients"]);
+    let text = stdout(&out);
+    assert!(text.contains("more like it"), "refusals collapse: {text}");
+    assert!(!text.contains("became"), "elections are not asked for: {text}");
+
+    let out = detcd(&["replay", "lying-fsync", "--seed", "3", "--only", "votes"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown step-log topic \"votes\""), "{}", stderr(&out));
 }

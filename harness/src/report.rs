@@ -118,6 +118,22 @@ mod tests {
     }
 
     #[test]
+    fn scenarios_know_the_same_check_names() {
+        use check_names::*;
+        let made = [
+            LINEARIZABILITY,
+            WATCH,
+            RAFT_SAFETY,
+            CONVERGENCE,
+            LIVENESS,
+            SERIALIZABLE_READS,
+            LOCK_EXCLUSION,
+            ELECTION,
+        ];
+        assert_eq!(made.as_slice(), detcd_scenarios::CHECK_NAMES);
+    }
+
+    #[test]
     fn pass_needs_every_check() {
         let ok = report(vec![CheckResult::pass("watch", "")]);
         assert!(ok.passed(&Expect::Pass));

@@ -8,7 +8,7 @@
 use crate::nemesis;
 use crate::run::run;
 use crate::RunReport;
-use detcd_scenarios::{Expect, FaultAction as Fault, Scenario, ScheduledFault};
+use detcd_scenarios::{Expect, FaultAction as Fault, MixKind, Scenario, ScheduledFault};
 use detcd_sim::{ClientTarget, FaultAction, PartitionShape, Target};
 use std::collections::BTreeSet;
 
@@ -267,25 +267,8 @@ enum Knob {
     Keys,
     SafetyPhase,
     NetworkNoise,
-    /// One operation kind of the mix (index into `MIX_KINDS`).
-    Mix(usize),
-}
-
-const MIX_KINDS: [&str; 9] =
-    ["lease", "watch", "compact", "range", "delete", "serializable_get", "cas", "get", "put"];
-
-fn mix_weight(mix: &mut detcd_scenarios::OpMix, kind: usize) -> &mut u32 {
-    match kind {
-        0 => &mut mix.lease,
-        1 => &mut mix.watch,
-        2 => &mut mix.compact,
-        3 => &mut mix.range,
-        4 => &mut mix.delete,
-        5 => &mut mix.serializable_get,
-        6 => &mut mix.cas,
-        7 => &mut mix.get,
-        _ => &mut mix.put,
-    }
+    /// One operation kind of the mix.
+    Mix(MixKind),
 }
 
 /// Smaller values to try for a count, boldest first, never below `min`.
@@ -305,15 +288,16 @@ impl Knob {
         Knob::Keys,
         Knob::SafetyPhase,
         Knob::NetworkNoise,
-        Knob::Mix(0),
-        Knob::Mix(1),
-        Knob::Mix(2),
-        Knob::Mix(3),
-        Knob::Mix(4),
-        Knob::Mix(5),
-        Knob::Mix(6),
-        Knob::Mix(7),
-        Knob::Mix(8),
+        // The rarer, more specialised kinds are dropped first.
+        Knob::Mix(MixKind::Lease),
+        Knob::Mix(MixKind::Watch),
+        Knob::Mix(MixKind::Compact),
+        Knob::Mix(MixKind::Range),
+        Knob::Mix(MixKind::Delete),
+        Knob::Mix(MixKind::SerializableGet),
+        Knob::Mix(MixKind::Cas),
+        Knob::Mix(MixKind::Get),
+        Knob::Mix(MixKind::Put),
     ];
 
     /// Smaller versions of `s` along this knob, boldest first, each with what it took.
@@ -418,14 +402,14 @@ impl Knob {
                 )]
             }
             Knob::Mix(kind) => {
-                let mut mix = s.workload.mix.clone();
-                let weight = *mix_weight(&mut mix, kind);
+                let mix = &s.workload.mix;
+                let weight = mix.weight(kind);
                 if weight == 0 || mix.total() == weight {
                     return Vec::new();
                 }
                 vec![with(
-                    &|c| *mix_weight(&mut c.workload.mix, kind) = 0,
-                    format!("{} operations from the mix", MIX_KINDS[kind]),
+                    &|c| *c.workload.mix.weight_mut(kind) = 0,
+                    format!("{} operations from the mix", kind.name()),
                 )]
             }
         }

@@ -1,8 +1,11 @@
 //! Running many (scenario, seed) jobs on several threads. Each run is deterministic on
 //! its own; threads only change which run finishes first, and results come back in job
-//! order so a sweep's output is the same whatever the thread count.
+//! order so a sweep's output is the same whatever the thread count. A sweep can also be
+//! cut short (a time budget, enough failures, an interrupt): workers then stop taking
+//! new jobs, finish the ones in flight, and the results so far come back.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Runs `run` on every job with `threads` worker threads (at least one), calling
@@ -41,6 +44,40 @@ where
         .collect()
 }
 
+/// Runs jobs `0..total` (made from their index by `run`) on `threads` worker threads
+/// until all ran or `stop()` turns true; `done(index, &result)` is called after each.
+/// Returns the results of the jobs that ran, in index order. Jobs are taken in index
+/// order, so a sweep stopped early has run a prefix of its jobs, less at most one job
+/// per thread in flight when it stopped (those still finish and are returned).
+pub fn run_until<R, F, S, D>(total: u64, threads: usize, run: F, stop: S, done: D) -> Vec<(u64, R)>
+where
+    R: Send,
+    F: Fn(u64) -> R + Sync,
+    S: Fn() -> bool + Sync,
+    D: Fn(u64, &R) + Sync,
+{
+    let next = AtomicU64::new(0);
+    let results: Mutex<BTreeMap<u64, R>> = Mutex::new(BTreeMap::new());
+    let threads = threads.max(1).min(usize::try_from(total.max(1)).unwrap_or(usize::MAX));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                if stop() {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let result = run(i);
+                done(i, &result);
+                results.lock().expect("a worker panicked").insert(i, result);
+            });
+        }
+    });
+    results.into_inner().expect("a worker panicked").into_iter().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +105,31 @@ mod tests {
             },
         );
         assert_eq!(last.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn run_until_runs_everything_in_order_when_not_stopped() {
+        for threads in [1, 3] {
+            let out = run_until(20, threads, |i| i * 2, || false, |_, _| {});
+            assert_eq!(out, (0..20).map(|i| (i, i * 2)).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn run_until_stops_taking_jobs_and_returns_a_prefix() {
+        let ran = AtomicUsize::new(0);
+        let out = run_until(
+            u64::MAX,
+            2,
+            |i| i,
+            || ran.load(Ordering::Relaxed) >= 10,
+            |_, _| {
+                ran.fetch_add(1, Ordering::Relaxed);
+            },
+        );
+        // At most one job per thread was in flight when the stop was seen.
+        assert!((10..=12).contains(&out.len()), "{}", out.len());
+        let indexes: Vec<u64> = out.iter().map(|(i, _)| *i).collect();
+        assert_eq!(indexes, (0..out.len() as u64).collect::<Vec<_>>());
     }
 }

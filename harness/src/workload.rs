@@ -17,7 +17,7 @@ use detcd_core::api::{
     TargetUnion, TxnRequest, WatchCreateRequest,
 };
 use detcd_core::server::{Request, Response};
-use detcd_scenarios::{KeyDistribution, OpMix, WorkloadSpec};
+use detcd_scenarios::{KeyDistribution, MixKind, OpMix, WorkloadSpec};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -245,27 +245,16 @@ impl Workload {
         format!("c{}-{}", client.id, client.seq)
     }
 
-    fn pick_kind(&mut self, mix: &OpMix) -> usize {
-        let weights = [
-            mix.put,
-            mix.get,
-            mix.serializable_get,
-            mix.range,
-            mix.delete,
-            mix.cas,
-            mix.lease,
-            mix.watch,
-            mix.compact,
-        ];
-        let total: u32 = weights.iter().sum();
-        let mut x = self.rng.gen_range(0..total.max(1));
-        for (i, w) in weights.iter().enumerate() {
-            if x < *w {
-                return i;
+    fn pick_kind(&mut self, mix: &OpMix) -> MixKind {
+        let mut x = self.rng.gen_range(0..mix.total().max(1));
+        for kind in MixKind::ALL {
+            let w = mix.weight(kind);
+            if x < w {
+                return kind;
             }
             x -= w;
         }
-        0
+        MixKind::Put
     }
 
     /// The next operation of client `c` (index into `clients`).
@@ -296,31 +285,31 @@ impl Workload {
         // client reads instead, so a valid scenario never spins.
         for _ in 0..KIND_DRAWS_MAX {
             let kind = match self.pick_kind(&mix) {
-                0 => {
+                MixKind::Put => {
                     let key = self.key();
                     OpKind::Put { key, value: Self::value(&mut self.clients[c]) }
                 }
-                1 => OpKind::Get { key: self.key() },
-                2 => OpKind::SerializableGet { key: self.key() },
-                3 => OpKind::Range,
-                4 => OpKind::Delete { key: self.key() },
-                5 => {
+                MixKind::Get => OpKind::Get { key: self.key() },
+                MixKind::SerializableGet => OpKind::SerializableGet { key: self.key() },
+                MixKind::Range => OpKind::Range,
+                MixKind::Delete => OpKind::Delete { key: self.key() },
+                MixKind::Cas => {
                     let key = self.key();
                     let expected_mod = self.clients[c].last_mod.get(&key).copied().unwrap_or(0);
                     OpKind::Cas { key, expected_mod, value: Self::value(&mut self.clients[c]) }
                 }
-                6 => OpKind::LeaseGrant,
-                7 if !self.clients[c].has_watch => {
+                MixKind::Lease => OpKind::LeaseGrant,
+                MixKind::Watch if !self.clients[c].has_watch => {
                     OpKind::WatchCreate { stream: self.clients[c].id }
                 }
-                8 => {
+                MixKind::Watch => continue,
+                MixKind::Compact => {
                     let revision = self.clients[c].last_revision - self.rng.gen_range(0..8);
                     if revision < 2 {
                         continue;
                     }
                     OpKind::Compact { revision }
                 }
-                _ => continue,
             };
             return kind;
         }
@@ -470,32 +459,8 @@ mod single_kind_tests {
     /// (`watch` after the first, `compact` on a new store), yields operations.
     #[test]
     fn every_single_kind_mix_yields_operations() {
-        let kinds: [fn(&mut OpMix); 9] = [
-            |m| m.put = 1,
-            |m| m.get = 1,
-            |m| m.serializable_get = 1,
-            |m| m.range = 1,
-            |m| m.delete = 1,
-            |m| m.cas = 1,
-            |m| m.lease = 1,
-            |m| m.watch = 1,
-            |m| m.compact = 1,
-        ];
-        for (i, set) in kinds.iter().enumerate() {
-            let mut spec = WorkloadSpec::default();
-            let mut mix = OpMix {
-                put: 0,
-                get: 0,
-                serializable_get: 0,
-                range: 0,
-                delete: 0,
-                cas: 0,
-                lease: 0,
-                watch: 0,
-                compact: 0,
-            };
-            set(&mut mix);
-            spec.mix = mix;
+        for (i, kind) in MixKind::ALL.into_iter().enumerate() {
+            let spec = WorkloadSpec { mix: OpMix::only(kind), ..WorkloadSpec::default() };
             let mut w = Workload::new(&spec, ChaCha8Rng::seed_from_u64(i as u64), 10);
             for _ in 0..100 {
                 let op = w.next_op(0);

@@ -4,9 +4,9 @@
 
 use crate::check::{check_part, check_parts, parts_of, CheckResult, PartResult};
 use crate::history::History;
-use crate::import::{detcd, jepsen, porcupine, Format, ImportError};
+use crate::import::{detcd, jepsen, jepsen_edn, porcupine, Format, ImportError};
 use crate::model::Model;
-use crate::models::{CasRegister, Etcd, Kv, Register};
+use crate::models::{CasPerKey, CasRegister, Etcd, Kv, Register};
 use crate::report::Report;
 use crate::search::Budget;
 use serde::de::DeserializeOwned;
@@ -156,6 +156,14 @@ pub fn load(
             None | Some(ModelName::CasRegister) => {
                 Ok(Box::new(Loaded::new(CasRegister, jepsen::parse(text)?)))
             }
+            Some(m) => Err(mismatch(ModelName::CasRegister, m)),
+        },
+        Format::JepsenEdn => match model {
+            // Independent keys are CAS registers too, one per key.
+            None | Some(ModelName::CasRegister) => Ok(match jepsen_edn::parse(text)? {
+                jepsen_edn::EdnHistory::Single(h) => Box::new(Loaded::new(CasRegister, h)),
+                jepsen_edn::EdnHistory::Independent(h) => Box::new(Loaded::new(CasPerKey, h)),
+            }),
             Some(m) => Err(mismatch(ModelName::CasRegister, m)),
         },
         Format::PorcupineKv => match model {

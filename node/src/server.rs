@@ -62,7 +62,9 @@ impl From<DiskError> for ServeError {
 /// Runs the member on its data dir until it is told to stop (or its disk fails).
 pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
     check_schemes(&cfg)?;
-    let mut storage = FileStorage::open(&cfg.data_dir)?;
+    let options =
+        crate::disk::FileStorageOptions { sync_delay: cfg.test_fsync_delay, ..Default::default() };
+    let mut storage = FileStorage::open_with(&cfg.data_dir, options)?;
     // Load (verify) before counting this start: a start refused on a damaged data dir
     // must leave every byte of it as it was.
     let durable = storage.load()?;

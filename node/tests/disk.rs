@@ -39,7 +39,7 @@ fn op(hard_state: Option<HardState>, snapshot: Option<Snapshot>, entries: Vec<En
 }
 
 fn small(segment_bytes_max: u64) -> FileStorageOptions {
-    FileStorageOptions { segment_bytes_max }
+    FileStorageOptions { segment_bytes_max, ..FileStorageOptions::default() }
 }
 
 fn open(dir: &Path, options: FileStorageOptions) -> (FileStorage, DurableState) {

@@ -74,6 +74,19 @@ fn default_seeds() -> u64 {
     8
 }
 
+/// The checks a run makes, as `expect = "fail:<check>"` names them (the harness makes
+/// them; a harness test keeps the two lists equal).
+pub const CHECK_NAMES: &[&str] = &[
+    "linearizability",
+    "watch",
+    "raft-safety",
+    "convergence",
+    "liveness",
+    "serializable-reads",
+    "lock-exclusion",
+    "election",
+];
+
 /// The expected outcome. `pass`: every check passes. `fail:<check>`: a negative
 /// control; the run passes only when that check fails (its violation was found).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -104,7 +117,15 @@ impl<'de> Deserialize<'de> for Expect {
         match text.as_str() {
             "pass" => Ok(Expect::Pass),
             other => match other.strip_prefix("fail:") {
-                Some(check) if !check.is_empty() => Ok(Expect::Fail(check.to_string())),
+                Some(checks) if !checks.is_empty() => {
+                    if let Some(bad) = checks.split('|').find(|c| !CHECK_NAMES.contains(c)) {
+                        return Err(serde::de::Error::custom(format!(
+                            "expect names the check {bad:?}, which no run makes; the checks are {}",
+                            CHECK_NAMES.join(", ")
+                        )));
+                    }
+                    Ok(Expect::Fail(checks.to_string()))
+                }
                 _ => Err(serde::de::Error::custom(format!(
                     "expect must be \"pass\" or \"fail:<check>\", not {other:?}"
                 ))),
@@ -202,17 +223,98 @@ impl Default for OpMix {
     }
 }
 
+/// One kind of operation in a mix: names a weight of `OpMix` without index tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MixKind {
+    Put,
+    Get,
+    SerializableGet,
+    Range,
+    Delete,
+    Cas,
+    Lease,
+    Watch,
+    Compact,
+}
+
+impl MixKind {
+    /// Every kind, in the order a workload draws them by weight.
+    pub const ALL: [MixKind; 9] = [
+        MixKind::Put,
+        MixKind::Get,
+        MixKind::SerializableGet,
+        MixKind::Range,
+        MixKind::Delete,
+        MixKind::Cas,
+        MixKind::Lease,
+        MixKind::Watch,
+        MixKind::Compact,
+    ];
+
+    /// Its key in a scenario's `[workload.mix]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MixKind::Put => "put",
+            MixKind::Get => "get",
+            MixKind::SerializableGet => "serializable_get",
+            MixKind::Range => "range",
+            MixKind::Delete => "delete",
+            MixKind::Cas => "cas",
+            MixKind::Lease => "lease",
+            MixKind::Watch => "watch",
+            MixKind::Compact => "compact",
+        }
+    }
+}
+
 impl OpMix {
     pub fn total(&self) -> u32 {
-        self.put
-            + self.get
-            + self.serializable_get
-            + self.range
-            + self.delete
-            + self.cas
-            + self.lease
-            + self.watch
-            + self.compact
+        MixKind::ALL.iter().map(|&k| self.weight(k)).sum()
+    }
+
+    pub fn weight(&self, kind: MixKind) -> u32 {
+        match kind {
+            MixKind::Put => self.put,
+            MixKind::Get => self.get,
+            MixKind::SerializableGet => self.serializable_get,
+            MixKind::Range => self.range,
+            MixKind::Delete => self.delete,
+            MixKind::Cas => self.cas,
+            MixKind::Lease => self.lease,
+            MixKind::Watch => self.watch,
+            MixKind::Compact => self.compact,
+        }
+    }
+
+    pub fn weight_mut(&mut self, kind: MixKind) -> &mut u32 {
+        match kind {
+            MixKind::Put => &mut self.put,
+            MixKind::Get => &mut self.get,
+            MixKind::SerializableGet => &mut self.serializable_get,
+            MixKind::Range => &mut self.range,
+            MixKind::Delete => &mut self.delete,
+            MixKind::Cas => &mut self.cas,
+            MixKind::Lease => &mut self.lease,
+            MixKind::Watch => &mut self.watch,
+            MixKind::Compact => &mut self.compact,
+        }
+    }
+
+    /// A mix of one kind only, weight 1.
+    pub fn only(kind: MixKind) -> OpMix {
+        let mut mix = OpMix {
+            put: 0,
+            get: 0,
+            serializable_get: 0,
+            range: 0,
+            delete: 0,
+            cas: 0,
+            lease: 0,
+            watch: 0,
+            compact: 0,
+        };
+        *mix.weight_mut(kind) = 1;
+        mix
     }
 }
 
@@ -650,5 +752,14 @@ mod tests {
             Scenario::from_toml("name = \"x\"\ndescription = \"d\"\nexpect = \"maybe\"\n", "x")
                 .unwrap_err();
         assert!(err.to_string().contains("fail:<check>"), "{err}");
+    }
+
+    #[test]
+    fn expect_of_an_unknown_check_is_refused_with_the_known_ones() {
+        let text = "name = \"x\"\ndescription = \"d\"\nexpect = \"fail:linearisability\"\n";
+        let err = Scenario::from_toml(text, "x").unwrap_err().to_string();
+        assert!(err.contains("\"linearisability\"") && err.contains("raft-safety"), "{err}");
+        let text = "name = \"x\"\ndescription = \"d\"\nexpect = \"fail:raft-safety|watch\"\n";
+        assert!(Scenario::from_toml(text, "x").is_ok());
     }
 }

@@ -7,12 +7,15 @@
 //! binary by [`library`].
 
 pub mod format;
+pub mod guide;
 pub mod library;
 pub mod lock;
 
 pub use format::{
-    ClusterSpec, Expect, FaultAction, FaultKind, FaultSpec, KeyDistribution, NetworkSpec, OpMix,
-    PhaseSpec, RandomFaults, Scenario, ScenarioError, ScheduledFault, WorkloadSpec,
+    ClusterSpec, Expect, FaultAction, FaultKind, FaultSpec, KeyDistribution, MixKind, NetworkSpec,
+    OpMix, PhaseSpec, RandomFaults, Scenario, ScenarioError, ScheduledFault, WorkloadSpec,
+    CHECK_NAMES,
 };
-pub use library::{builtin, builtins, BuiltinScenario};
+pub use guide::FORMAT_GUIDE;
+pub use library::{builtin, builtin_names, builtin_toml, builtins, suggest, BuiltinScenario};
 pub use lock::{LockSpec, Recipe};

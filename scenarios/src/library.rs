@@ -56,6 +56,31 @@ pub fn builtin(name: &str) -> Option<Scenario> {
     builtins().into_iter().find(|s| s.name == name)
 }
 
+/// The names of the built-in scenarios, in library order.
+pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+    LIBRARY.iter().map(|b| b.name)
+}
+
+/// The TOML file of the built-in scenario `name`, comments and all: a template.
+pub fn builtin_toml(name: &str) -> Option<&'static str> {
+    LIBRARY.iter().find(|b| b.name == name).map(|b| b.toml)
+}
+
+/// The built-in names close to a mistyped `name` (edit distance at most a third of its
+/// length, or sharing a prefix), closest first.
+pub fn suggest(name: &str) -> Vec<&'static str> {
+    let limit = (name.chars().count() / 3).max(2);
+    let mut close: Vec<(usize, &'static str)> = builtin_names()
+        .filter_map(|b| {
+            let distance = strsim::levenshtein(name, b);
+            let prefix = name.len() >= 4 && (b.starts_with(name) || name.starts_with(b));
+            (distance <= limit || prefix).then_some((distance, b))
+        })
+        .collect();
+    close.sort();
+    close.into_iter().map(|(_, b)| b).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +93,14 @@ mod tests {
             assert_eq!(s.name, b.name);
             assert!(!s.description.is_empty());
         }
+    }
+
+    #[test]
+    fn suggestions_find_typos() {
+        assert_eq!(suggest("leader-isolaton").first(), Some(&"leader-isolation"));
+        assert_eq!(suggest("lying-fsnyc").first(), Some(&"lying-fsync"));
+        assert_eq!(suggest("swarm2").first(), Some(&"swarm"));
+        assert!(suggest("zzzzzzzzzz").is_empty());
     }
 
     #[test]

@@ -34,6 +34,11 @@
 //! println!("trace hash {:016x}", world.trace_hash());
 //! ```
 //!
+//! For tests that must choose every step themselves (deliver, drop or duplicate the
+//! i-th message, persist up to a sync, tick, crash, restart), `step::StepCluster` runs
+//! any `Process` with nothing happening on its own; `sim/tests/interaction.rs` reads
+//! golden `testdata/*.txt` files over it.
+//!
 //! Errors are values: a broken Raft property stops the run with
 //! `SimError::Safety(Violation { at_us, node, kind, .. })`, a liveness phase that does not
 //! converge returns `SimError::Liveness`, and `WorldOptions::events_max` bounds every run.
@@ -60,6 +65,7 @@ pub mod queue;
 pub mod raft_process;
 pub mod rng;
 pub mod safety;
+pub mod step;
 pub mod swarm;
 pub mod trace;
 pub mod types_ext;
@@ -70,6 +76,7 @@ pub use nemesis::{FaultAction, FaultSchedule, PartitionShape, Target, TimedFault
 pub use options::{Banner, ClockOptions, DiskOptions, LatencyDist, NetworkOptions, WorldOptions};
 pub use pauses::ClientTarget;
 pub use safety::{Violation, ViolationKind};
+pub use step::StepCluster;
 pub use types_ext::ClientId;
 pub use world::{
     DropReason, LivenessFailure, LivenessReport, MsgHead, NodeSetup, SimError, SimEvent, Stamped,

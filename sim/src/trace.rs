@@ -39,12 +39,11 @@ const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TraceHash {
     hash: u64,
-    events: u64,
 }
 
 impl Default for TraceHash {
     fn default() -> Self {
-        TraceHash { hash: FNV_OFFSET, events: 0 }
+        TraceHash { hash: FNV_OFFSET }
     }
 }
 
@@ -52,7 +51,6 @@ impl TraceHash {
     /// Mixes one event: its time, its kind and up to a few integer fields.
     #[inline]
     pub fn record(&mut self, time_us: u64, kind: EventKind, fields: &[u64]) {
-        self.events += 1;
         self.mix(time_us);
         self.mix(kind as u64);
         for &f in fields {
@@ -68,11 +66,6 @@ impl TraceHash {
     /// The hash so far.
     pub fn value(&self) -> u64 {
         self.hash
-    }
-
-    /// How many events were recorded.
-    pub fn events(&self) -> u64 {
-        self.events
     }
 }
 

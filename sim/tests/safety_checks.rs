@@ -7,7 +7,7 @@ mod common;
 use bytes::Bytes;
 use common::pinger::{Pinger, PingerConfig};
 use detcd_core::process::{Effect, Process};
-use detcd_core::raft::{Message, Role, Status};
+use detcd_core::raft::{Message, Role, RoleReason, Status};
 use detcd_core::types::{DurableState, Entry, EntryKind, Index, RequestId, SyncId};
 use detcd_sim::safety::SafetyChecker;
 use detcd_sim::{LivenessFailure, SimError, ViolationKind, World, WorldOptions};
@@ -55,6 +55,7 @@ fn fake(id: u64, role: Role, term: u64, terms: &[u64], commit: Index) -> Fake {
     let status = Status {
         id,
         role,
+        role_reason: RoleReason::Started,
         term,
         vote: None,
         leader: None,

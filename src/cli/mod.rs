@@ -2,6 +2,7 @@
 //! plus what they share.
 
 pub mod bench;
+pub mod chaos;
 pub mod check;
 pub mod load;
 pub mod replay;

@@ -9,6 +9,7 @@ use detcd_harness::trace::timeline::Mark;
 use detcd_harness::trace::{marks, steplog, traced};
 use detcd_harness::Verdict;
 use detcd_scenarios::Scenario;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -19,6 +20,7 @@ use std::process::ExitCode;
   detcd replay lying-fsync --seed 3 --html run.html --trace run.jsonl
   detcd replay lying-fsync --seed 1 --keep-going    (see the lost write from the clients' side)
   detcd replay ./my-scenario.toml --seed 12
+  detcd replay crash-restart --seed 4 --trace - | head -5    the trace on standard output
 
 Exit status: 0 when the run is as its scenario expects, 1 when not, 2 on bad input.")]
 pub struct ReplayArgs {
@@ -26,10 +28,12 @@ pub struct ReplayArgs {
     /// file, e.g. `leader-isolation` or `./my-scenario.toml`.
     pub scenario: String,
     /// The seed to run, as printed by `detcd sim`, e.g. `--seed 7`.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", allow_hyphen_values = true,
+          value_parser = super::load::parse_count)]
     pub seed: u64,
     /// Write every traced event as JSON lines (one object per line) to FILE,
-    /// e.g. `--trace run.jsonl`.
+    /// e.g. `--trace run.jsonl`; `--trace -` writes them to standard output (and the
+    /// rest of the account to standard error).
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
     /// Write an HTML time line (members' roles, messages, faults, client operations)
@@ -120,21 +124,27 @@ pub fn run(args: ReplayArgs) -> ExitCode {
     let options = RunOptions { keep_going: args.keep_going, ..RunOptions::default() };
     let traced = traced::traced_run_with(scenario, args.seed, options);
     let r = &traced.report;
-    println!("{}", traced.artifacts.banner);
+    // `--trace -` puts the JSON lines alone on standard output; the account goes to
+    // standard error.
+    let trace_to_stdout = args.trace.as_deref() == Some(Path::new("-"));
+    let mut out: Box<dyn Write> =
+        if trace_to_stdout { Box::new(std::io::stderr()) } else { Box::new(std::io::stdout()) };
+    let _ = writeln!(out, "{}", traced.artifacts.banner);
     if args.verbose || !args.only.is_empty() {
         let only = (!args.only.is_empty()).then(|| args.only.iter().copied().collect());
         let options = steplog::StepLogOptions { only };
-        println!("step log:");
+        let _ = writeln!(out, "step log:");
         let a = &traced.artifacts;
         for line in steplog::step_log(&a.events, &a.records, &options) {
-            println!("{line}");
+            let _ = writeln!(out, "{line}");
         }
     }
-    println!("checks:");
+    let _ = writeln!(out, "checks:");
     for c in &r.checks {
-        println!("  {:<7} {}: {}", verdict_word(&c.verdict), c.name, c.evidence);
+        let _ = writeln!(out, "  {:<7} {}: {}", verdict_word(&c.verdict), c.name, c.evidence);
     }
-    println!(
+    let _ = writeln!(
+        out,
         "{} operations ({} checked), {} simulated, {} events, {} wall",
         r.operations,
         r.operations_checked,
@@ -142,10 +152,19 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         r.events,
         secs(r.wall_us)
     );
-    println!("trace hash: {:016x}", r.trace_hash);
-    if let Some(path) = &args.trace {
+    let _ = writeln!(out, "trace hash: {:016x}", r.trace_hash);
+    if trace_to_stdout {
+        let mut stdout = std::io::stdout().lock();
+        if let Err(e) = stdout.write_all(traced::to_json_lines(&traced.records).as_bytes()) {
+            return bad_input(&format!("cannot write the trace to standard output: {e}"));
+        }
+        let _ = stdout.flush();
+    } else if let Some(path) = &args.trace {
         match std::fs::write(path, traced::to_json_lines(&traced.records)) {
-            Ok(()) => println!("trace: {} ({} events)", path.display(), traced.records.len()),
+            Ok(()) => {
+                let _ =
+                    writeln!(out, "trace: {} ({} events)", path.display(), traced.records.len());
+            }
             Err(e) => return bad_input(&format!("cannot write {}: {e}", path.display())),
         }
     }
@@ -153,7 +172,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         match write_html(scenario, &traced, path) {
             Ok(files) => {
                 for f in files {
-                    println!("html: {}", f.display());
+                    let _ = writeln!(out, "html: {}", f.display());
                 }
             }
             Err(e) => return bad_input(&format!("cannot write {}: {e}", path.display())),
@@ -167,9 +186,9 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         (_, true) => "PASSED",
         (_, false) => "FAILED",
     };
-    println!("{verdict} ({} at seed {})", shell_word(&loaded.arg), args.seed);
+    let _ = writeln!(out, "{verdict} ({} at seed {})", shell_word(&loaded.arg), args.seed);
     if !ok {
-        println!("  {}", r.failure_summary(&scenario.expect));
+        let _ = writeln!(out, "  {}", r.failure_summary(&scenario.expect));
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS

@@ -23,7 +23,8 @@ pub struct ShrinkArgs {
     /// file, e.g. `lying-fsync`.
     pub scenario: String,
     /// The failing seed, as printed by `detcd sim`, e.g. `--seed 3`.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", allow_hyphen_values = true,
+          value_parser = super::load::parse_count)]
     pub seed: u64,
     /// Where to write the smallest scenario (default: NAME-seed-S-shrunk.toml in the
     /// current directory), e.g. `--out small.toml`.

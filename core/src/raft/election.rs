@@ -4,17 +4,17 @@
 use super::node::RaftNode;
 use super::output::{ProposeError, RaftOutput};
 use super::progress::Progress;
-use super::{MessageBody, Role};
+use super::{MessageBody, Role, RoleReason};
 use crate::types::{EntryKind, Index, NodeId, Term};
 use bytes::Bytes;
 
 impl RaftNode {
     /// Follower, pre-candidate and candidate tick: start an election on timeout.
     pub(super) fn tick_election(&mut self) {
-        self.election_elapsed = self.election_elapsed.saturating_add(1);
-        if self.election_elapsed >= self.randomized_timeout {
-            self.election_elapsed = 0;
-            self.hup(false);
+        self.election_elapsed_ticks = self.election_elapsed_ticks.saturating_add(1);
+        if self.election_elapsed_ticks >= self.randomized_timeout_ticks {
+            self.election_elapsed_ticks = 0;
+            self.hup(RoleReason::ElectionTimeout);
         }
     }
 
@@ -23,12 +23,13 @@ impl RaftNode {
     pub(super) fn in_leader_lease(&self) -> bool {
         self.cfg.check_quorum
             && self.leader.is_some()
-            && self.election_elapsed < self.cfg.election_ticks
+            && self.election_elapsed_ticks < self.cfg.election_ticks
     }
 
     /// Starts an election: a pre-vote first unless it is a leader transfer or PreVote
     /// is off. Learners and non-members never campaign; leaders need not.
-    pub(super) fn hup(&mut self, transfer: bool) {
+    pub(super) fn hup(&mut self, reason: RoleReason) {
+        let transfer = reason == RoleReason::Transfer;
         if self.role == Role::Leader || !self.is_voter(self.cfg.id) {
             return;
         }
@@ -38,13 +39,18 @@ impl RaftNode {
             return;
         }
         if self.cfg.pre_vote && !transfer {
-            self.become_pre_candidate();
+            self.become_pre_candidate(reason);
         } else {
-            self.become_candidate(transfer);
+            self.become_candidate(transfer, reason);
         }
     }
 
-    pub(super) fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
+    pub(super) fn become_follower(
+        &mut self,
+        term: Term,
+        leader: Option<NodeId>,
+        reason: RoleReason,
+    ) {
         if self.role == Role::Leader {
             self.fail_pending_reads(leader);
         }
@@ -53,13 +59,14 @@ impl RaftNode {
             self.vote = None;
         }
         self.role = Role::Follower;
+        self.role_reason = reason;
         self.leader = leader;
         self.reset_election_state();
     }
 
     fn reset_election_state(&mut self) {
-        self.election_elapsed = 0;
-        self.heartbeat_elapsed = 0;
+        self.election_elapsed_ticks = 0;
+        self.heartbeat_elapsed_ticks = 0;
         self.reset_randomized_timeout();
         self.votes.clear();
         self.self_vote_sync = None;
@@ -68,8 +75,9 @@ impl RaftNode {
         self.broadcast_pending = false;
     }
 
-    fn become_pre_candidate(&mut self) {
+    fn become_pre_candidate(&mut self, reason: RoleReason) {
         self.role = Role::PreCandidate;
+        self.role_reason = reason;
         self.leader = None;
         self.reset_election_state();
         // A pre-vote changes no durable state, so our own counts at once.
@@ -83,10 +91,11 @@ impl RaftNode {
         self.tally_votes(true);
     }
 
-    fn become_candidate(&mut self, transfer: bool) {
+    fn become_candidate(&mut self, transfer: bool, reason: RoleReason) {
         self.term += 1;
         self.vote = Some(self.cfg.id);
         self.role = Role::Candidate;
+        self.role_reason = reason;
         self.leader = None;
         self.reset_election_state();
         // Our own vote counts only once term and vote are durable: a candidate that
@@ -107,6 +116,7 @@ impl RaftNode {
     pub(super) fn become_leader(&mut self) {
         debug_assert_eq!(self.vote, Some(self.cfg.id));
         self.role = Role::Leader;
+        self.role_reason = RoleReason::ElectionWon;
         self.leader = Some(self.cfg.id);
         self.reset_election_state();
         let next = self.log.last_index() + 1;
@@ -146,7 +156,7 @@ impl RaftNode {
         }
         if grant {
             self.vote = Some(from);
-            self.election_elapsed = 0;
+            self.election_elapsed_ticks = 0;
         }
         // The answer states our term and vote: both must be durable first (Figure 2).
         let after = self.persist_barrier();
@@ -181,24 +191,24 @@ impl RaftNode {
         let rejected = self.votes.iter().filter(|(id, &g)| !g && self.is_voter(**id)).count();
         if granted >= q {
             if pre {
-                self.become_candidate(false);
+                self.become_candidate(false, RoleReason::PreVoteWon);
             } else {
                 self.become_leader();
             }
         } else if rejected >= q {
-            self.become_follower(self.term, None);
+            self.become_follower(self.term, None, RoleReason::ElectionLost);
         }
     }
 
     /// Leader tick: heartbeats, CheckQuorum, transfer timeout, snapshot retries.
     pub(super) fn tick_leader(&mut self) {
-        self.heartbeat_elapsed += 1;
-        self.election_elapsed += 1;
-        if self.election_elapsed >= self.cfg.election_ticks {
-            self.election_elapsed = 0;
+        self.heartbeat_elapsed_ticks += 1;
+        self.election_elapsed_ticks += 1;
+        if self.election_elapsed_ticks >= self.cfg.election_ticks {
+            self.election_elapsed_ticks = 0;
             if self.cfg.check_quorum && !self.quorum_recently_active() {
                 // CheckQuorum (thesis §6.2): we may be cut off; stop acting as leader.
-                self.become_follower(self.term, None);
+                self.become_follower(self.term, None, RoleReason::CheckQuorumLost);
                 return;
             }
             for pr in self.progress.values_mut() {
@@ -211,8 +221,8 @@ impl RaftNode {
                 if elapsed >= self.cfg.election_ticks { None } else { Some((to, elapsed)) };
         }
         self.tick_snapshot_states();
-        if self.heartbeat_elapsed >= self.cfg.heartbeat_ticks {
-            self.heartbeat_elapsed = 0;
+        if self.heartbeat_elapsed_ticks >= self.cfg.heartbeat_ticks {
+            self.heartbeat_elapsed_ticks = 0;
             self.broadcast_heartbeat();
         }
     }
@@ -252,7 +262,7 @@ impl RaftNode {
         if self.role == Role::Leader || self.leader != Some(from) {
             return;
         }
-        self.hup(true);
+        self.hup(RoleReason::Transfer);
     }
 
     pub(super) fn transfer_inner(&mut self, to: NodeId) -> Result<(), ProposeError> {

@@ -16,6 +16,7 @@
 //! - `output`: [`RaftOutput`] with the ordering contract, and [`ProposeError`].
 
 mod config;
+mod describe;
 mod durability;
 mod election;
 mod invariants;
@@ -45,11 +46,56 @@ pub enum Role {
     Leader,
 }
 
+/// Why a node took its current role, for logs that tell an election's story.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RoleReason {
+    /// It started (or restarted) as a follower.
+    Started,
+    /// No leader was heard within its randomized election timeout.
+    ElectionTimeout,
+    /// It was told to campaign: `campaign` called by its host.
+    Campaign,
+    /// The leader handed leadership to it (TimeoutNow).
+    Transfer,
+    /// A quorum granted its pre-vote.
+    PreVoteWon,
+    /// A quorum granted its vote.
+    ElectionWon,
+    /// A quorum rejected its (pre-)vote.
+    ElectionLost,
+    /// A message of a higher term arrived.
+    HigherTerm,
+    /// As leader, CheckQuorum found no quorum active within an election timeout.
+    CheckQuorumLost,
+    /// It heard from the leader of its term.
+    LeaderHeard,
+}
+
+impl RoleReason {
+    /// In plain words, e.g. "election timeout".
+    pub fn words(self) -> &'static str {
+        match self {
+            RoleReason::Started => "started",
+            RoleReason::ElectionTimeout => "election timeout",
+            RoleReason::Campaign => "told to campaign",
+            RoleReason::Transfer => "leader transfer",
+            RoleReason::PreVoteWon => "pre-vote won",
+            RoleReason::ElectionWon => "election won",
+            RoleReason::ElectionLost => "election lost",
+            RoleReason::HigherTerm => "higher term seen",
+            RoleReason::CheckQuorumLost => "CheckQuorum lost",
+            RoleReason::LeaderHeard => "heard the leader",
+        }
+    }
+}
+
 /// A snapshot of a node's Raft state, for inspection by drivers and checkers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
     pub id: NodeId,
     pub role: Role,
+    /// Why it took that role.
+    pub role_reason: RoleReason,
     pub term: Term,
     pub vote: Option<NodeId>,
     pub leader: Option<NodeId>,

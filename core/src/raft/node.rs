@@ -26,7 +26,7 @@ use super::log::RaftLog;
 use super::output::{ProposeError, RaftOutput};
 use super::progress::Progress;
 use super::read_index::ReadQueue;
-use super::{Config, Message, MessageBody, Role, Status};
+use super::{Config, Message, MessageBody, Role, RoleReason, Status};
 use crate::types::{
     ConfState, DurableState, Entry, EntryKind, HardState, Index, NodeId, Snapshot, SyncId, Term,
 };
@@ -41,6 +41,8 @@ pub struct RaftNode {
     pub(super) term: Term,
     pub(super) vote: Option<NodeId>,
     pub(super) role: Role,
+    /// Why it took `role`.
+    pub(super) role_reason: RoleReason,
     pub(super) leader: Option<NodeId>,
     pub(super) conf: ConfState,
     pub(super) log: RaftLog,
@@ -52,9 +54,9 @@ pub struct RaftNode {
     rng: ChaCha8Rng,
     /// Ticks since the last election reset (followers: since the leader was last heard;
     /// leaders: since the last CheckQuorum round).
-    pub(super) election_elapsed: u32,
-    pub(super) heartbeat_elapsed: u32,
-    pub(super) randomized_timeout: u32,
+    pub(super) election_elapsed_ticks: u32,
+    pub(super) heartbeat_elapsed_ticks: u32,
+    pub(super) randomized_timeout_ticks: u32,
     /// Ticks since construction: the node's own clock, for lease reads.
     pub(super) now_ticks: u64,
     /// Votes (or pre-votes) received in the current campaign: voter -> granted.
@@ -106,6 +108,7 @@ impl RaftNode {
             term,
             vote: if term == hs.term { hs.vote } else { None },
             role: Role::Follower,
+            role_reason: RoleReason::Started,
             leader: None,
             conf,
             log,
@@ -113,9 +116,9 @@ impl RaftNode {
             dur: Durability::new(last, hs),
             out: Vec::new(),
             rng,
-            election_elapsed: 0,
-            heartbeat_elapsed: 0,
-            randomized_timeout: config.election_ticks,
+            election_elapsed_ticks: 0,
+            heartbeat_elapsed_ticks: 0,
+            randomized_timeout_ticks: config.election_ticks,
             now_ticks: 0,
             votes: BTreeMap::new(),
             self_vote_sync: None,
@@ -197,7 +200,7 @@ impl RaftNode {
 
     /// Starts an election now (through a pre-vote when `pre_vote` is set).
     pub fn campaign(&mut self) {
-        self.hup(false);
+        self.hup(RoleReason::Campaign);
         self.finish();
     }
 
@@ -243,6 +246,7 @@ impl RaftNode {
         Status {
             id: self.cfg.id,
             role: self.role,
+            role_reason: self.role_reason,
             term: self.term,
             vote: self.vote,
             leader: self.leader,
@@ -298,9 +302,9 @@ impl RaftNode {
                 MessageBody::Append { .. }
                 | MessageBody::Heartbeat { .. }
                 | MessageBody::InstallSnapshot { .. } => {
-                    self.become_follower(msg.term, Some(msg.from))
+                    self.become_follower(msg.term, Some(msg.from), RoleReason::HigherTerm)
                 }
-                _ => self.become_follower(msg.term, None),
+                _ => self.become_follower(msg.term, None, RoleReason::HigherTerm),
             }
         } else if msg.term < self.term {
             match msg.body {
@@ -370,9 +374,9 @@ impl RaftNode {
             return;
         }
         if self.role != Role::Follower || self.leader != Some(from) {
-            self.become_follower(self.term, Some(from));
+            self.become_follower(self.term, Some(from), RoleReason::LeaderHeard);
         }
-        self.election_elapsed = 0;
+        self.election_elapsed_ticks = 0;
     }
 
     pub(super) fn is_member(&self, id: NodeId) -> bool {
@@ -412,7 +416,7 @@ impl RaftNode {
 
     pub(super) fn reset_randomized_timeout(&mut self) {
         let e = self.cfg.election_ticks;
-        self.randomized_timeout = self.rng.gen_range(e..2 * e);
+        self.randomized_timeout_ticks = self.rng.gen_range(e..2 * e);
     }
 
     /// Leader: appends a new entry of the current term.

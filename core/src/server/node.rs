@@ -62,6 +62,10 @@ use crate::types::{
 
 /// Most leases the leader proposes to revoke per tick.
 const LEASE_EXPIRIES_PER_TICK_MAX: usize = 64;
+/// Rounds one `pump` may take. A round's outputs cause at most proposals and read
+/// answers, whose own outputs the next round drains, so honest chains are a few rounds
+/// long; this bound is far above them.
+const PUMP_ROUNDS_MAX: u32 = 256;
 
 /// One etcd member. See the module documentation for the driver contract.
 pub struct EtcdNode {
@@ -376,14 +380,21 @@ impl EtcdNode {
     /// Carries out Raft's outputs until it has nothing more to say. Applying entries and
     /// serving reads may propose (lease keep-alives re-routed), so this loops; every
     /// round drains what the previous one caused, and Raft produces nothing new once
-    /// no input arrives.
+    /// no input arrives. A chain of rounds longer than `PUMP_ROUNDS_MAX` means outputs
+    /// keep causing outputs: a bug, stopped by the assert rather than a hung member.
     fn pump(&mut self) {
         let mut outputs = Vec::new();
+        let mut rounds = 0;
         loop {
             self.raft.drain(&mut outputs);
             if outputs.is_empty() {
                 break;
             }
+            rounds += 1;
+            assert!(
+                rounds <= PUMP_ROUNDS_MAX,
+                "Raft outputs keep causing outputs: {rounds} rounds"
+            );
             for output in outputs.drain(..) {
                 self.handle_output(output);
             }

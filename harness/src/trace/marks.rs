@@ -195,7 +195,7 @@ pub fn timeline(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use detcd_core::raft::Role;
+    use detcd_core::raft::{Role, RoleReason};
     use detcd_sim::{DropReason, MsgHead};
 
     fn at(t: u64, event: SimEvent) -> Stamped {
@@ -220,7 +220,16 @@ mod tests {
                     torn_entries: 0,
                 },
             ),
-            at(50, SimEvent::RoleChange { node: 1, role: Role::Leader, term: 2, leader: Some(1) }),
+            at(
+                50,
+                SimEvent::RoleChange {
+                    node: 1,
+                    role: Role::Leader,
+                    term: 2,
+                    leader: Some(1),
+                    reason: RoleReason::ElectionWon,
+                },
+            ),
         ];
         let t = timeline(&events, &[], 3, "t".into(), "s".into());
         assert!(t.marks.contains(&Mark::Message {

@@ -149,8 +149,8 @@ fn role_line(role: Role, term: u64, leader: Option<u64>) -> String {
 fn describe(e: &SimEvent) -> Option<(Option<Topic>, String)> {
     use Topic::*;
     let (topic, text) = match e {
-        SimEvent::RoleChange { role, term, leader, .. } => {
-            (Elections, role_line(*role, *term, *leader))
+        SimEvent::RoleChange { role, term, leader, reason, .. } => {
+            (Elections, format!("{} — {}", role_line(*role, *term, *leader), reason.words()))
         }
         SimEvent::Send { msg } => match msg.kind {
             "vote" => (Elections, format!("asks n{} for its vote in term {}", msg.to, msg.term)),

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::workload::{OpKind, OpOutcome, OpRecord};
+use detcd_core::raft::RoleReason;
 use detcd_sim::MsgHead;
 
 fn at(t: u64, event: SimEvent) -> Stamped {
@@ -9,7 +10,11 @@ fn at(t: u64, event: SimEvent) -> Stamped {
 }
 
 fn role(t: u64, node: u64, role: Role, term: u64) -> Stamped {
-    at(t, SimEvent::RoleChange { node, role, term, leader: None })
+    let reason = match role {
+        Role::Leader => RoleReason::ElectionWon,
+        _ => RoleReason::ElectionTimeout,
+    };
+    at(t, SimEvent::RoleChange { node, role, term, leader: None, reason })
 }
 
 fn commit(t: u64, node: u64, index: u64, term: u64) -> Stamped {
@@ -40,9 +45,12 @@ fn lines_are_stamped_and_readable() {
     ];
     let lines = step_log(&events, &[], &all());
     assert_eq!(lines.len(), 5, "{lines:?}");
-    assert_eq!(lines[0], "   1.234567s n2   became leader of term 3");
+    assert_eq!(lines[0], "   1.234567s n2   became leader of term 3 — election won");
     assert!(lines[2].contains("CRASHED: 2 unsynced write(s) lost"), "{lines:?}");
-    assert!(lines[3].ends_with("became candidate in term 4: asks for votes"), "{lines:?}");
+    assert!(
+        lines[3].ends_with("became candidate in term 4: asks for votes — election timeout"),
+        "{lines:?}"
+    );
     assert!(lines[4].ends_with("asks n2 for its vote in term 4"), "{lines:?}");
 }
 

@@ -31,11 +31,17 @@ use std::path::{Path, PathBuf};
 pub struct FileStorageOptions {
     /// A segment past this size is closed and a new one started after the current batch.
     pub segment_bytes_max: u64,
+    /// Test only (`detcd serve --test-fsync-delay-ms`, for `detcd chaos`): every WAL
+    /// fsync takes at least this much longer, as on a slow or overloaded disk.
+    pub sync_delay: std::time::Duration,
 }
 
 impl Default for FileStorageOptions {
     fn default() -> Self {
-        FileStorageOptions { segment_bytes_max: 64 * 1024 * 1024 }
+        FileStorageOptions {
+            segment_bytes_max: 64 * 1024 * 1024,
+            sync_delay: std::time::Duration::ZERO,
+        }
     }
 }
 
@@ -268,6 +274,9 @@ impl FileStorage {
             return Ok(());
         }
         w.file.write_all(&w.buf).map_err(io_at(&current.path))?;
+        if !self.options.sync_delay.is_zero() {
+            std::thread::sleep(self.options.sync_delay);
+        }
         w.file.sync_data().map_err(io_at(&current.path))?;
         current.bytes += w.buf.len() as u64;
         if current.bytes >= self.options.segment_bytes_max {

@@ -124,6 +124,19 @@ pub struct ServeArgs {
     #[arg(long, env = "ETCD_MAX_TXN_OPS", default_value_t = 128, value_name = "N")]
     pub max_txn_ops: u64,
 
+    /// Test only (for `detcd chaos`'s clock faults): this member's clock runs at this
+    /// percentage of real time, so its ticks (heartbeats, election and lease timers)
+    /// come that much faster or slower than --heartbeat-interval says. 100: real time.
+    #[arg(long, default_value_t = 100, value_name = "PERCENT",
+          value_parser = clap::value_parser!(u32).range(10..=1000))]
+    pub test_clock_percent: u32,
+
+    /// Test only (for `detcd chaos`'s disk faults): every write-ahead-log fsync takes
+    /// this many milliseconds longer, as on a slow disk. 0: no delay.
+    #[arg(long, default_value_t = 0, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub test_fsync_delay_ms: u64,
+
     /// Interpret --auto-compaction-retention as a time span or a count of revisions.
     #[arg(
         long,
@@ -247,6 +260,10 @@ pub struct ServeConfig {
     pub auto_compaction: AutoCompaction,
     pub log_level: LogLevel,
     pub log_outputs: Vec<LogOutput>,
+    /// See `ServeArgs::test_clock_percent`; 100 outside clock-fault tests.
+    pub test_clock_percent: u32,
+    /// See `ServeArgs::test_fsync_delay_ms`; zero outside disk-fault tests.
+    pub test_fsync_delay: Duration,
     _checked: (),
 }
 
@@ -342,6 +359,8 @@ impl ServeArgs {
             auto_compaction,
             log_level: self.log_level,
             log_outputs,
+            test_clock_percent: self.test_clock_percent,
+            test_fsync_delay: Duration::from_millis(self.test_fsync_delay_ms),
             _checked: (),
         })
     }
@@ -376,9 +395,10 @@ impl ServeConfig {
         members
     }
 
-    /// One tick of the core is one heartbeat interval, as in etcd.
+    /// One tick of the core is one heartbeat interval, as in etcd (scaled by the
+    /// test-only clock rate, which is why every timer of the member follows it).
     pub fn tick_interval(&self) -> Duration {
-        self.heartbeat_interval
+        self.heartbeat_interval * 100 / self.test_clock_percent
     }
 
     /// Not a whole number when the heartbeat does not divide a second (etcd allows

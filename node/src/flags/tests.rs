@@ -508,3 +508,27 @@ fn mounted_as_a_subcommand_the_flags_behave_the_same() {
     let err = parse(&["detcd", "serve", "--bogus"]).err().unwrap();
     assert_eq!((err.kind(), err.exit_code()), (ErrorKind::UnknownArgument, 2));
 }
+
+#[test]
+fn the_test_clock_rate_scales_the_tick_and_is_bounded() {
+    assert_eq!(config(&[]).tick_interval(), Duration::from_millis(100));
+    let fast = config(&["--test-clock-percent", "200"]);
+    assert_eq!(fast.tick_interval(), Duration::from_millis(50));
+    // Election and lease timers count ticks, so they follow the clock too.
+    assert_eq!(fast.election_ticks(), 10);
+    let slow = config(&["--test-clock-percent", "50", "--heartbeat-interval", "100"]);
+    assert_eq!(slow.tick_interval(), Duration::from_millis(200));
+    for bad in ["0", "5", "1001", "fast"] {
+        let e = parse(&["--test-clock-percent", bad]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ValueValidation, "{bad}");
+    }
+}
+
+#[test]
+fn the_test_fsync_delay_is_off_by_default_and_bounded() {
+    assert_eq!(config(&[]).test_fsync_delay, Duration::ZERO);
+    let slow = config(&["--test-fsync-delay-ms", "250"]);
+    assert_eq!(slow.test_fsync_delay, Duration::from_millis(250));
+    let e = parse(&["--test-fsync-delay-ms", "10001"]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ValueValidation);
+}

@@ -95,19 +95,6 @@ impl<P: Process> World<P> {
         self.results.drain(..)
     }
 
-    /// Whether finished requests are waiting to be drained.
-    pub fn has_results(&self) -> bool {
-        !self.results.is_empty()
-    }
-
-    /// Requests submitted but not finished.
-    pub fn requests_open(&self) -> usize {
-        self.records
-            .iter()
-            .filter(|r| matches!(r.state, RequestState::Scheduled | RequestState::Pending))
-            .count()
-    }
-
     pub(super) fn record(&mut self, id: RequestId) -> Option<&mut Record<P::Request>> {
         id.checked_sub(1).and_then(|i| self.records.get_mut(i as usize))
     }

@@ -10,7 +10,7 @@ use crate::safety::{Violation, ViolationKind};
 use crate::trace::EventKind;
 use crate::types_ext::{ClientId, Index, NodeId, RequestId, SyncId, Term};
 use detcd_core::process::Process;
-use detcd_core::raft::{Message, MessageBody, Role};
+use detcd_core::raft::{Message, MessageBody, Role, RoleReason};
 use std::fmt;
 use tracing::{debug, info, trace, warn};
 
@@ -136,11 +136,13 @@ pub enum SimEvent {
         msg: MsgHead,
         delay_us: u64,
     },
+    /// `reason` says why (not hashed: it explains, the role itself is what happened).
     RoleChange {
         node: NodeId,
         role: Role,
         term: Term,
         leader: Option<NodeId>,
+        reason: RoleReason,
     },
     /// The member's commit index advanced to `index`; `term` is its current term.
     Commit {
@@ -320,7 +322,7 @@ impl SimEvent {
             SimEvent::Drop { msg, reason } => w(EventKind::Drop, &msg4(msg, reason.code())),
             SimEvent::Duplicate { msg, delay_us } => w(EventKind::Duplicate, &msg4(msg, *delay_us)),
             SimEvent::Reorder { msg, delay_us } => w(EventKind::Reorder, &msg4(msg, *delay_us)),
-            SimEvent::RoleChange { node, role, term, leader } => {
+            SimEvent::RoleChange { node, role, term, leader, .. } => {
                 w(EventKind::RoleChange, &[*node, *role as u64, *term, leader.unwrap_or(0)])
             }
             SimEvent::Commit { node, index, term } => w(EventKind::Commit, &[*node, *index, *term]),
@@ -404,9 +406,9 @@ impl SimEvent {
             SimEvent::Reorder { msg, delay_us } => {
                 debug!(target: TARGET, t_us, node = msg.from, peer = msg.to, delay_us, "reorder")
             }
-            SimEvent::RoleChange { node, role, term, leader } => {
-                let leader = leader.unwrap_or(0);
-                info!(target: TARGET, t_us, node, role = ?role, term, leader, "role_change")
+            SimEvent::RoleChange { node, role, term, leader, reason } => {
+                let (leader, reason) = (leader.unwrap_or(0), reason.words());
+                info!(target: TARGET, t_us, node, role = ?role, term, leader, reason, "role_change")
             }
             SimEvent::Commit { node, index, term } => {
                 debug!(target: TARGET, t_us, node, index, term, "commit")
@@ -595,7 +597,8 @@ impl<P: Process> World<P> {
                 let st = obs.status;
                 if obs.role_changed {
                     let (node, role, term, leader) = (st.id, st.role, st.term, st.leader);
-                    self.emit(SimEvent::RoleChange { node, role, term, leader });
+                    let reason = st.role_reason;
+                    self.emit(SimEvent::RoleChange { node, role, term, leader, reason });
                 }
                 let slot = &mut self.nodes[i];
                 if st.commit > slot.commit_seen {

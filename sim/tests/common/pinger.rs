@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use detcd_core::process::{Effect, Process, RestoreError};
-use detcd_core::raft::{Message, MessageBody, Role, Status};
+use detcd_core::raft::{Message, MessageBody, Role, RoleReason, Status};
 use detcd_core::types::{
     DurableState, Entry, EntryKind, Index, NodeId, PersistOp, RequestId, SyncId,
 };
@@ -142,6 +142,7 @@ impl Process for Pinger {
         Status {
             id: self.id,
             role: Role::Follower,
+            role_reason: RoleReason::Started,
             term: 1,
             vote: None,
             leader: None,

@@ -1,7 +1,10 @@
 //! `detcd check FILE`: load a history, check it for linearizability, print the verdict.
 //! Exit status: 0 linearizable, 1 not linearizable, 3 unknown (timeout), 2 unreadable
 //! input or bad flags. The wall-clock timeout and the optional parallel mode live here,
-//! outside the deterministic checker crate: the checker only polls a callback.
+//! outside the deterministic checker crate: the checker only polls a callback. Several
+//! files or a directory: [`many`].
+
+mod many;
 
 use clap::Args;
 use detcd_checker::import::Format;
@@ -15,16 +18,30 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Exit status for unreadable input (clap uses the same for bad flags).
-const EXIT_BAD_INPUT: u8 = 2;
+pub(super) const EXIT_BAD_INPUT: u8 = 2;
 /// The memo's memory bound for the whole check.
 const MEMO_BYTES_MAX: usize = 1 << 30;
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  detcd check history.json                      a detcd JSON history (its \"model\" field names the model)
+  detcd check etcd_000.log                      a Jepsen etcd log (INFO jepsen.util - ...): a CAS register
+  detcd check store/latest/history.edn          Jepsen's own history.edn (registers, or independent keys)
+  detcd check c01-bad.txt --html report.html    a Porcupine KV history, with a report to open
+  detcd check histories/ --timeout 10           every history under a directory, one row each
+  detcd check a.log b.edn --json                several files, one JSON array
+
+Formats are guessed from the first line: jepsen-etcd, jepsen-edn, porcupine-kv, detcd.
+Exit status: 0 linearizable, 1 not linearizable, 3 unknown (timeout), 2 unreadable
+input or bad flags. Over several files: 1 if any is not linearizable, else 2 if any is
+unreadable, else 3 if any is unknown, else 0.")]
 pub struct CheckArgs {
-    /// The history to check.
-    pub file: PathBuf,
-    /// The file's format; guessed from its content when absent.
-    #[arg(long, value_parser = ["jepsen-etcd", "porcupine-kv", "detcd"])]
+    /// The histories to check: files, or directories to search for *.log, *.txt,
+    /// *.json, *.jsonl and *.edn files.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub files: Vec<PathBuf>,
+    /// The files' format; guessed from each file's content when absent.
+    #[arg(long, value_parser = ["jepsen-etcd", "jepsen-edn", "porcupine-kv", "detcd"])]
     pub format: Option<String>,
     /// The model to check against; taken from the format (or a detcd file's "model") when absent.
     #[arg(long, value_parser = ["register", "cas-register", "kv", "etcd"])]
@@ -32,7 +49,8 @@ pub struct CheckArgs {
     /// Give up with an "unknown" verdict (exit 3) after this many seconds.
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
-    /// Also write a self-contained HTML report to this file.
+    /// Also write a self-contained HTML report to this file (over several files: into
+    /// this directory, one report each).
     #[arg(long, value_name = "OUT")]
     pub html: Option<PathBuf>,
     /// Print the report as JSON instead of text.
@@ -56,30 +74,22 @@ pub fn run(args: CheckArgs) -> ExitCode {
             return fail(format!("--timeout must be a positive number of seconds, not {secs}"))
         }
     };
-    let text = match std::fs::read_to_string(&args.file) {
-        Ok(t) => t,
-        Err(e) => return fail(format!("cannot read {}: {e}", args.file.display())),
-    };
     let format =
         args.format.as_deref().map(|f| Format::from_name(f).expect("clap checked the format"));
     let model =
         args.model.as_deref().map(|m| ModelName::from_name(m).expect("clap checked the model"));
-    let loaded = match load(&text, format, model) {
-        Ok(l) => l,
-        Err(e) => return fail(format!("{}: {e}", args.file.display())),
+    if args.files.len() > 1 || args.files[0].is_dir() {
+        return many::run(&args, format, model, timeout);
+    }
+    let file = &args.files[0];
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("cannot read {}: {e}", file.display())),
     };
-
-    let start = Instant::now();
-    let stop = AtomicBool::new(false);
-    let expired = || stop.load(Ordering::Relaxed) || timeout.is_some_and(|t| start.elapsed() >= t);
-    let budget =
-        Budget { steps_max: None, memory_bytes_max: MEMO_BYTES_MAX, expired: Some(&expired) };
-    let report = if args.parallel && loaded.parts() > 1 {
-        check_parallel(loaded.as_ref(), &budget, &stop)
-    } else {
-        loaded.check(&budget)
+    let (report, elapsed) = match check_text(&text, format, model, timeout, args.parallel) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("{}: {e}", file.display())),
     };
-    let elapsed = start.elapsed();
 
     if let Some(path) = &args.html {
         if let Err(e) = std::fs::write(path, html::render(&report)) {
@@ -89,17 +99,43 @@ pub fn run(args: CheckArgs) -> ExitCode {
     if args.json {
         println!("{}", report.to_json());
     } else {
-        print_text(&report, &args, elapsed);
+        print_text(&report, file, &args, elapsed);
     }
-    ExitCode::from(match report.verdict {
+    ExitCode::from(exit_code(&report.verdict))
+}
+
+pub(super) fn exit_code(verdict: &Verdict) -> u8 {
+    match verdict {
         Verdict::Linearizable => 0,
         Verdict::NotLinearizable => 1,
         Verdict::Unknown => 3,
-    })
+    }
 }
 
-fn print_text(report: &Report, args: &CheckArgs, elapsed: Duration) {
-    print!("{}: {}", args.file.display(), report.to_text());
+/// Loads and checks one history; the report and the time the check took.
+pub(super) fn check_text(
+    text: &str,
+    format: Option<Format>,
+    model: Option<ModelName>,
+    timeout: Option<Duration>,
+    parallel: bool,
+) -> Result<(Report, Duration), detcd_checker::run::LoadError> {
+    let loaded = load(text, format, model)?;
+    let start = Instant::now();
+    let stop = AtomicBool::new(false);
+    let expired = || stop.load(Ordering::Relaxed) || timeout.is_some_and(|t| start.elapsed() >= t);
+    let budget =
+        Budget { steps_max: None, memory_bytes_max: MEMO_BYTES_MAX, expired: Some(&expired) };
+    let report = if parallel && loaded.parts() > 1 {
+        check_parallel(loaded.as_ref(), &budget, &stop)
+    } else {
+        loaded.check(&budget)
+    };
+    Ok((report, start.elapsed()))
+}
+
+fn print_text(report: &Report, file: &std::path::Path, args: &CheckArgs, elapsed: Duration) {
+    print!("{}: {}", file.display(), report.to_text());
     println!(
         "({} operations, model {}, {} search steps, {:.3} s)",
         report.operations.len(),

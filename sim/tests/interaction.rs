@@ -1,0 +1,156 @@
+//! Golden interaction tests: each `testdata/*.txt` file drives a step cluster of the
+//! bare-Raft test application command by command and compares what every command
+//! caused with the expected text below it. `REWRITE=1 cargo test -p detcd-sim --test
+//! interaction` rewrites the files with what the code does now (then read the diff).
+//!
+//! A file is blocks of
+//! ```text
+//! command arg1 arg2
+//! ----
+//! expected output, one line per effect
+//! ```
+//! separated by blank lines; `#` lines are comments. The first command is
+//! `cluster N`. Commands: `tick NODE`, `tick-election NODE` (tick until its role
+//! changes), `put NODE KEY VALUE`, `deliver I` (the I-th message in flight),
+//! `deliver-all`, `drop I`, `duplicate I`, `persist NODE [upto=SYNC]`, `crash NODE`,
+//! `restart NODE`, `msgs`, `status`.
+
+use detcd_sim::raft_process::{KvRequest, RaftProcess, RaftProcessConfig};
+use detcd_sim::StepCluster;
+use std::path::Path;
+
+/// Commands a file may hold: a bound on the loop that reads one.
+const COMMANDS_MAX: usize = 10_000;
+
+struct Block {
+    /// Comment lines before the command, kept when rewriting.
+    comments: Vec<String>,
+    command: String,
+    expected: Vec<String>,
+}
+
+fn parse(text: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut lines = text.lines().peekable();
+    for _ in 0..COMMANDS_MAX {
+        let mut comments = Vec::new();
+        while let Some(l) = lines.next_if(|l| l.trim().is_empty() || l.starts_with('#')) {
+            if l.starts_with('#') {
+                comments.push(l.to_string());
+            }
+        }
+        let Some(command) = lines.next() else { return blocks };
+        assert_eq!(lines.next(), Some("----"), "`----` must follow command {command:?}");
+        let mut expected = Vec::new();
+        while let Some(l) = lines.next_if(|l| !l.trim().is_empty()) {
+            expected.push(l.to_string());
+        }
+        blocks.push(Block { comments, command: command.to_string(), expected });
+    }
+    panic!("more than {COMMANDS_MAX} commands in one file");
+}
+
+fn num(word: Option<&str>, command: &str) -> u64 {
+    word.and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("command {command:?} needs a number here"))
+}
+
+fn run(cluster: &mut Option<StepCluster<RaftProcess>>, command: &str) -> Vec<String> {
+    let mut words = command.split_whitespace();
+    let verb = words.next().unwrap_or("");
+    if verb == "cluster" {
+        let n = num(words.next(), command);
+        let c = StepCluster::new(n, RaftProcessConfig::for_setup);
+        *cluster = Some(c);
+        return vec![format!("{n} nodes")];
+    }
+    let c = cluster.as_mut().expect("the first command is `cluster N`");
+    let mut arg = || num(words.next(), command);
+    match verb {
+        "tick" => c.tick(arg()),
+        "tick-election" => c.tick_until_role_change(arg()),
+        "put" => {
+            let (node, key, value) = (arg(), arg(), arg());
+            c.request(node, KvRequest::Put { key, value })
+        }
+        "deliver" => c.deliver(arg() as usize),
+        "deliver-all" => c.deliver_all(),
+        "drop" => c.drop_message(arg() as usize),
+        "duplicate" => c.duplicate(arg() as usize),
+        "persist" => {
+            let node = arg();
+            let upto = words.next().map(|w| {
+                let s = w.strip_prefix("upto=").unwrap_or_else(|| panic!("persist: {w:?}"));
+                s.parse().unwrap_or_else(|_| panic!("persist: {w:?}"))
+            });
+            c.persist(node, upto)
+        }
+        "crash" => c.crash(arg()),
+        "restart" => c.restart(arg()),
+        "msgs" => c.in_flight().iter().enumerate().map(|(i, m)| format!("{i}: {m}")).collect(),
+        "status" => c.describe(),
+        _ => panic!("unknown command {command:?}"),
+    }
+}
+
+fn check_file(path: &Path, rewrite: bool) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).expect("readable test file");
+    let mut cluster = None;
+    let mut out = String::new();
+    let mut mismatches = Vec::new();
+    for b in parse(&text) {
+        let mut actual = run(&mut cluster, &b.command);
+        if actual.is_empty() {
+            actual.push("ok".to_string());
+        }
+        if actual != b.expected {
+            mismatches.push(format!(
+                "{}: `{}`\n  expected:\n    {}\n  got:\n    {}",
+                path.display(),
+                b.command,
+                b.expected.join("\n    "),
+                actual.join("\n    ")
+            ));
+        }
+        for c in &b.comments {
+            out.push_str(c);
+            out.push('\n');
+        }
+        out.push_str(&format!("{}\n----\n{}\n\n", b.command, actual.join("\n")));
+    }
+    if rewrite {
+        std::fs::write(path, out.trim_end().to_string() + "\n").expect("writable test file");
+        return Ok(());
+    }
+    if mismatches.is_empty() {
+        Ok(())
+    } else {
+        Err(mismatches.join("\n\n"))
+    }
+}
+
+#[test]
+fn golden_interactions() {
+    let rewrite = std::env::var_os("REWRITE").is_some();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/testdata exists")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no golden files in {}", dir.display());
+    let failures: Vec<String> = files.iter().filter_map(|f| check_file(f, rewrite).err()).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn a_changed_expectation_is_caught() {
+    let dir = std::env::temp_dir().join(format!("detcd-golden-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("wrong.txt");
+    std::fs::write(&path, "cluster 3\n----\n3 nodes\n\nstatus\n----\nn1: Leader t9\n").unwrap();
+    let err = check_file(&path, false).expect_err("a wrong expectation fails");
+    assert!(err.contains("n1: Follower t0"), "{err}");
+    std::fs::remove_dir_all(&dir).expect("temp dir removed");
+}
