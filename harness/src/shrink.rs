@@ -148,8 +148,25 @@ pub fn explicit_faults(scenario: &Scenario, seed: u64) -> Option<Scenario> {
     (nemesis::schedule(&explicit, seed) == drawn).then_some(explicit)
 }
 
+/// A fault as the scenario file spells it (`crash node=2 at 300 ms`), the unit of the
+/// file's `at_ms`.
 fn describe_fault(f: &ScheduledFault) -> String {
-    format!("{:?} at {} ms", f.action, f.at_ms)
+    let words = match serde_json::to_value(&f.action) {
+        Ok(serde_json::Value::Object(fields)) => {
+            let mut words: Vec<String> = fields
+                .get("action")
+                .and_then(|a| a.as_str())
+                .map(str::to_string)
+                .into_iter()
+                .collect();
+            words.extend(
+                fields.iter().filter(|(k, _)| *k != "action").map(|(k, v)| format!("{k}={v}")),
+            );
+            words.join(" ")
+        }
+        _ => "a fault".to_string(),
+    };
+    format!("{words} at {} ms", f.at_ms)
 }
 
 /// Tries candidates while the budget lasts, keeping each one that still fails.
@@ -457,6 +474,14 @@ pub fn shrink(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn faults_are_described_as_the_scenario_file_spells_them() {
+        let crash = ScheduledFault { at_ms: 300, action: Fault::Crash { node: 2 } };
+        assert_eq!(describe_fault(&crash), "crash node=2 at 300 ms");
+        let isolate = ScheduledFault { at_ms: 5, action: Fault::IsolateLeader };
+        assert_eq!(describe_fault(&isolate), "isolate_leader at 5 ms");
+    }
 
     #[test]
     fn random_faults_become_the_same_explicit_schedule() {

@@ -32,6 +32,37 @@ fn not_linearizable_report_explains_in_words() {
 }
 
 #[test]
+fn a_read_that_misses_an_acknowledged_write_is_named_a_stale_read() {
+    let h = stale_history();
+    let report = Report::new(&CasRegister, &h, &check(&CasRegister, &h, &Budget::default()));
+    let a = report.anomaly.as_ref().expect("the anomaly is named");
+    assert_eq!((a.kind.as_str(), a.op, a.missed.clone()), ("stale read", 3, vec![1]));
+    assert!(report.summary.starts_with("NOT linearizable (stale read)"), "{}", report.summary);
+    assert!(
+        report.explanation[0].starts_with("Stale read: #3 (client 3: read() -> 1;"),
+        "{:?}",
+        report.explanation
+    );
+}
+
+#[test]
+fn a_write_on_a_store_without_an_acknowledged_write_is_named_a_lost_write() {
+    let mut h = History::new();
+    h.returned(0, 0, 1, C::Write { value: 1 }, CO::Written).unwrap();
+    h.returned(1, 2, 3, C::Cas { expected: 1, new: 2 }, CO::Cas(true)).unwrap();
+    h.returned(2, 4, 5, C::Cas { expected: 1, new: 3 }, CO::Cas(true)).unwrap();
+    let names = |c: u64| if c == 2 { "probe".to_string() } else { format!("client {c}") };
+    let result = check(&CasRegister, &h, &Budget::default());
+    let report = Report::with_client_names(&CasRegister, &h, &result, names);
+    let a = report.anomaly.as_ref().expect("the anomaly is named");
+    assert_eq!((a.kind.as_str(), a.op, a.missed.clone()), ("lost write", 2, vec![1]));
+    assert!(a.sentence.starts_with("Lost write: #1 (client 1: cas(1, 2) -> ok;"), "{}", a.sentence);
+    assert!(a.sentence.contains("#2 (probe: cas(1, 3)"), "named clients: {}", a.sentence);
+    let page = html::render(&report);
+    assert!(page.contains(r#""kind": "lost write""#), "the page carries the anomaly");
+}
+
+#[test]
 fn linearizable_report_lists_the_order() {
     let mut h = stale_history();
     h = {

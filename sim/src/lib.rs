@@ -40,7 +40,7 @@
 //! golden `testdata/*.txt` files over it.
 //!
 //! Errors are values: a broken Raft property stops the run with
-//! `SimError::Safety(Violation { at_us, node, kind })`, a liveness phase that does not
+//! `SimError::Safety(Violation { at_us, node, kind, .. })`, a liveness phase that does not
 //! converge returns `SimError::Liveness`, and `WorldOptions::events_max` bounds every run.
 //!
 //! # Observability

@@ -45,6 +45,57 @@ pub enum PartitionShape {
     Links { blocked: Vec<(NodeId, NodeId)> },
 }
 
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Node(id) => write!(f, "node {id}"),
+            Target::Leader => f.write_str("the leader"),
+            Target::Random => f.write_str("a random node"),
+        }
+    }
+}
+
+fn node_list(nodes: &[NodeId]) -> String {
+    let names: Vec<String> = nodes.iter().map(|n| n.to_string()).collect();
+    match names.len() {
+        1 => format!("node {}", names[0]),
+        _ => format!("nodes {}", names.join(",")),
+    }
+}
+
+/// In plain words, for step logs and time lines.
+impl std::fmt::Display for PartitionShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PartitionShape::Isolate { node } => write!(f, "{node} cut off from the others"),
+            PartitionShape::IsolateLeader => f.write_str("the leader cut off from the others"),
+            PartitionShape::MajorityMinority => f.write_str("a minority cut off from the majority"),
+            PartitionShape::Bridge => f.write_str("two halves joined only through one bridge node"),
+            PartitionShape::Ring => {
+                f.write_str("a ring: each node reaches only its two neighbours")
+            }
+            PartitionShape::Groups { groups } => {
+                let groups: Vec<String> =
+                    groups.iter().map(|g| format!("[{}]", node_list(g))).collect();
+                write!(f, "groups {} reach only their own members", groups.join(" "))
+            }
+            PartitionShape::OneWay { from, to } => write!(
+                f,
+                "one-way: messages from {} to {} are lost",
+                node_list(from),
+                node_list(to)
+            ),
+            PartitionShape::LeaderDeaf => {
+                f.write_str("the leader goes deaf: it sends, but every message to it is lost")
+            }
+            PartitionShape::Links { blocked } => {
+                let links: Vec<String> = blocked.iter().map(|(a, b)| format!("{a}→{b}")).collect();
+                write!(f, "links {} lose every message", links.join(", "))
+            }
+        }
+    }
+}
+
 /// One fault.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "action")]

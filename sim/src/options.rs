@@ -153,13 +153,60 @@ impl fmt::Display for Banner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let o = &self.options;
         writeln!(f, "detcd-sim seed={} nodes={}", o.seed, o.nodes)?;
-        writeln!(f, "  network: {:?}", o.network)?;
-        writeln!(f, "  disk: {:?}", o.disk)?;
-        writeln!(f, "  clock: {:?}", o.clock)?;
+        writeln!(f, "  network: {}", o.network)?;
+        writeln!(f, "  disk: {}", o.disk)?;
+        writeln!(f, "  clock: {}", o.clock)?;
         writeln!(f, "  check_raft_safety={} events_max={}", o.check_raft_safety, o.events_max)?;
         if let Some(s) = &self.swarm {
-            writeln!(f, "  swarm: {s:?}")?;
+            writeln!(f, "  swarm: {s}")?;
         }
         write!(f, "  faults scheduled: {}", self.faults_scheduled)
+    }
+}
+
+/// Microseconds as seconds, without trailing zeros: every time in the banner in one
+/// unit, as in the step log.
+pub(crate) fn secs(us: u64) -> String {
+    let whole = format!("{}.{:06}", us / 1_000_000, us % 1_000_000);
+    format!("{}s", whole.trim_end_matches('0').trim_end_matches('.'))
+}
+
+impl fmt::Display for LatencyDist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", secs(self.min_us), secs(self.max_us))?;
+        if self.tail_rate > 0.0 && self.tail_max_us > self.max_us {
+            write!(f, " (slow tail up to {} at rate {})", secs(self.tail_max_us), self.tail_rate)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for NetworkOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "latency {}, drop rate {}, duplicate rate {}, reorder rate {} (held up to {})",
+            self.latency,
+            self.drop_rate,
+            self.duplicate_rate,
+            self.reorder_rate,
+            secs(self.reorder_delay_max_us)
+        )
+    }
+}
+
+impl fmt::Display for DiskOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "fsync takes {}, torn writes {}", self.fsync, self.torn_writes)?;
+        if self.lying_fsync {
+            f.write_str(", LYING FSYNC (acknowledged before durable)")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ClockOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a tick every {}", secs(self.tick_us))
     }
 }

@@ -35,22 +35,56 @@ pub enum ViolationKind {
     BadResponse { request: u64, why: &'static str },
 }
 
+impl fmt::Display for ViolationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ViolationKind::TwoLeaders { term, first, second } => {
+                write!(f, "two leaders in term {term}: node {first} and node {second}")
+            }
+            ViolationKind::CommittedEntryChanged { index, expected_term, found_term } => write!(
+                f,
+                "the entry committed at log index {index} (written in term {expected_term}) was replaced by one from term {found_term}: a committed write was lost"
+            ),
+            ViolationKind::LeaderMissingCommitted { index, term } => write!(
+                f,
+                "it became leader without the entry committed at log index {index} (written in term {term}): a committed write was lost"
+            ),
+            ViolationKind::StateDiverged { applied, expected_hash, found_hash } => write!(
+                f,
+                "its store after applying log index {applied} differs from another member's at that index (hash {found_hash:016x}, expected {expected_hash:016x})"
+            ),
+            ViolationKind::CommitRegressed { from, to } => write!(
+                f,
+                "its commit index went back from {from} to {to} without a restart"
+            ),
+            ViolationKind::BadResponse { request, why } => {
+                write!(f, "it answered client request {request}, which was {why}")
+            }
+        }
+    }
+}
+
 /// A safety violation: what, where, when.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
     pub at_us: u64,
     pub node: NodeId,
     pub kind: ViolationKind,
+    /// The committed entry that was lost or replaced, as first seen committed: lets a
+    /// driver name the client write it carried.
+    pub lost_entry: Option<Entry>,
 }
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "safety violation at {}us on node {}: {:?}", self.at_us, self.node, self.kind)
+        let secs = self.at_us / 1_000_000;
+        let micros = self.at_us % 1_000_000;
+        write!(f, "safety violation at {secs}.{micros:06}s on node {}: {}", self.node, self.kind)
     }
 }
 
 /// What the checker keeps per committed index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Committed {
     term: Term,
     digest: u64,
@@ -58,6 +92,8 @@ struct Committed {
     /// term it was committed in (the leader that commits it reports it first, unless
     /// the checker first sees it on a node that already moved to a later term).
     seen_in: Term,
+    /// The entry itself (its payload shares the log's buffer), to name a lost write.
+    entry: Entry,
 }
 
 fn digest(e: &Entry) -> u64 {
@@ -111,6 +147,21 @@ impl SafetyChecker {
         self.committed.len() as Index
     }
 
+    /// After a violation on `p`'s node, when the run goes on (`--keep-going`): take the
+    /// node's state as it is now, so the same breakage is not reported at every event.
+    pub fn accept<P: Process>(&mut self, p: &P) -> Observed {
+        let st = p.status();
+        let view = self.view(st.id);
+        let role_changed = view.role != Some(st.role) || view.term != st.term;
+        *view = NodeView {
+            role: Some(st.role),
+            term: st.term,
+            commit_checked: st.commit,
+            applied_checked: st.applied,
+        };
+        Observed { role_changed, status: st }
+    }
+
     /// Checks one node after an event. `check` off: only observe role changes.
     pub fn observe<P: Process>(
         &mut self,
@@ -121,7 +172,7 @@ impl SafetyChecker {
         let st = p.status();
         let view = self.view(st.id);
         let role_changed = view.role != Some(st.role) || view.term != st.term;
-        let fail = |kind| Violation { at_us: now_us, node: st.id, kind };
+        let fail = |kind, lost_entry| Violation { at_us: now_us, node: st.id, kind, lost_entry };
         if !check {
             view.role = Some(st.role);
             view.term = st.term;
@@ -135,11 +186,10 @@ impl SafetyChecker {
         if st.role == Role::Leader {
             match self.leaders.get(&st.term) {
                 Some(&other) if other != st.id => {
-                    return Err(fail(ViolationKind::TwoLeaders {
-                        term: st.term,
-                        first: other,
-                        second: st.id,
-                    }))
+                    return Err(fail(
+                        ViolationKind::TwoLeaders { term: st.term, first: other, second: st.id },
+                        None,
+                    ))
                 }
                 Some(_) => {}
                 None => {
@@ -151,26 +201,35 @@ impl SafetyChecker {
         if st.commit < view_copy.commit_checked {
             // A restart re-reads commit from durable state; views are reset then, so a
             // regression within an incarnation is a bug.
-            return Err(fail(ViolationKind::CommitRegressed {
-                from: view_copy.commit_checked,
-                to: st.commit,
-            }));
+            return Err(fail(
+                ViolationKind::CommitRegressed { from: view_copy.commit_checked, to: st.commit },
+                None,
+            ));
         }
         let from = view_copy.commit_checked.max(st.snapshot_index) + 1;
         for index in from..=st.commit {
             let Some(e) = p.entry(index) else { continue };
-            let seen = Committed { term: e.term, digest: digest(e), seen_in: st.term };
+            let seen = digest(e);
             match self.committed.get(&index) {
-                Some(c) if (c.term, c.digest) != (seen.term, seen.digest) => {
-                    return Err(fail(ViolationKind::CommittedEntryChanged {
-                        index,
-                        expected_term: c.term,
-                        found_term: e.term,
-                    }))
+                Some(c) if (c.term, c.digest) != (e.term, seen) => {
+                    return Err(fail(
+                        ViolationKind::CommittedEntryChanged {
+                            index,
+                            expected_term: c.term,
+                            found_term: e.term,
+                        },
+                        Some(c.entry.clone()),
+                    ))
                 }
                 Some(_) => {}
                 None => {
-                    self.committed.insert(index, seen);
+                    let c = Committed {
+                        term: e.term,
+                        digest: seen,
+                        seen_in: st.term,
+                        entry: e.clone(),
+                    };
+                    self.committed.insert(index, c);
                 }
             }
         }
@@ -181,17 +240,17 @@ impl SafetyChecker {
             // can still win an older term from delayed vote grants after a newer leader
             // committed more, and that is no violation (it can commit nothing).
             let first = st.snapshot_index + 1;
-            for (&index, &c) in self.committed.range(first..) {
+            for (&index, c) in self.committed.range(first..) {
                 if c.seen_in >= st.term {
                     continue;
                 }
                 match p.entry(index) {
                     Some(e) if e.term == c.term && digest(e) == c.digest => {}
                     _ => {
-                        return Err(fail(ViolationKind::LeaderMissingCommitted {
-                            index,
-                            term: c.term,
-                        }))
+                        return Err(fail(
+                            ViolationKind::LeaderMissingCommitted { index, term: c.term },
+                            Some(c.entry.clone()),
+                        ))
                     }
                 }
             }
@@ -201,11 +260,14 @@ impl SafetyChecker {
             let h = p.state_hash();
             match self.applied_hashes.get(&st.applied) {
                 Some(&expected) if expected != h => {
-                    return Err(fail(ViolationKind::StateDiverged {
-                        applied: st.applied,
-                        expected_hash: expected,
-                        found_hash: h,
-                    }))
+                    return Err(fail(
+                        ViolationKind::StateDiverged {
+                            applied: st.applied,
+                            expected_hash: expected,
+                            found_hash: h,
+                        },
+                        None,
+                    ))
                 }
                 Some(_) => {}
                 None => {

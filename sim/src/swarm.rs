@@ -42,6 +42,43 @@ pub struct SwarmProfile {
     pub spike_factor: u64,
 }
 
+/// The profile in words, for the banner: which faults are on, then their settings.
+impl std::fmt::Display for SwarmProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::options::secs;
+        let kinds = [
+            (self.partitions, "partitions"),
+            (self.one_way_partitions, "one-way partitions"),
+            (self.crashes, "crashes"),
+            (self.clock_skew, "clock skew"),
+            (self.clock_jumps, "clock jumps"),
+            (self.drops, "drops"),
+            (self.duplicates, "duplicates"),
+            (self.reorders, "reorders"),
+            (self.transfer_leader, "leader transfers"),
+            (self.delay_spikes, "delay spikes"),
+        ];
+        let on: Vec<&str> = kinds.iter().filter(|(on, _)| *on).map(|(_, name)| *name).collect();
+        let on = if on.is_empty() { "none".to_string() } else { on.join(", ") };
+        write!(
+            f,
+            "faults: {on}; a fault every {}-{}, episodes up to {}; drop rate {}, duplicate rate {}, reorder rate {}; clock skew up to {} per mille, jumps up to {} ticks; latency {}, fsync {}, torn writes {}, delay spikes x{}",
+            secs(self.fault_gap_min_us),
+            secs(self.fault_gap_max_us),
+            secs(self.episode_max_us),
+            self.drop_rate,
+            self.duplicate_rate,
+            self.reorder_rate,
+            self.skew_permille_max,
+            self.jump_ticks_max,
+            self.latency,
+            self.fsync,
+            self.torn_writes,
+            self.spike_factor
+        )
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Kind {
     Partition,

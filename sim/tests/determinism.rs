@@ -44,7 +44,8 @@ fn the_banner_names_the_seed_and_every_option() {
     w.schedule(&schedule);
     let text = w.announce().to_string();
     assert!(text.contains("seed=77"), "{text}");
-    assert!(text.contains(&format!("{:?}", options.network)), "{text}");
-    assert!(text.contains(&format!("{profile:?}")), "{text}");
+    assert!(text.contains(&options.network.to_string()), "{text}");
+    assert!(text.contains(&profile.to_string()), "{text}");
+    assert!(!text.contains("Options {") && !text.contains("Profile {"), "no Rust names: {text}");
     assert_eq!(w.banner().faults_scheduled, schedule.faults.len());
 }

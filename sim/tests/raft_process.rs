@@ -148,6 +148,22 @@ fn a_diverging_state_machine_is_caught() {
 }
 
 #[test]
+fn a_world_that_keeps_going_runs_past_a_violation_and_keeps_the_first() {
+    use detcd_sim::ViolationKind;
+    let mut w: World<Diverging> = World::new(WorldOptions::new(4, 3), RaftProcessConfig::for_setup);
+    w.set_keep_going(true);
+    for v in 0..20 {
+        w.submit(1, 1 + v % 3, KvRequest::Put { key: 1, value: v }, 500_000);
+        w.run_for(100_000).expect("a world that keeps going does not stop at a violation");
+    }
+    let first = w.violation().expect("the divergence is still recorded").clone();
+    assert!(matches!(first.kind, ViolationKind::StateDiverged { .. }), "{first}");
+    assert!(w.now_us() >= 2_000_000, "the run went on to its end");
+    assert!(w.later_violations() > 0, "node 2 keeps diverging at every new index");
+    assert!(first.to_string().contains("differs from another member's"), "plain words: {first}");
+}
+
+#[test]
 fn damaged_durable_state_is_refused_not_a_panic() {
     use detcd_core::process::{Process, RestoreError};
     use detcd_core::types::{

@@ -97,6 +97,15 @@ fn a_leader_without_earlier_committed_entries_is_caught() {
     // A stale candidate winning term 1 again would be legal; a leader of term 2 is not.
     let v = c.observe(&fake(2, Role::Leader, 2, &[1], 0), 20, true).unwrap_err();
     assert_eq!(v.kind, ViolationKind::LeaderMissingCommitted { index: 2, term: 1 });
+    let lost = v.lost_entry.as_ref().expect("the lost entry is carried");
+    assert_eq!((lost.index, lost.term), (2, 1));
+    assert_eq!(
+        v.to_string(),
+        "safety violation at 0.000020s on node 2: it became leader without the entry committed at log index 2 (written in term 1): a committed write was lost"
+    );
+    // Going on after it: the node's state is taken as it is, and not reported again.
+    c.accept(&fake(2, Role::Leader, 2, &[1], 0));
+    c.observe(&fake(2, Role::Leader, 2, &[1], 0), 30, true).expect("reported once");
 }
 
 #[test]

@@ -4,6 +4,8 @@
 
 use super::load::{bad_input, load, secs, shell_word};
 use clap::Args;
+use detcd_harness::run::RunOptions;
+use detcd_harness::trace::timeline::Mark;
 use detcd_harness::trace::{marks, steplog, traced};
 use detcd_harness::Verdict;
 use detcd_scenarios::Scenario;
@@ -16,6 +18,7 @@ use std::process::ExitCode;
   detcd replay leader-isolation --seed 7 -v
   detcd replay lying-fsync --seed 3 --only elections,commits
   detcd replay lying-fsync --seed 3 --html run.html --trace run.jsonl
+  detcd replay lying-fsync --seed 1 --keep-going    (see the lost write from the clients' side)
   detcd replay ./my-scenario.toml --seed 12
   detcd replay crash-restart --seed 4 --trace - | head -5    the trace on standard output
 
@@ -46,6 +49,11 @@ pub struct ReplayArgs {
     /// commits, clients), e.g. `--only elections,faults`. Implies -v.
     #[arg(long, value_name = "TOPICS", value_delimiter = ',')]
     pub only: Vec<steplog::Topic>,
+    /// Go on after a Raft safety violation instead of stopping there, so the clients'
+    /// checks show what it did (a lost write, a stale read). The run still fails on
+    /// the violation; its trace hash differs from the stopped run's.
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 /// The linearizability report's path that goes with time line `html`.
@@ -74,13 +82,21 @@ pub fn write_html(
         r.operations,
         r.trace_hash
     );
-    let timeline = marks::timeline(
+    let mut timeline = marks::timeline(
         &run.artifacts.events,
         &run.artifacts.records,
         scenario.cluster.size,
         format!("{} at seed {}", scenario.name, r.seed),
         subtitle,
     );
+    // The simulator names the lost log entry; the run names the client write in it.
+    if let Some(text) = &run.artifacts.violation {
+        if let Some(Mark::Violation { what, .. }) =
+            timeline.marks.iter_mut().find(|m| matches!(m, Mark::Violation { .. }))
+        {
+            *what = text.clone();
+        }
+    }
     std::fs::write(html, timeline.to_html())?;
     let mut written = vec![html.to_path_buf()];
     if let Some(report) = &run.artifacts.linearizability_report {
@@ -105,7 +121,8 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         Err(e) => return bad_input(&e),
     };
     let scenario = &loaded.scenario;
-    let traced = traced::traced_run(scenario, args.seed);
+    let options = RunOptions { keep_going: args.keep_going, ..RunOptions::default() };
+    let traced = traced::traced_run_with(scenario, args.seed, options);
     let r = &traced.report;
     // `--trace -` puts the JSON lines alone on standard output; the account goes to
     // standard error.

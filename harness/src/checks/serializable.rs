@@ -22,6 +22,10 @@ pub struct SerializableRead {
 }
 
 /// `written` holds every (key, value) any client tried to write, whatever the outcome.
+fn secs(us: u64) -> String {
+    format!("{}.{:06}s", us / 1_000_000, us % 1_000_000)
+}
+
 pub fn check_serializable_reads(
     reads: &[SerializableRead],
     written: &BTreeSet<(Bytes, Bytes)>,
@@ -35,8 +39,12 @@ pub fn check_serializable_reads(
                 return CheckResult::fail(
                     SERIALIZABLE_READS,
                     format!(
-                        "client {} read {:?} = {:?} from member {} at {} µs: no client ever wrote that value",
-                        read.client, read.key, value, read.member, read.complete_us
+                        "client {} read {}={} from member {} at {}: no client ever wrote that value",
+                        read.client,
+                        String::from_utf8_lossy(&read.key),
+                        String::from_utf8_lossy(value),
+                        read.member,
+                        secs(read.complete_us)
                     ),
                 );
             }
@@ -47,8 +55,12 @@ pub fn check_serializable_reads(
                 return CheckResult::fail(
                     SERIALIZABLE_READS,
                     format!(
-                        "client {} saw member {} go back from revision {revision} (at {at} µs) to {} (at {} µs)",
-                        read.client, read.member, read.header_revision, read.complete_us
+                        "client {} saw member {} go back from revision {revision} (at {}) to {} (at {})",
+                        read.client,
+                        read.member,
+                        secs(*at),
+                        read.header_revision,
+                        secs(read.complete_us)
                     ),
                 );
             }

@@ -70,8 +70,9 @@ pub fn check_watch_streams(
                         return CheckResult::fail(
                             WATCH,
                             format!(
-                                "{who}: event at revision {} key {:?} arrived {what} (after revision {rev})",
-                                event.revision, event.key
+                                "{who}: event at revision {} on key {} arrived {what} (after revision {rev})",
+                                event.revision,
+                                text(&event.key)
                             ),
                         );
                     }
@@ -90,7 +91,10 @@ pub fn check_watch_streams(
                 if !in_range(&event.key, &stream.key, &stream.range_end) {
                     return CheckResult::fail(
                         WATCH,
-                        format!("{who}: event for key {:?} outside the watched range", event.key),
+                        format!(
+                            "{who}: event for key {} outside the watched range",
+                            text(&event.key)
+                        ),
                     );
                 }
                 delivered.insert((event.revision, event.key.clone()));
@@ -114,10 +118,10 @@ pub fn check_watch_streams(
                 return CheckResult::fail(
                     WATCH,
                     format!(
-                        "{who}: at revision {revision} expected {} event(s) {:?}, received {:?} (not reliable)",
+                        "{who}: at revision {revision} expected {} event(s) [{}], received [{}] (not reliable)",
                         expected.len(),
-                        expected.iter().map(|e| &e.key).collect::<Vec<_>>(),
-                        got.iter().map(|e| &e.key).collect::<Vec<_>>()
+                        events_words(&expected),
+                        events_words(&got)
                     ),
                 );
             }
@@ -130,6 +134,26 @@ pub fn check_watch_streams(
             streams.len()
         ),
     )
+}
+
+/// A key or value as text (keys and values in these workloads are text).
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Watch events in words: `put k=v` or `delete k`.
+fn events_words(events: &[&WatchEventRecord]) -> String {
+    let words: Vec<String> = events
+        .iter()
+        .map(|e| {
+            if e.delete {
+                format!("delete {}", text(&e.key))
+            } else {
+                format!("put {}={}", text(&e.key), text(&e.value))
+            }
+        })
+        .collect();
+    words.join(", ")
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! `wall_us` varies.
 
 mod driver;
+pub mod lost_write;
 mod verdicts;
 
 pub use verdicts::CHECK_STEPS_MAX;
@@ -38,6 +39,26 @@ pub struct RunArtifacts {
     pub linearizability_report: Option<detcd_checker::report::Report>,
     /// The world's events but ticks, in order (empty unless the run was `run_logged`).
     pub events: Vec<Stamped>,
+    /// The first Raft safety violation in words, the client write it lost named.
+    pub violation: Option<String>,
+}
+
+/// How to run, beyond the scenario and seed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Go on after a Raft safety violation instead of stopping at it, so that the
+    /// clients' checks (linearizability above all) show what it did to them. The run
+    /// still fails on the violation. Changes the run (and its trace hash) only when a
+    /// violation happens.
+    pub keep_going: bool,
+    /// Keep up to this many of the world's events (0: none), for a step log or time
+    /// line.
+    pub event_log_max: usize,
+}
+
+/// The violation of a finished world in words, if it had one.
+fn violation_text(world: &World<EtcdNode>, records: &[OpRecord]) -> Option<String> {
+    world.violation().map(|v| lost_write::describe(v, records))
 }
 
 /// The most events a logged run keeps: far more than any scenario's safety and
@@ -118,10 +139,11 @@ fn run_lock(
         Err(e) => Err(e),
         Ok(()) => liveness(&mut outcome.world, scenario),
     };
-    let mut checks = verdicts::simulation(&liveness);
-    checks.push(outcome.check());
     let events = outcome.world.take_events();
     let world = &outcome.world;
+    let went_on = world.violation().map(|v| (v, world.later_violations()));
+    let mut checks = verdicts::simulation(&liveness, went_on, &[]);
+    checks.push(outcome.check());
     let report = RunReport {
         scenario: scenario.name.clone(),
         seed,
@@ -140,28 +162,35 @@ fn run_lock(
         banner,
         linearizability_report: None,
         events,
+        violation: violation_text(world, &[]),
     };
     (report, artifacts)
 }
 
 /// Runs `scenario` at `seed` and checks it.
 pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
-    run_with_log(scenario, seed, 0)
+    run_with(scenario, seed, RunOptions::default())
 }
 
 /// The very run `run` makes, keeping the world's events (up to `EVENT_LOG_MAX`) in its
 /// artifacts for a step log or time line.
 pub fn run_logged(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
-    run_with_log(scenario, seed, EVENT_LOG_MAX)
+    run_with(scenario, seed, RunOptions { event_log_max: EVENT_LOG_MAX, ..RunOptions::default() })
 }
 
-fn run_with_log(scenario: &Scenario, seed: u64, event_log_max: usize) -> (RunReport, RunArtifacts) {
+/// Runs `scenario` at `seed` with `run_options` and checks it.
+pub fn run_with(
+    scenario: &Scenario,
+    seed: u64,
+    run_options: RunOptions,
+) -> (RunReport, RunArtifacts) {
     let wall = std::time::Instant::now();
     let mut options = world_options(scenario, seed);
-    options.event_log_max = event_log_max;
+    options.event_log_max = run_options.event_log_max;
     let sc = scenario.clone();
     let mut world: World<EtcdNode> = World::new(options, move |setup| node_config(&sc, setup));
     world.set_transfer_hook(transfer);
+    world.set_keep_going(run_options.keep_going);
     if scenario.faults.swarm {
         world.set_swarm_profile(detcd_sim::swarm::profile(seed));
     }
@@ -190,7 +219,9 @@ fn run_with_log(scenario: &Scenario, seed: u64, event_log_max: usize) -> (RunRep
     driver.collect_late_stream_results();
     driver.absorb_writes();
 
-    let mut checks = verdicts::simulation(&liveness);
+    let world = &driver.world;
+    let went_on = world.violation().map(|v| (v, world.later_violations()));
+    let mut checks = verdicts::simulation(&liveness, went_on, &driver.records);
     // The write history settles unknown outcomes only once the cluster has converged.
     let log = liveness.is_ok().then_some(&driver.write_log);
     let end_us = driver.world.now_us();
@@ -214,10 +245,12 @@ fn run_with_log(scenario: &Scenario, seed: u64, event_log_max: usize) -> (RunRep
         trace_hash: world.trace_hash(),
         wall_us: wall.elapsed().as_micros() as u64,
     };
+    let violation = violation_text(world, &driver.records);
     let artifacts = RunArtifacts {
         records: driver.records,
         watch_streams,
         banner,
+        violation,
         linearizability_report: lin.report,
         events,
     };

@@ -3,29 +3,44 @@
 //! (through the checker's etcd model), watch guarantees and serializable reads.
 
 use super::driver::watch_event;
+use super::lost_write;
 use crate::checks::serializable::{check_serializable_reads, SerializableRead};
 use crate::checks::watch::{check_watch_streams, WatchEventRecord, WatchStreamRecord};
-use crate::history::{etcd_history, WriteLog};
+use crate::history::{etcd_history, WriteLog, PROBE_CLIENT};
 use crate::report::{check_names, CheckResult, Verdict};
 use crate::workload::{OpKind, OpOutcome, OpRecord};
 use bytes::Bytes;
 use detcd_checker::models::etcd::Etcd;
 use detcd_checker::search::Budget;
 use detcd_core::server::{EtcdNode, Response};
-use detcd_sim::{LivenessReport, SimError, World};
+use detcd_sim::{LivenessReport, SimError, Violation, World};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Most search steps the linearizability checker may take for one run.
 pub const CHECK_STEPS_MAX: u64 = 20_000_000;
 
-/// Raft safety, liveness and convergence, from how the simulation ended.
-pub(crate) fn simulation(liveness: &Result<LivenessReport, SimError>) -> Vec<CheckResult> {
+/// Raft safety, liveness and convergence, from how the simulation ended. `went_on`:
+/// the first violation of a run that went on after it (`--keep-going`), with how many
+/// came after it. `records` name the client write a violation lost.
+pub(crate) fn simulation(
+    liveness: &Result<LivenessReport, SimError>,
+    went_on: Option<(&Violation, u64)>,
+    records: &[OpRecord],
+) -> Vec<CheckResult> {
     let mut checks = Vec::new();
-    match liveness {
-        Err(SimError::Safety(v)) => {
-            checks.push(CheckResult::fail(check_names::RAFT_SAFETY, v.to_string()));
+    let violation = match liveness {
+        Err(SimError::Safety(v)) => Some((v, 0)),
+        _ => went_on,
+    };
+    match violation {
+        Some((v, later)) => {
+            let mut evidence = lost_write::describe(v, records);
+            if later > 0 {
+                evidence.push_str(&format!(" (the run went on: {later} more violation(s) after it)"));
+            }
+            checks.push(CheckResult::fail(check_names::RAFT_SAFETY, evidence));
         }
-        _ => checks.push(CheckResult::pass(
+        None => checks.push(CheckResult::pass(
             check_names::RAFT_SAFETY,
             "one leader per term, log matching, committed entries durable, same state per index: checked after every event",
         )),
@@ -50,7 +65,7 @@ pub(crate) fn simulation(liveness: &Result<LivenessReport, SimError>) -> Vec<Che
             ));
         }
         Err(SimError::Liveness(f)) => {
-            checks.push(CheckResult::fail(check_names::LIVENESS, format!("{f:?}")));
+            checks.push(CheckResult::fail(check_names::LIVENESS, f.to_string()));
         }
         Err(SimError::EventLimit { events }) => checks.push(CheckResult::fail(
             check_names::LIVENESS,
@@ -59,6 +74,16 @@ pub(crate) fn simulation(liveness: &Result<LivenessReport, SimError>) -> Vec<Che
         Err(SimError::Safety(_)) => {}
     }
     checks
+}
+
+/// A client as the checker's report names it: the liveness phase's probe writes enter
+/// the history as a client of their own, which is the harness, not the workload.
+fn client_name(client: u64) -> String {
+    if client == PROBE_CLIENT {
+        "liveness probe (the harness's own write)".to_string()
+    } else {
+        format!("client {client}")
+    }
 }
 
 /// What the linearizability check found.
@@ -90,7 +115,12 @@ pub(super) fn linearizability(
             format!("{operations_checked} operation(s) linearizable under the etcd model (values and revisions)"),
         ),
         detcd_checker::Verdict::NotLinearizable => {
-            let r = detcd_checker::report::Report::new(&model, &history, &result);
+            let r = detcd_checker::report::Report::with_client_names(
+                &model,
+                &history,
+                &result,
+                client_name,
+            );
             let text = r.to_text();
             report = Some(r);
             CheckResult::fail(check_names::LINEARIZABILITY, first_lines(&text, 12))

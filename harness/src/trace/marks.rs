@@ -57,6 +57,38 @@ fn messages(events: &[Stamped], marks: &mut Vec<Mark>) {
     }
 }
 
+/// A crash as the time line needs it: when, which member, writes lost, and how many of
+/// those the disk had acknowledged as durable (a lying fsync).
+struct Crashed {
+    at_us: u64,
+    node: u64,
+    lost: usize,
+    acknowledged_lost: usize,
+}
+
+/// One fault mark for the crashes at one instant: a power loss when every member went
+/// down at once, saying whether the disks had lied about their fsyncs.
+fn crash_fault(crashes: &[Crashed], nodes: u64) -> Mark {
+    let at_us = crashes.first().map_or(0, |c| c.at_us);
+    let lost: usize = crashes.iter().map(|c| c.lost).sum();
+    let acknowledged: usize = crashes.iter().map(|c| c.acknowledged_lost).sum();
+    let lost = if acknowledged > 0 {
+        format!(
+            "fsync lied: {acknowledged} write(s) the disks had acknowledged as durable are gone"
+        )
+    } else {
+        format!("{lost} unsynced write(s) lost")
+    };
+    if crashes.len() as u64 == nodes && nodes > 1 {
+        let what = format!("power loss, every node crashes; {lost}");
+        return Mark::Fault { at_us, node: None, what };
+    }
+    let names: Vec<String> = crashes.iter().map(|c| format!("node {}", c.node)).collect();
+    let node = if crashes.len() == 1 { Some(crashes[0].node) } else { None };
+    let what = format!("{} crashed; {lost}", names.join(", "));
+    Mark::Fault { at_us, node, what }
+}
+
 /// The time line of one run over members `1..=nodes`.
 pub fn timeline(
     events: &[Stamped],
@@ -68,8 +100,14 @@ pub fn timeline(
     let mut marks = Vec::new();
     let mut end_us = 0;
     let mut down_since: BTreeMap<u64, u64> = BTreeMap::new();
+    // Crashes at one instant are gathered: every member at once is one power loss.
+    let mut crashes: Vec<Crashed> = Vec::new();
     for e in events {
         let t = e.at_us;
+        if crashes.first().is_some_and(|c| c.at_us != t) {
+            marks.push(crash_fault(&crashes, nodes));
+            crashes.clear();
+        }
         end_us = end_us.max(t);
         let fault = |what: String, node: Option<u64>| Mark::Fault { at_us: t, node, what };
         match &e.event {
@@ -79,9 +117,14 @@ pub fn timeline(
                 role: format!("{role:?}"),
                 term: *term,
             }),
-            SimEvent::Crash { node, .. } => {
+            SimEvent::Crash { node, lost_ops, acknowledged_lost, .. } => {
                 down_since.insert(*node, t);
-                marks.push(fault(format!("crash n{node}"), Some(*node)));
+                crashes.push(Crashed {
+                    at_us: t,
+                    node: *node,
+                    lost: *lost_ops,
+                    acknowledged_lost: *acknowledged_lost,
+                });
             }
             SimEvent::Restart { node } => {
                 if let Some(from_us) = down_since.remove(node) {
@@ -91,35 +134,42 @@ pub fn timeline(
                 marks.push(Mark::Role { node: *node, at_us: t, role: "Follower".into(), term: 0 });
             }
             SimEvent::Partition { shape, .. } => {
-                marks.push(fault(format!("partition {shape:?}"), None))
+                marks.push(fault(format!("partition: {shape}"), None))
             }
-            SimEvent::Heal => marks.push(fault("heal".into(), None)),
+            SimEvent::Heal => marks.push(fault("network healed".into(), None)),
             SimEvent::NetworkRates { drop_rate, duplicate_rate, reorder_rate } => {
                 marks.push(fault(
                     format!(
-                    "network drop={drop_rate:?} dup={duplicate_rate:?} reorder={reorder_rate:?}"
+                    "network: drop {drop_rate} duplicate {duplicate_rate} reorder {reorder_rate}"
                 ),
                     None,
                 ))
             }
             SimEvent::ClockSkew { node, rate_permille } => marks.push(fault(
-                format!("clock rate {:.3}", f64::from(*rate_permille) / 1000.0),
+                format!("clock runs at {:.3}x", f64::from(*rate_permille) / 1000.0),
                 Some(*node),
             )),
             SimEvent::ClockJump { node, ticks } => {
-                marks.push(fault(format!("clock +{ticks} ticks"), Some(*node)))
+                marks.push(fault(format!("clock jumps {ticks} ticks"), Some(*node)))
             }
             SimEvent::TransferLeader { leader, to, .. } => {
-                marks.push(fault(format!("transfer leadership to n{to}"), Some(*leader)))
+                marks.push(fault(format!("leadership handed to node {to}"), Some(*leader)))
             }
-            SimEvent::ClientPause { client, duration_us } => marks
-                .push(fault(format!("client c{client} paused {} ms", duration_us / 1_000), None)),
+            SimEvent::ClientPause { client, duration_us } => marks.push(fault(
+                format!("client {client} paused for {:.3}s", *duration_us as f64 / 1e6),
+                None,
+            )),
             SimEvent::FaultsCancelled { .. } => {
-                marks.push(fault("liveness phase: faults end".into(), None))
+                marks.push(fault("faults end: the liveness phase begins".into(), None))
             }
-            SimEvent::Violation(v) => marks.push(fault(format!("VIOLATION: {v}"), Some(v.node))),
+            SimEvent::Violation(v) => {
+                marks.push(Mark::Violation { at_us: t, node: v.node, what: v.to_string() })
+            }
             _ => {}
         }
+    }
+    if !crashes.is_empty() {
+        marks.push(crash_fault(&crashes, nodes));
     }
     for (node, from_us) in down_since {
         marks.push(Mark::Down { node, from_us, until_us: None });
@@ -160,7 +210,16 @@ mod tests {
             at(20, SimEvent::Send { msg: vote(1, 3) }),
             at(20, SimEvent::Drop { msg: vote(1, 3), reason: DropReason::CutAtSend }),
             at(30, SimEvent::Deliver { msg: vote(1, 2) }),
-            at(40, SimEvent::Crash { node: 3, lost_ops: 0, survived_ops: 0, torn_entries: 0 }),
+            at(
+                40,
+                SimEvent::Crash {
+                    node: 3,
+                    lost_ops: 0,
+                    acknowledged_lost: 0,
+                    survived_ops: 0,
+                    torn_entries: 0,
+                },
+            ),
             at(
                 50,
                 SimEvent::RoleChange {
@@ -211,5 +270,54 @@ mod tests {
             })
             .collect();
         assert_eq!(arrows, [(10, None), (15, Some(31))]);
+    }
+
+    #[test]
+    fn a_power_loss_is_one_fault_that_says_fsync_lied() {
+        let crash = |node, acknowledged_lost| SimEvent::Crash {
+            node,
+            lost_ops: 2,
+            acknowledged_lost,
+            survived_ops: 0,
+            torn_entries: 0,
+        };
+        let violation = detcd_sim::Violation {
+            at_us: 600,
+            node: 3,
+            kind: detcd_sim::ViolationKind::CommitRegressed { from: 5, to: 4 },
+            lost_entry: None,
+        };
+        let events = vec![
+            at(100, crash(1, 2)),
+            at(100, crash(2, 2)),
+            at(100, crash(3, 2)),
+            at(500, crash(2, 0)),
+            at(600, SimEvent::Violation(violation.clone())),
+        ];
+        let t = timeline(&events, &[], 3, "t".into(), "s".into());
+        let faults: Vec<&Mark> =
+            t.marks.iter().filter(|m| matches!(m, Mark::Fault { .. })).collect();
+        assert_eq!(faults.len(), 2, "{faults:?}");
+        assert_eq!(
+            faults[0],
+            &Mark::Fault {
+                at_us: 100,
+                node: None,
+                what: "power loss, every node crashes; fsync lied: 6 write(s) the disks had acknowledged as durable are gone".into()
+            }
+        );
+        assert_eq!(
+            faults[1],
+            &Mark::Fault {
+                at_us: 500,
+                node: Some(2),
+                what: "node 2 crashed; 2 unsynced write(s) lost".into()
+            }
+        );
+        assert!(t.marks.contains(&Mark::Violation {
+            at_us: 600,
+            node: 3,
+            what: violation.to_string()
+        }));
     }
 }

@@ -172,31 +172,36 @@ fn describe(e: &SimEvent) -> Option<(Option<Topic>, String)> {
             (Commits, format!("committed up to index {index} (term {term})"))
         }
         SimEvent::Partition { cut_links, shape } => {
-            (Faults, format!("partition {shape:?} ({cut_links} links cut)"))
+            (Faults, format!("partition: {shape} ({cut_links} links cut)"))
         }
         SimEvent::Heal => (Faults, "network healed".to_string()),
         SimEvent::NetworkRates { drop_rate, duplicate_rate, reorder_rate } => (
             Faults,
-            format!("network: drop {drop_rate:?} duplicate {duplicate_rate:?} reorder {reorder_rate:?}"),
-        ),
-        SimEvent::Crash { lost_ops, survived_ops, torn_entries, .. } => (
-            Faults,
             format!(
-                "CRASHED: {lost_ops} unsynced write(s) lost, {survived_ops} survived, {torn_entries} torn"
+                "network: drop {drop_rate:?} duplicate {duplicate_rate:?} reorder {reorder_rate:?}"
             ),
+        ),
+        SimEvent::Crash { lost_ops, acknowledged_lost, survived_ops, torn_entries, .. } => (
+            Faults,
+            if *acknowledged_lost > 0 {
+                format!(
+                    "CRASHED, and fsync lied: {acknowledged_lost} write(s) the disk had acknowledged as durable are lost ({survived_ops} survived, {torn_entries} torn)"
+                )
+            } else {
+                format!(
+                    "CRASHED: {lost_ops} unsynced write(s) lost, {survived_ops} survived, {torn_entries} torn"
+                )
+            },
         ),
         SimEvent::Restart { .. } => (Faults, "restarted from its durable state".to_string()),
         SimEvent::ClockSkew { rate_permille, .. } => (
             Faults,
             format!("clock now runs at {:.3}x true time", f64::from(*rate_permille) / 1000.0),
         ),
-        SimEvent::ClockJump { ticks, .. } => {
-            (Faults, format!("clock jumps {ticks} tick(s) ahead"))
+        SimEvent::ClockJump { ticks, .. } => (Faults, format!("clock jumps {ticks} tick(s) ahead")),
+        SimEvent::TransferLeader { to, accepted, .. } => {
+            (Elections, format!("asked to hand leadership to n{to} (accepted: {accepted})"))
         }
-        SimEvent::TransferLeader { to, accepted, .. } => (
-            Elections,
-            format!("asked to hand leadership to n{to} (accepted: {accepted})"),
-        ),
         SimEvent::FaultsCancelled { cancelled } => (
             Faults,
             format!("liveness phase: faults healed, {cancelled} scheduled fault(s) cancelled"),

@@ -30,7 +30,16 @@ fn lines_are_stamped_and_readable() {
     let events = vec![
         role(1_234_567, 2, Role::Leader, 3),
         at(1_300_000, SimEvent::Heal),
-        at(2_000_000, SimEvent::Crash { node: 1, lost_ops: 2, survived_ops: 5, torn_entries: 0 }),
+        at(
+            2_000_000,
+            SimEvent::Crash {
+                node: 1,
+                lost_ops: 2,
+                acknowledged_lost: 0,
+                survived_ops: 5,
+                torn_entries: 0,
+            },
+        ),
         at(2_000_000, SimEvent::Send { msg: MsgHead::new(1, 2, 4, "vote", None) }),
         role(2_000_000, 1, Role::Candidate, 4),
     ];
@@ -53,7 +62,16 @@ fn every_leader_commit_advance_is_shown_and_no_follower_commit() {
         commit(2000, 2, 3, 2),
         commit(2100, 1, 3, 2),
         commit(2200, 2, 4, 2),
-        at(120_000, SimEvent::Crash { node: 2, lost_ops: 0, survived_ops: 0, torn_entries: 0 }),
+        at(
+            120_000,
+            SimEvent::Crash {
+                node: 2,
+                lost_ops: 0,
+                acknowledged_lost: 0,
+                survived_ops: 0,
+                torn_entries: 0,
+            },
+        ),
         commit(130_000, 2, 7, 2),
         role(140_000, 3, Role::Leader, 3),
         commit(141_000, 3, 8, 3),

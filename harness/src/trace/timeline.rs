@@ -1,21 +1,29 @@
-//! The HTML time line of one run: members as lanes coloured by role, messages as
-//! arrows between lanes, faults as marks, and every client operation as a bar from its
-//! invocation to its completion. One self-contained file (inline SVG, CSS and a few
-//! lines of script), written for a student watching an election or a lost leader.
+//! The HTML time line of one run: members as lanes coloured by role and labelled with
+//! their terms, messages as arrows between lanes (bundled when dense), crashes,
+//! restarts and faults in plain words, the safety violation, and every client operation
+//! as a bar from its invocation to its completion.
+//!
+//! One self-contained file: the marks are embedded as JSON and drawn by a small script
+//! (`timeline.js`, styled by `timeline.css`) that fits the run to the window's width,
+//! zooms and pans, and jumps to the violation. Written for a student watching an
+//! election or a lost leader.
 
-use std::fmt::Write;
+use serde::Serialize;
 
 /// Something drawn on the time line. Times are simulated microseconds.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Mark {
     /// A message; `delivered_us: None` means it was lost.
     Message { from: u64, to: u64, sent_us: u64, delivered_us: Option<u64>, kind: String },
-    /// From `at_us` on, `node` has this role in this term.
+    /// From `at_us` on, `node` has this role in this term (term 0: not known yet, as
+    /// right after a restart).
     Role { node: u64, at_us: u64, role: String, term: u64 },
     /// A node is down from `at_us` until it restarts (or the end).
     Down { node: u64, from_us: u64, until_us: Option<u64> },
-    /// A fault or other event of the whole cluster or of one node.
+    /// A fault or other event of the whole cluster or of one node, in plain words.
     Fault { at_us: u64, node: Option<u64>, what: String },
+    /// The safety violation that the run found, in plain words.
+    Violation { at_us: u64, node: u64, what: String },
     /// A client operation against `node`; outcome is "ok", "fail" or "unknown".
     Op { client: u64, node: u64, invoke_us: u64, complete_us: u64, label: String, outcome: String },
 }
@@ -31,10 +39,70 @@ pub struct Timeline {
     pub marks: Vec<Mark>,
 }
 
-const LANE: f64 = 34.0;
-const CLIENT_LANE: f64 = 22.0;
-const LEFT: f64 = 70.0;
-const TOP: f64 = 30.0;
+/// The drawing data the script reads: compact rows rather than objects, since a run
+/// holds tens of thousands of messages.
+#[derive(Serialize)]
+struct Data<'a> {
+    nodes: &'a [u64],
+    /// Client lane names, in lane order.
+    clients: Vec<String>,
+    end_us: u64,
+    /// [node, at_us, role, term]
+    roles: Vec<(u64, u64, &'static str, u64)>,
+    /// [node, from_us, until_us or -1]
+    downs: Vec<(u64, u64, i64)>,
+    /// [at_us, node or 0 (whole cluster), text]
+    faults: Vec<(u64, u64, &'a str)>,
+    /// Message kinds, referred to by index from `messages`.
+    kinds: Vec<&'a str>,
+    /// [from, to, sent_us, delivered_us or -1 (lost), kind index, heartbeat 0/1]
+    messages: Vec<(u64, u64, u64, i64, usize, u8)>,
+    /// How many messages the run sent; more than `messages` holds when thinned.
+    messages_total: usize,
+    /// [client lane, node, invoke_us, complete_us, label, outcome]
+    ops: Vec<(u64, u64, u64, u64, &'a str, &'a str)>,
+    violation: Option<ViolationData<'a>>,
+}
+
+#[derive(Serialize)]
+struct ViolationData<'a> {
+    at_us: u64,
+    node: u64,
+    text: &'a str,
+    /// What broke, without the time and node the drawing shows anyway.
+    short: &'a str,
+}
+
+/// A violation's text without its "safety violation at T on node N: " preamble.
+fn short_violation(text: &str) -> &str {
+    match text.strip_prefix("safety violation at ") {
+        Some(rest) => rest.split_once(": ").map_or(text, |(_, what)| what),
+        None => text,
+    }
+}
+
+/// Most messages one page carries: a run that goes on after a violation can send
+/// millions, which no browser draws and no one reads one by one.
+const MESSAGES_MAX: usize = 150_000;
+
+/// Keeps at most `MESSAGES_MAX` messages: heartbeats go first, then every k-th of the
+/// rest is kept, evenly over the run.
+fn thin(messages: &mut Vec<(u64, u64, u64, i64, usize, u8)>) {
+    if messages.len() > MESSAGES_MAX {
+        messages.retain(|m| m.5 == 0);
+    }
+    if messages.len() > MESSAGES_MAX {
+        let stride = messages.len().div_ceil(MESSAGES_MAX);
+        let mut i = 0;
+        messages.retain(|_| {
+            i += 1;
+            (i - 1) % stride == 0
+        });
+    }
+}
+
+const STYLE: &str = include_str!("timeline.css");
+const SCRIPT: &str = include_str!("timeline.js");
 
 fn esc(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
@@ -49,198 +117,130 @@ fn role_class(role: &str) -> &'static str {
     }
 }
 
-impl Timeline {
-    /// The time line as one HTML document.
-    pub fn to_html(&self) -> String {
-        let end_us = self.end_us.max(1);
-        // One pixel per millisecond, but never wider than 24,000 pixels.
-        let us_per_px = (end_us as f64 / 24_000.0).max(1_000.0);
-        let x = |us: u64| LEFT + us as f64 / us_per_px;
-        let width = x(end_us) + 40.0;
-        let node_y = |node: u64| {
-            let i = self.nodes.iter().position(|&n| n == node).unwrap_or(0);
-            TOP + i as f64 * LANE
-        };
-        let clients_top = TOP + self.nodes.len() as f64 * LANE + 24.0;
-        let client_y = |client: u64| {
-            let i = self.clients.iter().position(|&c| c == client).unwrap_or(0);
-            clients_top + i as f64 * CLIENT_LANE
-        };
-        let height = clients_top + self.clients.len() as f64 * CLIENT_LANE + 30.0;
+/// A client lane's name; the simulator's own liveness probe is not a workload client.
+fn client_name(client: u64) -> String {
+    if client == detcd_sim::LIVENESS_CLIENT {
+        "liveness probe".to_string()
+    } else {
+        format!("client {client}")
+    }
+}
 
-        let mut svg = String::new();
-        let _ = write!(
-            svg,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}">"#
-        );
-        svg.push_str(
-            r##"<defs><marker id="arrow" viewBox="0 0 6 6" refX="6" refY="3" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L6,3 L0,6 z" fill="#555"/></marker></defs>"##,
-        );
-        // Time axis: a grid line every 100 ms of simulated time.
-        let step_us = if end_us > 20_000_000 { 1_000_000 } else { 100_000 };
-        let mut t = 0;
-        while t <= end_us {
-            let _ = write!(
-                svg,
-                r#"<line class="grid" x1="{0:.1}" y1="{1}" x2="{0:.1}" y2="{2:.0}"/><text class="axis" x="{0:.1}" y="{3}">{4:.1}s</text>"#,
-                x(t),
-                TOP - 8.0,
-                height - 20.0,
-                TOP - 12.0,
-                t as f64 / 1e6
-            );
-            t += step_us;
-        }
-        // Lanes and their role bands.
-        for &node in &self.nodes {
-            let y = node_y(node);
-            let _ = write!(
-                svg,
-                r#"<text class="lane" x="8" y="{:.0}">node {node}</text><rect class="follower" x="{LEFT}" y="{:.0}" width="{:.0}" height="{:.0}"/>"#,
-                y + LANE / 2.0 + 4.0,
-                y + 4.0,
-                x(end_us) - LEFT,
-                LANE - 8.0
-            );
-            let mut roles: Vec<(u64, &str, u64)> = self
-                .marks
-                .iter()
-                .filter_map(|m| match m {
-                    Mark::Role { node: n, at_us, role, term } if *n == node => {
-                        Some((*at_us, role.as_str(), *term))
-                    }
-                    _ => None,
-                })
-                .collect();
-            roles.sort_by_key(|r| r.0);
-            for (i, (from, role, term)) in roles.iter().enumerate() {
-                let until = roles.get(i + 1).map_or(end_us, |r| r.0);
-                let _ = write!(
-                    svg,
-                    r#"<rect class="{}" x="{:.1}" y="{:.0}" width="{:.1}" height="{:.0}"><title>node {node}: {role} in term {term} from {:.3}s</title></rect>"#,
-                    role_class(role),
-                    x(*from),
-                    y + 4.0,
-                    (x(until) - x(*from)).max(0.5),
-                    LANE - 8.0,
-                    *from as f64 / 1e6
-                );
-            }
-        }
+/// An index the script can use as a number, with -1 for "none".
+fn or_minus_one(v: Option<u64>) -> i64 {
+    v.map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+impl Timeline {
+    fn data(&self) -> Data<'_> {
+        let mut data = Data {
+            nodes: &self.nodes,
+            clients: self.clients.iter().map(|&c| client_name(c)).collect(),
+            end_us: self.end_us.max(1),
+            roles: Vec::new(),
+            downs: Vec::new(),
+            faults: Vec::new(),
+            kinds: Vec::new(),
+            messages: Vec::new(),
+            messages_total: 0,
+            ops: Vec::new(),
+            violation: None,
+        };
         for mark in &self.marks {
             match mark {
-                Mark::Down { node, from_us, until_us } => {
-                    let y = node_y(*node);
-                    let until = until_us.unwrap_or(end_us);
-                    let _ = write!(
-                        svg,
-                        r#"<rect class="down" x="{:.1}" y="{:.0}" width="{:.1}" height="{:.0}"><title>node {node} is down (crashed)</title></rect>"#,
-                        x(*from_us),
-                        y + 2.0,
-                        (x(until) - x(*from_us)).max(1.0),
-                        LANE - 4.0
-                    );
+                Mark::Role { node, at_us, role, term } => {
+                    data.roles.push((*node, *at_us, role_class(role), *term))
                 }
-                Mark::Message { from, to, sent_us, delivered_us, kind } => {
-                    let hb = if kind.starts_with("heartbeat") { " hb" } else { "" };
-                    let (y1, y2) = (node_y(*from) + LANE / 2.0, node_y(*to) + LANE / 2.0);
-                    match delivered_us {
-                        Some(at) => {
-                            let _ = write!(
-                                svg,
-                                r#"<line class="msg{hb}" x1="{:.1}" y1="{y1:.0}" x2="{:.1}" y2="{y2:.0}" marker-end="url(%23arrow)"><title>{} {from}→{to}</title></line>"#,
-                                x(*sent_us),
-                                x(*at),
-                                esc(kind)
-                            );
-                        }
-                        None => {
-                            let _ = write!(
-                                svg,
-                                r#"<line class="lost{hb}" x1="{:.1}" y1="{y1:.0}" x2="{:.1}" y2="{:.0}"><title>{} {from}→{to} lost</title></line>"#,
-                                x(*sent_us),
-                                x(*sent_us) + 6.0,
-                                (y1 + y2) / 2.0,
-                                esc(kind)
-                            );
-                        }
-                    }
+                Mark::Down { node, from_us, until_us } => {
+                    data.downs.push((*node, *from_us, or_minus_one(*until_us)))
                 }
                 Mark::Fault { at_us, node, what } => {
-                    let (y1, y2) = match node {
-                        Some(n) => (node_y(*n), node_y(*n) + LANE),
-                        None => (TOP - 4.0, clients_top - 10.0),
+                    data.faults.push((*at_us, node.unwrap_or(0), what))
+                }
+                Mark::Violation { at_us, node, what } => {
+                    // Only the first violation stops the run; later ones (with
+                    // --keep-going) are faults on the page.
+                    if data.violation.is_none() {
+                        data.violation = Some(ViolationData {
+                            at_us: *at_us,
+                            node: *node,
+                            text: what,
+                            short: short_violation(what),
+                        });
+                    } else {
+                        data.faults.push((*at_us, *node, what));
+                    }
+                }
+                Mark::Message { from, to, sent_us, delivered_us, kind } => {
+                    let k = match data.kinds.iter().position(|k| *k == kind.as_str()) {
+                        Some(k) => k,
+                        None => {
+                            data.kinds.push(kind);
+                            data.kinds.len() - 1
+                        }
                     };
-                    let _ = write!(
-                        svg,
-                        r#"<line class="fault" x1="{0:.1}" y1="{1:.0}" x2="{0:.1}" y2="{2:.0}"><title>{3}</title></line><text class="faultlabel" x="{4:.1}" y="{5:.0}">{3}</text>"#,
-                        x(*at_us),
-                        y1,
-                        y2,
-                        esc(what),
-                        x(*at_us) + 2.0,
-                        y1 + 10.0
-                    );
+                    let hb = u8::from(kind.starts_with("heartbeat"));
+                    data.messages.push((*from, *to, *sent_us, or_minus_one(*delivered_us), k, hb));
                 }
                 Mark::Op { client, node, invoke_us, complete_us, label, outcome } => {
-                    let y = client_y(*client);
-                    let _ = write!(
-                        svg,
-                        r#"<rect class="op {}" x="{:.1}" y="{:.0}" width="{:.1}" height="{:.0}"><title>client {client} → node {node}: {} ({outcome}) {:.3}s–{:.3}s</title></rect>"#,
-                        esc(outcome),
-                        x(*invoke_us),
-                        y + 3.0,
-                        (x(*complete_us) - x(*invoke_us)).max(1.5),
-                        CLIENT_LANE - 6.0,
-                        esc(label),
-                        *invoke_us as f64 / 1e6,
-                        *complete_us as f64 / 1e6
-                    );
+                    let lane = self.clients.iter().position(|c| c == client).unwrap_or(0) as u64;
+                    data.ops.push((lane, *node, *invoke_us, *complete_us, label, outcome))
                 }
-                Mark::Role { .. } => {}
             }
         }
-        for &client in &self.clients {
-            let _ = write!(
-                svg,
-                r#"<text class="lane" x="8" y="{:.0}">client {client}</text>"#,
-                client_y(client) + CLIENT_LANE / 2.0 + 4.0
-            );
-        }
-        svg.push_str("</svg>");
-        let svg = svg.replace("url(%23arrow)", "url(#arrow)");
+        data.messages_total = data.messages.len();
+        thin(&mut data.messages);
+        data.roles.sort_by_key(|r| (r.0, r.1));
+        data.faults.sort_by_key(|f| f.0);
+        data
+    }
 
+    /// The time line as one HTML document.
+    pub fn to_html(&self) -> String {
+        // `</` inside a <script> would end it early; JSON allows escaping `/`.
+        let json = serde_json::to_string(&self.data())
+            .expect("time line data always serializes")
+            .replace("</", "<\\/");
+        let violation = self.marks.iter().find_map(|m| match m {
+            Mark::Violation { what, at_us, .. } => Some((what, at_us)),
+            _ => None,
+        });
+        let banner = match violation {
+            Some((what, at_us)) => format!(
+                r#"<div id="violation-banner"><b>Safety violation at {:.6}s:</b> {} <button id="jump" type="button">jump to the violation</button></div>"#,
+                *at_us as f64 / 1e6,
+                esc(what)
+            ),
+            None => String::new(),
+        };
         format!(
-            r##"<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{title}</title>
+            r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>
-body {{ font-family: sans-serif; margin: 16px; color: #222; }}
-.legend span {{ display: inline-block; padding: 2px 8px; margin-right: 6px; border-radius: 3px; }}
-.legend span.follower {{ background: #e6e6e6; }} .legend span.precandidate {{ background: #fde9b5; }}
-.legend span.candidate {{ background: #f7c35f; }} .legend span.leader {{ background: #7cc97c; }}
-.legend span.down {{ background: #333; }} .legend span.op.ok {{ background: #4a90d9; }}
-.legend span.op.fail {{ background: #aaa; }} .legend span.op.unknown {{ background: #e08a2c; }}
-#scroll {{ overflow-x: auto; border: 1px solid #ccc; }}
-.grid {{ stroke: #eee; }} .axis {{ font-size: 10px; fill: #888; }}
-.lane {{ font-size: 12px; fill: #333; }}
-.follower {{ fill: #e6e6e6; }} .precandidate {{ fill: #fde9b5; }} .candidate {{ fill: #f7c35f; }} .leader {{ fill: #7cc97c; }}
-.down {{ fill: #333; opacity: 0.75; }}
-.msg {{ stroke: #555; stroke-width: 0.8; }} .lost {{ stroke: #d33; stroke-width: 1.2; stroke-dasharray: 2 1; }}
-.fault {{ stroke: #c00; stroke-width: 1.5; }} .faultlabel {{ font-size: 10px; fill: #c00; }}
-.op.ok {{ fill: #4a90d9; }} .op.fail {{ fill: #aaa; }} .op.unknown {{ fill: #e08a2c; }}
-body.nohb .hb {{ display: none; }}
-</style></head>
+{STYLE}</style></head>
 <body class="nohb">
 <h1>{title}</h1>
-<p>{subtitle}</p>
-<p class="legend">Member lanes: <span class="follower">follower</span><span class="precandidate">pre-candidate</span><span class="candidate">candidate</span><span class="leader">leader</span><span class="down" style="color:#fff">crashed</span>
-&nbsp; Client operations: <span class="op ok" style="color:#fff">ok</span><span class="op fail">failed</span><span class="op unknown" style="color:#fff">unknown outcome (timed out)</span>
-&nbsp; Arrows are messages (sent → delivered); red dashes are lost messages; red lines are faults.
-Hover over anything for details.</p>
-<p><label><input type="checkbox" onchange="document.body.classList.toggle('nohb', !this.checked)"> show heartbeats</label></p>
-<div id="scroll">{svg}</div>
+<p class="subtitle">{subtitle}</p>
+{banner}
+<div id="controls">
+<button type="button" id="fit">fit the whole run</button>
+<button type="button" id="zoomin">zoom in (+)</button>
+<button type="button" id="zoomout">zoom out (−)</button>
+<button type="button" id="left">◀ earlier</button>
+<button type="button" id="right">later ▶</button>
+<label><input type="checkbox" id="hb"> show heartbeats</label>
+<span id="window"></span>
+</div>
+<p class="legend">Member lanes: <span class="sw follower">follower</span><span class="sw precandidate">pre-candidate</span><span class="sw candidate">candidate</span><span class="sw leader">leader</span><span class="sw down">crashed</span>
+&nbsp; Client operations: <span class="sw op-ok">ok</span><span class="sw op-fail">failed</span><span class="sw op-unknown">unknown outcome (timed out)</span>
+<br>Arrows are messages (sent → delivered); a thick arrow stands for several; red crosses are lost messages; red lines are faults. Drag to pan, wheel to zoom, hover for details. Times are seconds of simulated time.</p>
+<div id="frame"></div>
+<pre id="layout-metrics" hidden></pre>
+<script id="timeline-data" type="application/json">{json}</script>
+<script>
+{SCRIPT}</script>
 </body></html>
-"##,
+"#,
             title = esc(&self.title),
             subtitle = esc(&self.subtitle),
         )
@@ -251,9 +251,8 @@ Hover over anything for details.</p>
 mod tests {
     use super::*;
 
-    #[test]
-    fn renders_every_kind_of_mark() {
-        let t = Timeline {
+    fn demo() -> Timeline {
+        Timeline {
             title: "election <demo>".into(),
             subtitle: "seed 1".into(),
             nodes: vec![1, 2, 3],
@@ -276,7 +275,12 @@ mod tests {
                     kind: "heartbeat".into(),
                 },
                 Mark::Down { node: 3, from_us: 500_000, until_us: Some(900_000) },
-                Mark::Fault { at_us: 500_000, node: Some(3), what: "crash".into() },
+                Mark::Fault { at_us: 500_000, node: Some(3), what: "node 3 crashes".into() },
+                Mark::Violation {
+                    at_us: 1_000_000,
+                    node: 2,
+                    what: "node 2 lost </script> index 4".into(),
+                },
                 Mark::Op {
                     client: 1,
                     node: 2,
@@ -286,17 +290,55 @@ mod tests {
                     outcome: "ok".into(),
                 },
             ],
-        };
+        }
+    }
+
+    #[test]
+    fn embeds_every_kind_of_mark_as_data() {
+        let html = demo().to_html();
+        assert!(html.contains("<h1>election &lt;demo&gt;</h1>"));
+        let start = html.find(r#"<script id="timeline-data" type="application/json">"#).unwrap();
+        let rest = &html[start..];
+        let body = &rest[rest.find('>').unwrap() + 1..rest.find("</script>").unwrap()];
+        let v: serde_json::Value = serde_json::from_str(body).expect("embedded JSON parses");
+        assert_eq!(v["roles"][0], serde_json::json!([1, 100_000, "leader", 2]));
+        assert_eq!(v["messages"][0], serde_json::json!([1, 2, 150_000, 151_000, 0, 0]));
+        assert_eq!(v["messages"][1], serde_json::json!([1, 3, 150_000, -1, 1, 1]));
+        assert_eq!(v["downs"][0], serde_json::json!([3, 500_000, 900_000]));
+        assert_eq!(v["faults"][0], serde_json::json!([500_000, 3, "node 3 crashes"]));
+        assert_eq!(v["violation"]["text"], "node 2 lost </script> index 4");
+        assert_eq!(v["ops"][0][4], "put k=v");
+        assert!(html.contains("Safety violation at 1.000000s:"));
+        assert!(html.contains("lost &lt;/script&gt; index 4"), "the banner escapes HTML");
+        assert!(!html.contains("http://") && !html.contains("https://"), "no network loads");
+    }
+
+    #[test]
+    fn a_flood_of_messages_is_thinned_to_the_cap() {
+        let mut t = demo();
+        t.marks.retain(|m| !matches!(m, Mark::Message { .. }));
+        for i in 0..(MESSAGES_MAX as u64 + 10) {
+            let kind = if i % 2 == 0 { "heartbeat" } else { "append" };
+            t.marks.push(Mark::Message {
+                from: 1,
+                to: 2,
+                sent_us: i,
+                delivered_us: Some(i + 1),
+                kind: kind.into(),
+            });
+        }
+        let data = t.data();
+        assert_eq!(data.messages_total, MESSAGES_MAX + 10);
+        assert!(data.messages.len() <= MESSAGES_MAX);
+        assert!(data.messages.iter().all(|m| m.5 == 0), "heartbeats go first");
+    }
+
+    #[test]
+    fn no_violation_no_banner() {
+        let mut t = demo();
+        t.marks.retain(|m| !matches!(m, Mark::Violation { .. }));
         let html = t.to_html();
-        assert!(html.contains("election &lt;demo&gt;"));
-        assert!(html.contains(r#"class="leader""#));
-        assert!(html.contains(r#"class="lost hb""#));
-        assert!(html.contains("node 3 is down"));
-        assert!(html.contains("put k=v"));
-        assert!(html.contains("url(#arrow)"));
-        assert!(
-            !html.contains("http://") || html.matches("http://").count() == 1,
-            "no network loads"
-        );
+        assert!(!html.contains(r#"id="violation-banner""#));
+        assert!(html.contains(r#""violation":null"#));
     }
 }

@@ -3,7 +3,7 @@
 //! the JSON-lines trace), so a replay shows exactly the run a sweep reported.
 
 use super::capture::{CaptureLayer, TraceRecord};
-use crate::run::{run_logged, RunArtifacts};
+use crate::run::{run_with, RunArtifacts, RunOptions, EVENT_LOG_MAX};
 use crate::RunReport;
 use detcd_scenarios::Scenario;
 use tracing::Level;
@@ -21,11 +21,18 @@ pub struct TracedRun {
 
 /// Runs `scenario` at `seed` exactly as a sweep does, keeping its events.
 pub fn traced_run(scenario: &Scenario, seed: u64) -> TracedRun {
+    traced_run_with(scenario, seed, RunOptions::default())
+}
+
+/// Like `traced_run`, with run options (e.g. going on after a safety violation); the
+/// event log is always on.
+pub fn traced_run_with(scenario: &Scenario, seed: u64, options: RunOptions) -> TracedRun {
+    let options = RunOptions { event_log_max: EVENT_LOG_MAX, ..options };
     let layer = CaptureLayer::new(Level::DEBUG);
     let subscriber =
         tracing_subscriber::registry().with(layer.clone().with_filter(LevelFilter::DEBUG));
     let (report, artifacts) =
-        tracing::subscriber::with_default(subscriber, || run_logged(scenario, seed));
+        tracing::subscriber::with_default(subscriber, || run_with(scenario, seed, options));
     TracedRun { report, artifacts, records: layer.take() }
 }
 

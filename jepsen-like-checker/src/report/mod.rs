@@ -3,7 +3,10 @@
 //! and where it got stuck). Serialized as JSON, and rendered as a self-contained HTML
 //! page by [`html::render`].
 
+pub mod anomaly;
 pub mod html;
+
+pub use anomaly::Anomaly;
 
 use crate::check::{CheckResult, Verdict};
 use crate::history::History;
@@ -23,6 +26,9 @@ pub struct Report {
     pub operations: Vec<OpReport>,
     pub parts: Vec<PartReport>,
     pub steps: u64,
+    /// What went wrong, named ("stale read", "lost write"), when it is definite.
+    #[serde(default)]
+    pub anomaly: Option<Anomaly>,
 }
 
 /// One operation of the history.
@@ -34,6 +40,9 @@ pub struct OpReport {
     #[serde(rename = "return")]
     pub ret: Option<u64>,
     pub description: String,
+    /// Who ran it, in words ("client 3", or a name the caller gave, e.g. a probe's).
+    #[serde(default)]
+    pub who: String,
 }
 
 /// One independently checked part.
@@ -74,6 +83,16 @@ impl Report {
         history: &History<M::Input, M::Output>,
         result: &CheckResult,
     ) -> Self {
+        Self::with_client_names(model, history, result, |c| format!("client {c}"))
+    }
+
+    /// Like `new`, naming each client with `name` (e.g. an internal probe client).
+    pub fn with_client_names<M: Model>(
+        model: &M,
+        history: &History<M::Input, M::Output>,
+        result: &CheckResult,
+        name: impl Fn(u64) -> String,
+    ) -> Self {
         let operations: Vec<OpReport> = history
             .ops()
             .iter()
@@ -84,6 +103,7 @@ impl Report {
                 call: op.call,
                 ret: op.ret,
                 description: model.describe_operation(&op.input, op.output.as_ref()),
+                who: name(op.client),
             })
             .collect();
         let initial_state = model.describe_state(&model.init());
@@ -132,7 +152,14 @@ impl Report {
             operations,
             parts,
             steps: result.stats().steps,
+            anomaly: None,
         };
+        report.anomaly = result.parts.iter().find_map(|p| match &p.outcome {
+            Outcome::NotLinearizable(f) => {
+                anomaly::find(model, history, &p.ops, f, |i| report.op_words(i))
+            }
+            _ => None,
+        });
         report.summary = report.summarize();
         report.explanation = report.explain();
         report
@@ -150,8 +177,9 @@ impl Report {
             Verdict::NotLinearizable => {
                 let bad = self.parts.iter().filter(|p| p.verdict == Verdict::NotLinearizable).count();
                 let verb = if bad == 1 { "admits" } else { "admit" };
+                let named = self.anomaly.as_ref().map_or(String::new(), |a| format!(" ({})", a.kind));
                 format!(
-                    "NOT linearizable: {bad} of {parts} {part_word} {verb} no order of operations that the {} model accepts",
+                    "NOT linearizable{named}: {bad} of {parts} {part_word} {verb} no order of operations that the {} model accepts",
                     self.model
                 )
             }
@@ -168,11 +196,12 @@ impl Report {
             Some(r) => format!("called at {}, returned at {r}", op.call),
             None => format!("called at {}, outcome unknown", op.call),
         };
-        format!("#{i} (client {}: {}; {when})", op.client, op.description)
+        format!("#{i} ({}: {}; {when})", op.who, op.description)
     }
 
     fn explain(&self) -> Vec<String> {
-        let mut lines = Vec::new();
+        // The named anomaly first: it is what a reader came for.
+        let mut lines: Vec<String> = self.anomaly.iter().map(|a| a.sentence.clone()).collect();
         let unknown = self.operations.iter().filter(|o| o.ret.is_none()).count();
         if unknown > 0 {
             let (noun, verb) =

@@ -152,7 +152,7 @@ impl<P: Process> World<P> {
     pub(super) fn respond(&mut self, i: usize, id: RequestId, response: P::Response) {
         let node = self.nodes[i].id;
         let Some(r) = self.record(id) else {
-            self.flag(node, ViolationKind::BadResponse { request: id, why: "unknown request id" });
+            self.flag(node, ViolationKind::BadResponse { request: id, why: "never sent to it" });
             return;
         };
         match r.state {
@@ -171,12 +171,11 @@ impl<P: Process> World<P> {
                 self.emit(SimEvent::ClientLateResponse { request: id, node });
             }
             RequestState::Done => {
-                self.flag(node, ViolationKind::BadResponse { request: id, why: "answered twice" })
+                self.flag(node, ViolationKind::BadResponse { request: id, why: "answered already" })
             }
-            RequestState::Scheduled => self.flag(
-                node,
-                ViolationKind::BadResponse { request: id, why: "answered before asked" },
-            ),
+            RequestState::Scheduled => {
+                self.flag(node, ViolationKind::BadResponse { request: id, why: "not sent yet" })
+            }
         }
     }
 

@@ -14,6 +14,9 @@ use detcd_core::raft::{Message, MessageBody, Role, RoleReason};
 use std::fmt;
 use tracing::{debug, info, trace, warn};
 
+/// Most violations after the first that a run going on after one logs.
+const LATER_VIOLATIONS_LOGGED_MAX: u64 = 20;
+
 /// What the world needs of a message to describe it: who, what kind, which term, and
 /// how an answer went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,6 +162,9 @@ pub enum SimEvent {
     Crash {
         node: NodeId,
         lost_ops: usize,
+        /// Of the lost writes, those the disk had acknowledged as durable: all of them
+        /// on a disk whose fsync lies, none otherwise.
+        acknowledged_lost: usize,
         survived_ops: usize,
         torn_entries: usize,
     },
@@ -324,7 +330,7 @@ impl SimEvent {
                 w(EventKind::Persist, &[*node, *sync, *entries])
             }
             SimEvent::Persisted { node, sync } => w(EventKind::Persisted, &[*node, *sync]),
-            SimEvent::Crash { node, lost_ops, survived_ops, torn_entries } => w(
+            SimEvent::Crash { node, lost_ops, survived_ops, torn_entries, .. } => w(
                 EventKind::Crash,
                 &[*node, *lost_ops as u64, *survived_ops as u64, *torn_entries as u64],
             ),
@@ -413,18 +419,21 @@ impl SimEvent {
             SimEvent::Persisted { node, sync } => {
                 debug!(target: TARGET, t_us, node, sync, "persisted")
             }
-            SimEvent::Crash { node, lost_ops, survived_ops, torn_entries } => info!(
-                target: TARGET,
-                t_us,
-                node,
-                lost_ops,
-                survived_ops,
-                torn_entries,
-                "crash"
-            ),
+            SimEvent::Crash { node, lost_ops, acknowledged_lost, survived_ops, torn_entries } => {
+                info!(
+                    target: TARGET,
+                    t_us,
+                    node,
+                    lost_ops,
+                    acknowledged_lost,
+                    survived_ops,
+                    torn_entries,
+                    "crash"
+                )
+            }
             SimEvent::Restart { node } => info!(target: TARGET, t_us, node, "restart"),
             SimEvent::Partition { cut_links, shape } => {
-                info!(target: TARGET, t_us, cut_links, shape = ?shape, "partition")
+                info!(target: TARGET, t_us, cut_links, shape = %shape, "partition")
             }
             SimEvent::Heal => info!(target: TARGET, t_us, "heal"),
             SimEvent::NetworkRates { drop_rate, duplicate_rate, reorder_rate } => info!(
@@ -544,8 +553,11 @@ impl<P: Process> World<P> {
     }
 
     pub(super) fn flag(&mut self, node: NodeId, kind: ViolationKind) {
+        let v = Violation { at_us: self.now_us, node, kind, lost_entry: None };
         if self.violation.is_none() {
-            self.set_violation(Violation { at_us: self.now_us, node, kind });
+            self.set_violation(v);
+        } else if self.keep_going {
+            self.later_violation(v);
         }
     }
 
@@ -554,10 +566,33 @@ impl<P: Process> World<P> {
         self.violation = Some(v);
     }
 
+    /// A violation after the first, in a run that goes on after one: logged (a few of
+    /// them), counted, never the run's verdict.
+    fn later_violation(&mut self, v: Violation) {
+        self.later_violations += 1;
+        if self.later_violations <= LATER_VIOLATIONS_LOGGED_MAX {
+            self.emit(SimEvent::Violation(v));
+        }
+    }
+
     /// Observes node `i` after an event: safety checks, role-change and commit events.
     pub(super) fn check(&mut self, i: usize) {
         let Some(p) = self.nodes[i].process.as_ref() else { return };
-        match self.safety.observe(p, self.now_us, self.options.check_raft_safety) {
+        let observed = match self.safety.observe(p, self.now_us, self.options.check_raft_safety) {
+            Err(v) if self.keep_going => {
+                // Going on after a violation: report it, then carry on from the node's
+                // state as it is now, with its role and commit events as usual.
+                let obs = self.safety.accept(p);
+                if self.violation.is_none() {
+                    self.set_violation(v);
+                } else {
+                    self.later_violation(v);
+                }
+                Ok(obs)
+            }
+            other => other,
+        };
+        match observed {
             Ok(obs) => {
                 let st = obs.status;
                 if obs.role_changed {

@@ -52,9 +52,12 @@ impl<P: Process> World<P> {
         let loss = slot.disk.crash(&mut self.rng_disk, torn);
         let id = slot.id;
         self.stats.crashes += 1;
+        // A lying disk acknowledged every write it then lost.
+        let acknowledged_lost = if self.options.disk.lying_fsync { loss.lost_ops } else { 0 };
         self.emit(SimEvent::Crash {
             node: id,
             lost_ops: loss.lost_ops,
+            acknowledged_lost,
             survived_ops: loss.survived_ops,
             torn_entries: loss.torn_entries,
         });

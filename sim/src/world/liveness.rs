@@ -19,6 +19,39 @@ pub enum LivenessFailure {
     NotConverged { at_us: u64, applied: Vec<(NodeId, Index, u64)> },
 }
 
+fn secs(us: u64) -> String {
+    format!("{}.{:06}s", us / 1_000_000, us % 1_000_000)
+}
+
+/// In plain words, for check evidence.
+impl std::fmt::Display for LivenessFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LivenessFailure::NoLeader { at_us } => {
+                write!(f, "no leader elected by {} after the faults healed", secs(*at_us))
+            }
+            LivenessFailure::NoCommit { at_us, leader } => {
+                let who = leader.map_or("a leader".to_string(), |l| format!("node {l} led"));
+                write!(f, "{who}, but no probe write was acknowledged by {}", secs(*at_us))
+            }
+            LivenessFailure::NotConverged { at_us, applied } => {
+                let members: Vec<String> = applied
+                    .iter()
+                    .map(|(id, index, hash)| {
+                        format!("node {id} at index {index} (store hash {hash:016x})")
+                    })
+                    .collect();
+                write!(
+                    f,
+                    "the members did not reach one applied index and store by {}: {}",
+                    secs(*at_us),
+                    members.join(", ")
+                )
+            }
+        }
+    }
+}
+
 /// A converged cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LivenessReport {

@@ -79,7 +79,7 @@ impl fmt::Display for SimError {
             SimError::EventLimit { events } => {
                 write!(f, "event limit reached after {events} events")
             }
-            SimError::Liveness(l) => write!(f, "liveness failure: {l:?}"),
+            SimError::Liveness(l) => write!(f, "liveness failure: {l}"),
         }
     }
 }
@@ -122,6 +122,9 @@ pub struct World<P: Process> {
     results: VecDeque<ClientResult<P::Request, P::Response>>,
     safety: SafetyChecker,
     violation: Option<Violation>,
+    /// Go on after a violation instead of stopping (see `set_keep_going`).
+    keep_going: bool,
+    later_violations: u64,
     trace: TraceHash,
     factory: NodeFactory<P>,
     transfer: Option<TransferHook<P>>,
@@ -190,6 +193,8 @@ impl<P: Process> World<P> {
             results: VecDeque::new(),
             safety: SafetyChecker::default(),
             violation: None,
+            keep_going: false,
+            later_violations: 0,
             trace: TraceHash::default(),
             factory: Box::new(factory),
             transfer: None,
@@ -251,6 +256,18 @@ impl<P: Process> World<P> {
     /// The first safety violation, if any.
     pub fn violation(&self) -> Option<&Violation> {
         self.violation.as_ref()
+    }
+
+    /// Whether the run goes on after a safety violation (`keep_going`) instead of
+    /// stopping at it. Off by default; a run that goes on is still a failed run, and
+    /// `violation()` keeps the first one.
+    pub fn set_keep_going(&mut self, keep_going: bool) {
+        self.keep_going = keep_going;
+    }
+
+    /// How many violations came after the first (only when going on after one).
+    pub fn later_violations(&self) -> u64 {
+        self.later_violations
     }
 
     pub fn node_ids(&self) -> Vec<NodeId> {

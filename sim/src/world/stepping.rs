@@ -46,7 +46,7 @@ pub(super) fn small(n: u64) -> u32 {
 impl<P: Process> World<P> {
     /// Runs one event. `Ok(false)` when nothing is left to run.
     pub fn step(&mut self) -> Result<bool, SimError> {
-        if let Some(v) = &self.violation {
+        if let Some(v) = self.violation.as_ref().filter(|_| !self.keep_going) {
             return Err(SimError::Safety(v.clone()));
         }
         if self.stats.events >= self.options.events_max {
@@ -58,8 +58,8 @@ impl<P: Process> World<P> {
         self.stats.events += 1;
         self.dispatch(event);
         match &self.violation {
-            Some(v) => Err(SimError::Safety(v.clone())),
-            None => Ok(true),
+            Some(v) if !self.keep_going => Err(SimError::Safety(v.clone())),
+            _ => Ok(true),
         }
     }
 

@@ -1,0 +1,53 @@
+//! What `detcd replay` tells a student is in plain words: no Rust type or variant names
+//! (`LeaderMissingCommitted { index: 12, term: 1 }`, `IsolateLeader`, `LatencyDist`),
+//! times in seconds, and a Raft safety violation that names the client write it lost.
+
+use std::process::Command;
+
+fn replay(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_detcd"))
+        .arg("replay")
+        .args(args)
+        .output()
+        .expect("detcd runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{text}");
+    text
+}
+
+/// Rust names that once leaked into user-facing output.
+const RUST_NAMES: [&str; 9] = [
+    "LeaderMissingCommitted",
+    "CommittedEntryChanged",
+    "IsolateLeader",
+    "NetworkOptions",
+    "DiskOptions",
+    "LatencyDist",
+    "NoCommit",
+    "NotConverged",
+    "b\"",
+];
+
+#[test]
+fn a_lost_write_is_told_in_words_with_its_client() {
+    let text = replay(&["lying-fsync", "--seed", "1", "-v"]);
+    for name in RUST_NAMES {
+        assert!(!text.contains(name), "{name} in:\n{text}");
+    }
+    assert!(
+        text.contains("raft-safety: safety violation at 0.332343s on node 3: it became leader without the entry committed at log index 12"),
+        "{text}"
+    );
+    assert!(text.contains("the lost write is client 4's"), "{text}");
+    assert!(text.contains("disk: fsync takes 0.005s-0.03s"), "{text}");
+    assert!(!text.contains("us on node"), "one time unit: {text}");
+}
+
+#[test]
+fn partitions_are_told_in_words() {
+    let text = replay(&["leader-isolation", "--seed", "1", "-v"]);
+    for name in RUST_NAMES {
+        assert!(!text.contains(name), "{name} in:\n{text}");
+    }
+    assert!(text.contains("the leader cut off from the others"), "{text}");
+}
