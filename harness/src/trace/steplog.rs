@@ -206,7 +206,9 @@ fn describe(e: &SimEvent) -> Option<(Option<Topic>, String)> {
             Faults,
             format!("liveness phase: faults healed, {cancelled} scheduled fault(s) cancelled"),
         ),
-        SimEvent::Violation(v) => return Some((None, format!("SAFETY VIOLATION: {v}"))),
+        SimEvent::Violation(v) => {
+            return Some((None, format!("SAFETY VIOLATION, node {}: {}", v.node, v.kind)))
+        }
         _ => return None,
     };
     Some((Some(topic), text))
