@@ -7,6 +7,7 @@
 //! (`revision of auth store is old`), so that nothing is served under a permission
 //! revoked before it applied.
 
+mod ops;
 mod ranges;
 #[cfg(test)]
 mod tests;
