@@ -66,7 +66,12 @@ fn set_up(c: &mut Cluster, l: NodeId) -> Credential {
     ok(auth(c, l, None, A::RoleGrantPermission { name: s("reader"), perm: write }));
     ok(auth(c, l, None, A::UserGrantRole { user: s("alice"), role: s("reader") }));
     ok(auth(c, l, None, A::Enable));
-    let token = ok(auth(c, l, None, A::Authenticate { name: s("alice"), token: s("rnd") }));
+    let token = ok(auth(
+        c,
+        l,
+        None,
+        A::Authenticate { name: s("alice"), token: s("rnd"), password_hash: s("hash-a") },
+    ));
     let AuthBody::Token(token) = token else { panic!("{token:?}") };
     Credential::Token(token)
 }

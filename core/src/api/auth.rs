@@ -52,11 +52,13 @@ pub enum AuthRequest {
     Enable,
     Disable,
     Status,
-    /// The proposer has checked the password against [`AuthRequest::UserPasswordHash`]'s
-    /// answer; `token` is its fresh random part, made unique with the entry's index.
+    /// The proposer has checked the password against `password_hash`, the answer of
+    /// [`AuthRequest::UserPasswordHash`]; refused if the hash changed since. `token` is
+    /// the proposer's fresh random part, made unique with the entry's index.
     Authenticate {
         name: String,
         token: String,
+        password_hash: String,
     },
     /// `password_hash` is None for a user added with `no_password` (certificate only).
     UserAdd {

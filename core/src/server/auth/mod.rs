@@ -170,8 +170,11 @@ impl AuthStore {
             AuthRequest::Status => {
                 Ok(AuthBody::Status { enabled: self.enabled, revision: self.revision })
             }
-            AuthRequest::Authenticate { name, token } => self.authenticate(name, token, index),
+            AuthRequest::Authenticate { name, token, password_hash } => {
+                self.authenticate(name, token, password_hash, index)
+            }
             AuthRequest::UserPasswordHash { name } => match self.users.get(name) {
+                _ if !self.enabled => Err(EtcdError::AuthNotEnabled),
                 Some(u) => Ok(AuthBody::PasswordHash(u.password_hash.clone())),
                 None => Err(EtcdError::AuthFailed),
             },
@@ -311,11 +314,19 @@ impl AuthStore {
         Ok(AuthBody::Done)
     }
 
-    fn authenticate(&mut self, name: &str, token: &str, index: u64) -> Result<AuthBody, EtcdError> {
+    fn authenticate(
+        &mut self,
+        name: &str,
+        token: &str,
+        checked_hash: &str,
+        index: u64,
+    ) -> Result<AuthBody, EtcdError> {
         if !self.enabled {
             return Err(EtcdError::AuthNotEnabled);
         }
-        if !self.users.contains_key(name) {
+        let Some(user) = self.users.get(name) else { return Err(EtcdError::AuthFailed) };
+        // The password was checked against this hash; a change since then refuses it.
+        if user.password_hash.as_deref() != Some(checked_hash) {
             return Err(EtcdError::AuthFailed);
         }
         // The index makes the token unique even if two proposers drew the same part.

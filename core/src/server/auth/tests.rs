@@ -49,7 +49,8 @@ fn enabled_store() -> AuthStore {
 }
 
 fn token(s: &mut AuthStore, user: &str, index: u64) -> String {
-    match s.apply(&R::Authenticate { name: name(user), token: name("t") }, None, index) {
+    let auth = R::Authenticate { name: name(user), token: name("t"), password_hash: name("h") };
+    match s.apply(&auth, None, index) {
         Ok(AuthBody::Token(t)) => t,
         other => panic!("{other:?}"),
     }
@@ -151,16 +152,22 @@ fn tokens_end_with_password_changes_deletion_and_disable() {
     ok(&mut s, change, root.as_ref());
     assert_eq!(s.resolve(Some(&Credential::Token(t1))), Err(EtcdError::InvalidAuthToken));
     assert!(s.resolve(Some(&Credential::Token(t2.clone()))).is_ok());
-    let err_auth = s.apply(&R::Authenticate { name: name("nobody"), token: name("t") }, None, 12);
-    assert_eq!(err_auth, Err(EtcdError::AuthFailed));
+    let auth = |user: &str, hash: &str| R::Authenticate {
+        name: name(user),
+        token: name("t"),
+        password_hash: name(hash),
+    };
+    assert_eq!(s.apply(&auth("nobody", "h"), None, 12), Err(EtcdError::AuthFailed));
+    // Checked against the old password: refused once it changed.
+    assert_eq!(s.apply(&auth("alice", "h"), None, 12), Err(EtcdError::AuthFailed));
+    assert!(s.apply(&auth("alice", "h2"), None, 12).is_ok());
     let root = s.resolve(Some(&Credential::Token(t2.clone()))).unwrap();
     ok(&mut s, R::Disable, root.as_ref());
     assert!(!s.enabled());
     // With auth off nothing is checked and no token is kept.
     assert_eq!(s.resolve(Some(&Credential::Token(t2))), Ok(None));
     assert_eq!(s.check_range(None, b"/z", b"", true), Ok(()));
-    let again = s.apply(&R::Authenticate { name: name("alice"), token: name("t") }, None, 13);
-    assert_eq!(again, Err(EtcdError::AuthNotEnabled));
+    assert_eq!(s.apply(&auth("alice", "h2"), None, 13), Err(EtcdError::AuthNotEnabled));
 }
 
 #[test]
