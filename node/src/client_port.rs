@@ -12,8 +12,8 @@ use crate::pb::health::health_server::HealthServer;
 use crate::pb::v3electionpb::election_server::ElectionServer;
 use crate::pb::v3lockpb::lock_server::LockServer;
 use crate::service::{
-    cluster::ClusterService, election::ElectionService, health::HealthService, kv::KvService,
-    lease::LeaseService, lock::LockService, maintenance::MaintenanceService, other::AuthService,
+    auth::AuthService, cluster::ClusterService, election::ElectionService, health::HealthService,
+    kv::KvService, lease::LeaseService, lock::LockService, maintenance::MaintenanceService,
     watch::WatchService, Api,
 };
 use std::sync::Arc;
