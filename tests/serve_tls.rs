@@ -97,6 +97,20 @@ fn tls_cluster_serves_etcdctl_with_client_certificates() {
 
     // Still serving after all the refusals.
     assert_eq!(c.ok(&["put", "/tls/b", "2"]), "OK\n");
+
+    // With auth enabled the certificate's common name is the user: etcdctl's
+    // certificate names root; one naming alice (no such user) is refused.
+    c.ok(&["user", "add", "root:rootpw"]);
+    c.ok(&["auth", "enable"]);
+    assert_eq!(c.ok(&["get", "/tls/a", "--print-value-only"]), "1\n");
+    let alice = ca.client("alice");
+    let flags = vec![
+        format!("--cacert={}", p(&ca.ca_file)),
+        format!("--cert={}", p(&alice.cert)),
+        format!("--key={}", p(&alice.key)),
+    ];
+    let out = run_bounded(etcdctl_command(&https, &flags, &["get", "/tls/a"]), None, ETCDCTL_LIMIT);
+    assert_eq!(error_line(&stderr_of(&out)), "Error: etcdserver: permission denied");
 }
 
 /// An HTTP/2 client preface sent in the clear gets no HTTP/2 answer: the TLS server
