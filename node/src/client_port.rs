@@ -12,8 +12,8 @@ use crate::pb::health::health_server::HealthServer;
 use crate::pb::v3electionpb::election_server::ElectionServer;
 use crate::pb::v3lockpb::lock_server::LockServer;
 use crate::service::{
-    cluster::ClusterService, election::ElectionService, health::HealthService, kv::KvService,
-    lease::LeaseService, lock::LockService, maintenance::MaintenanceService, other::AuthService,
+    auth::AuthService, cluster::ClusterService, election::ElectionService, health::HealthService,
+    kv::KvService, lease::LeaseService, lock::LockService, maintenance::MaintenanceService,
     watch::WatchService, Api,
 };
 use std::sync::Arc;
@@ -42,11 +42,12 @@ macro_rules! client_services {
     };
 }
 
-/// Serves the client port on `listener` until `signal` resolves; requests larger than
-/// `decode_max` bytes are refused by gRPC itself.
+/// Serves the client port on `listener` (over TLS only when `tls` is given) until
+/// `signal` resolves; requests larger than `decode_max` bytes are refused by gRPC itself.
 #[cfg(not(madsim))]
 pub async fn serve(
     listener: Listener,
+    tls: Option<crate::tls::ServerTls>,
     api: Arc<Api>,
     decode_max: usize,
     observed: watch::Receiver<Observed>,
@@ -55,27 +56,38 @@ pub async fn serve(
     let mut b = tonic::service::Routes::builder();
     client_services!(b, api, decode_max);
     let routes = http::with_http(b.routes(), api, observed);
-    let incoming = crate::listen::accept_nodelay(listener);
     // etcdctl's `--endpoints http://…` and `--cluster` send a URL as `:authority`,
-    // which h2 refuses; each connection is read through the rewrite.
-    let incoming =
-        futures::TryStreamExt::map_ok(incoming, crate::h2_authority::AuthorityRewrite::new);
-    tonic::transport::Server::builder()
-        .accept_http1(true)
-        .add_routes(routes)
-        .serve_with_incoming_shutdown(incoming, signal)
-        .await
+    // which h2 refuses; each connection is read through the rewrite (after TLS, which
+    // it cannot see into).
+    let server = tonic::transport::Server::builder().accept_http1(true).add_routes(routes);
+    match tls {
+        Some(tls) => {
+            let incoming = futures::TryStreamExt::map_ok(
+                crate::tls::accept(listener, tls),
+                crate::h2_authority::AuthorityRewrite::new,
+            );
+            server.serve_with_incoming_shutdown(incoming, signal).await
+        }
+        None => {
+            let incoming = futures::TryStreamExt::map_ok(
+                crate::listen::accept_nodelay(listener),
+                crate::h2_authority::AuthorityRewrite::new,
+            );
+            server.serve_with_incoming_shutdown(incoming, signal).await
+        }
+    }
 }
 
 #[cfg(madsim)]
 pub async fn serve(
     listener: Listener,
+    tls: Option<crate::tls::ServerTls>,
     api: Arc<Api>,
     decode_max: usize,
     observed: watch::Receiver<Observed>,
     signal: impl std::future::Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
-    drop(observed);
+    drop((observed, tls));
     client_services!(tonic::transport::Server::builder(), api, decode_max)
         .serve_with_shutdown(listener, signal)
         .await

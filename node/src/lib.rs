@@ -31,3 +31,4 @@ pub mod pb;
 pub mod peer;
 pub mod server;
 pub mod service;
+pub mod tls;

@@ -32,9 +32,11 @@ pub async fn bind(url: &Url) -> Result<Listener, ServeError> {
     })
 }
 
-/// Serves the peer transport on `listener` until `signal` resolves.
+/// Serves the peer transport on `listener` (over TLS when `tls` is given) until
+/// `signal` resolves.
 pub async fn serve_peers(
     listener: Listener,
+    tls: Option<crate::tls::ServerTls>,
     svc: crate::peer::PeerService,
     signal: impl std::future::Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
@@ -42,9 +44,18 @@ pub async fn serve_peers(
         .max_decoding_message_size(crate::peer::FRAME_BYTES_MAX * 2);
     let router = tonic::transport::Server::builder().add_service(server);
     #[cfg(not(madsim))]
-    return router.serve_with_incoming_shutdown(accept_nodelay(listener), signal).await;
+    return match tls {
+        Some(tls) => {
+            router.serve_with_incoming_shutdown(crate::tls::accept(listener, tls), signal).await
+        }
+        None => router.serve_with_incoming_shutdown(accept_nodelay(listener), signal).await,
+    };
     #[cfg(madsim)]
-    return router.serve_with_shutdown(listener, signal).await;
+    {
+        // ServerTls has no value under simulation.
+        let _: Option<crate::tls::ServerTls> = tls;
+        router.serve_with_shutdown(listener, signal).await
+    }
 }
 
 /// Accepted connections with TCP_NODELAY set. A server given its own incoming stream

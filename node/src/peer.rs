@@ -10,6 +10,7 @@ use crate::metrics::Metrics;
 use crate::pb::peer::peer_client::PeerClient;
 use crate::pb::peer::peer_server::Peer;
 use crate::pb::peer::{Attributes, AttributesRequest, Closed, Frame};
+use crate::tls::PeerDialer;
 use bytes::Bytes;
 use detcd_core::raft::Message;
 use std::collections::BTreeMap;
@@ -39,6 +40,7 @@ impl Peers {
         cluster_id: u64,
         peers: &[(u64, String)],
         metrics: Arc<Metrics>,
+        dialer: PeerDialer,
     ) -> Peers {
         let mut queues = BTreeMap::new();
         for (id, url) in peers {
@@ -47,8 +49,15 @@ impl Peers {
             }
             let (tx, rx) = mpsc::channel(PEER_QUEUE_MAX);
             queues.insert(*id, tx);
-            let link = Link { me, cluster_id, to: *id, url: url.clone(), metrics: metrics.clone() };
-            tokio::spawn(probe(*id, url.clone(), metrics.clone()));
+            let link = Link {
+                me,
+                cluster_id,
+                to: *id,
+                url: url.clone(),
+                metrics: metrics.clone(),
+                dialer: dialer.clone(),
+            };
+            tokio::spawn(probe(*id, url.clone(), metrics.clone(), dialer.clone()));
             tokio::spawn(link.run(rx));
         }
         Peers { queues }
@@ -73,13 +82,13 @@ const PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// Measures the round trip of a small request to a peer, every `PROBE_INTERVAL`, for
 /// `etcd_network_peer_round_trip_time_seconds`. Ends when the member stops (the
 /// runtime drops it).
-async fn probe(to: u64, url: String, metrics: Arc<Metrics>) {
+async fn probe(to: u64, url: String, metrics: Arc<Metrics>, dialer: PeerDialer) {
     let mut client: Option<PeerClient<tonic::transport::Channel>> = None;
     let mut every = tokio::time::interval(PROBE_INTERVAL);
     loop {
         every.tick().await;
         if client.is_none() {
-            client = PeerClient::connect(url.clone()).await.ok();
+            client = dialer.connect(url.clone()).await.ok();
         }
         let Some(c) = client.as_mut() else { continue };
         let started = tokio::time::Instant::now();
@@ -110,13 +119,14 @@ struct Link {
     to: u64,
     url: String,
     metrics: Arc<Metrics>,
+    dialer: PeerDialer,
 }
 
 impl Link {
     async fn run(self, mut queue: mpsc::Receiver<Message>) {
         let mut backoff = BACKOFF_MIN;
         loop {
-            let client = match PeerClient::connect(self.url.clone()).await {
+            let client = match self.dialer.connect(self.url.clone()).await {
                 Ok(c) => c,
                 Err(e) => {
                     debug!(to = format_args!("{:x}", self.to), error = %e, "peer unreachable");

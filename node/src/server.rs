@@ -6,12 +6,13 @@
 
 use crate::disk::{DiskError, FileStorage, Storage};
 use crate::driver::{Driver, Handle, Stopped, COMMANDS_QUEUED_MAX, PEER_INBOX_MAX};
-use crate::flags::{Scheme, ServeConfig, Url};
+use crate::flags::{ServeConfig, Url};
 use crate::listen;
 use crate::metrics::Metrics;
 use crate::pb;
 use crate::peer::{PeerService, Peers};
 use crate::service::{self, Api};
+use crate::tls::{Tls, TlsError};
 use detcd_core::process::Process;
 use detcd_core::server::EtcdNode;
 use detcd_core::types::DurableState;
@@ -37,6 +38,8 @@ pub enum ServeError {
     },
     Unsupported(String),
     Io(std::io::Error),
+    /// A TLS file named by a flag is missing or unusable.
+    Tls(TlsError),
 }
 
 impl std::fmt::Display for ServeError {
@@ -47,11 +50,18 @@ impl std::fmt::Display for ServeError {
             ServeError::Bind { url, source } => write!(f, "cannot listen on {url}: {source}"),
             ServeError::Unsupported(what) => f.write_str(what),
             ServeError::Io(e) => write!(f, "{e}"),
+            ServeError::Tls(e) => write!(f, "cannot set up TLS: {e}"),
         }
     }
 }
 
 impl std::error::Error for ServeError {}
+
+impl From<TlsError> for ServeError {
+    fn from(e: TlsError) -> Self {
+        ServeError::Tls(e)
+    }
+}
 
 impl From<DiskError> for ServeError {
     fn from(e: DiskError) -> Self {
@@ -61,7 +71,8 @@ impl From<DiskError> for ServeError {
 
 /// Runs the member on its data dir until it is told to stop (or its disk fails).
 pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
-    check_schemes(&cfg)?;
+    // Before the data dir is touched: a bad certificate is a configuration error.
+    Tls::load(&cfg)?;
     let options =
         crate::disk::FileStorageOptions { sync_delay: cfg.test_fsync_delay, ..Default::default() };
     let mut storage = FileStorage::open_with(&cfg.data_dir, options)?;
@@ -72,17 +83,6 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
     run_loaded(cfg, storage, durable, incarnation).await
 }
 
-fn check_schemes(cfg: &ServeConfig) -> Result<(), ServeError> {
-    for url in cfg.listen_client_urls.iter().chain(&cfg.listen_peer_urls) {
-        if url.scheme() == Scheme::Https {
-            return Err(ServeError::Unsupported(format!(
-                "{url}: TLS is not supported yet; use an http:// URL"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Runs the member on `storage`, started for the `incarnation`-th time, until it is
 /// told to stop (or its disk fails). The simulation gives it a simulated disk.
 pub async fn run_on<S: Storage + Send + 'static>(
@@ -90,7 +90,7 @@ pub async fn run_on<S: Storage + Send + 'static>(
     mut storage: S,
     incarnation: u64,
 ) -> Result<(), ServeError> {
-    check_schemes(&cfg)?;
+    Tls::load(&cfg)?;
     let durable = storage.load()?;
     run_loaded(cfg, storage, durable, incarnation).await
 }
@@ -128,7 +128,8 @@ async fn run_loaded<S: Storage + Send + 'static>(
     let metrics = Arc::new(Metrics::new(quota));
     let peer_urls: Vec<(u64, String)> =
         members.iter().filter_map(|m| Some((m.id, m.peer_urls.first()?.to_string()))).collect();
-    let peers = Peers::start(me, cluster_id, &peer_urls, metrics.clone());
+    let tls = Tls::load(&cfg)?;
+    let peers = Peers::start(me, cluster_id, &peer_urls, metrics.clone(), tls.dialer.clone());
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMANDS_QUEUED_MAX);
     let (peer_tx, peer_rx) = mpsc::channel(PEER_INBOX_MAX);
     let handle = Handle::new(cmd_tx);
@@ -156,6 +157,7 @@ async fn run_loaded<S: Storage + Send + 'static>(
             })
             .collect(),
         cfg.advertise_client_urls.iter().map(Url::to_string).collect(),
+        tls.dialer.clone(),
     );
     let api =
         Arc::new(Api { handle: handle.clone(), metrics: metrics.clone(), members: directory });
@@ -176,8 +178,9 @@ async fn run_loaded<S: Storage + Send + 'static>(
             },
         };
         let mut stop = stop_rx.clone();
+        let tls = tls.peer.clone();
         tokio::spawn(async move {
-            let result = listen::serve_peers(listener, svc, async move {
+            let result = listen::serve_peers(listener, tls, svc, async move {
                 let _ = stop.wait_for(|s| *s).await;
             })
             .await;
@@ -190,9 +193,10 @@ async fn run_loaded<S: Storage + Send + 'static>(
     for listener in client_listeners {
         let (api, observed) = (api.clone(), observed.clone());
         let mut stop = stop_rx.clone();
+        let tls = tls.client.clone();
         tokio::spawn(async move {
             let result =
-                crate::client_port::serve(listener, api, decode_max, observed, async move {
+                crate::client_port::serve(listener, tls, api, decode_max, observed, async move {
                     let _ = stop.wait_for(|s| *s).await;
                 })
                 .await;

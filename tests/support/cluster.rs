@@ -2,6 +2,7 @@
 //! etcd's own flags, and the etcdctl commands a test sends it. Dropping the cluster
 //! kills every process it started, by pid, also when the test panics.
 
+use super::pki::ClusterTls;
 use super::process::{collect_with, run_bounded, Background};
 use super::tools::{Target, ETCD, ETCDCTL};
 use std::collections::HashSet;
@@ -40,6 +41,8 @@ pub struct Cluster {
     members: Vec<Member>,
     /// Flags every member gets after the ones the cluster sets itself.
     extra: Vec<String>,
+    /// TLS on the client and peer ports, client certificates required.
+    tls: Option<ClusterTls>,
     dir: tempfile::TempDir,
 }
 
@@ -61,10 +64,11 @@ pub fn free_port() -> u16 {
 
 /// What a member prints once it serves clients. detcd prints etcd's capnslog line; etcd
 /// with `--logger=zap` logs this instead, right after the same readiness point.
-fn ready_line(target: Target) -> &'static str {
-    match target {
-        Target::Detcd => "ready to serve client requests",
-        Target::Etcd => "serving client traffic insecurely",
+fn ready_line(target: Target, tls: bool) -> &'static str {
+    match (target, tls) {
+        (Target::Detcd, _) => "ready to serve client requests",
+        (Target::Etcd, false) => "serving client traffic insecurely",
+        (Target::Etcd, true) => "serving client traffic securely",
     }
 }
 
@@ -78,16 +82,28 @@ impl Cluster {
     /// replaces the cluster's own).
     pub fn start_with(target: Target, members: usize, extra: &[&str]) -> Cluster {
         let ports: Vec<(u16, u16)> = (0..members).map(|_| (free_port(), free_port())).collect();
-        Cluster::start_on_with(target, &ports, extra)
+        Cluster::start_on_with(target, &ports, extra, None)
+    }
+
+    /// As `start`, with TLS on every client and peer port and client certificates
+    /// required; etcdctl connects with `tls`'s client certificate.
+    pub fn start_tls(target: Target, members: usize, tls: ClusterTls) -> Cluster {
+        let ports: Vec<(u16, u16)> = (0..members).map(|_| (free_port(), free_port())).collect();
+        Cluster::start_on_with(target, &ports, &[], Some(tls))
     }
 
     /// As `start`, with given (client, peer) ports: two clusters on the same ports and
     /// names get the same etcd-computed member and cluster ids.
     pub fn start_on(target: Target, ports: &[(u16, u16)]) -> Cluster {
-        Cluster::start_on_with(target, ports, &[])
+        Cluster::start_on_with(target, ports, &[], None)
     }
 
-    fn start_on_with(target: Target, ports: &[(u16, u16)], extra: &[&str]) -> Cluster {
+    fn start_on_with(
+        target: Target,
+        ports: &[(u16, u16)],
+        extra: &[&str],
+        tls: Option<ClusterTls>,
+    ) -> Cluster {
         let dir = tempfile::Builder::new().prefix("detcd-e2e-").tempdir().expect("temp dir");
         let members = ports
             .iter()
@@ -104,7 +120,7 @@ impl Cluster {
             })
             .collect();
         let extra = extra.iter().map(|s| s.to_string()).collect();
-        let mut cluster = Cluster { target, members, extra, dir };
+        let mut cluster = Cluster { target, members, extra, tls, dir };
         for i in 0..cluster.members.len() {
             cluster.spawn(i);
         }
@@ -132,8 +148,22 @@ impl Cluster {
         self.dir.path()
     }
 
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// Member `i`'s client endpoint for etcdctl: `host:port`, or an `https://` URL
+    /// when the cluster serves TLS.
     pub fn endpoint(&self, i: usize) -> String {
-        format!("127.0.0.1:{}", self.members[i].client_port)
+        match self.tls {
+            Some(_) => format!("https://127.0.0.1:{}", self.members[i].client_port),
+            None => format!("127.0.0.1:{}", self.members[i].client_port),
+        }
     }
 
     pub fn endpoints(&self) -> String {
@@ -144,7 +174,7 @@ impl Cluster {
         let peers: Vec<String> = self
             .members
             .iter()
-            .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port))
+            .map(|m| format!("{}={}://127.0.0.1:{}", m.name, self.scheme(), m.peer_port))
             .collect();
         peers.join(",")
     }
@@ -170,8 +200,8 @@ impl Cluster {
         let initial_cluster = self.initial_cluster();
         let target = self.target;
         let m = &self.members[i];
-        let client = format!("http://127.0.0.1:{}", m.client_port);
-        let peer = format!("http://127.0.0.1:{}", m.peer_port);
+        let client = format!("{}://127.0.0.1:{}", self.scheme(), m.client_port);
+        let peer = format!("{}://127.0.0.1:{}", self.scheme(), m.peer_port);
         let mut cmd = match target {
             Target::Detcd => {
                 let mut c = Command::new(env!("CARGO_BIN_EXE_detcd"));
@@ -192,6 +222,9 @@ impl Cluster {
             cmd.args(["--snapshot-count", "10000"]);
         }
         cmd.args(&self.extra);
+        if let Some(tls) = &self.tls {
+            cmd.args(tls.serve_flags());
+        }
         if target == Target::Etcd {
             cmd.args(["--logger=zap", "--log-outputs=stderr"]);
         }
@@ -208,7 +241,7 @@ impl Cluster {
         m.starts += 1;
         m.log.lock().expect("log lock").push_str(&format!("--- start {} ---\n", m.starts));
         let ready = Arc::clone(&m.ready);
-        let marker = ready_line(target);
+        let marker = ready_line(target, self.tls.is_some());
         let log = Arc::clone(&m.log);
         collect_with(child.stderr.take(), move |line| {
             log.lock().expect("log lock").push_str(line);
@@ -292,13 +325,8 @@ impl Cluster {
     }
 
     fn etcdctl_command(&self, endpoints: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(ETCDCTL);
-        cmd.env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints={endpoints}"))
-            .arg(format!("--command-timeout={COMMAND_TIMEOUT}"))
-            .arg("--dial-timeout=5s")
-            .args(args);
-        cmd
+        let tls = self.tls.as_ref().map(ClusterTls::etcdctl_flags).unwrap_or_default();
+        etcdctl_command(endpoints, &tls, args)
     }
 
     /// etcdctl with every member as endpoint.
@@ -375,6 +403,18 @@ impl Cluster {
         );
         error_line(&stderr)
     }
+}
+
+/// etcdctl on `endpoints` with the given TLS flags (none: plaintext) before `args`.
+pub fn etcdctl_command(endpoints: &str, tls: &[String], args: &[&str]) -> Command {
+    let mut cmd = Command::new(ETCDCTL);
+    cmd.env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={endpoints}"))
+        .arg(format!("--command-timeout={COMMAND_TIMEOUT}"))
+        .arg("--dial-timeout=5s")
+        .args(tls)
+        .args(args);
+    cmd
 }
 
 /// The line etcdctl prints for a failed command, without the client's retry log lines.

@@ -5,5 +5,6 @@
 
 pub mod cluster;
 pub mod grpc;
+pub mod pki;
 pub mod process;
 pub mod tools;

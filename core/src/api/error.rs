@@ -68,11 +68,23 @@ pub enum EtcdError {
     LearnerNotReady,
     BadLeaderTransferee,
     NotSupportedForLearner,
+    RootUserNotExist,
+    UserAlreadyExist,
+    UserEmpty,
+    UserNotFound,
+    RoleAlreadyExist,
+    RoleNotFound,
+    RoleEmpty,
+    RoleNotGranted,
+    PermissionNotGranted,
+    AuthNotEnabled,
+    InvalidAuthMgmt,
+    AuthOldRevision,
 }
 
 impl EtcdError {
     /// Every variant, for lookups by message.
-    pub const ALL: [EtcdError; 27] = [
+    pub const ALL: [EtcdError; 39] = [
         EtcdError::EmptyKey,
         EtcdError::KeyNotFound,
         EtcdError::ValueProvided,
@@ -100,6 +112,18 @@ impl EtcdError {
         EtcdError::LearnerNotReady,
         EtcdError::BadLeaderTransferee,
         EtcdError::NotSupportedForLearner,
+        EtcdError::RootUserNotExist,
+        EtcdError::UserAlreadyExist,
+        EtcdError::UserEmpty,
+        EtcdError::UserNotFound,
+        EtcdError::RoleAlreadyExist,
+        EtcdError::RoleNotFound,
+        EtcdError::RoleEmpty,
+        EtcdError::RoleNotGranted,
+        EtcdError::PermissionNotGranted,
+        EtcdError::AuthNotEnabled,
+        EtcdError::InvalidAuthMgmt,
+        EtcdError::AuthOldRevision,
     ];
 
     /// The gRPC status code etcd answers with.
@@ -107,12 +131,15 @@ impl EtcdError {
         use EtcdError::*;
         match self {
             EmptyKey | KeyNotFound | ValueProvided | LeaseProvided | TooManyOps | DuplicateKey
-            | RequestTooLarge | AuthFailed => Code::InvalidArgument,
+            | RequestTooLarge | AuthFailed | UserEmpty | RoleEmpty | InvalidAuthMgmt
+            | AuthOldRevision => Code::InvalidArgument,
             Compacted | FutureRev | LeaseTtlTooLarge => Code::OutOfRange,
             NoSpace | TooManyRequests => Code::ResourceExhausted,
             LeaseNotFound | MemberNotFound => Code::NotFound,
             LeaseExists | NotLeader | RootRoleNotExist | MemberNotLearner | LearnerNotReady
-            | BadLeaderTransferee => Code::FailedPrecondition,
+            | BadLeaderTransferee | RootUserNotExist | UserAlreadyExist | UserNotFound
+            | RoleAlreadyExist | RoleNotFound | RoleNotGranted | PermissionNotGranted
+            | AuthNotEnabled => Code::FailedPrecondition,
             NoLeader | LeaderChanged | Timeout | NotSupportedForLearner => Code::Unavailable,
             InvalidAuthToken => Code::Unauthenticated,
             PermissionDenied => Code::PermissionDenied,
@@ -152,6 +179,18 @@ impl EtcdError {
             }
             BadLeaderTransferee => "etcdserver: bad leader transferee",
             NotSupportedForLearner => "etcdserver: rpc not supported for learner",
+            RootUserNotExist => "etcdserver: root user does not exist",
+            UserAlreadyExist => "etcdserver: user name already exists",
+            UserEmpty => "etcdserver: user name is empty",
+            UserNotFound => "etcdserver: user name not found",
+            RoleAlreadyExist => "etcdserver: role name already exists",
+            RoleNotFound => "etcdserver: role name not found",
+            RoleEmpty => "etcdserver: role name is empty",
+            RoleNotGranted => "etcdserver: role is not granted to the user",
+            PermissionNotGranted => "etcdserver: permission is not granted to the role",
+            AuthNotEnabled => "etcdserver: authentication is not enabled",
+            InvalidAuthMgmt => "etcdserver: invalid auth management",
+            AuthOldRevision => "etcdserver: revision of auth store is old",
         }
     }
 

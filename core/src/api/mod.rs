@@ -2,11 +2,13 @@
 //! and errors with etcdserverpb's field names. The gRPC layer converts to and from these;
 //! the core (MVCC, leases, watches, the server state machine) speaks only these.
 
+mod auth;
 mod error;
 mod kv;
 mod lease;
 mod watch;
 
+pub use auth::*;
 pub use error::{Code, EtcdError, WatchError};
 pub use kv::*;
 pub use lease::*;

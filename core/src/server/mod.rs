@@ -13,8 +13,10 @@
 //! - `pending`: requests accepted and not yet answered, with deadlines;
 //! - `state`: the replicated store and lease table, applying and serving;
 //! - `watches`: routing watch responses to the client streams of this member;
+//! - `auth`: [`AuthStore`], users, roles, permissions and tokens, and the checks;
 //! - `node`: [`EtcdNode`], the Raft pump and the `Process` impl.
 
+mod auth;
 mod config;
 mod node;
 mod pending;
@@ -24,6 +26,7 @@ mod state;
 mod validate;
 mod watches;
 
+pub use auth::{AuthStore, Credential, ROOT, TOKENS_MAX};
 pub use config::{
     Config, APPLY_GAP_ENTRIES_MAX_DEFAULT, LEASE_TTL_MAX_SECS, PENDING_REQUESTS_MAX_DEFAULT,
     REQUEST_BYTES_MAX_DEFAULT, TXN_OPS_MAX_DEFAULT,

@@ -211,10 +211,29 @@ impl EtcdNode {
 
     fn handle_request(&mut self, id: RequestId, request: Request) {
         assert!(!self.pending.contains(id), "request id {id} is already pending");
+        let (credential, request) = match request {
+            Request::As { credential, request } => (Some(credential), *request),
+            request => (None, request),
+        };
+        if matches!(request, Request::As { .. }) {
+            self.respond(id, Response::Err(EtcdError::InvalidAuthMgmt));
+            return;
+        }
         if let Err(e) = validate(&request, &self.cfg) {
             self.respond(id, Response::Err(e));
             return;
         }
+        // Who sends it, as the auth state says now; checked again where it is served
+        // or applied, so a change in between refuses it.
+        let caller = match self.app.auth.resolve(credential.as_ref()) {
+            Ok(caller) => caller,
+            Err(e) => {
+                self.respond(id, Response::Err(e));
+                return;
+            }
+        };
+        let checked = self.app.auth.enabled();
+        let read = |r: Read| if checked { Read::Checked(caller.clone(), Box::new(r)) } else { r };
         let local = matches!(
             &request,
             Request::Status
@@ -228,20 +247,44 @@ impl EtcdNode {
             self.respond(id, Response::Err(EtcdError::NotSupportedForLearner));
             return;
         }
+        let c = caller.clone();
         match request {
-            Request::Range(r) if r.serializable => self.serve(id, Read::Range(r)),
-            Request::Range(r) => self.linearizable(id, Read::Range(r)),
-            Request::Put(p) => self.propose(id, Op::Put(p)),
-            Request::DeleteRange(d) => self.propose(id, Op::DeleteRange(d)),
-            Request::Txn(t) if txn_writes(&t) => self.propose(id, Op::Txn(t)),
-            Request::Txn(t) if txn_serializable(&t) => self.serve(id, Read::Txn(t)),
-            Request::Txn(t) => self.linearizable(id, Read::Txn(t)),
-            Request::Compact(c) => self.propose(id, Op::Compact(c)),
-            Request::LeaseGrant(g) => self.propose(id, Op::LeaseGrant(g)),
-            Request::LeaseRevoke(r) => self.propose(id, Op::LeaseRevoke(r)),
-            Request::LeaseKeepAlive(k) => self.propose(id, Op::LeaseKeepAlive(k)),
-            Request::LeaseTimeToLive(t) => self.linearizable(id, Read::LeaseTimeToLive(t)),
-            Request::LeaseLeases(_) => self.linearizable(id, Read::LeaseLeases),
+            Request::Range(r) if r.serializable => self.serve(id, read(Read::Range(r))),
+            Request::Range(r) => self.linearizable(id, read(Read::Range(r))),
+            Request::Put(p) => self.propose(id, Op::Put(p), c),
+            Request::DeleteRange(d) => self.propose(id, Op::DeleteRange(d), c),
+            Request::Txn(t) if txn_writes(&t) => self.propose(id, Op::Txn(t), c),
+            Request::Txn(t) if txn_serializable(&t) => self.serve(id, read(Read::Txn(t))),
+            Request::Txn(t) => self.linearizable(id, read(Read::Txn(t))),
+            Request::Compact(req) => self.propose(id, Op::Compact(req), c),
+            Request::LeaseGrant(g) => self.propose(id, Op::LeaseGrant(g), c),
+            Request::LeaseRevoke(r) => self.propose(id, Op::LeaseRevoke(r), c),
+            Request::LeaseKeepAlive(k) => self.propose(id, Op::LeaseKeepAlive(k), c),
+            Request::LeaseTimeToLive(t) => self.linearizable(id, read(Read::LeaseTimeToLive(t))),
+            Request::LeaseLeases(_) => self.linearizable(id, read(Read::LeaseLeases)),
+            Request::Auth(a) => self.propose(id, Op::Auth(a), c),
+            Request::As { .. } => unreachable!("refused above"),
+            Request::WatchCreate { stream, create } if checked => {
+                let allowed = self.app.auth.check_range(
+                    caller.as_ref(),
+                    &create.key,
+                    &create.range_end,
+                    false,
+                );
+                match allowed {
+                    Ok(()) => {
+                        self.watches.create(
+                            id,
+                            stream,
+                            &create,
+                            &self.app.store,
+                            &mut self.watch_out,
+                        );
+                        self.flush_watch();
+                    }
+                    Err(e) => self.respond(id, Response::Err(e)),
+                }
+            }
             Request::WatchCreate { stream, create } => {
                 self.watches.create(id, stream, &create, &self.app.store, &mut self.watch_out);
                 self.flush_watch();
@@ -293,8 +336,9 @@ impl EtcdNode {
         true
     }
 
-    /// Proposes `op` for client request `id`, answered when it applies here.
-    fn propose(&mut self, id: RequestId, op: Op) {
+    /// Proposes `op` for client request `id` sent by `caller`, answered when it
+    /// applies here.
+    fn propose(&mut self, id: RequestId, op: Op, caller: Option<crate::api::AuthInfo>) {
         if self.refuse_when_full(id) {
             return;
         }
@@ -305,7 +349,7 @@ impl EtcdNode {
             return;
         }
         let pid = self.next_proposal_id();
-        let data = Proposal { id: Some(pid), op: op.clone() }.encode();
+        let data = Proposal { id: Some(pid), op: op.clone(), caller }.encode();
         match self.raft.propose(data) {
             Ok(()) => {
                 let deadline = self.deadline();
@@ -318,7 +362,7 @@ impl EtcdNode {
     /// Proposes `op` on the leader's own behalf (lease expiry, checkpoints). Nobody
     /// waits: a lost proposal is made again later.
     fn propose_internal(&mut self, op: Op) {
-        let data = Proposal { id: None, op }.encode();
+        let data = Proposal { id: None, op, caller: None }.encode();
         let _ = self.raft.propose(data);
     }
 
@@ -453,7 +497,7 @@ impl EtcdNode {
             return;
         }
         let at = ApplyAt { now_ticks: self.now_ticks, index: entry.index };
-        let response = self.app.apply(&proposal.op, at);
+        let response = self.app.apply(&proposal.op, at, proposal.caller.as_ref());
         let (Some(pid), Some(response)) = (proposal.id, response) else { return };
         if pid.origin != self.cfg.member_id() || pid.incarnation != self.incarnation {
             return;

@@ -5,7 +5,7 @@
 //! to be answered, so none is answered twice.
 
 use super::proposal::{Op, ProposalId};
-use crate::api::{LeaseTimeToLiveRequest, RangeRequest, TxnRequest};
+use crate::api::{AuthInfo, LeaseTimeToLiveRequest, RangeRequest, TxnRequest};
 use crate::types::{Index, NodeId, RequestId};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,6 +16,9 @@ pub enum Read {
     Txn(TxnRequest),
     LeaseTimeToLive(LeaseTimeToLiveRequest),
     LeaseLeases,
+    /// A read by `caller` (auth was enabled when it arrived), whose permission is
+    /// checked when it is served, against the auth state of that moment.
+    Checked(Option<AuthInfo>, Box<Read>),
 }
 
 #[derive(Clone, Debug)]

@@ -10,8 +10,8 @@
 //! also compares the operation itself before answering.
 
 use crate::api::{
-    CompactionRequest, DeleteRangeRequest, LeaseCheckpointRequest, LeaseGrantRequest,
-    LeaseKeepAliveRequest, LeaseRevokeRequest, PutRequest, TxnRequest,
+    AuthInfo, AuthRequest, CompactionRequest, DeleteRangeRequest, LeaseCheckpointRequest,
+    LeaseGrantRequest, LeaseKeepAliveRequest, LeaseRevokeRequest, PutRequest, TxnRequest,
 };
 use crate::types::NodeId;
 use bytes::Bytes;
@@ -42,6 +42,8 @@ pub enum Op {
     /// A keep-alive: applying it refreshes the leader's expiry and records the renewal
     /// as a checkpoint of the full TTL on every replica.
     LeaseKeepAlive(LeaseKeepAliveRequest),
+    /// An Auth RPC (user, role and permission changes, enabling, tokens).
+    Auth(AuthRequest),
 }
 
 /// One log entry's payload.
@@ -50,6 +52,11 @@ pub struct Proposal {
     /// `None` for proposals no client waits for (lease expiry, checkpoints).
     pub id: Option<ProposalId>,
     pub op: Op,
+    /// Who proposed it, as resolved when auth was enabled; checked again when it
+    /// applies. Absent (and not encoded) otherwise, so the log of a cluster without
+    /// auth is as it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<AuthInfo>,
 }
 
 impl Proposal {

@@ -6,13 +6,14 @@
 //! and again (first `created`, then events, progress notices) until a response with
 //! `canceled == true` closes it.
 
+use super::auth::Credential;
 use crate::api::{
-    CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, EtcdError,
-    LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest, LeaseKeepAliveResponse,
-    LeaseLeasesRequest, LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse,
-    LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, PutRequest, PutResponse, RangeRequest,
-    RangeResponse, ResponseHeader, TxnRequest, TxnResponse, WatchCreateRequest, WatchId,
-    WatchResponse,
+    AuthRequest, AuthResponse, CompactionRequest, CompactionResponse, DeleteRangeRequest,
+    DeleteRangeResponse, EtcdError, LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest,
+    LeaseKeepAliveResponse, LeaseLeasesRequest, LeaseLeasesResponse, LeaseRevokeRequest,
+    LeaseRevokeResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, PutRequest, PutResponse,
+    RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse, WatchCreateRequest,
+    WatchId, WatchResponse,
 };
 use crate::types::{Index, NodeId};
 use serde::{Deserialize, Serialize};
@@ -63,6 +64,14 @@ pub enum Request {
     MoveLeader {
         target: NodeId,
     },
+    /// An Auth RPC; replicated through the log.
+    Auth(AuthRequest),
+    /// `request` sent with a token or a certificate user. With auth enabled, a request
+    /// without one is checked as from nobody (`user name is empty`).
+    As {
+        credential: Credential,
+        request: Box<Request>,
+    },
 }
 
 impl Request {
@@ -85,12 +94,17 @@ impl Request {
             Request::WatchClose { .. } => "watch_close",
             Request::Status => "status",
             Request::MoveLeader { .. } => "move_leader",
+            Request::Auth(_) => "auth",
+            Request::As { request, .. } => request.kind(),
         }
     }
 
     /// Whether the request opens a stream answered many times (see the module docs).
     pub fn is_stream(&self) -> bool {
-        matches!(self, Request::WatchCreate { .. })
+        match self {
+            Request::As { request, .. } => request.is_stream(),
+            r => matches!(r, Request::WatchCreate { .. }),
+        }
     }
 }
 
@@ -131,6 +145,7 @@ pub enum Response {
     Watch(WatchResponse),
     Status(StatusResponse),
     MoveLeader(MoveLeaderResponse),
+    Auth(AuthResponse),
     Err(EtcdError),
 }
 
@@ -167,6 +182,7 @@ impl Response {
             Response::Watch(r) => &mut r.header,
             Response::Status(r) => &mut r.header,
             Response::MoveLeader(r) => &mut r.header,
+            Response::Auth(r) => &mut r.header,
             Response::Err(_) => return,
         };
         header.cluster_id = cluster_id;

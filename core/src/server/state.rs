@@ -3,12 +3,13 @@
 //! serving reads from local state, the snapshot image and the state hash replicas are
 //! compared by.
 
+use super::auth::AuthStore;
 use super::pending::Read;
 use super::proposal::{Op, ProposalId};
 use super::request::Response;
 use crate::api::{
-    EtcdError, Event, LeaseCheckpoint, LeaseCheckpointRequest, LeaseKeepAliveResponse,
-    LeaseRevokeResponse, ResponseHeader,
+    AuthInfo, AuthResponse, EtcdError, Event, LeaseCheckpoint, LeaseCheckpointRequest,
+    LeaseKeepAliveResponse, LeaseRevokeResponse, ResponseHeader,
 };
 use crate::lease::{LeaseTable, Lessor, LessorConfig};
 use crate::mvcc::Store;
@@ -22,6 +23,7 @@ use std::collections::BTreeMap;
 pub struct AppState {
     pub store: Store,
     pub lessor: Lessor,
+    pub auth: AuthStore,
     lessor_config: LessorConfig,
     /// Per proposing member and incarnation, the highest proposal sequence number
     /// applied. A proposal can reach the log twice (a forwarded proposal duplicated or
@@ -39,6 +41,9 @@ struct Image {
     leases: LeaseTable,
     #[serde(default)]
     applied_seqs: BTreeMap<NodeId, BTreeMap<u64, u64>>,
+    /// Left out while auth was never used, so such images are as they were.
+    #[serde(default, skip_serializing_if = "AuthStore::is_empty")]
+    auth: AuthStore,
 }
 
 /// The local moment an entry applies at: this member's tick and the entry's index.
@@ -53,6 +58,7 @@ impl AppState {
         AppState {
             store: Store::new(),
             lessor: Lessor::new(lessor),
+            auth: AuthStore::default(),
             lessor_config: lessor,
             applied_seqs: BTreeMap::new(),
         }
@@ -84,6 +90,7 @@ impl AppState {
         Ok(AppState {
             store: image.store,
             lessor: Lessor::from_table(image.leases, lessor, now_ticks),
+            auth: image.auth,
             lessor_config: lessor,
             applied_seqs: image.applied_seqs,
         })
@@ -95,6 +102,7 @@ impl AppState {
             store: self.store.clone(),
             leases: self.lessor.table().clone(),
             applied_seqs: self.applied_seqs.clone(),
+            auth: self.auth.clone(),
         };
         let mut buf = Vec::new();
         ciborium::into_writer(&image, &mut buf).expect("a state image always serializes");
@@ -125,13 +133,29 @@ impl AppState {
                 h.int(*seq as i64);
             }
         }
+        if !self.auth.is_empty() {
+            let mut bytes = Vec::new();
+            let mut ints = Vec::new();
+            self.auth.hash_into(|i| ints.push(i), |b| bytes.push(b.to_vec()));
+            for i in ints {
+                h.int(i);
+            }
+            for b in bytes {
+                h.bytes(&b);
+            }
+        }
         h.0
     }
 
     /// Applies one committed operation. Every replica gets the same response and the
     /// same state; only lease expiry ticks (local timing) differ. `None` for operations
-    /// nobody waits for.
-    pub fn apply(&mut self, op: &Op, at: ApplyAt) -> Option<Response> {
+    /// nobody waits for. With auth enabled, `caller` (as resolved when it was proposed)
+    /// must still hold the permissions the operation needs, at an unchanged auth
+    /// revision.
+    pub fn apply(&mut self, op: &Op, at: ApplyAt, caller: Option<&AuthInfo>) -> Option<Response> {
+        if let Err(e) = self.check(op, caller) {
+            return Some(Response::Err(e));
+        }
         let response = match op {
             Op::Put(req) => {
                 let lessor = &self.lessor;
@@ -189,8 +213,38 @@ impl AppState {
                 }
                 Response::LeaseKeepAlive(r)
             }
+            Op::Auth(req) => match self.auth.apply(req, caller, at.index) {
+                Ok(body) => Response::Auth(AuthResponse { body, ..AuthResponse::default() }),
+                Err(e) => Response::Err(e),
+            },
         };
         Some(response)
+    }
+
+    /// The permission checks of a KV operation or lease revocation (auth operations
+    /// check their own); nothing with auth off.
+    fn check(&self, op: &Op, caller: Option<&AuthInfo>) -> Result<(), EtcdError> {
+        if !self.auth.enabled() {
+            return Ok(());
+        }
+        match op {
+            Op::Put(p) => self.auth.check_put(caller, p),
+            Op::DeleteRange(d) => self.auth.check_delete(caller, d),
+            Op::Txn(t) => self.auth.check_txn(caller, t),
+            Op::LeaseRevoke(r) => {
+                let Some(lease) = self.lessor.table().leases.get(&r.id) else { return Ok(()) };
+                for key in lease.keys.iter() {
+                    self.auth.check_range(caller, key, b"", true)?;
+                }
+                Ok(())
+            }
+            Op::Compact(_)
+            | Op::LeaseGrant(_)
+            | Op::LeaseExpire(_)
+            | Op::LeaseCheckpoint(_)
+            | Op::LeaseKeepAlive(_)
+            | Op::Auth(_) => Ok(()),
+        }
     }
 
     /// Revokes a lease and deletes its keys in one revision.
@@ -215,6 +269,20 @@ impl AppState {
 
     /// Serves a read from local state (its read index, if any, has been applied).
     pub fn serve(&self, read: &Read, now_ticks: u64) -> Response {
+        let (caller, read) = match read {
+            Read::Checked(caller, read) => (caller.as_ref(), &**read),
+            read => (None, read),
+        };
+        if self.auth.enabled() {
+            let checked = match read {
+                Read::Range(r) => self.auth.check_range(caller, &r.key, &r.range_end, false),
+                Read::Txn(t) => self.auth.check_txn(caller, t),
+                Read::LeaseTimeToLive(_) | Read::LeaseLeases | Read::Checked(..) => Ok(()),
+            };
+            if let Err(e) = checked {
+                return Response::Err(e);
+            }
+        }
         match read {
             Read::Range(req) => match self.store.range(req) {
                 Ok(r) => Response::Range(r),
@@ -237,6 +305,7 @@ impl AppState {
                 Response::LeaseTimeToLive(self.lessor.time_to_live(req.id, req.keys, now_ticks))
             }
             Read::LeaseLeases => Response::LeaseLeases(self.lessor.leases()),
+            Read::Checked(..) => unreachable!("a checked read is unwrapped above, once"),
         }
     }
 }

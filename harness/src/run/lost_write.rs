@@ -55,6 +55,7 @@ fn describe_op(op: &Op) -> String {
         Op::LeaseExpire(r) => format!("the expiry of lease {:x}", r.id),
         Op::LeaseCheckpoint(_) => "a lease checkpoint".to_string(),
         Op::LeaseKeepAlive(_) => "a lease keep-alive".to_string(),
+        Op::Auth(_) => "an auth change".to_string(),
     }
 }
 

@@ -212,6 +212,7 @@ impl<S: Storage> Driver<S> {
             return None;
         }
         let writes = match request {
+            Request::As { request, .. } => return self.refuse(request),
             Request::Put(_) | Request::LeaseGrant(_) => true,
             Request::Txn(t) => detcd_core::server::txn_writes(t) && txn_puts(t),
             _ => false,
@@ -427,6 +428,7 @@ fn stream_of(request: &Request) -> StreamId {
         | Request::WatchCancel { stream, .. }
         | Request::WatchProgress { stream }
         | Request::WatchClose { stream } => *stream,
+        Request::As { request, .. } => stream_of(request),
         _ => 0,
     }
 }

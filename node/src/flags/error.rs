@@ -65,6 +65,25 @@ pub enum FlagError {
     LogOutputs {
         value: String,
     },
+    /// An `https://` listen URL without a certificate and key for its port.
+    TlsMissing {
+        prefix: &'static str,
+        noun: &'static str,
+        url: String,
+    },
+    /// A certificate without its key, or a key without its certificate.
+    TlsPair {
+        prefix: &'static str,
+    },
+    /// Client certificates are required but there is no CA to check them against.
+    TlsClientCertAuthWithoutCa {
+        prefix: &'static str,
+    },
+    /// A peer is reached over TLS but nothing says which CA its certificate must chain
+    /// to (detcd does not read the system's roots).
+    TlsPeerWithoutCa {
+        url: String,
+    },
 }
 
 impl fmt::Display for FlagError {
@@ -122,6 +141,24 @@ impl fmt::Display for FlagError {
                 f,
                 "invalid value {value:?} for flag --log-outputs: expected a comma-separated \
                  list of default, stderr, stdout or file paths"
+            ),
+            FlagError::TlsMissing { prefix, noun, url } => write!(
+                f,
+                "TLS key/cert (--{prefix}cert-file, --{prefix}key-file) must be provided for \
+                 {noun} url {url} with HTTPS scheme"
+            ),
+            FlagError::TlsPair { prefix } => {
+                write!(f, "--{prefix}cert-file and --{prefix}key-file must be given together")
+            }
+            FlagError::TlsClientCertAuthWithoutCa { prefix } => write!(
+                f,
+                "--{prefix}client-cert-auth needs --{prefix}trusted-ca-file to verify \
+                 certificates against"
+            ),
+            FlagError::TlsPeerWithoutCa { url } => write!(
+                f,
+                "--initial-cluster has the https peer url {url}: give \
+                 --peer-trusted-ca-file to verify peers' certificates against"
             ),
         }
     }

@@ -11,14 +11,17 @@
 mod compaction;
 mod error;
 mod identity;
+mod tls;
 mod url;
 
 pub(crate) use compaction::parse_go_duration;
 pub use compaction::{AutoCompaction, CompactionMode};
 pub use error::FlagError;
+pub use tls::{Port, TlsFiles};
 pub use url::{Host, Scheme, Url, UrlError};
 
 use clap::{Args, FromArgMatches};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -189,6 +192,56 @@ pub struct ServeArgs {
         value_name = "BOOL"
     )]
     pub enable_pprof: bool,
+
+    /// Path to the client server TLS cert file.
+    #[arg(long, env = "ETCD_CERT_FILE", value_name = "FILE", value_parser = clap::value_parser!(OsString))]
+    pub cert_file: Option<OsString>,
+
+    /// Path to the client server TLS key file.
+    #[arg(long, env = "ETCD_KEY_FILE", value_name = "FILE", value_parser = clap::value_parser!(OsString))]
+    pub key_file: Option<OsString>,
+
+    /// Path to the client server TLS trusted CA cert file.
+    #[arg(long, env = "ETCD_TRUSTED_CA_FILE", value_name = "FILE", value_parser = clap::value_parser!(OsString))]
+    pub trusted_ca_file: Option<OsString>,
+
+    /// Enable client cert authentication.
+    #[arg(
+        long,
+        env = "ETCD_CLIENT_CERT_AUTH",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value_t = false,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        value_name = "BOOL"
+    )]
+    pub client_cert_auth: bool,
+
+    /// Path to the peer server TLS cert file.
+    #[arg(long, env = "ETCD_PEER_CERT_FILE", value_name = "FILE", value_parser = clap::value_parser!(OsString))]
+    pub peer_cert_file: Option<OsString>,
+
+    /// Path to the peer server TLS key file.
+    #[arg(long, env = "ETCD_PEER_KEY_FILE", value_name = "FILE", value_parser = clap::value_parser!(OsString))]
+    pub peer_key_file: Option<OsString>,
+
+    /// Path to the peer server TLS trusted CA file.
+    #[arg(long, env = "ETCD_PEER_TRUSTED_CA_FILE", value_name = "FILE", value_parser = clap::value_parser!(OsString))]
+    pub peer_trusted_ca_file: Option<OsString>,
+
+    /// Enable peer client cert authentication.
+    #[arg(
+        long,
+        env = "ETCD_PEER_CLIENT_CERT_AUTH",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value_t = false,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        value_name = "BOOL"
+    )]
+    pub peer_client_cert_auth: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -264,6 +317,10 @@ pub struct ServeConfig {
     pub test_clock_percent: u32,
     /// See `ServeArgs::test_fsync_delay_ms`; zero outside disk-fault tests.
     pub test_fsync_delay: Duration,
+    /// TLS of the client port; checked against `listen_client_urls`.
+    pub client_tls: TlsFiles,
+    /// TLS of the peer port, also used to dial peers; checked against `listen_peer_urls`.
+    pub peer_tls: TlsFiles,
     _checked: (),
 }
 
@@ -331,6 +388,25 @@ impl ServeArgs {
                     reason,
                 })?;
         let log_outputs = parse_log_outputs(&self.log_outputs)?;
+        let client_tls = TlsFiles {
+            cert_file: non_empty(&self.cert_file),
+            key_file: non_empty(&self.key_file),
+            trusted_ca_file: non_empty(&self.trusted_ca_file),
+            client_cert_auth: self.client_cert_auth,
+        };
+        client_tls.check(Port::Client, &listen_client_urls)?;
+        let peer_tls = TlsFiles {
+            cert_file: non_empty(&self.peer_cert_file),
+            key_file: non_empty(&self.peer_key_file),
+            trusted_ca_file: non_empty(&self.peer_trusted_ca_file),
+            client_cert_auth: self.peer_client_cert_auth,
+        };
+        peer_tls.check(Port::Peer, &listen_peer_urls)?;
+        let https_peer =
+            initial_cluster.iter().flat_map(|(_, urls)| urls).find(|u| u.scheme() == Scheme::Https);
+        if let (Some(url), None) = (https_peer, &peer_tls.trusted_ca_file) {
+            return Err(FlagError::TlsPeerWithoutCa { url: url.to_string() });
+        }
 
         let data_dir = match &self.data_dir {
             Some(dir) if !dir.as_os_str().is_empty() => dir.clone(),
@@ -361,6 +437,8 @@ impl ServeArgs {
             log_outputs,
             test_clock_percent: self.test_clock_percent,
             test_fsync_delay: Duration::from_millis(self.test_fsync_delay_ms),
+            client_tls,
+            peer_tls,
             _checked: (),
         })
     }
@@ -556,6 +634,12 @@ fn parse_log_outputs(text: &str) -> Result<Vec<LogOutput>, FlagError> {
         return Err(FlagError::LogOutputs { value: text.to_owned() });
     }
     Ok(outputs)
+}
+
+/// An empty path (`--cert-file ''`, or an empty `ETCD_*` variable) means not given, as
+/// in etcd. (Read as OsString: clap's path parser refuses an empty value.)
+fn non_empty(path: &Option<OsString>) -> Option<PathBuf> {
+    path.clone().filter(|p| !p.is_empty()).map(PathBuf::from)
 }
 
 fn sorted(mut urls: Vec<Url>) -> Vec<Url> {

@@ -185,6 +185,8 @@ fn other_flag_forms() {
         "30m",
         "--listen-client-urls",
         "http://127.0.0.1:2379,https://[::1]:2379",
+        "--cert-file=c.pem",
+        "--key-file=k.pem",
     ]);
     assert_eq!(
         c.log_outputs,
@@ -531,4 +533,60 @@ fn the_test_fsync_delay_is_off_by_default_and_bounded() {
     assert_eq!(slow.test_fsync_delay, Duration::from_millis(250));
     let e = parse(&["--test-fsync-delay-ms", "10001"]).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ValueValidation);
+}
+
+#[test]
+fn tls_flags_are_read_and_checked_against_https_urls() {
+    let https = ["--listen-client-urls", "https://127.0.0.1:2379"];
+    assert_eq!(
+        error(&https).to_string(),
+        "TLS key/cert (--cert-file, --key-file) must be provided for client url \
+         https://127.0.0.1:2379 with HTTPS scheme"
+    );
+    let peer = ["--listen-peer-urls", "https://127.0.0.1:2380"];
+    assert_eq!(
+        error(&peer).to_string(),
+        "TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url \
+         https://127.0.0.1:2380 with HTTPS scheme"
+    );
+    assert_eq!(error(&["--cert-file", "c.pem"]), FlagError::TlsPair { prefix: "" });
+    assert_eq!(
+        error(&["--peer-client-cert-auth"]),
+        FlagError::TlsClientCertAuthWithoutCa { prefix: "peer-" }
+    );
+    let c = config(&[
+        "--listen-client-urls=https://127.0.0.1:2379",
+        "--cert-file=c.pem",
+        "--key-file=k.pem",
+        "--trusted-ca-file=ca.pem",
+        "--client-cert-auth",
+    ]);
+    assert_eq!(
+        c.client_tls,
+        TlsFiles {
+            cert_file: Some("c.pem".into()),
+            key_file: Some("k.pem".into()),
+            trusted_ca_file: Some("ca.pem".into()),
+            client_cert_auth: true,
+        }
+    );
+    assert_eq!(c.peer_tls, TlsFiles::default());
+    // An empty environment variable is no file, as in etcd.
+    let args = parse_with_env(
+        &[("ETCD_PEER_CERT_FILE", ""), ("ETCD_CLIENT_CERT_AUTH", "true")],
+        &["--trusted-ca-file=ca.pem"],
+    )
+    .unwrap();
+    let c = args.validate().unwrap();
+    assert_eq!(c.peer_tls.cert_file, None);
+    assert!(c.client_tls.client_cert_auth);
+}
+
+#[test]
+fn https_peers_need_a_peer_ca() {
+    let err = error(&[
+        "--initial-advertise-peer-urls=https://127.0.0.1:2380",
+        "--initial-cluster=default=https://127.0.0.1:2380",
+    ]);
+    assert_eq!(err, FlagError::TlsPeerWithoutCa { url: "https://127.0.0.1:2380".into() });
 }

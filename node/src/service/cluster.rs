@@ -6,7 +6,8 @@
 use super::{counted, Api};
 use crate::convert;
 use crate::pb::etcdserverpb::{self as pb, cluster_server::Cluster};
-use crate::pb::peer::{peer_client::PeerClient, AttributesRequest};
+use crate::pb::peer::AttributesRequest;
+use crate::tls::PeerDialer;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,11 +30,18 @@ pub struct Directory {
     pub members: Vec<MemberEntry>,
     pub my_client_urls: Vec<String>,
     learnt: Mutex<BTreeMap<u64, (String, Vec<String>)>>,
+    /// Reaches peers as the peer transport does (over TLS for https peer URLs).
+    dialer: PeerDialer,
 }
 
 impl Directory {
-    pub fn new(me: u64, members: Vec<MemberEntry>, my_client_urls: Vec<String>) -> Directory {
-        Directory { me, members, my_client_urls, learnt: Mutex::new(BTreeMap::new()) }
+    pub fn new(
+        me: u64,
+        members: Vec<MemberEntry>,
+        my_client_urls: Vec<String>,
+        dialer: PeerDialer,
+    ) -> Directory {
+        Directory { me, members, my_client_urls, learnt: Mutex::new(BTreeMap::new()), dialer }
     }
 
     /// Name and client URLs of `m`: its own word, asked once and remembered. A member
@@ -47,7 +55,7 @@ impl Directory {
         }
         let Some(url) = m.peer_urls.first() else { return (String::new(), Vec::new()) };
         let asked = tokio::time::timeout(ATTRIBUTES_TIMEOUT, async {
-            let mut client = PeerClient::connect(url.clone()).await.ok()?;
+            let mut client = self.dialer.connect(url.clone()).await.ok()?;
             client.attributes(AttributesRequest {}).await.ok().map(|r| r.into_inner())
         })
         .await;

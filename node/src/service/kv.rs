@@ -15,8 +15,9 @@ const SERVICE: &str = "etcdserverpb.KV";
 impl Kv for KvService {
     async fn range(&self, req: Req<pb::RangeRequest>) -> Result<Resp<pb::RangeResponse>, Status> {
         unary(&self.0, SERVICE, "Range", async {
-            let r = convert::range_request(req.into_inner())?;
-            let r = answer!(self.0.handle.call(Request::Range(r)).await?, Range)?;
+            let as_sender = |r| super::auth::as_sender(&req, r);
+            let r = as_sender(Request::Range(convert::range_request(req.get_ref().clone())?));
+            let r = answer!(self.0.handle.call(r).await?, Range)?;
             Ok(convert::range_response(r))
         })
         .await
@@ -36,8 +37,9 @@ impl Kv for KvService {
 
     async fn put(&self, req: Req<pb::PutRequest>) -> Result<Resp<pb::PutResponse>, Status> {
         unary(&self.0, SERVICE, "Put", async {
-            let p = convert::put_request(req.into_inner());
-            let r = answer!(self.0.handle.call(Request::Put(p)).await?, Put)?;
+            let p = convert::put_request(req.get_ref().clone());
+            let p = super::auth::as_sender(&req, Request::Put(p));
+            let r = answer!(self.0.handle.call(p).await?, Put)?;
             Ok(convert::put_response(r))
         })
         .await
@@ -48,8 +50,9 @@ impl Kv for KvService {
         req: Req<pb::DeleteRangeRequest>,
     ) -> Result<Resp<pb::DeleteRangeResponse>, Status> {
         unary(&self.0, SERVICE, "DeleteRange", async {
-            let d = convert::delete_request(req.into_inner());
-            let r = answer!(self.0.handle.call(Request::DeleteRange(d)).await?, DeleteRange)?;
+            let d = convert::delete_request(req.get_ref().clone());
+            let d = super::auth::as_sender(&req, Request::DeleteRange(d));
+            let r = answer!(self.0.handle.call(d).await?, DeleteRange)?;
             Ok(convert::delete_response(r))
         })
         .await
@@ -57,8 +60,9 @@ impl Kv for KvService {
 
     async fn txn(&self, req: Req<pb::TxnRequest>) -> Result<Resp<pb::TxnResponse>, Status> {
         unary(&self.0, SERVICE, "Txn", async {
-            let t = convert::txn_request(req.into_inner())?;
-            let r = answer!(self.0.handle.call(Request::Txn(t)).await?, Txn)?;
+            let t = convert::txn_request(req.get_ref().clone())?;
+            let t = super::auth::as_sender(&req, Request::Txn(t));
+            let r = answer!(self.0.handle.call(t).await?, Txn)?;
             Ok(convert::txn_response(r))
         })
         .await
@@ -69,10 +73,11 @@ impl Kv for KvService {
         req: Req<pb::CompactionRequest>,
     ) -> Result<Resp<pb::CompactionResponse>, Status> {
         unary(&self.0, SERVICE, "Compact", async {
-            let c = req.into_inner();
+            let c = req.get_ref();
             let c =
                 detcd_core::api::CompactionRequest { revision: c.revision, physical: c.physical };
-            let r = answer!(self.0.handle.call(Request::Compact(c)).await?, Compact)?;
+            let c = super::auth::as_sender(&req, Request::Compact(c));
+            let r = answer!(self.0.handle.call(c).await?, Compact)?;
             Ok(pb::CompactionResponse { header: convert::header(r.header) })
         })
         .await

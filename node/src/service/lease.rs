@@ -35,8 +35,9 @@ impl Lease for LeaseService {
         req: Req<pb::LeaseRevokeRequest>,
     ) -> Result<Resp<pb::LeaseRevokeResponse>, Status> {
         unary(&self.0, SERVICE, "LeaseRevoke", async {
-            let r = api::LeaseRevokeRequest { id: req.into_inner().id };
-            let r = answer!(self.0.handle.call(Request::LeaseRevoke(r)).await?, LeaseRevoke)?;
+            let r = api::LeaseRevokeRequest { id: req.get_ref().id };
+            let r = super::auth::as_sender(&req, Request::LeaseRevoke(r));
+            let r = answer!(self.0.handle.call(r).await?, LeaseRevoke)?;
             Ok(pb::LeaseRevokeResponse { header: convert::header(r.header) })
         })
         .await

@@ -2,6 +2,7 @@
 //! request, hands it to the driver through [`Handle`], and converts the answer back;
 //! no handler holds state of the store.
 
+pub mod auth;
 pub mod cluster;
 pub mod election;
 pub mod health;
@@ -9,7 +10,6 @@ pub mod kv;
 pub mod lease;
 pub mod lock;
 pub mod maintenance;
-pub mod other;
 pub mod recipes;
 pub mod watch;
 

@@ -25,8 +25,14 @@ impl Watch for WatchService {
         &self,
         req: Req<Streaming<pb::WatchRequest>>,
     ) -> Result<Resp<Self::WatchStream>, Status> {
+        let credential = super::auth::credential(&req);
         let mut input = req.into_inner();
         let api = self.0.clone();
+        // With auth enabled each watch is checked when created, as its sender.
+        let as_sender = move |request: Request| match &credential {
+            Some(c) => Request::As { credential: c.clone(), request: Box::new(request) },
+            None => request,
+        };
         let stream = api.handle.new_stream();
         let (tx, mut rx) = mpsc::channel::<Response>(WATCH_BUFFER);
         let sink = WatchSink { tx, overflow: Arc::new(Notify::new()) };
@@ -43,9 +49,9 @@ impl Watch for WatchService {
                                 #[cfg(feature = "negative-drop-watch-event-on-resume")]
                                 Ok(create) if create.start_revision > 1 => {
                                     resumed = true;
-                                    api.handle.watch(Request::WatchCreate { stream, create }, Some(sink.clone()))
+                                    api.handle.watch(as_sender(Request::WatchCreate { stream, create }), Some(sink.clone()))
                                 }
-                                Ok(create) => api.handle.watch(Request::WatchCreate { stream, create }, Some(sink.clone())),
+                                Ok(create) => api.handle.watch(as_sender(Request::WatchCreate { stream, create }), Some(sink.clone())),
                                 Err(s) => Err(s),
                             },
                             Some(RequestUnion::CancelRequest(c)) => {
@@ -63,7 +69,25 @@ impl Watch for WatchService {
                         }
                     }
                     Some(resp) = rx.recv() => {
-                        let Response::Watch(w) = resp else { continue };
+                        let w = match resp {
+                            Response::Watch(w) => w,
+                            // A create refused by auth: etcd answers created and canceled
+                            // at once, with the reason.
+                            Response::Err(e) => {
+                                let refused = pb::WatchResponse {
+                                    watch_id: -1,
+                                    created: true,
+                                    canceled: true,
+                                    cancel_reason: e.message().to_owned(),
+                                    ..Default::default()
+                                };
+                                if out.send(Ok(refused)).await.is_err() {
+                                    break;
+                                }
+                                continue;
+                            }
+                            _ => continue,
+                        };
                         // The negative control: a resumed watch (one that starts after
                         // revision 1) loses the first event it would deliver.
                         #[cfg(feature = "negative-drop-watch-event-on-resume")]
