@@ -539,8 +539,7 @@ fn the_unsynced_write_flags_are_off_by_default_and_the_unsafe_one_needs_the_othe
     assert!(!plain.test_unsynced_lost_on_kill && !plain.test_ack_before_fsync);
     let held = config(&["--test-unsynced-writes-lost-on-kill"]);
     assert!(held.test_unsynced_lost_on_kill && !held.test_ack_before_fsync);
-    let both =
-        config(&["--test-unsynced-writes-lost-on-kill", "--test-unsafe-ack-before-fsync"]);
+    let both = config(&["--test-unsynced-writes-lost-on-kill", "--test-unsafe-ack-before-fsync"]);
     assert!(both.test_ack_before_fsync);
     let e = parse(&["--test-unsafe-ack-before-fsync"]).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::MissingRequiredArgument);
