@@ -235,6 +235,13 @@ mod tests {
     }
 
     #[test]
+    fn only_the_faults_that_need_detcd_flags_are_detcd_only() {
+        let only: Vec<&str> =
+            Fault::ALL.into_iter().filter(|f| f.detcd_only()).map(Fault::name).collect();
+        assert_eq!(only, ["clock", "fsync", "kill-unsynced", "ack-before-fsync"]);
+    }
+
+    #[test]
     fn durations_have_units_and_bounds() {
         assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));

@@ -88,6 +88,7 @@ impl Nemesis {
                 let why = match f {
                     Fault::Clock => "no clock control without libfaketime",
                     Fault::KillUnsynced => "no unsynced-write loss without LazyFS",
+                    Fault::Fsync => "no fsync delay without a slow-disk layer",
                     _ => "needs a detcd test-only disk flag",
                 };
                 self.skipped.push(format!("{}: skipped for etcd ({why})", f.name()));
