@@ -2,7 +2,11 @@
 # The faults x target table of `detcd chaos`: one run per fault (and one with all of
 # them) against a three-member detcd cluster and a three-member etcd cluster, printed
 # as one Markdown table. Needs jq, and etcd on PATH for the etcd rows.
-# DURATION (default 30s), SEED (default 1), OUT (default detcd-out/chaos-table).
+# DURATION (default 30s), SEED (default 1), OUT (default detcd-out/chaos-table),
+# FAULTS (space-separated fault sets, default every fault alone and all together;
+# detcd-only ones are not run against etcd).
+# The negative control ack-before-fsync is run on its own against detcd and must show
+# violations.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 duration=${DURATION:-30s}
@@ -14,8 +18,8 @@ bin=${CARGO_TARGET_DIR:-target}/release/detcd
 mkdir -p "$out"
 rows=()
 for target in detcd etcd; do
-  for faults in kill pause partition delay clock fsync kill,pause,partition,delay,clock,fsync; do
-    [ "$target" = etcd ] && case $faults in clock|fsync) true;; *) false;; esac && continue
+  for faults in ${FAULTS:-kill pause partition delay clock fsync kill-unsynced kill,pause,partition,delay,clock,fsync,kill-unsynced}; do
+    [ "$target" = etcd ] && case $faults in clock|fsync|kill-unsynced|ack-before-fsync) true;; *) false;; esac && continue
     dir="$out/$target-${faults//,/+}"
     "$bin" chaos --target "$target" --members 3 --duration "$duration" --faults "$faults" \
       --seed "$seed" --out "$dir" --html "$dir/report.html" >"$dir.txt" 2>&1

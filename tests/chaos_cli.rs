@@ -1,6 +1,7 @@
 //! `detcd chaos` end to end: argument errors exit 2 with a clear message, and a short
 //! run with kills, pauses and partitions against a real detcd cluster (and a real etcd
-//! one, when installed) passes every check and leaves no member behind.
+//! one, when installed) passes every check and leaves no member behind; the negative
+//! controls (lost data dirs, a WAL that acknowledges before fsync) fail the checks.
 
 mod support;
 
@@ -99,13 +100,12 @@ fn a_short_run_against_etcd_passes_and_cleans_up() {
     }
 }
 
-/// The negative control: losing every data dir in a whole-cluster crash loses
-/// acknowledged writes, and the run must fail on exactly that.
-#[test]
-fn losing_every_data_dir_is_caught() {
+/// Runs a negative control alone: the run must fail on lost acknowledged writes and
+/// a non-linearizable history, keep the data dirs and leave no member running.
+fn negative_control_is_caught(fault: &str) {
     let out_dir = tempfile::Builder::new().prefix("detcd-chaos-test-").tempdir().unwrap();
     let out_path = out_dir.path().to_str().unwrap().to_string();
-    let out = chaos(&["--duration", "10s", "--faults", "wipe-all", "--json", "--out", &out_path]);
+    let out = chaos(&["--duration", "10s", "--faults", fault, "--json", "--out", &out_path]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
@@ -116,9 +116,23 @@ fn losing_every_data_dir_is_caught() {
         .filter(|c| c["verdict"] == "fail")
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert!(failed.contains(&"acknowledged-writes"), "{failed:?}\n{stdout}");
-    assert!(failed.contains(&"linearizability"), "{failed:?}");
+    assert!(failed.contains(&"acknowledged-writes"), "{fault}: {failed:?}\n{stdout}");
+    assert!(failed.contains(&"linearizability"), "{fault}: {failed:?}");
     // A failing run keeps the members' data dirs as evidence.
     assert!(out_dir.path().join("data").exists());
     assert!(members_left(&out_path).is_empty());
+}
+
+/// Losing every data dir in a whole-cluster crash loses acknowledged writes.
+#[test]
+fn losing_every_data_dir_is_caught() {
+    negative_control_is_caught("wipe-all");
+}
+
+/// A WAL that acknowledges records before fsyncing them (`detcd serve
+/// --test-unsafe-ack-before-fsync`, with unsynced bytes lost on kill) loses
+/// acknowledged writes when the whole cluster is killed.
+#[test]
+fn acknowledging_before_fsync_is_caught() {
+    negative_control_is_caught("ack-before-fsync");
 }

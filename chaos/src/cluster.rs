@@ -33,6 +33,10 @@ pub struct Member {
     pub clock_rate: f64,
     /// Test-only extra time per WAL fsync for detcd members, milliseconds.
     pub fsync_delay_ms: u64,
+    /// detcd only: WAL bytes stay in the process until fsynced, so a kill loses them.
+    pub lose_unsynced: bool,
+    /// detcd only, the negative control: acknowledge WAL records before fsyncing them.
+    pub ack_before_fsync: bool,
 }
 
 pub struct Cluster {
@@ -97,6 +101,8 @@ impl Cluster {
                 paused: false,
                 clock_rate: 1.0,
                 fsync_delay_ms: 0,
+                lose_unsynced: false,
+                ack_before_fsync: false,
             });
         }
         Ok(Cluster {
@@ -153,6 +159,12 @@ impl Cluster {
                 if m.fsync_delay_ms != 0 {
                     cmd.arg(format!("--test-fsync-delay-ms={}", m.fsync_delay_ms));
                 }
+                if m.lose_unsynced {
+                    cmd.arg("--test-unsynced-writes-lost-on-kill");
+                }
+                if m.ack_before_fsync {
+                    cmd.arg("--test-unsafe-ack-before-fsync");
+                }
                 if m.clock_rate != 1.0 {
                     cmd.arg(format!(
                         "--test-clock-percent={}",
@@ -173,8 +185,8 @@ impl Cluster {
         let m = &mut self.members[i];
         m.starts += 1;
         let banner = format!(
-            "start {} (clock rate {}, fsync delay {} ms)",
-            m.starts, m.clock_rate, m.fsync_delay_ms
+            "start {} (clock rate {}, fsync delay {} ms, unsynced lost on kill {}, ack before fsync {})",
+            m.starts, m.clock_rate, m.fsync_delay_ms, m.lose_unsynced, m.ack_before_fsync
         );
         let child = self
             .spawner

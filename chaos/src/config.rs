@@ -43,22 +43,34 @@ pub enum Fault {
     Clock,
     /// Make a detcd member's WAL fsyncs slow (`detcd serve --test-fsync-delay-ms`).
     Fsync,
+    /// detcd only: restart members with `detcd serve --test-unsynced-writes-lost-on-kill`
+    /// (WAL bytes stay in the process until fsynced, in place of etcd's LazyFS) and slow
+    /// fsyncs, let them take writes, then kill -9 them: what was not fsynced is lost.
+    #[serde(rename = "kill-unsynced")]
+    KillUnsynced,
     /// Negative control, never drawn unless named: kill every member and delete every
     /// data dir before the restart, so acknowledged writes are lost and the checks
     /// must say so.
     #[serde(rename = "wipe-all")]
     WipeAll,
+    /// Negative control, detcd only, never drawn unless named: every member restarts
+    /// with `--test-unsafe-ack-before-fsync` (acknowledging WAL records it has not
+    /// written) and is then killed, so acknowledged writes are lost.
+    #[serde(rename = "ack-before-fsync")]
+    AckBeforeFsync,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 7] = [
+    pub const ALL: [Fault; 9] = [
         Fault::Kill,
         Fault::Pause,
         Fault::Partition,
         Fault::Delay,
         Fault::Clock,
         Fault::Fsync,
+        Fault::KillUnsynced,
         Fault::WipeAll,
+        Fault::AckBeforeFsync,
     ];
 
     pub fn name(self) -> &'static str {
@@ -69,8 +81,15 @@ impl Fault {
             Fault::Delay => "delay",
             Fault::Clock => "clock",
             Fault::Fsync => "fsync",
+            Fault::KillUnsynced => "kill-unsynced",
             Fault::WipeAll => "wipe-all",
+            Fault::AckBeforeFsync => "ack-before-fsync",
         }
+    }
+
+    /// Needs a detcd test-only flag, so cannot be applied to etcd.
+    pub fn detcd_only(self) -> bool {
+        matches!(self, Fault::Clock | Fault::Fsync | Fault::KillUnsynced | Fault::AckBeforeFsync)
     }
 
     fn parse(s: &str) -> Result<Fault, ConfigError> {
@@ -213,6 +232,13 @@ mod tests {
         for f in Fault::ALL {
             assert_eq!(parse_faults(f.name()).unwrap(), vec![f]);
         }
+    }
+
+    #[test]
+    fn only_the_faults_that_need_detcd_flags_are_detcd_only() {
+        let only: Vec<&str> =
+            Fault::ALL.into_iter().filter(|f| f.detcd_only()).map(Fault::name).collect();
+        assert_eq!(only, ["clock", "fsync", "kill-unsynced", "ack-before-fsync"]);
     }
 
     #[test]

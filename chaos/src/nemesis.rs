@@ -83,10 +83,17 @@ impl Nemesis {
 
     pub async fn run(&mut self, deadline: Instant) {
         let mut usable = self.faults.clone();
-        if self.cluster().target == Target::Etcd && usable.contains(&Fault::Clock) {
-            usable.retain(|f| *f != Fault::Clock);
-            self.skipped
-                .push("clock: skipped for etcd (no clock control without libfaketime)".into());
+        if self.cluster().target == Target::Etcd {
+            for f in usable.iter().filter(|f| f.detcd_only()) {
+                let why = match f {
+                    Fault::Clock => "no clock control without libfaketime",
+                    Fault::KillUnsynced => "no unsynced-write loss without LazyFS",
+                    Fault::Fsync => "no fsync delay without a slow-disk layer",
+                    _ => "needs a detcd test-only disk flag",
+                };
+                self.skipped.push(format!("{}: skipped for etcd ({why})", f.name()));
+            }
+            usable.retain(|f| !f.detcd_only());
         }
         if self.cluster().size() < 2 {
             for f in [Fault::Partition, Fault::Delay] {
@@ -118,7 +125,9 @@ impl Nemesis {
             Fault::Delay => self.delay(hold).await,
             Fault::Clock => self.clock(hold).await,
             Fault::Fsync => self.fsync(hold).await,
+            Fault::KillUnsynced => self.kill_unsynced(hold).await,
             Fault::WipeAll => self.wipe_all(hold).await,
+            Fault::AckBeforeFsync => self.ack_before_fsync(hold).await,
         };
         let end_us = self.us();
         self.events.push(FaultEvent { fault, what, start_us, end_us, recovery_ms: None });
@@ -149,6 +158,73 @@ impl Nemesis {
             self.restart(v);
         }
         format!("{what}, restart after {} ms", hold.as_millis())
+    }
+
+    /// One member, a majority or every member restarted into losing unsynced WAL bytes
+    /// on a kill, with slow fsyncs so a kill finds bytes in flight; after `hold` under
+    /// the workload they are killed -9 and come back on what they had fsynced.
+    async fn kill_unsynced(&mut self, hold: Duration) -> String {
+        let n = self.cluster().size();
+        let victims: Vec<usize> = match self.rng.gen_range(0..10) {
+            0..=5 => vec![self.victim().await],
+            6..=8 => {
+                let mut all: Vec<usize> = (0..n).collect();
+                all.shuffle(&mut self.rng);
+                all[..n / 2 + 1].to_vec()
+            }
+            _ => (0..n).collect(),
+        };
+        let delay_ms = *[5, 20, 100].choose(&mut self.rng).expect("delays");
+        for &v in &victims {
+            self.restart_as(v, |m| {
+                m.lose_unsynced = true;
+                m.fsync_delay_ms = delay_ms;
+            });
+        }
+        sleep(hold).await;
+        for &v in &victims {
+            self.cluster().kill(v);
+        }
+        let down = self.ms(500..2500);
+        sleep(down).await;
+        for &v in &victims {
+            self.restart_as(v, |m| {
+                m.lose_unsynced = false;
+                m.fsync_delay_ms = 0;
+            });
+        }
+        format!(
+            "{victims:?} run {} ms losing unsynced writes on kill (fsyncs {delay_ms} ms slower), \
+             kill -9, restart after {} ms",
+            hold.as_millis(),
+            down.as_millis()
+        )
+    }
+
+    /// The second negative control: every member acknowledges WAL records before
+    /// writing them, then the whole cluster is killed: the acknowledged tail is lost.
+    async fn ack_before_fsync(&mut self, hold: Duration) -> String {
+        let n = self.cluster().size();
+        for v in 0..n {
+            self.restart_as(v, |m| {
+                m.lose_unsynced = true;
+                m.ack_before_fsync = true;
+            });
+        }
+        sleep(hold).await;
+        for v in 0..n {
+            self.cluster().kill(v);
+        }
+        for v in 0..n {
+            self.restart_as(v, |m| {
+                m.lose_unsynced = false;
+                m.ack_before_fsync = false;
+            });
+        }
+        format!(
+            "every member acknowledges before fsync for {} ms, then kill -9 every member",
+            hold.as_millis()
+        )
     }
 
     /// The negative control: a whole-cluster crash that loses every data dir.

@@ -174,7 +174,9 @@ impl ChaosReport {
             Fault::Delay => "#9c6",
             Fault::Clock => "#cb4",
             Fault::Fsync => "#a7c",
+            Fault::KillUnsynced => "#c44",
             Fault::WipeAll => "#333",
+            Fault::AckBeforeFsync => "#555",
         };
         for e in &self.fault_events {
             let left = 100.0 * e.start_us as f64 / total_us;

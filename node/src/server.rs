@@ -73,8 +73,12 @@ impl From<DiskError> for ServeError {
 pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
     // Before the data dir is touched: a bad certificate is a configuration error.
     Tls::load(&cfg)?;
-    let options =
-        crate::disk::FileStorageOptions { sync_delay: cfg.test_fsync_delay, ..Default::default() };
+    let options = crate::disk::FileStorageOptions {
+        sync_delay: cfg.test_fsync_delay,
+        hold_unsynced: cfg.test_unsynced_lost_on_kill,
+        ack_before_fsync: cfg.test_ack_before_fsync,
+        ..Default::default()
+    };
     let mut storage = FileStorage::open_with(&cfg.data_dir, options)?;
     // Load (verify) before counting this start: a start refused on a damaged data dir
     // must leave every byte of it as it was.

@@ -18,9 +18,10 @@ pub struct ChaosArgs {
     /// How long the workload runs under faults, e.g. 30s, 2m.
     #[arg(long, default_value = "60s")]
     pub duration: String,
-    /// Comma-separated faults: kill, pause, partition, delay, clock and fsync (these two
-    /// detcd only); and
-    /// wipe-all, a negative control that loses every data dir (the run must fail).
+    /// Comma-separated faults: kill, pause, partition, delay, clock, fsync and
+    /// kill-unsynced (these three detcd only); and the negative controls (the run must
+    /// fail): wipe-all, which loses every data dir, and ack-before-fsync (detcd only),
+    /// a WAL that acknowledges before it fsyncs, then a whole-cluster kill.
     #[arg(long, default_value = "kill,pause,partition,delay,clock,fsync")]
     pub faults: String,
     /// Seeds the workload and the nemesis's choices (timing is real, so a seed does

@@ -34,13 +34,26 @@ pub struct FileStorageOptions {
     /// Test only (`detcd serve --test-fsync-delay-ms`, for `detcd chaos`): every WAL
     /// fsync takes at least this much longer, as on a slow or overloaded disk.
     pub sync_delay: std::time::Duration,
+    /// Test only (`detcd serve --test-unsynced-writes-lost-on-kill`): WAL bytes stay in
+    /// this process until their fsync, so kill -9 loses exactly what was not fsynced,
+    /// as a power cut does (the page cache would otherwise keep them).
+    pub hold_unsynced: bool,
+    /// Test only, a deliberately broken disk (`--test-unsafe-ack-before-fsync`): with
+    /// `hold_unsynced`, `persist` returns before its bytes are written or fsynced;
+    /// they go out once [`PENDING_MAX`] bytes are held. A negative control for chaos.
+    pub ack_before_fsync: bool,
 }
+
+/// Bytes an `ack_before_fsync` storage holds before it writes and fsyncs them.
+pub const PENDING_MAX: usize = 1024 * 1024;
 
 impl Default for FileStorageOptions {
     fn default() -> Self {
         FileStorageOptions {
             segment_bytes_max: 64 * 1024 * 1024,
             sync_delay: std::time::Duration::ZERO,
+            hold_unsynced: false,
+            ack_before_fsync: false,
         }
     }
 }
@@ -77,6 +90,19 @@ struct Writer {
     snapshot: Option<(Term, Index, u64)>,
     snap_bytes: u64,
     buf: Vec<u8>,
+    /// With `hold_unsynced`: whole records past the file's end, not yet written.
+    pending: Vec<u8>,
+}
+
+/// Writes and fsyncs what `hold_unsynced` kept back.
+fn flush_pending(file: &mut File, pending: &mut Vec<u8>, path: &Path) -> Result<(), DiskError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    file.write_all(pending).map_err(io_at(path))?;
+    file.sync_data().map_err(io_at(path))?;
+    pending.clear();
+    Ok(())
 }
 
 impl FileStorage {
@@ -273,12 +299,24 @@ impl FileStorage {
         if w.buf.is_empty() {
             return Ok(());
         }
-        w.file.write_all(&w.buf).map_err(io_at(&current.path))?;
-        if !self.options.sync_delay.is_zero() {
-            std::thread::sleep(self.options.sync_delay);
-        }
-        w.file.sync_data().map_err(io_at(&current.path))?;
         current.bytes += w.buf.len() as u64;
+        if self.options.hold_unsynced {
+            w.pending.extend_from_slice(&w.buf);
+            let lazy = self.options.ack_before_fsync && w.pending.len() < PENDING_MAX;
+            if !lazy {
+                // The bytes live only in this process for the whole (slow) fsync.
+                if !self.options.sync_delay.is_zero() {
+                    std::thread::sleep(self.options.sync_delay);
+                }
+                flush_pending(&mut w.file, &mut w.pending, &current.path)?;
+            }
+        } else {
+            w.file.write_all(&w.buf).map_err(io_at(&current.path))?;
+            if !self.options.sync_delay.is_zero() {
+                std::thread::sleep(self.options.sync_delay);
+            }
+            w.file.sync_data().map_err(io_at(&current.path))?;
+        }
         if current.bytes >= self.options.segment_bytes_max {
             self.cut()?;
         }
@@ -289,6 +327,10 @@ impl FileStorage {
     }
 
     fn cut(&mut self) -> Result<(), DiskError> {
+        let w = self.writer.as_mut().expect("loaded");
+        // Held-back records belong to the segment being closed.
+        let path = &w.segments.last().expect("a loaded WAL has a segment").path;
+        flush_pending(&mut w.file, &mut w.pending, path)?;
         let w = self.writer.as_ref().expect("loaded");
         let seq = w.segments.last().map_or(0, |s| s.seq + 1);
         let (file, segment, crc) =
@@ -400,6 +442,21 @@ fn list(dir: &Path) -> Result<Vec<(String, PathBuf)>, DiskError> {
     Ok(out)
 }
 
+impl Drop for FileStorage {
+    /// A clean stop keeps what `ack_before_fsync` held back; only a kill loses it.
+    fn drop(&mut self) {
+        if self.poisoned {
+            return;
+        }
+        if let Some(w) = self.writer.as_mut() {
+            let Some(last) = w.segments.last() else { return };
+            if let Err(e) = flush_pending(&mut w.file, &mut w.pending, &last.path) {
+                tracing::warn!(error = %e, "cannot write held-back WAL records on close");
+            }
+        }
+    }
+}
+
 impl Storage for FileStorage {
     fn load(&mut self) -> Result<DurableState, DiskError> {
         assert!(self.writer.is_none(), "FileStorage::load called twice");
@@ -448,6 +505,7 @@ impl Storage for FileStorage {
             snapshot: loaded.snapshot,
             snap_bytes: 0,
             buf: Vec::new(),
+            pending: Vec::new(),
         });
         match loaded.snapshot {
             Some(_) => self.collect_garbage(),

@@ -140,6 +140,19 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub test_fsync_delay_ms: u64,
 
+    /// Test only (for `detcd chaos`'s kill-unsynced fault, in place of etcd's LazyFS):
+    /// write-ahead-log bytes stay in this process until their fsync, so kill -9 loses
+    /// everything not yet fsynced, as a power cut would.
+    #[arg(long)]
+    pub test_unsynced_writes_lost_on_kill: bool,
+
+    /// Test only, UNSAFE (a negative control for `detcd chaos`): acknowledge
+    /// write-ahead-log records before they are written or fsynced; they go to disk only
+    /// once 1 MiB is held back. With --test-unsynced-writes-lost-on-kill, a kill loses
+    /// acknowledged writes.
+    #[arg(long, requires = "test_unsynced_writes_lost_on_kill")]
+    pub test_unsafe_ack_before_fsync: bool,
+
     /// Interpret --auto-compaction-retention as a time span or a count of revisions.
     #[arg(
         long,
@@ -321,6 +334,10 @@ pub struct ServeConfig {
     pub client_tls: TlsFiles,
     /// TLS of the peer port, also used to dial peers; checked against `listen_peer_urls`.
     pub peer_tls: TlsFiles,
+    /// See `ServeArgs::test_unsynced_writes_lost_on_kill`; false outside chaos tests.
+    pub test_unsynced_lost_on_kill: bool,
+    /// See `ServeArgs::test_unsafe_ack_before_fsync`; false outside negative controls.
+    pub test_ack_before_fsync: bool,
     _checked: (),
 }
 
@@ -439,6 +456,8 @@ impl ServeArgs {
             test_fsync_delay: Duration::from_millis(self.test_fsync_delay_ms),
             client_tls,
             peer_tls,
+            test_unsynced_lost_on_kill: self.test_unsynced_writes_lost_on_kill,
+            test_ack_before_fsync: self.test_unsafe_ack_before_fsync,
             _checked: (),
         })
     }

@@ -590,3 +590,15 @@ fn https_peers_need_a_peer_ca() {
     ]);
     assert_eq!(err, FlagError::TlsPeerWithoutCa { url: "https://127.0.0.1:2380".into() });
 }
+
+#[test]
+fn the_unsynced_write_flags_are_off_by_default_and_the_unsafe_one_needs_the_other() {
+    let plain = config(&[]);
+    assert!(!plain.test_unsynced_lost_on_kill && !plain.test_ack_before_fsync);
+    let held = config(&["--test-unsynced-writes-lost-on-kill"]);
+    assert!(held.test_unsynced_lost_on_kill && !held.test_ack_before_fsync);
+    let both = config(&["--test-unsynced-writes-lost-on-kill", "--test-unsafe-ack-before-fsync"]);
+    assert!(both.test_ack_before_fsync);
+    let e = parse(&["--test-unsafe-ack-before-fsync"]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MissingRequiredArgument);
+}
