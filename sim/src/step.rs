@@ -171,6 +171,26 @@ impl<P: Process> StepCluster<P> {
         self.cut.insert((from, to));
     }
 
+    /// Whether the link from `from` to `to` is cut.
+    pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
+        self.cut.contains(&(from, to))
+    }
+
+    /// What node `id` has made durable (kept across its crashes).
+    pub fn durable(&self, id: NodeId) -> Option<&DurableState> {
+        self.members.get((id as usize).wrapping_sub(1)).map(|m| &m.durable)
+    }
+
+    /// How many nodes the cluster has.
+    pub fn len(&self) -> u64 {
+        self.members.len() as u64
+    }
+
+    /// Whether the cluster has no nodes (never: `new` makes at least one).
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
     /// The sync id of node `id`'s oldest persist not yet durable.
     pub fn oldest_pending(&self, id: NodeId) -> Option<SyncId> {
         self.members.get((id as usize).wrapping_sub(1))?.pending.first().map(|op| op.sync)
