@@ -349,3 +349,73 @@ fn runs_are_deterministic() {
     assert!(story.len() > 100, "the story is short: {}", story.len());
     assert_eq!(story, scenario());
 }
+
+/// A node that forgets its vote when it restarts: the bug §5.2's durable vote guards
+/// against, here to show the cluster's checker catches what it leads to.
+struct Amnesiac(RaftProcess);
+
+impl detcd_core::process::Process for Amnesiac {
+    type Config = RaftProcessConfig;
+    type Request = KvRequest;
+    type Response = KvResponse;
+    fn restore(
+        config: RaftProcessConfig,
+        mut durable: detcd_core::types::DurableState,
+    ) -> Result<Self, detcd_core::process::RestoreError> {
+        durable.hard_state.vote = None;
+        RaftProcess::restore(config, durable).map(Amnesiac)
+    }
+    fn tick(&mut self) {
+        self.0.tick()
+    }
+    fn receive(&mut self, msg: detcd_core::raft::Message) {
+        self.0.receive(msg)
+    }
+    fn request(&mut self, id: detcd_core::types::RequestId, request: KvRequest) {
+        self.0.request(id, request)
+    }
+    fn persisted(&mut self, sync: detcd_core::types::SyncId) {
+        self.0.persisted(sync)
+    }
+    fn drain(&mut self, out: &mut Vec<detcd_core::process::Effect<KvResponse>>) {
+        self.0.drain(out)
+    }
+    fn status(&self) -> detcd_core::raft::Status {
+        self.0.status()
+    }
+    fn entry(&self, index: detcd_core::types::Index) -> Option<&detcd_core::types::Entry> {
+        self.0.entry(index)
+    }
+    fn state_hash(&self) -> u64 {
+        self.0.state_hash()
+    }
+}
+
+#[test]
+#[should_panic(expected = "TwoLeaders { term: 1, first: 1, second: 3 }")]
+fn a_forgotten_vote_gives_two_leaders_and_the_checker_panics() {
+    let mut c: StepCluster<Amnesiac> = StepCluster::new(3, |setup: &NodeSetup| {
+        let mut config = RaftProcessConfig::for_setup(setup);
+        config.raft.pre_vote = false;
+        config
+    });
+    c.set_auto_persist(true);
+    // n1 wins term 1 with n2's vote; n3 never hears of it, n2 gets no entry.
+    c.with(1, |p| p.0.raft_mut().campaign());
+    deliver_first_to(&mut c, 2);
+    deliver_first_to(&mut c, 1);
+    assert_eq!(c.status(1).map(|s| s.role), Some(Role::Leader));
+    c.retain_in_flight(|_| false);
+    // n2 restarts without its vote and gives it to n3 in the same term.
+    c.crash(2);
+    c.restart(2);
+    c.with(3, |p| p.0.raft_mut().campaign());
+    deliver_first_to(&mut c, 2);
+    deliver_first_to(&mut c, 3);
+}
+
+/// Drops every message in flight not for `to` and delivers the first one that is.
+fn deliver_first_to<P: detcd_core::process::Process>(c: &mut StepCluster<P>, to: NodeId) {
+    c.retain_in_flight(|m| m.to == to);
+    c.deliver(0);
+}
