@@ -39,6 +39,11 @@
 //! any `Process` with nothing happening on its own; `sim/tests/interaction.rs` reads
 //! golden `testdata/*.txt` files over it.
 //!
+//! The world runs any `Process`; what it runs in sim's own tests, benches and the
+//! example above (the bare-Raft key-value application `raft_process` and its small
+//! runner `kv_run`) sits behind the `test-kit` feature, which sim's dev-dependencies
+//! turn on.
+//!
 //! Errors are values: a broken Raft property stops the run with
 //! `SimError::Safety(Violation { at_us, node, kind, .. })`, a liveness phase that does not
 //! converge returns `SimError::Liveness`, and `WorldOptions::events_max` bounds every run.
@@ -56,12 +61,14 @@
 pub mod client;
 pub mod clock;
 pub mod disk;
+#[cfg(feature = "test-kit")]
 pub mod kv_run;
 pub mod nemesis;
 pub mod network;
 pub mod options;
 pub mod pauses;
 pub mod queue;
+#[cfg(feature = "test-kit")]
 pub mod raft_process;
 pub mod rng;
 pub mod safety;

@@ -168,6 +168,11 @@ impl RaftProcess {
         &self.node
     }
 
+    /// The Raft node inside, for step tests that drive it directly (campaign, transfer).
+    pub fn raft_mut(&mut self) -> &mut RaftNode {
+        &mut self.node
+    }
+
     /// The applied value of `key`.
     pub fn value(&self, key: u64) -> Option<u64> {
         self.kv.map.get(&key).copied()

@@ -4,12 +4,19 @@
 //! answers each step with the effects it caused, one line each (the core's `Display`
 //! for messages and effects), so a golden file reads as the story of the run.
 //! Sends wait in the node's `Outbox` until their persist is durable, as in the world.
+//! After every step the sim's `SafetyChecker` checks the node that moved (the Raft
+//! Figure 3 properties), so no story can break Raft safety unnoticed: a violation
+//! panics with what broke. Rust tests may also cut links, let persists complete on
+//! their own (`set_auto_persist`) and run rounds of ticks and deliveries.
 
+use crate::safety::SafetyChecker;
 use crate::world::{NodeFactory, NodeSetup};
 use detcd_core::outbox::Outbox;
 use detcd_core::process::{Effect, Process};
+use detcd_core::raft::Role;
 use detcd_core::raft::{Message, Status};
 use detcd_core::types::{DurableState, NodeId, PersistOp, RequestId, SyncId};
+use std::collections::BTreeSet;
 
 /// Ticks `tick_until_role_change` gives a node before it reports that nothing changed.
 pub const ELECTION_TICKS_MAX: u32 = 1_000;
@@ -33,6 +40,15 @@ pub struct StepCluster<P: Process> {
     /// Messages in flight, in the order they were put on the network.
     in_flight: Vec<Message>,
     next_request: RequestId,
+    safety: SafetyChecker,
+    /// Steps taken: the checker's clock.
+    steps: u64,
+    /// Cut links (from, to): a message on one is dropped when delivered.
+    cut: BTreeSet<(NodeId, NodeId)>,
+    /// Make every persist durable as soon as a node asks for it.
+    auto_persist: bool,
+    /// Every response, in order: (node, request, response).
+    responses: Vec<(NodeId, RequestId, P::Response)>,
 }
 
 impl<P: Process> StepCluster<P> {
@@ -53,6 +69,11 @@ impl<P: Process> StepCluster<P> {
             factory: Box::new(factory),
             in_flight: Vec::new(),
             next_request: 1,
+            safety: SafetyChecker::default(),
+            steps: 0,
+            cut: BTreeSet::new(),
+            auto_persist: false,
+            responses: Vec::new(),
         };
         for id in 1..=n {
             c.start(id);
@@ -108,10 +129,145 @@ impl<P: Process> StepCluster<P> {
                     lines.push(format!("n{id}: {op}"));
                     m.pending.push(op);
                 }
-                e @ Effect::Respond { .. } => lines.push(format!("n{id}: {e}")),
+                e @ Effect::Respond { .. } => {
+                    lines.push(format!("n{id}: {e}"));
+                    if let Effect::Respond { id: rid, response } = e {
+                        self.responses.push((id, rid, response));
+                    }
+                }
+            }
+        }
+        self.check(id);
+        if self.auto_persist && !self.member(id).pending.is_empty() {
+            lines.extend(self.persist(id, None));
+        }
+        lines
+    }
+
+    /// Runs the safety checker over node `id` after a step.
+    fn check(&mut self, id: NodeId) {
+        self.steps += 1;
+        let i = (id as usize).wrapping_sub(1);
+        let Some(p) = self.members.get(i).and_then(|m| m.process.as_ref()) else { return };
+        if let Err(v) = self.safety.observe(p, self.steps, true) {
+            panic!("Raft safety broken at step {}: {v}", self.steps);
+        }
+    }
+
+    /// Makes persists durable as soon as they are asked for (on) or only on `persist`
+    /// (off, the default: golden files show each persist).
+    pub fn set_auto_persist(&mut self, on: bool) {
+        self.auto_persist = on;
+    }
+
+    /// Cuts both links between node `a` and node `b`.
+    pub fn cut(&mut self, a: NodeId, b: NodeId) {
+        self.cut_one_way(a, b);
+        self.cut_one_way(b, a);
+    }
+
+    /// Cuts the link from `from` to `to` only: messages the other way still arrive.
+    pub fn cut_one_way(&mut self, from: NodeId, to: NodeId) {
+        self.cut.insert((from, to));
+    }
+
+    /// Whether the link from `from` to `to` is cut.
+    pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
+        self.cut.contains(&(from, to))
+    }
+
+    /// What node `id` has made durable (kept across its crashes).
+    pub fn durable(&self, id: NodeId) -> Option<&DurableState> {
+        self.members.get((id as usize).wrapping_sub(1)).map(|m| &m.durable)
+    }
+
+    /// How many nodes the cluster has.
+    pub fn len(&self) -> u64 {
+        self.members.len() as u64
+    }
+
+    /// Whether the cluster has no nodes (never: `new` makes at least one).
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The sync id of node `id`'s oldest persist not yet durable.
+    pub fn oldest_pending(&self, id: NodeId) -> Option<SyncId> {
+        self.members.get((id as usize).wrapping_sub(1))?.pending.first().map(|op| op.sync)
+    }
+
+    /// Cuts node `id` off from every other node.
+    pub fn isolate(&mut self, id: NodeId) {
+        for other in 1..=self.members.len() as u64 {
+            if other != id {
+                self.cut(id, other);
+            }
+        }
+    }
+
+    /// Restores every link.
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    /// Keeps only the messages in flight that `keep` accepts (a test losing messages).
+    pub fn retain_in_flight(&mut self, keep: impl FnMut(&Message) -> bool) {
+        self.in_flight.retain(keep);
+    }
+
+    /// Lets a test act on node `id`'s process directly (campaign, transfer), then
+    /// carries out what that caused.
+    pub fn with<R>(&mut self, id: NodeId, act: impl FnOnce(&mut P) -> R) -> (R, Vec<String>) {
+        let p = self.member(id).process.as_mut().unwrap_or_else(|| panic!("n{id} is down"));
+        let r = act(p);
+        (r, self.pump(id))
+    }
+
+    /// Sends `request` to node `id` and returns its request id.
+    pub fn submit(&mut self, id: NodeId, request: P::Request) -> RequestId {
+        let rid = self.next_request;
+        self.request(id, request);
+        rid
+    }
+
+    /// Every response so far: (node, request, response).
+    pub fn responses(&self) -> &[(NodeId, RequestId, P::Response)] {
+        &self.responses
+    }
+
+    /// The answer to request `rid`, if there is one.
+    pub fn response(&self, rid: RequestId) -> Option<&P::Response> {
+        self.responses.iter().find(|(_, r, _)| *r == rid).map(|(_, _, resp)| resp)
+    }
+
+    /// Ticks every running node once, in id order.
+    pub fn tick_all(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for id in 1..=self.members.len() as u64 {
+            if self.is_up(id) {
+                lines.extend(self.tick(id));
             }
         }
         lines
+    }
+
+    /// `rounds` times: tick every node, then deliver until nothing is in flight.
+    pub fn run(&mut self, rounds: usize) -> Vec<String> {
+        let mut lines = Vec::new();
+        for _ in 0..rounds {
+            lines.extend(self.tick_all());
+            lines.extend(self.deliver_all());
+        }
+        lines
+    }
+
+    /// The running leader of the highest term, if any.
+    pub fn leader(&self) -> Option<NodeId> {
+        (1..=self.members.len() as u64)
+            .filter_map(|id| self.status(id))
+            .filter(|s| s.role == Role::Leader)
+            .max_by_key(|s| s.term)
+            .map(|s| s.id)
     }
 
     /// Whether node `id` runs.
@@ -180,6 +336,10 @@ impl<P: Process> StepCluster<P> {
         };
         let to = msg.to;
         let mut lines = vec![format!("deliver {msg}")];
+        if self.cut.contains(&(msg.from, to)) {
+            lines.push(format!("link {}->{to} is cut: dropped", msg.from));
+            return lines;
+        }
         match self.member(to).process.as_mut() {
             Some(p) => p.receive(msg),
             None => {
@@ -271,6 +431,7 @@ impl<P: Process> StepCluster<P> {
         if self.is_up(id) {
             return vec![format!("n{id} is already up")];
         }
+        self.safety.restarted(id);
         let mut lines = vec![format!("n{id}: restarted")];
         lines.extend(self.start(id));
         lines

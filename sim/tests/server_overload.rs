@@ -63,7 +63,6 @@ fn sync_and_deliver(c: &mut Cluster, ids: &[NodeId]) {
     for _ in 0..10 {
         for &id in ids {
             c.persist(id);
-            c.drain(id);
         }
         c.deliver();
     }
@@ -77,7 +76,7 @@ fn proposals_are_refused_while_applying_lags_the_commit_index() {
     let f = c.followers()[0];
     let g = c.followers()[1];
     // `f` learns what commits but never makes its log durable, so it cannot apply it.
-    c.auto_persist = false;
+    c.set_auto_persist(false);
     let mut puts = Vec::new();
     for i in 0..=GAP {
         puts.push(c.submit(l, Request::Put(put(&format!("k{i}"), "v"))));
@@ -98,7 +97,7 @@ fn proposals_are_refused_while_applying_lags_the_commit_index() {
     let read = c.submit(f, linearizable("k0"));
     assert!(answer(&c, read).is_none(), "the read waits");
     // Once f catches up, it takes proposals again.
-    c.auto_persist = true;
+    c.set_auto_persist(true);
     sync_and_deliver(&mut c, &[f, l, g]);
     assert!(matches!(c.wait(read), Response::Range(_)));
     assert!(matches!(c.put(f, "late", "v"), Response::Put(_)));

@@ -105,7 +105,7 @@ fn a_request_nobody_can_serve_times_out() {
     let f = c.followers()[0];
     // The follower still believes in a leader it cannot reach: its forwarded write and
     // its read index request are lost on the wire.
-    c.cut.insert((f, l));
+    c.cut_one_way(f, l);
     let w = c.send(f, Request::Put(put("t", "1")));
     let r = c.send(f, Request::Range(server_net::range("t")));
     c.run(5);

@@ -1,19 +1,23 @@
-//! A small deterministic driver for clusters of `EtcdNode`s: a FIFO wire with cut links,
-//! disks that make writes durable as soon as a node drains (and lose what is pending
-//! on a crash), ticking, and client calls. It asserts the driver contract as it goes:
-//! no request is answered twice (watch streams excepted) and sends held for a persist
-//! go out only after it.
+//! A client's view of a step cluster of `EtcdNode`s for the server tests: request
+//! ids and a logical clock of when each was sent and answered, watch streams, which
+//! requests a crash left with an unknown outcome, and seeded message loss. The
+//! cluster itself (wire, disks, held sends, crashes, Raft safety checks) is the sim's
+//! `StepCluster`. It asserts the driver contract as it goes: no request is answered
+//! twice (watch streams excepted).
 #![allow(dead_code)]
 
 use detcd_core::api::{EtcdError, PutRequest, RangeRequest, WatchResponse};
-use detcd_core::outbox::Outbox;
-use detcd_core::process::{Effect, Process};
-use detcd_core::raft::{self, Message, Role};
+use detcd_core::process::Process;
+use detcd_core::raft;
 use detcd_core::server::{Config, EtcdNode, Request, Response};
-use detcd_core::types::{DurableState, NodeId, PersistOp, RequestId};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use detcd_core::types::{DurableState, NodeId, RequestId};
+use detcd_sim::StepCluster;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const CLUSTER_ID: u64 = 0xC1;
+
+/// Deliveries `deliver` makes before it reports that the wire never empties.
+const DELIVERIES_MAX: usize = 100_000;
 
 /// A test configuration: 10 ticks per second, election in 10-20 ticks, fast lease
 /// checkpoints.
@@ -28,22 +32,10 @@ pub fn config(id: NodeId, n: u64) -> Config {
     c
 }
 
-#[derive(Default)]
-pub struct Disk {
-    pub durable: DurableState,
-    pub pending: VecDeque<PersistOp>,
-}
-
 pub struct Cluster {
-    pub configs: BTreeMap<NodeId, Config>,
-    pub nodes: BTreeMap<NodeId, Option<EtcdNode>>,
-    pub disks: BTreeMap<NodeId, Disk>,
-    pub wire: VecDeque<Message>,
-    /// Each node's sends waiting for their persist.
-    pub outboxes: BTreeMap<NodeId, Outbox>,
-    pub cut: BTreeSet<(NodeId, NodeId)>,
-    /// Make writes durable as soon as a node drains.
-    pub auto_persist: bool,
+    step: StepCluster<EtcdNode>,
+    /// Responses of `step` already taken into `answers` and `watch`.
+    seen: usize,
     /// The one answer of each finished request.
     pub answers: BTreeMap<RequestId, (NodeId, Response)>,
     /// Watch stream responses, by create request id, in order.
@@ -60,7 +52,6 @@ pub struct Cluster {
     /// Drop every message with this probability (out of 1000), decided by `drop_seed`.
     pub drop_per_mille: u64,
     pub drop_seed: u64,
-    next_id: RequestId,
 }
 
 impl Cluster {
@@ -68,15 +59,21 @@ impl Cluster {
         Cluster::with_configs((1..=n).map(|id| config(id, n)).collect())
     }
 
+    /// Members `1..=configs.len()`, `configs[i]` for member `i + 1`.
     pub fn with_configs(configs: Vec<Config>) -> Cluster {
+        for (i, cfg) in configs.iter().enumerate() {
+            assert_eq!(cfg.member_id(), i as u64 + 1, "configs go in member id order");
+        }
+        let n = configs.len() as u64;
+        let mut step = StepCluster::new(n, move |setup| {
+            let mut cfg: Config = configs[setup.id as usize - 1].clone();
+            cfg.incarnation = setup.incarnation;
+            cfg
+        });
+        step.set_auto_persist(true);
         let mut c = Cluster {
-            configs: BTreeMap::new(),
-            nodes: BTreeMap::new(),
-            disks: BTreeMap::new(),
-            wire: VecDeque::new(),
-            outboxes: BTreeMap::new(),
-            cut: BTreeSet::new(),
-            auto_persist: true,
+            step,
+            seen: 0,
             answers: BTreeMap::new(),
             watch: BTreeMap::new(),
             clock: 0,
@@ -86,105 +83,70 @@ impl Cluster {
             lost: BTreeSet::new(),
             drop_per_mille: 0,
             drop_seed: 1,
-            next_id: 0,
         };
-        for cfg in configs {
-            let id = cfg.member_id();
-            c.disks.insert(id, Disk::default());
-            c.outboxes.insert(id, Outbox::new());
-            c.nodes.insert(id, Some(EtcdNode::restore_own(cfg.clone(), DurableState::default())));
-            c.configs.insert(id, cfg);
-            c.drain(id);
-        }
+        c.take_answers();
         c
     }
 
+    /// Records the answers the cluster gave since the last call.
+    fn take_answers(&mut self) {
+        let fresh = &self.step.responses()[self.seen..];
+        self.seen += fresh.len();
+        for (node, rid, response) in fresh {
+            match response {
+                Response::Watch(w) => self.watch.entry(*rid).or_default().push(w.clone()),
+                response => {
+                    self.clock += 1;
+                    self.answered_at.insert(*rid, self.clock);
+                    let prev = self.answers.insert(*rid, (*node, response.clone()));
+                    assert!(
+                        prev.is_none(),
+                        "request {rid} answered twice: {prev:?} then {response:?}"
+                    );
+                }
+            }
+        }
+    }
+
     pub fn ids(&self) -> Vec<NodeId> {
-        self.configs.keys().copied().collect()
+        (1..=self.step.len()).collect()
     }
 
     pub fn node(&self, id: NodeId) -> &EtcdNode {
-        self.nodes[&id].as_ref().expect("node is up")
-    }
-
-    pub fn node_mut(&mut self, id: NodeId) -> &mut EtcdNode {
-        self.nodes.get_mut(&id).and_then(|n| n.as_mut()).expect("node is up")
+        self.step.process(id).expect("node is up")
     }
 
     pub fn is_up(&self, id: NodeId) -> bool {
-        self.nodes[&id].is_some()
+        self.step.is_up(id)
     }
 
-    /// Carries out a node's effects until it has none left.
-    pub fn drain(&mut self, id: NodeId) {
-        for _ in 0..1000 {
-            let mut effects = Vec::new();
-            match self.nodes.get_mut(&id) {
-                Some(Some(node)) => node.drain(&mut effects),
-                _ => return,
-            }
-            if effects.is_empty() {
-                return;
-            }
-            for e in effects {
-                match e {
-                    Effect::Send { msg, after } => {
-                        let outbox = self.outboxes.get_mut(&id).expect("outbox");
-                        if let Some(msg) = outbox.send(msg, after) {
-                            self.wire.push_back(msg);
-                        }
-                    }
-                    Effect::Persist(op) => {
-                        self.disks.get_mut(&id).expect("disk").pending.push_back(op)
-                    }
-                    Effect::Respond { id: rid, response: Response::Watch(w) } => {
-                        self.watch.entry(rid).or_default().push(w);
-                    }
-                    Effect::Respond { id: rid, response } => {
-                        self.clock += 1;
-                        self.answered_at.insert(rid, self.clock);
-                        let prev = self.answers.insert(rid, (id, response.clone()));
-                        assert!(
-                            prev.is_none(),
-                            "request {rid} answered twice: {prev:?} then {response:?}"
-                        );
-                    }
-                }
-            }
-            if self.auto_persist {
-                self.persist(id);
-            }
-        }
-        panic!("node {id} never stopped producing effects");
+    /// What node `id` has made durable.
+    pub fn durable(&self, id: NodeId) -> &DurableState {
+        self.step.durable(id).expect("a member")
     }
 
-    /// Makes every pending write of `id` durable and tells the node.
+    /// Make writes durable as soon as a node asks (on, the default) or only on `persist`.
+    pub fn set_auto_persist(&mut self, on: bool) {
+        self.step.set_auto_persist(on);
+    }
+
+    /// Makes every pending write of `id` durable and carries out what follows.
     pub fn persist(&mut self, id: NodeId) {
-        let disk = self.disks.get_mut(&id).expect("disk");
-        let mut last = None;
-        while let Some(op) = disk.pending.pop_front() {
-            disk.durable.apply(&op);
-            last = Some(op.sync);
-        }
-        let Some(sync) = last else { return };
-        if let Some(Some(node)) = self.nodes.get_mut(&id) {
-            let mut released = Vec::new();
-            self.outboxes.get_mut(&id).expect("outbox").persisted(sync, &mut released);
-            self.wire.extend(released);
-            node.persisted(sync);
-        }
+        self.step.persist(id, None);
+        self.take_answers();
     }
 
     /// Delivers messages until the wire is empty (bounded).
     pub fn deliver(&mut self) {
-        for _ in 0..100_000 {
-            let Some(msg) = self.wire.pop_front() else { return };
-            let to = msg.to;
-            if self.cut.contains(&(msg.from, to)) || !self.is_up(to) || self.dropped() {
-                continue;
+        for _ in 0..DELIVERIES_MAX {
+            let Some(msg) = self.step.in_flight().first() else { return };
+            let (from, to) = (msg.from, msg.to);
+            if !self.step.is_cut(from, to) && self.is_up(to) && self.dropped() {
+                self.step.drop_message(0);
+            } else {
+                self.step.deliver(0);
             }
-            self.node_mut(to).receive(msg);
-            self.drain(to);
+            self.take_answers();
         }
         panic!("the wire never emptied");
     }
@@ -203,12 +165,8 @@ impl Cluster {
     }
 
     pub fn tick(&mut self) {
-        for id in self.ids() {
-            if self.is_up(id) {
-                self.node_mut(id).tick();
-                self.drain(id);
-            }
-        }
+        self.step.tick_all();
+        self.take_answers();
         self.deliver();
     }
 
@@ -220,26 +178,20 @@ impl Cluster {
 
     /// The leader of the highest term among live nodes.
     pub fn leader(&self) -> Option<NodeId> {
-        self.nodes
-            .values()
-            .flatten()
-            .map(|n| n.status())
-            .filter(|s| s.role == Role::Leader)
-            .max_by_key(|s| s.term)
-            .map(|s| s.id)
+        self.step.leader()
     }
 
-    /// Ticks until a leader exists and every live node knows it.
+    /// Ticks until a leader exists and every live node it can reach knows it.
     pub fn elect(&mut self) -> NodeId {
         for _ in 0..500 {
             self.tick();
             if let Some(l) = self.leader() {
                 let agreed = self
-                    .nodes
-                    .values()
-                    .flatten()
-                    .filter(|n| !self.cut.contains(&(l, n.status().id)))
-                    .all(|n| n.status().leader == Some(l));
+                    .ids()
+                    .into_iter()
+                    .filter_map(|id| self.step.status(id))
+                    .filter(|s| !self.step.is_cut(l, s.id))
+                    .all(|s| s.leader == Some(l));
                 if agreed {
                     return l;
                 }
@@ -255,13 +207,12 @@ impl Cluster {
 
     /// Hands a request to `node` without delivering anything; returns its id.
     pub fn submit(&mut self, node: NodeId, req: Request) -> RequestId {
-        self.next_id += 1;
-        let id = self.next_id;
+        assert!(self.is_up(node), "node {node} is down");
         self.clock += 1;
+        let id = self.step.submit(node, req);
         self.sent_at.insert(id, self.clock);
         self.sent_to.insert(id, node);
-        self.node_mut(node).request(id, req);
-        self.drain(node);
+        self.take_answers();
         id
     }
 
@@ -303,21 +254,21 @@ impl Cluster {
 
     /// Cuts every link between `id` and the others, both ways.
     pub fn isolate(&mut self, id: NodeId) {
-        for other in self.ids() {
-            if other != id {
-                self.cut.insert((id, other));
-                self.cut.insert((other, id));
-            }
-        }
+        self.step.isolate(id);
+    }
+
+    /// Cuts the link from `from` to `to` only.
+    pub fn cut_one_way(&mut self, from: NodeId, to: NodeId) {
+        self.step.cut_one_way(from, to);
     }
 
     pub fn heal(&mut self) {
-        self.cut.clear();
+        self.step.heal();
     }
 
-    /// Crashes a node: it loses memory and every write not yet durable.
+    /// Crashes a node: it loses memory and every write not yet durable; the requests
+    /// it had not answered have an unknown outcome.
     pub fn crash(&mut self, id: NodeId) {
-        self.nodes.insert(id, None);
         let open: Vec<RequestId> = self
             .sent_to
             .iter()
@@ -325,27 +276,21 @@ impl Cluster {
             .map(|(rid, _)| *rid)
             .collect();
         self.lost.extend(open);
-        let disk = self.disks.get_mut(&id).expect("disk");
-        disk.pending.clear();
-        self.outboxes.get_mut(&id).expect("outbox").crash();
+        self.step.crash(id);
     }
 
     /// Restarts a crashed node from its disk, as a new incarnation.
     pub fn restart(&mut self, id: NodeId) {
         assert!(!self.is_up(id), "restart of a live node");
-        let cfg = self.configs.get_mut(&id).expect("config");
-        cfg.incarnation += 1;
-        let cfg = cfg.clone();
-        let durable = self.disks[&id].durable.clone();
-        self.nodes.insert(id, Some(EtcdNode::restore_own(cfg, durable)));
-        self.drain(id);
+        self.step.restart(id);
+        self.take_answers();
     }
 
     /// Every live node's (applied index, state hash).
     pub fn hashes(&self) -> BTreeMap<NodeId, (u64, u64)> {
-        self.nodes
-            .values()
-            .flatten()
+        self.ids()
+            .into_iter()
+            .filter_map(|id| self.step.process(id))
             .map(|n| (n.status().id, (n.status().applied, n.state_hash())))
             .collect()
     }
@@ -355,7 +300,12 @@ impl Cluster {
         for _ in 0..300 {
             let h = self.hashes();
             let applied: BTreeSet<u64> = h.values().map(|(a, _)| *a).collect();
-            let commit = self.nodes.values().flatten().map(|n| n.status().commit).max();
+            let commit = self
+                .ids()
+                .into_iter()
+                .filter_map(|id| self.step.status(id))
+                .map(|s| s.commit)
+                .max();
             if applied.len() == 1 && applied.first().copied() == commit {
                 let hashes: BTreeSet<u64> = h.values().map(|(_, x)| *x).collect();
                 assert_eq!(hashes.len(), 1, "replicas diverged at equal applied index: {h:?}");

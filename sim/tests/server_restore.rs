@@ -26,7 +26,7 @@ fn durable() -> (Config, DurableState) {
     }
     c.converge();
     let f = c.followers()[0];
-    let d = c.disks[&f].durable.clone();
+    let d = c.durable(f).clone();
     let snap = d.snapshot.as_ref().expect("a snapshot was taken").meta.index;
     assert!(d.entries.iter().any(|e| e.index > snap && e.kind == EntryKind::Normal));
     (small_snapshots(f), d)
