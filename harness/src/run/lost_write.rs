@@ -123,6 +123,7 @@ mod tests {
                 value: Bytes::from(value.to_string()),
                 ..PutRequest::default()
             }),
+            caller: None,
         };
         Entry { term: 1, index: 12, kind: EntryKind::Normal, data: proposal.encode() }
     }
