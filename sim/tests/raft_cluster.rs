@@ -392,7 +392,7 @@ impl detcd_core::process::Process for Amnesiac {
 }
 
 #[test]
-#[should_panic(expected = "TwoLeaders { term: 1, first: 1, second: 3 }")]
+#[should_panic(expected = "two leaders in term 1: node 1 and node 3")]
 fn a_forgotten_vote_gives_two_leaders_and_the_checker_panics() {
     let mut c: StepCluster<Amnesiac> = StepCluster::new(3, |setup: &NodeSetup| {
         let mut config = RaftProcessConfig::for_setup(setup);
