@@ -5,26 +5,11 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
+
+mod cli_support;
+use cli_support::{detcd, scratch, stderr, stdout};
 use std::time::{Duration, Instant};
-
-fn detcd(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_detcd")).args(args).output().expect("detcd runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("detcd-ci-test-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 fn arg(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")

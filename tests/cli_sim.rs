@@ -2,26 +2,8 @@
 //! the summary table, JSON output, replay equal to the sweep's run, and written files.
 //! Only cheap scenarios at few seeds: these run in CI's simulation budget.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn detcd(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_detcd")).args(args).output().expect("detcd runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("detcd-cli-test-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+mod cli_support;
+use cli_support::{detcd, scratch, stderr, stdout};
 
 /// The hex trace hash `replay` prints.
 fn printed_hash(text: &str) -> String {
