@@ -15,7 +15,8 @@ use bytes::Bytes;
 use detcd_core::process::{Effect, Process, RestoreError};
 use detcd_core::raft::{Config, ProposeError, RaftNode, RaftOutput, Status};
 use detcd_core::types::{
-    DurableState, Entry, EntryKind, Index, NodeId, RequestId, Snapshot, SnapshotMeta, SyncId,
+    ConfState, DurableState, Entry, EntryKind, Index, NodeId, RequestId, Snapshot, SnapshotMeta,
+    SyncId, Term,
 };
 use std::collections::BTreeMap;
 
@@ -49,6 +50,10 @@ pub struct RaftProcessConfig {
     pub raft: Config,
     /// Snapshot and compact once this many entries are applied past the last snapshot.
     pub compact_every_entries: u64,
+    /// Keep the Raft outputs the process consumes itself (applies, role changes, read
+    /// results, snapshot restores) for `take_outputs`, so a golden test can show them.
+    /// Off in the world, where nobody takes them.
+    pub record_outputs: bool,
 }
 
 impl RaftProcessConfig {
@@ -57,7 +62,7 @@ impl RaftProcessConfig {
         let mut raft = Config::new(setup.id, setup.voters.clone(), setup.seed);
         raft.election_ticks = 10;
         raft.heartbeat_ticks = 2;
-        RaftProcessConfig { raft, compact_every_entries: 64 }
+        RaftProcessConfig { raft, compact_every_entries: 64, record_outputs: false }
     }
 }
 
@@ -141,6 +146,18 @@ impl Proposal {
     }
 }
 
+/// A put entry written by nobody (origin 0): key `index`, value `term`. Golden tests
+/// build logs and append messages from these, so a restart accepts them.
+pub fn test_entry(index: Index, term: Term) -> Entry {
+    let data = Proposal { origin: 0, request: 0, key: index, value: term }.encode();
+    Entry { term, index, kind: EntryKind::Normal, data }
+}
+
+/// A snapshot at `index`/`term` of an empty store, as golden tests hand-build them.
+pub fn empty_snapshot(index: Index, term: Term, conf: ConfState) -> Snapshot {
+    Snapshot { meta: SnapshotMeta { index, term, conf }, data: Kv::default().encode() }
+}
+
 /// A Raft node with the key-value state machine, driven through `Process`.
 pub struct RaftProcess {
     node: RaftNode,
@@ -156,6 +173,8 @@ pub struct RaftProcess {
     kv_at_last_tick: Option<Kv>,
     raft_out: Vec<RaftOutput>,
     out: Vec<Effect<KvResponse>>,
+    /// With `record_outputs`: the outputs handled here since the last `take_outputs`.
+    recorded: Vec<RaftOutput>,
 }
 
 /// Most rounds of (drain, apply, advance) one `drain` call makes; applying cannot feed
@@ -183,7 +202,17 @@ impl RaftProcess {
         p.node.transfer_leader(to).is_ok()
     }
 
+    /// The Raft outputs this process handled itself (not sends or persists) since the
+    /// last call, in order; empty unless `record_outputs` is on.
+    pub fn take_outputs(&mut self) -> Vec<RaftOutput> {
+        std::mem::take(&mut self.recorded)
+    }
+
     fn handle(&mut self, o: RaftOutput) {
+        let keep = !matches!(o, RaftOutput::Send { .. } | RaftOutput::Persist(_));
+        if self.config.record_outputs && keep {
+            self.recorded.push(o.clone());
+        }
         match o {
             RaftOutput::Send { msg, after } => self.out.push(Effect::Send { msg, after }),
             RaftOutput::Persist(op) => self.out.push(Effect::Persist(op)),
@@ -285,6 +314,7 @@ impl Process for RaftProcess {
             kv_at_last_tick: None,
             raft_out: Vec::new(),
             out: Vec::new(),
+            recorded: Vec::new(),
         })
     }
 

@@ -49,7 +49,12 @@ pub struct StepCluster<P: Process> {
     auto_persist: bool,
     /// Every response, in order: (node, request, response).
     responses: Vec<(NodeId, RequestId, P::Response)>,
+    /// Lines a test wants shown after each node's effects (what it did inside).
+    notes: Option<Notes<P>>,
 }
+
+/// What a process did inside that is not an effect, one line each (`set_notes`).
+type Notes<P> = Box<dyn FnMut(&mut P) -> Vec<String>>;
 
 impl<P: Process> StepCluster<P> {
     /// Nodes `1..=n`, started fresh. Node seeds are fixed per (id, incarnation), so a
@@ -74,6 +79,7 @@ impl<P: Process> StepCluster<P> {
             cut: BTreeSet::new(),
             auto_persist: false,
             responses: Vec::new(),
+            notes: None,
         };
         for id in 1..=n {
             c.start(id);
@@ -137,6 +143,10 @@ impl<P: Process> StepCluster<P> {
                 }
             }
         }
+        let i = id as usize - 1;
+        if let (Some(notes), Some(p)) = (self.notes.as_mut(), self.members[i].process.as_mut()) {
+            lines.extend(notes(p).into_iter().map(|n| format!("n{id}: {n}")));
+        }
         self.check(id);
         if self.auto_persist && !self.member(id).pending.is_empty() {
             lines.extend(self.persist(id, None));
@@ -152,6 +162,12 @@ impl<P: Process> StepCluster<P> {
         if let Err(v) = self.safety.observe(p, self.steps, true) {
             panic!("Raft safety broken at step {}: {v}", self.steps);
         }
+    }
+
+    /// After each node's effects, shows the lines `notes` returns for it (a test kit's
+    /// view of what a process did inside: applies, role changes, read results).
+    pub fn set_notes(&mut self, notes: impl FnMut(&mut P) -> Vec<String> + 'static) {
+        self.notes = Some(Box::new(notes));
     }
 
     /// Makes persists durable as soon as they are asked for (on) or only on `persist`
@@ -334,8 +350,16 @@ impl<P: Process> StepCluster<P> {
         let Some(msg) = (i < self.in_flight.len()).then(|| self.in_flight.remove(i)) else {
             return vec![format!("no message {i} in flight")];
         };
-        let to = msg.to;
         let mut lines = vec![format!("deliver {msg}")];
+        lines.extend(self.receive(msg.to, msg));
+        lines
+    }
+
+    /// Hands `msg` to node `to` as if the network had delivered it there (a test's
+    /// hand-built message, possibly addressed to someone else); cut links and down
+    /// nodes drop it.
+    pub fn receive(&mut self, to: NodeId, msg: Message) -> Vec<String> {
+        let mut lines = Vec::new();
         if self.cut.contains(&(msg.from, to)) {
             lines.push(format!("link {}->{to} is cut: dropped", msg.from));
             return lines;
@@ -424,6 +448,15 @@ impl<P: Process> StepCluster<P> {
         m.outbox.crash();
         m.incarnation += 1;
         vec![format!("n{id}: crashed, {lost} persist(s) lost")]
+    }
+
+    /// Node `id` restarts from `durable` instead of what it wrote (crashing first if it
+    /// runs): how a test sets up a member's term and log before a case.
+    pub fn load(&mut self, id: NodeId, durable: DurableState) -> Vec<String> {
+        let mut lines = if self.is_up(id) { self.crash(id) } else { Vec::new() };
+        self.member(id).durable = durable;
+        lines.extend(self.restart(id));
+        lines
     }
 
     /// Restarts node `id` from what it made durable.

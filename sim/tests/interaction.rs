@@ -10,13 +10,12 @@
 //! expected output, one line per effect
 //! ```
 //! separated by blank lines; `#` lines are comments. The first command is
-//! `cluster N`. Commands: `tick NODE`, `tick-election NODE` (tick until its role
-//! changes), `put NODE KEY VALUE`, `deliver I` (the I-th message in flight),
-//! `deliver-all`, `drop I`, `duplicate I`, `persist NODE [upto=SYNC]`, `crash NODE`,
-//! `restart NODE`, `msgs`, `status`.
+//! `cluster N`, which may come again to start the next case afresh; `golden/mod.rs`
+//! lists the commands.
 
-use detcd_sim::raft_process::{KvRequest, RaftProcess, RaftProcessConfig};
-use detcd_sim::StepCluster;
+mod golden;
+
+use golden::run;
 use std::path::Path;
 
 /// Commands a file may hold: a bound on the loop that reads one.
@@ -48,49 +47,6 @@ fn parse(text: &str) -> Vec<Block> {
         blocks.push(Block { comments, command: command.to_string(), expected });
     }
     panic!("more than {COMMANDS_MAX} commands in one file");
-}
-
-fn num(word: Option<&str>, command: &str) -> u64 {
-    word.and_then(|w| w.parse().ok())
-        .unwrap_or_else(|| panic!("command {command:?} needs a number here"))
-}
-
-fn run(cluster: &mut Option<StepCluster<RaftProcess>>, command: &str) -> Vec<String> {
-    let mut words = command.split_whitespace();
-    let verb = words.next().unwrap_or("");
-    if verb == "cluster" {
-        let n = num(words.next(), command);
-        let c = StepCluster::new(n, RaftProcessConfig::for_setup);
-        *cluster = Some(c);
-        return vec![format!("{n} nodes")];
-    }
-    let c = cluster.as_mut().expect("the first command is `cluster N`");
-    let mut arg = || num(words.next(), command);
-    match verb {
-        "tick" => c.tick(arg()),
-        "tick-election" => c.tick_until_role_change(arg()),
-        "put" => {
-            let (node, key, value) = (arg(), arg(), arg());
-            c.request(node, KvRequest::Put { key, value })
-        }
-        "deliver" => c.deliver(arg() as usize),
-        "deliver-all" => c.deliver_all(),
-        "drop" => c.drop_message(arg() as usize),
-        "duplicate" => c.duplicate(arg() as usize),
-        "persist" => {
-            let node = arg();
-            let upto = words.next().map(|w| {
-                let s = w.strip_prefix("upto=").unwrap_or_else(|| panic!("persist: {w:?}"));
-                s.parse().unwrap_or_else(|_| panic!("persist: {w:?}"))
-            });
-            c.persist(node, upto)
-        }
-        "crash" => c.crash(arg()),
-        "restart" => c.restart(arg()),
-        "msgs" => c.in_flight().iter().enumerate().map(|(i, m)| format!("{i}: {m}")).collect(),
-        "status" => c.describe(),
-        _ => panic!("unknown command {command:?}"),
-    }
 }
 
 fn check_file(path: &Path, rewrite: bool) -> Result<(), String> {

@@ -172,6 +172,7 @@ fn damaged_durable_state_is_refused_not_a_panic() {
     let config = || RaftProcessConfig {
         raft: detcd_core::raft::Config::new(1, vec![1], 1),
         compact_every_entries: 64,
+        record_outputs: false,
     };
     let meta = SnapshotMeta { index: 3, term: 1, conf: ConfState::with_voters([1]) };
     let mut d = DurableState {
