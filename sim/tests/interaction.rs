@@ -34,9 +34,14 @@ fn parse(text: &str) -> Vec<Block> {
     for _ in 0..COMMANDS_MAX {
         let mut comments = Vec::new();
         while let Some(l) = lines.next_if(|l| l.trim().is_empty() || l.starts_with('#')) {
-            if l.starts_with('#') {
-                comments.push(l.to_string());
+            // A blank line between comments stays: it separates a file's header from
+            // its first case.
+            if l.starts_with('#') || !comments.is_empty() {
+                comments.push(l.trim().to_string());
             }
+        }
+        while comments.last().is_some_and(|c| c.is_empty()) {
+            comments.pop();
         }
         let Some(command) = lines.next() else { return blocks };
         assert_eq!(lines.next(), Some("----"), "`----` must follow command {command:?}");

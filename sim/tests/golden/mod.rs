@@ -7,7 +7,7 @@
 //!   `inflight-max`; `compact-every` (entries applied between snapshots).
 //! - Time and the network: `tick NODE [TIMES]`, `tick-election NODE` (tick until its
 //!   role changes), `deliver I` (the I-th message in flight), `deliver-all`, `drop I`,
-//!   `duplicate I`, `msgs`.
+//!   `duplicate I`, `drop-all`, `msgs`.
 //! - Disks and crashes: `persist NODE [upto=SYNC]`, `crash NODE`, `restart NODE`,
 //!   `load NODE term=T vote=V commit=C log=[i/t ...] [snap=i/t voters=1,2 learners=3]`
 //!   (the node restarts from that durable state: how a case sets up a member).
@@ -15,8 +15,10 @@
 //!   prints it (`receive 1->2 Heartbeat t5 commit=0 ctx=0`); `misdeliver NODE MESSAGE`
 //!   hands it to NODE whatever its address says.
 //! - The node's own API: `campaign NODE`, `transfer NODE TO`, `put NODE KEY VALUE`,
-//!   `get NODE KEY` (a ReadIndex read), `propose NODE bytes=B` (a raw entry of B bytes).
-//! - Looking: `status` (one line per node), `log NODE`.
+//!   `get NODE KEY` (a ReadIndex read), `propose NODE bytes=B[,B...]` (raw entries of B bytes, proposed before the node's
+//!   effects are carried out, so they may share an append).
+//! - Looking: `status` (one line per node), `log NODE` (`index/term` after the
+//!   snapshot, with the kind when it is not a put: `1/1:Noop`).
 //!
 //! Besides sends, persists and responses, every node's applies, role changes, read
 //! results and snapshot restores show as they happen (`RaftProcess::take_outputs`).
@@ -24,7 +26,7 @@
 pub mod parse;
 
 use bytes::Bytes;
-use detcd_core::types::{ConfState, DurableState, HardState};
+use detcd_core::types::{ConfState, DurableState, EntryKind, HardState};
 use detcd_sim::raft_process::{empty_snapshot, KvRequest, RaftProcess, RaftProcessConfig};
 use detcd_sim::world::NodeSetup;
 use detcd_sim::StepCluster;
@@ -59,6 +61,11 @@ pub fn run(cluster: &mut Option<StepCluster<RaftProcess>>, command: &str) -> Vec
         "deliver" => c.deliver(n(0) as usize),
         "deliver-all" => c.deliver_all(),
         "drop" => c.drop_message(n(0) as usize),
+        "drop-all" => {
+            let lost = c.in_flight().len();
+            c.retain_in_flight(|_| false);
+            vec![format!("dropped {lost} message(s)")]
+        }
         "duplicate" => c.duplicate(n(0) as usize),
         "msgs" => c.in_flight().iter().enumerate().map(|(i, m)| format!("{i}: {m}")).collect(),
         "persist" => {
@@ -79,9 +86,12 @@ pub fn run(cluster: &mut Option<StepCluster<RaftProcess>>, command: &str) -> Vec
         "campaign" => c.with(n(0), |p| p.raft_mut().campaign()).1,
         "transfer" => refused(c.with(n(0), |p| p.raft_mut().transfer_leader(n(1)))),
         "propose" => {
-            let bytes = num(opt(args, "bytes").expect("propose NODE bytes=B"), command);
-            let data = Bytes::from(vec![0u8; bytes as usize]);
-            refused(c.with(n(0), |p| p.raft_mut().propose(data)))
+            let sizes = opt(args, "bytes").expect("propose NODE bytes=B[,B...]");
+            let data: Vec<Bytes> = sizes
+                .split(',')
+                .map(|b| Bytes::from(vec![0u8; num(b, command) as usize]))
+                .collect();
+            refused(c.with(n(0), |p| data.into_iter().try_for_each(|d| p.raft_mut().propose(d))))
         }
         "put" => c.request(n(0), KvRequest::Put { key: n(1), value: n(2) }),
         "get" => c.request(n(0), KvRequest::Get { key: n(1) }),
@@ -91,7 +101,11 @@ pub fn run(cluster: &mut Option<StepCluster<RaftProcess>>, command: &str) -> Vec
             let p = c.process(id).unwrap_or_else(|| panic!("{command:?}: n{id} is down"));
             let s = p.raft().status();
             let log: Vec<String> = (s.snapshot_index + 1..=s.last_index)
-                .map(|i| p.raft().entry(i).map_or(format!("{i}/?"), |e| format!("{i}/{}", e.term)))
+                .map(|i| match p.raft().entry(i) {
+                    None => format!("{i}/?"),
+                    Some(e) if e.kind == EntryKind::Normal => format!("{i}/{}", e.term),
+                    Some(e) => format!("{i}/{}:{:?}", e.term, e.kind),
+                })
                 .collect();
             vec![format!("n{id}: snap={} [{}]", s.snapshot_index, log.join(" "))]
         }
