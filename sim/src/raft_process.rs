@@ -1,6 +1,8 @@
 //! `RaftProcess`: the bare Raft node behind the `Process` contract, with a tiny
-//! deterministic state machine on top, so the world's Raft safety checks and liveness
-//! phase can run on real consensus before the full etcd server exists.
+//! deterministic state machine on top: the test kit's application, so the world's Raft
+//! safety checks, liveness phase and golden interaction files run on real consensus
+//! without the etcd server's weight. With `record_outputs` it keeps what it handled
+//! itself (applies, role changes, read results) for a golden file to show.
 //!
 //! The state machine is a map of u64 keys to u64 values plus a hash chain over every
 //! applied entry (index, term, kind, data): two replicas at the same applied index have

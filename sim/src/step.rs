@@ -6,8 +6,11 @@
 //! Sends wait in the node's `Outbox` until their persist is durable, as in the world.
 //! After every step the sim's `SafetyChecker` checks the node that moved (the Raft
 //! Figure 3 properties), so no story can break Raft safety unnoticed: a violation
-//! panics with what broke. Rust tests may also cut links, let persists complete on
-//! their own (`set_auto_persist`) and run rounds of ticks and deliveries.
+//! panics with what broke. A test may also hand a node a message it built, restart a
+//! node from durable state it chose (`load`), show what a process did inside besides
+//! its effects (`set_notes`), cut links, let persists complete on their own
+//! (`set_auto_persist`), run rounds of ticks and deliveries, and, in a benchmark, stop
+//! the descriptions (`set_quiet`).
 
 use crate::safety::SafetyChecker;
 use crate::world::{NodeFactory, NodeSetup};
@@ -47,6 +50,8 @@ pub struct StepCluster<P: Process> {
     cut: BTreeSet<(NodeId, NodeId)>,
     /// Make every persist durable as soon as a node asks for it.
     auto_persist: bool,
+    /// Describe nothing that goes well (benchmarks: no formatting in the measured loop).
+    quiet: bool,
     /// Every response, in order: (node, request, response).
     responses: Vec<(NodeId, RequestId, P::Response)>,
     /// Lines a test wants shown after each node's effects (what it did inside).
@@ -78,6 +83,7 @@ impl<P: Process> StepCluster<P> {
             steps: 0,
             cut: BTreeSet::new(),
             auto_persist: false,
+            quiet: false,
             responses: Vec::new(),
             notes: None,
         };
@@ -115,28 +121,33 @@ impl<P: Process> StepCluster<P> {
         let Some(p) = m.process.as_mut() else { return Vec::new() };
         p.drain(&mut effects);
         let mut lines = Vec::new();
+        let say = !self.quiet;
         for effect in effects {
             let m = self.member(id);
             match effect {
                 Effect::Send { msg, after } => {
-                    let text = msg.to_string();
+                    let text = say.then(|| msg.to_string());
                     match (m.outbox.send(msg, after), after) {
                         (Some(msg), _) => {
-                            lines.push(format!("n{id}: Send {text}"));
+                            lines.extend(text.map(|t| format!("n{id}: Send {t}")));
                             self.in_flight.push(msg);
                         }
                         (None, Some(s)) => {
-                            lines.push(format!("n{id}: Send {text} (held until s{s})"))
+                            lines.extend(text.map(|t| format!("n{id}: Send {t} (held until s{s})")))
                         }
                         (None, None) => unreachable!("a send without a persist to wait for leaves"),
                     }
                 }
                 Effect::Persist(op) => {
-                    lines.push(format!("n{id}: {op}"));
+                    if say {
+                        lines.push(format!("n{id}: {op}"));
+                    }
                     m.pending.push(op);
                 }
                 e @ Effect::Respond { .. } => {
-                    lines.push(format!("n{id}: {e}"));
+                    if say {
+                        lines.push(format!("n{id}: {e}"));
+                    }
                     if let Effect::Respond { id: rid, response } = e {
                         self.responses.push((id, rid, response));
                     }
@@ -174,6 +185,12 @@ impl<P: Process> StepCluster<P> {
     /// (off, the default: golden files show each persist).
     pub fn set_auto_persist(&mut self, on: bool) {
         self.auto_persist = on;
+    }
+
+    /// Stops describing sends, persists and deliveries (on), so a benchmark measures
+    /// the nodes rather than the formatting; what goes wrong is still described.
+    pub fn set_quiet(&mut self, on: bool) {
+        self.quiet = on;
     }
 
     /// Cuts both links between node `a` and node `b`.
@@ -350,7 +367,10 @@ impl<P: Process> StepCluster<P> {
         let Some(msg) = (i < self.in_flight.len()).then(|| self.in_flight.remove(i)) else {
             return vec![format!("no message {i} in flight")];
         };
-        let mut lines = vec![format!("deliver {msg}")];
+        let mut lines = Vec::new();
+        if !self.quiet {
+            lines.push(format!("deliver {msg}"));
+        }
         lines.extend(self.receive(msg.to, msg));
         lines
     }
@@ -427,11 +447,12 @@ impl<P: Process> StepCluster<P> {
         let mut released = Vec::new();
         m.outbox.persisted(sync, &mut released);
         m.process.as_mut().expect("checked up").persisted(sync);
-        let mut lines = vec![format!("n{id}: durable up to s{sync}")];
-        for msg in released {
-            lines.push(format!("n{id}: release {msg}"));
-            self.in_flight.push(msg);
+        let mut lines = Vec::new();
+        if !self.quiet {
+            lines.push(format!("n{id}: durable up to s{sync}"));
+            lines.extend(released.iter().map(|msg| format!("n{id}: release {msg}")));
         }
+        self.in_flight.append(&mut released);
         lines.extend(self.pump(id));
         lines
     }

@@ -47,16 +47,16 @@ pub(crate) fn check_delete(req: &DeleteRangeRequest) -> Result<(), EtcdError> {
 
 /// Static checks of a txn: op budget (nested txns get what their parent left), empty
 /// keys, then the duplicate-key rule per branch.
-pub(crate) fn check_txn(req: &TxnRequest, max_ops: usize) -> Result<(), EtcdError> {
-    check_txn_ops(req, max_ops)?;
+pub(crate) fn check_txn(req: &TxnRequest, ops_max: usize) -> Result<(), EtcdError> {
+    check_txn_ops(req, ops_max)?;
     check_intervals(&req.success)?;
     check_intervals(&req.failure)?;
     Ok(())
 }
 
-fn check_txn_ops(req: &TxnRequest, max_ops: usize) -> Result<(), EtcdError> {
+fn check_txn_ops(req: &TxnRequest, ops_max: usize) -> Result<(), EtcdError> {
     let ops = req.compare.len().max(req.success.len()).max(req.failure.len());
-    if ops > max_ops {
+    if ops > ops_max {
         return Err(EtcdError::TooManyOps);
     }
     if req.compare.iter().any(|c| c.key.is_empty()) {
@@ -67,7 +67,7 @@ fn check_txn_ops(req: &TxnRequest, max_ops: usize) -> Result<(), EtcdError> {
             RequestOp::Range(r) => check_range(r)?,
             RequestOp::Put(p) => check_put(p)?,
             RequestOp::DeleteRange(d) => check_delete(d)?,
-            RequestOp::Txn(t) => check_txn_ops(t, max_ops - ops)?,
+            RequestOp::Txn(t) => check_txn_ops(t, ops_max - ops)?,
         }
     }
     Ok(())

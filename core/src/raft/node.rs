@@ -275,11 +275,6 @@ impl RaftNode {
         &self.cfg
     }
 
-    /// Highest log index known durable on this node.
-    pub fn stable_index(&self) -> Index {
-        self.dur.stable
-    }
-
     fn step_inner(&mut self, msg: Message) {
         if msg.to != self.cfg.id || msg.from == self.cfg.id || !self.is_member(msg.from) {
             return;
