@@ -2,6 +2,9 @@
 //! partitions, lost messages and restarts. The cluster's safety checker checks the
 //! Figure 3 properties after every step; these tests check liveness and the outcomes.
 
+mod common;
+
+use common::faulty::{Faulty, ForgetsVote};
 use detcd_core::raft::Role;
 use detcd_core::types::NodeId;
 use detcd_sim::raft_process::{KvRequest, KvResponse, RaftProcess, RaftProcessConfig};
@@ -350,46 +353,8 @@ fn runs_are_deterministic() {
     assert_eq!(story, scenario());
 }
 
-/// A node that forgets its vote when it restarts: the bug §5.2's durable vote guards
-/// against, here to show the cluster's checker catches what it leads to.
-struct Amnesiac(RaftProcess);
-
-impl detcd_core::process::Process for Amnesiac {
-    type Config = RaftProcessConfig;
-    type Request = KvRequest;
-    type Response = KvResponse;
-    fn restore(
-        config: RaftProcessConfig,
-        mut durable: detcd_core::types::DurableState,
-    ) -> Result<Self, detcd_core::process::RestoreError> {
-        durable.hard_state.vote = None;
-        RaftProcess::restore(config, durable).map(Amnesiac)
-    }
-    fn tick(&mut self) {
-        self.0.tick()
-    }
-    fn receive(&mut self, msg: detcd_core::raft::Message) {
-        self.0.receive(msg)
-    }
-    fn request(&mut self, id: detcd_core::types::RequestId, request: KvRequest) {
-        self.0.request(id, request)
-    }
-    fn persisted(&mut self, sync: detcd_core::types::SyncId) {
-        self.0.persisted(sync)
-    }
-    fn drain(&mut self, out: &mut Vec<detcd_core::process::Effect<KvResponse>>) {
-        self.0.drain(out)
-    }
-    fn status(&self) -> detcd_core::raft::Status {
-        self.0.status()
-    }
-    fn entry(&self, index: detcd_core::types::Index) -> Option<&detcd_core::types::Entry> {
-        self.0.entry(index)
-    }
-    fn state_hash(&self) -> u64 {
-        self.0.state_hash()
-    }
-}
+/// A node that forgets its vote when it restarts.
+type Amnesiac = Faulty<ForgetsVote>;
 
 #[test]
 #[should_panic(expected = "two leaders in term 1: node 1 and node 3")]

@@ -2,6 +2,9 @@
 //! linearizable gets through ReadIndex, snapshots catching up a node that was down,
 //! and leader transfer as a fault.
 
+mod common;
+
+use common::faulty::{DivergesOnNode2, Faulty};
 use detcd_sim::nemesis::{FaultAction, Target};
 use detcd_sim::raft_process::{KvRequest, KvResponse, RaftProcess, RaftProcessConfig};
 use detcd_sim::{Outcome, World, WorldOptions};
@@ -88,44 +91,7 @@ fn leader_transfer_fault_moves_leadership() {
 
 /// A replica whose state machine goes wrong on node 2 after index 5: the world's state
 /// machine safety check must notice in a real run.
-struct Diverging(RaftProcess);
-
-impl detcd_core::process::Process for Diverging {
-    type Config = RaftProcessConfig;
-    type Request = KvRequest;
-    type Response = KvResponse;
-    fn restore(
-        config: RaftProcessConfig,
-        durable: detcd_core::types::DurableState,
-    ) -> Result<Self, detcd_core::process::RestoreError> {
-        RaftProcess::restore(config, durable).map(Diverging)
-    }
-    fn tick(&mut self) {
-        self.0.tick()
-    }
-    fn receive(&mut self, msg: detcd_core::raft::Message) {
-        self.0.receive(msg)
-    }
-    fn request(&mut self, id: u64, request: KvRequest) {
-        self.0.request(id, request)
-    }
-    fn persisted(&mut self, sync: u64) {
-        self.0.persisted(sync)
-    }
-    fn drain(&mut self, out: &mut Vec<detcd_core::process::Effect<KvResponse>>) {
-        self.0.drain(out)
-    }
-    fn status(&self) -> detcd_core::raft::Status {
-        self.0.status()
-    }
-    fn entry(&self, index: u64) -> Option<&detcd_core::types::Entry> {
-        self.0.entry(index)
-    }
-    fn state_hash(&self) -> u64 {
-        let wrong = self.0.status().id == 2 && self.0.status().applied > 5;
-        self.0.state_hash() ^ u64::from(wrong)
-    }
-}
+type Diverging = Faulty<DivergesOnNode2>;
 
 #[test]
 fn a_diverging_state_machine_is_caught() {

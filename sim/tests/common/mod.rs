@@ -1,5 +1,6 @@
-//! Test-only processes for exercising the world.
+//! Test-only processes for exercising the world and its checkers.
 
 #![allow(dead_code)]
 
+pub mod faulty;
 pub mod pinger;
