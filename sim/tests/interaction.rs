@@ -11,7 +11,8 @@
 //! ```
 //! separated by blank lines; `#` lines are comments. The first command is
 //! `cluster N`, which may come again to start the next case afresh; `golden/mod.rs`
-//! lists the commands.
+//! lists the commands. The `paper_*.txt` files hold the Raft paper's (and thesis's)
+//! cases, each headed by a `# Reference: section ...` comment.
 
 mod golden;
 
