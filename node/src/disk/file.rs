@@ -549,4 +549,8 @@ impl Storage for FileStorage {
             .as_ref()
             .map_or(0, |w| w.snap_bytes + w.segments.iter().map(|s| s.bytes).sum::<u64>())
     }
+
+    fn blocks_thread(&self) -> bool {
+        true
+    }
 }

@@ -33,4 +33,9 @@ pub trait Storage {
     /// Starts a new log segment now, so that the snapshot taken next releases every
     /// segment before it (an operator's defragment). Nothing is acknowledged by it.
     fn start_segment(&mut self) -> Result<(), DiskError>;
+    /// Whether `persist` blocks its thread on real I/O (writes and fdatasync). The WAL
+    /// writer then runs it on the runtime's blocking pool, off the worker threads.
+    fn blocks_thread(&self) -> bool {
+        false
+    }
 }

@@ -4,9 +4,9 @@
 //! outlives a killed member; a restarted member opens it again and recovers from what
 //! is durable.
 //!
-//! The driver persists synchronously (a batch is written and synced before `persist`
-//! returns), so a crash, which can only land between two awaits, normally finds the
-//! queue empty. The queue fills only when an adapter acknowledges before the sync: the
+//! The driver's WAL writer persists synchronously (a batch is written and synced before
+//! `persist` returns, and the simulated disk runs inline on the writer task), so a
+//! crash, which can only land between two awaits, normally finds the queue empty. The queue fills only when an adapter acknowledges before the sync: the
 //! `negative-ack-before-fsync` feature builds such an adapter, which syncs in the
 //! background at most every [`LAZY_SYNC_INTERVAL`], to prove the suite catches it.
 

@@ -2,15 +2,18 @@
 //! storage, and carries out the core's effects in the order the core contract
 //! (`detcd_core::process`) demands.
 //!
-//! Each turn of the loop waits for one input (a client command, a peer message or a
-//! tick), takes every other input already waiting (up to a bound), then drains the
-//! node's effects: sends go out through the outbox, persist requests are gathered and
-//! written with one fsync (group commit), and only then is the node told they are
-//! durable and the sends that waited for them released. Client answers are routed to
-//! the waiting handlers.
+//! Each turn of the loop waits for one input (a client command, a peer message, a
+//! tick, or the WAL writer's report), takes every other input already waiting (up to a
+//! bound), then drains the node's effects: sends go out through the outbox, persist
+//! requests are gathered, and client answers are routed to the waiting handlers. The
+//! gathered requests go to the WAL writer as one batch with one fsync (group commit)
+//! whenever it is idle; while it writes, the driver keeps stepping the core and the
+//! next batch grows. Only when the writer reports a batch durable is the node told and
+//! the sends that waited for it released.
 
 pub mod handle;
 mod memory;
+mod writer;
 
 pub use handle::{Command, Handle, Info, Local, WatchSink, COMMANDS_QUEUED_MAX};
 
@@ -24,16 +27,19 @@ use detcd_core::server::{EtcdNode, Request, Response, StreamId};
 use detcd_core::types::{PersistOp, RequestId};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
+use writer::{Job, Written};
 
 /// Inputs taken in one turn before the effects are carried out: large enough to batch
 /// the fsyncs of many concurrent clients, small enough to keep ticks on time.
 const INPUTS_PER_TURN_MAX: usize = 1024;
-/// Rounds of drain → persist → acknowledge in one turn. Each round only releases
-/// what the previous one caused; the core goes quiet after a few.
+/// Rounds of drain in one turn. Each round only carries out what the previous one
+/// caused; the core goes quiet after a few.
 const ROUNDS_PER_TURN_MAX: usize = 64;
+/// Operator defragments waiting for their snapshot to be durable.
+const DEFRAGS_WAITING_MAX: usize = 64;
 /// Messages from peers waiting for the driver.
 pub const PEER_INBOX_MAX: usize = 4096;
 
@@ -63,10 +69,23 @@ pub struct Observed {
     pub role_leader: bool,
 }
 
-pub struct Driver<S: Storage> {
+pub struct Driver<S: Storage + Send + 'static> {
     node: EtcdNode,
     outbox: Outbox,
-    storage: S,
+    /// Until `run` hands it to the WAL writer.
+    storage: Option<S>,
+    /// The WAL writer's queue; set while `run` runs.
+    jobs: Option<mpsc::Sender<Job>>,
+    /// A batch is with the writer: the next one waits for its report.
+    writing: bool,
+    /// Start a new segment before the next batch (a defragment asked for it).
+    segment_next: bool,
+    /// Defragments answered once the next batch is durable, and those whose batch is
+    /// with the writer now.
+    defrags_next: Vec<oneshot::Sender<Info>>,
+    defrags_writing: Vec<oneshot::Sender<Info>>,
+    /// The storage's size at the writer's last report.
+    size_bytes: u64,
     peers: Peers,
     metrics: Arc<Metrics>,
     waiting: BTreeMap<RequestId, Waiter>,
@@ -77,11 +96,9 @@ pub struct Driver<S: Storage> {
     observed: watch::Sender<Observed>,
     quota_bytes: u64,
     nospace: bool,
-    /// A disk failure met while answering a local command; the loop stops on it.
-    disk_failed: Option<DiskError>,
 }
 
-impl<S: Storage> Driver<S> {
+impl<S: Storage + Send + 'static> Driver<S> {
     pub fn new(
         node: EtcdNode,
         storage: S,
@@ -93,7 +110,13 @@ impl<S: Storage> Driver<S> {
         let driver = Driver {
             node,
             outbox: Outbox::new(),
-            storage,
+            size_bytes: storage.size_bytes(),
+            storage: Some(storage),
+            jobs: None,
+            writing: false,
+            segment_next: false,
+            defrags_next: Vec::new(),
+            defrags_writing: Vec::new(),
             peers,
             metrics,
             waiting: BTreeMap::new(),
@@ -104,7 +127,6 @@ impl<S: Storage> Driver<S> {
             observed,
             quota_bytes,
             nospace: false,
-            disk_failed: None,
         };
         (driver, rx)
     }
@@ -114,8 +136,30 @@ impl<S: Storage> Driver<S> {
     /// sit out an election timeout.
     pub async fn run(
         mut self,
+        commands: mpsc::Receiver<Command>,
+        from_peers: mpsc::Receiver<Message>,
+        tick: Duration,
+        shutdown: watch::Receiver<bool>,
+    ) -> Stopped {
+        let storage = self.storage.take().expect("Driver::run runs once");
+        // One batch at a time is with the writer, so one slot each way is enough.
+        let (jobs_tx, jobs_rx) = mpsc::channel(1);
+        let (written_tx, written_rx) = mpsc::channel(1);
+        let writer = tokio::spawn(writer::run(storage, jobs_rx, written_tx));
+        self.jobs = Some(jobs_tx);
+        let stopped = self.turns(commands, from_peers, written_rx, tick, shutdown).await;
+        // Closing the queue stops the writer after the batch it holds; waiting for it
+        // releases the data directory before the member reports that it stopped.
+        self.jobs = None;
+        let _ = writer.await;
+        stopped
+    }
+
+    async fn turns(
+        &mut self,
         mut commands: mpsc::Receiver<Command>,
         mut from_peers: mpsc::Receiver<Message>,
+        mut written: mpsc::Receiver<Written>,
         tick: Duration,
         mut shutdown: watch::Receiver<bool>,
     ) -> Stopped {
@@ -128,6 +172,11 @@ impl<S: Storage> Driver<S> {
                 changed = shutdown.changed(), if stopping.is_none() => {
                     if changed.is_err() || *shutdown.borrow() {
                         stopping = Some(self.begin_stop());
+                    }
+                }
+                Some(report) = written.recv() => {
+                    if let Err(e) = self.written(report) {
+                        return Stopped::Disk(e);
                     }
                 }
                 _ = ticker.tick() => {
@@ -151,12 +200,7 @@ impl<S: Storage> Driver<S> {
                     break;
                 }
             }
-            if let Err(e) = self.carry_out() {
-                return Stopped::Disk(e);
-            }
-            if let Some(e) = self.disk_failed.take() {
-                return Stopped::Disk(e);
-            }
+            self.carry_out();
         }
     }
 
@@ -220,14 +264,18 @@ impl<S: Storage> Driver<S> {
         writes.then_some(detcd_core::api::EtcdError::NoSpace)
     }
 
-    fn local(&mut self, local: Local) {
-        let store = self.node.store();
-        let header = detcd_core::api::ResponseHeader {
+    fn header(&self) -> detcd_core::api::ResponseHeader {
+        detcd_core::api::ResponseHeader {
             cluster_id: self.node.config().cluster_id,
             member_id: self.node.config().member_id(),
-            revision: store.current_revision(),
+            revision: self.node.store().current_revision(),
             raft_term: self.node.status().term,
-        };
+        }
+    }
+
+    fn local(&mut self, local: Local) {
+        let store = self.node.store();
+        let header = self.header();
         match local {
             Local::HashKv { revision, reply } => {
                 let answer = store.hash_kv(revision).map(|mut r| {
@@ -248,21 +296,20 @@ impl<S: Storage> Driver<S> {
                 let _ = reply.send(self.info(header));
             }
             Local::Defragment { reply } => {
-                let done = self.storage.start_segment().and_then(|()| {
-                    self.node.snapshot_now();
-                    self.carry_out()
-                });
-                if let Err(e) = done {
-                    warn!(error = %e, "defragment: the snapshot could not be made durable");
-                    self.disk_failed = Some(e);
+                if self.defrags_next.len() >= DEFRAGS_WAITING_MAX {
+                    // Enough defragments are under way; this one would change nothing.
+                    let _ = reply.send(self.info(header));
+                    return;
                 }
-                let _ = reply.send(self.info(header));
+                self.segment_next = true;
+                self.node.snapshot_now();
+                self.defrags_next.push(reply);
             }
             Local::Disarm { reply } => {
                 // As etcd, the answer names the alarms deactivated; one still over quota
                 // stays raised.
                 let was = self.nospace;
-                self.nospace = self.storage.size_bytes() > self.quota_bytes;
+                self.nospace = self.size_bytes > self.quota_bytes;
                 let mut info = self.info(header);
                 info.alarms = if was && !self.nospace {
                     vec![(self.node.config().member_id(), NOSPACE_ALARM)]
@@ -277,7 +324,7 @@ impl<S: Storage> Driver<S> {
     fn info(&self, header: detcd_core::api::ResponseHeader) -> Info {
         let status = self.node.status();
         let conf = self.node.raft().conf();
-        let size = self.storage.size_bytes() as i64;
+        let size = self.size_bytes as i64;
         let me = self.node.config().member_id();
         Info {
             header,
@@ -294,9 +341,10 @@ impl<S: Storage> Driver<S> {
         }
     }
 
-    /// Drains the node's effects until it is quiet: sends, group-committed persists,
-    /// answers. An error means the disk failed and the member must stop.
-    fn carry_out(&mut self) -> Result<(), DiskError> {
+    /// Drains the node's effects until it is quiet: sends go out (or wait in the
+    /// outbox), persists gather for the writer, answers go to their handlers. Then the
+    /// gathered persists go to the writer if it is idle.
+    fn carry_out(&mut self) {
         for _ in 0..ROUNDS_PER_TURN_MAX {
             self.node.drain(&mut self.effects);
             if self.effects.is_empty() {
@@ -314,38 +362,61 @@ impl<S: Storage> Driver<S> {
                     Effect::Respond { id, response } => self.route(id, response),
                 }
             }
-            if !self.ops.is_empty() {
-                self.persist()?;
-            }
         }
+        self.submit();
         self.observe();
-        Ok(())
     }
 
-    /// Writes the gathered persist requests with one fsync, then acknowledges the last
-    /// one (acknowledging every earlier one) and releases the sends that waited.
-    fn persist(&mut self) -> Result<(), DiskError> {
-        let started = Instant::now();
-        self.storage.persist(&self.ops)?;
-        self.metrics.wal_fsync(started.elapsed());
-        let last = self.ops.last().map(|op| op.sync).expect("ops is not empty");
-        let snapshotted = self.ops.iter().any(|op| op.snapshot.is_some());
-        self.ops.clear();
-        if snapshotted {
-            // The log entries the snapshot covers are gone from the core now, and the
-            // ops held the last references to the old image.
-            memory::release_freed();
+    /// Hands the gathered persist requests to the writer as one batch, unless it is
+    /// still writing the previous one (they then join the next batch).
+    fn submit(&mut self) {
+        if self.writing || (self.ops.is_empty() && !self.segment_next) {
+            return;
         }
-        self.outbox.persisted(last, &mut self.released);
-        for msg in self.released.drain(..) {
-            self.peers.send(msg);
+        let job = Job { start_segment: self.segment_next, ops: std::mem::take(&mut self.ops) };
+        let jobs = self.jobs.as_ref().expect("the writer runs while the driver does");
+        if jobs.try_send(job).is_err() {
+            // The queue holds one batch and the writer took the last one before it
+            // reported; closed means it stopped, which it only does after reporting a
+            // failure the driver stops on.
+            panic!("the WAL writer does not take its next batch");
         }
-        self.node.persisted(last);
-        let size = self.storage.size_bytes();
-        self.metrics.db_size(size);
-        if size > self.quota_bytes && !self.nospace {
-            warn!(size, quota = self.quota_bytes, "storage past its quota: NOSPACE alarm raised");
+        self.writing = true;
+        self.segment_next = false;
+        self.defrags_writing.append(&mut self.defrags_next);
+    }
+
+    /// The writer's report on a batch: on success the node is told it is durable and
+    /// the sends that waited for it go out; a failure stops the member.
+    fn written(&mut self, report: Written) -> Result<(), DiskError> {
+        self.writing = false;
+        if let Err(e) = report.result {
+            warn!(error = %e, "the WAL write failed; nothing more can be acknowledged");
+            return Err(e);
+        }
+        self.metrics.wal_fsync(report.took);
+        if let Some(last) = report.last {
+            self.outbox.persisted(last, &mut self.released);
+            for msg in self.released.drain(..) {
+                self.peers.send(msg);
+            }
+            self.node.persisted(last);
+        }
+        self.size_bytes = report.size_bytes;
+        self.metrics.db_size(report.size_bytes);
+        if report.size_bytes > self.quota_bytes && !self.nospace {
+            warn!(
+                size = report.size_bytes,
+                quota = self.quota_bytes,
+                "storage past its quota: NOSPACE alarm raised"
+            );
             self.nospace = true;
+        }
+        if !self.defrags_writing.is_empty() {
+            let info = self.info(self.header());
+            for reply in self.defrags_writing.drain(..) {
+                let _ = reply.send(info.clone());
+            }
         }
         Ok(())
     }
