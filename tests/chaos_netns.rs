@@ -15,6 +15,7 @@ use std::time::Duration;
 use support::process::Background;
 
 const RUN_LIMIT: Duration = Duration::from_secs(120);
+const DATAGRAM_BYTES: usize = 200;
 
 /// True when namespaces can be made here; otherwise prints a loud SKIPPED line (or
 /// panics with `DETCD_REQUIRE_NETNS=1`).
@@ -51,7 +52,8 @@ fn tcp_connects(net: &Netns, from: usize, to_addr: String) -> bool {
     .expect("connect thread")
 }
 
-/// Sends `count` numbered datagrams from member 0 to member 1; what arrived, in order.
+/// Sends `count` numbered datagrams of 200 bytes (a small Raft append's size) from
+/// member 0 to member 1; the numbers that arrived, in order.
 fn datagrams(net: &Netns, count: u32) -> Vec<u32> {
     let to = format!("{}:9999", net.member_ip(1));
     let receiver = in_namespace(net, 1, {
@@ -60,9 +62,9 @@ fn datagrams(net: &Netns, count: u32) -> Vec<u32> {
             let s = UdpSocket::bind(&to).expect("bind in m1");
             s.set_read_timeout(Some(Duration::from_millis(1500))).unwrap();
             let mut got = Vec::new();
-            let mut buf = [0u8; 4];
+            let mut buf = [0u8; DATAGRAM_BYTES];
             while s.recv(&mut buf).is_ok() {
-                got.push(u32::from_be_bytes(buf));
+                got.push(u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]));
             }
             got
         }
@@ -71,7 +73,9 @@ fn datagrams(net: &Netns, count: u32) -> Vec<u32> {
     in_namespace(net, 0, move || {
         let s = UdpSocket::bind("0.0.0.0:0").expect("bind in m0");
         for n in 0..count {
-            let _ = s.send_to(&n.to_be_bytes(), &to);
+            let mut datagram = [0u8; DATAGRAM_BYTES];
+            datagram[..4].copy_from_slice(&n.to_be_bytes());
+            let _ = s.send_to(&datagram, &to);
             std::thread::sleep(Duration::from_millis(2));
         }
     })
