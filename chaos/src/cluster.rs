@@ -1,12 +1,17 @@
-//! A cluster of real members on 127.0.0.1, detcd's or etcd's, started with etcd's own
-//! flags: each member with its own data dir and log file under the run's directory,
-//! its peer port behind a proxy of [`crate::proxy`]. Every member is killed by pid when
-//! the cluster drops, on success and on every error path.
+//! A cluster of real members, detcd's or etcd's, started with etcd's own flags: each
+//! member with its own data dir and log file under the run's directory, either on
+//! 127.0.0.1 with its peer port behind a proxy of [`crate::proxy`], or in its own network
+//! namespace of [`crate::netns`]. The link faults of either network go through here.
+//! Every member is killed by pid when the cluster drops, on success and on every error
+//! path, before its namespaces are removed.
 
-use crate::config::{ChaosConfig, Target};
+use crate::config::{ChaosConfig, NetworkMode, Target};
+use crate::netns::Netns;
+use crate::netns_links::{LinkFaults, Slow};
 use crate::process::{self, Spawner};
 use crate::proxy::{self, Network};
 use std::collections::BTreeSet;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
@@ -15,6 +20,9 @@ use std::sync::{Arc, Mutex};
 pub const HEARTBEAT_MS: u64 = 100;
 pub const ELECTION_TIMEOUT_MS: u64 = 1000;
 const CLUSTER_TOKEN: &str = "detcd-chaos";
+/// The ports members use on their own namespace's address.
+const NETNS_CLIENT_PORT: u16 = 2379;
+const NETNS_PEER_PORT: u16 = 2380;
 
 pub struct Member {
     pub name: String,
@@ -46,6 +54,9 @@ pub struct Cluster {
     pub net: Arc<Network>,
     spawner: Spawner,
     proxies: Vec<tokio::task::JoinHandle<()>>,
+    /// Set for `--network netns`; dropped after the members are killed.
+    pub netns: Option<Netns>,
+    links: LinkFaults,
 }
 
 #[derive(Debug)]
@@ -77,18 +88,27 @@ fn free_ports(n: usize) -> Result<Vec<u16>, ClusterError> {
 impl Cluster {
     /// Creates the members' directories and the proxies; starts nothing yet.
     pub async fn new(cfg: &ChaosConfig, dir: &Path) -> Result<Cluster, ClusterError> {
-        let ports = free_ports(3 * cfg.members)?;
         let net = Arc::new(Network::default());
         *net.pids.lock().expect("pids lock") = vec![None; cfg.members];
         let mut members = Vec::new();
         let mut proxies = Vec::new();
+        let netns = match cfg.network {
+            NetworkMode::Netns => Some(Netns::create(cfg.members).map_err(|e| ClusterError(e.0))?),
+            NetworkMode::Proxy => None,
+        };
+        let ports = match netns {
+            Some(_) => [NETNS_CLIENT_PORT, NETNS_PEER_PORT, NETNS_PEER_PORT].repeat(cfg.members),
+            None => free_ports(3 * cfg.members)?,
+        };
         for i in 0..cfg.members {
             let (client_port, peer_port, proxy_port) =
                 (ports[3 * i], ports[3 * i + 1], ports[3 * i + 2]);
-            let proxy = proxy::start(net.clone(), i, proxy_port, peer_port)
-                .await
-                .map_err(|e| ClusterError(format!("peer proxy on port {proxy_port}: {e}")))?;
-            proxies.push(proxy);
+            if netns.is_none() {
+                let proxy = proxy::start(net.clone(), i, proxy_port, peer_port)
+                    .await
+                    .map_err(|e| ClusterError(format!("peer proxy on port {proxy_port}: {e}")))?;
+                proxies.push(proxy);
+            }
             members.push(Member {
                 name: format!("m{i}"),
                 client_port,
@@ -112,7 +132,63 @@ impl Cluster {
             net,
             spawner: Spawner::new(),
             proxies,
+            netns,
+            links: LinkFaults::default(),
         })
+    }
+
+    /// Where member `i` listens: its namespace's address, or loopback.
+    fn host(&self, i: usize) -> String {
+        match &self.netns {
+            Some(n) => n.member_ip(i),
+            None => "127.0.0.1".into(),
+        }
+    }
+
+    pub fn network(&self) -> NetworkMode {
+        if self.netns.is_some() {
+            NetworkMode::Netns
+        } else {
+            NetworkMode::Proxy
+        }
+    }
+
+    /// Cuts the directed link `from` -> `to` (until [`Cluster::heal_links`]).
+    pub fn cut(&mut self, from: usize, to: usize) {
+        match self.netns {
+            Some(_) => self.links.cut(from, to),
+            None => self.net.rules.lock().expect("rules lock").cut(from, to),
+        }
+    }
+
+    /// Slows the directed link `from` -> `to`; the proxies can only delay.
+    pub fn slow(&mut self, from: usize, to: usize, how: Slow) {
+        match (&self.netns, how) {
+            (Some(_), _) => self.links.slow(from, to, how),
+            (None, Slow::Delay(d)) => self.net.rules.lock().expect("rules lock").delay(from, to, d),
+            (None, Slow::Reorder(_)) => panic!("reordering needs --network netns"),
+        }
+    }
+
+    /// Drops `percent` of the packets on `from` -> `to`; namespaces only.
+    pub fn lose(&mut self, from: usize, to: usize, percent: u32) {
+        assert!(self.netns.is_some(), "packet loss needs --network netns");
+        self.links.lose(from, to, percent);
+    }
+
+    /// Puts the link faults asked for since the last call in force.
+    pub fn apply_links(&self) -> Result<(), ClusterError> {
+        match &self.netns {
+            Some(n) => self.links.apply(n).map_err(ClusterError),
+            None => Ok(()),
+        }
+    }
+
+    /// Ends every link fault.
+    pub fn heal_links(&mut self) -> Result<(), ClusterError> {
+        self.net.rules.lock().expect("rules lock").heal();
+        self.links.heal();
+        self.apply_links()
     }
 
     pub fn size(&self) -> usize {
@@ -120,23 +196,25 @@ impl Cluster {
     }
 
     pub fn client_url(&self, i: usize) -> String {
-        format!("http://127.0.0.1:{}", self.members[i].client_port)
+        format!("http://{}:{}", self.host(i), self.members[i].client_port)
     }
 
     fn initial_cluster(&self) -> String {
-        let peers: Vec<String> = self
-            .members
-            .iter()
-            .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.proxy_port))
+        let peers: Vec<String> = (0..self.size())
+            .map(|i| {
+                let m = &self.members[i];
+                format!("{}=http://{}:{}", m.name, self.host(i), m.proxy_port)
+            })
             .collect();
         peers.join(",")
     }
 
     fn command(&self, i: usize) -> Command {
         let m = &self.members[i];
-        let client = format!("http://127.0.0.1:{}", m.client_port);
-        let listen_peer = format!("http://127.0.0.1:{}", m.peer_port);
-        let advertise_peer = format!("http://127.0.0.1:{}", m.proxy_port);
+        let host = self.host(i);
+        let client = format!("http://{host}:{}", m.client_port);
+        let listen_peer = format!("http://{host}:{}", m.peer_port);
+        let advertise_peer = format!("http://{host}:{}", m.proxy_port);
         let mut cmd = Command::new(&self.server);
         if self.target == Target::Detcd {
             cmd.arg("serve");
@@ -181,7 +259,22 @@ impl Cluster {
         if self.members[i].child.is_some() {
             return Ok(());
         }
-        let cmd = self.command(i);
+        let mut cmd = self.command(i);
+        if let Some(n) = &self.netns {
+            let fd = n.handle_fd(i);
+            // The member itself enters the namespace between fork and exec, so the pid
+            // kept here is the server's, with no `ip netns exec` wrapper in between.
+            // SAFETY: setns is async-signal-safe; `fd` stays open in this process until
+            // the cluster drops, after every member is killed.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         let m = &mut self.members[i];
         m.starts += 1;
         let banner = format!(

@@ -39,6 +39,10 @@ pub enum Fault {
     Partition,
     /// Delay every byte on some peer links.
     Delay,
+    /// `--network netns` only: drop a share of the packets on some peer links.
+    Loss,
+    /// `--network netns` only: reorder the packets on some peer links.
+    Reorder,
     /// Run a detcd member's clock fast or slow (`detcd serve --test-clock-percent`).
     Clock,
     /// Make a detcd member's WAL fsyncs slow (`detcd serve --test-fsync-delay-ms`).
@@ -61,11 +65,13 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 9] = [
+    pub const ALL: [Fault; 11] = [
         Fault::Kill,
         Fault::Pause,
         Fault::Partition,
         Fault::Delay,
+        Fault::Loss,
+        Fault::Reorder,
         Fault::Clock,
         Fault::Fsync,
         Fault::KillUnsynced,
@@ -79,6 +85,8 @@ impl Fault {
             Fault::Pause => "pause",
             Fault::Partition => "partition",
             Fault::Delay => "delay",
+            Fault::Loss => "loss",
+            Fault::Reorder => "reorder",
             Fault::Clock => "clock",
             Fault::Fsync => "fsync",
             Fault::KillUnsynced => "kill-unsynced",
@@ -92,11 +100,35 @@ impl Fault {
         matches!(self, Fault::Clock | Fault::Fsync | Fault::KillUnsynced | Fault::AckBeforeFsync)
     }
 
+    /// Needs packets, which only the namespaced network has (the proxies see streams).
+    pub fn needs_netns(self) -> bool {
+        matches!(self, Fault::Loss | Fault::Reorder)
+    }
+
     fn parse(s: &str) -> Result<Fault, ConfigError> {
         Fault::ALL
             .into_iter()
             .find(|f| f.name() == s)
             .ok_or_else(|| ConfigError::UnknownFault(s.to_string()))
+    }
+}
+
+/// How the members' peer links are made, and so how link faults are injected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// Members on 127.0.0.1, each peer port behind a TCP proxy of this process.
+    Proxy,
+    /// Each member in its own network namespace on a bridge; faults by nftables and tc.
+    Netns,
+}
+
+impl NetworkMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            NetworkMode::Proxy => "proxy",
+            NetworkMode::Netns => "netns",
+        }
     }
 }
 
@@ -115,6 +147,7 @@ pub struct ChaosConfig {
     pub out: PathBuf,
     /// The `detcd` binary (for `--target detcd`) or `etcd` (for `--target etcd`).
     pub server: PathBuf,
+    pub network: NetworkMode,
 }
 
 pub const MEMBERS_MAX: usize = 7;
@@ -130,6 +163,7 @@ pub enum ConfigError {
     Duration(String),
     Clients(u32),
     ServerMissing(String),
+    Network(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -154,6 +188,7 @@ impl fmt::Display for ConfigError {
                 write!(f, "--clients {n}: expected 1 to {CLIENTS_MAX} clients")
             }
             ConfigError::ServerMissing(s) => write!(f, "{s}"),
+            ConfigError::Network(s) => write!(f, "{s}"),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! detcd-chaos: Jepsen-style fault tests of a real cluster on this machine, detcd's
-//! (`detcd serve`) or etcd's. It starts the members as processes on 127.0.0.1 with
-//! their peer links behind proxies it controls, drives the harness's workload through
-//! the etcd v3 gRPC API while a nemesis kills, pauses, partitions and delays members,
+//! (`detcd serve`) or etcd's. It starts the members as processes, on 127.0.0.1 with
+//! their peer links behind proxies it controls or each in its own network namespace,
+//! drives the harness's workload through the etcd v3 gRPC API while a nemesis kills,
+//! pauses, partitions, delays, drops and reorders the members' traffic,
 //! heals, reads every member back, and checks the history with the checker's etcd
 //! model and the harness's checks. Unlike `core`, `sim` and the checker, this crate
 //! lives in real time: it uses the wall clock, threads and tokio.
@@ -11,7 +12,10 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod final_state;
+pub mod interrupt;
 pub mod nemesis;
+pub mod netns;
+pub mod netns_links;
 pub mod origin;
 pub mod process;
 pub mod proxy;
@@ -89,19 +93,12 @@ fn server_version(cfg: &ChaosConfig) -> String {
     }
 }
 
-/// Kills every member and exits if the run has not ended by `limit`, whatever state
-/// it is in.
-fn watchdog(net: Arc<proxy::Network>, limit: Duration) {
+/// Kills every member, removes the network and exits if the run has not ended by
+/// `limit`, whatever state it is in.
+fn watchdog(limit: Duration) {
     std::thread::spawn(move || {
         std::thread::sleep(limit);
-        let pids = net.pids.lock().map(|p| p.clone()).unwrap_or_default();
-        for pid in pids.into_iter().flatten() {
-            process::signal(pid, libc::SIGKILL);
-        }
-        eprintln!(
-            "detcd chaos: the run did not end within {} s: members killed, stopping",
-            limit.as_secs()
-        );
+        interrupt::emergency_stop(&format!("the run did not end within {} s", limit.as_secs()));
         std::process::exit(3);
     });
 }
@@ -115,13 +112,17 @@ pub fn run(cfg: &ChaosConfig, progress: &dyn Fn(&str)) -> Result<ChaosReport, Ch
         std::fs::remove_dir_all(&data).map_err(io("cannot clear", &data))?;
     }
     std::fs::create_dir_all(&data).map_err(io("cannot create", &data))?;
+    // Before the runtime's threads start, so they all leave the stop signals to one.
+    interrupt::install();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| ChaosError(format!("tokio runtime: {e}")))?;
     let version = server_version(cfg);
-    let report = runtime.block_on(run_async(cfg, &data, version, progress))?;
+    let report = runtime.block_on(run_async(cfg, &data, version, progress));
+    interrupt::clear();
+    let report = report?;
     let json = cfg.out.join("report.json");
     std::fs::write(&json, report.to_json()).map_err(io("cannot write", &json))?;
     if report.passed() {
@@ -174,7 +175,21 @@ async fn run_async(
     progress: &dyn Fn(&str),
 ) -> Result<ChaosReport, ChaosError> {
     let mut cluster = Cluster::new(cfg, data).await?;
-    watchdog(cluster.net.clone(), cfg.duration + WATCHDOG_SLACK);
+    interrupt::register(cluster.net.clone(), cluster.netns.as_ref().map(|n| n.names.clone()));
+    watchdog(cfg.duration + WATCHDOG_SLACK);
+    let network_detail = match &cluster.netns {
+        Some(n) => format!(
+            "netns: namespaces {}..m{} on {} (bridge {}, host {}); delay and reordering by {}",
+            n.namespace(0),
+            cfg.members - 1,
+            n.subnet(),
+            n.names.links.last().map(String::as_str).unwrap_or(""),
+            n.host_ip(),
+            if n.netem { "tc netem" } else { "HTB rate limits (this kernel has no sch_netem)" }
+        ),
+        None => "proxy: members on 127.0.0.1, peer links through TCP proxies".to_string(),
+    };
+    progress(&format!("network: {network_detail}"));
     // Logs go to the run's directory, data stays in the temp dir.
     for (i, m) in cluster.members.iter_mut().enumerate() {
         m.log = cfg.out.join(format!("m{i}.log"));
@@ -294,6 +309,8 @@ async fn run_async(
         duration_s: cfg.duration.as_secs(),
         seed: cfg.seed,
         faults: cfg.faults.clone(),
+        network: cfg.network,
+        network_detail,
         operations: records.len(),
         ok: count(|o| matches!(o, OpOutcome::Ok(_))),
         unknown: count(|o| matches!(o, OpOutcome::Unknown(_))),

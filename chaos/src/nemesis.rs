@@ -5,7 +5,8 @@
 
 use crate::client::{Shared, LEASE_TTL_SECS};
 use crate::cluster::{Cluster, ELECTION_TIMEOUT_MS};
-use crate::config::{Fault, Target};
+use crate::config::{Fault, NetworkMode, Target};
+use crate::netns_links::Slow;
 use detcd_node::pb::etcdserverpb as pb;
 use detcd_node::pb::etcdserverpb::maintenance_client::MaintenanceClient;
 use rand::seq::SliceRandom;
@@ -95,8 +96,17 @@ impl Nemesis {
             }
             usable.retain(|f| !f.detcd_only());
         }
+        if self.cluster().network() == NetworkMode::Proxy {
+            for f in usable.iter().filter(|f| f.needs_netns()) {
+                self.skipped.push(format!(
+                    "{}: skipped (packet faults need --network netns; the proxies see streams)",
+                    f.name()
+                ));
+            }
+            usable.retain(|f| !f.needs_netns());
+        }
         if self.cluster().size() < 2 {
-            for f in [Fault::Partition, Fault::Delay] {
+            for f in [Fault::Partition, Fault::Delay, Fault::Loss, Fault::Reorder] {
                 if usable.contains(&f) {
                     usable.retain(|g| *g != f);
                     self.skipped.push(format!("{}: skipped for a one-member cluster", f.name()));
@@ -123,6 +133,8 @@ impl Nemesis {
             Fault::Pause => self.pause().await,
             Fault::Partition => self.partition(hold).await,
             Fault::Delay => self.delay(hold).await,
+            Fault::Loss => self.loss(hold).await,
+            Fault::Reorder => self.reorder(hold).await,
             Fault::Clock => self.clock(hold).await,
             Fault::Fsync => self.fsync(hold).await,
             Fault::KillUnsynced => self.kill_unsynced(hold).await,
@@ -272,14 +284,13 @@ impl Nemesis {
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut self.rng);
         let shape = self.rng.gen_range(0..3);
-        let net = self.cluster().net.clone();
         let what = {
-            let mut rules = net.rules.lock().expect("rules lock");
+            let mut c = self.cluster();
             match shape {
                 0 => {
                     for o in (0..n).filter(|&o| o != v) {
-                        rules.cut(v, o);
-                        rules.cut(o, v);
+                        c.cut(v, o);
+                        c.cut(o, v);
                     }
                     format!("isolate m{v}")
                 }
@@ -287,40 +298,102 @@ impl Nemesis {
                     let minority: Vec<usize> = order[..n / 2].to_vec();
                     for &a in &minority {
                         for b in (0..n).filter(|b| !minority.contains(b)) {
-                            rules.cut(a, b);
-                            rules.cut(b, a);
+                            c.cut(a, b);
+                            c.cut(b, a);
                         }
                     }
                     format!("split {minority:?} from the rest")
                 }
                 _ => {
                     for o in (0..n).filter(|&o| o != v) {
-                        rules.cut(v, o);
+                        c.cut(v, o);
                     }
                     format!("one-way: m{v} cannot send to anyone (but hears all)")
                 }
             }
         };
-        sleep(hold).await;
-        self.cluster().net.rules.lock().expect("rules lock").heal();
+        self.hold_links(hold).await;
         format!("{what} for {} ms", hold.as_millis())
     }
 
-    async fn delay(&mut self, hold: Duration) -> String {
-        let n = self.cluster().size();
-        let v = self.victim().await;
-        let d = self.ms(50..400);
-        {
-            let c = self.cluster();
-            let mut rules = c.net.rules.lock().expect("rules lock");
-            for o in (0..n).filter(|&o| o != v) {
-                rules.delay(v, o, d);
-                rules.delay(o, v, d);
-            }
+    /// Puts the link faults just asked for in force, holds them, and heals them.
+    async fn hold_links(&mut self, hold: Duration) {
+        if let Err(e) = self.cluster().apply_links() {
+            eprintln!("chaos: {e}");
         }
         sleep(hold).await;
-        self.cluster().net.rules.lock().expect("rules lock").heal();
-        format!("delay every link of m{v} by {} ms for {} ms", d.as_millis(), hold.as_millis())
+        if let Err(e) = self.cluster().heal_links() {
+            eprintln!("chaos: {e}");
+        }
+    }
+
+    /// Every link of one member (the leader half the time), both ways.
+    async fn victim_links(&mut self) -> (usize, Vec<(usize, usize)>) {
+        let n = self.cluster().size();
+        let v = self.victim().await;
+        let links = (0..n).filter(|&o| o != v).flat_map(|o| [(v, o), (o, v)]).collect();
+        (v, links)
+    }
+
+    async fn delay(&mut self, hold: Duration) -> String {
+        let (v, links) = self.victim_links().await;
+        let d = self.ms(50..400);
+        {
+            let mut c = self.cluster();
+            for &(a, b) in &links {
+                c.slow(a, b, Slow::Delay(d));
+            }
+        }
+        let how = self.slow_kind(d);
+        self.hold_links(hold).await;
+        format!("delay every link of m{v} by {how} for {} ms", hold.as_millis())
+    }
+
+    /// How a delay of `d` is made on this network, in words.
+    fn slow_kind(&self, d: Duration) -> String {
+        let c = self.cluster();
+        match &c.netns {
+            Some(n) if !n.netem => format!(
+                "a {} kbit/s rate limit (no netem: about {} ms per KB, more under load)",
+                crate::netns_links::delay_rate_kbit(d),
+                d.as_millis()
+            ),
+            _ => format!("{} ms", d.as_millis()),
+        }
+    }
+
+    /// Drops a share of the packets on every link of one member, both ways.
+    async fn loss(&mut self, hold: Duration) -> String {
+        let (v, links) = self.victim_links().await;
+        let percent = *[5, 10, 20, 40].choose(&mut self.rng).expect("percentages");
+        {
+            let mut c = self.cluster();
+            for &(a, b) in &links {
+                c.lose(a, b, percent);
+            }
+        }
+        self.hold_links(hold).await;
+        format!("drop {percent}% of the packets on every link of m{v} for {} ms", hold.as_millis())
+    }
+
+    /// Reorders the packets on every link of one member, both ways.
+    async fn reorder(&mut self, hold: Duration) -> String {
+        let (v, links) = self.victim_links().await;
+        let d = self.ms(20..100);
+        let netem = self.cluster().netns.as_ref().is_some_and(|n| n.netem);
+        {
+            let mut c = self.cluster();
+            for &(a, b) in &links {
+                c.slow(a, b, Slow::Reorder(d));
+            }
+        }
+        self.hold_links(hold).await;
+        let how = if netem {
+            format!("netem: half the packets {} ms late", d.as_millis())
+        } else {
+            "a random half of the packets through a 64 kbit/s class, the rest overtaking".into()
+        };
+        format!("reorder the packets on every link of m{v} ({how}) for {} ms", hold.as_millis())
     }
 
     /// Restarts a detcd member with its clock running fast or slow, then back at rate 1.
@@ -363,7 +436,9 @@ impl Nemesis {
     /// Ends every fault: resumes paused members, starts killed ones, heals the network.
     pub fn heal(&mut self) {
         let n = self.cluster().size();
-        self.cluster().net.rules.lock().expect("rules lock").heal();
+        if let Err(e) = self.cluster().heal_links() {
+            eprintln!("chaos: {e}");
+        }
         for i in 0..n {
             let running = self.cluster().is_running(i);
             if running {

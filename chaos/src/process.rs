@@ -42,6 +42,7 @@ impl Spawner {
         // fork and exec.
         unsafe {
             cmd.pre_exec(|| {
+                crate::interrupt::unblock_in_child();
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }

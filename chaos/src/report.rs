@@ -2,7 +2,7 @@
 //! programs, and an HTML page (the fault time line, the verdicts, and a link to the
 //! checker's own report of the history).
 
-use crate::config::{Fault, Target};
+use crate::config::{Fault, NetworkMode, Target};
 use crate::nemesis::FaultEvent;
 use detcd_harness::report::{CheckResult, Verdict};
 use serde::Serialize;
@@ -16,6 +16,9 @@ pub struct ChaosReport {
     pub duration_s: u64,
     pub seed: u64,
     pub faults: Vec<Fault>,
+    pub network: NetworkMode,
+    /// How the network was made, in words.
+    pub network_detail: String,
     pub operations: usize,
     pub ok: usize,
     pub unknown: usize,
@@ -63,6 +66,7 @@ impl ChaosReport {
             faults.join(","),
             self.seed
         );
+        let _ = writeln!(s, "network {}", self.network_detail);
         let _ = writeln!(
             s,
             "operations {} (ok {}, unknown {}, failed {}), acknowledged writes {}, watch events {}",
@@ -172,6 +176,8 @@ impl ChaosReport {
             Fault::Pause => "#e9a",
             Fault::Partition => "#69e",
             Fault::Delay => "#9c6",
+            Fault::Loss => "#6bb",
+            Fault::Reorder => "#7a9",
             Fault::Clock => "#cb4",
             Fault::Fsync => "#a7c",
             Fault::KillUnsynced => "#c44",
@@ -209,6 +215,8 @@ mod tests {
             duration_s: 30,
             seed: 7,
             faults: vec![Fault::Kill, Fault::Partition],
+            network: NetworkMode::Proxy,
+            network_detail: "proxy".into(),
             operations: 10,
             ok: 8,
             unknown: 1,

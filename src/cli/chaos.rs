@@ -3,7 +3,7 @@
 //! could not decide), 2 on bad arguments, 3 when the run itself could not be done.
 
 use clap::Args;
-use detcd_chaos::config::{self, ChaosConfig, ConfigError, Target};
+use detcd_chaos::config::{self, ChaosConfig, ConfigError, NetworkMode, Target};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,8 +18,9 @@ pub struct ChaosArgs {
     /// How long the workload runs under faults, e.g. 30s, 2m.
     #[arg(long, default_value = "60s")]
     pub duration: String,
-    /// Comma-separated faults: kill, pause, partition, delay, clock, fsync and
-    /// kill-unsynced (these three detcd only); and the negative controls (the run must
+    /// Comma-separated faults: kill, pause, partition, delay, loss and reorder (these
+    /// two need --network netns), clock, fsync and kill-unsynced (these three detcd
+    /// only); and the negative controls (the run must
     /// fail): wipe-all, which loses every data dir, and ack-before-fsync (detcd only),
     /// a WAL that acknowledges before it fsyncs, then a whole-cluster kill.
     #[arg(long, default_value = "kill,pause,partition,delay,clock,fsync")]
@@ -31,6 +32,11 @@ pub struct ChaosArgs {
     /// Concurrent clients.
     #[arg(long, default_value_t = 4)]
     pub clients: u32,
+    /// How members are networked: `proxy` (127.0.0.1, peer links through TCP proxies),
+    /// `netns` (a network namespace per member on a bridge, faults by nftables and tc;
+    /// needs root, ip, nft and tc), or `auto` (netns when possible, else proxy).
+    #[arg(long, default_value = "auto", value_parser = ["proxy", "netns", "auto"])]
+    pub network: String,
     /// Print the report as one JSON document.
     #[arg(long)]
     pub json: bool,
@@ -62,9 +68,25 @@ fn server(target: Target) -> Result<PathBuf, ConfigError> {
     }
 }
 
-fn configure(args: &ChaosArgs) -> Result<ChaosConfig, ConfigError> {
+/// `auto` becomes netns where namespaces can be made; `netns` where they cannot is an
+/// error saying why.
+fn network(asked: &str) -> Result<(NetworkMode, String), ConfigError> {
+    let why_not = detcd_chaos::netns::unavailable();
+    match (asked, why_not) {
+        ("proxy", _) => Ok((NetworkMode::Proxy, "proxy (asked for)".into())),
+        ("netns", None) => Ok((NetworkMode::Netns, "netns (asked for)".into())),
+        ("netns", Some(why)) => Err(ConfigError::Network(format!(
+            "--network netns: {why}; use --network proxy or auto"
+        ))),
+        (_, None) => Ok((NetworkMode::Netns, "netns (auto: root, ip, nft and tc present)".into())),
+        (_, Some(why)) => Ok((NetworkMode::Proxy, format!("proxy (auto: no namespaces: {why})"))),
+    }
+}
+
+fn configure(args: &ChaosArgs) -> Result<(ChaosConfig, String), ConfigError> {
     let target = if args.target == "etcd" { Target::Etcd } else { Target::Detcd };
-    Ok(ChaosConfig {
+    let (network, why) = network(&args.network)?;
+    let cfg = ChaosConfig {
         target,
         members: config::check_members(args.members)?,
         duration: config::parse_duration(&args.duration)?,
@@ -75,11 +97,13 @@ fn configure(args: &ChaosArgs) -> Result<ChaosConfig, ConfigError> {
             PathBuf::from("detcd-out").join(format!("chaos-{}-{}", target.name(), args.seed))
         }),
         server: server(target)?,
-    })
+        network,
+    };
+    Ok((cfg, why))
 }
 
 pub fn run(args: ChaosArgs) -> ExitCode {
-    let cfg = match configure(&args) {
+    let (cfg, network) = match configure(&args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("detcd chaos: {e}");
@@ -87,6 +111,7 @@ pub fn run(args: ChaosArgs) -> ExitCode {
         }
     };
     let progress = |line: &str| eprintln!("detcd chaos: {line}");
+    progress(&format!("network: {network}"));
     let report = match detcd_chaos::run(&cfg, &progress) {
         Ok(r) => r,
         Err(e) => {

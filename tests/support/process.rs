@@ -66,6 +66,11 @@ impl Background {
         Background { child, stdout, stderr, shown }
     }
 
+    /// The child's pid.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stdout(&self) -> String {
         self.stdout.lock().expect("stdout lock").clone()
     }
