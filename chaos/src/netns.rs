@@ -102,7 +102,8 @@ fn on_path(program: &str) -> bool {
     std::env::split_paths(&path).any(|d| d.join(program).is_file())
 }
 
-/// Why this process cannot make namespaces, if it cannot: not root, or a tool missing.
+/// Why this process cannot make namespaces, if it cannot: not root, a tool missing, or
+/// a kernel or container that refuses them (root without CAP_NET_ADMIN, say).
 pub fn unavailable() -> Option<String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -112,7 +113,35 @@ pub fn unavailable() -> Option<String> {
     if !missing.is_empty() {
         return Some(format!("{} not on PATH (Debian: iproute2, nftables)", missing.join(", ")));
     }
-    None
+    probe()
+}
+
+/// Makes and removes one namespace holding one nftables table: root alone does not
+/// prove the kernel lets this process do either.
+fn probe() -> Option<String> {
+    let name = format!("{NS_PREFIX}{}-probe", std::process::id());
+    let run = |args: &[&str]| -> Result<(), String> {
+        let out = Command::new(args[0])
+            .args(&args[1..])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("{}: {e}", args[0]))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    };
+    let made = run(&["ip", "netns", "add", &name]);
+    let tried = made.and_then(|()| {
+        run(&["ip", "netns", "exec", &name, "nft", "add", "table", "inet", "dchaos_probe"])
+    });
+    let _ = run(&["ip", "netns", "del", &name]);
+    tried.err()
 }
 
 fn pid_alive(pid: u32) -> bool {
@@ -125,6 +154,7 @@ fn owner_pid(name: &str) -> Option<u32> {
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     let tail = &rest[digits.len()..];
     let well_formed = tail.is_empty()
+        || tail == "-probe"
         || tail
             .strip_prefix("-m")
             .or_else(|| tail.strip_prefix('m'))
@@ -323,6 +353,7 @@ mod tests {
         assert_eq!(owner_pid("dchaos-123-m0"), Some(123));
         assert_eq!(owner_pid("dch123"), Some(123));
         assert_eq!(owner_pid("dch123m4"), Some(123));
+        assert_eq!(owner_pid("dchaos-123-probe"), Some(123));
         assert_eq!(owner_pid("dchaos-123-x"), None);
         assert_eq!(owner_pid("dchx"), None);
         assert_eq!(owner_pid("docker0"), None);
