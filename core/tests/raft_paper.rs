@@ -766,7 +766,7 @@ fn learners_replicate_but_never_vote_or_count() {
         meta: SnapshotMeta {
             index: 1,
             term: 1,
-            conf: ConfState { voters: [1, 2].into(), learners: [3].into() },
+            conf: ConfState { voters: [1, 2].into(), learners: [3].into(), ..Default::default() },
         },
         data: Bytes::new(),
     };

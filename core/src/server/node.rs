@@ -469,6 +469,7 @@ impl EtcdNode {
                 }
             }
             RaftOutput::RoleChanged { role, term, leader } => self.role_changed(role, term, leader),
+            RaftOutput::ConfChanged { .. } => {}
         }
     }
 
@@ -678,6 +679,8 @@ fn propose_error(e: ProposeError) -> EtcdError {
         ProposeError::NoLeader | ProposeError::TransferInProgress => EtcdError::NoLeader,
         ProposeError::NotLeader { .. } => EtcdError::NotLeader,
         ProposeError::NotVoter { .. } => EtcdError::BadLeaderTransferee,
+        ProposeError::ConfChangePending => EtcdError::Unhealthy,
+        ProposeError::ConfChangeInvalid(_) => EtcdError::MemberNotFound,
     }
 }
 
