@@ -231,7 +231,10 @@ impl RaftNode {
         if self.conf_change_pending() || self.log.term(self.log.commit) != Some(self.term) {
             return Err(ProposeError::ConfChangePending);
         }
-        let conf = enter_joint(&self.conf, ops).map_err(ProposeError::ConfChangeInvalid)?;
+        let mut conf = enter_joint(&self.conf, ops).map_err(ProposeError::ConfChangeInvalid)?;
+        if self.cfg.unsafe_single_step_conf_change {
+            conf = leave_joint(&conf);
+        }
         self.append_new(EntryKind::ConfChange, ConfEntry { conf, context }.encode());
         Ok(())
     }
@@ -400,6 +403,30 @@ impl RaftNode {
     /// The configuration this node runs with.
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// Leader: whether member `id` answered within the last election timeout (the
+    /// leader counts itself). False on other roles.
+    pub fn recently_active(&self, id: NodeId) -> bool {
+        if self.role != Role::Leader {
+            return false;
+        }
+        if id == self.cfg.id {
+            return true;
+        }
+        let since = self.now_ticks.saturating_sub(u64::from(self.cfg.election_ticks));
+        self.progress.get(&id).and_then(|p| p.last_heard_tick).is_some_and(|t| t >= since)
+    }
+
+    /// Leader: the highest index known to match member `id`'s log.
+    pub fn matched(&self, id: NodeId) -> Option<Index> {
+        if self.role != Role::Leader {
+            return None;
+        }
+        if id == self.cfg.id {
+            return Some(self.dur.stable);
+        }
+        self.progress.get(&id).map(|p| p.matched)
     }
 
     /// Highest log index known durable on this node.
