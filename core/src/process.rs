@@ -23,7 +23,9 @@
 //! refuse to start.
 
 use crate::raft::{Message, Status};
-use crate::types::{DurableState, Entry, Index, NodeId, PersistOp, RequestId, SyncId, Term};
+use crate::types::{
+    ConfState, DurableState, Entry, Index, NodeId, PersistOp, RequestId, SyncId, Term,
+};
 
 /// What a process asks its driver to do.
 #[derive(Clone, Debug)]
@@ -77,6 +79,12 @@ pub trait Process: Sized {
     /// This node's id.
     fn id(&self) -> NodeId {
         self.status().id
+    }
+    /// The Raft configuration in force here and whether a membership change is under
+    /// way (its entries uncommitted, or the configuration joint). None for process
+    /// types without membership changes.
+    fn membership(&self) -> Option<(&ConfState, bool)> {
+        None
     }
 }
 

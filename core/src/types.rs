@@ -49,21 +49,80 @@ pub struct HardState {
 }
 
 /// The membership: who votes and who only learns. A value, never hard-coded peers.
+///
+/// While a change is under way the configuration is joint (Raft thesis §4.3):
+/// `voters` is the incoming voter set C_new and `voters_outgoing` the outgoing one
+/// C_old; elections and commitment then need a majority of each. Outside a change
+/// `voters_outgoing` is empty. Quorum arithmetic lives in `raft::quorum`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ConfState {
     pub voters: BTreeSet<NodeId>,
     pub learners: BTreeSet<NodeId>,
+    /// The outgoing voters of a joint configuration; empty when not joint.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub voters_outgoing: BTreeSet<NodeId>,
 }
 
 impl ConfState {
     /// A configuration of voters only.
     pub fn with_voters(voters: impl IntoIterator<Item = NodeId>) -> Self {
-        ConfState { voters: voters.into_iter().collect(), learners: BTreeSet::new() }
+        ConfState {
+            voters: voters.into_iter().collect(),
+            learners: BTreeSet::new(),
+            voters_outgoing: BTreeSet::new(),
+        }
     }
 
-    /// Every member, voters then learners, in id order.
+    /// Every member (voters of either half, then learners), each once, in id order
+    /// within each group.
     pub fn members(&self) -> impl Iterator<Item = NodeId> + '_ {
-        self.voters.iter().chain(self.learners.iter()).copied()
+        self.voters
+            .iter()
+            .chain(self.voters_outgoing.iter().filter(|v| !self.voters.contains(v)))
+            .chain(self.learners.iter())
+            .copied()
+    }
+
+    /// Whether `id` votes in either half.
+    pub fn is_voter(&self, id: NodeId) -> bool {
+        self.voters.contains(&id) || self.voters_outgoing.contains(&id)
+    }
+
+    /// Whether `id` is a voter or a learner.
+    pub fn contains(&self, id: NodeId) -> bool {
+        self.is_voter(id) || self.learners.contains(&id)
+    }
+
+    /// Whether a change is half done (C_old,new).
+    pub fn is_joint(&self) -> bool {
+        !self.voters_outgoing.is_empty()
+    }
+}
+
+impl std::fmt::Display for ConfState {
+    /// `voters=(1 2 3)` with `&&(1 2 4)`-style outgoing half and `learners=(5)` when present.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn set(f: &mut std::fmt::Formatter<'_>, s: &BTreeSet<NodeId>) -> std::fmt::Result {
+            f.write_str("(")?;
+            for (i, id) in s.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(" ")?;
+                }
+                write!(f, "{id}")?;
+            }
+            f.write_str(")")
+        }
+        f.write_str("voters=")?;
+        set(f, &self.voters)?;
+        if self.is_joint() {
+            f.write_str("&&")?;
+            set(f, &self.voters_outgoing)?;
+        }
+        if !self.learners.is_empty() {
+            f.write_str(" learners=")?;
+            set(f, &self.learners)?;
+        }
+        Ok(())
     }
 }
 

@@ -5,7 +5,7 @@
 
 use detcd_scenarios::{FaultAction as Fault, FaultKind, RandomFaults, Scenario};
 use detcd_sim::rng::{stream, Component};
-use detcd_sim::{ClientTarget, FaultAction, FaultSchedule, PartitionShape, Target};
+use detcd_sim::{ClientTarget, FaultAction, FaultSchedule, MemberChange, PartitionShape, Target};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -20,6 +20,7 @@ fn rate_permille(rate: f64) -> u32 {
 /// The simulator's form of one scenario fault.
 pub fn translate(fault: &Fault, nodes: u64) -> Vec<FaultAction> {
     let partition = |shape| vec![FaultAction::Partition { shape }];
+    let member = |change| vec![FaultAction::Membership { change }];
     match fault {
         Fault::IsolateNode { node } => {
             partition(PartitionShape::Isolate { node: Target::Node(*node) })
@@ -73,6 +74,16 @@ pub fn translate(fault: &Fault, nodes: u64) -> Vec<FaultAction> {
             client: ClientTarget::LockHolder,
             duration_us: ms * 1_000,
         }],
+        Fault::AddLearner { node } => member(MemberChange::AddLearner { node: *node }),
+        Fault::AddVoter { node } => member(MemberChange::AddVoter { node: *node }),
+        Fault::AddVoters { nodes } => member(MemberChange::AddVoters { nodes: nodes.clone() }),
+        Fault::Promote { node } => member(MemberChange::Promote { node: *node }),
+        Fault::RemoveMember { node } => member(MemberChange::Remove { node: Target::Node(*node) }),
+        Fault::RemoveLeader => member(MemberChange::Remove { node: Target::Leader }),
+        Fault::ReplaceMember { remove, add } => {
+            let remove = if *remove == 0 { Target::Leader } else { Target::Node(*remove) };
+            member(MemberChange::Replace { remove, add: *add })
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use crate::nemesis;
 use crate::run::run;
 use crate::RunReport;
 use detcd_scenarios::{Expect, FaultAction as Fault, MixKind, Scenario, ScheduledFault};
-use detcd_sim::{ClientTarget, FaultAction, PartitionShape, Target};
+use detcd_sim::{ClientTarget, FaultAction, MemberChange, PartitionShape, Target};
 use std::collections::BTreeSet;
 
 /// What counts as "still failing".
@@ -114,6 +114,21 @@ fn scenario_fault(action: &FaultAction) -> Option<Fault> {
         }
         FaultAction::TransferLeader { to: Target::Node(n) } => Fault::TransferLeader { to: *n },
         FaultAction::TransferLeader { to: Target::Random } => Fault::TransferLeader { to: 0 },
+        FaultAction::Membership { change } => match change {
+            MemberChange::AddLearner { node } => Fault::AddLearner { node: *node },
+            MemberChange::AddVoter { node } => Fault::AddVoter { node: *node },
+            MemberChange::AddVoters { nodes } => Fault::AddVoters { nodes: nodes.clone() },
+            MemberChange::Promote { node } => Fault::Promote { node: *node },
+            MemberChange::Remove { node: Target::Node(n) } => Fault::RemoveMember { node: *n },
+            MemberChange::Remove { node: Target::Leader } => Fault::RemoveLeader,
+            MemberChange::Replace { remove: Target::Node(n), add } => {
+                Fault::ReplaceMember { remove: *n, add: *add }
+            }
+            MemberChange::Replace { remove: Target::Leader, add } => {
+                Fault::ReplaceMember { remove: 0, add: *add }
+            }
+            _ => return None,
+        },
         FaultAction::PauseClient { client, duration_us } => match client {
             ClientTarget::Client(c) => Fault::PauseClient { client: *c, ms: duration_us / 1_000 },
             ClientTarget::LockHolder => Fault::PauseLockHolder { ms: duration_us / 1_000 },

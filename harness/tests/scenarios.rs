@@ -61,3 +61,26 @@ fn a_request_open_at_the_drain_keeps_its_call_time() {
     let (report, _) = run(&scenario, 100_432);
     assert!(report.passed(&scenario.expect), "{}", report.failure_summary(&scenario.expect));
 }
+
+/// The negative control's control: the very scenario that splits the brain when
+/// membership changes skip the joint phase keeps Raft safety and linearizability
+/// with joint consensus (its added hosts may stay outside the cluster, so liveness
+/// is not asked of it).
+#[test]
+fn joint_consensus_prevents_the_single_step_split_brain() {
+    let mut scenario = detcd_scenarios::builtin("membership-single-step").expect("built-in");
+    for seed in 1..4 {
+        let (unsafe_run, _) = run(&scenario, seed);
+        assert!(unsafe_run.passed(&scenario.expect), "seed {seed}: not caught");
+    }
+    scenario.cluster.unsafe_single_step_membership = false;
+    for seed in 1..4 {
+        let (report, _) = run(&scenario, seed);
+        for check in &report.checks {
+            if check.name == "raft-safety" || check.name == "linearizability" {
+                let ok = check.verdict == detcd_harness::report::Verdict::Pass;
+                assert!(ok, "seed {seed}: {} failed: {}", check.name, check.evidence);
+            }
+        }
+    }
+}

@@ -155,6 +155,21 @@ pub struct ClusterSpec {
     pub fsync_us: [u64; 2],
     /// Take a state machine snapshot and compact the Raft log every this many entries.
     pub snapshot_entries: u64,
+    /// Spare hosts (ids `size + 1 ..= size + spares`) that membership faults add.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub spares: u64,
+    /// Membership changes skip the joint phase: UNSAFE when two voters change at once
+    /// (a negative control).
+    #[serde(skip_serializing_if = "is_false")]
+    pub unsafe_single_step_membership: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for ClusterSpec {
@@ -170,6 +185,8 @@ impl Default for ClusterSpec {
             lying_fsync: false,
             fsync_us: [100, 2_000],
             snapshot_entries: 200,
+            spares: 0,
+            unsafe_single_step_membership: false,
         }
     }
 }
@@ -421,6 +438,21 @@ pub enum FaultAction {
     PauseClient { client: u64, ms: u64 },
     /// Stop whichever client holds the lock now for `ms` milliseconds (lock workloads).
     PauseLockHolder { ms: u64 },
+    /// Ask the leader to add spare host `node` as a learner (it starts empty).
+    AddLearner { node: u64 },
+    /// Ask the leader to add spare host `node` as a voter.
+    AddVoter { node: u64 },
+    /// Ask the leader to add several spare hosts as voters in one change.
+    AddVoters { nodes: Vec<u64> },
+    /// Ask the leader to promote learner `node`.
+    Promote { node: u64 },
+    /// Ask the leader to remove member `node`.
+    RemoveMember { node: u64 },
+    /// Ask the leader to remove itself.
+    RemoveLeader,
+    /// Ask the leader to remove `remove` (0: the leader) and add spare `add` as a voter,
+    /// in one joint change.
+    ReplaceMember { remove: u64, add: u64 },
 }
 
 /// A fault at a fixed point of the safety phase.
@@ -628,12 +660,21 @@ impl Scenario {
     }
 
     fn validate_action(&self, action: &FaultAction) -> Result<(), String> {
-        let size = self.cluster.size;
+        // Spare hosts count: membership faults add them, then other faults may hit them.
+        let size = self.cluster.size + self.cluster.spares;
         let member = |node: u64| {
             if (1..=size).contains(&node) {
                 Ok(())
             } else {
                 Err(format!("node {node} is not a member (members are 1 to {size})"))
+            }
+        };
+        let spare = |node: u64| {
+            let (first, last) = (self.cluster.size + 1, size);
+            if (first..=last).contains(&node) {
+                Ok(())
+            } else {
+                Err(format!("node {node} is not a spare host (spares are {first} to {last})"))
             }
         };
         match action {
@@ -654,6 +695,15 @@ impl Scenario {
                 groups.iter().flatten().try_for_each(|n| member(*n))
             }
             FaultAction::TransferLeader { to } if *to != 0 => member(*to),
+            FaultAction::AddLearner { node } | FaultAction::AddVoter { node } => spare(*node),
+            FaultAction::AddVoters { nodes } => nodes.iter().try_for_each(|n| spare(*n)),
+            FaultAction::Promote { node } | FaultAction::RemoveMember { node } => member(*node),
+            FaultAction::ReplaceMember { remove, add } => {
+                if *remove != 0 {
+                    member(*remove)?;
+                }
+                spare(*add)
+            }
             FaultAction::Network { drop, duplicate, reorder } => {
                 for p in [drop, duplicate, reorder] {
                     if !(0.0..=1.0).contains(p) {

@@ -38,6 +38,9 @@ const LIBRARY: &[BuiltinScenario] = library![
     "lock-unfenced",
     "lock-fenced",
     "election",
+    "membership-churn",
+    "replace-member",
+    "membership-single-step",
 ];
 
 /// All built-in scenarios, parsed.

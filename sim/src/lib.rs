@@ -79,13 +79,13 @@ pub mod types_ext;
 pub mod world;
 
 pub use client::{ClientResult, Outcome};
-pub use nemesis::{FaultAction, FaultSchedule, PartitionShape, Target, TimedFault};
+pub use nemesis::{FaultAction, FaultSchedule, MemberChange, PartitionShape, Target, TimedFault};
 pub use options::{Banner, ClockOptions, DiskOptions, LatencyDist, NetworkOptions, WorldOptions};
 pub use pauses::ClientTarget;
 pub use safety::{Violation, ViolationKind};
 pub use step::StepCluster;
 pub use types_ext::ClientId;
 pub use world::{
-    DropReason, LivenessFailure, LivenessReport, MsgHead, NodeSetup, SimError, SimEvent, Stamped,
-    Stats, World, LIVENESS_CLIENT,
+    DropReason, LivenessFailure, LivenessReport, MembershipHook, MsgHead, NodeSetup, SimError,
+    SimEvent, Stamped, Stats, World, LIVENESS_CLIENT,
 };

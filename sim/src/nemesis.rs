@@ -143,6 +143,86 @@ pub enum FaultAction {
         client: ClientTarget,
         duration_us: u64,
     },
+    /// Ask the leader for a membership change (needs a membership hook).
+    Membership {
+        change: MemberChange,
+    },
+}
+
+/// A membership change the membership nemesis asks the leader for. Added ids are
+/// spare hosts; they start empty when the change is asked for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "change")]
+pub enum MemberChange {
+    AddLearner {
+        node: NodeId,
+    },
+    AddVoter {
+        node: NodeId,
+    },
+    /// Several voters in one change (two at once is what a single-step change without
+    /// a joint phase gets wrong).
+    AddVoters {
+        nodes: Vec<NodeId>,
+    },
+    Promote {
+        node: NodeId,
+    },
+    Remove {
+        node: Target,
+    },
+    /// Remove one member and add another voter in one joint change.
+    Replace {
+        remove: Target,
+        add: NodeId,
+    },
+}
+
+impl MemberChange {
+    /// The first host this change adds, if any.
+    pub fn added(&self) -> Option<NodeId> {
+        match self {
+            MemberChange::AddLearner { node } | MemberChange::AddVoter { node } => Some(*node),
+            MemberChange::AddVoters { nodes } => nodes.first().copied(),
+            MemberChange::Replace { add, .. } => Some(*add),
+            _ => None,
+        }
+    }
+
+    /// Every host this change adds.
+    pub fn added_all(&self) -> Vec<NodeId> {
+        match self {
+            MemberChange::AddVoters { nodes } => nodes.clone(),
+            other => other.added().into_iter().collect(),
+        }
+    }
+
+    /// The member this change removes, once its target is resolved to a node.
+    pub fn removed(&self) -> Option<NodeId> {
+        match self {
+            MemberChange::Remove { node: Target::Node(id) }
+            | MemberChange::Replace { remove: Target::Node(id), .. } => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for MemberChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = |t: &Target| match t {
+            Target::Node(id) => id.to_string(),
+            Target::Leader => "the leader".to_string(),
+            Target::Random => "a random member".to_string(),
+        };
+        match self {
+            MemberChange::AddLearner { node } => write!(f, "add learner {node}"),
+            MemberChange::AddVoter { node } => write!(f, "add voter {node}"),
+            MemberChange::AddVoters { nodes } => write!(f, "add voters {nodes:?}"),
+            MemberChange::Promote { node } => write!(f, "promote {node}"),
+            MemberChange::Remove { node } => write!(f, "remove {}", t(node)),
+            MemberChange::Replace { remove, add } => write!(f, "replace {} by {add}", t(remove)),
+        }
+    }
 }
 
 /// A fault at a point of true time (microseconds from the start of the run).

@@ -122,6 +122,10 @@ pub struct WorldOptions {
     /// the same with any value.
     #[serde(default)]
     pub event_log_max: usize,
+    /// Spare hosts after the initial cluster (ids `nodes + 1 ..= nodes + spares`): they
+    /// run nothing until a membership change adds them.
+    #[serde(default)]
+    pub spares: u64,
 }
 
 impl WorldOptions {
@@ -135,6 +139,7 @@ impl WorldOptions {
             check_raft_safety: true,
             events_max: 50_000_000,
             event_log_max: 0,
+            spares: 0,
         }
     }
 }

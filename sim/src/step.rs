@@ -105,6 +105,7 @@ impl<P: Process> StepCluster<P> {
         let setup = NodeSetup {
             id,
             voters: (1..=n).collect(),
+            joining: false,
             seed: id * 1_000 + m.incarnation,
             incarnation: m.incarnation,
         };

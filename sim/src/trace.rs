@@ -30,6 +30,10 @@ pub enum EventKind {
     FaultsCancelled = 22,
     Commit = 23,
     ClientPause = 24,
+    Membership = 25,
+    HostAdded = 26,
+    HostRemoved = 27,
+    ConfChange = 28,
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;

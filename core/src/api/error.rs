@@ -80,11 +80,17 @@ pub enum EtcdError {
     AuthNotEnabled,
     InvalidAuthMgmt,
     AuthOldRevision,
+    MemberExist,
+    PeerUrlExist,
+    MemberNotEnoughStarted,
+    MemberBadUrls,
+    Unhealthy,
+    TooManyLearners,
 }
 
 impl EtcdError {
     /// Every variant, for lookups by message.
-    pub const ALL: [EtcdError; 39] = [
+    pub const ALL: [EtcdError; 45] = [
         EtcdError::EmptyKey,
         EtcdError::KeyNotFound,
         EtcdError::ValueProvided,
@@ -124,6 +130,12 @@ impl EtcdError {
         EtcdError::AuthNotEnabled,
         EtcdError::InvalidAuthMgmt,
         EtcdError::AuthOldRevision,
+        EtcdError::MemberExist,
+        EtcdError::PeerUrlExist,
+        EtcdError::MemberNotEnoughStarted,
+        EtcdError::MemberBadUrls,
+        EtcdError::Unhealthy,
+        EtcdError::TooManyLearners,
     ];
 
     /// The gRPC status code etcd answers with.
@@ -132,15 +144,31 @@ impl EtcdError {
         match self {
             EmptyKey | KeyNotFound | ValueProvided | LeaseProvided | TooManyOps | DuplicateKey
             | RequestTooLarge | AuthFailed | UserEmpty | RoleEmpty | InvalidAuthMgmt
-            | AuthOldRevision => Code::InvalidArgument,
+            | AuthOldRevision | MemberBadUrls => Code::InvalidArgument,
             Compacted | FutureRev | LeaseTtlTooLarge => Code::OutOfRange,
             NoSpace | TooManyRequests => Code::ResourceExhausted,
             LeaseNotFound | MemberNotFound => Code::NotFound,
-            LeaseExists | NotLeader | RootRoleNotExist | MemberNotLearner | LearnerNotReady
-            | BadLeaderTransferee | RootUserNotExist | UserAlreadyExist | UserNotFound
-            | RoleAlreadyExist | RoleNotFound | RoleNotGranted | PermissionNotGranted
-            | AuthNotEnabled => Code::FailedPrecondition,
-            NoLeader | LeaderChanged | Timeout | NotSupportedForLearner => Code::Unavailable,
+            LeaseExists
+            | NotLeader
+            | RootRoleNotExist
+            | MemberNotLearner
+            | LearnerNotReady
+            | BadLeaderTransferee
+            | RootUserNotExist
+            | UserAlreadyExist
+            | UserNotFound
+            | RoleAlreadyExist
+            | RoleNotFound
+            | RoleNotGranted
+            | PermissionNotGranted
+            | AuthNotEnabled
+            | MemberExist
+            | PeerUrlExist
+            | MemberNotEnoughStarted
+            | TooManyLearners => Code::FailedPrecondition,
+            NoLeader | LeaderChanged | Timeout | NotSupportedForLearner | Unhealthy => {
+                Code::Unavailable
+            }
             InvalidAuthToken => Code::Unauthenticated,
             PermissionDenied => Code::PermissionDenied,
         }
@@ -191,6 +219,14 @@ impl EtcdError {
             AuthNotEnabled => "etcdserver: authentication is not enabled",
             InvalidAuthMgmt => "etcdserver: invalid auth management",
             AuthOldRevision => "etcdserver: revision of auth store is old",
+            MemberExist => "etcdserver: member ID already exist",
+            PeerUrlExist => "etcdserver: Peer URLs already exists",
+            MemberNotEnoughStarted => {
+                "etcdserver: re-configuration failed due to not enough started members"
+            }
+            MemberBadUrls => "etcdserver: given member URLs are invalid",
+            Unhealthy => "etcdserver: unhealthy cluster",
+            TooManyLearners => "etcdserver: too many learner members in cluster",
         }
     }
 

@@ -31,6 +31,11 @@ pub struct Config {
     pub append_bytes_max: usize,
     /// Most append messages in flight to one follower before waiting for acks.
     pub inflight_appends_max: usize,
+    /// UNSAFE, for a negative control only: a membership change goes straight from
+    /// C_old to C_new in one entry, without the joint phase. Changing two voters at
+    /// once that way lets disjoint majorities of C_old and C_new each elect a leader
+    /// and commit (split brain).
+    pub unsafe_single_step_conf_change: bool,
 }
 
 impl Config {
@@ -49,6 +54,7 @@ impl Config {
             append_entries_max: 4096,
             append_bytes_max: 1 << 20,
             inflight_appends_max: 256,
+            unsafe_single_step_conf_change: false,
         }
     }
 }

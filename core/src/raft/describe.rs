@@ -136,6 +136,7 @@ impl fmt::Display for RaftOutput {
                     None => f.write_str(" leader=-"),
                 }
             }
+            RaftOutput::ConfChanged { conf, index } => write!(f, "ConfChanged @{index} {conf}"),
         }
     }
 }

@@ -4,6 +4,7 @@
 use super::node::RaftNode;
 use super::output::{ProposeError, RaftOutput};
 use super::progress::Progress;
+use super::quorum::VoteResult;
 use super::{MessageBody, Role, RoleReason};
 use crate::types::{EntryKind, Index, NodeId, Term};
 use bytes::Bytes;
@@ -84,7 +85,7 @@ impl RaftNode {
         self.votes.insert(self.cfg.id, true);
         let (last_index, last_term) = (self.log.last_index(), self.log.last_term());
         let voters: Vec<NodeId> =
-            self.conf.voters.iter().copied().filter(|&v| v != self.cfg.id).collect();
+            self.conf.members().filter(|&v| v != self.cfg.id && self.is_voter(v)).collect();
         for v in voters {
             self.send(v, MessageBody::PreVote { last_index, last_term }, None);
         }
@@ -106,7 +107,7 @@ impl RaftNode {
         }
         let (last_index, last_term) = (self.log.last_index(), self.log.last_term());
         let voters: Vec<NodeId> =
-            self.conf.voters.iter().copied().filter(|&v| v != self.cfg.id).collect();
+            self.conf.members().filter(|&v| v != self.cfg.id && self.is_voter(v)).collect();
         for v in voters {
             self.send(v, MessageBody::Vote { last_index, last_term, transfer }, None);
         }
@@ -186,17 +187,11 @@ impl RaftNode {
 
     /// Wins or loses the current (pre-)election once a quorum decided.
     pub(super) fn tally_votes(&mut self, pre: bool) {
-        let q = self.quorum();
-        let granted = self.votes.iter().filter(|(id, &g)| g && self.is_voter(**id)).count();
-        let rejected = self.votes.iter().filter(|(id, &g)| !g && self.is_voter(**id)).count();
-        if granted >= q {
-            if pre {
-                self.become_candidate(false, RoleReason::PreVoteWon);
-            } else {
-                self.become_leader();
-            }
-        } else if rejected >= q {
-            self.become_follower(self.term, None, RoleReason::ElectionLost);
+        match self.conf.vote_result(&self.votes) {
+            VoteResult::Won if pre => self.become_candidate(false, RoleReason::PreVoteWon),
+            VoteResult::Won => self.become_leader(),
+            VoteResult::Lost => self.become_follower(self.term, None, RoleReason::ElectionLost),
+            VoteResult::Pending => {}
         }
     }
 
@@ -228,34 +223,18 @@ impl RaftNode {
     }
 
     fn quorum_recently_active(&self) -> bool {
-        let active = self
-            .conf
-            .voters
-            .iter()
-            .filter(|&&v| {
-                v == self.cfg.id || self.progress.get(&v).is_some_and(|p| p.recent_active)
-            })
-            .count();
-        active >= self.quorum()
+        self.conf.has_quorum(|v| {
+            v == self.cfg.id || self.progress.get(&v).is_some_and(|p| p.recent_active)
+        })
     }
 
     /// Lease reads: a quorum answered within the last election timeout of our ticks.
     pub(super) fn lease_valid(&self) -> bool {
         let since = self.now_ticks.saturating_sub(u64::from(self.cfg.election_ticks));
-        let heard = self
-            .conf
-            .voters
-            .iter()
-            .filter(|&&v| {
-                v == self.cfg.id
-                    || self
-                        .progress
-                        .get(&v)
-                        .and_then(|p| p.last_heard_tick)
-                        .is_some_and(|t| t >= since)
-            })
-            .count();
-        heard >= self.quorum()
+        self.conf.has_quorum(|v| {
+            v == self.cfg.id
+                || self.progress.get(&v).and_then(|p| p.last_heard_tick).is_some_and(|t| t >= since)
+        })
     }
 
     pub(super) fn handle_timeout_now(&mut self, from: NodeId) {

@@ -27,7 +27,10 @@ impl RaftNode {
             Role::Leader => {
                 assert_eq!(self.vote, Some(id), "node {id}: leader without a vote for itself");
                 assert_eq!(self.leader, Some(id), "node {id}: leader does not know it leads");
-                assert!(self.conf.voters.contains(&id), "node {id}: leader is not a voter");
+                assert!(
+                    self.conf.is_voter(id) || self.last_conf_index() > self.log.commit,
+                    "node {id}: leader is not a voter of a committed configuration"
+                );
                 for (p, pr) in &self.progress {
                     assert!(pr.matched <= last, "node {id}: match of {p} beyond last index");
                     assert!(

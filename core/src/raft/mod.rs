@@ -11,10 +11,13 @@
 //! - `log`: the in-memory log and its cursors;
 //! - `durability`: persist requests, acknowledgements and the stable index;
 //! - `snapshot`: compaction and InstallSnapshot;
+//! - `conf_change`: membership changes as joint-consensus log entries;
+//! - `quorum`: majorities of a (possibly joint) configuration;
 //! - `read_index`: ReadIndex, forwarded reads and lease reads;
 //! - `invariants`: the checks run after every input in debug builds;
 //! - `output`: [`RaftOutput`] with the ordering contract, and [`ProposeError`].
 
+mod conf_change;
 mod config;
 mod describe;
 mod durability;
@@ -25,10 +28,12 @@ mod msg;
 mod node;
 mod output;
 mod progress;
+mod quorum;
 mod read_index;
 mod replication;
 mod snapshot;
 
+pub use conf_change::{enter_joint, leave_joint, ConfChangeInvalid, ConfChangeOp, ConfEntry};
 pub use config::Config;
 pub use msg::{Message, MessageBody};
 pub use node::RaftNode;
@@ -69,6 +74,8 @@ pub enum RoleReason {
     CheckQuorumLost,
     /// It heard from the leader of its term.
     LeaderHeard,
+    /// As leader, a committed configuration no longer counts it as a voter.
+    Removed,
 }
 
 impl RoleReason {
@@ -85,6 +92,7 @@ impl RoleReason {
             RoleReason::HigherTerm => "higher term seen",
             RoleReason::CheckQuorumLost => "CheckQuorum lost",
             RoleReason::LeaderHeard => "heard the leader",
+            RoleReason::Removed => "removed from the configuration",
         }
     }
 }

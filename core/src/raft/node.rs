@@ -21,6 +21,7 @@
 //! Calls that only a buggy driver makes (acknowledging applies that were never handed
 //! out, compacting beyond the applied index) panic with a message.
 
+use super::conf_change::{enter_joint, leave_joint, ConfChangeOp, ConfEntry};
 use super::durability::Durability;
 use super::log::RaftLog;
 use super::output::{ProposeError, RaftOutput};
@@ -44,7 +45,13 @@ pub struct RaftNode {
     /// Why it took `role`.
     pub(super) role_reason: RoleReason,
     pub(super) leader: Option<NodeId>,
+    /// The configuration in force: the last entry of `conf_entries`, else `conf_base`.
     pub(super) conf: ConfState,
+    /// The configuration at the snapshot (or the initial one without a snapshot).
+    pub(super) conf_base: ConfState,
+    /// Configuration entries in the log above the snapshot, by index. Truncating the
+    /// log truncates this too, which undoes a configuration that did not survive.
+    pub(super) conf_entries: BTreeMap<Index, ConfState>,
     pub(super) log: RaftLog,
     /// The latest snapshot (taken here or installed from a leader), sent to followers
     /// that fell behind the log's first index.
@@ -94,10 +101,17 @@ impl RaftNode {
         );
         let (snap_index, snap_term) =
             durable.snapshot.as_ref().map_or((0, 0), |s| (s.meta.index, s.meta.term));
-        let conf = match &durable.snapshot {
+        let conf_base = match &durable.snapshot {
             Some(s) => s.meta.conf.clone(),
             None => ConfState::with_voters(config.initial_voters.iter().copied()),
         };
+        let conf_entries: BTreeMap<Index, ConfState> = durable
+            .entries
+            .iter()
+            .filter(|e| e.index > snap_index && e.kind == EntryKind::ConfChange)
+            .filter_map(|e| ConfEntry::decode(&e.data).map(|c| (e.index, c.conf)))
+            .collect();
+        let conf = conf_entries.values().next_back().unwrap_or(&conf_base).clone();
         let mut log = RaftLog::new(snap_index, snap_term, durable.entries);
         let hs = durable.hard_state;
         log.commit = hs.commit.clamp(snap_index, log.last_index());
@@ -111,6 +125,8 @@ impl RaftNode {
             role_reason: RoleReason::Started,
             leader: None,
             conf,
+            conf_base,
+            conf_entries,
             log,
             snapshot: durable.snapshot.clone(),
             dur: Durability::new(last, hs),
@@ -181,6 +197,58 @@ impl RaftNode {
         };
         self.finish();
         r
+    }
+
+    /// Leader: proposes a membership change, `ops` applied together in one joint phase
+    /// (see `conf_change`). `context` travels with the entry for the application. The
+    /// leader leaves the joint configuration by itself once the entry commits. Refused
+    /// while another change is under way (its entries uncommitted or the configuration
+    /// still joint) and before an entry of this leader's term committed.
+    pub fn propose_conf_change(
+        &mut self,
+        ops: &[ConfChangeOp],
+        context: Bytes,
+    ) -> Result<(), ProposeError> {
+        let r = self.propose_conf_change_inner(ops, context);
+        self.finish();
+        r
+    }
+
+    fn propose_conf_change_inner(
+        &mut self,
+        ops: &[ConfChangeOp],
+        context: Bytes,
+    ) -> Result<(), ProposeError> {
+        if self.role != Role::Leader {
+            return Err(match self.leader {
+                None => ProposeError::NoLeader,
+                Some(l) => ProposeError::NotLeader { leader: Some(l) },
+            });
+        }
+        if self.transfer.is_some() {
+            return Err(ProposeError::TransferInProgress);
+        }
+        if self.conf_change_pending() || self.log.term(self.log.commit) != Some(self.term) {
+            return Err(ProposeError::ConfChangePending);
+        }
+        let mut conf = enter_joint(&self.conf, ops).map_err(ProposeError::ConfChangeInvalid)?;
+        if self.cfg.unsafe_single_step_conf_change {
+            conf = leave_joint(&conf);
+        }
+        self.append_new(EntryKind::ConfChange, ConfEntry { conf, context }.encode());
+        Ok(())
+    }
+
+    /// Whether a membership change is under way: a configuration entry is not yet
+    /// committed, or the configuration is still joint.
+    pub fn conf_change_pending(&self) -> bool {
+        self.conf.is_joint() || self.last_conf_index() > self.log.commit
+    }
+
+    /// Index of the last configuration entry in the log (0 if there is none above the
+    /// snapshot).
+    pub(super) fn last_conf_index(&self) -> Index {
+        self.conf_entries.keys().next_back().copied().unwrap_or(0)
     }
 
     /// Asks for a linearizable read index for request `ctx`. The answer comes later as
@@ -262,8 +330,70 @@ impl RaftNode {
         self.log.entry(index)
     }
 
+    /// The configuration in force: the newest in the log, committed or not.
     pub fn conf(&self) -> &ConfState {
         &self.conf
+    }
+
+    /// The configuration in force at `index` (at or above the snapshot's index).
+    pub(super) fn conf_at(&self, index: Index) -> ConfState {
+        self.conf_entries.range(..=index).next_back().map_or(&self.conf_base, |(_, c)| c).clone()
+    }
+
+    /// Records the configuration entries among `entries` (now in the log).
+    pub(super) fn note_conf_entries(&mut self, entries: &[Entry]) {
+        for e in entries.iter().filter(|e| e.kind == EntryKind::ConfChange) {
+            if let Some(c) = ConfEntry::decode(&e.data) {
+                self.conf_entries.insert(e.index, c.conf);
+            }
+        }
+    }
+
+    /// The log was cut at `from`: its configuration entries there and above are gone.
+    pub(super) fn forget_conf_entries_from(&mut self, from: Index) {
+        self.conf_entries.split_off(&from);
+    }
+
+    /// Puts the configuration derived from the log in force, announcing a change. A
+    /// leader starts tracking new members and stops tracking removed ones.
+    pub(super) fn refresh_conf(&mut self) {
+        let now = self.conf_entries.values().next_back().unwrap_or(&self.conf_base);
+        if *now == self.conf {
+            return;
+        }
+        self.conf = now.clone();
+        if self.role == Role::Leader {
+            let me = self.cfg.id;
+            let conf = &self.conf;
+            self.progress.retain(|&id, _| conf.contains(id));
+            let next = self.log.last_index() + 1;
+            let added: Vec<NodeId> =
+                conf.members().filter(|&m| m != me && !self.progress.contains_key(&m)).collect();
+            for id in added {
+                self.progress.insert(id, Progress::new(next));
+            }
+            self.broadcast_pending = true;
+        }
+        let index = self.last_conf_index().max(self.log.snap_index());
+        self.out.push(RaftOutput::ConfChanged { conf: self.conf.clone(), index });
+    }
+
+    /// Leader, after the commit index moved: a committed enter entry is followed by
+    /// the leave entry, and a leader the committed configuration removed steps down
+    /// (thesis §4.2.2: it managed the cluster until C_new committed, not counting itself).
+    pub(super) fn after_commit_conf(&mut self) {
+        if self.role != Role::Leader || self.log.commit < self.last_conf_index() {
+            return;
+        }
+        if self.conf.is_joint() {
+            let conf = leave_joint(&self.conf);
+            self.append_new(
+                EntryKind::ConfChange,
+                ConfEntry { conf, context: Bytes::new() }.encode(),
+            );
+        } else if !self.conf.is_voter(self.cfg.id) {
+            self.become_follower(self.term, None, RoleReason::Removed);
+        }
     }
 
     pub fn id(&self) -> NodeId {
@@ -275,8 +405,38 @@ impl RaftNode {
         &self.cfg
     }
 
+    /// Leader: whether member `id` answered within the last election timeout (the
+    /// leader counts itself). False on other roles.
+    pub fn recently_active(&self, id: NodeId) -> bool {
+        if self.role != Role::Leader {
+            return false;
+        }
+        if id == self.cfg.id {
+            return true;
+        }
+        let since = self.now_ticks.saturating_sub(u64::from(self.cfg.election_ticks));
+        self.progress.get(&id).and_then(|p| p.last_heard_tick).is_some_and(|t| t >= since)
+    }
+
+    /// Leader: the highest index known to match member `id`'s log.
+    pub fn matched(&self, id: NodeId) -> Option<Index> {
+        if self.role != Role::Leader {
+            return None;
+        }
+        if id == self.cfg.id {
+            return Some(self.dur.stable);
+        }
+        self.progress.get(&id).map(|p| p.matched)
+    }
+
     fn step_inner(&mut self, msg: Message) {
-        if msg.to != self.cfg.id || msg.from == self.cfg.id || !self.is_member(msg.from) {
+        // A node that knows no configuration yet (one joining a running cluster)
+        // hears anyone: its configuration arrives with the leader's log or snapshot.
+        let joining = self.conf.voters.is_empty();
+        if msg.to != self.cfg.id
+            || msg.from == self.cfg.id
+            || !(joining || self.is_member(msg.from))
+        {
             return;
         }
         if msg.term > self.term {
@@ -375,15 +535,12 @@ impl RaftNode {
     }
 
     pub(super) fn is_member(&self, id: NodeId) -> bool {
-        self.conf.voters.contains(&id) || self.conf.learners.contains(&id)
+        self.conf.contains(id)
     }
 
+    /// Whether `id` votes in the configuration in force (either half while joint).
     pub(super) fn is_voter(&self, id: NodeId) -> bool {
-        self.conf.voters.contains(&id)
-    }
-
-    pub(super) fn quorum(&self) -> usize {
-        self.conf.voters.len() / 2 + 1
+        self.conf.is_voter(id)
     }
 
     pub(super) fn hard_state(&self) -> HardState {
@@ -417,9 +574,13 @@ impl RaftNode {
     /// Leader: appends a new entry of the current term.
     pub(super) fn append_new(&mut self, kind: EntryKind, data: Bytes) {
         let entry = Entry { term: self.term, index: self.log.last_index() + 1, kind, data };
+        if kind == EntryKind::ConfChange {
+            self.note_conf_entries(std::slice::from_ref(&entry));
+        }
         self.log.push(entry);
+        self.refresh_conf();
         self.broadcast_pending = true;
-        if self.conf.voters.len() == 1 {
+        if self.conf.is_sole_voter(self.cfg.id) {
             // Alone: nothing to wait for but our own disk.
             self.maybe_commit();
         }

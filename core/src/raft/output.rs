@@ -1,8 +1,9 @@
 //! What a [`RaftNode`](super::RaftNode) asks its driver to do, and the typed errors of
 //! its client-facing calls.
 
+use super::ConfChangeInvalid;
 use super::{Message, Role};
-use crate::types::{Entry, Index, NodeId, PersistOp, Snapshot, SyncId, Term};
+use crate::types::{ConfState, Entry, Index, NodeId, PersistOp, Snapshot, SyncId, Term};
 
 /// One effect of a Raft node, drained with `RaftNode::drain` and carried out in order.
 ///
@@ -42,6 +43,10 @@ pub enum RaftOutput {
     ReadFailed { ctx: u64, error: ProposeError },
     /// The role, term or known leader changed.
     RoleChanged { role: Role, term: Term, leader: Option<NodeId> },
+    /// The configuration in force changed: a configuration entry at `index` was
+    /// appended (or one was truncated away, or a snapshot installed). It is not
+    /// necessarily committed; committed ones also reach the application in `Apply`.
+    ConfChanged { conf: ConfState, index: Index },
 }
 
 /// Why a proposal, read or transfer was refused. All of these are normal in a cluster
@@ -56,6 +61,11 @@ pub enum ProposeError {
     TransferInProgress,
     /// The named node is not a voter of the current configuration.
     NotVoter { id: NodeId },
+    /// A membership change is under way (or this leader has not yet committed an
+    /// entry of its term); one change at a time.
+    ConfChangePending,
+    /// The membership change does not fit the current configuration.
+    ConfChangeInvalid(ConfChangeInvalid),
 }
 
 impl std::fmt::Display for ProposeError {
@@ -66,6 +76,8 @@ impl std::fmt::Display for ProposeError {
             ProposeError::NotLeader { leader: None } => write!(f, "not leader"),
             ProposeError::TransferInProgress => write!(f, "leader transfer in progress"),
             ProposeError::NotVoter { id } => write!(f, "{id} is not a voter"),
+            ProposeError::ConfChangePending => write!(f, "a membership change is under way"),
+            ProposeError::ConfChangeInvalid(why) => write!(f, "invalid membership change: {why}"),
         }
     }
 }

@@ -89,7 +89,7 @@ impl RaftNode {
             return;
         }
         let index = self.log.commit;
-        if self.conf.voters.len() == 1 || (self.cfg.lease_reads && self.lease_valid()) {
+        if self.conf.is_sole_voter(self.cfg.id) || (self.cfg.lease_reads && self.lease_valid()) {
             self.release_read(from, ctx, index);
             return;
         }
@@ -125,10 +125,8 @@ impl RaftNode {
             }
             r.acks.insert(from);
         }
-        let q = self.quorum();
         while let Some(front) = self.reads.pending.front() {
-            let confirmed = front.acks.iter().filter(|v| self.conf.voters.contains(v)).count();
-            if confirmed < q {
+            if !self.conf.has_quorum(|v| front.acks.contains(&v)) {
                 break;
             }
             let Some(r) = self.reads.pending.pop_front() else { break };

@@ -2,6 +2,7 @@
 //! the follower's consistency check with fast backtracking hints, heartbeats, and the
 //! commit rule that counts only entries of the current term (§5.4.2, Figure 8).
 
+use super::conf_change::ConfEntry;
 use super::node::RaftNode;
 use super::progress::{Progress, ProgressState};
 use super::{MessageBody, Role};
@@ -89,23 +90,18 @@ impl RaftNode {
             return;
         }
         let mut m = std::mem::take(&mut self.scratch);
-        m.clear();
-        for &v in &self.conf.voters {
-            let matched = if v == self.cfg.id {
-                self.dur.stable
-            } else {
-                self.progress.get(&v).map_or(0, |p| p.matched)
-            };
-            m.push(matched);
-        }
-        m.sort_unstable_by(|a, b| b.cmp(a));
-        let q = self.quorum();
-        let candidate = m.get(q - 1).copied().unwrap_or(0);
+        let (me, stable) = (self.cfg.id, self.dur.stable);
+        let progress = &self.progress;
+        let candidate = self.conf.committed_index(
+            |v| if v == me { stable } else { progress.get(&v).map_or(0, |p| p.matched) },
+            &mut m,
+        );
         self.scratch = m;
         if candidate > self.log.commit && self.log.term(candidate) == Some(self.term) {
             self.log.commit = candidate;
             self.broadcast_pending = true;
             self.on_commit_in_term();
+            self.after_commit_conf();
         }
     }
 
@@ -141,8 +137,16 @@ impl RaftNode {
             return;
         }
         let last_new = prev_index + entries.len() as u64;
-        if let Some(cut) = self.log.merge(entries) {
+        let has_conf = entries.iter().any(|e| e.kind == EntryKind::ConfChange);
+        let conf_entries = if has_conf { entries.clone() } else { Vec::new() };
+        let cut = self.log.merge(entries);
+        if let Some(cut) = cut {
             self.dur.clamp(cut - 1);
+            self.forget_conf_entries_from(cut);
+        }
+        if has_conf || cut.is_some() {
+            self.note_conf_entries(&conf_entries);
+            self.refresh_conf();
         }
         let new_commit = commit.min(last_new);
         if new_commit > self.log.commit {
@@ -165,6 +169,9 @@ impl RaftNode {
         for (i, e) in entries.iter().enumerate() {
             let Some(want) = prev_index.checked_add(i as u64 + 1) else { return false };
             if e.index != want || e.term < term || e.term > self.term {
+                return false;
+            }
+            if e.kind == EntryKind::ConfChange && ConfEntry::decode(&e.data).is_none() {
                 return false;
             }
             term = e.term;

@@ -21,8 +21,10 @@ impl RaftNode {
         );
         let term = self.log.term(index).expect("an applied entry above the snapshot is in the log");
         snapshot.meta.term = term;
-        snapshot.meta.conf = self.conf.clone();
+        snapshot.meta.conf = self.conf_at(index);
         self.log.compact(index, term);
+        self.conf_base = snapshot.meta.conf.clone();
+        self.conf_entries = self.conf_entries.split_off(&(index + 1));
         self.dur.snapshot = Some(snapshot.clone());
         self.snapshot = Some(snapshot);
         self.flush_persist();
@@ -71,7 +73,9 @@ impl RaftNode {
             } else {
                 self.log.restore(index, term);
                 self.dur.clamp(index);
-                self.conf = snapshot.meta.conf.clone();
+                self.conf_base = snapshot.meta.conf.clone();
+                self.conf_entries.clear();
+                self.refresh_conf();
                 self.app_applied = index;
                 self.dur.snapshot = Some(snapshot.clone());
                 self.snapshot = Some(snapshot.clone());

@@ -1,6 +1,7 @@
 //! How an etcd server node is set up: its Raft settings, its identity in the cluster
 //! and the limits it enforces on clients. Limits carry their unit last.
 
+use super::members::Member;
 use crate::raft;
 
 /// etcd's `--max-request-bytes` default: 1.5 MiB.
@@ -60,6 +61,10 @@ pub struct Config {
     /// New proposals are refused with `too many requests` while the commit index is
     /// more than this many entries ahead of the applied index, as etcd does.
     pub apply_gap_entries_max: u64,
+    /// The initial cluster (etcd's `--initial-cluster`): the member list until the
+    /// first membership change applies. Empty: the initial voters, without names or
+    /// URLs. A member joining a running cluster is given the same list as the others.
+    pub initial_members: Vec<Member>,
 }
 
 impl Config {
@@ -83,12 +88,22 @@ impl Config {
             snapshot_entries: 10_000,
             pending_requests_max: PENDING_REQUESTS_MAX_DEFAULT,
             apply_gap_entries_max: APPLY_GAP_ENTRIES_MAX_DEFAULT,
+            initial_members: Vec::new(),
         }
     }
 
     /// This member's id.
     pub fn member_id(&self) -> u64 {
         self.raft.id
+    }
+
+    /// The initial member list: `initial_members`, or the initial voters.
+    pub fn initial_member_list(&self) -> Vec<Member> {
+        if !self.initial_members.is_empty() {
+            return self.initial_members.clone();
+        }
+        let voters = self.raft.initial_voters.iter();
+        voters.map(|&id| Member { id, ..Member::default() }).collect()
     }
 
     /// The shortest TTL a lease is granted, in whole seconds (never below 1).

@@ -13,11 +13,13 @@
 //! - `pending`: requests accepted and not yet answered, with deadlines;
 //! - `state`: the replicated store and lease table, applying and serving;
 //! - `watches`: routing watch responses to the client streams of this member;
+//! - `members`: the replicated member list and etcd's reconfiguration checks;
 //! - `auth`: [`AuthStore`], users, roles, permissions and tokens, and the checks;
 //! - `node`: [`EtcdNode`], the Raft pump and the `Process` impl.
 
 mod auth;
 mod config;
+mod members;
 mod node;
 mod pending;
 mod proposal;
@@ -30,6 +32,9 @@ pub use auth::{AuthStore, Credential, ROOT, TOKENS_MAX};
 pub use config::{
     Config, APPLY_GAP_ENTRIES_MAX_DEFAULT, LEASE_TTL_MAX_SECS, PENDING_REQUESTS_MAX_DEFAULT,
     REQUEST_BYTES_MAX_DEFAULT, TXN_OPS_MAX_DEFAULT,
+};
+pub use members::{
+    derive_member_id, Member, MemberOp, MembersResponse, LEARNERS_MAX, LEARNER_READY_PER_MILLE,
 };
 pub use node::EtcdNode;
 pub use proposal::{Op, Proposal, ProposalId};

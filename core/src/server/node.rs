@@ -45,6 +45,9 @@
 //! per keep-alive, about the heartbeat round a ReadIndex would cost anyway.
 
 use super::config::Config;
+use super::members::{
+    check as check_member_op, derive_member_id, ClusterView, Member, MemberOp, MembersResponse,
+};
 use super::pending::{Pending, Read};
 use super::proposal::{Op, Proposal, ProposalId};
 use super::request::{MoveLeaderResponse, Request, Response, StatusResponse};
@@ -55,7 +58,9 @@ use crate::api::{EtcdError, RequestOp, TxnRequest, WatchResponse};
 use crate::lease::{Lessor, LessorConfig};
 use crate::mvcc::Store;
 use crate::process::{Effect, Process, RestoreError};
-use crate::raft::{Message, ProposeError, RaftNode, RaftOutput, Role, Status};
+use crate::raft::{
+    ConfChangeOp, ConfEntry, Message, ProposeError, RaftNode, RaftOutput, Role, Status,
+};
 use crate::types::{
     DurableState, Entry, EntryKind, Index, NodeId, RequestId, Snapshot, SnapshotMeta, SyncId, Term,
 };
@@ -112,7 +117,7 @@ impl EtcdNode {
         let raft = RaftNode::new(cfg.raft.clone(), durable);
         let status = raft.status();
         let mut node = EtcdNode {
-            app: AppState::new(lessor_config(&cfg)),
+            app: AppState::new(lessor_config(&cfg)).with_initial_members(cfg.initial_member_list()),
             watches: Watches::default(),
             pending: Pending::default(),
             out: Vec::new(),
@@ -314,7 +319,112 @@ impl EtcdNode {
                 self.respond(id, Response::Status(status));
             }
             Request::MoveLeader { target } => self.move_leader(id, target),
+            Request::MemberList => {
+                let members = self.app.member_list();
+                let r = MembersResponse { members, ..MembersResponse::default() };
+                self.respond(id, Response::Members(r));
+            }
+            Request::MemberAdd { peer_urls, is_learner, id: member_id } => {
+                let unique = (self.incarnation << 32) ^ (self.next_seq + 1);
+                let new_id = member_id
+                    .unwrap_or_else(|| derive_member_id(&peer_urls, self.cfg.cluster_id, unique));
+                let member = Member { id: new_id, peer_urls, is_learner, ..Member::default() };
+                let step = if is_learner {
+                    ConfChangeOp::AddLearner(new_id)
+                } else {
+                    ConfChangeOp::AddVoter(new_id)
+                };
+                self.change_members(id, MemberOp::Add(member), Some(step), c);
+            }
+            Request::MemberRemove { id: m } => {
+                self.change_members(id, MemberOp::Remove(m), Some(ConfChangeOp::Remove(m)), c)
+            }
+            Request::MemberPromote { id: m } => {
+                self.change_members(id, MemberOp::Promote(m), Some(ConfChangeOp::Promote(m)), c)
+            }
+            Request::MemberUpdate { id: m, peer_urls } => {
+                self.change_members(id, MemberOp::Update { id: m, peer_urls }, None, c)
+            }
         }
+    }
+
+    /// A membership request: checked as etcd does against the list and the leader's
+    /// view of the cluster, then proposed; a change of Raft's configuration (`step`)
+    /// goes as a configuration entry carrying the operation, an update as a normal
+    /// entry. Only the leader knows who is started and caught up, so others refuse
+    /// with `not leader` (the client retries at the leader).
+    fn change_members(
+        &mut self,
+        id: RequestId,
+        op: MemberOp,
+        step: Option<ConfChangeOp>,
+        caller: Option<crate::api::AuthInfo>,
+    ) {
+        if self.pending.len() >= self.cfg.pending_requests_max {
+            self.respond(id, Response::Err(EtcdError::TooManyRequests));
+            return;
+        }
+        if let Err(e) = self.check_membership(&op, step.is_some()) {
+            self.respond(id, Response::Err(e));
+            return;
+        }
+        let Some(step) = step else {
+            self.propose(id, Op::Member(op), caller);
+            return;
+        };
+        let pid = self.next_proposal_id();
+        let context = Proposal { id: Some(pid), op: Op::Member(op.clone()), caller }.encode();
+        match self.raft.propose_conf_change(&[step], context) {
+            Ok(()) => {
+                let deadline = self.deadline();
+                self.pending.add_proposal(id, pid, Op::Member(op), deadline);
+            }
+            Err(e) => self.respond(id, Response::Err(propose_error(e))),
+        }
+    }
+
+    /// etcd's refusals of a membership request on this member, as of now.
+    fn check_membership(&self, op: &MemberOp, reconfigures: bool) -> Result<(), EtcdError> {
+        if self.role != Role::Leader {
+            return Err(if self.leader.is_some() {
+                EtcdError::NotLeader
+            } else {
+                EtcdError::NoLeader
+            });
+        }
+        if reconfigures && self.raft.conf_change_pending() {
+            return Err(EtcdError::Unhealthy);
+        }
+        let members = self.app.member_list();
+        let raft = &self.raft;
+        let view = ClusterView {
+            active: &|m| raft.recently_active(m),
+            leader_last: raft.status().last_index,
+            matched: &|m| raft.matched(m),
+        };
+        check_member_op(op, &members, &view)
+    }
+
+    /// An operator's membership change with no client waiting (the simulator's
+    /// membership nemesis): checked like a request, then `steps` go to Raft as one
+    /// joint change carrying `op` (several steps, e.g. a replace, are allowed here).
+    /// The member list changes when it applies.
+    pub fn change_membership(
+        &mut self,
+        op: MemberOp,
+        steps: &[ConfChangeOp],
+    ) -> Result<(), EtcdError> {
+        let r = self.check_membership(&op, true).and_then(|()| {
+            let context = Proposal { id: None, op: Op::Member(op), caller: None }.encode();
+            self.raft.propose_conf_change(steps, context).map_err(propose_error)
+        });
+        self.pump();
+        r
+    }
+
+    /// The member list as applied here.
+    pub fn members(&self) -> Vec<Member> {
+        self.app.member_list()
     }
 
     fn next_proposal_id(&mut self) -> ProposalId {
@@ -469,14 +579,17 @@ impl EtcdNode {
                 }
             }
             RaftOutput::RoleChanged { role, term, leader } => self.role_changed(role, term, leader),
+            RaftOutput::ConfChanged { .. } => {}
         }
     }
 
     fn apply_entries(&mut self, entries: Vec<Entry>) {
         for entry in entries {
             assert_eq!(entry.index, self.applied + 1, "entries must apply in order without gaps");
-            if entry.kind == EntryKind::Normal {
-                self.apply_entry(&entry);
+            match entry.kind {
+                EntryKind::Normal => self.apply_entry(&entry),
+                EntryKind::ConfChange => self.apply_conf_entry(&entry),
+                EntryKind::Noop => {}
             }
             self.applied = entry.index;
             if self.promote_pending && entry.term == self.term && self.role == Role::Leader {
@@ -490,13 +603,28 @@ impl EtcdNode {
         self.maybe_snapshot();
     }
 
+    /// A configuration entry: Raft already runs with its configuration; the member
+    /// list changes now, by the operation in its context. The entry that leaves a
+    /// joint configuration has no context.
+    fn apply_conf_entry(&mut self, entry: &Entry) {
+        let Some(conf) = ConfEntry::decode(&entry.data) else { return };
+        if conf.context.is_empty() {
+            return;
+        }
+        self.apply_payload(entry.index, &conf.context);
+    }
+
     fn apply_entry(&mut self, entry: &Entry) {
+        self.apply_payload(entry.index, &entry.data);
+    }
+
+    fn apply_payload(&mut self, index: Index, data: &[u8]) {
         // Every replica skips a payload it cannot read, alike.
-        let Ok(proposal) = Proposal::decode(&entry.data) else { return };
+        let Ok(proposal) = Proposal::decode(data) else { return };
         if proposal.id.is_some_and(|pid| !self.app.first_application(pid)) {
             return;
         }
-        let at = ApplyAt { now_ticks: self.now_ticks, index: entry.index };
+        let at = ApplyAt { now_ticks: self.now_ticks, index };
         let response = self.app.apply(&proposal.op, at, proposal.caller.as_ref());
         let (Some(pid), Some(response)) = (proposal.id, response) else { return };
         if pid.origin != self.cfg.member_id() || pid.incarnation != self.incarnation {
@@ -542,7 +670,8 @@ impl EtcdNode {
             _ => AppState::from_snapshot(&snapshot.data, lessor_config(&self.cfg), self.now_ticks)
                 // Only a peer running this code made it: a bug, not a disk's damage.
                 .unwrap_or_else(|e| panic!("snapshot image at index {index} does not decode: {e}")),
-        };
+        }
+        .with_initial_members(self.cfg.initial_member_list());
         self.applied = snapshot.meta.index;
         self.snapshot_index = snapshot.meta.index;
         self.watches.sync(&self.app.store, &mut self.watch_out);
@@ -678,6 +807,8 @@ fn propose_error(e: ProposeError) -> EtcdError {
         ProposeError::NoLeader | ProposeError::TransferInProgress => EtcdError::NoLeader,
         ProposeError::NotLeader { .. } => EtcdError::NotLeader,
         ProposeError::NotVoter { .. } => EtcdError::BadLeaderTransferee,
+        ProposeError::ConfChangePending => EtcdError::Unhealthy,
+        ProposeError::ConfChangeInvalid(_) => EtcdError::MemberNotFound,
     }
 }
 
@@ -731,6 +862,10 @@ impl Process for EtcdNode {
 
     fn entry(&self, index: Index) -> Option<&Entry> {
         self.raft.entry(index)
+    }
+
+    fn membership(&self) -> Option<(&crate::types::ConfState, bool)> {
+        Some((self.raft.conf(), self.raft.conf_change_pending()))
     }
 
     fn state_hash(&self) -> u64 {

@@ -9,6 +9,7 @@
 //! applied after it never matches a request of the new process; the applying member
 //! also compares the operation itself before answering.
 
+use super::members::MemberOp;
 use crate::api::{
     AuthInfo, AuthRequest, CompactionRequest, DeleteRangeRequest, LeaseCheckpointRequest,
     LeaseGrantRequest, LeaseKeepAliveRequest, LeaseRevokeRequest, PutRequest, TxnRequest,
@@ -44,6 +45,9 @@ pub enum Op {
     LeaseKeepAlive(LeaseKeepAliveRequest),
     /// An Auth RPC (user, role and permission changes, enabling, tokens).
     Auth(AuthRequest),
+    /// A change of the member list. Add, remove and promote ride in the context of a
+    /// Raft configuration entry; an update is a normal entry.
+    Member(MemberOp),
 }
 
 /// One log entry's payload.

@@ -7,6 +7,7 @@
 //! `canceled == true` closes it.
 
 use super::auth::Credential;
+use super::members::MembersResponse;
 use crate::api::{
     AuthRequest, AuthResponse, CompactionRequest, CompactionResponse, DeleteRangeRequest,
     DeleteRangeResponse, EtcdError, LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest,
@@ -66,6 +67,28 @@ pub enum Request {
     },
     /// An Auth RPC; replicated through the log.
     Auth(AuthRequest),
+    /// Cluster.MemberAdd. `id` is the new member's id when the caller chose one;
+    /// otherwise it is derived from the URLs, the cluster and the proposal.
+    MemberAdd {
+        peer_urls: Vec<String>,
+        is_learner: bool,
+        id: Option<NodeId>,
+    },
+    /// Cluster.MemberRemove.
+    MemberRemove {
+        id: NodeId,
+    },
+    /// Cluster.MemberUpdate: new peer URLs.
+    MemberUpdate {
+        id: NodeId,
+        peer_urls: Vec<String>,
+    },
+    /// Cluster.MemberPromote: a learner that caught up becomes a voter.
+    MemberPromote {
+        id: NodeId,
+    },
+    /// Cluster.MemberList, from this member's applied state.
+    MemberList,
     /// `request` sent with a token or a certificate user. With auth enabled, a request
     /// without one is checked as from nobody (`user name is empty`).
     As {
@@ -95,6 +118,11 @@ impl Request {
             Request::Status => "status",
             Request::MoveLeader { .. } => "move_leader",
             Request::Auth(_) => "auth",
+            Request::MemberAdd { .. } => "member_add",
+            Request::MemberRemove { .. } => "member_remove",
+            Request::MemberUpdate { .. } => "member_update",
+            Request::MemberPromote { .. } => "member_promote",
+            Request::MemberList => "member_list",
             Request::As { request, .. } => request.kind(),
         }
     }
@@ -146,6 +174,7 @@ pub enum Response {
     Status(StatusResponse),
     MoveLeader(MoveLeaderResponse),
     Auth(AuthResponse),
+    Members(MembersResponse),
     Err(EtcdError),
 }
 
@@ -183,6 +212,7 @@ impl Response {
             Response::Status(r) => &mut r.header,
             Response::MoveLeader(r) => &mut r.header,
             Response::Auth(r) => &mut r.header,
+            Response::Members(r) => &mut r.header,
             Response::Err(_) => return,
         };
         header.cluster_id = cluster_id;

@@ -4,6 +4,7 @@
 //! compared by.
 
 use super::auth::AuthStore;
+use super::members::{Member, Members};
 use super::pending::Read;
 use super::proposal::{Op, ProposalId};
 use super::request::Response;
@@ -24,6 +25,11 @@ pub struct AppState {
     pub store: Store,
     pub lessor: Lessor,
     pub auth: AuthStore,
+    /// The member list.
+    pub members: Members,
+    /// The configured initial cluster: the member list until a change applies. Not
+    /// replicated; the node sets it (`with_initial_members`).
+    initial_members: Vec<Member>,
     lessor_config: LessorConfig,
     /// Per proposing member and incarnation, the highest proposal sequence number
     /// applied. A proposal can reach the log twice (a forwarded proposal duplicated or
@@ -44,6 +50,9 @@ struct Image {
     /// Left out while auth was never used, so such images are as they were.
     #[serde(default, skip_serializing_if = "AuthStore::is_empty")]
     auth: AuthStore,
+    /// Left out while no membership change applied, so such images are as they were.
+    #[serde(default, skip_serializing_if = "Members::is_initial")]
+    members: Members,
 }
 
 /// The local moment an entry applies at: this member's tick and the entry's index.
@@ -59,9 +68,22 @@ impl AppState {
             store: Store::new(),
             lessor: Lessor::new(lessor),
             auth: AuthStore::default(),
+            members: Members::default(),
+            initial_members: Vec::new(),
             lessor_config: lessor,
             applied_seqs: BTreeMap::new(),
         }
+    }
+
+    /// Sets the configured initial cluster.
+    pub fn with_initial_members(mut self, initial: Vec<Member>) -> AppState {
+        self.initial_members = initial;
+        self
+    }
+
+    /// The member list as applied here.
+    pub fn member_list(&self) -> Vec<Member> {
+        self.members.list(&self.initial_members)
     }
 
     /// Whether proposal `id` applies now: true the first time, false for a copy or for
@@ -91,6 +113,8 @@ impl AppState {
             store: image.store,
             lessor: Lessor::from_table(image.leases, lessor, now_ticks),
             auth: image.auth,
+            members: image.members,
+            initial_members: Vec::new(),
             lessor_config: lessor,
             applied_seqs: image.applied_seqs,
         })
@@ -103,6 +127,7 @@ impl AppState {
             leases: self.lessor.table().clone(),
             applied_seqs: self.applied_seqs.clone(),
             auth: self.auth.clone(),
+            members: self.members.clone(),
         };
         let mut buf = Vec::new();
         ciborium::into_writer(&image, &mut buf).expect("a state image always serializes");
@@ -217,6 +242,10 @@ impl AppState {
                 Ok(body) => Response::Auth(AuthResponse { body, ..AuthResponse::default() }),
                 Err(e) => Response::Err(e),
             },
+            Op::Member(m) => match self.members.apply(&self.initial_members, m) {
+                Ok(r) => Response::Members(r),
+                Err(e) => Response::Err(e),
+            },
         };
         Some(response)
     }
@@ -243,7 +272,8 @@ impl AppState {
             | Op::LeaseExpire(_)
             | Op::LeaseCheckpoint(_)
             | Op::LeaseKeepAlive(_)
-            | Op::Auth(_) => Ok(()),
+            | Op::Auth(_)
+            | Op::Member(_) => Ok(()),
         }
     }
 

@@ -56,6 +56,7 @@ fn describe_op(op: &Op) -> String {
         Op::LeaseCheckpoint(_) => "a lease checkpoint".to_string(),
         Op::LeaseKeepAlive(_) => "a lease keep-alive".to_string(),
         Op::Auth(_) => "an auth change".to_string(),
+        Op::Member(_) => "a membership change".to_string(),
     }
 }
 

@@ -22,7 +22,9 @@ use detcd_core::raft;
 use detcd_core::server::{self, EtcdNode, Request, Response};
 use detcd_scenarios::{LockSpec, Scenario};
 use detcd_sim::rng::{stream, Component};
-use detcd_sim::{LivenessReport, NodeSetup, SimError, Stamped, World, WorldOptions};
+use detcd_sim::{
+    LivenessReport, MemberChange, NodeSetup, SimError, Stamped, Target, World, WorldOptions,
+};
 use driver::Driver;
 
 /// The cluster id every simulated member reports.
@@ -81,6 +83,7 @@ pub fn world_options(scenario: &Scenario, seed: u64) -> WorldOptions {
         o
     };
     options.clock.tick_us = c.tick_us;
+    options.spares = c.spares;
     options.disk.lying_fsync = c.lying_fsync;
     options
 }
@@ -88,7 +91,11 @@ pub fn world_options(scenario: &Scenario, seed: u64) -> WorldOptions {
 /// The server configuration of one member for a scenario.
 pub fn node_config(scenario: &Scenario, setup: &NodeSetup) -> server::Config {
     let c = &scenario.cluster;
-    let mut r = raft::Config::new(setup.id, setup.voters.clone(), setup.seed);
+    // A host that joins a running cluster knows no configuration: it learns it from
+    // the leader. The member list of the initial cluster is the same for everyone.
+    let voters = if setup.joining { Vec::new() } else { setup.voters.clone() };
+    let mut r = raft::Config::new(setup.id, voters, setup.seed);
+    r.unsafe_single_step_conf_change = c.unsafe_single_step_membership;
     r.election_ticks = c.election_ticks;
     r.heartbeat_ticks = c.heartbeat_ticks;
     r.pre_vote = c.pre_vote;
@@ -100,11 +107,52 @@ pub fn node_config(scenario: &Scenario, setup: &NodeSetup) -> server::Config {
     let timeout_ticks = scenario.workload.request_timeout_ms * 1_000 / c.tick_us;
     cfg.request_timeout_ticks = timeout_ticks.max(2 * u64::from(c.election_ticks));
     cfg.snapshot_entries = c.snapshot_entries;
+    cfg.initial_members = setup.voters.iter().map(|&id| sim_member(id, false)).collect();
     cfg
+}
+
+/// A simulated member's record: its id names its loopback peer URL.
+fn sim_member(id: u64, is_learner: bool) -> server::Member {
+    server::Member {
+        id,
+        name: format!("node{id}"),
+        peer_urls: vec![format!("http://127.0.0.{id}:2380")],
+        client_urls: vec![format!("http://127.0.0.{id}:2379")],
+        is_learner,
+    }
 }
 
 fn transfer(node: &mut EtcdNode, to: u64) -> bool {
     node.transfer_leader(to)
+}
+
+/// The membership nemesis' way into a member: the change as an operator's request.
+fn change_membership(node: &mut EtcdNode, change: &MemberChange) -> Result<(), String> {
+    use raft::ConfChangeOp as C;
+    let (op, steps) = match change {
+        MemberChange::AddLearner { node } => {
+            (server::MemberOp::Add(sim_member(*node, true)), vec![C::AddLearner(*node)])
+        }
+        MemberChange::AddVoter { node } => {
+            (server::MemberOp::Add(sim_member(*node, false)), vec![C::AddVoter(*node)])
+        }
+        MemberChange::AddVoters { nodes } => {
+            let first = *nodes.first().ok_or("no voter to add")?;
+            let steps = nodes.iter().map(|&n| C::AddVoter(n)).collect();
+            (server::MemberOp::Add(sim_member(first, false)), steps)
+        }
+        MemberChange::Promote { node } => {
+            (server::MemberOp::Promote(*node), vec![C::Promote(*node)])
+        }
+        MemberChange::Remove { node: Target::Node(id) } => {
+            (server::MemberOp::Remove(*id), vec![C::Remove(*id)])
+        }
+        MemberChange::Replace { remove: Target::Node(id), add } => {
+            (server::MemberOp::Remove(*id), vec![C::Remove(*id), C::AddVoter(*add)])
+        }
+        other => return Err(format!("unresolved target in {other}")),
+    };
+    node.change_membership(op, &steps).map_err(|e| e.message().to_string())
 }
 
 /// The liveness phase: faults healed, the cluster must elect a leader and commit a
@@ -190,6 +238,7 @@ pub fn run_with(
     let sc = scenario.clone();
     let mut world: World<EtcdNode> = World::new(options, move |setup| node_config(&sc, setup));
     world.set_transfer_hook(transfer);
+    world.set_membership_hook(change_membership);
     world.set_keep_going(run_options.keep_going);
     if scenario.faults.swarm {
         world.set_swarm_profile(detcd_sim::swarm::profile(seed));

@@ -155,6 +155,13 @@ pub fn timeline(
             SimEvent::TransferLeader { leader, to, .. } => {
                 marks.push(fault(format!("leadership handed to node {to}"), Some(*leader)))
             }
+            SimEvent::Membership { leader, change, refused } => {
+                let what = match refused {
+                    None => format!("membership: {change}"),
+                    Some(why) => format!("membership: {change} refused ({why})"),
+                };
+                marks.push(fault(what, (*leader != 0).then_some(*leader)))
+            }
             SimEvent::ClientPause { client, duration_us } => marks.push(fault(
                 format!("client {client} paused for {:.3}s", *duration_us as f64 / 1e6),
                 None,

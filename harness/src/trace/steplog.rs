@@ -202,6 +202,24 @@ fn describe(e: &SimEvent) -> Option<(Option<Topic>, String)> {
         SimEvent::TransferLeader { to, accepted, .. } => {
             (Elections, format!("asked to hand leadership to n{to} (accepted: {accepted})"))
         }
+        SimEvent::Membership { change, refused: None, .. } => {
+            (Faults, format!("membership: asked to {change}; proposed as a joint change"))
+        }
+        SimEvent::Membership { change, refused: Some(why), .. } => {
+            (Faults, format!("membership: asked to {change}; refused ({why})"))
+        }
+        SimEvent::HostAdded { .. } => {
+            (Faults, "host started empty, joining the running cluster".to_string())
+        }
+        SimEvent::HostRemoved { .. } => {
+            (Faults, "host stopped for good: removed from the cluster".to_string())
+        }
+        SimEvent::ConfChange { conf, joint: true, .. } => {
+            (Commits, format!("configuration now JOINT (C_new && C_old): {conf}"))
+        }
+        SimEvent::ConfChange { conf, joint: false, .. } => {
+            (Commits, format!("configuration now {conf}"))
+        }
         SimEvent::FaultsCancelled { cancelled } => (
             Faults,
             format!("liveness phase: faults healed, {cancelled} scheduled fault(s) cancelled"),

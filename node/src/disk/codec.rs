@@ -165,7 +165,7 @@ fn decode_hard_state(r: &mut Reader) -> Result<HardState, Malformed> {
 pub(crate) fn encode_meta(buf: &mut Vec<u8>, meta: &SnapshotMeta) {
     buf.extend_from_slice(&meta.index.to_le_bytes());
     buf.extend_from_slice(&meta.term.to_le_bytes());
-    for set in [&meta.conf.voters, &meta.conf.learners] {
+    for set in [&meta.conf.voters, &meta.conf.learners, &meta.conf.voters_outgoing] {
         put_len(buf, set.len());
         for id in set {
             buf.extend_from_slice(&id.to_le_bytes());
@@ -177,7 +177,7 @@ pub(crate) fn decode_meta(r: &mut Reader) -> Result<SnapshotMeta, Malformed> {
     let index = r.u64()?;
     let term = r.u64()?;
     let mut conf = ConfState::default();
-    for set in [&mut conf.voters, &mut conf.learners] {
+    for set in [&mut conf.voters, &mut conf.learners, &mut conf.voters_outgoing] {
         let count = r.len()?;
         if count > r.remaining() / 8 {
             return Err(Malformed("member count exceeds the record"));

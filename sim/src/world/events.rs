@@ -194,6 +194,27 @@ pub enum SimEvent {
         to: NodeId,
         accepted: bool,
     },
+    /// The membership nemesis asked `leader` for `change` (0: there was no leader);
+    /// `refused` says why it was not proposed.
+    Membership {
+        leader: NodeId,
+        change: String,
+        refused: Option<String>,
+    },
+    /// A spare host started as a joining member.
+    HostAdded {
+        node: NodeId,
+    },
+    /// A removed member's host stopped for good.
+    HostRemoved {
+        node: NodeId,
+    },
+    /// `node` runs with a new configuration (`joint` while C_old,new is in force).
+    ConfChange {
+        node: NodeId,
+        conf: String,
+        joint: bool,
+    },
     FaultsCancelled {
         cancelled: u64,
     },
@@ -260,6 +281,10 @@ impl SimEvent {
             SimEvent::ClockSkew { .. } => "clock_skew",
             SimEvent::ClockJump { .. } => "clock_jump",
             SimEvent::TransferLeader { .. } => "transfer_leader",
+            SimEvent::Membership { .. } => "membership",
+            SimEvent::HostAdded { .. } => "host_added",
+            SimEvent::HostRemoved { .. } => "host_removed",
+            SimEvent::ConfChange { .. } => "conf_change",
             SimEvent::FaultsCancelled { .. } => "faults_cancelled",
             SimEvent::ClientPause { .. } => "client_pause",
             SimEvent::ClientInvoke { .. } => "client_invoke",
@@ -294,7 +319,12 @@ impl SimEvent {
             | SimEvent::ClientComplete { node, .. }
             | SimEvent::ClientTimeout { node, .. }
             | SimEvent::ClientLateResponse { node, .. } => Some(*node),
-            SimEvent::TransferLeader { leader, .. } => Some(*leader),
+            SimEvent::TransferLeader { leader, .. } | SimEvent::Membership { leader, .. } => {
+                Some(*leader)
+            }
+            SimEvent::HostAdded { node }
+            | SimEvent::HostRemoved { node }
+            | SimEvent::ConfChange { node, .. } => Some(*node),
             SimEvent::Violation(v) => Some(v.node),
             SimEvent::Partition { .. }
             | SimEvent::Heal
@@ -349,6 +379,14 @@ impl SimEvent {
             }
             SimEvent::TransferLeader { leader, to, accepted } => {
                 w(EventKind::TransferLeader, &[*leader, *to, u64::from(*accepted)])
+            }
+            SimEvent::Membership { leader, refused, .. } => {
+                w(EventKind::Membership, &[*leader, u64::from(refused.is_some())])
+            }
+            SimEvent::HostAdded { node } => w(EventKind::HostAdded, &[*node]),
+            SimEvent::HostRemoved { node } => w(EventKind::HostRemoved, &[*node]),
+            SimEvent::ConfChange { node, joint, .. } => {
+                w(EventKind::ConfChange, &[*node, u64::from(*joint)])
             }
             SimEvent::FaultsCancelled { cancelled } => w(EventKind::FaultsCancelled, &[*cancelled]),
             SimEvent::ClientPause { client, duration_us } => {
@@ -452,6 +490,14 @@ impl SimEvent {
             }
             SimEvent::TransferLeader { leader, to, accepted } => {
                 info!(target: TARGET, t_us, node = leader, peer = to, accepted, "transfer_leader")
+            }
+            SimEvent::Membership { leader, change, refused } => {
+                info!(target: TARGET, t_us, node = leader, change, refused, "membership")
+            }
+            SimEvent::HostAdded { node } => info!(target: TARGET, t_us, node, "host_added"),
+            SimEvent::HostRemoved { node } => info!(target: TARGET, t_us, node, "host_removed"),
+            SimEvent::ConfChange { node, conf, joint } => {
+                info!(target: TARGET, t_us, node, conf, joint, "conf_change")
             }
             SimEvent::FaultsCancelled { cancelled } => {
                 info!(target: TARGET, t_us, cancelled, "faults_cancelled")
@@ -577,6 +623,8 @@ impl<P: Process> World<P> {
 
     /// Observes node `i` after an event: safety checks, role-change and commit events.
     pub(super) fn check(&mut self, i: usize) {
+        self.observe_conf(i);
+        self.reap_removed();
         let Some(p) = self.nodes[i].process.as_ref() else { return };
         let observed = match self.safety.observe(p, self.now_us, self.options.check_raft_safety) {
             Err(v) if self.keep_going => {

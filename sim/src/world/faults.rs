@@ -98,6 +98,7 @@ impl<P: Process> World<P> {
                 self.pump(li);
                 self.check(li);
             }
+            FaultAction::Membership { change } => self.change_membership(change),
             FaultAction::PauseClient { client, duration_us } => {
                 let Some(client) = self.pauses.resolve(*client) else { return };
                 self.pauses.pause(client, now, *duration_us);
@@ -121,7 +122,10 @@ impl<P: Process> World<P> {
         match target {
             Target::Node(id) => self.slot_index(*id).map(|i| self.nodes[i].id),
             Target::Leader => self.leader(),
-            Target::Random => Some(rng.gen_range(1..=self.nodes.len() as NodeId)),
+            Target::Random => {
+                let ids = self.node_ids();
+                Some(ids[rng.gen_range(1..=ids.len()) - 1])
+            }
         }
     }
 

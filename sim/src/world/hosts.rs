@@ -16,6 +16,12 @@ use rand::Rng;
 /// One member: its process (None while crashed), disk and clock.
 pub(super) struct Slot<P> {
     pub(super) id: NodeId,
+    /// A spare not yet added, or a member removed: runs nothing, never restarts.
+    pub(super) absent: bool,
+    /// Started by a membership change (joins a running cluster).
+    pub(super) joining: bool,
+    /// The configuration last seen here, to record changes.
+    pub(super) conf_seen: Option<detcd_core::types::ConfState>,
     pub(super) process: Option<P>,
     pub(super) incarnation: u64,
     pub(super) disk: Disk,
@@ -65,7 +71,7 @@ impl<P: Process> World<P> {
     }
 
     pub(super) fn restart(&mut self, i: usize) {
-        if self.nodes[i].process.is_some() {
+        if self.nodes[i].process.is_some() || self.nodes[i].absent {
             return;
         }
         self.stats.restarts += 1;
@@ -75,11 +81,12 @@ impl<P: Process> World<P> {
 
     /// Builds the process of slot `i` from its durable state and starts its clock.
     pub(super) fn start(&mut self, i: usize) {
-        let voters = self.node_ids();
+        let voters: Vec<NodeId> = (1..=self.options.nodes).collect();
         let slot = &mut self.nodes[i];
         let setup = NodeSetup {
             id: slot.id,
             voters,
+            joining: slot.joining,
             seed: node_seed(self.options.seed, slot.id, slot.incarnation),
             incarnation: slot.incarnation,
         };

@@ -18,6 +18,8 @@ mod events;
 mod faults;
 mod hosts;
 mod liveness;
+mod membership;
+pub use membership::MembershipHook;
 mod messages;
 mod stepping;
 
@@ -53,8 +55,11 @@ const TARGET: &str = "detcd_sim";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeSetup {
     pub id: NodeId,
-    /// Every member of the cluster (the initial voters).
+    /// Every member of the initial cluster (the initial voters).
     pub voters: Vec<NodeId>,
+    /// A host added by a membership change: it joins a running cluster, so it starts
+    /// knowing no configuration (`voters` still names the initial cluster).
+    pub joining: bool,
     /// A seed for this node and incarnation, derived from the run's seed.
     pub seed: u64,
     /// 0 for the first start, then one more per restart.
@@ -128,6 +133,9 @@ pub struct World<P: Process> {
     trace: TraceHash,
     factory: NodeFactory<P>,
     transfer: Option<TransferHook<P>>,
+    membership: Option<membership::MembershipHook<P>>,
+    /// Members whose removal was proposed; stopped once it commits.
+    removing: std::collections::BTreeSet<NodeId>,
     pauses: ClientPauses,
     effects: Vec<Effect<P::Response>>,
     /// Scratch for the sends an acknowledgement releases.
@@ -163,10 +171,13 @@ impl<P: Process> World<P> {
     ) -> Self {
         assert!(options.nodes >= 1, "a cluster needs at least one node");
         let seed = options.seed;
-        let network = Network::new(options.nodes, options.network);
-        let nodes = (1..=options.nodes)
+        let network = Network::new(options.nodes + options.spares, options.network);
+        let nodes = (1..=options.nodes + options.spares)
             .map(|id| Slot {
                 id,
+                absent: id > options.nodes,
+                joining: false,
+                conf_seen: None,
                 process: None,
                 incarnation: 0,
                 disk: Disk::default(),
@@ -198,6 +209,8 @@ impl<P: Process> World<P> {
             trace: TraceHash::default(),
             factory: Box::new(factory),
             transfer: None,
+            membership: None,
+            removing: std::collections::BTreeSet::new(),
             pauses: ClientPauses::default(),
             effects: Vec::new(),
             released: Vec::new(),
@@ -206,7 +219,9 @@ impl<P: Process> World<P> {
         };
         world.announce();
         for i in 0..world.nodes.len() {
-            world.start(i);
+            if !world.nodes[i].absent {
+                world.start(i);
+            }
         }
         world
     }
@@ -270,8 +285,10 @@ impl<P: Process> World<P> {
         self.later_violations
     }
 
+    /// The hosts present: the initial cluster and the ones membership changes added,
+    /// less the ones they removed (crashed members are present).
     pub fn node_ids(&self) -> Vec<NodeId> {
-        self.nodes.iter().map(|s| s.id).collect()
+        self.nodes.iter().filter(|s| !s.absent).map(|s| s.id).collect()
     }
 
     /// The running process of `id` (None while crashed or for an unknown id).

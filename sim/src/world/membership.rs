@@ -1,0 +1,145 @@
+//! Membership changes in the simulated world: hosts that join and leave as the
+//! cluster's configuration changes.
+//!
+//! Spare hosts (`WorldOptions::spares`, ids after the initial cluster) exist from the
+//! start but run nothing. A membership fault asks the leader, through the node type's
+//! [`MembershipHook`], for a change; a host it adds is started first, empty, as a
+//! member joining a running cluster (it catches up by log or snapshot). A host it
+//! removes keeps running until some member reports the change committed, then it is
+//! stopped for good (its slot is absent: no restart brings it back).
+//!
+//! The world also watches each member's configuration after every step and records
+//! a change (and a joint phase) as an event, for traces and the step log.
+
+use super::events::SimEvent;
+use super::World;
+use crate::nemesis::{MemberChange, Target};
+use crate::types_ext::NodeId;
+use detcd_core::process::Process;
+
+/// Asks a process (the leader) for a membership change; `Err` says why it refused.
+pub type MembershipHook<P> = fn(&mut P, &MemberChange) -> Result<(), String>;
+
+impl<P: Process> World<P> {
+    /// Lets membership faults reach the node type.
+    pub fn set_membership_hook(&mut self, hook: MembershipHook<P>) {
+        self.membership = Some(hook);
+    }
+
+    pub(super) fn change_membership(&mut self, change: &MemberChange) {
+        let Some(hook) = self.membership else { return };
+        let Some(leader) = self.leader() else {
+            let change = change.to_string();
+            self.emit(SimEvent::Membership {
+                leader: 0,
+                change,
+                refused: Some("no leader".into()),
+            });
+            return;
+        };
+        let resolved = match self.resolve_change(change) {
+            Some(c) => c,
+            None => return,
+        };
+        let started: Vec<NodeId> =
+            resolved.added_all().into_iter().filter(|&id| self.join(id)).collect();
+        let li = self.slot_index(leader).expect("the leader has a slot");
+        let p = self.nodes[li].process.as_mut().expect("the leader runs");
+        let result = hook(p, &resolved);
+        self.pump(li);
+        self.check(li);
+        let text = resolved.to_string();
+        match result {
+            Ok(()) => {
+                if let Some(id) = resolved.removed() {
+                    self.removing.insert(id);
+                }
+                self.emit(SimEvent::Membership { leader, change: text, refused: None });
+            }
+            Err(why) => {
+                self.emit(SimEvent::Membership { leader, change: text, refused: Some(why) });
+                for id in started {
+                    self.leave(id);
+                }
+            }
+        }
+    }
+
+    /// Fixes a change's targets now (a removal of "the leader" or of a random member).
+    fn resolve_change(&mut self, change: &MemberChange) -> Option<MemberChange> {
+        let mut resolve = |t: &Target| self.target_index(t).map(|i| self.nodes[i].id);
+        Some(match change {
+            MemberChange::Remove { node } => {
+                MemberChange::Remove { node: Target::Node(resolve(node)?) }
+            }
+            MemberChange::Replace { remove, add } => {
+                MemberChange::Replace { remove: Target::Node(resolve(remove)?), add: *add }
+            }
+            other => other.clone(),
+        })
+    }
+
+    /// Starts spare host `id` empty, as a member joining a running cluster. False when
+    /// it is not a spare that never ran.
+    fn join(&mut self, id: NodeId) -> bool {
+        let Some(i) = self.slot_index(id) else { return false };
+        let slot = &mut self.nodes[i];
+        if !slot.absent || slot.process.is_some() || slot.incarnation > 0 {
+            return false;
+        }
+        slot.absent = false;
+        slot.joining = true;
+        self.emit(SimEvent::HostAdded { node: id });
+        self.start(i);
+        true
+    }
+
+    /// Stops host `id` for good: it left the cluster.
+    fn leave(&mut self, id: NodeId) {
+        let Some(i) = self.slot_index(id) else { return };
+        self.crash(i);
+        self.nodes[i].absent = true;
+        self.emit(SimEvent::HostRemoved { node: id });
+    }
+
+    /// Stops the hosts whose removal some member reports committed (no change
+    /// pending and the member is not in its configuration).
+    pub(super) fn reap_removed(&mut self) {
+        if self.removing.is_empty() {
+            return;
+        }
+        let done: Vec<NodeId> = self
+            .removing
+            .iter()
+            .copied()
+            .filter(|&id| {
+                self.nodes.iter().filter_map(|s| s.process.as_ref()).any(|p| {
+                    p.membership().is_some_and(|(conf, pending)| !pending && !conf.contains(id))
+                })
+            })
+            .collect();
+        for id in done {
+            self.removing.remove(&id);
+            self.leave(id);
+        }
+    }
+
+    /// Records a change of slot `i`'s configuration as an event.
+    pub(super) fn observe_conf(&mut self, i: usize) {
+        let Some(p) = self.nodes[i].process.as_ref() else { return };
+        let Some((conf, _)) = p.membership() else { return };
+        let slot = &self.nodes[i];
+        if slot.conf_seen.as_ref() == Some(conf) {
+            return;
+        }
+        let first = slot.conf_seen.is_none();
+        let conf = conf.clone();
+        let node = slot.id;
+        let text = conf.to_string();
+        let joint = conf.is_joint();
+        self.nodes[i].conf_seen = Some(conf);
+        if !first {
+            self.emit(SimEvent::ConfChange { node, conf: text, joint });
+        }
+    }
+}
