@@ -12,7 +12,8 @@
 //! - `durability`: persist requests, acknowledgements and the stable index;
 //! - `snapshot`: compaction and InstallSnapshot;
 //! - `read_index`: ReadIndex, forwarded reads and lease reads;
-//! - `invariants`: the checks run after every input in debug builds;
+//! - `invariants`: the checks run after every input in debug builds and with the
+//!   `invariants` feature;
 //! - `output`: [`RaftOutput`] with the ordering contract, and [`ProposeError`].
 
 mod config;
