@@ -207,3 +207,34 @@ fn replay_only_keeps_the_chosen_topics_and_says_why_roles_change() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unknown step-log topic \"votes\""), "{}", stderr(&out));
 }
+
+/// A pathological configuration (the UNSAFE message storm) cannot run away: every run
+/// ends on its budget, the scenario stops after a handful of them, the exit status is
+/// 4, the JSON says `budget` with the replay command, and the whole sweep runs under a
+/// 2 GB address-space limit.
+#[test]
+fn runs_over_budget_exit_4_and_stay_bounded() {
+    let mut scenario = detcd_scenarios::builtin("happy-path").expect("built-in");
+    scenario.name = "storm".into();
+    scenario.cluster.size = 5;
+    scenario.network.storm_copies = 8;
+    let dir = scratch("storm");
+    let file = dir.join("storm.toml");
+    std::fs::write(&file, scenario.to_toml()).expect("write");
+    let out = std::process::Command::new("prlimit")
+        .arg(format!("--as={}", 2u64 << 30))
+        .arg(env!("CARGO_BIN_EXE_detcd"))
+        .args(["sim", file.to_str().expect("utf-8"), "--seeds", "40", "--jobs", "2", "--json"])
+        .output()
+        .expect("prlimit (util-linux) runs");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("one JSON document");
+    let s = &doc["scenarios"][0];
+    let runs = s["runs"].as_u64().expect("a count");
+    assert!((6..=7).contains(&runs), "stops after 6 runs over budget (+1 in flight): {runs}");
+    assert_eq!(s["over_budget"], s["failed"]);
+    let f = &s["failing"][0];
+    assert_eq!(f["verdict"], "budget", "{f}");
+    assert!(f["summary"].as_str().expect("text").contains("over budget"), "{f}");
+    assert!(f["replay"].as_str().expect("text").starts_with("detcd replay "), "{f}");
+}

@@ -112,6 +112,7 @@ impl ChaosReport {
                 Verdict::Pass => "pass",
                 Verdict::Fail => "FAIL",
                 Verdict::Unknown => "unknown",
+                Verdict::Budget => "budget",
             };
             let first = c.evidence.lines().next().unwrap_or("");
             let _ = writeln!(s, "{:<20} {:<8} {first}", c.name, verdict);
@@ -161,6 +162,7 @@ impl ChaosReport {
                 Verdict::Pass => "pass",
                 Verdict::Fail => "FAIL",
                 Verdict::Unknown => "unknown",
+                Verdict::Budget => "budget",
             };
             let _ = writeln!(
                 s,

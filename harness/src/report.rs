@@ -23,7 +23,12 @@ pub mod check_names {
 pub enum Verdict {
     Pass,
     Fail,
-    /// The check could not decide (the linearizability search ran out of budget).
+    /// The check could not finish within the run's budget (`run::RunBudget`): too
+    /// many events, too many pending at once, too long a history, or a linearizability
+    /// search that ran out of steps or memory. Neither a pass nor a bug found.
+    Budget,
+    /// The check could not decide for a reason other than a run budget (chaos: the
+    /// linearizability search of a real cluster's history ran out of steps).
     Unknown,
 }
 
@@ -42,6 +47,9 @@ impl CheckResult {
     }
     pub fn fail(name: &'static str, evidence: impl Into<String>) -> Self {
         CheckResult { name, verdict: Verdict::Fail, evidence: evidence.into() }
+    }
+    pub fn over_budget(name: &'static str, evidence: impl Into<String>) -> Self {
+        CheckResult { name, verdict: Verdict::Budget, evidence: evidence.into() }
     }
 }
 
@@ -70,6 +78,13 @@ impl RunReport {
     /// The checks that did not pass.
     pub fn failures(&self) -> impl Iterator<Item = &CheckResult> {
         self.checks.iter().filter(|c| c.verdict != Verdict::Pass)
+    }
+
+    /// Whether the run went over its budget: some check could not finish, and no check
+    /// failed (a failure found first is the run's verdict).
+    pub fn over_budget(&self) -> bool {
+        self.checks.iter().any(|c| c.verdict == Verdict::Budget)
+            && !self.checks.iter().any(|c| c.verdict == Verdict::Fail)
     }
 
     /// Whether the run matches what its scenario expects.

@@ -382,11 +382,20 @@ pub struct NetworkSpec {
     pub duplicate: f64,
     /// Probability that a message is held back so later ones overtake it.
     pub reorder: f64,
+    /// Extra copies of every message: a message storm. UNSAFE, for the negative control
+    /// that proves a pathological run ends on its budget.
+    pub storm_copies: u32,
 }
 
 impl Default for NetworkSpec {
     fn default() -> Self {
-        NetworkSpec { latency_us: [200, 2_000], drop: 0.0, duplicate: 0.0, reorder: 0.0 }
+        NetworkSpec {
+            latency_us: [200, 2_000],
+            drop: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            storm_copies: 0,
+        }
     }
 }
 

@@ -49,6 +49,8 @@ Top level
   drop        probability a message is lost [0.0]
   duplicate   probability a message is delivered twice [0.0]
   reorder     probability a message is held back so later ones overtake it [0.0]
+  storm_copies  extra copies of every message (a storm that only the run budget
+              stops); UNSAFE, for negative controls [0]
 
 [phases]
   safety_ms    faults active, workload running [4000]

@@ -53,6 +53,11 @@ pub struct NetworkOptions {
     /// messages overtake it.
     pub reorder_rate: f64,
     pub reorder_delay_max_us: u64,
+    /// UNSAFE, for negative controls: every delivered message arrives this many extra
+    /// times (a message storm: each copy's answers are copied again). 0, the default,
+    /// is a sane network; runs with it exist to prove the run budgets hold.
+    #[serde(default)]
+    pub storm_copies: u32,
 }
 
 impl Default for NetworkOptions {
@@ -63,6 +68,7 @@ impl Default for NetworkOptions {
             duplicate_rate: 0.0,
             reorder_rate: 0.0,
             reorder_delay_max_us: 20_000,
+            storm_copies: 0,
         }
     }
 }
@@ -117,6 +123,10 @@ pub struct WorldOptions {
     pub check_raft_safety: bool,
     /// A hard limit on events in one run: a run that reaches it stops with a typed error.
     pub events_max: u64,
+    /// A hard limit on events waiting in the queue at once (messages in flight, timers):
+    /// the bound on the world's memory. A run that passes it stops with a typed error.
+    #[serde(default = "pending_events_max_default")]
+    pub pending_events_max: u64,
     /// Keep up to this many events in the world's event log (`World::events`) for a
     /// step log or time line; 0, the default, keeps none. It only observes: the run is
     /// the same with any value.
@@ -138,10 +148,17 @@ impl WorldOptions {
             clock: ClockOptions::default(),
             check_raft_safety: true,
             events_max: 50_000_000,
+            pending_events_max: pending_events_max_default(),
             event_log_max: 0,
             spares: 0,
         }
     }
+}
+
+/// Far above any sane run (a few thousand events pending), far below memory trouble
+/// (an event and its message are well under a kilobyte).
+fn pending_events_max_default() -> u64 {
+    1_000_000
 }
 
 /// The banner every run starts with: the seed and everything derived from it.
@@ -161,7 +178,11 @@ impl fmt::Display for Banner {
         writeln!(f, "  network: {}", o.network)?;
         writeln!(f, "  disk: {}", o.disk)?;
         writeln!(f, "  clock: {}", o.clock)?;
-        writeln!(f, "  check_raft_safety={} events_max={}", o.check_raft_safety, o.events_max)?;
+        writeln!(
+            f,
+            "  check_raft_safety={} events_max={} pending_events_max={}",
+            o.check_raft_safety, o.events_max, o.pending_events_max
+        )?;
         if let Some(s) = &self.swarm {
             writeln!(f, "  swarm: {s}")?;
         }
@@ -196,7 +217,11 @@ impl fmt::Display for NetworkOptions {
             self.duplicate_rate,
             self.reorder_rate,
             secs(self.reorder_delay_max_us)
-        )
+        )?;
+        if self.storm_copies > 0 {
+            write!(f, ", MESSAGE STORM ({} extra copies of every message)", self.storm_copies)?;
+        }
+        Ok(())
     }
 }
 

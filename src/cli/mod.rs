@@ -10,3 +10,8 @@ pub mod scenarios;
 pub mod serve;
 pub mod shrink;
 pub mod sim;
+
+/// Exit status of `detcd sim` and `detcd replay` when no run failed but some went over
+/// their budget (events, pending events, history length, checker steps or memory): the
+/// build may be broken in a way that makes runs pathological, so it is not a pass.
+pub const EXIT_BUDGET: u8 = 4;

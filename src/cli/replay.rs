@@ -111,6 +111,7 @@ fn verdict_word(v: &Verdict) -> &'static str {
     match v {
         Verdict::Pass => "PASS",
         Verdict::Fail => "FAIL",
+        Verdict::Budget => "BUDGET",
         Verdict::Unknown => "UNKNOWN",
     }
 }
@@ -179,6 +180,16 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         }
     }
     let ok = r.passed(&scenario.expect);
+    if !ok && r.over_budget() {
+        let _ = writeln!(
+            out,
+            "OVER BUDGET ({} at seed {}): the run could not be finished within its budget",
+            shell_word(&loaded.arg),
+            args.seed
+        );
+        let _ = writeln!(out, "  {}", r.failure_summary(&scenario.expect));
+        return ExitCode::from(super::EXIT_BUDGET);
+    }
     let verdict = match (&scenario.expect, ok) {
         (detcd_scenarios::Expect::Fail(_), true) => {
             "CAUGHT: the negative control's violation was found"

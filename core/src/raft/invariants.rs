@@ -1,14 +1,16 @@
-//! Invariants checked after every input in debug builds. A failure is a bug in this
-//! crate (or a driver breaking the contract), never something a peer can cause.
+//! Invariants checked after every input in debug builds and wherever the `invariants`
+//! feature is on (the simulator and harness turn it on, so release sweeps check them).
+//! A failure is a bug in this crate (or a driver breaking the contract), never something
+//! a peer can cause.
 
-#[cfg(debug_assertions)]
+#[cfg(any(debug_assertions, feature = "invariants"))]
 use super::node::RaftNode;
-#[cfg(debug_assertions)]
+#[cfg(any(debug_assertions, feature = "invariants"))]
 use super::progress::ProgressState;
-#[cfg(debug_assertions)]
+#[cfg(any(debug_assertions, feature = "invariants"))]
 use super::Role;
 
-#[cfg(debug_assertions)]
+#[cfg(any(debug_assertions, feature = "invariants"))]
 impl RaftNode {
     pub(super) fn check_invariants(&self) {
         let id = self.cfg.id;

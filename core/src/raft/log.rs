@@ -210,7 +210,7 @@ impl RaftLog {
     /// Checks the shape of the log (debug builds): contiguous indexes, non-decreasing
     /// terms, cursors in order. Looks at the ends and the newest entries only, so it
     /// stays cheap on long logs.
-    #[cfg(debug_assertions)]
+    #[cfg(any(debug_assertions, feature = "invariants"))]
     pub(super) fn check(&self, current_term: Term) {
         assert!(self.applied <= self.commit, "applied {} > commit {}", self.applied, self.commit);
         assert!(

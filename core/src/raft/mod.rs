@@ -14,7 +14,8 @@
 //! - `conf_change`: membership changes as joint-consensus log entries;
 //! - `quorum`: majorities of a (possibly joint) configuration;
 //! - `read_index`: ReadIndex, forwarded reads and lease reads;
-//! - `invariants`: the checks run after every input in debug builds;
+//! - `invariants`: the checks run after every input in debug builds and with the
+//!   `invariants` feature;
 //! - `output`: [`RaftOutput`] with the ordering contract, and [`ProposeError`].
 
 mod conf_change;

@@ -305,7 +305,7 @@ impl RaftNode {
         self.flush_persist();
         self.emit_apply();
         self.report_role();
-        #[cfg(debug_assertions)]
+        #[cfg(any(debug_assertions, feature = "invariants"))]
         self.check_invariants();
         out.append(&mut self.out);
     }
@@ -610,7 +610,7 @@ impl RaftNode {
     /// Runs after every input: announces role changes and checks invariants.
     fn finish(&mut self) {
         self.report_role();
-        #[cfg(debug_assertions)]
+        #[cfg(any(debug_assertions, feature = "invariants"))]
         self.check_invariants();
     }
 }

@@ -554,7 +554,7 @@ impl EtcdNode {
             }
         }
         self.flush_watch();
-        #[cfg(debug_assertions)]
+        #[cfg(any(debug_assertions, feature = "invariants"))]
         self.check_invariants();
     }
 
@@ -729,7 +729,7 @@ impl EtcdNode {
         self.pump();
     }
 
-    #[cfg(debug_assertions)]
+    #[cfg(any(debug_assertions, feature = "invariants"))]
     fn check_invariants(&self) {
         let status = self.raft.status();
         assert_eq!(self.applied, status.applied, "the store applied what Raft handed out");

@@ -4,6 +4,7 @@
 
 use crate::checks::watch::{WatchEventRecord, WatchStreamRecord};
 use crate::history::WriteLog;
+use crate::report::{check_names, CheckResult};
 use crate::workload::{
     classify, is_definite_refusal, OpKind, OpOutcome, OpRecord, Workload, KEYS_END, KEY_PREFIX,
 };
@@ -45,6 +46,9 @@ pub(super) struct Driver {
     nodes: u64,
     safety_end_us: u64,
     timeout_us: u64,
+    /// Past this many recorded operations clients stop issuing: the run is over budget.
+    history_ops_max: u64,
+    history_cut: bool,
     open: BTreeMap<u64, OpenOp>,
     streams: BTreeMap<u64, OpenStream>,
     pub records: Vec<OpRecord>,
@@ -58,6 +62,7 @@ impl Driver {
         nodes: u64,
         safety_end_us: u64,
         timeout_us: u64,
+        history_ops_max: u64,
     ) -> Self {
         Driver {
             world,
@@ -65,6 +70,8 @@ impl Driver {
             nodes,
             safety_end_us,
             timeout_us,
+            history_ops_max,
+            history_cut: false,
             open: BTreeMap::new(),
             streams: BTreeMap::new(),
             records: Vec::new(),
@@ -144,8 +151,27 @@ impl Driver {
         }
     }
 
-    fn issuing(&self) -> bool {
-        self.workload.wants_more() && self.world.now_us() < self.safety_end_us
+    fn issuing(&mut self) -> bool {
+        let wants = self.workload.wants_more() && self.world.now_us() < self.safety_end_us;
+        if wants && self.records.len() as u64 >= self.history_ops_max {
+            self.history_cut = true;
+            return false;
+        }
+        wants
+    }
+
+    /// The budget verdict, when clients stopped early because the history reached its
+    /// bound.
+    pub fn history_over_budget(&self) -> Option<CheckResult> {
+        self.history_cut.then(|| {
+            CheckResult::over_budget(
+                check_names::LINEARIZABILITY,
+                format!(
+                    "over budget: the history reached {} operations and clients stopped issuing",
+                    self.history_ops_max
+                ),
+            )
+        })
     }
 
     fn stream_of(&self, request: u64) -> Option<u64> {

@@ -4,11 +4,12 @@
 //! everything (`verdicts`). A run is a pure function of (build, scenario, seed); only
 //! `wall_us` varies.
 
+mod budget;
 mod driver;
 pub mod lost_write;
 mod verdicts;
 
-pub use verdicts::CHECK_STEPS_MAX;
+pub use budget::RunBudget;
 
 use crate::checks::watch::WatchStreamRecord;
 use crate::history::PROBE_KEY_PREFIX;
@@ -56,6 +57,8 @@ pub struct RunOptions {
     /// Keep up to this many of the world's events (0: none), for a step log or time
     /// line.
     pub event_log_max: usize,
+    /// The limits past which the run ends with the verdict `budget`.
+    pub budget: RunBudget,
 }
 
 /// The violation of a finished world in words, if it had one.
@@ -85,6 +88,7 @@ pub fn world_options(scenario: &Scenario, seed: u64) -> WorldOptions {
     options.clock.tick_us = c.tick_us;
     options.spares = c.spares;
     options.disk.lying_fsync = c.lying_fsync;
+    options.network.storm_copies = scenario.network.storm_copies;
     options
 }
 
@@ -235,6 +239,8 @@ pub fn run_with(
     let wall = std::time::Instant::now();
     let mut options = world_options(scenario, seed);
     options.event_log_max = run_options.event_log_max;
+    options.events_max = run_options.budget.events_max;
+    options.pending_events_max = run_options.budget.pending_events_max;
     let sc = scenario.clone();
     let mut world: World<EtcdNode> = World::new(options, move |setup| node_config(&sc, setup));
     world.set_transfer_hook(transfer);
@@ -257,6 +263,7 @@ pub fn run_with(
         scenario.cluster.size,
         scenario.phases.safety_ms * 1_000,
         scenario.workload.request_timeout_ms * 1_000,
+        run_options.budget.history_ops_max,
     );
     let safety = driver.safety_phase();
 
@@ -271,10 +278,19 @@ pub fn run_with(
     let world = &driver.world;
     let went_on = world.violation().map(|v| (v, world.later_violations()));
     let mut checks = verdicts::simulation(&liveness, went_on, &driver.records);
+    if let Some(c) = driver.history_over_budget() {
+        checks.push(c);
+    }
     // The write history settles unknown outcomes only once the cluster has converged.
     let log = liveness.is_ok().then_some(&driver.write_log);
     let end_us = driver.world.now_us();
-    let lin = verdicts::linearizability(&driver.records, log, liveness_start_us, end_us);
+    let lin = verdicts::linearizability(
+        &driver.records,
+        log,
+        liveness_start_us,
+        end_us,
+        &run_options.budget,
+    );
     checks.push(lin.check);
     let watch_streams = driver.watch_streams();
     checks.extend(verdicts::watches(&driver.world, &watch_streams));

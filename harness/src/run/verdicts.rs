@@ -4,10 +4,11 @@
 
 use super::driver::watch_event;
 use super::lost_write;
+use super::RunBudget;
 use crate::checks::serializable::{check_serializable_reads, SerializableRead};
 use crate::checks::watch::{check_watch_streams, WatchEventRecord, WatchStreamRecord};
 use crate::history::{etcd_history, WriteLog, PROBE_CLIENT};
-use crate::report::{check_names, CheckResult, Verdict};
+use crate::report::{check_names, CheckResult};
 use crate::workload::{OpKind, OpOutcome, OpRecord};
 use bytes::Bytes;
 use detcd_checker::models::etcd::Etcd;
@@ -15,9 +16,6 @@ use detcd_checker::search::Budget;
 use detcd_core::server::{EtcdNode, Response};
 use detcd_sim::{LivenessReport, SimError, Violation, World};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Most search steps the linearizability checker may take for one run.
-pub const CHECK_STEPS_MAX: u64 = 20_000_000;
 
 /// Raft safety, liveness and convergence, from how the simulation ended. `went_on`:
 /// the first violation of a run that went on after it (`--keep-going`), with how many
@@ -67,10 +65,12 @@ pub(crate) fn simulation(
         Err(SimError::Liveness(f)) => {
             checks.push(CheckResult::fail(check_names::LIVENESS, f.to_string()));
         }
-        Err(SimError::EventLimit { events }) => checks.push(CheckResult::fail(
-            check_names::LIVENESS,
-            format!("the run hit the event limit ({events} events)"),
-        )),
+        Err(e @ (SimError::EventLimit { .. } | SimError::QueueLimit { .. })) => {
+            checks.push(CheckResult::over_budget(
+                check_names::LIVENESS,
+                format!("over budget: {e}; the run was cut short there"),
+            ))
+        }
         Err(SimError::Safety(_)) => {}
     }
     checks
@@ -101,12 +101,16 @@ pub(super) fn linearizability(
     log: Option<&WriteLog>,
     liveness_start_us: u64,
     end_us: u64,
+    run_budget: &RunBudget,
 ) -> Linearizability {
     let history = etcd_history(records, log, liveness_start_us, end_us);
     let operations_checked = history.len() as u64;
     let model = Etcd;
-    let budget =
-        Budget { steps_max: Some(CHECK_STEPS_MAX), memory_bytes_max: 1 << 28, expired: None };
+    let budget = Budget {
+        steps_max: Some(run_budget.check_steps_max),
+        memory_bytes_max: run_budget.check_memory_bytes_max,
+        expired: None,
+    };
     let result = detcd_checker::check(&model, &history, &budget);
     let mut report = None;
     let check = match result.verdict {
@@ -125,11 +129,14 @@ pub(super) fn linearizability(
             report = Some(r);
             CheckResult::fail(check_names::LINEARIZABILITY, first_lines(&text, 12))
         }
-        detcd_checker::Verdict::Unknown => CheckResult {
-            name: check_names::LINEARIZABILITY,
-            verdict: Verdict::Unknown,
-            evidence: format!("search budget of {CHECK_STEPS_MAX} steps ran out"),
-        },
+        detcd_checker::Verdict::Unknown => CheckResult::over_budget(
+            check_names::LINEARIZABILITY,
+            format!(
+                "over budget: the search of {operations_checked} operation(s) ran out of its {} steps or {} MiB",
+                run_budget.check_steps_max,
+                run_budget.check_memory_bytes_max >> 20
+            ),
+        ),
     };
     Linearizability { check, operations_checked, report }
 }

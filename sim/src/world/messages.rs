@@ -86,6 +86,13 @@ impl<P: Process> World<P> {
                     let copy = self.msgs.insert(msg.clone());
                     self.queue.push(now + d, Event::Deliver { slot: small(copy as u64) });
                 }
+                // UNSAFE storm: extra copies at the same delay as the original.
+                for _ in 0..self.network.options.storm_copies {
+                    self.stats.duplicated += 1;
+                    self.emit(SimEvent::Duplicate { msg: head, delay_us });
+                    let copy = self.msgs.insert(msg.clone());
+                    self.queue.push(now + delay_us, Event::Deliver { slot: small(copy as u64) });
+                }
                 let m = self.msgs.insert(msg);
                 self.queue.push(now + delay_us, Event::Deliver { slot: small(m as u64) });
             }

@@ -73,6 +73,9 @@ pub enum SimError {
     Safety(Violation),
     /// The run reached `events_max`.
     EventLimit { events: u64 },
+    /// More than `pending_events_max` events were waiting at once (a message storm):
+    /// the memory bound of the event queue.
+    QueueLimit { pending: u64 },
     /// The liveness phase did not converge within its bound.
     Liveness(LivenessFailure),
 }
@@ -83,6 +86,9 @@ impl fmt::Display for SimError {
             SimError::Safety(v) => write!(f, "{v}"),
             SimError::EventLimit { events } => {
                 write!(f, "event limit reached after {events} events")
+            }
+            SimError::QueueLimit { pending } => {
+                write!(f, "event queue limit reached: {pending} events pending at once")
             }
             SimError::Liveness(l) => write!(f, "liveness failure: {l}"),
         }

@@ -1,5 +1,5 @@
 //! The event queue and stepping: the kinds of event the world schedules, running one
-//! event at a time (bounded by `events_max`), running up to a time or a condition, and
+//! event at a time (bounded by `events_max` and `pending_events_max`), running up to a time or a condition, and
 //! dispatching each event to the part of the world that owns it.
 
 use super::{SimError, World};
@@ -51,6 +51,9 @@ impl<P: Process> World<P> {
         }
         if self.stats.events >= self.options.events_max {
             return Err(SimError::EventLimit { events: self.stats.events });
+        }
+        if self.queue.len() as u64 > self.options.pending_events_max {
+            return Err(SimError::QueueLimit { pending: self.queue.len() as u64 });
         }
         let Some((time_us, event)) = self.queue.pop() else { return Ok(false) };
         debug_assert!(time_us >= self.now_us, "time never goes back");

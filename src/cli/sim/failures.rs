@@ -35,6 +35,10 @@ fn failed_checks(r: &RunReport, expect: &Expect) -> Vec<String> {
     }
 }
 
+fn verdict_word(over_budget: bool) -> String {
+    if over_budget { "budget" } else { "fail" }.to_string()
+}
+
 /// Failing seeds per scenario whose replay and HTML reports `sim` writes; each replay
 /// costs another run, and past this many a reader wants the replay commands only.
 const REPORTS_PER_SCENARIO_MAX: usize = 10;
@@ -53,9 +57,17 @@ pub(super) fn replay_failures(
     for (i, s) in summaries.iter().enumerate() {
         let expect = &s.loaded.scenario.expect;
         for (n, r) in s.runs.iter().filter_map(|r| r.failed.as_deref()).enumerate() {
-            let failing =
-                (i, r.seed, r.trace_hash, r.failure_summary(expect), failed_checks(r, expect));
-            if write_reports && n < REPORTS_PER_SCENARIO_MAX {
+            let failing = (
+                i,
+                r.seed,
+                r.trace_hash,
+                r.failure_summary(expect),
+                failed_checks(r, expect),
+                r.over_budget(),
+            );
+            // A run over budget is not replayed here: the replay would spend the whole
+            // budget again; its replay command is enough.
+            if write_reports && n < REPORTS_PER_SCENARIO_MAX && !r.over_budget() {
                 todo.push(failing);
             } else {
                 skipped.push(failing);
@@ -66,7 +78,7 @@ pub(super) fn replay_failures(
     let results = run_parallel(
         &todo,
         jobs,
-        |(i, seed, hash, _, _)| {
+        |(i, seed, hash, _, _, _)| {
             let s = &summaries_ref[*i];
             let html = html_path(out, &s.loaded, *seed);
             let traced = traced_run(&s.loaded.scenario, *seed);
@@ -84,12 +96,13 @@ pub(super) fn replay_failures(
         },
         |_, _| {},
     );
-    for ((i, seed, hash, summary, checks), (html, reports, mismatch)) in
+    for ((i, seed, hash, summary, checks, budget), (html, reports, mismatch)) in
         todo.into_iter().zip(results)
     {
         let s = &mut summaries[i];
         s.failing.push(FailingSeed {
             seed,
+            verdict: verdict_word(budget),
             summary,
             checks,
             trace_hash: format!("{hash:016x}"),
@@ -98,14 +111,15 @@ pub(super) fn replay_failures(
             replay_mismatch: mismatch,
         });
     }
-    for (i, seed, hash, summary, checks) in skipped {
+    for (i, seed, hash, summary, checks, budget) in skipped {
         let s = &mut summaries[i];
         let html = html_path(out, &s.loaded, seed);
-        if write_reports {
+        if write_reports && !budget {
             s.reports_skipped += 1;
         }
         s.failing.push(FailingSeed {
             seed,
+            verdict: verdict_word(budget),
             summary,
             checks,
             trace_hash: format!("{hash:016x}"),

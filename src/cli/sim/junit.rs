@@ -89,6 +89,7 @@ mod tests {
     fn evidence_with_markup_and_control_characters_stays_valid_xml() {
         let failing = FailingSeed {
             seed: 7,
+            verdict: "fail".into(),
             summary: "read <k> & got \"x\"\u{1} instead".into(),
             checks: vec!["linearizability".into()],
             trace_hash: "00000000000000ff".into(),
@@ -104,6 +105,7 @@ mod tests {
             runs: 1,
             passed: 0,
             failed: 1,
+            over_budget: 0,
             failing: vec![failing],
             reports_skipped: 0,
             operations: 0,

@@ -48,6 +48,7 @@ pub fn merge(parts: Vec<SweepResult>) -> (SweepResult, Vec<String>) {
                     m.runs += s.runs;
                     m.passed += s.passed;
                     m.failed += s.failed;
+                    m.over_budget += s.over_budget;
                     m.failing.extend(s.failing);
                     m.reports_skipped += s.reports_skipped;
                     m.operations += s.operations;

@@ -53,8 +53,11 @@ same trace hash. Negative controls (expect = \"fail:<check>\") pass when their v
 is caught. SIGINT or SIGTERM stops the sweep: the runs in flight finish, then the
 summary so far (with every failure's replay command) and the JSON/JUnit files are
 written. Colour follows --color, and NO_COLOR when --color is auto.
+Every run has a budget (simulated events, events pending at once, history length,
+checker steps and memory); a run over it gets the verdict `budget`, and a scenario
+stops taking seeds after 6 such runs, so a pathological build still ends the sweep.
 Exit status: 0 all passed, 1 some run failed, 2 bad arguments or scenario file,
-130 interrupted with no failure found.")]
+4 no run failed but some went over budget, 130 interrupted with no failure found.")]
 pub struct SimArgs {
     /// Built-in scenario names (see `detcd scenarios`) or paths of scenario TOML files,
     /// e.g. `leader-isolation ./my-scenario.toml`. None: the whole built-in library.
@@ -137,6 +140,10 @@ struct Ran {
     failed: Option<Box<RunReport>>,
 }
 
+/// Runs over budget after which a scenario takes no more seeds: a build whose runs are
+/// pathological is shown by a few of them, and the sweep stays about its usual length.
+const OVER_BUDGET_RUNS_MAX: u64 = 6;
+
 impl Ran {
     fn new(report: RunReport, expect: &Expect) -> Self {
         Ran {
@@ -162,6 +169,9 @@ impl Summary {
     fn to_result(&self) -> ScenarioResult {
         let expect = &self.loaded.scenario.expect;
         let failed = self.runs.iter().filter(|r| r.failed.is_some()).count() as u64;
+        let over_budget =
+            self.runs.iter().filter(|r| r.failed.as_ref().is_some_and(|f| f.over_budget())).count()
+                as u64;
         ScenarioResult {
             name: self.loaded.scenario.name.clone(),
             source: self.loaded.arg.clone(),
@@ -170,6 +180,7 @@ impl Summary {
             runs: self.runs.len() as u64,
             passed: self.runs.len() as u64 - failed,
             failed,
+            over_budget,
             failing: self.failing.clone(),
             reports_skipped: self.reports_skipped,
             operations: self.runs.iter().map(|r| r.operations).sum(),
@@ -200,8 +211,10 @@ fn report(result: &SweepResult, args: &SimArgs, interrupted: bool) -> ExitCode {
     } else {
         print!("{}", result.table(paint_for(args.color)));
     }
-    let mut status = if result.failed() > 0 {
+    let mut status = if result.failed() > result.over_budget() {
         ExitCode::from(1)
+    } else if result.over_budget() > 0 {
+        ExitCode::from(super::EXIT_BUDGET)
     } else if interrupted {
         ExitCode::from(progress::EXIT_INTERRUPTED)
     } else {
@@ -353,6 +366,8 @@ fn sweep(
     let budget_spent = || deadline.is_some_and(|d| Instant::now() >= d);
     let too_many_failures =
         || stops.max_failures.is_some_and(|m| stops.failures.load(Ordering::SeqCst) >= m);
+    let over_budget = AtomicU64::new(0);
+    let too_many_over_budget = || over_budget.load(Ordering::SeqCst) >= OVER_BUDGET_RUNS_MAX;
     let started = Instant::now();
     let results = run_until(
         total,
@@ -363,12 +378,16 @@ fn sweep(
         || {
             progress::interrupted()
                 || too_many_failures()
+                || too_many_over_budget()
                 || (budget_spent() && progress.done() > 0)
         },
         |_, r: &Ran| {
             let failed = r.failed.is_some();
             if failed {
                 stops.failures.fetch_add(1, Ordering::SeqCst);
+            }
+            if r.failed.as_ref().is_some_and(|f| f.over_budget()) {
+                over_budget.fetch_add(1, Ordering::SeqCst);
             }
             progress.seed_done(failed);
         },
@@ -387,7 +406,12 @@ fn sweep(
     } else {
         None
     };
-    if why.is_none() && ran < total {
+    if why.is_none() && ran < total && too_many_over_budget() {
+        eprintln!(
+            "{}: {OVER_BUDGET_RUNS_MAX} runs went over their budget; its other seeds were not run",
+            loaded.scenario.name
+        );
+    } else if why.is_none() && ran < total {
         if let Some(budget) = args.time_budget {
             eprintln!(
                 "{}: its share of the {:?} time budget is spent after {ran} seed(s)",

@@ -37,7 +37,12 @@ pub struct ScenarioResult {
     pub seeds: Vec<u64>,
     pub runs: u64,
     pub passed: u64,
+    /// Runs that did not match their expectation, those over budget included.
     pub failed: u64,
+    /// Of the failed runs, those that went over their budget (verdict `budget`) rather
+    /// than finding a violation.
+    #[serde(default)]
+    pub over_budget: u64,
     pub failing: Vec<FailingSeed>,
     /// Failing seeds past the cap whose HTML reports were not written.
     #[serde(default)]
@@ -58,6 +63,10 @@ impl ScenarioResult {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FailingSeed {
     pub seed: u64,
+    /// "fail" (a check failed, or a negative control was not caught) or "budget" (the
+    /// run went over its budget: see `detcd_harness::run::RunBudget`).
+    #[serde(default = "fail_word")]
+    pub verdict: String,
     pub summary: String,
     /// The checks that failed (for a negative control not caught: the ones expected to).
     #[serde(default)]
@@ -68,6 +77,10 @@ pub struct FailingSeed {
     pub replay: String,
     pub reports: Vec<String>,
     pub replay_mismatch: Option<String>,
+}
+
+fn fail_word() -> String {
+    "fail".to_string()
 }
 
 /// ANSI colour, on or off.
@@ -113,6 +126,11 @@ fn brief(summary: &str) -> String {
 impl SweepResult {
     pub fn failed(&self) -> u64 {
         self.scenarios.iter().map(|s| s.failed).sum()
+    }
+
+    /// Failed runs that went over their budget rather than finding a violation.
+    pub fn over_budget(&self) -> u64 {
+        self.scenarios.iter().map(|s| s.over_budget).sum()
     }
 
     /// The summary table, then every failing seed with its replay command.
@@ -187,9 +205,10 @@ impl SweepResult {
         for s in &self.scenarios {
             for f in &s.failing {
                 line(String::new());
+                let word = if f.verdict == "budget" { "OVER BUDGET" } else { "FAILED" };
                 line(format!(
                     "{} {} seed {}: {}",
-                    paint.red("FAILED"),
+                    paint.red(word),
                     s.name,
                     f.seed,
                     brief(&f.summary)
@@ -212,6 +231,14 @@ impl SweepResult {
                     s.failing.len() as u64 - s.reports_skipped
                 )));
             }
+        }
+        if self.over_budget() > 0 {
+            line(String::new());
+            line(paint.yellow(&format!(
+                "{} run(s) went over their budget (events, pending events, history length or \
+                 checker steps): not a pass; each replay command above shows where",
+                self.over_budget()
+            )));
         }
         if self.failed() == 0 && self.stopped.is_none() {
             line(paint.green("all runs passed"));
