@@ -96,13 +96,25 @@ impl RaftNode {
             } else {
                 self.progress.get(&v).map_or(0, |p| p.matched)
             };
+            #[cfg(feature = "mutants")]
+            let matched = match self.progress.get(&v) {
+                Some(p) if crate::mutants::active(crate::mutants::Mutant::CommitOnSend) => {
+                    p.next - 1
+                }
+                _ => matched,
+            };
             m.push(matched);
         }
         m.sort_unstable_by(|a, b| b.cmp(a));
         let q = self.quorum();
         let candidate = m.get(q - 1).copied().unwrap_or(0);
         self.scratch = m;
-        if candidate > self.log.commit && self.log.term(candidate) == Some(self.term) {
+        let current_term = self.log.term(candidate) == Some(self.term);
+        #[cfg(feature = "mutants")]
+        let current_term = current_term
+            || (crate::mutants::active(crate::mutants::Mutant::Figure8Commit)
+                && candidate <= self.log.last_index());
+        if candidate > self.log.commit && current_term {
             self.log.commit = candidate;
             self.broadcast_pending = true;
             self.on_commit_in_term();
@@ -149,6 +161,9 @@ impl RaftNode {
             self.log.commit = new_commit;
         }
         let after = self.persist_barrier();
+        #[cfg(feature = "mutants")]
+        let after =
+            after.filter(|_| !crate::mutants::active(crate::mutants::Mutant::AckBeforeDurable));
         let body = MessageBody::AppendResponse {
             index: last_new,
             reject: false,
