@@ -12,6 +12,19 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Run with a hand-written core mutant (a deliberate bug), e.g. `vote-before-durable`;
+    /// see scripts/mutants-hand. Only in builds with `--features mutants`.
+    #[cfg(feature = "mutants")]
+    #[arg(long, global = true, value_parser = parse_mutant)]
+    mutant: Option<detcd_core::mutants::Mutant>,
+}
+
+#[cfg(feature = "mutants")]
+fn parse_mutant(name: &str) -> Result<detcd_core::mutants::Mutant, String> {
+    detcd_core::mutants::Mutant::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = detcd_core::mutants::Mutant::ALL.iter().map(|m| m.name()).collect();
+        format!("no mutant called `{name}`; there are: {}", names.join(", "))
+    })
 }
 
 #[derive(Subcommand, Debug)]
@@ -49,6 +62,8 @@ fn restore_default_sigpipe() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    #[cfg(feature = "mutants")]
+    detcd_core::mutants::select(cli.mutant);
     if !matches!(cli.command, Command::Serve(_) | Command::Bench(_) | Command::Chaos(_)) {
         restore_default_sigpipe();
     }

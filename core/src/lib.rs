@@ -14,6 +14,8 @@
 
 pub mod api;
 pub mod lease;
+#[cfg(feature = "mutants")]
+pub mod mutants;
 pub mod mvcc;
 pub mod outbox;
 pub mod process;

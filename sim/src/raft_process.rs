@@ -253,7 +253,7 @@ impl RaftProcess {
                     self.out.push(Effect::Respond { id: ctx, response: KvResponse::Failed(error) });
                 }
             }
-            RaftOutput::RoleChanged { .. } => {}
+            RaftOutput::RoleChanged { .. } | RaftOutput::ConfChanged { .. } => {}
         }
     }
 

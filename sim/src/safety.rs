@@ -9,6 +9,8 @@
 //!   restarts, and every new leader holds every entry committed so far.
 //! - State machine safety (§5.4.3): nodes that have applied the same index have the same
 //!   state hash.
+//! - Promises (Figure 2, §5.2, §5.3): votes, append acknowledgements and client answers
+//!   are backed by the disks when released; see [`crate::promises`].
 
 use crate::trace::fnv_bytes;
 use crate::types_ext::{Index, NodeId, Term};
@@ -33,6 +35,24 @@ pub enum ViolationKind {
     CommitRegressed { from: Index, to: Index },
     /// The process answered a request it never got, or answered one twice.
     BadResponse { request: u64, why: &'static str },
+    /// A vote grant left before the voter's disk held that term and vote (§5.2, Fig. 2).
+    VoteNotDurable {
+        term: Term,
+        candidate: NodeId,
+        durable_term: Term,
+        durable_vote: Option<NodeId>,
+    },
+    /// A member granted two candidates its vote in one term (§5.2), across crashes.
+    TwoVotes { term: Term, first: NodeId, second: NodeId },
+    /// An append acknowledgement left before the acknowledged entries were durable (§5.3,
+    /// Figure 2).
+    AckNotDurable { term: Term, index: Index, durable_last: Index },
+    /// An acknowledged entry left the member's durable log while it was still in the
+    /// term of the acknowledgement (§5.3).
+    AckedEntryLost { term: Term, index: Index, durable_last: Index },
+    /// A client was answered while the member's applied entry was durable on fewer than a
+    /// quorum of disks (§5.3, §8).
+    AnswerNotDurable { index: Index, durable_on: usize, members: usize },
 }
 
 impl fmt::Display for ViolationKind {
@@ -60,6 +80,29 @@ impl fmt::Display for ViolationKind {
             ViolationKind::BadResponse { request, why } => {
                 write!(f, "it answered client request {request}, which was {why}")
             }
+            ViolationKind::VoteNotDurable { term, candidate, durable_term, durable_vote } => {
+                let vote = durable_vote.map_or("none".to_string(), |v| format!("node {v}"));
+                write!(
+                    f,
+                    "it granted node {candidate} its vote in term {term} before that vote was durable (its disk held term {durable_term}, vote {vote})"
+                )
+            }
+            ViolationKind::TwoVotes { term, first, second } => write!(
+                f,
+                "it voted twice in term {term}: for node {first}, then for node {second}"
+            ),
+            ViolationKind::AckNotDurable { term, index, durable_last } => write!(
+                f,
+                "it acknowledged log index {index} in term {term} before it was durable (its disk held up to index {durable_last})"
+            ),
+            ViolationKind::AckedEntryLost { term, index, durable_last } => write!(
+                f,
+                "log index {index}, acknowledged in term {term}, left its durable log (now up to index {durable_last}) within that term"
+            ),
+            ViolationKind::AnswerNotDurable { index, durable_on, members } => write!(
+                f,
+                "it answered a client having applied log index {index}, which only {durable_on} of {members} disks held: not durable on a quorum"
+            ),
         }
     }
 }
@@ -119,6 +162,8 @@ pub struct SafetyChecker {
     applied_hashes: BTreeMap<Index, u64>,
     /// views[id - 1]; grown on demand.
     views: Vec<NodeView>,
+    /// Votes and acknowledgements released, checked against the disks.
+    pub(crate) promises: crate::promises::PromiseChecker,
 }
 
 /// What changed on a node since the last check, for the world's traces.

@@ -295,6 +295,19 @@ impl Lessor {
     /// Leader only: leases whose expiry has passed, at most `max`, earliest first. Each
     /// is named again only after `expired_retry_ticks` if it is still granted then.
     pub fn expired(&mut self, now: u64, max: usize) -> Vec<LeaseId> {
+        #[cfg(feature = "mutants")]
+        if !self.primary && crate::mutants::active(crate::mutants::Mutant::LeaseExpiryOnFollower) {
+            // A follower judges from what it learned, blind to the leader's keep-alives.
+            for l in self.table.leases.values() {
+                let learned = self.learned_at.get(&l.id).copied().unwrap_or(now);
+                let at = learned + self.known_ticks(l);
+                self.expiry.entry(l.id).or_insert(at);
+            }
+            self.expiry.retain(|id, _| self.table.leases.contains_key(id));
+        } else if !self.primary {
+            return Vec::new();
+        }
+        #[cfg(not(feature = "mutants"))]
         if !self.primary {
             return Vec::new();
         }

@@ -22,7 +22,14 @@ impl Store {
         let kept: Option<Arc<[Event]>> = self.events(rev, rev).next().map(|(_, e)| e);
         let mut changes: Vec<(Key, usize)> = Vec::new();
         for (k, h) in self.keys.iter() {
-            let at_or_below = h.partition_point(|v| v.mod_rev <= rev);
+            let boundary = rev;
+            #[cfg(feature = "mutants")]
+            let boundary = if crate::mutants::active(crate::mutants::Mutant::CompactOffByOne) {
+                rev + 1
+            } else {
+                boundary
+            };
+            let at_or_below = h.partition_point(|v| v.mod_rev <= boundary);
             if at_or_below == 0 {
                 continue;
             }

@@ -161,6 +161,9 @@ impl RaftNode {
         }
         // The answer states our term and vote: both must be durable first (Figure 2).
         let after = self.persist_barrier();
+        #[cfg(feature = "mutants")]
+        let after =
+            after.filter(|_| !crate::mutants::active(crate::mutants::Mutant::VoteBeforeDurable));
         self.send(from, MessageBody::VoteResponse { reject: !grant }, after);
     }
 

@@ -110,6 +110,14 @@ impl RaftLog {
     /// index where the log was truncated, if it was.
     pub(super) fn merge(&mut self, entries: Vec<Entry>) -> Option<Index> {
         let mut truncated = None;
+        #[cfg(feature = "mutants")]
+        if crate::mutants::active(crate::mutants::Mutant::TruncateMatching) {
+            if let Some(first) = entries.first().filter(|e| e.index <= self.last_index()) {
+                let keep = (first.index - self.snap_index - 1) as usize;
+                self.entries.truncate(keep);
+                truncated = Some(first.index);
+            }
+        }
         for e in entries {
             match self.term(e.index) {
                 Some(t) if t == e.term => continue,

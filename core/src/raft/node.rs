@@ -439,6 +439,16 @@ impl RaftNode {
         {
             return;
         }
+        #[cfg(feature = "mutants")]
+        if msg.term < self.term && crate::mutants::active(crate::mutants::Mutant::StaleTermAccepted)
+        {
+            if let MessageBody::Append { prev_index, prev_term, entries, commit } = msg.body {
+                // Handled as if it came from the leader of our term.
+                self.follow(msg.from);
+                self.handle_append(msg.from, prev_index, prev_term, entries, commit);
+                return;
+            }
+        }
         if msg.term > self.term {
             let (is_vote, transfer) = match msg.body {
                 MessageBody::PreVote { .. } => (true, false),

@@ -89,7 +89,14 @@ impl RaftNode {
             return;
         }
         let index = self.log.commit;
-        if self.conf.is_sole_voter(self.cfg.id) || (self.cfg.lease_reads && self.lease_valid()) {
+        #[cfg(not(feature = "mutants"))]
+        let unconfirmed = false;
+        #[cfg(feature = "mutants")]
+        let unconfirmed = crate::mutants::active(crate::mutants::Mutant::ReadWithoutLeadership);
+        if self.conf.is_sole_voter(self.cfg.id)
+            || unconfirmed
+            || (self.cfg.lease_reads && self.lease_valid())
+        {
             self.release_read(from, ctx, index);
             return;
         }

@@ -92,12 +92,25 @@ impl RaftNode {
         let mut m = std::mem::take(&mut self.scratch);
         let (me, stable) = (self.cfg.id, self.dur.stable);
         let progress = &self.progress;
-        let candidate = self.conf.committed_index(
-            |v| if v == me { stable } else { progress.get(&v).map_or(0, |p| p.matched) },
-            &mut m,
-        );
+        let matched = |v| {
+            let matched = if v == me { stable } else { progress.get(&v).map_or(0, |p| p.matched) };
+            #[cfg(feature = "mutants")]
+            let matched = match progress.get(&v) {
+                Some(p) if crate::mutants::active(crate::mutants::Mutant::CommitOnSend) => {
+                    p.next - 1
+                }
+                _ => matched,
+            };
+            matched
+        };
+        let candidate = self.conf.committed_index(matched, &mut m);
         self.scratch = m;
-        if candidate > self.log.commit && self.log.term(candidate) == Some(self.term) {
+        let current_term = self.log.term(candidate) == Some(self.term);
+        #[cfg(feature = "mutants")]
+        let current_term = current_term
+            || (crate::mutants::active(crate::mutants::Mutant::Figure8Commit)
+                && candidate <= self.log.last_index());
+        if candidate > self.log.commit && current_term {
             self.log.commit = candidate;
             self.broadcast_pending = true;
             self.on_commit_in_term();
@@ -153,6 +166,9 @@ impl RaftNode {
             self.log.commit = new_commit;
         }
         let after = self.persist_barrier();
+        #[cfg(feature = "mutants")]
+        let after =
+            after.filter(|_| !crate::mutants::active(crate::mutants::Mutant::AckBeforeDurable));
         let body = MessageBody::AppendResponse {
             index: last_new,
             reject: false,

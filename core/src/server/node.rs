@@ -621,7 +621,10 @@ impl EtcdNode {
     fn apply_payload(&mut self, index: Index, data: &[u8]) {
         // Every replica skips a payload it cannot read, alike.
         let Ok(proposal) = Proposal::decode(data) else { return };
-        if proposal.id.is_some_and(|pid| !self.app.first_application(pid)) {
+        let repeat = proposal.id.is_some_and(|pid| !self.app.first_application(pid));
+        #[cfg(feature = "mutants")]
+        let repeat = repeat && !crate::mutants::active(crate::mutants::Mutant::ApplyTwice);
+        if repeat {
             return;
         }
         let at = ApplyAt { now_ticks: self.now_ticks, index };
@@ -712,7 +715,11 @@ impl EtcdNode {
         for id in self.pending.take_expired(self.now_ticks) {
             self.respond(id, Response::Err(EtcdError::Timeout));
         }
-        if self.app.lessor.is_primary() {
+        let decides = self.app.lessor.is_primary();
+        #[cfg(feature = "mutants")]
+        let decides =
+            decides || crate::mutants::active(crate::mutants::Mutant::LeaseExpiryOnFollower);
+        if decides {
             for lease in self.app.lessor.expired(self.now_ticks, LEASE_EXPIRIES_PER_TICK_MAX) {
                 self.propose_internal(Op::LeaseExpire(crate::api::LeaseRevokeRequest {
                     id: lease,

@@ -144,6 +144,13 @@ impl WatchHub {
         });
         let next_rev =
             if req.start_revision > 0 { req.start_revision } else { store.current_revision() + 1 };
+        #[cfg(feature = "mutants")]
+        let next_rev = match req.start_revision {
+            s if s > 0 && crate::mutants::active(crate::mutants::Mutant::WatchStartOffByOne) => {
+                s + 1
+            }
+            _ => next_rev,
+        };
         let w = Watcher {
             range,
             next_rev,

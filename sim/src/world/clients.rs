@@ -151,6 +151,17 @@ impl<P: Process> World<P> {
 
     pub(super) fn respond(&mut self, i: usize, id: RequestId, response: P::Response) {
         let node = self.nodes[i].id;
+        if self.options.check_raft_safety {
+            if let Some(p) = self.nodes[i].process.as_ref() {
+                let applied = p.status().applied;
+                let term = p.entry(applied).map(|e| e.term);
+                let disks = self.nodes.iter().map(|s| &s.disk.durable);
+                if let Some(kind) = crate::promises::PromiseChecker::answered(applied, term, disks)
+                {
+                    self.flag(node, kind);
+                }
+            }
+        }
         let Some(r) = self.record(id) else {
             self.flag(node, ViolationKind::BadResponse { request: id, why: "never sent to it" });
             return;

@@ -57,6 +57,9 @@ impl<P: Process> World<P> {
         slot.outbox.crash();
         let loss = slot.disk.crash(&mut self.rng_disk, torn);
         let id = slot.id;
+        if loss.torn_entries > 0 {
+            self.safety.promises.torn(id);
+        }
         self.stats.crashes += 1;
         // A lying disk acknowledged every write it then lost.
         let acknowledged_lost = if self.options.disk.lying_fsync { loss.lost_ops } else { 0 };
@@ -165,6 +168,11 @@ impl<P: Process> World<P> {
         }
         slot.disk.fsync_done(sync);
         let id = slot.id;
+        if self.options.check_raft_safety {
+            if let Some(kind) = self.safety.promises.persisted(id, &slot.disk.durable) {
+                self.flag(id, kind);
+            }
+        }
         self.emit(SimEvent::Persisted { node: id, sync });
         if ack {
             self.acknowledge(i, sync);

@@ -67,6 +67,14 @@ impl<P: Process> World<P> {
         let head = MsgHead::of(&msg);
         self.stats.sent += 1;
         self.emit(SimEvent::Send { msg: head });
+        if self.options.check_raft_safety {
+            if let Some(i) = self.slot_index(head.from) {
+                let disk = &self.nodes[i].disk.durable;
+                if let Some(kind) = self.safety.promises.sent(&msg, disk) {
+                    self.flag(head.from, kind);
+                }
+            }
+        }
         match self.network.route(&mut self.rng_network, head.from, head.to) {
             fate @ (Fate::Partitioned | Fate::Dropped) => {
                 let reason = match fate {

@@ -168,6 +168,7 @@ fn durable(words: &[&str], command: &str) -> DurableState {
         let conf = ConfState {
             voters: ids("voters").into_iter().collect(),
             learners: ids("learners").into_iter().collect(),
+            ..Default::default()
         };
         empty_snapshot(index, term, conf)
     });

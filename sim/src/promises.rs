@@ -1,0 +1,262 @@
+//! Promise checks: what a member states on the wire or to a client is checked against
+//! the disks at the moment it is released, so a promise released too early fails on its
+//! first occurrence instead of when its distant consequence (two leaders, a lost write)
+//! finally shows. Raft Figure 2: servers "respond to RPCs only after updating stable
+//! storage". One check per promise, each naming the property it guards:
+//!
+//! - Vote durability (§5.2, Figure 2): a vote grant leaves only once the voter's disk
+//!   holds that term and that vote; and a member never grants two candidates one term,
+//!   across crashes.
+//! - Append durability (§5.3, Figure 2): an acknowledgement up to index `i` leaves only
+//!   once the member's disk holds its log up to `i`; and afterwards its durable log keeps
+//!   index `i` unless it durably moved to a later term (a later leader may replace
+//!   uncommitted entries, the same leader never shortens what it was told it holds).
+//! - Answer durability (§5.3, §8): a member answers a client only while everything it
+//!   applied is durable on a quorum of disks: what it applied is committed, and committed
+//!   means on a quorum's stable storage.
+//!
+//! Torn writes can leave a truncation on disk without the term that justified it; after
+//! such a crash the member's recorded acknowledgements are dropped rather than checked.
+
+use crate::safety::ViolationKind;
+use crate::types_ext::{Index, NodeId, Term};
+use detcd_core::raft::{Message, MessageBody};
+use detcd_core::types::DurableState;
+use std::collections::BTreeMap;
+
+/// What a disk holds at one index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Held {
+    /// An entry of this term.
+    Entry(Term),
+    /// Nothing there, but the snapshot covers it.
+    Snapshot,
+    /// Nothing.
+    No,
+}
+
+fn held(d: &DurableState, index: Index) -> Held {
+    if index == 0 || d.snapshot.as_ref().is_some_and(|s| s.meta.index >= index) {
+        return Held::Snapshot;
+    }
+    match d.entries.binary_search_by_key(&index, |e| e.index) {
+        Ok(i) => Held::Entry(d.entries[i].term),
+        Err(_) => Held::No,
+    }
+}
+
+fn last_index(d: &DurableState) -> Index {
+    let snap = d.snapshot.as_ref().map_or(0, |s| s.meta.index);
+    d.entries.last().map_or(snap, |e| e.index.max(snap))
+}
+
+/// Per member: the votes it granted and the appends it acknowledged, for the terms it
+/// may still be in (older terms are pruned once its disk moved past them).
+#[derive(Clone, Debug, Default)]
+struct Member {
+    /// term -> candidate granted.
+    votes: BTreeMap<Term, NodeId>,
+    /// term -> highest index acknowledged in that term.
+    acks: BTreeMap<Term, Index>,
+}
+
+impl Member {
+    /// A member whose disk is at `term` can never again act in an older term.
+    fn prune(&mut self, term: Term) {
+        self.votes = self.votes.split_off(&term);
+        self.acks = self.acks.split_off(&term);
+    }
+}
+
+/// The record of promises over a whole run.
+#[derive(Clone, Debug, Default)]
+pub struct PromiseChecker {
+    members: BTreeMap<NodeId, Member>,
+}
+
+impl PromiseChecker {
+    /// `msg` goes on the wire; `disk` is its sender's. A violation if it promises what
+    /// the disk does not hold.
+    pub fn sent(&mut self, msg: &Message, disk: &DurableState) -> Option<ViolationKind> {
+        let (node, term) = (msg.from, msg.term);
+        let disk_term = disk.hard_state.term;
+        let member = self.members.entry(node).or_default();
+        member.prune(disk_term);
+        match msg.body {
+            MessageBody::VoteResponse { reject: false } => {
+                let candidate = msg.to;
+                let durable = disk_term > term
+                    || (disk_term == term && disk.hard_state.vote == Some(candidate));
+                if !durable {
+                    return Some(ViolationKind::VoteNotDurable {
+                        term,
+                        candidate,
+                        durable_term: disk_term,
+                        durable_vote: disk.hard_state.vote,
+                    });
+                }
+                match member.votes.get(&term) {
+                    Some(&first) if first != candidate => {
+                        return Some(ViolationKind::TwoVotes { term, first, second: candidate })
+                    }
+                    Some(_) => {}
+                    None if term >= disk_term => {
+                        member.votes.insert(term, candidate);
+                    }
+                    None => {}
+                }
+            }
+            MessageBody::AppendResponse { index, reject: false, .. } => {
+                if held(disk, index) == Held::No {
+                    return Some(ViolationKind::AckNotDurable {
+                        term,
+                        index,
+                        durable_last: last_index(disk),
+                    });
+                }
+                if term >= disk_term {
+                    let acked = member.acks.entry(term).or_insert(0);
+                    *acked = (*acked).max(index);
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// `node`'s disk changed by a whole acknowledged write: every append it acknowledged
+    /// in a term its disk is still in must still be there.
+    pub fn persisted(&mut self, node: NodeId, disk: &DurableState) -> Option<ViolationKind> {
+        let member = self.members.get_mut(&node)?;
+        member.prune(disk.hard_state.term);
+        for (&term, &index) in &member.acks {
+            if held(disk, index) == Held::No {
+                return Some(ViolationKind::AckedEntryLost {
+                    term,
+                    index,
+                    durable_last: last_index(disk),
+                });
+            }
+        }
+        None
+    }
+
+    /// A crash tore a write on `node`'s disk: what it acknowledged is not checked again
+    /// (the torn prefix may hold a truncation without the term that justified it).
+    pub fn torn(&mut self, node: NodeId) {
+        if let Some(m) = self.members.get_mut(&node) {
+            m.acks.clear();
+        }
+    }
+
+    /// A member answers a client having applied up to `applied`, the entry there being
+    /// of term `term` (`None` when it no longer holds it: not checked). `disks` are every
+    /// member's. A violation unless a quorum of them holds that entry.
+    pub fn answered<'a>(
+        applied: Index,
+        term: Option<Term>,
+        disks: impl ExactSizeIterator<Item = &'a DurableState>,
+    ) -> Option<ViolationKind> {
+        let term = term?;
+        if applied == 0 {
+            return None;
+        }
+        let members = disks.len();
+        let quorum = members / 2 + 1;
+        let durable_on = disks
+            .filter(|d| match held(d, applied) {
+                Held::Entry(t) => t == term,
+                Held::Snapshot => true,
+                Held::No => false,
+            })
+            .count();
+        (durable_on < quorum).then_some(ViolationKind::AnswerNotDurable {
+            index: applied,
+            durable_on,
+            members,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use detcd_core::types::{Entry, EntryKind, HardState};
+
+    fn disk(term: Term, vote: Option<NodeId>, last: Index) -> DurableState {
+        let entries = (1..=last)
+            .map(|index| Entry { term, index, kind: EntryKind::Normal, data: Bytes::new() })
+            .collect();
+        DurableState { hard_state: HardState { term, vote, commit: 0 }, snapshot: None, entries }
+    }
+
+    fn msg(from: NodeId, to: NodeId, term: Term, body: MessageBody) -> Message {
+        Message { from, to, term, body }
+    }
+
+    fn ack(index: Index) -> MessageBody {
+        MessageBody::AppendResponse { index, reject: false, reject_hint: 0, hint_term: 0 }
+    }
+
+    #[test]
+    fn a_vote_must_be_durable_when_granted() {
+        let mut c = PromiseChecker::default();
+        let grant = msg(1, 2, 3, MessageBody::VoteResponse { reject: false });
+        assert_eq!(c.sent(&grant, &disk(3, Some(2), 0)), None);
+        let early = c.sent(&grant, &disk(2, None, 0));
+        assert!(matches!(early, Some(ViolationKind::VoteNotDurable { term: 3, .. })), "{early:?}");
+        let reject = msg(1, 2, 3, MessageBody::VoteResponse { reject: true });
+        assert_eq!(c.sent(&reject, &disk(2, None, 0)), None);
+    }
+
+    #[test]
+    fn two_votes_in_one_term_are_caught_across_crashes() {
+        let mut c = PromiseChecker::default();
+        let to2 = msg(1, 2, 3, MessageBody::VoteResponse { reject: false });
+        assert_eq!(c.sent(&to2, &disk(3, Some(2), 0)), None);
+        // After a crash that lost nothing the disk says otherwise... a buggy disk or
+        // driver lets it vote again for another candidate.
+        let to3 = msg(1, 3, 3, MessageBody::VoteResponse { reject: false });
+        let twice = c.sent(&to3, &disk(3, Some(3), 0));
+        assert_eq!(twice, Some(ViolationKind::TwoVotes { term: 3, first: 2, second: 3 }));
+        // A later term is a new election.
+        let later = msg(1, 3, 4, MessageBody::VoteResponse { reject: false });
+        assert_eq!(c.sent(&later, &disk(4, Some(3), 0)), None);
+    }
+
+    #[test]
+    fn an_ack_must_be_durable_and_stay() {
+        let mut c = PromiseChecker::default();
+        let early = c.sent(&msg(2, 1, 5, ack(4)), &disk(5, None, 3));
+        assert!(matches!(early, Some(ViolationKind::AckNotDurable { index: 4, .. })), "{early:?}");
+        assert_eq!(c.sent(&msg(2, 1, 5, ack(4)), &disk(5, None, 4)), None);
+        assert_eq!(c.persisted(2, &disk(5, None, 6)), None);
+        let lost = c.persisted(2, &disk(5, None, 2));
+        assert!(matches!(lost, Some(ViolationKind::AckedEntryLost { index: 4, .. })), "{lost:?}");
+        // A later term's leader may replace it.
+        assert_eq!(c.persisted(2, &disk(6, None, 2)), None);
+    }
+
+    #[test]
+    fn a_torn_write_forgets_acks() {
+        let mut c = PromiseChecker::default();
+        assert_eq!(c.sent(&msg(2, 1, 5, ack(4)), &disk(5, None, 4)), None);
+        c.torn(2);
+        assert_eq!(c.persisted(2, &disk(5, None, 2)), None);
+    }
+
+    #[test]
+    fn an_answer_needs_a_quorum_of_disks() {
+        let disks = [disk(2, None, 5), disk(2, None, 5), disk(2, None, 3)];
+        assert_eq!(PromiseChecker::answered(5, Some(2), disks.iter()), None);
+        let one = [disk(2, None, 5), disk(2, None, 4), disk(2, None, 3)];
+        assert_eq!(
+            PromiseChecker::answered(5, Some(2), one.iter()),
+            Some(ViolationKind::AnswerNotDurable { index: 5, durable_on: 1, members: 3 })
+        );
+        // Another term at that index is not the same write.
+        assert!(PromiseChecker::answered(5, Some(3), disks.iter()).is_some());
+        assert_eq!(PromiseChecker::answered(5, None, one.iter()), None);
+    }
+}
