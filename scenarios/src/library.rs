@@ -38,6 +38,7 @@ const LIBRARY: &[BuiltinScenario] = library![
     "lock-unfenced",
     "lock-fenced",
     "election",
+    "auth-churn",
 ];
 
 /// All built-in scenarios, parsed.
