@@ -247,6 +247,9 @@ impl<S: Storage> Driver<S> {
             Local::Info { reply } => {
                 let _ = reply.send(self.info(header));
             }
+            Local::CheckAdmin { credential, reply } => {
+                let _ = reply.send(self.node.check_admin(credential.as_ref()));
+            }
             Local::Defragment { reply } => {
                 let done = self.storage.start_segment().and_then(|()| {
                     self.node.snapshot_now();
