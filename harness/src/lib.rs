@@ -1,6 +1,7 @@
 //! detcd-harness: workloads, running scenarios in the simulator, checking every run,
 //! sweeps over seeds, replay, shrinking and traces.
 
+pub mod auth;
 pub mod checks;
 pub mod history;
 pub mod keys;

@@ -194,8 +194,12 @@ fn random_episodes(
             ),
             // A pause ends by itself: it has no undoing action.
             FaultKind::ClientPause => {
-                let clients =
-                    scenario.lock.as_ref().map_or(scenario.workload.clients, |l| l.clients);
+                let clients = match (&scenario.lock, &scenario.auth) {
+                    (Some(l), _) => l.clients,
+                    // The administrator is client 1, the user clients follow.
+                    (None, Some(a)) => a.clients() + 1,
+                    (None, None) => scenario.workload.clients,
+                };
                 let client = ClientTarget::Client(rng.gen_range(1..=u64::from(clients.max(1))));
                 (vec![FaultAction::PauseClient { client, duration_us: duration }], vec![])
             }

@@ -15,6 +15,7 @@ pub mod check_names {
     pub const SERIALIZABLE_READS: &str = "serializable-reads";
     pub const LOCK_EXCLUSION: &str = "lock-exclusion";
     pub const ELECTION: &str = "election";
+    pub const AUTH_REVOCATION: &str = "auth-revocation";
 }
 
 /// The verdict of one check.
@@ -144,6 +145,7 @@ mod tests {
             SERIALIZABLE_READS,
             LOCK_EXCLUSION,
             ELECTION,
+            AUTH_REVOCATION,
         ];
         assert_eq!(made.as_slice(), detcd_scenarios::CHECK_NAMES);
     }

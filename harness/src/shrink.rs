@@ -341,6 +341,13 @@ impl Knob {
                 _ => self.kv_candidates(s),
             };
         }
+        // Neither has an auth workload: its clients are fixed by its users.
+        if s.auth.is_some() {
+            return match self {
+                Knob::Clients | Knob::Operations | Knob::Keys | Knob::Mix(_) => Vec::new(),
+                _ => self.kv_candidates(s),
+            };
+        }
         self.kv_candidates(s)
     }
 

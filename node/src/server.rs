@@ -271,6 +271,7 @@ fn core_config(cfg: &ServeConfig, incarnation: u64) -> detcd_core::server::Confi
     c.request_bytes_max = usize::try_from(cfg.request_bytes_max).unwrap_or(usize::MAX);
     c.txn_ops_max = usize::try_from(cfg.txn_ops_max).unwrap_or(usize::MAX);
     c.snapshot_entries = cfg.snapshot_count.max(1);
+    c.auth_token_ttl_secs = cfg.auth_token_ttl.as_secs();
     // etcd's request timeout: 5 s plus two election timeouts.
     c.request_timeout_ticks =
         cfg.ticks_in(Duration::from_secs(5) + 2 * cfg.election_timeout).max(1);

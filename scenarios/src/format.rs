@@ -35,8 +35,10 @@
 //!
 //! A `[lock]` table (see [`LockSpec`]) replaces the KV workload with etcd's lock recipe;
 //! its clients can be paused (`pause_client`, `pause_lock_holder`, and the random kinds
-//! `client_pause` and `lock_holder_pause`).
+//! `client_pause` and `lock_holder_pause`). An `[auth]` table (see [`AuthSpec`])
+//! replaces it with users, roles and permissions changing under the clients' feet.
 
+use crate::auth::AuthSpec;
 use crate::lock::LockSpec;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -68,6 +70,10 @@ pub struct Scenario {
     /// Run etcd's lock or election recipe instead of the KV workload (see [`LockSpec`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock: Option<LockSpec>,
+    /// Change users, roles and permissions under clients acting as those users,
+    /// instead of the KV workload (see [`AuthSpec`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthSpec>,
 }
 
 fn default_seeds() -> u64 {
@@ -85,6 +91,7 @@ pub const CHECK_NAMES: &[&str] = &[
     "serializable-reads",
     "lock-exclusion",
     "election",
+    "auth-revocation",
 ];
 
 /// The expected outcome. `pass`: every check passes. `fail:<check>`: a negative
@@ -662,6 +669,12 @@ impl Scenario {
         if let Some(problem) = self.lock.as_ref().and_then(LockSpec::problem) {
             return Err(invalid(problem));
         }
+        if let Some(problem) = self.auth.as_ref().and_then(AuthSpec::problem) {
+            return Err(invalid(problem));
+        }
+        if self.lock.is_some() && self.auth.is_some() {
+            return Err(invalid("a scenario has a [lock] or an [auth] table, not both".into()));
+        }
         if self.phases.liveness_ms == 0 {
             return Err(invalid("phases.liveness_ms must be positive".into()));
         }
@@ -722,7 +735,11 @@ impl Scenario {
                 Ok(())
             }
             FaultAction::PauseClient { client, .. } => {
-                let clients = self.lock.as_ref().map_or(self.workload.clients, |l| l.clients);
+                let clients = match (&self.lock, &self.auth) {
+                    (Some(l), _) => l.clients,
+                    (None, Some(a)) => a.clients() + 1,
+                    (None, None) => self.workload.clients,
+                };
                 if (1..=u64::from(clients)).contains(client) {
                     Ok(())
                 } else {

@@ -14,7 +14,7 @@ Top level
                   by |, e.g. "fail:raft-safety|linearizability"): a negative control that
                   passes only when that check finds its violation. Checks: linearizability,
                   watch, raft-safety, convergence, liveness, serializable-reads,
-                  lock-exclusion, election
+                  lock-exclusion, election, auth-revocation
   default_seeds   seeds `detcd sim` runs without --seeds [8]
 
 [cluster]
@@ -102,6 +102,16 @@ Top level
   think_ms      [min, max] pause between releasing and trying again, ms [[0, 50]]
   proclaims     election: values a leader proclaims, hold_ms apart, before resigning [3]
   observers     election: clients that only watch who leads [2]
+
+[auth]   replaces the KV workload with auth churn, checked by auth-revocation
+  users              users, each with its own role and key prefix auth/<i>/ [3]
+  clients_per_user   clients acting as each user, half with tokens, half as
+                     certificate users [2]
+  think_ms           [min, max] a client's pause between two requests, ms [[5, 40]]
+  admin_think_ms     [min, max] the administrator's pause between two changes, ms
+                     [[50, 300]]
+  unsafe_check_reads_on_receipt  members check a linearizable read's permission when
+                     it arrives, not when it is served; UNSAFE (a negative control) [false]
 "#;
 
 #[cfg(test)]

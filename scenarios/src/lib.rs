@@ -6,11 +6,13 @@
 //! [`format`]; `scenarios/library/*.toml` are the built-in scenarios, embedded in the
 //! binary by [`library`].
 
+pub mod auth;
 pub mod format;
 pub mod guide;
 pub mod library;
 pub mod lock;
 
+pub use auth::AuthSpec;
 pub use format::{
     ClusterSpec, Expect, FaultAction, FaultKind, FaultSpec, KeyDistribution, MixKind, NetworkSpec,
     OpMix, PhaseSpec, RandomFaults, Scenario, ScenarioError, ScheduledFault, WorkloadSpec,

@@ -41,6 +41,7 @@ const LIBRARY: &[BuiltinScenario] = library![
     "membership-churn",
     "replace-member",
     "membership-single-step",
+    "auth-churn",
 ];
 
 /// All built-in scenarios, parsed.

@@ -112,12 +112,16 @@ pub enum AuthRequest {
 
 impl AuthRequest {
     /// Whether only a user with the root role may send it once auth is enabled.
+    /// UserGet and RoleGet check for themselves: a user may read itself and its
+    /// own roles.
     pub fn needs_admin(&self) -> bool {
         !matches!(
             self,
             AuthRequest::Authenticate { .. }
                 | AuthRequest::Status
                 | AuthRequest::UserPasswordHash { .. }
+                | AuthRequest::UserGet { .. }
+                | AuthRequest::RoleGet { .. }
         )
     }
 }

@@ -16,6 +16,8 @@ pub const TXN_OPS_MAX_DEFAULT: usize = 128;
 pub const PENDING_REQUESTS_MAX_DEFAULT: usize = 10_000;
 /// etcd's `maxGapBetweenApplyAndCommitIndex`.
 pub const APPLY_GAP_ENTRIES_MAX_DEFAULT: u64 = 5_000;
+/// etcd's `--auth-token-ttl` default, in seconds.
+pub const AUTH_TOKEN_TTL_SECS_DEFAULT: u64 = 300;
 /// etcd's largest lease TTL, in seconds.
 pub const LEASE_TTL_MAX_SECS: i64 = 9_000_000_000;
 
@@ -65,6 +67,14 @@ pub struct Config {
     /// first membership change applies. Empty: the initial voters, without names or
     /// URLs. A member joining a running cluster is given the same list as the others.
     pub initial_members: Vec<Member>,
+    /// UNSAFE, for a negative control only: with auth enabled, check a linearizable
+    /// read's permission when it arrives, against this member's auth state of that
+    /// moment, instead of when it is served. A revocation this member applies while
+    /// the read waits for its read index does not refuse it.
+    pub unsafe_auth_check_reads_on_receipt: bool,
+    /// A simple token not used on this member for this long is refused here
+    /// (`invalid auth token`); etcd's `--auth-token-ttl`. 0: never.
+    pub auth_token_ttl_secs: u64,
 }
 
 impl Config {
@@ -89,6 +99,8 @@ impl Config {
             pending_requests_max: PENDING_REQUESTS_MAX_DEFAULT,
             apply_gap_entries_max: APPLY_GAP_ENTRIES_MAX_DEFAULT,
             initial_members: Vec::new(),
+            unsafe_auth_check_reads_on_receipt: false,
+            auth_token_ttl_secs: AUTH_TOKEN_TTL_SECS_DEFAULT,
         }
     }
 

@@ -28,7 +28,7 @@ mod state;
 mod validate;
 mod watches;
 
-pub use auth::{AuthStore, Credential, ROOT, TOKENS_MAX};
+pub use auth::{AuthStore, Credential, TokenClock, ROOT, TOKENS_MAX};
 pub use config::{
     Config, APPLY_GAP_ENTRIES_MAX_DEFAULT, LEASE_TTL_MAX_SECS, PENDING_REQUESTS_MAX_DEFAULT,
     REQUEST_BYTES_MAX_DEFAULT, TXN_OPS_MAX_DEFAULT,

@@ -44,6 +44,7 @@
 //! checkpoint of the full TTL, before the client hears of it; the cost is one log entry
 //! per keep-alive, about the heartbeat round a ReadIndex would cost anyway.
 
+use super::auth::{Credential, TokenClock};
 use super::config::Config;
 use super::members::{
     check as check_member_op, derive_member_id, ClusterView, Member, MemberOp, MembersResponse,
@@ -54,7 +55,7 @@ use super::request::{MoveLeaderResponse, Request, Response, StatusResponse};
 use super::state::{AppState, ApplyAt};
 use super::validate::{txn_writes, validate};
 use super::watches::Watches;
-use crate::api::{EtcdError, RequestOp, TxnRequest, WatchResponse};
+use crate::api::{AuthBody, AuthResponse, EtcdError, RequestOp, TxnRequest, WatchResponse};
 use crate::lease::{Lessor, LessorConfig};
 use crate::mvcc::Store;
 use crate::process::{Effect, Process, RestoreError};
@@ -82,6 +83,8 @@ pub struct EtcdNode {
     out: Vec<Effect<Response>>,
     watch_out: Vec<(RequestId, WatchResponse)>,
     now_ticks: u64,
+    /// When each simple token was last used here (token expiry, local as in etcd).
+    tokens: TokenClock,
     /// Index of the last entry applied to `app` (or of the snapshot it was restored from).
     applied: Index,
     /// Index of the last snapshot taken or restored.
@@ -123,6 +126,7 @@ impl EtcdNode {
             out: Vec::new(),
             watch_out: Vec::new(),
             now_ticks: 0,
+            tokens: TokenClock::default(),
             applied: 0,
             snapshot_index: 0,
             role: status.role,
@@ -230,7 +234,7 @@ impl EtcdNode {
         }
         // Who sends it, as the auth state says now; checked again where it is served
         // or applied, so a change in between refuses it.
-        let caller = match self.app.auth.resolve(credential.as_ref()) {
+        let caller = match self.resolve(credential.as_ref()) {
             Ok(caller) => caller,
             Err(e) => {
                 self.respond(id, Response::Err(e));
@@ -238,6 +242,15 @@ impl EtcdNode {
             }
         };
         let checked = self.app.auth.enabled();
+        if checked && self.cfg.unsafe_auth_check_reads_on_receipt {
+            if let Some(r) = self.precheck(&request, caller.as_ref()) {
+                match r {
+                    Ok(read) => self.linearizable(id, read),
+                    Err(e) => self.respond(id, Response::Err(e)),
+                }
+                return;
+            }
+        }
         let read = |r: Read| if checked { Read::Checked(caller.clone(), Box::new(r)) } else { r };
         let local = matches!(
             &request,
@@ -425,6 +438,47 @@ impl EtcdNode {
     /// The member list as applied here.
     pub fn members(&self) -> Vec<Member> {
         self.app.member_list()
+    }
+
+    /// Who `credential` names now; a token must also still be alive on this member.
+    fn resolve(
+        &mut self,
+        credential: Option<&Credential>,
+    ) -> Result<Option<crate::api::AuthInfo>, EtcdError> {
+        let caller = self.app.auth.resolve(credential)?;
+        if let (Some(Credential::Token(token)), Some(_)) = (credential, &caller) {
+            let ttl_ticks = self.token_ttl_ticks();
+            self.tokens.touch(token, self.now_ticks, ttl_ticks, &self.app.auth)?;
+        }
+        Ok(caller)
+    }
+
+    fn token_ttl_ticks(&self) -> u64 {
+        self.cfg.auth_token_ttl_secs.saturating_mul(self.cfg.ticks_per_second)
+    }
+
+    /// Whether `credential` may make administrator calls (etcd's Maintenance calls
+    /// Defragment, Snapshot, Hash, HashKV and MoveLeader), as the auth state of this
+    /// member says now. Always with auth off.
+    pub fn check_admin(&mut self, credential: Option<&Credential>) -> Result<(), EtcdError> {
+        let caller = self.resolve(credential)?;
+        self.app.auth.check_admin(caller.as_ref())
+    }
+
+    /// The UNSAFE negative control of `Config::unsafe_auth_check_reads_on_receipt`:
+    /// a linearizable range checked now, against this member's auth state as it is
+    /// before the read index is known. None for any other request.
+    fn precheck(
+        &self,
+        request: &Request,
+        caller: Option<&crate::api::AuthInfo>,
+    ) -> Option<Result<Read, EtcdError>> {
+        let Request::Range(r) = request else { return None };
+        if r.serializable {
+            return None;
+        }
+        let allowed = self.app.auth.check_range(caller, &r.key, &r.range_end, false);
+        Some(allowed.map(|()| Read::Prechecked(Box::new(Read::Range(r.clone())))))
     }
 
     fn next_proposal_id(&mut self) -> ProposalId {
@@ -629,6 +683,11 @@ impl EtcdNode {
         }
         let at = ApplyAt { now_ticks: self.now_ticks, index };
         let response = self.app.apply(&proposal.op, at, proposal.caller.as_ref());
+        // A token's clock starts on every member when it is issued, as etcd's.
+        if let Some(Response::Auth(AuthResponse { body: AuthBody::Token(token), .. })) = &response {
+            let ttl_ticks = self.token_ttl_ticks();
+            let _ = self.tokens.touch(token, self.now_ticks, ttl_ticks, &self.app.auth);
+        }
         let (Some(pid), Some(response)) = (proposal.id, response) else { return };
         if pid.origin != self.cfg.member_id() || pid.incarnation != self.incarnation {
             return;

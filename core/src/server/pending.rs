@@ -19,6 +19,10 @@ pub enum Read {
     /// A read by `caller` (auth was enabled when it arrived), whose permission is
     /// checked when it is served, against the auth state of that moment.
     Checked(Option<AuthInfo>, Box<Read>),
+    /// UNSAFE, a negative control only (`Config::unsafe_auth_check_reads_on_receipt`):
+    /// its permission was checked when it arrived and is not looked at again, so an
+    /// auth change applied while it waited for its read index does not refuse it.
+    Prechecked(Box<Read>),
 }
 
 #[derive(Clone, Debug)]

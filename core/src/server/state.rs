@@ -257,16 +257,16 @@ impl AppState {
             return Ok(());
         }
         match op {
-            Op::Put(p) => self.auth.check_put(caller, p),
+            Op::Put(p) => {
+                self.auth.check_put(caller, p)?;
+                // As etcd: attaching a lease needs write permission on every key the
+                // lease already holds, or the lease could grow keys its revoker may
+                // not delete.
+                self.check_lease_keys(caller, p.lease)
+            }
             Op::DeleteRange(d) => self.auth.check_delete(caller, d),
             Op::Txn(t) => self.auth.check_txn(caller, t),
-            Op::LeaseRevoke(r) => {
-                let Some(lease) = self.lessor.table().leases.get(&r.id) else { return Ok(()) };
-                for key in lease.keys.iter() {
-                    self.auth.check_range(caller, key, b"", true)?;
-                }
-                Ok(())
-            }
+            Op::LeaseRevoke(r) => self.check_lease_keys(caller, r.id),
             Op::Compact(_)
             | Op::LeaseGrant(_)
             | Op::LeaseExpire(_)
@@ -275,6 +275,16 @@ impl AppState {
             | Op::Auth(_)
             | Op::Member(_) => Ok(()),
         }
+    }
+
+    /// Whether `caller` may write every key attached to lease `id` (none: an unknown
+    /// lease or 0).
+    fn check_lease_keys(&self, caller: Option<&AuthInfo>, id: i64) -> Result<(), EtcdError> {
+        let Some(lease) = self.lessor.table().leases.get(&id) else { return Ok(()) };
+        for key in lease.keys.iter() {
+            self.auth.check_range(caller, key, b"", true)?;
+        }
+        Ok(())
     }
 
     /// Revokes a lease and deletes its keys in one revision.
@@ -301,18 +311,26 @@ impl AppState {
     pub fn serve(&self, read: &Read, now_ticks: u64) -> Response {
         let (caller, read) = match read {
             Read::Checked(caller, read) => (caller.as_ref(), &**read),
+            Read::Prechecked(read) => return self.serve_unchecked(read, now_ticks),
             read => (None, read),
         };
         if self.auth.enabled() {
             let checked = match read {
                 Read::Range(r) => self.auth.check_range(caller, &r.key, &r.range_end, false),
                 Read::Txn(t) => self.auth.check_txn(caller, t),
-                Read::LeaseTimeToLive(_) | Read::LeaseLeases | Read::Checked(..) => Ok(()),
+                Read::LeaseTimeToLive(_)
+                | Read::LeaseLeases
+                | Read::Checked(..)
+                | Read::Prechecked(_) => Ok(()),
             };
             if let Err(e) = checked {
                 return Response::Err(e);
             }
         }
+        self.serve_unchecked(read, now_ticks)
+    }
+
+    fn serve_unchecked(&self, read: &Read, now_ticks: u64) -> Response {
         match read {
             Read::Range(req) => match self.store.range(req) {
                 Ok(r) => Response::Range(r),
@@ -335,7 +353,9 @@ impl AppState {
                 Response::LeaseTimeToLive(self.lessor.time_to_live(req.id, req.keys, now_ticks))
             }
             Read::LeaseLeases => Response::LeaseLeases(self.lessor.leases()),
-            Read::Checked(..) => unreachable!("a checked read is unwrapped above, once"),
+            Read::Checked(..) | Read::Prechecked(_) => {
+                unreachable!("a checked read is unwrapped in `serve`, once")
+            }
         }
     }
 }

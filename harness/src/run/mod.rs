@@ -11,6 +11,7 @@ mod verdicts;
 
 pub use budget::RunBudget;
 
+use crate::auth;
 use crate::checks::watch::WatchStreamRecord;
 use crate::history::PROBE_KEY_PREFIX;
 use crate::lock;
@@ -21,7 +22,7 @@ use bytes::Bytes;
 use detcd_core::api::PutRequest;
 use detcd_core::raft;
 use detcd_core::server::{self, EtcdNode, Request, Response};
-use detcd_scenarios::{LockSpec, Scenario};
+use detcd_scenarios::{AuthSpec, LockSpec, Scenario};
 use detcd_sim::rng::{stream, Component};
 use detcd_sim::{
     LivenessReport, MemberChange, NodeSetup, SimError, Stamped, Target, World, WorldOptions,
@@ -112,6 +113,8 @@ pub fn node_config(scenario: &Scenario, setup: &NodeSetup) -> server::Config {
     cfg.request_timeout_ticks = timeout_ticks.max(2 * u64::from(c.election_ticks));
     cfg.snapshot_entries = c.snapshot_entries;
     cfg.initial_members = setup.voters.iter().map(|&id| sim_member(id, false)).collect();
+    cfg.unsafe_auth_check_reads_on_receipt =
+        scenario.auth.as_ref().is_some_and(|a| a.unsafe_check_reads_on_receipt);
     cfg
 }
 
@@ -165,11 +168,19 @@ fn liveness(world: &mut World<EtcdNode>, scenario: &Scenario) -> Result<Liveness
     world.liveness(
         scenario.phases.liveness_ms * 1_000,
         |n| {
-            Request::Put(PutRequest {
+            let put = Request::Put(PutRequest {
                 key: Bytes::from(format!("{PROBE_KEY_PREFIX}{n}")),
                 value: Bytes::from(format!("probe-{n}")),
                 ..PutRequest::default()
-            })
+            });
+            // With auth enabled, the probe writes as root.
+            match scenario.auth {
+                Some(_) => Request::As {
+                    credential: server::Credential::CertUser(server::ROOT.to_string()),
+                    request: Box::new(put),
+                },
+                None => put,
+            }
         },
         |resp| matches!(resp, Response::Put(_)),
     )
@@ -186,6 +197,50 @@ fn run_lock(
     wall: std::time::Instant,
 ) -> (RunReport, RunArtifacts) {
     let mut outcome = lock::safety_phase(scenario, spec, seed, world);
+    let safety = std::mem::replace(&mut outcome.safety, Ok(()));
+    let liveness = match safety {
+        Err(e) => Err(e),
+        Ok(()) => liveness(&mut outcome.world, scenario),
+    };
+    let events = outcome.world.take_events();
+    let world = &outcome.world;
+    let went_on = world.violation().map(|v| (v, world.later_violations()));
+    let mut checks = verdicts::simulation(&liveness, went_on, &[]);
+    checks.push(outcome.check());
+    let report = RunReport {
+        scenario: scenario.name.clone(),
+        seed,
+        expect: scenario.expect.to_string(),
+        checks,
+        operations: outcome.requests_sent,
+        operations_checked: 0,
+        sim_time_us: world.now_us(),
+        events: world.stats().events,
+        trace_hash: world.trace_hash(),
+        wall_us: wall.elapsed().as_micros() as u64,
+    };
+    let artifacts = RunArtifacts {
+        records: Vec::new(),
+        watch_streams: Vec::new(),
+        banner,
+        linearizability_report: None,
+        events,
+        violation: violation_text(world, &[]),
+    };
+    (report, artifacts)
+}
+
+/// A run of the auth churn workload instead of the KV one: Raft safety, liveness and
+/// convergence as always, then no request served under a revoked permission.
+fn run_auth(
+    scenario: &Scenario,
+    spec: &AuthSpec,
+    seed: u64,
+    world: World<EtcdNode>,
+    banner: String,
+    wall: std::time::Instant,
+) -> (RunReport, RunArtifacts) {
+    let mut outcome = auth::safety_phase(scenario, spec, seed, world);
     let safety = std::mem::replace(&mut outcome.safety, Ok(()));
     let liveness = match safety {
         Err(e) => Err(e),
@@ -253,6 +308,9 @@ pub fn run_with(
     let banner = world.announce().to_string();
     if let Some(spec) = &scenario.lock {
         return run_lock(scenario, spec, seed, world, banner, wall);
+    }
+    if let Some(spec) = &scenario.auth {
+        return run_auth(scenario, spec, seed, world, banner, wall);
     }
 
     let workload =

@@ -4,7 +4,7 @@
 
 use crate::convert;
 use detcd_core::api::{EtcdError, HashKvResponse};
-use detcd_core::server::{Request, Response, StreamId};
+use detcd_core::server::{Credential, Request, Response, StreamId};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -54,6 +54,12 @@ pub enum Local {
     /// history a compaction removed); answers with the member's view afterwards.
     Defragment {
         reply: oneshot::Sender<Info>,
+    },
+    /// Whether `credential` may make the Maintenance calls etcd keeps for the root
+    /// role (Defragment, Snapshot, Hash, HashKV, MoveLeader).
+    CheckAdmin {
+        credential: Option<Credential>,
+        reply: oneshot::Sender<Result<(), EtcdError>>,
     },
     /// Alarm DEACTIVATE: clears NOSPACE if the storage is back under its quota (after
     /// compaction and defragment, as etcd's operators do); answers with the alarms it
@@ -137,6 +143,11 @@ impl Handle {
         let (reply, rx) = oneshot::channel();
         self.submit(Command::Local(make(reply)))?;
         rx.await.map_err(|_| Status::unavailable("etcdserver: server stopped"))
+    }
+
+    /// Refuses, with etcd's error, a caller without the root role once auth is on.
+    pub async fn check_admin(&self, credential: Option<Credential>) -> Result<(), Status> {
+        self.local(|reply| Local::CheckAdmin { credential, reply }).await?.map_err(convert::status)
     }
 
     pub async fn info(&self) -> Result<Info, Status> {

@@ -295,6 +295,9 @@ impl<S: Storage + Send + 'static> Driver<S> {
             Local::Info { reply } => {
                 let _ = reply.send(self.info(header));
             }
+            Local::CheckAdmin { credential, reply } => {
+                let _ = reply.send(self.node.check_admin(credential.as_ref()));
+            }
             Local::Defragment { reply } => {
                 if self.defrags_next.len() >= DEFRAGS_WAITING_MAX {
                     // Enough defragments are under way; this one would change nothing.

@@ -65,6 +65,10 @@ pub enum FlagError {
     LogOutputs {
         value: String,
     },
+    /// `--auth-token` names a token type detcd does not provide.
+    AuthToken {
+        value: String,
+    },
     /// An `https://` listen URL without a certificate and key for its port.
     TlsMissing {
         prefix: &'static str,
@@ -137,6 +141,11 @@ impl fmt::Display for FlagError {
             FlagError::Retention { value, reason } => {
                 write!(f, "invalid value {value:?} for flag --auto-compaction-retention: {reason}")
             }
+            FlagError::AuthToken { value } => write!(
+                f,
+                "invalid value {value:?} for flag --auth-token: auth: invalid auth options \
+                 (detcd provides simple tokens only: 'simple')"
+            ),
             FlagError::LogOutputs { value } => write!(
                 f,
                 "invalid value {value:?} for flag --log-outputs: expected a comma-separated \

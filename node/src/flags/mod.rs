@@ -127,6 +127,14 @@ pub struct ServeArgs {
     #[arg(long, env = "ETCD_MAX_TXN_OPS", default_value_t = 128, value_name = "N")]
     pub max_txn_ops: u64,
 
+    /// Specify a v3 authentication token type and its options ('simple' only).
+    #[arg(long, env = "ETCD_AUTH_TOKEN", default_value = "simple", value_name = "TYPE")]
+    pub auth_token: String,
+
+    /// Time (in seconds) a simple token may stay unused before it expires.
+    #[arg(long, env = "ETCD_AUTH_TOKEN_TTL", default_value_t = 300, value_name = "SECONDS")]
+    pub auth_token_ttl: u64,
+
     /// Test only (for `detcd chaos`'s clock faults): this member's clock runs at this
     /// percentage of real time, so its ticks (heartbeats, election and lease timers)
     /// come that much faster or slower than --heartbeat-interval says. 100: real time.
@@ -323,6 +331,8 @@ pub struct ServeConfig {
     pub quota_backend_bytes: u64,
     pub request_bytes_max: u64,
     pub txn_ops_max: u64,
+    /// Idle time after which a simple token expires.
+    pub auth_token_ttl: Duration,
     pub auto_compaction: AutoCompaction,
     pub log_level: LogLevel,
     pub log_outputs: Vec<LogOutput>,
@@ -405,6 +415,11 @@ impl ServeArgs {
                     reason,
                 })?;
         let log_outputs = parse_log_outputs(&self.log_outputs)?;
+        // etcd takes `simple` (its options, if any, change nothing for simple tokens)
+        // or `jwt,...`, which detcd does not provide.
+        if self.auth_token.split(',').next() != Some("simple") {
+            return Err(FlagError::AuthToken { value: self.auth_token.clone() });
+        }
         let client_tls = TlsFiles {
             cert_file: non_empty(&self.cert_file),
             key_file: non_empty(&self.key_file),
@@ -449,6 +464,7 @@ impl ServeArgs {
             quota_backend_bytes,
             request_bytes_max: self.max_request_bytes,
             txn_ops_max: self.max_txn_ops,
+            auth_token_ttl: Duration::from_secs(self.auth_token_ttl),
             auto_compaction,
             log_level: self.log_level,
             log_outputs,

@@ -602,3 +602,16 @@ fn the_unsynced_write_flags_are_off_by_default_and_the_unsafe_one_needs_the_othe
     let e = parse(&["--test-unsafe-ack-before-fsync"]).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::MissingRequiredArgument);
 }
+
+#[test]
+fn auth_token_takes_simple_tokens_and_their_ttl() {
+    assert_eq!(config(&[]).auth_token_ttl, Duration::from_secs(300));
+    let c = config(&["--auth-token", "simple", "--auth-token-ttl", "2"]);
+    assert_eq!(c.auth_token_ttl, Duration::from_secs(2));
+    assert_eq!(config(&["--auth-token", "simple,ttl=5m"]).auth_token_ttl, Duration::from_secs(300));
+    for value in ["jwt,pub-key=a.pem,priv-key=b.pem,sign-method=RS256", "bogus", ""] {
+        let e = error(&["--auth-token", value]);
+        assert_eq!(e, FlagError::AuthToken { value: value.to_string() });
+        assert!(e.to_string().contains("--auth-token"), "{e}");
+    }
+}

@@ -11,6 +11,9 @@ mod ops;
 mod ranges;
 #[cfg(test)]
 mod tests;
+mod ttl;
+
+pub use ttl::TokenClock;
 
 use crate::api::{AuthBody, AuthInfo, AuthRequest, EtcdError, Permission};
 use serde::{Deserialize, Serialize};
@@ -68,6 +71,11 @@ impl AuthStore {
         *self == AuthStore::default()
     }
 
+    /// Whether `token` was issued and not forgotten since.
+    pub fn knows_token(&self, token: &str) -> bool {
+        self.tokens.contains_key(token)
+    }
+
     /// Who `credential` names, at the current auth revision. None when auth is off
     /// (everyone may do everything, and tokens are not looked at).
     pub fn resolve(&self, credential: Option<&Credential>) -> Result<Option<AuthInfo>, EtcdError> {
@@ -107,11 +115,19 @@ impl AuthStore {
 
     /// Whether the caller may administer auth (has the root role). Always true with
     /// auth off.
+    ///
+    /// As etcd, this looks at the auth state as it is now, not at the revision the
+    /// caller was resolved at: it runs where the request applies (or, for
+    /// Maintenance calls, where it is served), so a revoked root role already counts.
     pub fn check_admin(&self, info: Option<&AuthInfo>) -> Result<(), EtcdError> {
         if !self.enabled {
             return Ok(());
         }
-        let user = self.user_of(info)?;
+        let name = info.map_or("", |i| i.user.as_str());
+        if name.is_empty() {
+            return Err(EtcdError::UserEmpty);
+        }
+        let Some(user) = self.users.get(name) else { return Err(EtcdError::UserNotFound) };
         if Self::is_root(user) {
             Ok(())
         } else {
@@ -189,10 +205,29 @@ impl AuthStore {
                 self.users.insert(name.clone(), user);
                 self.bump()
             }
-            AuthRequest::UserGet { name } => match self.users.get(name) {
-                Some(u) => Ok(AuthBody::Roles(u.roles.clone())),
-                None => Err(EtcdError::UserNotFound),
-            },
+            AuthRequest::UserGet { name } => {
+                // A user may read itself without the root role.
+                let own = caller.map_or("", |c| c.user.as_str()) == name;
+                if !own {
+                    self.check_admin(caller)?;
+                }
+                self.user_get(name)
+            }
+            AuthRequest::RoleGet { role } => {
+                // A user may read the roles it has without the root role.
+                if let Err(e) = self.check_admin(caller) {
+                    let has = caller
+                        .and_then(|c| self.users.get(&c.user))
+                        .is_some_and(|u| u.roles.iter().any(|r| r == role));
+                    if !has {
+                        return Err(e);
+                    }
+                }
+                match self.roles.get(role) {
+                    Some(perms) => Ok(AuthBody::Perms(perms.clone())),
+                    None => Err(EtcdError::RoleNotFound),
+                }
+            }
             AuthRequest::UserList => Ok(AuthBody::Names(self.users.keys().cloned().collect())),
             AuthRequest::UserDelete { name } => {
                 if self.enabled && name == ROOT {
@@ -255,10 +290,6 @@ impl AuthStore {
                 self.roles.insert(name.clone(), Vec::new());
                 self.bump()
             }
-            AuthRequest::RoleGet { role } => match self.roles.get(role) {
-                Some(perms) => Ok(AuthBody::Perms(perms.clone())),
-                None => Err(EtcdError::RoleNotFound),
-            },
             AuthRequest::RoleList => Ok(AuthBody::Names(self.roles.keys().cloned().collect())),
             AuthRequest::RoleDelete { role } => {
                 if self.enabled && role == ROOT {
@@ -297,6 +328,13 @@ impl AuthStore {
                 }
                 self.bump()
             }
+        }
+    }
+
+    fn user_get(&self, name: &str) -> Result<AuthBody, EtcdError> {
+        match self.users.get(name) {
+            Some(u) => Ok(AuthBody::Roles(u.roles.clone())),
+            None => Err(EtcdError::UserNotFound),
         }
     }
 

@@ -182,3 +182,24 @@ fn tokens_are_bounded() {
         Err(EtcdError::InvalidAuthToken)
     );
 }
+
+#[test]
+fn users_read_themselves_and_their_roles_without_root() {
+    let mut s = enabled_store();
+    let alice = s.resolve(Some(&Credential::CertUser(name("alice")))).unwrap();
+    let alice = alice.as_ref();
+    assert_eq!(
+        ok(&mut s, R::UserGet { name: name("alice") }, alice),
+        AuthBody::Roles(vec![name("r")])
+    );
+    assert_eq!(err(&mut s, R::UserGet { name: name(ROOT) }, alice), EtcdError::PermissionDenied);
+    assert!(matches!(ok(&mut s, R::RoleGet { role: name("r") }, alice), AuthBody::Perms(_)));
+    assert_eq!(err(&mut s, R::RoleGet { role: name(ROOT) }, alice), EtcdError::PermissionDenied);
+    assert_eq!(err(&mut s, R::RoleGet { role: name("r") }, None), EtcdError::UserEmpty);
+    // As etcd's admin check: an unknown user is named as such, and the auth revision
+    // it was resolved at does not matter (the check looks at the state it runs on).
+    let ghost = AuthInfo { user: name("ghost"), revision: s.revision() };
+    assert_eq!(s.check_admin(Some(&ghost)), Err(EtcdError::UserNotFound));
+    let old_root = AuthInfo { user: name(ROOT), revision: 0 };
+    assert_eq!(s.check_admin(Some(&old_root)), Ok(()));
+}

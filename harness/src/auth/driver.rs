@@ -1,0 +1,408 @@
+//! Driving the auth churn workload through a simulated cluster. The administrator
+//! (client 1) first sets up root, the users, their roles and grants and enables auth,
+//! retrying each step until it is done; then it changes one user at a time: while a
+//! user's access is whole it revokes something (permission, role, the user itself) or
+//! changes its password, otherwise it gives back what it believes is missing. The
+//! other clients act as users, half with tokens from Authenticate, half as
+//! certificate users, and read and write keys of their own prefix (now and then
+//! another user's, which must always be refused). Every answer is recorded for the
+//! `auth-revocation` check.
+//!
+//! A client the world says is paused does nothing until its pause ends.
+
+use super::requests::{self as req, as_root};
+use crate::checks::auth::{Change, ChangeOutcome, ChangeRecord, ServedRecord};
+use crate::workload::is_unknown_outcome;
+use detcd_core::api::{AuthBody, AuthRequest, EtcdError};
+use detcd_core::server::{Credential, EtcdNode, Request, Response};
+use detcd_core::types::RequestId;
+use detcd_scenarios::AuthSpec;
+use detcd_sim::{ClientResult, Outcome, SimError, World};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+
+/// Keys per user prefix.
+const KEYS_PER_PREFIX: u32 = 4;
+/// Out of 100 accesses, how many go to another user's prefix.
+const FOREIGN_PERCENT: u32 = 10;
+/// The administrator's client id.
+const ADMIN: u64 = 1;
+
+/// What the administrator believes of one user's access.
+#[derive(Clone, Copy, Debug)]
+struct Belief {
+    user: bool,
+    role: bool,
+    grant: bool,
+    /// The password generation the next add or change sets.
+    generation: u32,
+}
+
+/// A user client's login.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Login {
+    /// A certificate user: always logged in.
+    Certificate,
+    /// Needs a token: asks for the password hash, then authenticates.
+    LoggedOut,
+    /// A token, and when the Authenticate that issued it answered.
+    Token { token: String, issued_us: u64 },
+}
+
+struct UserClient {
+    id: u64,
+    user: u32,
+    login: Login,
+}
+
+/// What a request was for.
+#[derive(Clone, Debug)]
+enum Purpose {
+    Setup { step: usize },
+    Change { record: usize },
+    PasswordHash,
+    Authenticate,
+    Access { prefix: u32, write: bool, token_issued_us: Option<u64> },
+}
+
+/// The auth workload side of one run.
+pub(super) struct AuthDriver {
+    pub world: World<EtcdNode>,
+    spec: AuthSpec,
+    nodes: u64,
+    rng: ChaCha8Rng,
+    setup: Vec<AuthRequest>,
+    /// Whether auth got enabled with everything set up.
+    pub setup_done: bool,
+    /// The setup step to retry when the administrator wakes before setup is done.
+    setup_step: usize,
+    beliefs: Vec<Belief>,
+    clients: Vec<UserClient>,
+    /// (time, sequence) → client index (`None`: the administrator).
+    wakes: BTreeMap<(u64, u64), Option<usize>>,
+    wake_seq: u64,
+    open: BTreeMap<RequestId, (Option<usize>, Purpose)>,
+    safety_end_us: u64,
+    timeout_us: u64,
+    pub requests_sent: u64,
+    pub changes: Vec<ChangeRecord>,
+    pub served: Vec<ServedRecord>,
+    /// Accesses refused with an auth error (denied, bad token, old auth revision).
+    pub refused: u64,
+}
+
+impl AuthDriver {
+    pub fn new(
+        world: World<EtcdNode>,
+        spec: &AuthSpec,
+        rng: ChaCha8Rng,
+        nodes: u64,
+        safety_end_us: u64,
+        timeout_us: u64,
+    ) -> Self {
+        let mut clients = Vec::new();
+        for user in 1..=spec.users {
+            for k in 0..spec.clients_per_user {
+                let login = if k % 2 == 0 { Login::LoggedOut } else { Login::Certificate };
+                clients.push(UserClient { id: ADMIN + 1 + clients.len() as u64, user, login });
+            }
+        }
+        let belief = Belief { user: true, role: true, grant: true, generation: 1 };
+        AuthDriver {
+            world,
+            spec: spec.clone(),
+            nodes,
+            rng,
+            setup: req::setup(spec.users),
+            setup_done: false,
+            setup_step: 0,
+            beliefs: vec![belief; spec.users as usize],
+            clients,
+            wakes: BTreeMap::new(),
+            wake_seq: 0,
+            open: BTreeMap::new(),
+            safety_end_us,
+            timeout_us,
+            requests_sent: 0,
+            changes: Vec::new(),
+            served: Vec::new(),
+            refused: 0,
+        }
+    }
+
+    /// Runs the administrator and the clients until the safety phase ends, then lets
+    /// the open requests finish (each has a deadline).
+    pub fn safety_phase(&mut self) -> Result<(), SimError> {
+        self.send_setup(0);
+        loop {
+            let next = self.wakes.keys().next().map(|k| k.0);
+            let deadline = next.map_or(self.safety_end_us, |t| t.min(self.safety_end_us));
+            self.world.run_until_result(deadline)?;
+            let results: Vec<_> = self.world.drain_results().collect();
+            for r in results {
+                self.route(r);
+            }
+            let now = self.now();
+            while let Some((&key, _)) = self.wakes.first_key_value() {
+                if key.0 > now {
+                    break;
+                }
+                let who = self.wakes.remove(&key).expect("first key exists");
+                self.wake(who);
+            }
+            if now >= self.safety_end_us {
+                break;
+            }
+        }
+        // Clients issue nothing more; what is open answers or times out.
+        let drain_end_us = self.safety_end_us + self.timeout_us;
+        while !self.open.is_empty() && self.now() < drain_end_us {
+            self.world.run_until_result(drain_end_us)?;
+            let results: Vec<_> = self.world.drain_results().collect();
+            if results.is_empty() {
+                break;
+            }
+            for r in results {
+                self.route(r);
+            }
+        }
+        Ok(())
+    }
+
+    fn now(&self) -> u64 {
+        self.world.now_us()
+    }
+
+    fn client_id(&self, who: Option<usize>) -> u64 {
+        who.map_or(ADMIN, |c| self.clients[c].id)
+    }
+
+    fn later(&mut self, who: Option<usize>) {
+        let [lo, hi] = if who.is_some() { self.spec.think_ms } else { self.spec.admin_think_ms };
+        let at = self.now() + self.rng.gen_range(lo * 1_000..=hi * 1_000);
+        self.wake_seq += 1;
+        self.wakes.insert((at, self.wake_seq), who);
+    }
+
+    fn send(&mut self, who: Option<usize>, purpose: Purpose, request: Request) {
+        let node = self.rng.gen_range(1..=self.nodes);
+        let client = self.client_id(who);
+        self.requests_sent += 1;
+        let id = self.world.submit(client, node, request, self.timeout_us);
+        self.open.insert(id, (who, purpose));
+    }
+
+    fn send_setup(&mut self, step: usize) {
+        let request = as_root(self.setup[step].clone());
+        self.send(None, Purpose::Setup { step }, request);
+    }
+
+    /// Acts for `who`, unless it is paused or the safety phase is over.
+    fn wake(&mut self, who: Option<usize>) {
+        if self.now() >= self.safety_end_us {
+            return;
+        }
+        if let Some(end) = self.world.paused_until(self.client_id(who)) {
+            self.wake_seq += 1;
+            self.wakes.insert((end, self.wake_seq), who);
+            return;
+        }
+        match who {
+            None if !self.setup_done => self.send_setup(self.setup_step),
+            None => self.admin_change(),
+            Some(c) => self.act(c),
+        }
+    }
+
+    fn route(&mut self, r: ClientResult<Request, Response>) {
+        let Some((who, purpose)) = self.open.remove(&r.id) else { return };
+        let answer = match r.outcome {
+            Outcome::Ok(Response::Err(e)) => Err(Some(e)),
+            Outcome::Ok(response) => Ok(response),
+            Outcome::Timeout | Outcome::Refused => Err(None),
+        };
+        match purpose {
+            Purpose::Setup { step } => self.setup_answer(step, answer),
+            Purpose::Change { record } => self.change_answer(record, r.complete_us, answer),
+            Purpose::PasswordHash => {
+                let c = who.expect("only user clients log in");
+                match answer {
+                    Ok(Response::Auth(a)) => match a.body {
+                        AuthBody::PasswordHash(Some(hash)) => {
+                            let token = format!("{:016x}", self.rng.gen::<u64>());
+                            let name = req::user(self.clients[c].user);
+                            let request =
+                                AuthRequest::Authenticate { name, token, password_hash: hash };
+                            return self.send(who, Purpose::Authenticate, Request::Auth(request));
+                        }
+                        _ => self.later(who),
+                    },
+                    _ => self.later(who),
+                }
+            }
+            Purpose::Authenticate => {
+                let c = who.expect("only user clients log in");
+                if let Ok(Response::Auth(a)) = answer {
+                    if let AuthBody::Token(token) = a.body {
+                        self.clients[c].login = Login::Token { token, issued_us: r.complete_us };
+                    }
+                }
+                self.later(who);
+            }
+            Purpose::Access { prefix, write, token_issued_us } => {
+                let c = who.expect("only user clients access keys");
+                match answer {
+                    Ok(Response::Put(_) | Response::Range(_)) => self.served.push(ServedRecord {
+                        client: self.clients[c].id,
+                        user: self.clients[c].user,
+                        prefix,
+                        write,
+                        token_issued_us,
+                        invoke_us: r.invoke_us,
+                        complete_us: r.complete_us,
+                    }),
+                    Err(Some(e)) => {
+                        if matches!(
+                            e,
+                            EtcdError::PermissionDenied
+                                | EtcdError::InvalidAuthToken
+                                | EtcdError::AuthOldRevision
+                                | EtcdError::UserEmpty
+                        ) {
+                            self.refused += 1;
+                        }
+                        if e == EtcdError::InvalidAuthToken
+                            && self.clients[c].login != Login::Certificate
+                        {
+                            self.clients[c].login = Login::LoggedOut;
+                        }
+                    }
+                    _ => {}
+                }
+                self.later(who);
+            }
+        }
+    }
+
+    fn setup_answer(&mut self, step: usize, answer: Result<Response, Option<EtcdError>>) {
+        let done = matches!(
+            answer,
+            Ok(_) | Err(Some(EtcdError::UserAlreadyExist | EtcdError::RoleAlreadyExist))
+        );
+        if !done {
+            // Retried after a pause: a member that is down refuses at once, and an
+            // immediate retry would spin without time passing.
+            self.setup_step = step;
+            return self.later(None);
+        }
+        if step + 1 < self.setup.len() {
+            return self.send_setup(step + 1);
+        }
+        self.setup_done = true;
+        self.world.note(ADMIN, "auth is enabled: users, roles and grants are set up".into());
+        self.later(None);
+        for c in 0..self.clients.len() {
+            self.later(Some(c));
+        }
+    }
+
+    /// The administrator's next change: take something away from a user whose
+    /// access is whole, else give back what it lacks.
+    fn admin_change(&mut self) {
+        let i = self.rng.gen_range(1..=self.spec.users);
+        let b = self.beliefs[i as usize - 1];
+        let change = if !b.user {
+            Change::AddUser
+        } else if !b.role {
+            Change::GrantRole
+        } else if !b.grant {
+            Change::GrantPermission
+        } else {
+            match self.rng.gen_range(0..100) {
+                0..=29 => Change::RevokePermission,
+                30..=54 => Change::RevokeRole,
+                55..=69 => Change::DeleteUser,
+                _ => Change::ChangePassword,
+            }
+        };
+        let b = &mut self.beliefs[i as usize - 1];
+        let generation = b.generation;
+        match change {
+            Change::AddUser => b.user = true,
+            Change::DeleteUser => (b.user, b.role) = (false, false),
+            Change::GrantRole => b.role = true,
+            Change::RevokeRole => b.role = false,
+            Change::GrantPermission => b.grant = true,
+            Change::RevokePermission => b.grant = false,
+            Change::ChangePassword => {}
+        }
+        if matches!(change, Change::AddUser | Change::ChangePassword) {
+            b.generation += 1;
+        }
+        self.world.note(ADMIN, format!("changes auth: {change:?} of u{i}"));
+        let record = self.changes.len();
+        self.changes.push(ChangeRecord {
+            user: i,
+            change,
+            invoke_us: self.now(),
+            outcome: ChangeOutcome::Unknown,
+        });
+        let request = as_root(req::change(change, i, generation));
+        self.send(None, Purpose::Change { record }, request);
+    }
+
+    fn change_answer(
+        &mut self,
+        record: usize,
+        complete_us: u64,
+        answer: Result<Response, Option<EtcdError>>,
+    ) {
+        let r = &mut self.changes[record];
+        let b = &mut self.beliefs[r.user as usize - 1];
+        r.outcome = match &answer {
+            Ok(_) => ChangeOutcome::Done { complete_us },
+            Err(Some(e)) if !is_unknown_outcome(e) => {
+                // The refusal says what the state is; the belief follows it.
+                match e {
+                    EtcdError::UserNotFound => (b.user, b.role) = (false, false),
+                    EtcdError::UserAlreadyExist => b.user = true,
+                    EtcdError::RoleNotGranted => b.role = false,
+                    EtcdError::PermissionNotGranted => b.grant = false,
+                    _ => {}
+                }
+                ChangeOutcome::Refused
+            }
+            Err(_) => ChangeOutcome::Unknown,
+        };
+        self.later(None);
+    }
+
+    /// A user client's next step: log in if it has no token, else read or write.
+    fn act(&mut self, c: usize) {
+        let client = &self.clients[c];
+        let user = client.user;
+        let (credential, token_issued_us) = match &client.login {
+            Login::LoggedOut => {
+                let request =
+                    Request::Auth(AuthRequest::UserPasswordHash { name: req::user(user) });
+                return self.send(Some(c), Purpose::PasswordHash, request);
+            }
+            Login::Certificate => (Credential::CertUser(req::user(user)), None),
+            Login::Token { token, issued_us } => {
+                (Credential::Token(token.clone()), Some(*issued_us))
+            }
+        };
+        let users = self.spec.users;
+        let prefix = if users > 1 && self.rng.gen_range(0..100) < FOREIGN_PERCENT {
+            user % users + 1
+        } else {
+            user
+        };
+        let write = self.rng.gen_bool(0.5);
+        let key = req::key(prefix, self.rng.gen_range(0..KEYS_PER_PREFIX));
+        let value = self.requests_sent;
+        let request = req::access(credential, key, write, value);
+        self.send(Some(c), Purpose::Access { prefix, write, token_issued_us }, request);
+    }
+}

@@ -1,0 +1,68 @@
+//! The auth churn workload: an administrator revokes and restores permissions, roles
+//! and users and changes passwords while clients read and write as those users
+//! (`driver`, with the etcd requests in `requests`); the `auth-revocation` check
+//! (`crate::checks::auth`) then judges every request that was served.
+
+mod driver;
+pub mod requests;
+
+use crate::checks::auth::{check_revocation, ChangeRecord, ServedRecord};
+use crate::report::{check_names, CheckResult};
+use detcd_core::server::EtcdNode;
+use detcd_scenarios::{AuthSpec, Scenario};
+use detcd_sim::rng::{stream, Component};
+use detcd_sim::{SimError, World};
+use driver::AuthDriver;
+
+/// What the auth workload leaves for the run's report.
+pub struct AuthOutcome {
+    pub world: World<EtcdNode>,
+    pub safety: Result<(), SimError>,
+    pub requests_sent: u64,
+    setup_done: bool,
+    changes: Vec<ChangeRecord>,
+    served: Vec<ServedRecord>,
+    refused: u64,
+}
+
+/// Runs the administrator and the user clients of `spec` through the safety phase of
+/// `scenario`.
+pub fn safety_phase(
+    scenario: &Scenario,
+    spec: &AuthSpec,
+    seed: u64,
+    world: World<EtcdNode>,
+) -> AuthOutcome {
+    let mut driver = AuthDriver::new(
+        world,
+        spec,
+        stream(seed, Component::Workload),
+        scenario.cluster.size,
+        scenario.phases.safety_ms * 1_000,
+        scenario.workload.request_timeout_ms * 1_000,
+    );
+    let safety = driver.safety_phase();
+    AuthOutcome {
+        requests_sent: driver.requests_sent,
+        setup_done: driver.setup_done,
+        changes: std::mem::take(&mut driver.changes),
+        served: std::mem::take(&mut driver.served),
+        refused: driver.refused,
+        world: driver.world,
+        safety,
+    }
+}
+
+impl AuthOutcome {
+    /// The `auth-revocation` check. A run whose setup never finished (auth never
+    /// enabled) checked nothing, and says so by failing.
+    pub fn check(&self) -> CheckResult {
+        if !self.setup_done {
+            return CheckResult::fail(
+                check_names::AUTH_REVOCATION,
+                "the administrator never finished setting up auth in the safety phase: nothing was checked",
+            );
+        }
+        check_revocation(&self.changes, &self.served, self.refused)
+    }
+}
