@@ -119,7 +119,10 @@ pub fn unavailable() -> Option<String> {
 /// Makes and removes one namespace holding one nftables table: root alone does not
 /// prove the kernel lets this process do either.
 fn probe() -> Option<String> {
-    let name = format!("{NS_PREFIX}{}-probe", std::process::id());
+    // Several threads of one process may probe at once (the tests do).
+    static PROBES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("{NS_PREFIX}{}-probe{n}", std::process::id());
     let run = |args: &[&str]| -> Result<(), String> {
         let out = Command::new(args[0])
             .args(&args[1..])
@@ -154,7 +157,7 @@ fn owner_pid(name: &str) -> Option<u32> {
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     let tail = &rest[digits.len()..];
     let well_formed = tail.is_empty()
-        || tail == "-probe"
+        || tail.strip_prefix("-probe").is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
         || tail
             .strip_prefix("-m")
             .or_else(|| tail.strip_prefix('m'))
@@ -353,7 +356,7 @@ mod tests {
         assert_eq!(owner_pid("dchaos-123-m0"), Some(123));
         assert_eq!(owner_pid("dch123"), Some(123));
         assert_eq!(owner_pid("dch123m4"), Some(123));
-        assert_eq!(owner_pid("dchaos-123-probe"), Some(123));
+        assert_eq!(owner_pid("dchaos-123-probe7"), Some(123));
         assert_eq!(owner_pid("dchaos-123-x"), None);
         assert_eq!(owner_pid("dchx"), None);
         assert_eq!(owner_pid("docker0"), None);
