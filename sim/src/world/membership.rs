@@ -54,6 +54,7 @@ impl<P: Process> World<P> {
                 if let Some(id) = resolved.removed() {
                     self.removing.insert(id);
                 }
+                self.adding.extend(started);
                 self.emit(SimEvent::Membership { leader, change: text, refused: None });
             }
             Err(why) => {
@@ -105,6 +106,7 @@ impl<P: Process> World<P> {
     /// Stops the hosts whose removal some member reports committed (no change
     /// pending and the member is not in its configuration).
     pub(super) fn reap_removed(&mut self) {
+        self.reap_lost_adds();
         if self.removing.is_empty() {
             return;
         }
@@ -120,6 +122,33 @@ impl<P: Process> World<P> {
             .collect();
         for id in done {
             self.removing.remove(&id);
+            self.leave(id);
+        }
+    }
+
+    /// Settles the hosts started for an add: kept once the leader's configuration holds
+    /// them with no change pending; stopped for good when the leader has no change
+    /// pending and does not hold them (the add was truncated away with its term: a
+    /// leader holds every committed entry, and a pending one counts as pending). Only
+    /// the leader is asked: a follower may not have heard of the add yet.
+    fn reap_lost_adds(&mut self) {
+        if self.adding.is_empty() {
+            return;
+        }
+        let Some(leader) = self.leader() else { return };
+        let Some((conf, pending)) = self.process(leader).and_then(|p| p.membership()) else {
+            return;
+        };
+        if pending {
+            return;
+        }
+        let (kept, lost): (Vec<NodeId>, Vec<NodeId>) =
+            self.adding.iter().copied().partition(|&id| conf.contains(id));
+        for id in kept {
+            self.adding.remove(&id);
+        }
+        for id in lost {
+            self.adding.remove(&id);
             self.leave(id);
         }
     }

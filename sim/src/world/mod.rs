@@ -142,6 +142,9 @@ pub struct World<P: Process> {
     membership: Option<membership::MembershipHook<P>>,
     /// Members whose removal was proposed; stopped once it commits.
     removing: std::collections::BTreeSet<NodeId>,
+    /// Hosts started for an add that has not committed yet; stopped for good if the
+    /// leader's configuration shows the add lost (truncated with its leader's term).
+    adding: std::collections::BTreeSet<NodeId>,
     pauses: ClientPauses,
     effects: Vec<Effect<P::Response>>,
     /// Scratch for the sends an acknowledgement releases.
@@ -217,6 +220,7 @@ impl<P: Process> World<P> {
             transfer: None,
             membership: None,
             removing: std::collections::BTreeSet::new(),
+            adding: std::collections::BTreeSet::new(),
             pauses: ClientPauses::default(),
             effects: Vec::new(),
             released: Vec::new(),
