@@ -229,7 +229,7 @@
   function pan(fraction) { var d = (view.t1 - view.t0) * fraction; view.t0 += d; view.t1 += d; render(); }
   function fit() { view.t0 = 0; view.t1 = D.end_us; render(); }
   function jumpToViolation() {
-    if (!D.violation) return;
+    if (!D.violation) { render(); return; }
     var span = Math.min(D.end_us, Math.max(D.end_us * 0.08, 300000)), at = D.violation.at_us;
     view.t0 = at - span * 0.65; view.t1 = view.t0 + span;
     render();
