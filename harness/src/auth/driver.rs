@@ -234,7 +234,7 @@ impl AuthDriver {
                             let name = req::user(self.clients[c].user);
                             let request =
                                 AuthRequest::Authenticate { name, token, password_hash: hash };
-                            return self.send(who, Purpose::Authenticate, Request::Auth(request));
+                            self.send(who, Purpose::Authenticate, Request::Auth(request))
                         }
                         _ => self.later(who),
                     },
