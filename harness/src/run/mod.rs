@@ -16,7 +16,7 @@ use crate::checks::watch::WatchStreamRecord;
 use crate::history::PROBE_KEY_PREFIX;
 use crate::lock;
 use crate::nemesis;
-use crate::report::RunReport;
+use crate::report::{CheckResult, RunReport};
 use crate::workload::{OpRecord, Workload};
 use bytes::Bytes;
 use detcd_core::api::PutRequest;
@@ -198,36 +198,11 @@ fn run_lock(
 ) -> (RunReport, RunArtifacts) {
     let mut outcome = lock::safety_phase(scenario, spec, seed, world);
     let safety = std::mem::replace(&mut outcome.safety, Ok(()));
-    let liveness = match safety {
-        Err(e) => Err(e),
-        Ok(()) => liveness(&mut outcome.world, scenario),
-    };
-    let events = outcome.world.take_events();
-    let world = &outcome.world;
-    let went_on = world.violation().map(|v| (v, world.later_violations()));
-    let mut checks = verdicts::simulation(&liveness, went_on, &[]);
-    checks.push(outcome.check());
-    let report = RunReport {
-        scenario: scenario.name.clone(),
-        seed,
-        expect: scenario.expect.to_string(),
-        checks,
-        operations: outcome.requests_sent,
-        operations_checked: 0,
-        sim_time_us: world.now_us(),
-        events: world.stats().events,
-        trace_hash: world.trace_hash(),
-        wall_us: wall.elapsed().as_micros() as u64,
-    };
-    let artifacts = RunArtifacts {
-        records: Vec::new(),
-        watch_streams: Vec::new(),
-        banner,
-        linearizability_report: None,
-        events,
-        violation: violation_text(world, &[]),
-    };
-    (report, artifacts)
+    let live = side_liveness(&mut outcome.world, safety, scenario);
+    // After the liveness phase: a fenced resource is read from the store.
+    let check = outcome.check();
+    let side = SideRun { live, sent: outcome.requests_sent, check, banner, wall };
+    side.report(scenario, seed, &mut outcome.world)
 }
 
 /// A run of the auth churn workload instead of the KV one: Raft safety, liveness and
@@ -242,36 +217,64 @@ fn run_auth(
 ) -> (RunReport, RunArtifacts) {
     let mut outcome = auth::safety_phase(scenario, spec, seed, world);
     let safety = std::mem::replace(&mut outcome.safety, Ok(()));
-    let liveness = match safety {
-        Err(e) => Err(e),
-        Ok(()) => liveness(&mut outcome.world, scenario),
-    };
-    let events = outcome.world.take_events();
-    let world = &outcome.world;
-    let went_on = world.violation().map(|v| (v, world.later_violations()));
-    let mut checks = verdicts::simulation(&liveness, went_on, &[]);
-    checks.push(outcome.check());
-    let report = RunReport {
-        scenario: scenario.name.clone(),
-        seed,
-        expect: scenario.expect.to_string(),
-        checks,
-        operations: outcome.requests_sent,
-        operations_checked: 0,
-        sim_time_us: world.now_us(),
-        events: world.stats().events,
-        trace_hash: world.trace_hash(),
-        wall_us: wall.elapsed().as_micros() as u64,
-    };
-    let artifacts = RunArtifacts {
-        records: Vec::new(),
-        watch_streams: Vec::new(),
-        banner,
-        linearizability_report: None,
-        events,
-        violation: violation_text(world, &[]),
-    };
-    (report, artifacts)
+    let live = side_liveness(&mut outcome.world, safety, scenario);
+    let check = outcome.check();
+    let side = SideRun { live, sent: outcome.requests_sent, check, banner, wall };
+    side.report(scenario, seed, &mut outcome.world)
+}
+
+/// The liveness phase of a side workload's run, unless its safety phase failed.
+fn side_liveness(
+    world: &mut World<EtcdNode>,
+    safety: Result<(), SimError>,
+    scenario: &Scenario,
+) -> Result<LivenessReport, SimError> {
+    safety.and_then(|()| liveness(world, scenario))
+}
+
+/// What a workload other than the KV one (locks, auth) has once its run is over.
+struct SideRun {
+    live: Result<LivenessReport, SimError>,
+    sent: u64,
+    check: CheckResult,
+    banner: String,
+    wall: std::time::Instant,
+}
+
+impl SideRun {
+    /// The report: the simulator's checks as for any run, then the workload's own.
+    fn report(
+        self,
+        scenario: &Scenario,
+        seed: u64,
+        world: &mut World<EtcdNode>,
+    ) -> (RunReport, RunArtifacts) {
+        let events = world.take_events();
+        let went_on = world.violation().map(|v| (v, world.later_violations()));
+        let mut checks = verdicts::simulation(&self.live, went_on, &[]);
+        checks.push(self.check);
+        let report = RunReport {
+            scenario: scenario.name.clone(),
+            seed,
+            expect: scenario.expect.to_string(),
+            checks,
+            operations: self.sent,
+            operations_checked: 0,
+            sim_time_us: world.now_us(),
+            events: world.stats().events,
+            trace_hash: world.trace_hash(),
+            wall_us: self.wall.elapsed().as_micros() as u64,
+        };
+        let artifacts = RunArtifacts {
+            records: Vec::new(),
+            watch_streams: Vec::new(),
+            banner: self.banner,
+            linearizability_report: None,
+            events,
+            violation: violation_text(world, &[]),
+        };
+        (report, artifacts)
+    }
 }
 
 /// Runs `scenario` at `seed` and checks it.
