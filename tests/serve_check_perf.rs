@@ -26,5 +26,7 @@ fn check_perf_small_load_passes() {
     for check in ["PASS: Throughput is ", "PASS: Slowest request took ", "PASS: Stddev is "] {
         assert!(text.contains(check), "no `{check}` in\n{text}");
     }
-    assert!(text.trim_end().ends_with("\nPASS"), "no final PASS in\n{text}");
+    // etcdctl's last progress-bar redraw may land after the verdict line, so the
+    // overall verdict is a line of its own, not necessarily the last.
+    assert!(text.lines().any(|l| l.trim() == "PASS"), "no overall PASS in\n{text}");
 }
