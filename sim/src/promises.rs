@@ -18,7 +18,7 @@
 //! Torn writes can leave a truncation on disk without the term that justified it; after
 //! such a crash the member's recorded acknowledgements are dropped rather than checked.
 
-use crate::safety::ViolationKind;
+use crate::safety::{DecidedUnder, ViolationKind};
 use crate::types_ext::{Index, NodeId, Term};
 use detcd_core::raft::{Message, MessageBody};
 use detcd_core::types::DurableState;
@@ -150,31 +150,49 @@ impl PromiseChecker {
     }
 
     /// A member answers a client having applied up to `applied`, the entry there being
-    /// of term `term` (`None` when it no longer holds it: not checked). `disks` are every
-    /// member's. A violation unless a quorum of them holds that entry.
+    /// of term `term` (`None` when it no longer holds it: not checked). `decided` is the
+    /// configuration that entry was committed under; `disk` finds a host's disk
+    /// (`None`: no such host). A violation unless a quorum of that configuration's
+    /// disks holds the entry: a majority of the voters and, while joint, of the
+    /// outgoing voters too. `AllHosts` counts every disk `all` yields.
     pub fn answered<'a>(
         applied: Index,
         term: Option<Term>,
-        disks: impl ExactSizeIterator<Item = &'a DurableState>,
+        decided: &DecidedUnder,
+        disk: impl Fn(NodeId) -> Option<&'a DurableState>,
+        all: impl ExactSizeIterator<Item = &'a DurableState>,
     ) -> Option<ViolationKind> {
         let term = term?;
         if applied == 0 {
             return None;
         }
-        let members = disks.len();
-        let quorum = members / 2 + 1;
-        let durable_on = disks
-            .filter(|d| match held(d, applied) {
-                Held::Entry(t) => t == term,
-                Held::Snapshot => true,
-                Held::No => false,
+        let holds = |d: &DurableState| match held(d, applied) {
+            Held::Entry(t) => t == term,
+            Held::Snapshot => true,
+            Held::No => false,
+        };
+        let short = |durable_on: usize, members: usize| {
+            (durable_on < members / 2 + 1).then(|| ViolationKind::AnswerNotDurable {
+                index: applied,
+                durable_on,
+                members,
+                config: decided.to_string(),
             })
-            .count();
-        (durable_on < quorum).then_some(ViolationKind::AnswerNotDurable {
-            index: applied,
-            durable_on,
-            members,
-        })
+        };
+        match decided {
+            DecidedUnder::Unknown => None,
+            DecidedUnder::AllHosts => {
+                let members = all.len();
+                short(all.filter(|d| holds(d)).count(), members)
+            }
+            DecidedUnder::Conf(conf) => [&conf.voters, &conf.voters_outgoing]
+                .into_iter()
+                .filter(|half| !half.is_empty())
+                .find_map(|half| {
+                    let on = half.iter().filter(|&&id| disk(id).is_some_and(holds)).count();
+                    short(on, half.len())
+                }),
+        }
     }
 }
 
@@ -246,17 +264,66 @@ mod tests {
         assert_eq!(c.persisted(2, &disk(5, None, 2)), None);
     }
 
+    fn answered(
+        applied: Index,
+        term: Option<Term>,
+        d: &DecidedUnder,
+        disks: &[DurableState],
+    ) -> Option<ViolationKind> {
+        let disk = |id: NodeId| disks.get(id as usize - 1);
+        PromiseChecker::answered(applied, term, d, disk, disks.iter())
+    }
+
     #[test]
     fn an_answer_needs_a_quorum_of_disks() {
+        let all = DecidedUnder::AllHosts;
         let disks = [disk(2, None, 5), disk(2, None, 5), disk(2, None, 3)];
-        assert_eq!(PromiseChecker::answered(5, Some(2), disks.iter()), None);
+        assert_eq!(answered(5, Some(2), &all, &disks), None);
         let one = [disk(2, None, 5), disk(2, None, 4), disk(2, None, 3)];
-        assert_eq!(
-            PromiseChecker::answered(5, Some(2), one.iter()),
-            Some(ViolationKind::AnswerNotDurable { index: 5, durable_on: 1, members: 3 })
+        let short = answered(5, Some(2), &all, &one);
+        assert!(
+            matches!(
+                short,
+                Some(ViolationKind::AnswerNotDurable { index: 5, durable_on: 1, members: 3, .. })
+            ),
+            "{short:?}"
         );
         // Another term at that index is not the same write.
-        assert!(PromiseChecker::answered(5, Some(3), disks.iter()).is_some());
-        assert_eq!(PromiseChecker::answered(5, None, one.iter()), None);
+        assert!(answered(5, Some(3), &all, &disks).is_some());
+        assert_eq!(answered(5, None, &all, &one), None);
+    }
+
+    /// Thesis §4.3: an entry decided under C_old,new is on a majority of both halves; a
+    /// majority of the old voters alone is not enough, nor of the new ones alone.
+    #[test]
+    fn a_joint_answer_needs_both_halves() {
+        use detcd_core::types::ConfState;
+        let joint = ConfState {
+            voters: [1, 2, 4].into(),
+            voters_outgoing: [1, 2, 3].into(),
+            learners: Default::default(),
+        };
+        let joint = DecidedUnder::Conf(joint);
+        // Hosts 1..=4; index 5 held by the disks marked 5.
+        let both = [disk(2, None, 5), disk(2, None, 5), disk(2, None, 3), disk(2, None, 3)];
+        assert_eq!(answered(5, Some(2), &joint, &both), None);
+        let old_only = [disk(2, None, 5), disk(2, None, 3), disk(2, None, 5), disk(2, None, 3)];
+        let short = answered(5, Some(2), &joint, &old_only);
+        assert!(
+            matches!(
+                short,
+                Some(ViolationKind::AnswerNotDurable { durable_on: 1, members: 3, .. })
+            ),
+            "{short:?}"
+        );
+        let new_only = [disk(2, None, 5), disk(2, None, 3), disk(2, None, 3), disk(2, None, 5)];
+        assert!(answered(5, Some(2), &joint, &new_only).is_some());
+        // The same disks under the new configuration alone are a quorum.
+        let new = DecidedUnder::Conf(ConfState::with_voters([1, 2, 4]));
+        assert_eq!(answered(5, Some(2), &new, &new_only), None);
+        // A host that does not exist holds nothing; an unknown decision is not checked.
+        let far = DecidedUnder::Conf(ConfState::with_voters([1, 8, 9]));
+        assert!(answered(5, Some(2), &far, &both).is_some());
+        assert_eq!(answered(5, Some(2), &DecidedUnder::Unknown, &old_only), None);
     }
 }

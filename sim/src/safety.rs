@@ -11,12 +11,19 @@
 //!   state hash.
 //! - Promises (Figure 2, §5.2, §5.3): votes, append acknowledgements and client answers
 //!   are backed by the disks when released; see [`crate::promises`].
+//!
+//! Quorums are counted by the configuration each entry was decided under (thesis
+//! §4.3): the one the leader held when its commit index first passed the entry — a
+//! configuration takes effect when appended, so that is the leader's configuration
+//! just before the event that advanced its commit (the event may append the leave
+//! entry of a joint phase after deciding). While joint it needs a majority of both
+//! halves. [`SafetyChecker::decided_under`] answers it per index.
 
 use crate::trace::fnv_bytes;
 use crate::types_ext::{Index, NodeId, Term};
 use detcd_core::process::Process;
 use detcd_core::raft::{Role, Status};
-use detcd_core::types::Entry;
+use detcd_core::types::{ConfState, Entry};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -51,8 +58,8 @@ pub enum ViolationKind {
     /// term of the acknowledgement (§5.3).
     AckedEntryLost { term: Term, index: Index, durable_last: Index },
     /// A client was answered while the member's applied entry was durable on fewer than a
-    /// quorum of disks (§5.3, §8).
-    AnswerNotDurable { index: Index, durable_on: usize, members: usize },
+    /// quorum of the disks of the configuration it was decided under (§5.3, §4.3, §8).
+    AnswerNotDurable { index: Index, durable_on: usize, members: usize, config: String },
 }
 
 impl fmt::Display for ViolationKind {
@@ -99,9 +106,9 @@ impl fmt::Display for ViolationKind {
                 f,
                 "log index {index}, acknowledged in term {term}, left its durable log (now up to index {durable_last}) within that term"
             ),
-            ViolationKind::AnswerNotDurable { index, durable_on, members } => write!(
+            ViolationKind::AnswerNotDurable { index, durable_on, members, config } => write!(
                 f,
-                "it answered a client having applied log index {index}, which only {durable_on} of {members} disks held: not durable on a quorum"
+                "it answered a client having applied log index {index}, which only {durable_on} of {members} disks held: not durable on a quorum of {config}, the configuration it was committed under"
             ),
         }
     }
@@ -143,6 +150,28 @@ fn digest(e: &Entry) -> u64 {
     fnv_bytes(&e.data) ^ (e.kind as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
+/// The configuration an index was decided under.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecidedUnder {
+    /// A process type without membership changes: every host votes.
+    AllHosts,
+    /// This configuration (joint: a majority of both halves).
+    Conf(ConfState),
+    /// No leader was seen deciding it (a member first reported it committed having
+    /// learned it otherwise): not checked.
+    Unknown,
+}
+
+impl fmt::Display for DecidedUnder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecidedUnder::AllHosts => f.write_str("all hosts"),
+            DecidedUnder::Conf(c) => write!(f, "{c}"),
+            DecidedUnder::Unknown => f.write_str("an unknown configuration"),
+        }
+    }
+}
+
 /// Per node: what was checked already, so each event costs only what changed.
 #[derive(Clone, Copy, Debug, Default)]
 struct NodeView {
@@ -164,6 +193,14 @@ pub struct SafetyChecker {
     views: Vec<NodeView>,
     /// Votes and acknowledgements released, checked against the disks.
     pub(crate) promises: crate::promises::PromiseChecker,
+    /// confs[id - 1]: each node's configuration at its last observation, i.e. before the
+    /// event being observed. Grown on demand.
+    confs: Vec<Option<ConfState>>,
+    /// Run-length map: the configuration every index from the key on (up to the next
+    /// key) was decided under, for indices up to `decided_to`.
+    decided: BTreeMap<Index, DecidedUnder>,
+    /// The highest index whose deciding configuration is recorded.
+    decided_to: Index,
 }
 
 /// What changed on a node since the last check, for the world's traces.
@@ -177,6 +214,49 @@ impl SafetyChecker {
     /// The node restarted: re-check its whole committed log and applied state.
     pub fn restarted(&mut self, node: NodeId) {
         *self.view(node) = NodeView::default();
+        *self.conf_slot(node) = None;
+    }
+
+    fn conf_slot(&mut self, node: NodeId) -> &mut Option<ConfState> {
+        let i = node.checked_sub(1).expect("node ids start at 1") as usize;
+        if i >= self.confs.len() {
+            self.confs.resize(i + 1, None);
+        }
+        &mut self.confs[i]
+    }
+
+    /// The configuration under which `index` was first committed; `Unknown` for an
+    /// index not known committed.
+    pub fn decided_under(&self, index: Index) -> &DecidedUnder {
+        if index > self.decided_to {
+            return &DecidedUnder::Unknown;
+        }
+        self.decided.range(..=index).next_back().map_or(&DecidedUnder::Unknown, |(_, d)| d)
+    }
+
+    /// Records what `p`'s commit index newly decides, and remembers its configuration
+    /// for the next event. A leader decides under the configuration it held before this
+    /// event; a member that reports indices committed that no leader was seen deciding
+    /// records them unknown.
+    fn record_decisions<P: Process>(&mut self, p: &P, st: &Status) {
+        let now = p.membership().map(|(c, _)| c);
+        if st.commit > self.decided_to {
+            let before = self.confs.get(st.id as usize - 1).and_then(Option::as_ref);
+            let d = match (st.role, now) {
+                (_, None) => DecidedUnder::AllHosts,
+                (Role::Leader, Some(now)) => DecidedUnder::Conf(before.unwrap_or(now).clone()),
+                (_, Some(_)) => DecidedUnder::Unknown,
+            };
+            let same = self.decided.values().next_back() == Some(&d);
+            if !same {
+                self.decided.insert(self.decided_to + 1, d);
+            }
+            self.decided_to = st.commit;
+        }
+        let slot = self.conf_slot(st.id);
+        if slot.as_ref() != now {
+            *slot = now.cloned();
+        }
     }
 
     fn view(&mut self, node: NodeId) -> &mut NodeView {
@@ -196,6 +276,7 @@ impl SafetyChecker {
     /// node's state as it is now, so the same breakage is not reported at every event.
     pub fn accept<P: Process>(&mut self, p: &P) -> Observed {
         let st = p.status();
+        self.record_decisions(p, &st);
         let view = self.view(st.id);
         let role_changed = view.role != Some(st.role) || view.term != st.term;
         *view = NodeView {
@@ -215,6 +296,7 @@ impl SafetyChecker {
         check: bool,
     ) -> Result<Observed, Violation> {
         let st = p.status();
+        self.record_decisions(p, &st);
         let view = self.view(st.id);
         let role_changed = view.role != Some(st.role) || view.term != st.term;
         let fail = |kind, lost_entry| Violation { at_us: now_us, node: st.id, kind, lost_entry };

@@ -155,27 +155,13 @@ impl<P: Process> World<P> {
             if let Some(p) = self.nodes[i].process.as_ref() {
                 let applied = p.status().applied;
                 let term = p.entry(applied).map(|e| e.term);
-                // The quorum is the answering member's voters. While a change is pending
-                // or joint that is not the configuration the entry was committed under,
-                // so it is not checked then; once a change has committed, a quorum of
-                // the new voters holds it and, by log matching, everything before it.
-                let voters = match p.membership() {
-                    None => None,
-                    Some((conf, false)) if conf.voters_outgoing.is_empty() => {
-                        Some(conf.voters.clone())
-                    }
-                    Some(_) => Some(Default::default()),
-                };
-                let counted =
-                    |s: &&super::Slot<P>| voters.as_ref().is_none_or(|v| v.contains(&s.id));
-                let disks: Vec<_> =
-                    self.nodes.iter().filter(counted).map(|s| &s.disk.durable).collect();
-                let checked = voters.as_ref().is_none_or(|v| !v.is_empty());
-                if let Some(kind) = checked
-                    .then(|| {
-                        crate::promises::PromiseChecker::answered(applied, term, disks.into_iter())
-                    })
-                    .flatten()
+                // Counted among the configuration the entry was committed under, not the
+                // member's own (which may be joint, pending or newer).
+                let decided = self.safety.decided_under(applied);
+                let disk = |id: NodeId| self.slot_index(id).map(|i| &self.nodes[i].disk.durable);
+                let all = self.nodes.iter().map(|s| &s.disk.durable);
+                if let Some(kind) =
+                    crate::promises::PromiseChecker::answered(applied, term, decided, disk, all)
                 {
                     self.flag(node, kind);
                 }
