@@ -60,8 +60,10 @@ pub struct RaftProcessConfig {
 
 impl RaftProcessConfig {
     /// The configuration the simulator's Raft tests use for node `setup.id`.
+    /// A joining host starts knowing no configuration.
     pub fn for_setup(setup: &crate::world::NodeSetup) -> Self {
-        let mut raft = Config::new(setup.id, setup.voters.clone(), setup.seed);
+        let voters = if setup.joining { Vec::new() } else { setup.voters.clone() };
+        let mut raft = Config::new(setup.id, voters, setup.seed);
         raft.election_ticks = 10;
         raft.heartbeat_ticks = 2;
         RaftProcessConfig { raft, compact_every_entries: 64, record_outputs: false }

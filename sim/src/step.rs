@@ -31,6 +31,8 @@ struct Member<P> {
     process: Option<P>,
     incarnation: u64,
     durable: DurableState,
+    /// Added by `add_host`: it joins a running cluster knowing no configuration.
+    joining: bool,
     /// Persist requests written but not yet durable, oldest first.
     pending: Vec<PersistOp>,
     outbox: Outbox,
@@ -39,6 +41,8 @@ struct Member<P> {
 /// A cluster of nodes `1..=n` that moves one step at a time.
 pub struct StepCluster<P: Process> {
     members: Vec<Member<P>>,
+    /// The initial cluster is `1..=initial`; later members were added by `add_host`.
+    initial: u64,
     factory: NodeFactory<P>,
     /// Messages in flight, in the order they were put on the network.
     in_flight: Vec<Message>,
@@ -70,12 +74,14 @@ impl<P: Process> StepCluster<P> {
                 process: None,
                 incarnation: 0,
                 durable: DurableState::default(),
+                joining: false,
                 pending: Vec::new(),
                 outbox: Outbox::new(),
             })
             .collect();
         let mut c = StepCluster {
             members,
+            initial: n,
             factory: Box::new(factory),
             in_flight: Vec::new(),
             next_request: 1,
@@ -100,12 +106,12 @@ impl<P: Process> StepCluster<P> {
     }
 
     fn start(&mut self, id: NodeId) -> Vec<String> {
-        let n = self.members.len() as u64;
+        let n = self.initial;
         let m = self.member(id);
         let setup = NodeSetup {
             id,
             voters: (1..=n).collect(),
-            joining: false,
+            joining: m.joining,
             seed: id * 1_000 + m.incarnation,
             incarnation: m.incarnation,
         };
@@ -381,6 +387,10 @@ impl<P: Process> StepCluster<P> {
     /// nodes drop it.
     pub fn receive(&mut self, to: NodeId, msg: Message) -> Vec<String> {
         let mut lines = Vec::new();
+        if to == 0 || to > self.len() {
+            lines.push(format!("no host n{to}: dropped"));
+            return lines;
+        }
         if self.cut.contains(&(msg.from, to)) {
             lines.push(format!("link {}->{to} is cut: dropped", msg.from));
             return lines;
@@ -488,6 +498,24 @@ impl<P: Process> StepCluster<P> {
         }
         self.safety.restarted(id);
         let mut lines = vec![format!("n{id}: restarted")];
+        lines.extend(self.start(id));
+        lines
+    }
+
+    /// Adds host `len() + 1` and starts it empty, as a member joining a running cluster
+    /// (it knows no configuration until the leader's log or snapshot reaches it): what a
+    /// membership change adds, for the membership golden files.
+    pub fn add_host(&mut self) -> Vec<String> {
+        self.members.push(Member {
+            process: None,
+            incarnation: 0,
+            durable: DurableState::default(),
+            joining: true,
+            pending: Vec::new(),
+            outbox: Outbox::new(),
+        });
+        let id = self.len();
+        let mut lines = vec![format!("n{id}: added, empty")];
         lines.extend(self.start(id));
         lines
     }

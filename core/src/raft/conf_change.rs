@@ -229,4 +229,39 @@ mod tests {
         }
         assert_eq!(ConfEntry::decode(&Bytes::from_static(&[9, 0, 0])), None);
     }
+
+    /// A configuration takes effect when appended, so one whose entry is overwritten by
+    /// a newer leader must be undone: the node falls back to the previous configuration
+    /// and says so.
+    #[test]
+    fn a_truncated_configuration_entry_is_undone() {
+        use crate::raft::{Config, Message, MessageBody, RaftNode, RaftOutput};
+        use crate::types::{DurableState, Entry, EntryKind, HardState};
+        let old = ConfState::with_voters([1, 2, 3]);
+        let joint = enter_joint(&old, &[AddVoter(4)]).expect("valid");
+        let data = ConfEntry { conf: joint.clone(), context: Bytes::new() }.encode();
+        let conf_entry = Entry { term: 2, index: 1, kind: EntryKind::ConfChange, data };
+        let durable = DurableState {
+            hard_state: HardState { term: 2, vote: None, commit: 0 },
+            snapshot: None,
+            entries: vec![],
+        };
+        let mut f = RaftNode::new(Config::new(2, vec![1, 2, 3], 2), durable);
+        let append = |term, entries: Vec<Entry>| Message {
+            from: 1,
+            to: 2,
+            term,
+            body: MessageBody::Append { prev_index: 0, prev_term: 0, entries, commit: 0 },
+        };
+        f.step(append(2, vec![conf_entry]));
+        assert_eq!(f.conf(), &joint);
+        let normal = Entry { term: 3, index: 1, kind: EntryKind::Normal, data: Bytes::new() };
+        f.step(append(3, vec![normal]));
+        assert_eq!(f.conf(), &old, "the overwritten configuration is undone");
+        let mut out = Vec::new();
+        f.drain(&mut out);
+        let undone =
+            |o: &RaftOutput| matches!(o, RaftOutput::ConfChanged { conf, .. } if *conf == old);
+        assert!(out.iter().any(undone));
+    }
 }

@@ -20,6 +20,12 @@ pub const LEARNERS_MAX: usize = 1;
 /// leader's, as etcd (90%).
 pub const LEARNER_READY_PER_MILLE: u64 = 900;
 
+/// Whether a learner whose matched index is `matched` may be promoted by a leader whose
+/// last index is `leader_last` (etcd's in-sync rule, `LEARNER_READY_PER_MILLE`).
+pub fn learner_in_sync(matched: Index, leader_last: Index) -> bool {
+    u128::from(matched) * 1000 >= u128::from(leader_last) * u128::from(LEARNER_READY_PER_MILLE)
+}
+
 /// One member of the cluster.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
@@ -210,10 +216,7 @@ pub fn check(op: &MemberOp, members: &[Member], view: &ClusterView<'_>) -> Resul
             if !m.is_learner {
                 return Err(EtcdError::MemberNotLearner);
             }
-            let matched = (view.matched)(*id).unwrap_or(0);
-            if u128::from(matched) * 1000
-                < u128::from(view.leader_last) * u128::from(LEARNER_READY_PER_MILLE)
-            {
+            if !learner_in_sync((view.matched)(*id).unwrap_or(0), view.leader_last) {
                 return Err(EtcdError::LearnerNotReady);
             }
             if !enough_started(voters + 1, started) {

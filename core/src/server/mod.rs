@@ -34,7 +34,8 @@ pub use config::{
     REQUEST_BYTES_MAX_DEFAULT, TXN_OPS_MAX_DEFAULT,
 };
 pub use members::{
-    derive_member_id, Member, MemberOp, MembersResponse, LEARNERS_MAX, LEARNER_READY_PER_MILLE,
+    derive_member_id, learner_in_sync, Member, MemberOp, MembersResponse, LEARNERS_MAX,
+    LEARNER_READY_PER_MILLE,
 };
 pub use node::EtcdNode;
 pub use proposal::{Op, Proposal, ProposalId};

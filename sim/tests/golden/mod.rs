@@ -20,9 +20,13 @@
 //! - Looking: `status` (one line per node), `log NODE` (`index/term` after the
 //!   snapshot, with the kind when it is not a put: `1/1:Noop`).
 //!
+//! - Membership: `add-host`, `conf-change`, `promote`, `conf`, `settle` (see
+//!   `membership.rs`).
+//!
 //! Besides sends, persists and responses, every node's applies, role changes, read
 //! results and snapshot restores show as they happen (`RaftProcess::take_outputs`).
 
+mod membership;
 pub mod parse;
 
 use bytes::Bytes;
@@ -51,6 +55,9 @@ pub fn run(cluster: &mut Option<StepCluster<RaftProcess>>, command: &str) -> Vec
     }
     let c = cluster.as_mut().expect("the first command is `cluster N`");
     let voters: Vec<u64> = (1..=c.len()).collect();
+    if let Some(lines) = membership::run(c, verb, args, command) {
+        return lines;
+    }
     match *verb {
         "tick" => {
             let times = if args.len() > 1 { n(1) } else { 1 };
