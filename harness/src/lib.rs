@@ -10,6 +10,7 @@ pub mod nemesis;
 pub mod report;
 pub mod run;
 pub mod shrink;
+mod side_driver;
 pub mod sweep;
 pub mod trace;
 pub mod workload;

@@ -135,26 +135,7 @@ impl AuthDriver {
     /// the open requests finish (each has a deadline).
     pub fn safety_phase(&mut self) -> Result<(), SimError> {
         self.send_setup(0);
-        loop {
-            let next = self.wakes.keys().next().map(|k| k.0);
-            let deadline = next.map_or(self.safety_end_us, |t| t.min(self.safety_end_us));
-            self.world.run_until_result(deadline)?;
-            let results: Vec<_> = self.world.drain_results().collect();
-            for r in results {
-                self.route(r);
-            }
-            let now = self.now();
-            while let Some((&key, _)) = self.wakes.first_key_value() {
-                if key.0 > now {
-                    break;
-                }
-                let who = self.wakes.remove(&key).expect("first key exists");
-                self.wake(who);
-            }
-            if now >= self.safety_end_us {
-                break;
-            }
-        }
+        crate::side_driver::run_until(self, self.safety_end_us)?;
         // Clients issue nothing more; what is open answers or times out.
         let drain_end_us = self.safety_end_us + self.timeout_us;
         while !self.open.is_empty() && self.now() < drain_end_us {
@@ -404,5 +385,21 @@ impl AuthDriver {
         let value = self.requests_sent;
         let request = req::access(credential, key, write, value);
         self.send(Some(c), Purpose::Access { prefix, write, token_issued_us }, request);
+    }
+}
+
+impl crate::side_driver::SideDriver for AuthDriver {
+    type Wake = Option<usize>;
+    fn world(&mut self) -> &mut World<EtcdNode> {
+        &mut self.world
+    }
+    fn wakes(&mut self) -> &mut BTreeMap<(u64, u64), Option<usize>> {
+        &mut self.wakes
+    }
+    fn route(&mut self, r: ClientResult<Request, Response>) {
+        AuthDriver::route(self, r)
+    }
+    fn wake(&mut self, who: Option<usize>) {
+        AuthDriver::wake(self, who)
     }
 }

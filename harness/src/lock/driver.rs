@@ -52,7 +52,7 @@ enum State {
 
 /// What a request was for.
 #[derive(Clone, Copy, Debug)]
-enum Purpose {
+pub(crate) enum Purpose {
     Grant,
     Create,
     Waiters,
@@ -66,7 +66,7 @@ enum Purpose {
 
 /// Something a client has to act on, at a time.
 #[derive(Debug)]
-enum Wake {
+pub(crate) enum Wake {
     Start,
     KeepAlive { lease: i64 },
     WorkDone,
@@ -181,26 +181,7 @@ impl LockDriver {
         for o in 0..self.observers.len() {
             self.observe(o);
         }
-        loop {
-            let next = self.wakes.keys().next().map(|k| k.0);
-            let deadline = next.map_or(self.safety_end_us, |t| t.min(self.safety_end_us));
-            self.world.run_until_result(deadline)?;
-            let results: Vec<_> = self.world.drain_results().collect();
-            for r in results {
-                self.route(r);
-            }
-            let now = self.world.now_us();
-            while let Some((&key, _)) = self.wakes.first_key_value() {
-                if key.0 > now {
-                    break;
-                }
-                let (c, wake) = self.wakes.remove(&key).expect("first key exists");
-                self.wake(c, wake);
-            }
-            if now >= self.safety_end_us {
-                return Ok(());
-            }
-        }
+        crate::side_driver::run_until(self, self.safety_end_us)
     }
 
     fn now(&self) -> u64 {
@@ -652,5 +633,21 @@ impl LockDriver {
             self.observers[o].reopened += 1;
             self.observe(o);
         }
+    }
+}
+
+impl crate::side_driver::SideDriver for LockDriver {
+    type Wake = (usize, Wake);
+    fn world(&mut self) -> &mut World<EtcdNode> {
+        &mut self.world
+    }
+    fn wakes(&mut self) -> &mut BTreeMap<(u64, u64), (usize, Wake)> {
+        &mut self.wakes
+    }
+    fn route(&mut self, r: ClientResult<Request, Response>) {
+        LockDriver::route(self, r)
+    }
+    fn wake(&mut self, (c, wake): (usize, Wake)) {
+        LockDriver::wake(self, c, wake)
     }
 }
