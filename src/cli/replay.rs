@@ -85,7 +85,8 @@ pub fn write_html(
     let mut timeline = marks::timeline(
         &run.artifacts.events,
         &run.artifacts.records,
-        scenario.cluster.size,
+        // Spare hosts have lanes too: a membership change may add them.
+        scenario.cluster.size + scenario.cluster.spares,
         format!("{} at seed {}", scenario.name, r.seed),
         subtitle,
     );

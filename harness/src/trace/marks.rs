@@ -100,6 +100,8 @@ pub fn timeline(
     let mut marks = Vec::new();
     let mut end_us = 0;
     let mut down_since: BTreeMap<u64, u64> = BTreeMap::new();
+    // Members in a joint configuration: since when, and which.
+    let mut joint_since: BTreeMap<u64, (u64, String)> = BTreeMap::new();
     // Crashes at one instant are gathered: every member at once is one power loss.
     let mut crashes: Vec<Crashed> = Vec::new();
     for e in events {
@@ -172,6 +174,15 @@ pub fn timeline(
             SimEvent::Violation(v) => {
                 marks.push(Mark::Violation { at_us: t, node: v.node, what: v.to_string() })
             }
+            SimEvent::ConfChange { node, conf, joint } => {
+                // A member's joint phase ends at its next configuration, whatever it is.
+                if let Some((from_us, conf)) = joint_since.remove(node) {
+                    marks.push(Mark::Joint { node: *node, from_us, until_us: Some(t), conf });
+                }
+                if *joint {
+                    joint_since.insert(*node, (t, conf.clone()));
+                }
+            }
             _ => {}
         }
     }
@@ -180,6 +191,9 @@ pub fn timeline(
     }
     for (node, from_us) in down_since {
         marks.push(Mark::Down { node, from_us, until_us: None });
+    }
+    for (node, (from_us, conf)) in joint_since {
+        marks.push(Mark::Joint { node, from_us, until_us: None, conf });
     }
     messages(events, &mut marks);
     let mut clients: Vec<u64> = ops.iter().map(|o| o.client).collect();
@@ -326,5 +340,30 @@ mod tests {
             node: 3,
             what: violation.to_string()
         }));
+    }
+
+    /// Thesis §4.3: each member's joint phase is one band, from the joint configuration
+    /// to the next one; a member still joint at the end has an open band.
+    #[test]
+    fn a_joint_phase_is_a_band_per_member() {
+        let conf =
+            |node, conf: &str, joint| SimEvent::ConfChange { node, conf: conf.into(), joint };
+        let j = "voters=(1 2 4)&&(1 2 3)";
+        let events = vec![
+            at(100, conf(1, j, true)),
+            at(150, conf(2, j, true)),
+            at(300, conf(1, "voters=(1 2 4)", false)),
+            at(400, conf(3, "voters=(1 2 3) learners=(4)", false)),
+        ];
+        let t = timeline(&events, &[], 4, "t".into(), "s".into());
+        let joints: Vec<&Mark> =
+            t.marks.iter().filter(|m| matches!(m, Mark::Joint { .. })).collect();
+        assert_eq!(
+            joints,
+            [
+                &Mark::Joint { node: 1, from_us: 100, until_us: Some(300), conf: j.into() },
+                &Mark::Joint { node: 2, from_us: 150, until_us: None, conf: j.into() },
+            ]
+        );
     }
 }

@@ -214,9 +214,10 @@ fn describe(e: &SimEvent) -> Option<(Option<Topic>, String)> {
         SimEvent::HostRemoved { .. } => {
             (Faults, "host stopped for good: removed from the cluster".to_string())
         }
-        SimEvent::ConfChange { conf, joint: true, .. } => {
-            (Commits, format!("configuration now JOINT (C_new && C_old): {conf}"))
-        }
+        SimEvent::ConfChange { conf, joint: true, .. } => (
+            Commits,
+            format!("configuration now JOINT (C_new && C_old), both halves must agree: {conf}"),
+        ),
         SimEvent::ConfChange { conf, joint: false, .. } => {
             (Commits, format!("configuration now {conf}"))
         }
@@ -362,6 +363,8 @@ impl Builder {
 pub fn step_log(events: &[Stamped], ops: &[OpRecord], options: &StepLogOptions) -> Vec<String> {
     let show_clients = options.shows(Some(Topic::Clients));
     let mut leaders = Leaders::default();
+    // Members whose last configuration seen was joint.
+    let mut joint_now: std::collections::BTreeSet<u64> = Default::default();
     let mut ops: Vec<&OpRecord> = ops.iter().collect();
     ops.sort_by_key(|o| o.complete_us);
     let mut ops = ops.into_iter().peekable();
@@ -384,7 +387,14 @@ pub fn step_log(events: &[Stamped], ops: &[OpRecord], options: &StepLogOptions) 
                 continue;
             }
         }
-        let Some((topic, text)) = describe(&e.event) else { continue };
+        let Some((topic, mut text)) = describe(&e.event) else { continue };
+        if let SimEvent::ConfChange { node, joint, conf } = &e.event {
+            // Thesis §4.3: the second step of a change, said as such.
+            let was_joint = if *joint { !joint_now.insert(*node) } else { joint_now.remove(node) };
+            if was_joint && !*joint {
+                text = format!("left the joint configuration: now {conf}");
+            }
+        }
         if !options.shows(topic) {
             continue;
         }

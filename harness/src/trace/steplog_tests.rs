@@ -168,3 +168,26 @@ fn topics_parse_and_unknown_ones_are_named() {
         "{err}"
     );
 }
+
+/// Thesis §4.3: a member entering the joint configuration and leaving it reads as two
+/// steps; a change seen without a joint phase (a snapshot) is just the new one.
+#[test]
+fn the_joint_phase_is_entered_then_left() {
+    let conf =
+        |t, node, conf: &str, joint| at(t, SimEvent::ConfChange { node, conf: conf.into(), joint });
+    let events = vec![
+        conf(100, 1, "voters=(1 2 4)&&(1 2 3)", true),
+        conf(200, 1, "voters=(1 2 4)", false),
+        conf(300, 2, "voters=(1 2 4)", false),
+    ];
+    let lines = step_log(&events, &[], &all());
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[0].ends_with(
+            "configuration now JOINT (C_new && C_old), both halves must agree: voters=(1 2 4)&&(1 2 3)"
+        ),
+        "{lines:?}"
+    );
+    assert!(lines[1].ends_with("left the joint configuration: now voters=(1 2 4)"), "{lines:?}");
+    assert!(lines[2].ends_with("configuration now voters=(1 2 4)"), "{lines:?}");
+}

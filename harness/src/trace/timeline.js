@@ -47,7 +47,7 @@
     function clampX(x) { return Math.max(LEFT - 1, Math.min(w - RIGHT + 1, x)); }
     function visible(a, b) { return b >= view.t0 && a <= view.t1; }
     var m = { svgWidth: w, plotLeft: LEFT, plotRight: w - RIGHT, termLabels: 0, roleLabels: 0, restartLabels: 0,
-      faultLabels: 0, faultsHidden: 0, messagesInView: 0, messageGlyphs: 0, bundled: false, opsDrawn: 0 };
+      faultLabels: 0, faultsHidden: 0, messagesInView: 0, messageGlyphs: 0, bundled: false, opsDrawn: 0, joints: 0 };
     var s = [];
     s.push('<svg width="' + w + '" height="' + height + '">');
     s.push('<defs><marker id="arr" viewBox="0 0 6 6" refX="6" refY="3" markerWidth="6" markerHeight="6" markerUnits="userSpaceOnUse" orient="auto"><path d="M0,0 L6,3 L0,6 z" fill="#555"/></marker>');
@@ -107,6 +107,15 @@
           m.restartLabels++;
         }
       }
+    });
+    // Joint configurations (thesis §4.3): a strip along the foot of the member's lane
+    // while it holds C_old,new, so the two-step change shows on every member.
+    (D.joints || []).forEach(function (j) {
+      var until = j[2] < 0 ? D.end_us : j[2];
+      if (!visible(j[1], until)) return;
+      var x0 = clampX(X(j[1])), x1 = clampX(X(until)), y = laneTop(j[0]) + LANE - 6;
+      s.push('<rect class="jointband" x="' + x0.toFixed(1) + '" y="' + y + '" width="' + Math.max(1, x1 - x0).toFixed(1) + '" height="4"><title>node ' + j[0] + ' holds the joint configuration ' + esc(j[3]) + ' from ' + secs(j[1]) + (j[2] < 0 ? ' to the end' : ' until ' + secs(j[2])) + '</title></rect>');
+      m.joints++;
     });
     // Messages: one arrow each while few are in view, else bundled per link and
     // per slice of the screen, the arrow's width growing with how many it stands for.

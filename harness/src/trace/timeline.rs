@@ -20,6 +20,9 @@ pub enum Mark {
     Role { node: u64, at_us: u64, role: String, term: u64 },
     /// A node is down from `at_us` until it restarts (or the end).
     Down { node: u64, from_us: u64, until_us: Option<u64> },
+    /// A node holds the joint configuration `conf` (thesis §4.3) from `from_us` until it
+    /// holds a non-joint one again (or the end).
+    Joint { node: u64, from_us: u64, until_us: Option<u64>, conf: String },
     /// A fault or other event of the whole cluster or of one node, in plain words.
     Fault { at_us: u64, node: Option<u64>, what: String },
     /// The safety violation that the run found, in plain words.
@@ -51,6 +54,8 @@ struct Data<'a> {
     roles: Vec<(u64, u64, &'static str, u64)>,
     /// [node, from_us, until_us or -1]
     downs: Vec<(u64, u64, i64)>,
+    /// [node, from_us, until_us or -1, configuration]
+    joints: Vec<(u64, u64, i64, &'a str)>,
     /// [at_us, node or 0 (whole cluster), text]
     faults: Vec<(u64, u64, &'a str)>,
     /// Message kinds, referred to by index from `messages`.
@@ -139,6 +144,7 @@ impl Timeline {
             end_us: self.end_us.max(1),
             roles: Vec::new(),
             downs: Vec::new(),
+            joints: Vec::new(),
             faults: Vec::new(),
             kinds: Vec::new(),
             messages: Vec::new(),
@@ -153,6 +159,9 @@ impl Timeline {
                 }
                 Mark::Down { node, from_us, until_us } => {
                     data.downs.push((*node, *from_us, or_minus_one(*until_us)))
+                }
+                Mark::Joint { node, from_us, until_us, conf } => {
+                    data.joints.push((*node, *from_us, or_minus_one(*until_us), conf))
                 }
                 Mark::Fault { at_us, node, what } => {
                     data.faults.push((*at_us, node.unwrap_or(0), what))
@@ -231,7 +240,7 @@ impl Timeline {
 <label><input type="checkbox" id="hb"> show heartbeats</label>
 <span id="window"></span>
 </div>
-<p class="legend">Member lanes: <span class="sw follower">follower</span><span class="sw precandidate">pre-candidate</span><span class="sw candidate">candidate</span><span class="sw leader">leader</span><span class="sw down">crashed</span>
+<p class="legend">Member lanes: <span class="sw follower">follower</span><span class="sw precandidate">pre-candidate</span><span class="sw candidate">candidate</span><span class="sw leader">leader</span><span class="sw down">crashed</span><span class="sw joint">joint configuration</span>
 &nbsp; Client operations: <span class="sw op-ok">ok</span><span class="sw op-fail">failed</span><span class="sw op-unknown">unknown outcome (timed out)</span>
 <br>Arrows are messages (sent → delivered); a thick arrow stands for several; red crosses are lost messages; red lines are faults. Drag to pan, wheel to zoom, hover for details. Times are seconds of simulated time.</p>
 <div id="frame"></div>
@@ -275,6 +284,12 @@ mod tests {
                     kind: "heartbeat".into(),
                 },
                 Mark::Down { node: 3, from_us: 500_000, until_us: Some(900_000) },
+                Mark::Joint {
+                    node: 2,
+                    from_us: 300_000,
+                    until_us: Some(400_000),
+                    conf: "voters=(1 2 4)&&(1 2 3)".into(),
+                },
                 Mark::Fault { at_us: 500_000, node: Some(3), what: "node 3 crashes".into() },
                 Mark::Violation {
                     at_us: 1_000_000,
@@ -305,6 +320,10 @@ mod tests {
         assert_eq!(v["messages"][0], serde_json::json!([1, 2, 150_000, 151_000, 0, 0]));
         assert_eq!(v["messages"][1], serde_json::json!([1, 3, 150_000, -1, 1, 1]));
         assert_eq!(v["downs"][0], serde_json::json!([3, 500_000, 900_000]));
+        assert_eq!(
+            v["joints"][0],
+            serde_json::json!([2, 300_000, 400_000, "voters=(1 2 4)&&(1 2 3)"])
+        );
         assert_eq!(v["faults"][0], serde_json::json!([500_000, 3, "node 3 crashes"]));
         assert_eq!(v["violation"]["text"], "node 2 lost </script> index 4");
         assert_eq!(v["ops"][0][4], "put k=v");
