@@ -517,3 +517,30 @@ fn acking_before_fsync_loses_acknowledged_records_on_kill_but_not_on_close() {
     let (_, after_close) = open(dir.path(), FileStorageOptions::default());
     assert_eq!(after_close, applied(&ops));
 }
+
+#[test]
+fn a_commit_only_batch_waits_for_the_next_fsync_and_nothing_else_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Held-back bytes model the page cache: a kill loses exactly what was not fsynced.
+    let held = FileStorageOptions { hold_unsynced: true, ..small(64 << 20) };
+    let ops = history();
+    let (mut s, _) = open(dir.path(), held);
+    s.persist(&ops[..3]).expect("persist");
+    let synced = applied(&ops[..3]);
+    assert_eq!(synced.hard_state, hs(1, Some(1), 8));
+
+    let commit_only = op(Some(hs(1, Some(1), 20)), None, vec![]);
+    s.persist(std::slice::from_ref(&commit_only)).expect("persist");
+    let copy = killed_copy(dir.path());
+    let (_, after_kill) = open(copy.path(), FileStorageOptions::default());
+    assert_eq!(after_kill, synced, "a commit-only batch was fsynced");
+
+    // A new vote is never left behind, even with an unchanged commit.
+    let vote = op(Some(hs(2, Some(2), 20)), None, vec![]);
+    s.persist(std::slice::from_ref(&vote)).expect("persist");
+    let copy = killed_copy(dir.path());
+    let (_, after_kill) = open(copy.path(), FileStorageOptions::default());
+    let mut all = ops[..3].to_vec();
+    all.extend([commit_only, vote]);
+    assert_eq!(after_kill, applied(&all), "the vote's fsync left the earlier commit behind");
+}

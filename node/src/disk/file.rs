@@ -8,8 +8,9 @@
 //!
 //! `load` changes nothing until everything has verified; only then does it cut a torn
 //! tail away and remove leftovers of interrupted writes. `persist` appends one record per
-//! op and fdatasyncs once per call; a snapshot's file is durable before the WAL record
-//! that names it is written.
+//! op and fdatasyncs once per call (not at all for a call that only moves the commit
+//! index, see `must_sync`); a snapshot's file is durable before the WAL record that
+//! names it is written.
 
 use super::codec::{encode_crc, encode_hard_state_record, encode_op, Record};
 use super::error::DiskError;
@@ -95,6 +96,22 @@ struct Writer {
 }
 
 /// Writes and fsyncs what `hold_unsynced` kept back.
+/// Whether a batch needs its fdatasync: it carries entries, a snapshot, or a new term
+/// or vote. A batch that only moves the commit index does not: a commit index lost in a
+/// crash comes back lower, which is safe (the leader tells it again, and entries
+/// committed by a quorum are on a quorum's disks), while a synced one would put a
+/// second fsync on every write's path, because each commit is followed by a
+/// commit-only record on every member. Its record still goes to the file, in order, so
+/// the next synced batch makes it durable too; a torn copy of it can only be the
+/// WAL's tail, which load cuts away.
+fn must_sync(ops: &[PersistOp], written: &HardState) -> bool {
+    ops.iter().any(|op| {
+        op.snapshot.is_some()
+            || !op.entries.is_empty()
+            || op.hard_state.is_some_and(|hs| (hs.term, hs.vote) != (written.term, written.vote))
+    })
+}
+
 fn flush_pending(file: &mut File, pending: &mut Vec<u8>, path: &Path) -> Result<(), DiskError> {
     if pending.is_empty() {
         return Ok(());
@@ -277,6 +294,7 @@ impl FileStorage {
         w.buf.clear();
         let mut snapshotted = false;
         let current = w.segments.last_mut().expect("a loaded WAL has a segment");
+        let must_sync = must_sync(ops, &w.hard_state);
         for op in ops {
             if op.hard_state.is_none() && op.snapshot.is_none() && op.entries.is_empty() {
                 continue;
@@ -302,7 +320,8 @@ impl FileStorage {
         current.bytes += w.buf.len() as u64;
         if self.options.hold_unsynced {
             w.pending.extend_from_slice(&w.buf);
-            let lazy = self.options.ack_before_fsync && w.pending.len() < PENDING_MAX;
+            let lazy =
+                (self.options.ack_before_fsync || !must_sync) && w.pending.len() < PENDING_MAX;
             if !lazy {
                 // The bytes live only in this process for the whole (slow) fsync.
                 if !self.options.sync_delay.is_zero() {
@@ -312,10 +331,12 @@ impl FileStorage {
             }
         } else {
             w.file.write_all(&w.buf).map_err(io_at(&current.path))?;
-            if !self.options.sync_delay.is_zero() {
-                std::thread::sleep(self.options.sync_delay);
+            if must_sync {
+                if !self.options.sync_delay.is_zero() {
+                    std::thread::sleep(self.options.sync_delay);
+                }
+                w.file.sync_data().map_err(io_at(&current.path))?;
             }
-            w.file.sync_data().map_err(io_at(&current.path))?;
         }
         if current.bytes >= self.options.segment_bytes_max {
             self.cut()?;

@@ -26,7 +26,9 @@ pub trait Storage {
     /// Everything durable, for `Process::restore`.
     fn load(&mut self) -> Result<DurableState, DiskError>;
     /// Makes every op durable, in order, with ONE fdatasync for the batch (group commit),
-    /// returning only once it is. Nothing may be acknowledged before this returns.
+    /// returning only once it is. Nothing may be acknowledged before this returns. The
+    /// one exception is a batch that only moves the commit index: a storage may leave
+    /// it to the next fsync, since a commit index recovered lower is safe.
     fn persist(&mut self, ops: &[PersistOp]) -> Result<(), DiskError>;
     /// Bytes the storage holds now (for metrics and the quota).
     fn size_bytes(&self) -> u64;
