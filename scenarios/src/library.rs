@@ -34,6 +34,7 @@ const LIBRARY: &[BuiltinScenario] = library![
     "watch-under-faults",
     "swarm",
     "lease-read-clock-skew",
+    "read-index-clock-skew",
     "lying-fsync",
     "lock-unfenced",
     "lock-fenced",
