@@ -17,6 +17,10 @@ use std::sync::Mutex;
 #[derive(Default)]
 struct Known {
     members: BTreeMap<u64, Member>,
+    /// Gone from the applied list but still in Raft's configuration: the list changes
+    /// when a joint change is entered, and the member still takes part (it must learn
+    /// of its removal; a removed leader drives the change to its end).
+    leaving: BTreeSet<u64>,
     removed: BTreeSet<u64>,
 }
 
@@ -40,18 +44,30 @@ impl Roster {
     }
 
     /// An applied list changed from `before` to `after`: members it removed are
-    /// dropped and refused from now on; members it holds are added or updated.
+    /// leaving (see [`Roster::settle`]); members it holds are added or updated.
     pub fn applied(&self, before: &[Member], after: &[Member]) {
         let mut k = self.lock();
         for gone in before.iter().filter(|b| !after.iter().any(|a| a.id == b.id)) {
-            k.members.remove(&gone.id);
-            k.removed.insert(gone.id);
+            k.leaving.insert(gone.id);
         }
         for m in after {
             if !k.removed.contains(&m.id) {
                 k.members.insert(m.id, m.clone());
             }
         }
+    }
+
+    /// Leaving members that Raft's configuration no longer holds are dropped and
+    /// refused from now on. True when one was.
+    pub fn settle(&self, in_conf: impl Fn(u64) -> bool) -> bool {
+        let mut k = self.lock();
+        let done: Vec<u64> = k.leaving.iter().copied().filter(|&id| !in_conf(id)).collect();
+        for id in &done {
+            k.leaving.remove(id);
+            k.members.remove(id);
+            k.removed.insert(*id);
+        }
+        !done.is_empty()
     }
 
     /// Every member to dial, with the peer URL to dial it at.
@@ -95,8 +111,11 @@ mod tests {
         r.applied(&[m(1, "http://a"), m(2, "http://b")], &old);
         assert_eq!(r.peer_url(4).as_deref(), Some("http://d"));
         assert_eq!(r.peer_url(3).as_deref(), Some("http://c"));
-        // 3 removed, 2 moved.
+        // 3 removed, 2 moved; 3 is dropped once out of Raft's configuration.
         r.applied(&old, &[m(1, "http://a"), m(2, "http://b2")]);
+        assert!(!r.settle(|id| id <= 4));
+        assert!(!r.is_removed(3));
+        assert!(r.settle(|id| id != 3));
         assert!(r.is_removed(3));
         assert_eq!(r.peer_url(3), None);
         assert_eq!(r.peer_url(2).as_deref(), Some("http://b2"));

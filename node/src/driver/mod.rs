@@ -407,17 +407,20 @@ impl<S: Storage + Send + 'static> Driver<S> {
     /// commit to the others before it stops.
     fn follow_members(&mut self) {
         let applied = self.node.applied_index();
-        if applied == self.members_read_at {
-            return;
-        }
-        self.members_read_at = applied;
-        let now = self.node.members();
-        if now != self.members_seen {
-            self.roster.applied(&self.members_seen, &now);
-            self.peers.update(&self.roster.peer_urls());
-            let ids: Vec<String> = now.iter().map(|m| format!("{:x}", m.id)).collect();
-            info!(members = %ids.join(","), "member list changed");
-            self.members_seen = now;
+        if applied != self.members_read_at {
+            self.members_read_at = applied;
+            let now = self.node.members();
+            let changed = now != self.members_seen;
+            if changed {
+                self.roster.applied(&self.members_seen, &now);
+                let ids: Vec<String> = now.iter().map(|m| format!("{:x}", m.id)).collect();
+                info!(members = %ids.join(","), "member list changed");
+                self.members_seen = now;
+            }
+            let conf = self.node.raft().conf();
+            if self.roster.settle(|id| conf.contains(id)) || changed {
+                self.peers.update(&self.roster.peer_urls());
+            }
         }
         let me = self.node.config().member_id();
         if self.members_seen.iter().any(|m| m.id == me) {
