@@ -30,6 +30,10 @@ use tracing::{debug, info, warn};
 pub const PEER_QUEUE_MAX: usize = 1024;
 /// Largest chunk of an encoded message in one frame.
 pub const FRAME_BYTES_MAX: usize = 1 << 20;
+/// How a member refuses a removed member's stream.
+const REMOVED_REFUSAL: &str = "was removed from the cluster";
+/// How long a broken stream's call is given to report why it ended.
+const REFUSAL_WAIT: Duration = Duration::from_millis(200);
 /// Reconnect backoff bounds.
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
@@ -41,6 +45,7 @@ pub struct Peers {
     cluster_id: u64,
     metrics: Arc<Metrics>,
     dialer: PeerDialer,
+    roster: Arc<Roster>,
     links: BTreeMap<u64, LinkHandle>,
 }
 
@@ -58,8 +63,9 @@ impl Peers {
         peers: &[(u64, String)],
         metrics: Arc<Metrics>,
         dialer: PeerDialer,
+        roster: Arc<Roster>,
     ) -> Peers {
-        let mut p = Peers { me, cluster_id, metrics, dialer, links: BTreeMap::new() };
+        let mut p = Peers { me, cluster_id, metrics, dialer, roster, links: BTreeMap::new() };
         p.update(peers);
         p
     }
@@ -89,6 +95,7 @@ impl Peers {
                 to: *id,
                 metrics: self.metrics.clone(),
                 dialer: self.dialer.clone(),
+                roster: self.roster.clone(),
             };
             tokio::spawn(probe(*id, url_rx.clone(), self.metrics.clone(), self.dialer.clone()));
             tokio::spawn(link.run(rx, url_rx));
@@ -163,6 +170,8 @@ struct Link {
     to: u64,
     metrics: Arc<Metrics>,
     dialer: PeerDialer,
+    /// Told when the peer refuses this member as removed from the cluster.
+    roster: Arc<Roster>,
 }
 
 impl Link {
@@ -234,7 +243,16 @@ impl Link {
                 };
                 if frames.send(frame).await.is_err() {
                     warn!(to = format_args!("{:x}", self.to), "peer stream broke; reconnecting");
-                    call.abort();
+                    // The peer ended the call: if it refused this member as removed,
+                    // this member missed its own removal (as etcd's members learn it
+                    // from a peer's refusal).
+                    if let Ok(Ok(Err(status))) = tokio::time::timeout(REFUSAL_WAIT, call).await {
+                        if status.code() == tonic::Code::PermissionDenied
+                            && status.message().contains(REMOVED_REFUSAL)
+                        {
+                            self.roster.set_me_removed();
+                        }
+                    }
                     return true;
                 }
                 offset = end;
@@ -275,7 +293,7 @@ impl Peer for PeerService {
             }
             if self.roster.is_removed(frame.from) {
                 return Err(Status::permission_denied(format!(
-                    "detcd: peer {:x} was removed from the cluster",
+                    "detcd: peer {:x} {REMOVED_REFUSAL}",
                     frame.from
                 )));
             }

@@ -156,8 +156,14 @@ async fn run_loaded<S: Storage + Send + 'static>(
     let roster = Arc::new(Roster::new(&identity.seed));
     roster.applied(&[], &node.members());
     let tls = Tls::load(&cfg)?;
-    let peers =
-        Peers::start(me, cluster_id, &roster.peer_urls(), metrics.clone(), tls.dialer.clone());
+    let peers = Peers::start(
+        me,
+        cluster_id,
+        &roster.peer_urls(),
+        metrics.clone(),
+        tls.dialer.clone(),
+        roster.clone(),
+    );
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMANDS_QUEUED_MAX);
     let (peer_tx, peer_rx) = mpsc::channel(PEER_INBOX_MAX);
     let handle = Handle::new(cmd_tx, roster.clone());

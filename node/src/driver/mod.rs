@@ -422,6 +422,11 @@ impl<S: Storage + Send + 'static> Driver<S> {
                 self.peers.update(&self.roster.peer_urls());
             }
         }
+        if self.roster.me_removed() && self.removed_left.is_none() {
+            warn!("a peer refused this member: it was permanently removed from the cluster");
+            self.removed_left = Some(REMOVED_GRACE_TICKS);
+            return;
+        }
         let me = self.node.config().member_id();
         if self.members_seen.iter().any(|m| m.id == me) {
             self.was_member = true;
