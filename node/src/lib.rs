@@ -25,10 +25,12 @@ pub mod flags;
 pub mod from_wire;
 #[cfg(not(madsim))]
 pub mod h2_authority;
+pub mod join;
 pub mod listen;
 pub mod metrics;
 pub mod pb;
 pub mod peer;
+pub mod roster;
 pub mod server;
 pub mod service;
 pub mod tls;

@@ -6,17 +6,23 @@
 //! peer can cost. Messages are encoded by the core's serde types; one larger than a
 //! frame (a snapshot) is cut into chunks that the receiver joins, up to a bound.
 
+use crate::driver::Handle;
 use crate::metrics::Metrics;
 use crate::pb::peer::peer_client::PeerClient;
 use crate::pb::peer::peer_server::Peer;
-use crate::pb::peer::{Attributes, AttributesRequest, Closed, Frame};
+use crate::pb::peer::{
+    Attributes, AttributesRequest, Closed, ClusterInfo, ClusterRequest, Frame, MemberAnswer,
+    MemberCall,
+};
+use crate::roster::Roster;
 use crate::tls::PeerDialer;
 use bytes::Bytes;
 use detcd_core::raft::Message;
+use detcd_core::server::{Member, Request as CoreRequest, Response as CoreResponse};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{debug, info, warn};
 
@@ -24,13 +30,29 @@ use tracing::{debug, info, warn};
 pub const PEER_QUEUE_MAX: usize = 1024;
 /// Largest chunk of an encoded message in one frame.
 pub const FRAME_BYTES_MAX: usize = 1 << 20;
+/// How a member refuses a removed member's stream.
+const REMOVED_REFUSAL: &str = "was removed from the cluster";
+/// How long a broken stream's call is given to report why it ended.
+const REFUSAL_WAIT: Duration = Duration::from_millis(200);
 /// Reconnect backoff bounds.
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
-/// The sending half: a queue per peer, each drained by its own connection task.
+/// The sending half: a queue per peer, each drained by its own connection task. The
+/// set of peers follows the member list ([`Peers::update`]).
 pub struct Peers {
-    queues: BTreeMap<u64, mpsc::Sender<Message>>,
+    me: u64,
+    cluster_id: u64,
+    metrics: Arc<Metrics>,
+    dialer: PeerDialer,
+    roster: Arc<Roster>,
+    links: BTreeMap<u64, LinkHandle>,
+}
+
+/// What the node holds of one connection task: dropping it ends the task.
+struct LinkHandle {
+    queue: mpsc::Sender<Message>,
+    url: watch::Sender<String>,
 }
 
 impl Peers {
@@ -41,33 +63,51 @@ impl Peers {
         peers: &[(u64, String)],
         metrics: Arc<Metrics>,
         dialer: PeerDialer,
+        roster: Arc<Roster>,
     ) -> Peers {
-        let mut queues = BTreeMap::new();
+        let mut p = Peers { me, cluster_id, metrics, dialer, roster, links: BTreeMap::new() };
+        p.update(peers);
+        p
+    }
+
+    /// Follows a new member list: a new member's connection starts, a member whose
+    /// URL changed is redialled at the new one, a removed member is no longer dialled
+    /// (its queued messages are dropped).
+    pub fn update(&mut self, peers: &[(u64, String)]) {
+        let me = self.me;
+        self.links.retain(|id, _| peers.iter().any(|(p, _)| p == id));
         for (id, url) in peers {
             if *id == me {
                 continue;
             }
+            if let Some(link) = self.links.get(id) {
+                if *link.url.borrow() != *url {
+                    info!(to = format_args!("{id:x}"), url = %url, "peer URL changed");
+                    let _ = link.url.send(url.clone());
+                }
+                continue;
+            }
             let (tx, rx) = mpsc::channel(PEER_QUEUE_MAX);
-            queues.insert(*id, tx);
+            let (url_tx, url_rx) = watch::channel(url.clone());
             let link = Link {
                 me,
-                cluster_id,
+                cluster_id: self.cluster_id,
                 to: *id,
-                url: url.clone(),
-                metrics: metrics.clone(),
-                dialer: dialer.clone(),
+                metrics: self.metrics.clone(),
+                dialer: self.dialer.clone(),
+                roster: self.roster.clone(),
             };
-            tokio::spawn(probe(*id, url.clone(), metrics.clone(), dialer.clone()));
-            tokio::spawn(link.run(rx));
+            tokio::spawn(probe(*id, url_rx.clone(), self.metrics.clone(), self.dialer.clone()));
+            tokio::spawn(link.run(rx, url_rx));
+            self.links.insert(*id, LinkHandle { queue: tx, url: url_tx });
         }
-        Peers { queues }
     }
 
     /// Queues `msg` for its destination; dropped if that peer's queue is full.
     pub fn send(&self, msg: Message) {
-        match self.queues.get(&msg.to) {
-            Some(q) => {
-                if q.try_send(msg).is_err() {
+        match self.links.get(&msg.to) {
+            Some(link) => {
+                if link.queue.try_send(msg).is_err() {
                     debug!("peer queue full: message dropped");
                 }
             }
@@ -80,15 +120,26 @@ impl Peers {
 const PROBE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Measures the round trip of a small request to a peer, every `PROBE_INTERVAL`, for
-/// `etcd_network_peer_round_trip_time_seconds`. Ends when the member stops (the
-/// runtime drops it).
-async fn probe(to: u64, url: String, metrics: Arc<Metrics>, dialer: PeerDialer) {
+/// `etcd_network_peer_round_trip_time_seconds`. Ends when the peer is no longer a
+/// member (its URL's sender is dropped) or the member stops (the runtime drops it).
+async fn probe(
+    to: u64,
+    mut url: watch::Receiver<String>,
+    metrics: Arc<Metrics>,
+    dialer: PeerDialer,
+) {
     let mut client: Option<PeerClient<tonic::transport::Channel>> = None;
     let mut every = tokio::time::interval(PROBE_INTERVAL);
     loop {
         every.tick().await;
+        match url.has_changed() {
+            Err(_) => return,
+            Ok(true) => client = None,
+            Ok(false) => {}
+        }
         if client.is_none() {
-            client = dialer.connect(url.clone()).await.ok();
+            let target = url.borrow_and_update().clone();
+            client = dialer.connect(target).await.ok();
         }
         let Some(c) = client.as_mut() else { continue };
         let started = tokio::time::Instant::now();
@@ -112,25 +163,32 @@ pub fn decode(bytes: &[u8]) -> Result<Message, String> {
     ciborium::from_reader(bytes).map_err(|e| e.to_string())
 }
 
-/// One connection to one peer.
+/// One connection to one peer, at the URL its watch holds now.
 struct Link {
     me: u64,
     cluster_id: u64,
     to: u64,
-    url: String,
     metrics: Arc<Metrics>,
     dialer: PeerDialer,
+    /// Told when the peer refuses this member as removed from the cluster.
+    roster: Arc<Roster>,
 }
 
 impl Link {
-    async fn run(self, mut queue: mpsc::Receiver<Message>) {
+    /// Ends when the peer leaves the member list (the queue closes or the URL's
+    /// sender is dropped).
+    async fn run(self, mut queue: mpsc::Receiver<Message>, mut url: watch::Receiver<String>) {
         let mut backoff = BACKOFF_MIN;
         loop {
-            let client = match self.dialer.connect(self.url.clone()).await {
+            let target = url.borrow_and_update().clone();
+            let client = match self.dialer.connect(target.clone()).await {
                 Ok(c) => c,
                 Err(e) => {
                     debug!(to = format_args!("{:x}", self.to), error = %e, "peer unreachable");
-                    tokio::time::sleep(backoff).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        changed = url.changed() => if changed.is_err() { return },
+                    }
                     backoff = (backoff * 2).min(BACKOFF_MAX);
                     // Queued messages wait in the bounded queue for the connection: a
                     // peer still starting would otherwise lose the first forwarded
@@ -139,27 +197,36 @@ impl Link {
                     continue;
                 }
             };
-            info!(to = format_args!("{:x}", self.to), url = %self.url, "connected to peer");
+            info!(to = format_args!("{:x}", self.to), url = %target, "connected to peer");
             backoff = BACKOFF_MIN;
-            if !self.stream(client, &mut queue).await {
+            if !self.stream(client, &mut queue, &mut url).await {
                 return;
             }
             tokio::time::sleep(backoff).await;
         }
     }
 
-    /// Feeds one stream until it breaks. False when the member is shutting down.
+    /// Feeds one stream until it breaks or the peer's URL changes. False when the
+    /// member is shutting down or the peer left the member list.
     async fn stream(
         &self,
         mut client: PeerClient<tonic::transport::Channel>,
         queue: &mut mpsc::Receiver<Message>,
+        url: &mut watch::Receiver<String>,
     ) -> bool {
         let (frames, rx) = mpsc::channel::<Frame>(64);
         let call = tokio::spawn(async move {
             client.stream(tokio_stream::wrappers::ReceiverStream::new(rx)).await
         });
         loop {
-            let Some(msg) = queue.recv().await else {
+            let next = tokio::select! {
+                msg = queue.recv() => msg,
+                changed = url.changed() => {
+                    call.abort();
+                    return changed.is_ok();
+                }
+            };
+            let Some(msg) = next else {
                 call.abort();
                 return false;
             };
@@ -176,7 +243,16 @@ impl Link {
                 };
                 if frames.send(frame).await.is_err() {
                     warn!(to = format_args!("{:x}", self.to), "peer stream broke; reconnecting");
-                    call.abort();
+                    // The peer ended the call: if it refused this member as removed,
+                    // this member missed its own removal (as etcd's members learn it
+                    // from a peer's refusal).
+                    if let Ok(Ok(Err(status))) = tokio::time::timeout(REFUSAL_WAIT, call).await {
+                        if status.code() == tonic::Code::PermissionDenied
+                            && status.message().contains(REMOVED_REFUSAL)
+                        {
+                            self.roster.set_me_removed();
+                        }
+                    }
                     return true;
                 }
                 offset = end;
@@ -188,11 +264,16 @@ impl Link {
     }
 }
 
-/// The receiving half: the gRPC service peers stream into.
+/// The receiving half: the gRPC service peers stream into, and the membership calls
+/// between members (a follower forwarding a change to the leader, a member joining).
 pub struct PeerService {
     pub me: u64,
     pub cluster_id: u64,
-    pub members: Vec<u64>,
+    /// Who is a member: a removed member's messages are refused.
+    pub roster: Arc<Roster>,
+    /// The initial cluster, which a joining member applies the log from.
+    pub initial_members: Vec<Member>,
+    pub handle: Handle,
     pub to_driver: mpsc::Sender<Message>,
     pub metrics: Arc<Metrics>,
     /// The largest message (joined chunks) accepted from a peer.
@@ -210,8 +291,11 @@ impl Peer for PeerService {
             if frame.cluster_id != self.cluster_id {
                 return Err(Status::failed_precondition("detcd: peer belongs to another cluster"));
             }
-            if !self.members.contains(&frame.from) {
-                return Err(Status::permission_denied("detcd: peer is not a member"));
+            if self.roster.is_removed(frame.from) {
+                return Err(Status::permission_denied(format!(
+                    "detcd: peer {:x} {REMOVED_REFUSAL}",
+                    frame.from
+                )));
             }
             if joined.len() + frame.chunk.len() > self.message_bytes_max {
                 return Err(Status::resource_exhausted("detcd: peer message too large"));
@@ -243,4 +327,32 @@ impl Peer for PeerService {
     ) -> Result<Response<Attributes>, Status> {
         Ok(Response::new(self.attributes.clone()))
     }
+    async fn member(&self, call: Request<MemberCall>) -> Result<Response<MemberAnswer>, Status> {
+        let request: CoreRequest = ciborium::from_reader(&call.get_ref().request[..])
+            .map_err(|e| Status::invalid_argument(format!("detcd: bad member call: {e}")))?;
+        if !request.kind().starts_with("member_") {
+            return Err(Status::invalid_argument("detcd: only membership requests are forwarded"));
+        }
+        let answer = self.handle.ask(request).await?;
+        Ok(Response::new(MemberAnswer { response: cbor(&answer).into() }))
+    }
+
+    async fn cluster(&self, _: Request<ClusterRequest>) -> Result<Response<ClusterInfo>, Status> {
+        let members = match self.handle.call(CoreRequest::MemberList).await? {
+            CoreResponse::Members(r) => r.members,
+            other => return Err(crate::service::unexpected(other)),
+        };
+        Ok(Response::new(ClusterInfo {
+            cluster_id: self.cluster_id,
+            members: cbor(&members).into(),
+            initial_members: cbor(&self.initial_members).into(),
+        }))
+    }
+}
+
+/// CBOR of a core value that always serializes.
+pub fn cbor<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    let mut buf = Vec::new();
+    ciborium::into_writer(value, &mut buf).expect("core values always serialize");
+    buf
 }

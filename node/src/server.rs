@@ -7,10 +7,12 @@
 use crate::disk::{DiskError, FileStorage, Storage};
 use crate::driver::{Driver, Handle, Stopped, COMMANDS_QUEUED_MAX, PEER_INBOX_MAX};
 use crate::flags::{ServeConfig, Url};
+use crate::join::{self, Identity, JoinError};
 use crate::listen;
 use crate::metrics::Metrics;
 use crate::pb;
 use crate::peer::{PeerService, Peers};
+use crate::roster::Roster;
 use crate::service::{self, Api};
 use crate::tls::{Tls, TlsError};
 use detcd_core::process::Process;
@@ -40,6 +42,10 @@ pub enum ServeError {
     Io(std::io::Error),
     /// A TLS file named by a flag is missing or unusable.
     Tls(TlsError),
+    /// The member could not find its place in the cluster (or was removed from it).
+    Join(JoinError),
+    /// The member applied its own removal from the cluster and stopped.
+    Removed,
 }
 
 impl std::fmt::Display for ServeError {
@@ -51,6 +57,11 @@ impl std::fmt::Display for ServeError {
             ServeError::Unsupported(what) => f.write_str(what),
             ServeError::Io(e) => write!(f, "{e}"),
             ServeError::Tls(e) => write!(f, "cannot set up TLS: {e}"),
+            ServeError::Join(e) => write!(f, "{e}"),
+            ServeError::Removed => f.write_str(
+                "the member has been permanently removed from the cluster; it stopped (remove \
+                 its data dir and add it again to rejoin)",
+            ),
         }
     }
 }
@@ -83,8 +94,17 @@ pub async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
     // Load (verify) before counting this start: a start refused on a damaged data dir
     // must leave every byte of it as it was.
     let durable = storage.load()?;
+    let fresh = durable == DurableState::default();
+    let dialer = Tls::load(&cfg)?.dialer;
+    let identity =
+        join::resolve(&cfg, fresh, &dialer, Some(&cfg.data_dir)).await.map_err(ServeError::Join)?;
     let incarnation = bump_incarnation(&cfg.data_dir).map_err(ServeError::Io)?;
-    run_loaded(cfg, storage, durable, incarnation).await
+    let data_dir = cfg.data_dir.clone();
+    let stopped = run_loaded(cfg, storage, durable, incarnation, identity).await;
+    if let Err(ServeError::Removed) = &stopped {
+        join::mark_removed(&data_dir).map_err(ServeError::Io)?;
+    }
+    stopped
 }
 
 /// Runs the member on `storage`, started for the `incarnation`-th time, until it is
@@ -94,9 +114,11 @@ pub async fn run_on<S: Storage + Send + 'static>(
     mut storage: S,
     incarnation: u64,
 ) -> Result<(), ServeError> {
-    Tls::load(&cfg)?;
+    let dialer = Tls::load(&cfg)?.dialer;
     let durable = storage.load()?;
-    run_loaded(cfg, storage, durable, incarnation).await
+    let fresh = durable == DurableState::default();
+    let identity = join::resolve(&cfg, fresh, &dialer, None).await.map_err(ServeError::Join)?;
+    run_loaded(cfg, storage, durable, incarnation, identity).await
 }
 
 async fn run_loaded<S: Storage + Send + 'static>(
@@ -104,15 +126,15 @@ async fn run_loaded<S: Storage + Send + 'static>(
     storage: S,
     durable: DurableState,
     incarnation: u64,
+    identity: Identity,
 ) -> Result<(), ServeError> {
-    let me = cfg.member_id();
-    let cluster_id = cfg.cluster_id();
-    let members = cfg.members();
-    let node_cfg = core_config(&cfg, incarnation);
+    let me = identity.member_id;
+    let cluster_id = identity.cluster_id;
+    let node_cfg = core_config(&cfg, incarnation, &identity);
     let fresh = durable == DurableState::default();
     let mut node =
         EtcdNode::new(node_cfg, durable).map_err(|e| ServeError::Restore(e.to_string()))?;
-    if fresh && members.len() > 1 {
+    if fresh && identity.voters.len() > 1 {
         // A brand-new cluster has no leader to wait for: as etcd, advance all but one
         // election tick so the first election starts about one heartbeat after start
         // (the randomised part of the timeout still separates the members).
@@ -130,14 +152,23 @@ async fn run_loaded<S: Storage + Send + 'static>(
 
     let quota = cfg.quota_backend_bytes;
     let metrics = Arc::new(Metrics::new(quota));
-    let peer_urls: Vec<(u64, String)> =
-        members.iter().filter_map(|m| Some((m.id, m.peer_urls.first()?.to_string()))).collect();
+    // Dial the members the recovered state lists, and those a running member listed.
+    let roster = Arc::new(Roster::new(&identity.seed));
+    roster.applied(&[], &node.members());
     let tls = Tls::load(&cfg)?;
-    let peers = Peers::start(me, cluster_id, &peer_urls, metrics.clone(), tls.dialer.clone());
+    let peers = Peers::start(
+        me,
+        cluster_id,
+        &roster.peer_urls(),
+        metrics.clone(),
+        tls.dialer.clone(),
+        roster.clone(),
+    );
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMANDS_QUEUED_MAX);
     let (peer_tx, peer_rx) = mpsc::channel(PEER_INBOX_MAX);
-    let handle = Handle::new(cmd_tx);
-    let (driver, observed) = Driver::new(node, storage, peers, metrics.clone(), quota);
+    let handle = Handle::new(cmd_tx, roster.clone());
+    let (driver, observed) =
+        Driver::new(node, storage, peers, roster.clone(), metrics.clone(), quota);
     let (stop_tx, stop_rx) = watch::channel(false);
 
     // Bind everything before saying ready, so a taken port is an error at start.
@@ -152,15 +183,9 @@ async fn run_loaded<S: Storage + Send + 'static>(
 
     let directory = service::cluster::Directory::new(
         me,
-        members
-            .iter()
-            .map(|m| service::cluster::MemberEntry {
-                id: m.id,
-                name: m.name.clone(),
-                peer_urls: m.peer_urls.iter().map(Url::to_string).collect(),
-            })
-            .collect(),
+        cfg.name.clone(),
         cfg.advertise_client_urls.iter().map(Url::to_string).collect(),
+        roster.clone(),
         tls.dialer.clone(),
     );
     let api =
@@ -172,7 +197,9 @@ async fn run_loaded<S: Storage + Send + 'static>(
         let svc = PeerService {
             me,
             cluster_id,
-            members: members.iter().map(|m| m.id).collect(),
+            roster: roster.clone(),
+            initial_members: identity.initial_members.clone(),
+            handle: handle.clone(),
             to_driver: peer_tx.clone(),
             metrics: metrics.clone(),
             message_bytes_max: usize::try_from(quota).unwrap_or(usize::MAX).saturating_mul(2),
@@ -225,6 +252,7 @@ async fn run_loaded<S: Storage + Send + 'static>(
         done = &mut driver_task => {
             return match done {
                 Ok(Stopped::Disk(e)) => Err(ServeError::Disk(e)),
+                Ok(Stopped::Removed) => Err(ServeError::Removed),
                 _ => Err(ServeError::Unsupported("the driver stopped before a leader was known".into())),
             };
         }
@@ -249,14 +277,19 @@ async fn run_loaded<S: Storage + Send + 'static>(
             Ok(())
         }
         Ok(Stopped::Disk(e)) => Err(ServeError::Disk(e)),
+        Ok(Stopped::Removed) => Err(ServeError::Removed),
         Err(e) => Err(ServeError::Unsupported(format!("driver task failed: {e}"))),
     }
 }
 
 /// The core's configuration from etcd's flags. One tick is one heartbeat interval.
-fn core_config(cfg: &ServeConfig, incarnation: u64) -> detcd_core::server::Config {
-    let me = cfg.member_id();
-    let voters: Vec<u64> = cfg.members().iter().map(|m| m.id).collect();
+fn core_config(
+    cfg: &ServeConfig,
+    incarnation: u64,
+    identity: &Identity,
+) -> detcd_core::server::Config {
+    let me = identity.member_id;
+    let voters = identity.voters.clone();
     // Election timeouts are randomised from a seed, never OS randomness: the member id
     // and the incarnation make each run of each member differ.
     let seed = me ^ incarnation.rotate_left(32);
@@ -265,8 +298,9 @@ fn core_config(cfg: &ServeConfig, incarnation: u64) -> detcd_core::server::Confi
     raft.heartbeat_ticks = 1;
     raft.pre_vote = true;
     raft.check_quorum = true;
-    let mut c = detcd_core::server::Config::new(raft, cfg.cluster_id());
+    let mut c = detcd_core::server::Config::new(raft, identity.cluster_id);
     c.incarnation = incarnation;
+    c.initial_members = identity.initial_members.clone();
     c.ticks_per_second = cfg.ticks_per_second().round().max(1.0) as u64;
     c.request_bytes_max = usize::try_from(cfg.request_bytes_max).unwrap_or(usize::MAX);
     c.txn_ops_max = usize::try_from(cfg.txn_ops_max).unwrap_or(usize::MAX);

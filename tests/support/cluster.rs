@@ -34,6 +34,9 @@ pub struct Member {
     /// How many times it has said it is ready: one per incarnation.
     ready: Arc<AtomicUsize>,
     starts: usize,
+    /// For a member that joined a running cluster: the environment `etcdctl member
+    /// add` printed, which configures it instead of the cluster's bootstrap flags.
+    join_env: Vec<(String, String)>,
 }
 
 pub struct Cluster {
@@ -117,6 +120,7 @@ impl Cluster {
                 log: Arc::new(Mutex::new(String::new())),
                 ready: Arc::new(AtomicUsize::new(0)),
                 starts: 0,
+                join_env: Vec::new(),
             })
             .collect();
         let extra = extra.iter().map(|s| s.to_string()).collect();
@@ -210,14 +214,18 @@ impl Cluster {
             }
             Target::Etcd => Command::new(ETCD),
         };
-        cmd.args(["--name", &m.name])
-            .arg("--data-dir")
+        cmd.arg("--data-dir")
             .arg(&m.data_dir)
             .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
-            .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
-            .args(["--initial-cluster", &initial_cluster, "--initial-cluster-state", "new"])
-            .args(["--initial-cluster-token", CLUSTER_TOKEN])
+            .args(["--listen-peer-urls", &peer])
             .args(["--heartbeat-interval", "100", "--election-timeout", "1000"]);
+        if m.join_env.is_empty() {
+            cmd.args(["--name", &m.name, "--initial-advertise-peer-urls", &peer])
+                .args(["--initial-cluster", &initial_cluster, "--initial-cluster-state", "new"])
+                .args(["--initial-cluster-token", CLUSTER_TOKEN]);
+        } else {
+            cmd.envs(m.join_env.iter().map(|(k, v)| (k, v)));
+        }
         if !self.extra.iter().any(|f| f.starts_with("--snapshot-count")) {
             cmd.args(["--snapshot-count", "10000"]);
         }
@@ -271,6 +279,44 @@ impl Cluster {
                 panic!("{name} not ready within {READY_LIMIT:?}\n{}", self.logs());
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts a member that joins the running cluster on the given ports, configured
+    /// only by `env` (what `etcdctl member add` printed) besides its own listen URLs,
+    /// and waits until it serves. Returns its index.
+    pub fn join(&mut self, client_port: u16, peer_port: u16, env: &[(String, String)]) -> usize {
+        let name = env.iter().find(|(k, _)| k == "ETCD_NAME").map_or("joined", |(_, v)| v);
+        let i = self.members.len();
+        self.members.push(Member {
+            name: name.to_string(),
+            client_port,
+            peer_port,
+            data_dir: self.dir.path().join(format!("{name}.etcd")),
+            child: None,
+            log: Arc::new(Mutex::new(String::new())),
+            ready: Arc::new(AtomicUsize::new(0)),
+            starts: 0,
+            join_env: env.to_vec(),
+        });
+        self.spawn(i);
+        self.wait_ready(i);
+        i
+    }
+
+    /// Waits up to `limit` for member `i`'s process to exit by itself; its status.
+    pub fn wait_exit(&mut self, i: usize, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let child = self.members[i].child.as_mut()?;
+            if let Some(status) = child.try_wait().ok().flatten() {
+                self.members[i].child = None;
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

@@ -3,6 +3,7 @@
 //! `etcdserver: too many requests` instead of queueing without bound.
 
 use crate::convert;
+use crate::roster::Roster;
 use detcd_core::api::{EtcdError, HashKvResponse};
 use detcd_core::server::{Credential, Request, Response, StreamId};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -86,19 +87,28 @@ pub struct Info {
     pub alarms: Vec<(u64, i32)>,
 }
 
+/// etcd's words for a member that applied its own removal.
+pub const REMOVED_MESSAGE: &str =
+    "etcdserver: the member has been permanently removed from the cluster";
+
 /// A cheap, cloneable way to reach the driver.
 #[derive(Clone)]
 pub struct Handle {
     tx: mpsc::Sender<Command>,
     next_stream: Arc<AtomicU64>,
+    /// Whether this member was removed: then every request is refused.
+    roster: Arc<Roster>,
 }
 
 impl Handle {
-    pub fn new(tx: mpsc::Sender<Command>) -> Handle {
-        Handle { tx, next_stream: Arc::new(AtomicU64::new(1)) }
+    pub fn new(tx: mpsc::Sender<Command>, roster: Arc<Roster>) -> Handle {
+        Handle { tx, next_stream: Arc::new(AtomicU64::new(1)), roster }
     }
 
     fn submit(&self, cmd: Command) -> Result<(), Status> {
+        if self.roster.me_removed() {
+            return Err(Status::unavailable(REMOVED_MESSAGE));
+        }
         self.tx.try_send(cmd).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => convert::status(EtcdError::TooManyRequests),
             mpsc::error::TrySendError::Closed(_) => {
@@ -116,6 +126,14 @@ impl Handle {
             Ok(r) => Ok(r),
             Err(_) => Err(Status::unavailable("etcdserver: server stopped")),
         }
+    }
+
+    /// Sends `request` and waits for its answer, an etcd error included (a member
+    /// request refused with `not leader` is then forwarded to the leader).
+    pub async fn ask(&self, request: Request) -> Result<Response, Status> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(Command::Call { request, reply })?;
+        rx.await.map_err(|_| Status::unavailable("etcdserver: server stopped"))
     }
 
     /// A new watch stream id.

@@ -20,10 +20,11 @@ pub use handle::{Command, Handle, Info, Local, WatchSink, COMMANDS_QUEUED_MAX};
 use crate::disk::{DiskError, Storage};
 use crate::metrics::Metrics;
 use crate::peer::Peers;
+use crate::roster::Roster;
 use detcd_core::outbox::Outbox;
 use detcd_core::process::{Effect, Process};
 use detcd_core::raft::{Message, Role};
-use detcd_core::server::{EtcdNode, Request, Response, StreamId};
+use detcd_core::server::{EtcdNode, Member, Request, Response, StreamId};
 use detcd_core::types::{PersistOp, RequestId};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,6 +41,9 @@ const INPUTS_PER_TURN_MAX: usize = 1024;
 const ROUNDS_PER_TURN_MAX: usize = 64;
 /// Operator defragments waiting for their snapshot to be durable.
 const DEFRAGS_WAITING_MAX: usize = 64;
+/// Heartbeats a removed member keeps running (refusing clients) before it stops, so
+/// that the commit of its removal reaches the other members.
+const REMOVED_GRACE_TICKS: u32 = 3;
 /// Messages from peers waiting for the driver.
 pub const PEER_INBOX_MAX: usize = 4096;
 
@@ -59,6 +63,8 @@ pub enum Stopped {
     /// The disk failed: nothing more can be made durable, so nothing more may be
     /// acknowledged.
     Disk(DiskError),
+    /// This member applied its own removal from the cluster.
+    Removed,
 }
 
 /// What the rest of the node may observe of the driver without asking it.
@@ -96,6 +102,15 @@ pub struct Driver<S: Storage + Send + 'static> {
     observed: watch::Sender<Observed>,
     quota_bytes: u64,
     nospace: bool,
+    /// The member list as last applied here, and the applied index it was read at.
+    members_seen: Vec<Member>,
+    members_read_at: u64,
+    roster: Arc<Roster>,
+    /// Whether the applied list ever held this member (a joining member's does not
+    /// until it applies its own addition).
+    was_member: bool,
+    /// Ticks left before a member that applied its own removal stops.
+    removed_left: Option<u32>,
 }
 
 impl<S: Storage + Send + 'static> Driver<S> {
@@ -103,11 +118,19 @@ impl<S: Storage + Send + 'static> Driver<S> {
         node: EtcdNode,
         storage: S,
         peers: Peers,
+        roster: Arc<Roster>,
         metrics: Arc<Metrics>,
         quota_bytes: u64,
     ) -> (Driver<S>, watch::Receiver<Observed>) {
         let (observed, rx) = watch::channel(Observed::default());
+        let members_seen = node.members();
+        let me = node.config().member_id();
         let driver = Driver {
+            was_member: members_seen.iter().any(|m| m.id == me),
+            members_read_at: node.applied_index(),
+            members_seen,
+            roster,
+            removed_left: None,
             node,
             outbox: Outbox::new(),
             size_bytes: storage.size_bytes(),
@@ -181,6 +204,12 @@ impl<S: Storage + Send + 'static> Driver<S> {
                 }
                 _ = ticker.tick() => {
                     self.node.tick();
+                    if let Some(left) = self.removed_left.as_mut() {
+                        if *left == 0 {
+                            return Stopped::Removed;
+                        }
+                        *left -= 1;
+                    }
                     if let Some(left) = stopping.as_mut() {
                         if *left == 0 || self.node.status().role != Role::Leader {
                             return Stopped::Shutdown;
@@ -368,6 +397,52 @@ impl<S: Storage + Send + 'static> Driver<S> {
         }
         self.submit();
         self.observe();
+        self.follow_members();
+    }
+
+    /// Follows the applied member list: the roster and the peer transport take its
+    /// changes, and a member that applied its own removal stops serving. A removed
+    /// leader first sees the change through (it leads until the configuration that
+    /// leaves it out commits, then steps down); a few heartbeats more carry that
+    /// commit to the others before it stops.
+    fn follow_members(&mut self) {
+        let applied = self.node.applied_index();
+        if applied != self.members_read_at {
+            self.members_read_at = applied;
+            let now = self.node.members();
+            let changed = now != self.members_seen;
+            if changed {
+                self.roster.applied(&self.members_seen, &now);
+                let ids: Vec<String> = now.iter().map(|m| format!("{:x}", m.id)).collect();
+                info!(members = %ids.join(","), "member list changed");
+                self.members_seen = now;
+            }
+            let conf = self.node.raft().conf();
+            if self.roster.settle(|id| conf.contains(id)) || changed {
+                self.peers.update(&self.roster.peer_urls());
+            }
+        }
+        if self.roster.me_removed() && self.removed_left.is_none() {
+            warn!("a peer refused this member: it was permanently removed from the cluster");
+            self.removed_left = Some(REMOVED_GRACE_TICKS);
+            return;
+        }
+        let me = self.node.config().member_id();
+        if self.members_seen.iter().any(|m| m.id == me) {
+            self.was_member = true;
+            return;
+        }
+        if !self.was_member || self.removed_left.is_some() {
+            return;
+        }
+        if let Some((conf, pending)) = self.node.membership() {
+            if self.node.status().role == Role::Leader && (pending || conf.contains(me)) {
+                return;
+            }
+        }
+        warn!("the member has been permanently removed from the cluster");
+        self.roster.set_me_removed();
+        self.removed_left = Some(REMOVED_GRACE_TICKS);
     }
 
     /// Hands the gathered persist requests to the writer as one batch, unless it is

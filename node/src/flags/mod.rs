@@ -538,7 +538,8 @@ impl ServeConfig {
         1
     }
 
-    fn local_peer_urls(&self) -> &[Url] {
+    /// This member's peer URLs as `--initial-cluster` lists them.
+    pub fn local_peer_urls(&self) -> &[Url] {
         let local = self.initial_cluster.iter().find(|(name, _)| *name == self.name);
         &local.expect("validate checked that --initial-cluster names this member").1
     }
