@@ -91,9 +91,8 @@ fn a_slow_link_holds_messages_and_then_delivers_them() {
     s.push(400_000, FaultAction::SlowLinks { from: Target::Leader, extra_us: 0 });
     let events = events(&options(s));
     // Messages node 2 sent while its links were slow arrive, late; none is lost.
-    let sent_slow = |f: &serde_json::Value| {
-        (200_000..400_000).contains(&num(f, "t_us")) && num(f, "node") == 2
-    };
+    let sent_slow =
+        |f: &serde_json::Value| (200_000..400_000).contains(&num(f, "t_us")) && num(f, "node") == 2;
     let slow_sent = events.iter().filter(|(n, f)| n == "send" && sent_slow(f)).count();
     assert!(slow_sent > 10, "{slow_sent} sends");
     let late = events
@@ -139,4 +138,23 @@ fn figure8_windows_keep_the_other_episodes_out() {
         }
     }
     assert!(windows >= 20, "{windows} windows in 200 seeds");
+}
+
+#[test]
+fn a_disk_that_turns_slow_stalls_the_fsyncs_in_flight() {
+    let mut s = FaultSchedule::default();
+    let slow = detcd_sim::LatencyDist::uniform(200_000, 200_000);
+    s.push(300_000, FaultAction::DiskLatency { node: Target::Node(1), fsync: Some(slow) });
+    s.push(900_000, FaultAction::DiskLatency { node: Target::Node(1), fsync: None });
+    let events = events(&options(s));
+    let persisted = |from: u64, to: u64| {
+        events
+            .iter()
+            .filter(|(n, f)| n == "persisted" && num(f, "node") == 1)
+            .filter(|(_, f)| (from..to).contains(&num(f, "t_us")))
+            .count()
+    };
+    assert!(persisted(0, 300_000) > 0, "node 1 persists before its disk turns slow");
+    assert_eq!(persisted(300_001, 500_000), 0, "nothing completes during the stall");
+    assert!(persisted(500_000, 900_000) > 0, "then its fsyncs complete, slowly");
 }

@@ -116,6 +116,11 @@ impl<P: Process> World<P> {
             FaultAction::DiskLatency { node, fsync } => {
                 if let Some(i) = self.target_index(node) {
                     self.nodes[i].fsync = *fsync;
+                    // Turning slow stalls the fsyncs already in flight too.
+                    self.nodes[i].stall_until_us = match fsync {
+                        Some(f) => now + f.sample(&mut self.rng_disk),
+                        None => 0,
+                    };
                     let node = self.nodes[i].id;
                     let fsync_max_us = fsync.map_or(0, |f| f.tail_max_us.max(f.max_us));
                     self.emit(SimEvent::SlowDisk { node, fsync_max_us });

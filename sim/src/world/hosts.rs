@@ -33,6 +33,9 @@ pub(super) struct Slot<P> {
     pub(super) commit_seen: Index,
     /// This member's own fsync latency while a slow-disk fault lasts.
     pub(super) fsync: Option<crate::options::LatencyDist>,
+    /// A disk that turns slow stalls: no fsync completes before this time, not even one
+    /// already in flight when it turned slow.
+    pub(super) stall_until_us: u64,
 }
 
 /// The seed of one node incarnation: independent of the order nodes restart in.
@@ -166,6 +169,13 @@ impl<P: Process> World<P> {
     pub(super) fn on_fsync(&mut self, i: usize, incarnation: u64, sync: SyncId, ack: bool) {
         let slot = &mut self.nodes[i];
         if slot.incarnation != incarnation || slot.process.is_none() {
+            return;
+        }
+        if slot.stall_until_us > self.now_us {
+            // Fsyncs complete in request order: each waits out the stall in turn.
+            let (node, incarnation) = (small(i as u64), small(incarnation));
+            let at = slot.stall_until_us;
+            self.queue.push(at, Event::Fsync { node, incarnation, sync, ack });
             return;
         }
         slot.disk.fsync_done(sync);

@@ -198,6 +198,7 @@ impl<P: Process> World<P> {
                 outbox: Outbox::new(),
                 commit_seen: 0,
                 fsync: None,
+                stall_until_us: 0,
             })
             .collect();
         let banner = Banner { options: options.clone(), swarm, faults_scheduled: 0 };
