@@ -335,6 +335,9 @@ pub fn schedule(seed: u64, nodes: u64, safety_us: u64, p: &SwarmProfile) -> Faul
     s
 }
 
+/// The longest a window of `windows` lasts from its start (Figure 8's).
+pub const WINDOW_MAX_US: u64 = 2_000_000;
+
 #[derive(Clone, Copy)]
 enum Window {
     SlowLinks,
@@ -478,9 +481,9 @@ fn windows(seed: u64, nodes: u64, safety_us: u64, p: &SwarmProfile, s: &mut Faul
                     t,
                     FaultAction::Arm { moment: Moment::NewLeader, for_us: 1_000_000, then: second },
                 );
-                s.push(t + 2_000_000, FaultAction::Heal);
-                s.push(t + 2_000_000, FaultAction::RestartAll);
-                quiet.push((t, t + 2_000_000));
+                s.push(t + WINDOW_MAX_US, FaultAction::Heal);
+                s.push(t + WINDOW_MAX_US, FaultAction::RestartAll);
+                quiet.push((t, t + WINDOW_MAX_US));
             }
         }
         // Windows never overlap: the next starts after the last one's quiet time.
@@ -551,7 +554,9 @@ mod tests {
         for seed in 0..100 {
             let (_, s, p) = generate(seed, 5, 2_000_000);
             assert!(s.faults.windows(2).all(|w| w[0].at_us <= w[1].at_us));
-            let end = 2_000_000 + p.episode_max_us;
+            // A window (Figure 8 the longest) started in the safety phase ends within
+            // WINDOW_MAX_US; the liveness phase cancels whatever is left.
+            let end = 2_000_000 + p.episode_max_us.max(WINDOW_MAX_US + 1);
             assert!(s.faults.iter().all(|f| f.at_us < end), "seed {seed}: {s:?}");
         }
     }
