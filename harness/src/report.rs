@@ -16,6 +16,9 @@ pub mod check_names {
     pub const LOCK_EXCLUSION: &str = "lock-exclusion";
     pub const ELECTION: &str = "election";
     pub const AUTH_REVOCATION: &str = "auth-revocation";
+    /// A run that went over one of its budgets before its checks could decide (the
+    /// history grew past its bound): its own entry, never a second linearizability one.
+    pub const BUDGET: &str = "budget";
 }
 
 /// The verdict of one check.

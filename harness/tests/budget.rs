@@ -71,4 +71,10 @@ fn a_search_or_a_history_over_budget_is_said_so() {
         run_with(&scenario(0), 1, RunOptions { budget: history, ..RunOptions::default() });
     assert!(report.over_budget(), "{report:?}");
     assert!(report.operations <= 20 + 6, "{} operations", report.operations);
+    // The history's budget has its own entry; linearizability is reported once.
+    let budget = report.checks.iter().find(|c| c.name == "budget").expect("a budget entry");
+    assert_eq!(budget.verdict, Verdict::Budget, "{budget:?}");
+    assert!(budget.evidence.contains("history reached 20 operations"), "{}", budget.evidence);
+    let lin = report.checks.iter().filter(|c| c.name == "linearizability").count();
+    assert_eq!(lin, 1, "{:?}", report.checks);
 }

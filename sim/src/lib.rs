@@ -80,7 +80,9 @@ pub mod types_ext;
 pub mod world;
 
 pub use client::{ClientResult, Outcome};
-pub use nemesis::{FaultAction, FaultSchedule, MemberChange, PartitionShape, Target, TimedFault};
+pub use nemesis::{
+    FaultAction, FaultSchedule, MemberChange, Moment, PartitionShape, Target, TimedFault,
+};
 pub use options::{Banner, ClockOptions, DiskOptions, LatencyDist, NetworkOptions, WorldOptions};
 pub use pauses::ClientTarget;
 pub use safety::{Violation, ViolationKind};

@@ -16,6 +16,29 @@ pub enum Target {
     Leader,
     /// A node drawn from the nemesis stream.
     Random,
+    /// The node an armed fault fired at (see [`FaultAction::Arm`]); outside an armed
+    /// fault's actions it names no node (no-op).
+    Subject,
+}
+
+/// A moment an armed fault waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Moment {
+    /// A member has just become leader (the start of a short term).
+    NewLeader,
+    /// A member has just released messages that waited for a sync (a vote, an append
+    /// acknowledgement): the window in which a crash tests that the promise was durable.
+    Released,
+}
+
+impl std::fmt::Display for Moment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Moment::NewLeader => "a member becomes leader",
+            Moment::Released => "a member releases messages that waited for a sync",
+        })
+    }
 }
 
 /// The shape of a partition. Shapes name who can reach whom when the partition starts;
@@ -27,6 +50,14 @@ pub enum PartitionShape {
     Isolate { node: Target },
     /// The current leader cut off from everyone, both ways.
     IsolateLeader,
+    /// The current leader and the most followers that still leave it a minority (none
+    /// in a cluster of three, one in five) cut off from the rest: what it appends now
+    /// reaches a minority only (the start of Raft's Figure 8).
+    LeaderMinority,
+    /// The current leader and just enough followers it can reach now for a bare
+    /// majority form one group; every other node is cut off on its own. What it commits
+    /// now is held by exactly a quorum.
+    LeaderQuorum,
     /// A random minority against the majority (the leader lands on either side).
     MajorityMinority,
     /// Two halves that only one bridge node can reach both of.
@@ -51,6 +82,7 @@ impl std::fmt::Display for Target {
             Target::Node(id) => write!(f, "node {id}"),
             Target::Leader => f.write_str("the leader"),
             Target::Random => f.write_str("a random node"),
+            Target::Subject => f.write_str("the node it fired at"),
         }
     }
 }
@@ -69,6 +101,12 @@ impl std::fmt::Display for PartitionShape {
         match self {
             PartitionShape::Isolate { node } => write!(f, "{node} cut off from the others"),
             PartitionShape::IsolateLeader => f.write_str("the leader cut off from the others"),
+            PartitionShape::LeaderMinority => {
+                f.write_str("the leader and a minority cut off from the majority")
+            }
+            PartitionShape::LeaderQuorum => {
+                f.write_str("the leader with a bare majority; every other node alone")
+            }
             PartitionShape::MajorityMinority => f.write_str("a minority cut off from the majority"),
             PartitionShape::Bridge => f.write_str("two halves joined only through one bridge node"),
             PartitionShape::Ring => {
@@ -147,6 +185,47 @@ pub enum FaultAction {
     Membership {
         change: MemberChange,
     },
+    /// A slow link: every message `from` sends from now on arrives `extra_us` later than
+    /// it would (held, not lost). `extra_us` 0 ends every slow link; messages already held
+    /// still arrive late.
+    SlowLinks {
+        from: Target,
+        extra_us: u64,
+    },
+    /// The node's fsyncs take `fsync` from now on (a slow disk); `None` gives it back the
+    /// run's disk.
+    DiskLatency {
+        node: Target,
+        fsync: Option<LatencyDist>,
+    },
+    /// Waits up to `for_us` for `moment`, then schedules `then` (times relative to that
+    /// moment; `Target::Subject` in them names the member it happened at). Fires once.
+    Arm {
+        moment: Moment,
+        for_us: u64,
+        then: Vec<TimedFault>,
+    },
+}
+
+impl FaultAction {
+    /// This action with `Target::Subject` bound to `node`. A nested `Arm` keeps its own
+    /// subject, bound when it fires.
+    pub fn bind_subject(&self, node: NodeId) -> FaultAction {
+        let b = |t: &Target| if *t == Target::Subject { Target::Node(node) } else { *t };
+        let mut out = self.clone();
+        match &mut out {
+            FaultAction::Partition { shape: PartitionShape::Isolate { node: t } }
+            | FaultAction::Crash { node: t }
+            | FaultAction::Restart { node: t }
+            | FaultAction::ClockSkew { node: t, .. }
+            | FaultAction::ClockJump { node: t, .. }
+            | FaultAction::TransferLeader { to: t }
+            | FaultAction::SlowLinks { from: t, .. }
+            | FaultAction::DiskLatency { node: t, .. } => *t = b(t),
+            _ => {}
+        }
+        out
+    }
 }
 
 /// A membership change the membership nemesis asks the leader for. Added ids are
@@ -213,6 +292,7 @@ impl std::fmt::Display for MemberChange {
             Target::Node(id) => id.to_string(),
             Target::Leader => "the leader".to_string(),
             Target::Random => "a random member".to_string(),
+            Target::Subject => "the member it fired at".to_string(),
         };
         match self {
             MemberChange::AddLearner { node } => write!(f, "add learner {node}"),

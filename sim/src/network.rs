@@ -25,12 +25,14 @@ pub struct Network {
     n: u64,
     /// `cut[(from-1)*n + (to-1)]`: messages on that link are lost.
     cut: Vec<bool>,
+    /// `slow_us[from-1]`: how much longer than usual every message `from` sends is held.
+    slow_us: Vec<u64>,
     pub options: NetworkOptions,
 }
 
 impl Network {
     pub fn new(n: u64, options: NetworkOptions) -> Self {
-        Network { n, cut: vec![false; (n * n) as usize], options }
+        Network { n, cut: vec![false; (n * n) as usize], slow_us: vec![0; n as usize], options }
     }
 
     fn slot(&self, from: NodeId, to: NodeId) -> Option<usize> {
@@ -57,6 +59,23 @@ impl Network {
         self.cut.iter_mut().for_each(|c| *c = false);
     }
 
+    /// Every message `from` sends from now on is held `extra_us` longer.
+    pub fn set_slow(&mut self, from: NodeId, extra_us: u64) {
+        if let Some(s) = from.checked_sub(1).and_then(|i| self.slow_us.get_mut(i as usize)) {
+            *s = extra_us;
+        }
+    }
+
+    /// Ends every slow link (messages already held still arrive late).
+    pub fn clear_slow(&mut self) {
+        self.slow_us.iter_mut().for_each(|s| *s = 0);
+    }
+
+    /// Whether any sender's messages are held longer than usual.
+    pub fn has_slow(&self) -> bool {
+        self.slow_us.iter().any(|&s| s > 0)
+    }
+
     /// How many directed links are cut.
     pub fn cut_links(&self) -> usize {
         self.cut.iter().filter(|c| **c).count()
@@ -81,7 +100,13 @@ impl Network {
         if reordered {
             delay_us += extra;
         }
-        Fate::Deliver { delay_us, duplicate_us: duplicated.then_some(duplicate_us), reordered }
+        let slow = from.checked_sub(1).and_then(|i| self.slow_us.get(i as usize)).copied();
+        let slow = slow.unwrap_or(0);
+        Fate::Deliver {
+            delay_us: delay_us + slow,
+            duplicate_us: duplicated.then_some(duplicate_us + slow),
+            reordered,
+        }
     }
 }
 
@@ -114,6 +139,17 @@ pub fn resolve_shape(
     match shape {
         PartitionShape::Isolate { node } => target(node, rng).map(isolate).unwrap_or_default(),
         PartitionShape::IsolateLeader => leader.map(isolate).unwrap_or_default(),
+        PartitionShape::LeaderMinority => {
+            let Some(leader) = leader else { return Vec::new() };
+            let mut others: Vec<NodeId> = nodes.iter().copied().filter(|&n| n != leader).collect();
+            others.shuffle(rng);
+            let companions = ((nodes.len().saturating_sub(1)) / 2).saturating_sub(1);
+            let minority: Vec<NodeId> =
+                std::iter::once(leader).chain(others.into_iter().take(companions)).collect();
+            cut_between_groups(nodes, |n| usize::from(minority.contains(&n)))
+        }
+        // Needs the links as they are now: the world resolves it to `Groups` first.
+        PartitionShape::LeaderQuorum => Vec::new(),
         PartitionShape::MajorityMinority => {
             let mut order = nodes.to_vec();
             order.shuffle(rng);

@@ -11,7 +11,7 @@ use std::fmt;
 /// A delay in microseconds: uniform in `[min_us, max_us]`, except that with probability
 /// `tail_rate` it is drawn uniform in `[max_us, tail_max_us]` (a slow outlier).
 /// Integer arithmetic only, so every platform draws the same delays.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencyDist {
     pub min_us: u64,
     pub max_us: u64,

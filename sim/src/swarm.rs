@@ -3,7 +3,7 @@
 //! (a run with only clock jumps finds other bugs than one drowning in partitions).
 //! Everything is drawn from the `Swarm` stream, so the rest of the run is unaffected.
 
-use crate::nemesis::{FaultAction, FaultSchedule, PartitionShape, Target};
+use crate::nemesis::{FaultAction, FaultSchedule, Moment, PartitionShape, Target, TimedFault};
 use crate::options::{LatencyDist, WorldOptions};
 use crate::rng::{chance, stream, Component};
 use crate::types_ext::NodeId;
@@ -40,6 +40,28 @@ pub struct SwarmProfile {
     /// Episodes where message latency is multiplied by `spike_factor`.
     pub delay_spikes: bool,
     pub spike_factor: u64,
+    /// Episodes where a member's messages are held `slow_link_us` (longer than an
+    /// election timeout) and then delivered: stale messages of an old term arrive late.
+    #[serde(default)]
+    pub slow_links: bool,
+    #[serde(default)]
+    pub slow_link_us: u64,
+    /// Faults armed for the next new leader: cut off, crashed or given a slow disk
+    /// right after its election (short terms, more elections per run).
+    #[serde(default)]
+    pub short_terms: bool,
+    /// Crashes armed for the moment a member releases messages that waited for a sync,
+    /// sometimes with other members crashing together.
+    #[serde(default)]
+    pub crash_on_release: bool,
+    /// Raft's Figure 8 (§5.4.2): a leader appends to a minority only, the next leader is
+    /// cut off at once, the one after gets a slow disk and a bare majority and is
+    /// crashed, then everything heals.
+    #[serde(default)]
+    pub figure8: bool,
+    /// A slow disk's fsync latency (fault episodes above).
+    #[serde(default)]
+    pub slow_fsync: LatencyDist,
 }
 
 /// The profile in words, for the banner: which faults are on, then their settings.
@@ -57,12 +79,16 @@ impl std::fmt::Display for SwarmProfile {
             (self.reorders, "reorders"),
             (self.transfer_leader, "leader transfers"),
             (self.delay_spikes, "delay spikes"),
+            (self.slow_links, "slow links"),
+            (self.short_terms, "short terms"),
+            (self.crash_on_release, "crashes on release"),
+            (self.figure8, "figure 8"),
         ];
         let on: Vec<&str> = kinds.iter().filter(|(on, _)| *on).map(|(_, name)| *name).collect();
         let on = if on.is_empty() { "none".to_string() } else { on.join(", ") };
         write!(
             f,
-            "faults: {on}; a fault every {}-{}, episodes up to {}; drop rate {}, duplicate rate {}, reorder rate {}; clock skew up to {} per mille, jumps up to {} ticks; latency {}, fsync {}, torn writes {}, delay spikes x{}",
+            "faults: {on}; a fault every {}-{}, episodes up to {}; drop rate {}, duplicate rate {}, reorder rate {}; clock skew up to {} per mille, jumps up to {} ticks; latency {}, fsync {}, torn writes {}, delay spikes x{}, slow links hold {}, slow disk fsync {}",
             secs(self.fault_gap_min_us),
             secs(self.fault_gap_max_us),
             secs(self.episode_max_us),
@@ -74,7 +100,9 @@ impl std::fmt::Display for SwarmProfile {
             self.latency,
             self.fsync,
             self.torn_writes,
-            self.spike_factor
+            self.spike_factor,
+            secs(self.slow_link_us),
+            self.slow_fsync
         )
     }
 }
@@ -130,6 +158,25 @@ pub fn profile(seed: u64) -> SwarmProfile {
     // Drawn last so that adding them left every earlier draw where it was.
     let delay_spikes = chance(rng, 0.5);
     let spike_factor = rng.gen_range(2..=20);
+    // The schedules that reach into short windows, drawn after everything above.
+    let (slow_links, short_terms) = (chance(rng, 0.4), chance(rng, 0.4));
+    let (crash_on_release, figure8) = (chance(rng, 0.4), chance(rng, 0.4));
+    // Elections time out after 100-200 ms (10-20 ticks of 10 ms): hold for longer.
+    let slow_link_us = rng.gen_range(200_000..=500_000);
+    let slow_min = rng.gen_range(100_000..=200_000);
+    let slow_fsync = LatencyDist {
+        min_us: slow_min,
+        max_us: slow_min + rng.gen_range(0..=200_000),
+        tail_rate: 0.1,
+        tail_max_us: slow_min + 600_000,
+    };
+    // Disk latency as a distribution with a tail, so writes are in flight when
+    // crashes land.
+    let fsync = if crash_on_release {
+        LatencyDist { tail_rate: 0.05, tail_max_us: fsync.max_us * 20, ..fsync }
+    } else {
+        fsync
+    };
     SwarmProfile {
         partitions,
         one_way_partitions,
@@ -153,6 +200,12 @@ pub fn profile(seed: u64) -> SwarmProfile {
         torn_writes,
         delay_spikes,
         spike_factor,
+        slow_links,
+        slow_link_us,
+        short_terms,
+        crash_on_release,
+        figure8,
+        slow_fsync,
     }
 }
 
@@ -277,8 +330,189 @@ pub fn schedule(seed: u64, nodes: u64, safety_us: u64, p: &SwarmProfile) -> Faul
         }
         t += rng.gen_range(p.fault_gap_min_us..=p.fault_gap_max_us);
     }
+    windows(seed, nodes, safety_us, p, &mut s);
     s.faults.sort_by_key(|f| f.at_us);
     s
+}
+
+/// The longest a window of `windows` lasts from its start (Figure 8's).
+pub const WINDOW_MAX_US: u64 = 2_000_000;
+
+#[derive(Clone, Copy)]
+enum Window {
+    SlowLinks,
+    ShortTerm,
+    CrashOnRelease,
+    Figure8,
+}
+
+fn after(at_us: u64, action: FaultAction) -> TimedFault {
+    TimedFault { at_us, action }
+}
+
+/// Episodes of the schedules that aim at short windows (slow links, short terms,
+/// crashes on release, Figure 8), from their own region of the stream: a profile
+/// without them keeps the schedule it had.
+fn windows(seed: u64, nodes: u64, safety_us: u64, p: &SwarmProfile, s: &mut FaultSchedule) {
+    let kinds: Vec<Window> = [
+        (p.slow_links, Window::SlowLinks),
+        (p.short_terms, Window::ShortTerm),
+        (p.crash_on_release, Window::CrashOnRelease),
+        (p.figure8, Window::Figure8),
+    ]
+    .into_iter()
+    .filter_map(|(on, k)| on.then_some(k))
+    .collect();
+    if kinds.is_empty() {
+        return;
+    }
+    let mut rng = stream(seed, Component::Swarm);
+    rng.set_word_pos(1 << 33);
+    let rng = &mut rng;
+    let slow_disk = |on: bool| FaultAction::DiskLatency {
+        node: Target::Subject,
+        fsync: on.then_some(p.slow_fsync),
+    };
+    // The ordinary episodes come first in `s`; the windows' own faults after them.
+    let planned = s.faults.len();
+    let mut quiet: Vec<(u64, u64)> = Vec::new();
+    let mut t = rng.gen_range(100_000..=600_000);
+    // Bounded: each turn moves `t` forward by at least 300 ms.
+    while t < safety_us {
+        let episode_us = rng.gen_range(100_000..=p.episode_max_us.max(300_000));
+        match kinds[rng.gen_range(0..kinds.len())] {
+            Window::SlowLinks => {
+                let end = t + p.slow_link_us + 400_000;
+                if chance(rng, 0.3) {
+                    let from = Target::Node(rng.gen_range(1..=nodes));
+                    s.push(t, FaultAction::SlowLinks { from, extra_us: p.slow_link_us });
+                } else {
+                    // A stale leader: what it sends now arrives after the next leader is
+                    // elected, acknowledged and cut off (before its followers learn that
+                    // its entries committed), in the term of that next leader.
+                    let d = rng.gen_range(1_000..=12_000);
+                    let hold_us = rng.gen_range(100_000..=400_000);
+                    let then = vec![
+                        after(
+                            d,
+                            FaultAction::Partition {
+                                shape: PartitionShape::Isolate { node: Target::Subject },
+                            },
+                        ),
+                        after(d + hold_us, FaultAction::Heal),
+                    ];
+                    s.push(
+                        t,
+                        FaultAction::SlowLinks { from: Target::Leader, extra_us: p.slow_link_us },
+                    );
+                    s.push(
+                        t,
+                        FaultAction::Arm { moment: Moment::NewLeader, for_us: 600_000, then },
+                    );
+                    quiet.push((t, end));
+                }
+                s.push(end, FaultAction::SlowLinks { from: Target::Leader, extra_us: 0 });
+            }
+            Window::ShortTerm => {
+                let hold_us = rng.gen_range(20_000..=300_000);
+                let d = rng.gen_range(0..=30_000);
+                let then = match rng.gen_range(0..3) {
+                    0 => vec![
+                        after(
+                            d,
+                            FaultAction::Partition {
+                                shape: PartitionShape::Isolate { node: Target::Subject },
+                            },
+                        ),
+                        after(d + hold_us, FaultAction::Heal),
+                    ],
+                    1 => vec![
+                        after(d, FaultAction::Crash { node: Target::Subject }),
+                        after(d + hold_us, FaultAction::Restart { node: Target::Subject }),
+                    ],
+                    _ => vec![after(0, slow_disk(true)), after(hold_us * 3, slow_disk(false))],
+                };
+                s.push(t, FaultAction::Arm { moment: Moment::NewLeader, for_us: episode_us, then });
+            }
+            Window::CrashOnRelease => {
+                let down_us = rng.gen_range(10_000..=300_000);
+                let mut then = vec![after(0, FaultAction::Crash { node: Target::Subject })];
+                // Sometimes several members go down together (a power cut of a rack).
+                for _ in 0..rng.gen_range(0..=2) {
+                    then.push(after(0, FaultAction::Crash { node: Target::Random }));
+                }
+                then.push(after(down_us, FaultAction::RestartAll));
+                s.push(t, FaultAction::Arm { moment: Moment::Released, for_us: episode_us, then });
+            }
+            Window::Figure8 => {
+                let d = rng.gen_range(5_000..=p.slow_fsync.min_us / 2);
+                let r = rng.gen_range(0..=100_000);
+                // The third leader: a slow disk (its own entries stay volatile), a bare
+                // majority to count replicas on, then a crash that loses its entries
+                // while the cut-off second leader comes back.
+                let third = vec![
+                    after(0, slow_disk(true)),
+                    after(0, FaultAction::Partition { shape: PartitionShape::LeaderQuorum }),
+                    after(d, FaultAction::Crash { node: Target::Subject }),
+                    after(d, FaultAction::Heal),
+                    after(d + r, FaultAction::Restart { node: Target::Subject }),
+                    after(d + r, slow_disk(false)),
+                ];
+                // The second leader is cut off as soon as it is elected: its entries stay
+                // on its own log.
+                let second = vec![
+                    after(
+                        0,
+                        FaultAction::Partition {
+                            shape: PartitionShape::Isolate { node: Target::Subject },
+                        },
+                    ),
+                    after(
+                        0,
+                        FaultAction::Arm {
+                            moment: Moment::NewLeader,
+                            for_us: 1_500_000,
+                            then: third,
+                        },
+                    ),
+                ];
+                s.push(t, FaultAction::Partition { shape: PartitionShape::LeaderMinority });
+                s.push(
+                    t,
+                    FaultAction::Arm { moment: Moment::NewLeader, for_us: 1_000_000, then: second },
+                );
+                s.push(t + WINDOW_MAX_US, FaultAction::Heal);
+                s.push(t + WINDOW_MAX_US, FaultAction::RestartAll);
+                quiet.push((t, t + WINDOW_MAX_US));
+            }
+        }
+        // Windows never overlap: the next starts after the last one's quiet time.
+        let busy_until = quiet.last().map_or(0, |q| q.1);
+        t += episode_us.max(300_000) + rng.gen_range(p.fault_gap_min_us..=p.fault_gap_max_us);
+        t = t.max(busy_until + 1);
+    }
+    // The other episodes' partitions, crashes and transfers would undo these shapes
+    // halfway: they keep out of the windows.
+    let mut k = 0;
+    s.faults.retain(|f| {
+        k += 1;
+        k > planned
+            || !disturbs(&f.action)
+            || !quiet.iter().any(|&(a, b)| (a..=b).contains(&f.at_us))
+    });
+}
+
+/// Whether a fault of the ordinary episodes would break a window's shape.
+fn disturbs(action: &FaultAction) -> bool {
+    matches!(
+        action,
+        FaultAction::Partition { .. }
+            | FaultAction::Heal
+            | FaultAction::Crash { .. }
+            | FaultAction::Restart { .. }
+            | FaultAction::RestartAll
+            | FaultAction::TransferLeader { .. }
+    )
 }
 
 /// The profile's network rates (`on`) or a calm network.
@@ -320,7 +554,9 @@ mod tests {
         for seed in 0..100 {
             let (_, s, p) = generate(seed, 5, 2_000_000);
             assert!(s.faults.windows(2).all(|w| w[0].at_us <= w[1].at_us));
-            let end = 2_000_000 + p.episode_max_us;
+            // A window (Figure 8 the longest) started in the safety phase ends within
+            // WINDOW_MAX_US; the liveness phase cancels whatever is left.
+            let end = 2_000_000 + p.episode_max_us.max(WINDOW_MAX_US + 1);
             assert!(s.faults.iter().all(|f| f.at_us < end), "seed {seed}: {s:?}");
         }
     }

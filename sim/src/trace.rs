@@ -34,6 +34,10 @@ pub enum EventKind {
     HostAdded = 26,
     HostRemoved = 27,
     ConfChange = 28,
+    SlowLinks = 29,
+    SlowDisk = 30,
+    Armed = 31,
+    Fired = 32,
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;

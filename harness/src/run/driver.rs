@@ -165,7 +165,7 @@ impl Driver {
     pub fn history_over_budget(&self) -> Option<CheckResult> {
         self.history_cut.then(|| {
             CheckResult::over_budget(
-                check_names::LINEARIZABILITY,
+                check_names::BUDGET,
                 format!(
                     "over budget: the history reached {} operations and clients stopped issuing",
                     self.history_ops_max

@@ -222,6 +222,29 @@ pub enum SimEvent {
         client: ClientId,
         duration_us: u64,
     },
+    /// Messages `from` sends are held `extra_us` longer (0: every slow link ends).
+    SlowLinks {
+        from: NodeId,
+        extra_us: u64,
+    },
+    /// `node`'s fsyncs take up to `fsync_max_us` (0: back to the run's disk).
+    SlowDisk {
+        node: NodeId,
+        fsync_max_us: u64,
+    },
+    /// A fault was armed to wait up to `for_us` for `moment` (`accepted` false: too many
+    /// were armed already, this one was dropped).
+    Armed {
+        moment: crate::nemesis::Moment,
+        for_us: u64,
+        accepted: bool,
+    },
+    /// An armed fault fired at `node`: `faults` faults scheduled from now.
+    Fired {
+        moment: crate::nemesis::Moment,
+        node: NodeId,
+        faults: u64,
+    },
     ClientInvoke {
         request: RequestId,
         client: ClientId,
@@ -287,6 +310,10 @@ impl SimEvent {
             SimEvent::ConfChange { .. } => "conf_change",
             SimEvent::FaultsCancelled { .. } => "faults_cancelled",
             SimEvent::ClientPause { .. } => "client_pause",
+            SimEvent::SlowLinks { .. } => "slow_links",
+            SimEvent::SlowDisk { .. } => "slow_disk",
+            SimEvent::Armed { .. } => "armed",
+            SimEvent::Fired { .. } => "fired",
             SimEvent::ClientInvoke { .. } => "client_invoke",
             SimEvent::ClientComplete { stream: false, .. } => "client_complete",
             SimEvent::ClientComplete { stream: true, .. } => "stream_response",
@@ -318,7 +345,10 @@ impl SimEvent {
             | SimEvent::ClientInvoke { node, .. }
             | SimEvent::ClientComplete { node, .. }
             | SimEvent::ClientTimeout { node, .. }
-            | SimEvent::ClientLateResponse { node, .. } => Some(*node),
+            | SimEvent::ClientLateResponse { node, .. }
+            | SimEvent::SlowDisk { node, .. }
+            | SimEvent::Fired { node, .. } => Some(*node),
+            SimEvent::SlowLinks { from, .. } => Some(*from),
             SimEvent::TransferLeader { leader, .. } | SimEvent::Membership { leader, .. } => {
                 Some(*leader)
             }
@@ -331,6 +361,7 @@ impl SimEvent {
             | SimEvent::NetworkRates { .. }
             | SimEvent::FaultsCancelled { .. }
             | SimEvent::ClientPause { .. }
+            | SimEvent::Armed { .. }
             | SimEvent::ClientNote { .. } => None,
         }
     }
@@ -391,6 +422,16 @@ impl SimEvent {
             SimEvent::FaultsCancelled { cancelled } => w(EventKind::FaultsCancelled, &[*cancelled]),
             SimEvent::ClientPause { client, duration_us } => {
                 w(EventKind::ClientPause, &[*client, *duration_us])
+            }
+            SimEvent::SlowLinks { from, extra_us } => w(EventKind::SlowLinks, &[*from, *extra_us]),
+            SimEvent::SlowDisk { node, fsync_max_us } => {
+                w(EventKind::SlowDisk, &[*node, *fsync_max_us])
+            }
+            SimEvent::Armed { moment, for_us, accepted } => {
+                w(EventKind::Armed, &[*moment as u64, *for_us, u64::from(*accepted)])
+            }
+            SimEvent::Fired { moment, node, faults } => {
+                w(EventKind::Fired, &[*moment as u64, *node, *faults])
             }
             SimEvent::ClientInvoke { request, client, node } => {
                 w(EventKind::ClientInvoke, &[*request, *client, *node])
@@ -504,6 +545,18 @@ impl SimEvent {
             }
             SimEvent::ClientPause { client, duration_us } => {
                 info!(target: TARGET, t_us, client, duration_us, "client_pause")
+            }
+            SimEvent::SlowLinks { from, extra_us } => {
+                info!(target: TARGET, t_us, node = from, extra_us, "slow_links")
+            }
+            SimEvent::SlowDisk { node, fsync_max_us } => {
+                info!(target: TARGET, t_us, node, fsync_max_us, "slow_disk")
+            }
+            SimEvent::Armed { moment, for_us, accepted } => {
+                info!(target: TARGET, t_us, moment = %moment, for_us, accepted, "armed")
+            }
+            SimEvent::Fired { moment, node, faults } => {
+                info!(target: TARGET, t_us, moment = %moment, node, faults, "fired")
             }
             SimEvent::ClientInvoke { request, client, node }
             | SimEvent::ClientComplete { request, client, node, .. }
@@ -647,6 +700,9 @@ impl<P: Process> World<P> {
                     let (node, role, term, leader) = (st.id, st.role, st.term, st.leader);
                     let reason = st.role_reason;
                     self.emit(SimEvent::RoleChange { node, role, term, leader, reason });
+                    if role == Role::Leader {
+                        self.moment(crate::nemesis::Moment::NewLeader, node);
+                    }
                 }
                 let slot = &mut self.nodes[i];
                 if st.commit > slot.commit_seen {

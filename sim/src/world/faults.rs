@@ -6,7 +6,7 @@ use super::events::SimEvent;
 use super::stepping::{small, Event};
 use super::World;
 use crate::clock::Clock;
-use crate::nemesis::{FaultAction, FaultSchedule, Target};
+use crate::nemesis::{FaultAction, FaultSchedule, PartitionShape, Target};
 use crate::network::resolve_shape;
 use crate::rng::{stream, Component};
 use crate::types_ext::{ClientId, NodeId};
@@ -30,6 +30,10 @@ impl<P: Process> World<P> {
     pub fn apply_fault(&mut self, action: &FaultAction) {
         let now = self.now_us;
         match action {
+            FaultAction::Partition { shape: PartitionShape::LeaderQuorum } => {
+                let shape = self.leader_quorum();
+                self.apply_fault(&FaultAction::Partition { shape });
+            }
             FaultAction::Partition { shape } => {
                 let nodes = self.node_ids();
                 let leader = self.leader();
@@ -99,6 +103,30 @@ impl<P: Process> World<P> {
                 self.check(li);
             }
             FaultAction::Membership { change } => self.change_membership(change),
+            FaultAction::SlowLinks { from, extra_us } => {
+                if *extra_us == 0 {
+                    self.network.clear_slow();
+                    self.emit(SimEvent::SlowLinks { from: 0, extra_us: 0 });
+                } else if let Some(i) = self.target_index(from) {
+                    let from = self.nodes[i].id;
+                    self.network.set_slow(from, *extra_us);
+                    self.emit(SimEvent::SlowLinks { from, extra_us: *extra_us });
+                }
+            }
+            FaultAction::DiskLatency { node, fsync } => {
+                if let Some(i) = self.target_index(node) {
+                    self.nodes[i].fsync = *fsync;
+                    // Turning slow stalls the fsyncs already in flight too.
+                    self.nodes[i].stall_until_us = match fsync {
+                        Some(f) => now + f.sample(&mut self.rng_disk),
+                        None => 0,
+                    };
+                    let node = self.nodes[i].id;
+                    let fsync_max_us = fsync.map_or(0, |f| f.tail_max_us.max(f.max_us));
+                    self.emit(SimEvent::SlowDisk { node, fsync_max_us });
+                }
+            }
+            FaultAction::Arm { moment, for_us, then } => self.arm(*moment, *for_us, then),
             FaultAction::PauseClient { client, duration_us } => {
                 let Some(client) = self.pauses.resolve(*client) else { return };
                 self.pauses.pause(client, now, *duration_us);
@@ -122,6 +150,8 @@ impl<P: Process> World<P> {
         match target {
             Target::Node(id) => self.slot_index(*id).map(|i| self.nodes[i].id),
             Target::Leader => self.leader(),
+            // Bound to a node when an armed fault fires; unbound it names no one.
+            Target::Subject => None,
             Target::Random => {
                 let ids = self.node_ids();
                 Some(ids[rng.gen_range(1..=ids.len()) - 1])
@@ -134,6 +164,26 @@ impl<P: Process> World<P> {
         let id = self.resolve_target(target, &mut rng);
         self.rng_nemesis = rng;
         id.and_then(|id| self.slot_index(id))
+    }
+
+    /// `LeaderQuorum` as groups: the leader and, drawn from the nodes it reaches now,
+    /// followers until a bare majority; every other node alone. No leader: no cut.
+    fn leader_quorum(&mut self) -> PartitionShape {
+        let nodes = self.node_ids();
+        let Some(leader) = self.leader() else { return PartitionShape::Links { blocked: vec![] } };
+        let mut reach: Vec<NodeId> = nodes
+            .iter()
+            .copied()
+            .filter(|&n| n != leader && !self.network.is_cut(leader, n))
+            .collect();
+        let mut group = vec![leader];
+        let majority = nodes.len() / 2 + 1;
+        while group.len() < majority && !reach.is_empty() {
+            let k = self.rng_nemesis.gen_range(0..reach.len());
+            group.push(reach.remove(k));
+        }
+        group.sort_unstable();
+        PartitionShape::Groups { groups: vec![group] }
     }
 
     pub(super) fn heal_network(&mut self) {
@@ -149,10 +199,21 @@ impl<P: Process> World<P> {
 
     /// Ends every fault: scheduled ones cancelled, partitions healed, network rates zero,
     /// latency back to the run's configured distribution (no delay spike), clocks true,
-    /// every crashed node restarted. Disk settings stay.
+    /// every crashed node restarted, slow links and slow disks back to normal, nothing
+    /// armed. The run's disk settings stay.
     pub fn heal_all(&mut self) {
         self.cancel_faults();
+        self.armed.clear();
         self.heal_network();
+        if self.network.has_slow() {
+            self.apply_fault(&FaultAction::SlowLinks { from: Target::Leader, extra_us: 0 });
+        }
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].fsync.is_some() {
+                let node = Target::Node(self.nodes[i].id);
+                self.apply_fault(&FaultAction::DiskLatency { node, fsync: None });
+            }
+        }
         let action = FaultAction::Network {
             drop_rate: 0.0,
             duplicate_rate: 0.0,

@@ -31,6 +31,11 @@ pub(super) struct Slot<P> {
     /// The commit index last seen in this incarnation's status, so a `commit` event
     /// marks only an advance.
     pub(super) commit_seen: Index,
+    /// This member's own fsync latency while a slow-disk fault lasts.
+    pub(super) fsync: Option<crate::options::LatencyDist>,
+    /// A disk that turns slow stalls: no fsync completes before this time, not even one
+    /// already in flight when it turned slow.
+    pub(super) stall_until_us: u64,
 }
 
 /// The seed of one node incarnation: independent of the order nodes restart in.
@@ -166,6 +171,13 @@ impl<P: Process> World<P> {
         if slot.incarnation != incarnation || slot.process.is_none() {
             return;
         }
+        if slot.stall_until_us > self.now_us {
+            // Fsyncs complete in request order: each waits out the stall in turn.
+            let (node, incarnation) = (small(i as u64), small(incarnation));
+            let at = slot.stall_until_us;
+            self.queue.push(at, Event::Fsync { node, incarnation, sync, ack });
+            return;
+        }
         slot.disk.fsync_done(sync);
         let id = slot.id;
         if self.options.check_raft_safety {
@@ -185,12 +197,17 @@ impl<P: Process> World<P> {
         let mut released = std::mem::take(&mut self.released);
         slot.outbox.persisted(sync, &mut released);
         slot.process.as_mut().expect("running").persisted(sync);
+        let any = !released.is_empty();
         for msg in released.drain(..) {
             self.send(msg);
         }
         self.released = released;
         self.pump(i);
         self.check(i);
+        if any {
+            let id = self.nodes[i].id;
+            self.moment(crate::nemesis::Moment::Released, id);
+        }
     }
 
     /// Carries out the effects the process of slot `i` has pending, in order.
@@ -214,7 +231,8 @@ impl<P: Process> World<P> {
 
     pub(super) fn persist(&mut self, i: usize, op: detcd_core::types::PersistOp) {
         let now = self.now_us;
-        let latency = self.options.disk.fsync.sample(&mut self.rng_disk);
+        let fsync = self.nodes[i].fsync.unwrap_or(self.options.disk.fsync);
+        let latency = fsync.sample(&mut self.rng_disk);
         let lying = self.options.disk.lying_fsync;
         let slot = &mut self.nodes[i];
         let (sync, entries) = (op.sync, op.entries.len() as u64);

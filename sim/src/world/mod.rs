@@ -10,6 +10,7 @@
 //! - `messages`: messages in flight, sending and delivering;
 //! - `clients`: requests, streams and their results;
 //! - `faults`: the fault schedule and carrying out each fault (owns the nemesis rng);
+//! - `triggers`: faults armed to fire at a moment (a new leader, a released promise);
 //! - `events`: what gets recorded after each step (trace hash, `tracing`, safety);
 //! - `liveness`: the end-of-run phase that must converge within a bound.
 
@@ -22,6 +23,7 @@ mod membership;
 pub use membership::MembershipHook;
 mod messages;
 mod stepping;
+mod triggers;
 
 pub use events::{DropReason, MsgHead, SimEvent, Stamped};
 pub use liveness::{LivenessFailure, LivenessReport};
@@ -129,6 +131,8 @@ pub struct World<P: Process> {
     rng_nemesis: ChaCha8Rng,
     /// Scheduled faults by index; `None` once cancelled.
     faults: Vec<Option<FaultAction>>,
+    /// Faults waiting for a moment (at most `triggers::ARMED_MAX`).
+    armed: Vec<triggers::Armed>,
     records: Vec<Record<P::Request>>,
     results: VecDeque<ClientResult<P::Request, P::Response>>,
     safety: SafetyChecker,
@@ -193,6 +197,8 @@ impl<P: Process> World<P> {
                 clock: Clock::new(),
                 outbox: Outbox::new(),
                 commit_seen: 0,
+                fsync: None,
+                stall_until_us: 0,
             })
             .collect();
         let banner = Banner { options: options.clone(), swarm, faults_scheduled: 0 };
@@ -209,6 +215,7 @@ impl<P: Process> World<P> {
             rng_clocks: stream(seed, Component::Clocks),
             rng_nemesis: stream(seed, Component::Nemesis),
             faults: Vec::new(),
+            armed: Vec::new(),
             records: Vec::new(),
             results: VecDeque::new(),
             safety: SafetyChecker::default(),

@@ -17,13 +17,28 @@ fn html_path(out: &Path, loaded: &Loaded, seed: u64) -> PathBuf {
     out.join(format!("{}-seed-{seed}.html", loaded.scenario.name))
 }
 
-/// The command that replays `seed` and writes its time line to `html`.
-fn replay_command(loaded: &Loaded, seed: u64, html: &Path) -> String {
+/// The command that replays `seed` and writes its time line to `html`. A run of a
+/// hand-written mutant names it: without `--mutant` the replay would run the correct
+/// code and pass.
+fn replay_command(loaded: &Loaded, seed: u64, html: &Path, mutant: Option<&str>) -> String {
+    let mutant = mutant.map(|m| format!(" --mutant {}", shell_word(m))).unwrap_or_default();
     format!(
-        "detcd replay {} --seed {seed} --html {}",
+        "detcd replay {} --seed {seed} --html {}{mutant}",
         shell_word(&loaded.arg),
         shell_word(&html.display().to_string())
     )
+}
+
+/// The hand-written mutant this process runs, if any (builds with `--features mutants`).
+fn selected_mutant() -> Option<&'static str> {
+    #[cfg(feature = "mutants")]
+    {
+        detcd_core::mutants::selected().map(|m| m.name())
+    }
+    #[cfg(not(feature = "mutants"))]
+    {
+        None
+    }
 }
 
 /// The checks behind a failing run: those that failed, or for a negative control not
@@ -106,7 +121,7 @@ pub(super) fn replay_failures(
             summary,
             checks,
             trace_hash: format!("{hash:016x}"),
-            replay: replay_command(&s.loaded, seed, &html),
+            replay: replay_command(&s.loaded, seed, &html, selected_mutant()),
             reports: reports.iter().map(|p| p.display().to_string()).collect(),
             replay_mismatch: mismatch,
         });
@@ -123,12 +138,33 @@ pub(super) fn replay_failures(
             summary,
             checks,
             trace_hash: format!("{hash:016x}"),
-            replay: replay_command(&s.loaded, seed, &html),
+            replay: replay_command(&s.loaded, seed, &html, selected_mutant()),
             reports: Vec::new(),
             replay_mismatch: None,
         });
     }
     for s in summaries.iter_mut() {
         s.failing.sort_by_key(|f| f.seed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded() -> Loaded {
+        super::super::super::load::load("lossy-network").expect("built-in")
+    }
+
+    #[test]
+    fn a_mutant_run_replays_with_its_mutant() {
+        let html = Path::new("out/lossy-network-seed-3.html");
+        let plain = replay_command(&loaded(), 3, html, None);
+        assert_eq!(
+            plain,
+            "detcd replay lossy-network --seed 3 --html out/lossy-network-seed-3.html"
+        );
+        let mutant = replay_command(&loaded(), 3, html, Some("figure8-commit"));
+        assert_eq!(mutant, format!("{plain} --mutant figure8-commit"));
     }
 }
