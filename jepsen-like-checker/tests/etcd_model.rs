@@ -154,6 +154,26 @@ fn compares_on_a_missing_key() {
     assert!(succeeded(&out[1]) && succeeded(&out[2]), "revisions of a missing key compare as 0");
 }
 
+/// etcd decides the whole path of a txn before running it: a nested txn's compare sees
+/// the store as it was before the outer txn, not the puts before it in its branch.
+#[test]
+fn nested_compares_read_the_store_before_the_txn() {
+    let nested = txn(
+        vec![cmp("a", CompareTarget::Version(0), CompareResult::Equal)],
+        vec![put("b", "nested-success")],
+        vec![put("b", "nested-failure")],
+    );
+    let outer = txn(vec![], vec![put("a", "1"), nested], vec![]);
+    let (state, out) = run(&[outer]);
+    let ResponseBody::Txn { responses, .. } = &out[0].body else { panic!("not a txn") };
+    assert!(
+        matches!(&responses[1], ResponseBody::Txn { succeeded: true, .. }),
+        "the nested compare saw the outer put: {responses:?}"
+    );
+    let (_, read) = apply(&state, &get("b"));
+    assert_eq!(read.body, ResponseBody::Range { kvs: vec![kv("b", "nested-success", 2, 2, 1)] });
+}
+
 #[test]
 fn put_returns_the_previous_kv_when_asked() {
     let (_, out) =

@@ -160,6 +160,10 @@ fn to_key_value(key: &str, s: &Stored) -> KeyValue {
 
 /// Applying one request: the store being changed and whether anything changed.
 struct Apply {
+    /// The store before the request: every compare of a txn, nested ones included,
+    /// reads it (etcd decides the whole txn path before running any branch, so a
+    /// nested compare does not see the puts before it in its branch).
+    before: EtcdState,
     state: EtcdState,
     /// The revision writes of this request get.
     write_revision: i64,
@@ -209,7 +213,7 @@ impl Apply {
     /// etcd's compare: a missing key fails every value compare and compares as zero
     /// for versions and revisions.
     fn compare(&self, c: &Compare) -> bool {
-        let stored = self.state.kvs.get(c.key.as_str());
+        let stored = self.before.kvs.get(c.key.as_str());
         let ordering = match (&c.target, stored) {
             (CompareTarget::Value(_), None) => return false,
             (CompareTarget::Value(v), Some(s)) => s.value.as_str().cmp(v.as_str()),
@@ -229,7 +233,8 @@ impl Apply {
 /// Runs `request` on `state`: the new state and the response etcd would give.
 pub fn apply(state: &EtcdState, request: &Request) -> (EtcdState, Response) {
     let write_revision = state.revision + 1;
-    let mut run = Apply { state: state.clone(), write_revision, wrote: false };
+    let mut run =
+        Apply { before: state.clone(), state: state.clone(), write_revision, wrote: false };
     let body = run.request(request);
     let mut next = run.state;
     if run.wrote {
@@ -360,7 +365,8 @@ fn describe_range(range: &KeyRange) -> String {
     }
 }
 
-fn describe_request(r: &Request) -> String {
+/// A request in words, as reports show it.
+pub fn describe_request(r: &Request) -> String {
     match r {
         Request::Range { range } => format!("range({})", describe_range(range)),
         Request::Put { key, value, prev_kv } => {
