@@ -1,36 +1,16 @@
 //! Armed faults fire at their moment, once, on the member it happened at; slow links hold
 //! messages rather than lose them; the swarm's windows keep the ordinary episodes out.
 
+mod common;
+
+use common::json_trace;
 use detcd_sim::kv_run::{run, KvRunOptions};
 use detcd_sim::nemesis::{FaultAction, FaultSchedule, Moment, PartitionShape, Target, TimedFault};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// The run's events as (name, fields), in order.
 fn events(o: &KvRunOptions) -> Vec<(String, serde_json::Value)> {
-    let buf = Buffer::default();
-    let sink = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || sink.clone())
-        .finish();
-    let report = tracing::subscriber::with_default(subscriber, || run(o));
+    let (report, text) = json_trace::capture(tracing::Level::DEBUG, || run(o));
     assert!(report.result.is_ok(), "{:?}", report.result);
-    let text = String::from_utf8(buf.0.lock().expect("not poisoned").clone()).expect("utf-8");
     text.lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("JSON");

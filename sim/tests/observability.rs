@@ -1,25 +1,13 @@
 //! Every event kind reaches `tracing` as structured JSON, with plain-word names, and a
 //! subscriber does not change the run. Fault schedules round-trip through TOML.
 
+mod common;
+
+use common::json_trace;
 use detcd_sim::kv_run::{run, KvRunOptions};
 use detcd_sim::nemesis::{FaultAction, FaultSchedule, PartitionShape, Target};
 use detcd_sim::LatencyDist;
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// A run that exercises every fault kind.
 fn busy_run() -> KvRunOptions {
@@ -48,19 +36,11 @@ fn busy_run() -> KvRunOptions {
 
 #[test]
 fn events_are_structured_json_with_plain_names() {
-    let buf = Buffer::default();
-    let sink = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || sink.clone())
-        .finish();
-    let traced = tracing::subscriber::with_default(subscriber, || run(&busy_run()));
+    let (traced, text) = json_trace::capture(tracing::Level::TRACE, || run(&busy_run()));
     let untraced = run(&busy_run());
     assert_eq!(traced.trace_hash, untraced.trace_hash, "a subscriber does not change the run");
     assert!(traced.result.is_ok(), "{:?}", traced.result);
 
-    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     let mut names = BTreeSet::new();
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(first["fields"]["message"], "banner", "a run starts with its banner");

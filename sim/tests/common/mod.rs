@@ -3,4 +3,5 @@
 #![allow(dead_code)]
 
 pub mod faulty;
+pub mod json_trace;
 pub mod pinger;
