@@ -179,24 +179,12 @@ impl Lessor {
 
     /// Applies checkpoints of remaining TTLs. The leader's own expiries are left alone:
     /// it already knows them, and the checkpoint is for its successors.
-    ///
-    /// A checkpoint never moves the end this member knows for a lease earlier: the
-    /// leader computes a checkpoint when it proposes it, so one proposed just before a
-    /// keep-alive but applied just after it carries the remaining TTL from before the
-    /// renewal. Taken as is, it would make the next leader expire a kept-alive lease
-    /// early. The replicated remaining TTL is taken as is (every member must agree on
-    /// it); only this member's local `learned_at` keeps the later end.
     pub fn checkpoint(&mut self, req: &LeaseCheckpointRequest, now: u64) {
         for cp in &req.checkpoints {
-            let Some(l) = self.table.leases.get(&cp.id) else { continue };
-            let known_end = self.learned_at.get(&cp.id).map(|&at| at + self.known_ticks(l));
-            let known =
-                if cp.remaining_ticks > 0 { cp.remaining_ticks } else { self.ttl_ticks(l.ttl) };
-            let end = known_end.map_or(now + known, |e| e.max(now + known));
             if let Some(l) = self.table.leases.get_mut(&cp.id) {
                 l.remaining_ticks = cp.remaining_ticks;
+                self.learned_at.insert(cp.id, now);
             }
-            self.learned_at.insert(cp.id, end - known);
         }
     }
 
