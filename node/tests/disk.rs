@@ -30,7 +30,7 @@ fn hs(term: u64, vote: Option<u64>, commit: u64) -> HardState {
 fn snapshot(index: u64, term: u64) -> Snapshot {
     Snapshot {
         meta: SnapshotMeta { index, term, conf: ConfState::with_voters([1, 2, 3]) },
-        data: Bytes::from(format!("image at {index}")),
+        data: Bytes::from(format!("image at {index}")).into(),
     }
 }
 
@@ -543,4 +543,106 @@ fn a_commit_only_batch_waits_for_the_next_fsync_and_nothing_else_does() {
     let mut all = ops[..3].to_vec();
     all.extend([commit_only, vote]);
     assert_eq!(after_kill, applied(&all), "the vote's fsync left the earlier commit behind");
+}
+
+/// Snapshot files present in a data dir.
+fn snap_files(dir: &Path) -> Vec<PathBuf> {
+    files_in(&dir.join("member/snap"))
+}
+
+/// A snapshot this member took is left out of the WAL until its image is durable; a
+/// kill at any point before, while or after the image is written restarts to a state
+/// replay agrees with, and the WAL's segments stay until the snapshot's record is in.
+#[test]
+fn a_snapshot_taken_here_waits_for_its_image_and_a_crash_at_any_point_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = small(1);
+    let (mut s, _) = open(dir.path(), options);
+    let mut log = Vec::new();
+    for i in 0..8 {
+        log.push(op(Some(hs(1, Some(1), i * 3)), None, entries(i * 3 + 1, 1, 3)));
+    }
+    for o in &log {
+        s.persist_deferring(std::slice::from_ref(o)).expect("persist");
+    }
+    let segs_before = segments(dir.path());
+    // The snapshot at 20 (taken here: entry 20 is in the log) and more entries.
+    let own = op(Some(hs(1, Some(1), 24)), Some(snapshot(20, 1)), entries(25, 1, 2));
+    let deferred = s.persist_deferring(std::slice::from_ref(&own)).expect("persist");
+    assert_eq!(deferred.as_ref().map(|d| &d.meta), Some(&snapshot(20, 1).meta));
+    let without_snapshot = op(own.hard_state, None, own.entries.clone());
+    let mut before = log.clone();
+    before.push(without_snapshot);
+    assert!(snap_files(dir.path()).is_empty(), "the image was written with the batch");
+    assert!(segments(dir.path()).len() > segs_before.len(), "segments were released early");
+
+    // Killed before the image: the entries replay, no snapshot.
+    let copy = killed_copy(dir.path());
+    assert_eq!(open(copy.path(), options).1, applied(&before));
+
+    // Killed while it is written: a temp file, removed on load.
+    let copy = killed_copy(dir.path());
+    let tmp = copy.path().join("member/snap/0000000000000001-0000000000000014.snap.tmp");
+    fs::write(&tmp, b"a partial image").expect("write");
+    assert_eq!(open(copy.path(), options).1, applied(&before));
+    assert!(!tmp.exists());
+
+    // Killed after the image is durable but before its record: the file is ignored
+    // (and removed), the entries replay.
+    let image = s.image_writer().expect("a file storage writes images");
+    image.write(deferred.as_ref().expect("deferred")).expect("write image");
+    assert_eq!(snap_files(dir.path()).len(), 1);
+    let copy = killed_copy(dir.path());
+    assert_eq!(open(copy.path(), options).1, applied(&before));
+    assert!(snap_files(copy.path()).is_empty(), "an image without its record stays");
+
+    // Recorded: a restart starts from the snapshot, and the segments below it are gone.
+    s.adopt_snapshot(&snapshot(20, 1).meta).expect("adopt");
+    let mut after = before.clone();
+    after.push(op(None, Some(snapshot(20, 1)), vec![]));
+    assert!(segments(dir.path()).len() < segs_before.len(), "nothing released");
+    let copy = killed_copy(dir.path());
+    let (_, state) = open(copy.path(), options);
+    assert_eq!(state, applied(&after));
+    assert_eq!(state.snapshot.as_ref().map(|s| s.data.clone()), Some(snapshot(20, 1).data));
+    assert_eq!(state.entries.first().map(|e| e.index), Some(21));
+}
+
+/// A snapshot installed from a leader (its entry is not in this log) is written with
+/// its batch: its entries exist nowhere else here.
+#[test]
+fn an_installed_snapshot_is_never_deferred() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut s, _) = open(dir.path(), small(64 << 20));
+    let ops = vec![
+        op(Some(hs(1, Some(1), 5)), None, entries(1, 1, 5)),
+        op(Some(hs(2, None, 40)), Some(snapshot(40, 2)), vec![]),
+    ];
+    for o in &ops {
+        let deferred = s.persist_deferring(std::slice::from_ref(o)).expect("persist");
+        assert!(deferred.is_none(), "deferred {:?}", deferred.map(|d| d.meta));
+    }
+    assert_eq!(snap_files(dir.path()).len(), 1);
+    let copy = killed_copy(dir.path());
+    assert_eq!(open(copy.path(), small(64 << 20)).1, applied(&ops));
+}
+
+/// An image finished after a newer snapshot was installed is not recorded: its record
+/// would replay over the newer snapshot and drop the log above it.
+#[test]
+fn an_image_overtaken_by_an_installed_snapshot_is_not_recorded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut s, _) = open(dir.path(), small(64 << 20));
+    let mut ops = vec![op(Some(hs(1, Some(1), 10)), None, entries(1, 1, 10))];
+    s.persist_deferring(&ops).expect("persist");
+    let own = op(None, Some(snapshot(8, 1)), vec![]);
+    let deferred = s.persist_deferring(std::slice::from_ref(&own)).expect("persist");
+    let deferred = deferred.expect("a snapshot taken here is deferred");
+    let installed = op(Some(hs(2, None, 30)), Some(snapshot(30, 2)), entries(31, 2, 2));
+    assert!(s.persist_deferring(std::slice::from_ref(&installed)).expect("persist").is_none());
+    ops.push(installed);
+    s.image_writer().expect("image writer").write(&deferred).expect("write image");
+    s.adopt_snapshot(&deferred.meta).expect("adopt is a no-op");
+    drop(s);
+    assert_eq!(open(dir.path(), small(64 << 20)).1, applied(&ops));
 }

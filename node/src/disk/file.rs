@@ -10,7 +10,9 @@
 //! tail away and remove leftovers of interrupted writes. `persist` appends one record per
 //! op and fdatasyncs once per call (not at all for a call that only moves the commit
 //! index, see `must_sync`); a snapshot's file is durable before the WAL record that
-//! names it is written.
+//! names it is written. A snapshot the member took itself may have its file written
+//! later, off the WAL's path (`persist_deferring`, `adopt_snapshot`): its entries stay
+//! in the log, and its segments, until the file is durable and its record written.
 
 use super::codec::{encode_crc, encode_hard_state_record, encode_op, Record};
 use super::error::DiskError;
@@ -19,10 +21,12 @@ use super::fsutil::{fsync_dir, io_at};
 use super::replay::replay;
 use super::segment::{parse_segment_name, scan, segment_name};
 use super::shape::LogShape;
-use super::snap::{parse_snap_name, read_snapshot, snap_name, write_snapshot, TMP_SUFFIX};
+use super::snap::{
+    parse_snap_name, read_snapshot, snap_name, write_snapshot, ImageWriter, TMP_SUFFIX,
+};
 use super::Storage;
 use bytes::Bytes;
-use detcd_core::types::{DurableState, HardState, Index, PersistOp, Term};
+use detcd_core::types::{DurableState, HardState, Index, PersistOp, Snapshot, SnapshotMeta, Term};
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -43,6 +47,16 @@ pub struct FileStorageOptions {
     /// `hold_unsynced`, `persist` returns before its bytes are written or fsynced;
     /// they go out once [`PENDING_MAX`] bytes are held. A negative control for chaos.
     pub ack_before_fsync: bool,
+}
+
+/// How a persist treats the snapshots among its ops.
+enum Images<'a> {
+    /// Each snapshot's file is written and made durable before its WAL record.
+    Write,
+    /// A snapshot taken by this member is left out of the WAL and handed back here.
+    Defer(&'a mut Option<Snapshot>),
+    /// The snapshot's file is already durable (`adopt_snapshot`).
+    Written,
 }
 
 /// Bytes an `ack_before_fsync` storage holds before it writes and fsyncs them.
@@ -289,18 +303,31 @@ impl FileStorage {
         Ok((file, segment, crc))
     }
 
-    fn persist_batch(&mut self, ops: &[PersistOp]) -> Result<(), DiskError> {
+    fn persist_batch(&mut self, ops: &[PersistOp], mut images: Images) -> Result<(), DiskError> {
         let w = self.writer.as_mut().expect("FileStorage::persist called before load");
         w.buf.clear();
         let mut snapshotted = false;
         let current = w.segments.last_mut().expect("a loaded WAL has a segment");
         let must_sync = must_sync(ops, &w.hard_state);
+        let mut stripped;
         for op in ops {
+            let mut op = op;
+            if let (Some(snap), Images::Defer(deferred)) = (&op.snapshot, &mut images) {
+                if w.shape.holds(snap.meta.index, snap.meta.term) {
+                    // Taken here: its entries go to the log in order, its record
+                    // waits for its image (`adopt_snapshot`).
+                    **deferred = Some(snap.clone());
+                    stripped = PersistOp { snapshot: None, ..op.clone() };
+                    op = &stripped;
+                }
+            }
             if op.hard_state.is_none() && op.snapshot.is_none() && op.entries.is_empty() {
                 continue;
             }
             if let Some(snap) = &op.snapshot {
-                write_snapshot(&self.snap_dir, snap)?;
+                if !matches!(images, Images::Written) {
+                    write_snapshot(&self.snap_dir, snap)?;
+                }
                 w.snapshot = Some((snap.meta.term, snap.meta.index, current.seq));
                 snapshotted = true;
             }
@@ -542,7 +569,43 @@ impl Storage for FileStorage {
         if self.poisoned {
             return Err(DiskError::Poisoned { path: self.data_dir.clone() });
         }
-        let result = self.persist_batch(ops);
+        let result = self.persist_batch(ops, Images::Write);
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
+    fn persist_deferring(&mut self, ops: &[PersistOp]) -> Result<Option<Snapshot>, DiskError> {
+        if self.poisoned {
+            return Err(DiskError::Poisoned { path: self.data_dir.clone() });
+        }
+        let mut deferred = None;
+        let result = self.persist_batch(ops, Images::Defer(&mut deferred));
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result.map(|()| deferred)
+    }
+
+    fn image_writer(&self) -> Option<ImageWriter> {
+        Some(ImageWriter { dir: self.snap_dir.clone() })
+    }
+
+    fn adopt_snapshot(&mut self, meta: &SnapshotMeta) -> Result<(), DiskError> {
+        if self.poisoned {
+            return Err(DiskError::Poisoned { path: self.data_dir.clone() });
+        }
+        let w = self.writer.as_ref().expect("FileStorage::adopt_snapshot called before load");
+        // A newer snapshot (installed from a leader) made this one stale: its record
+        // would replay over the newer one and drop the log above it.
+        let durable = w.snapshot.map_or(0, |(_, index, _)| index);
+        if meta.index <= durable || !w.shape.holds(meta.index, meta.term) {
+            return Ok(());
+        }
+        let snapshot = Snapshot { meta: meta.clone(), data: Default::default() };
+        let op = PersistOp { sync: 0, hard_state: None, snapshot: Some(snapshot), entries: vec![] };
+        let result = self.persist_batch(&[op], Images::Written);
         if result.is_err() {
             self.poisoned = true;
         }

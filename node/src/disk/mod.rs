@@ -18,8 +18,9 @@ mod snap;
 pub use error::DiskError;
 pub use file::{FileStorage, FileStorageOptions};
 pub use sim::{SimDisk, SimStorage};
+pub use snap::ImageWriter;
 
-use detcd_core::types::{DurableState, PersistOp};
+use detcd_core::types::{DurableState, PersistOp, Snapshot, SnapshotMeta};
 
 /// Where a node keeps what it must not forget.
 pub trait Storage {
@@ -39,5 +40,26 @@ pub trait Storage {
     /// writer then runs it on the runtime's blocking pool, off the worker threads.
     fn blocks_thread(&self) -> bool {
         false
+    }
+    /// As `persist`, except that a snapshot this member took itself (the entry at its
+    /// index, with its term, is in this storage's log) may be left out and handed back:
+    /// its entries are durable in the log, so its image only shortens a restart and
+    /// can be written later, off the WAL's path, by [`Storage::image_writer`]; then
+    /// [`Storage::adopt_snapshot`] records it. A snapshot installed from a leader
+    /// (its entries exist nowhere here) is always written before this returns.
+    fn persist_deferring(&mut self, ops: &[PersistOp]) -> Result<Option<Snapshot>, DiskError> {
+        self.persist(ops).map(|()| None)
+    }
+    /// Writes the images of deferred snapshots; it touches only the snapshot
+    /// directory, so it may run while the storage persists. None for a storage that
+    /// never defers.
+    fn image_writer(&self) -> Option<ImageWriter> {
+        None
+    }
+    /// The image of a deferred snapshot is durable: records the snapshot in the log
+    /// (one fsync) and releases what it covers. A snapshot no newer than the durable
+    /// one (a leader's was installed meanwhile) is ignored.
+    fn adopt_snapshot(&mut self, _meta: &SnapshotMeta) -> Result<(), DiskError> {
+        Ok(())
     }
 }

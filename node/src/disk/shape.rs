@@ -31,6 +31,11 @@ impl LogShape {
         self.last
     }
 
+    /// Whether the log holds the entry `(index, term)`.
+    pub(crate) fn holds(&self, index: Index, term: Term) -> bool {
+        self.term_at(index) == Some(term)
+    }
+
     fn term_at(&self, index: Index) -> Option<Term> {
         if index < self.first || index > self.last {
             return None;
@@ -87,7 +92,7 @@ mod tests {
     fn op(snapshot: Option<(Index, Term)>, entries: Option<(Index, Vec<Term>)>) -> PersistOp {
         let snapshot = snapshot.map(|(index, term)| Snapshot {
             meta: SnapshotMeta { index, term, ..Default::default() },
-            data: Bytes::new(),
+            data: Default::default(),
         });
         let entries = entries.map_or(Vec::new(), |(first, terms)| {
             terms

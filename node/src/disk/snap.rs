@@ -64,6 +64,22 @@ pub(crate) fn write_snapshot(dir: &Path, snap: &Snapshot) -> Result<(PathBuf, u6
     Ok((path, HEADER_BYTES as u64 + body_len))
 }
 
+/// Writes the images of snapshots whose WAL record waits for them (see
+/// `Storage::persist_deferring`), from any thread: it only creates files in the
+/// snapshot directory, atomically, as [`write_snapshot`] does.
+#[derive(Clone, Debug)]
+pub struct ImageWriter {
+    pub(crate) dir: PathBuf,
+}
+
+impl ImageWriter {
+    /// Makes `snap`'s file durable; returns its size. A crash meanwhile leaves at most
+    /// a temp file, which the next load removes.
+    pub fn write(&self, snap: &Snapshot) -> Result<u64, DiskError> {
+        write_snapshot(&self.dir, snap).map(|(_, bytes)| bytes)
+    }
+}
+
 /// Reads and verifies the snapshot file at `path`; any damage is `Corrupt` naming it.
 pub(crate) fn read_snapshot(path: &Path) -> Result<Snapshot, DiskError> {
     let raw = Bytes::from(fs::read(path).map_err(io_at(path))?);
