@@ -138,7 +138,104 @@ pub struct SnapshotMeta {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Snapshot {
     pub meta: SnapshotMeta,
-    pub data: Bytes,
+    pub data: SnapshotData,
+}
+
+/// An application state that encodes itself on demand (see [`SnapshotData::Image`]).
+pub trait SnapshotImage: Send + Sync {
+    /// Writes the encoded image to `out`; the same state always gives the same bytes.
+    fn encode_into(&self, out: &mut dyn std::io::Write) -> std::io::Result<()>;
+}
+
+/// A snapshot's image: the encoded bytes, or the state itself, encoded only where bytes
+/// are needed.
+///
+/// Why both: an image taken here would otherwise be encoded at once and its bytes
+/// (tens of megabytes) held by Raft until the next snapshot, in case a follower falls
+/// behind. The application's state is made of persistent maps, so holding it costs
+/// only the parts changed since, and whoever needs bytes (a peer link sending it, the
+/// disk writing its file) encodes it off the core's path. Equality, hashing and
+/// serialization are those of the encoded bytes, whichever form holds them.
+#[derive(Clone)]
+pub enum SnapshotData {
+    /// Read from a disk or received from a peer.
+    Bytes(Bytes),
+    /// Taken here.
+    Image(std::sync::Arc<dyn SnapshotImage>),
+}
+
+impl SnapshotData {
+    /// The encoded image (a new buffer for an `Image`, shared bytes otherwise).
+    pub fn to_bytes(&self) -> Bytes {
+        match self {
+            SnapshotData::Bytes(b) => b.clone(),
+            SnapshotData::Image(image) => {
+                let mut buf = Vec::new();
+                image.encode_into(&mut buf).expect("writing to a Vec cannot fail");
+                Bytes::from(buf)
+            }
+        }
+    }
+
+    /// Writes the encoded image to `out` without buffering all of it.
+    pub fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self {
+            SnapshotData::Bytes(b) => out.write_all(b),
+            SnapshotData::Image(image) => image.encode_into(out),
+        }
+    }
+}
+
+impl Default for SnapshotData {
+    fn default() -> Self {
+        SnapshotData::Bytes(Bytes::new())
+    }
+}
+
+impl From<Bytes> for SnapshotData {
+    fn from(bytes: Bytes) -> Self {
+        SnapshotData::Bytes(bytes)
+    }
+}
+
+impl std::fmt::Debug for SnapshotData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SnapshotData::Bytes(b) => write!(f, "{b:?}"),
+            SnapshotData::Image(_) => f.write_str("<image encoded on demand>"),
+        }
+    }
+}
+
+impl PartialEq for SnapshotData {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (SnapshotData::Image(a), SnapshotData::Image(b)) if std::sync::Arc::ptr_eq(a, b) => {
+                true
+            }
+            _ => self.to_bytes() == other.to_bytes(),
+        }
+    }
+}
+
+impl Eq for SnapshotData {}
+
+impl std::hash::Hash for SnapshotData {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.to_bytes().hash(state);
+    }
+}
+
+impl Serialize for SnapshotData {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_bytes().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SnapshotData {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Bytes::deserialize(deserializer).map(SnapshotData::Bytes)
+    }
 }
 
 /// Everything a node made durable: what a driver hands to the constructor on restart.

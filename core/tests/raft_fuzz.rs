@@ -59,7 +59,7 @@ fn body() -> impl Strategy<Value = MessageBody> {
                         ConfState::with_voters([1, 2, 3])
                     },
                 },
-                data: Bytes::new(),
+                data: Default::default(),
             }
         }),
         entries().prop_map(|entries| MessageBody::Propose { entries }),

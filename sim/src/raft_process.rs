@@ -159,7 +159,7 @@ pub fn test_entry(index: Index, term: Term) -> Entry {
 
 /// A snapshot at `index`/`term` of an empty store, as golden tests hand-build them.
 pub fn empty_snapshot(index: Index, term: Term, conf: ConfState) -> Snapshot {
-    Snapshot { meta: SnapshotMeta { index, term, conf }, data: Kv::default().encode() }
+    Snapshot { meta: SnapshotMeta { index, term, conf }, data: Kv::default().encode().into() }
 }
 
 /// A Raft node with the key-value state machine, driven through `Process`.
@@ -239,7 +239,7 @@ impl RaftProcess {
             RaftOutput::RestoreSnapshot(s) => {
                 // Checked in `restore` when from our disk; otherwise a peer running this
                 // code made it, so a malformed one is a bug.
-                self.kv = Kv::decode(s.meta.index, &s.data).unwrap_or_else(|e| {
+                self.kv = Kv::decode(s.meta.index, &s.data.to_bytes()).unwrap_or_else(|e| {
                     panic!("snapshot at {} does not decode: {e}", s.meta.index)
                 });
                 self.serve_ready();
@@ -281,7 +281,7 @@ impl RaftProcess {
             if prev.applied >= due {
                 let meta =
                     SnapshotMeta { index: prev.applied, term: 0, conf: self.node.conf().clone() };
-                self.node.compact(Snapshot { meta, data: prev.encode() });
+                self.node.compact(Snapshot { meta, data: prev.encode().into() });
             }
         }
         if self.kv.applied >= due {
@@ -299,7 +299,7 @@ impl Process for RaftProcess {
         durable.check()?;
         let snap_index = durable.snapshot.as_ref().map_or(0, |s| s.meta.index);
         if let Some(s) = &durable.snapshot {
-            Kv::decode(snap_index, &s.data)
+            Kv::decode(snap_index, &s.data.to_bytes())
                 .map_err(|reason| RestoreError::SnapshotImage { index: snap_index, reason })?;
         }
         let normal = durable.entries.iter().filter(|e| e.kind == EntryKind::Normal);

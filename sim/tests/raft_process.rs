@@ -143,7 +143,7 @@ fn damaged_durable_state_is_refused_not_a_panic() {
     let meta = SnapshotMeta { index: 3, term: 1, conf: ConfState::with_voters([1]) };
     let mut d = DurableState {
         hard_state: HardState { term: 1, vote: Some(1), commit: 3 },
-        snapshot: Some(Snapshot { meta, data: bytes::Bytes::from_static(b"short") }),
+        snapshot: Some(Snapshot { meta, data: bytes::Bytes::from_static(b"short").into() }),
         entries: Vec::new(),
     };
     let err = RaftProcess::restore(config(), d.clone()).err().expect("refused");

@@ -51,7 +51,7 @@ fn an_undamaged_disk_restores() {
 fn a_snapshot_image_of_garbage_is_refused() {
     let (cfg, mut d) = durable();
     let snap = d.snapshot.as_mut().expect("snapshot");
-    snap.data = Bytes::from_static(b"\xff\x00 not an image");
+    snap.data = Bytes::from_static(b"\xff\x00 not an image").into();
     let index = snap.meta.index;
     match refusal(cfg, d) {
         RestoreError::SnapshotImage { index: i, reason } => {
@@ -130,7 +130,7 @@ fn a_peers_snapshot_of_garbage_is_dropped() {
     let from = if me == 1 { 2 } else { 1 };
     let snapshot = Snapshot {
         meta: SnapshotMeta { index: commit + 100, term: term + 1, ..SnapshotMeta::default() },
-        data: Bytes::from_static(b"\xff\x00 not an image"),
+        data: Bytes::from_static(b"\xff\x00 not an image").into(),
     };
     node.receive(Message {
         from,

@@ -719,7 +719,7 @@ impl EtcdNode {
     fn take_snapshot(&mut self) {
         let snapshot = Snapshot {
             meta: SnapshotMeta { index: self.applied, ..SnapshotMeta::default() },
-            data: self.app.snapshot(),
+            data: self.app.image(),
         };
         self.snapshot_index = self.applied;
         self.raft.compact(snapshot);

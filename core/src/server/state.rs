@@ -14,10 +14,11 @@ use crate::api::{
 };
 use crate::lease::{LeaseTable, Lessor, LessorConfig};
 use crate::mvcc::Store;
-use crate::types::NodeId;
+use crate::types::{NodeId, SnapshotData, SnapshotImage};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The store and the leases, applied in log order.
 #[derive(Clone, Debug)]
@@ -53,6 +54,15 @@ struct Image {
     /// Left out while no membership change applied, so such images are as they were.
     #[serde(default, skip_serializing_if = "Members::is_initial")]
     members: Members,
+}
+
+impl SnapshotImage for Image {
+    fn encode_into(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        ciborium::into_writer(self, out).map_err(|e| match e {
+            ciborium::ser::Error::Io(e) => e,
+            ciborium::ser::Error::Value(why) => panic!("a state image always serializes: {why}"),
+        })
+    }
 }
 
 /// The local moment an entry applies at: this member's tick and the entry's index.
@@ -101,14 +111,15 @@ impl AppState {
     /// The state a snapshot describes, as of tick `now_ticks` on this member, or why
     /// the image does not decode.
     pub fn from_snapshot(
-        data: &[u8],
+        data: &SnapshotData,
         lessor: LessorConfig,
         now_ticks: u64,
     ) -> Result<AppState, String> {
+        let data = data.to_bytes();
         if data.is_empty() {
             return Ok(AppState::new(lessor));
         }
-        let image: Image = ciborium::from_reader(data).map_err(|e| e.to_string())?;
+        let image: Image = ciborium::from_reader(&data[..]).map_err(|e| e.to_string())?;
         Ok(AppState {
             store: image.store,
             lessor: Lessor::from_table(image.leases, lessor, now_ticks),
@@ -120,21 +131,22 @@ impl AppState {
         })
     }
 
-    /// The snapshot image of the replicated state.
-    pub fn snapshot(&self) -> Bytes {
-        let image = Image {
+    /// The replicated state as a snapshot image, held by reference: the persistent
+    /// maps share their structure with this state, so taking it copies almost nothing,
+    /// and it is encoded only by whoever needs its bytes.
+    pub fn image(&self) -> SnapshotData {
+        SnapshotData::Image(Arc::new(Image {
             store: self.store.clone(),
             leases: self.lessor.table().clone(),
             applied_seqs: self.applied_seqs.clone(),
             auth: self.auth.clone(),
             members: self.members.clone(),
-        };
-        let mut buf = Vec::new();
-        ciborium::into_writer(&image, &mut buf).expect("a state image always serializes");
-        // Raft keeps the image until the next snapshot (to send to a lagging follower):
-        // without this it would keep the up to twice larger buffer the Vec grew into.
-        buf.shrink_to_fit();
-        Bytes::from(buf)
+        }))
+    }
+
+    /// The snapshot image of the replicated state, encoded.
+    pub fn snapshot(&self) -> Bytes {
+        self.image().to_bytes()
     }
 
     /// A hash of everything replicated: store history, revisions and the lease table.

@@ -284,7 +284,7 @@ mod tests {
             hard_state: Some(HardState { term: 3, vote: Some(2), commit: 7 }),
             snapshot: Some(Snapshot {
                 meta: SnapshotMeta { index: 5, term: 2, conf: ConfState::with_voters([1, 2, 3]) },
-                data: Bytes::from_static(b"image"),
+                data: Bytes::from_static(b"image").into(),
             }),
             entries: vec![
                 Entry { term: 3, index: 6, kind: EntryKind::Noop, data: Bytes::new() },

@@ -12,8 +12,8 @@ use super::fsutil::{fsync_dir, io_at};
 use super::segment::parse_pair;
 use bytes::Bytes;
 use detcd_core::types::{Index, Snapshot, Term};
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"DETCDSNP";
@@ -31,7 +31,9 @@ pub(crate) fn parse_snap_name(name: &str) -> Option<(Term, Index)> {
 
 /// Writes `snap` into `dir` so that it is either absent or whole and durable: a temp
 /// file, fsynced, renamed into place, then the directory fsynced so the rename is too.
-/// Returns the file's path and size.
+/// The image is encoded straight into the file (an image held by reference is never
+/// buffered whole); the header, which needs the body's length and CRC, is written last
+/// over a placeholder. Returns the file's path and size.
 pub(crate) fn write_snapshot(dir: &Path, snap: &Snapshot) -> Result<(PathBuf, u64), DiskError> {
     let name = snap_name(snap.meta.term, snap.meta.index);
     let path = dir.join(&name);
@@ -39,29 +41,52 @@ pub(crate) fn write_snapshot(dir: &Path, snap: &Snapshot) -> Result<(PathBuf, u6
     let mut meta = Vec::new();
     encode_meta(&mut meta, &snap.meta);
     let meta_len = u32::try_from(meta.len()).expect("snapshot metadata over 4 GiB");
-    let body_len = 4 + meta.len() as u64 + snap.data.len() as u64;
-    let crc = crc32c::crc32c_append(
-        crc32c::crc32c_append(crc32c::crc32c(&meta_len.to_le_bytes()), &meta),
-        &snap.data,
-    );
-    let mut header = Vec::with_capacity(HEADER_BYTES + 4 + meta.len());
-    header.extend_from_slice(MAGIC);
-    header.extend_from_slice(&body_len.to_le_bytes());
-    header.extend_from_slice(&crc.to_le_bytes());
-    header.extend_from_slice(&meta_len.to_le_bytes());
-    header.extend_from_slice(&meta);
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .open(&tmp)
         .map_err(io_at(&tmp))?;
+    let mut body = Body { out: BufWriter::with_capacity(BUFFER_BYTES, file), crc: 0, len: 0 };
+    body.out.write_all(&[0; HEADER_BYTES]).map_err(io_at(&tmp))?;
+    body.write_all(&meta_len.to_le_bytes()).map_err(io_at(&tmp))?;
+    body.write_all(&meta).map_err(io_at(&tmp))?;
+    snap.data.write_to(&mut body).map_err(io_at(&tmp))?;
+    let (crc, body_len) = (body.crc, body.len);
+    let mut file = body.out.into_inner().map_err(|e| DiskError::io(&tmp, e.into_error()))?;
+    let mut header = Vec::with_capacity(HEADER_BYTES);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&body_len.to_le_bytes());
+    header.extend_from_slice(&crc.to_le_bytes());
+    file.seek(SeekFrom::Start(0)).map_err(io_at(&tmp))?;
     file.write_all(&header).map_err(io_at(&tmp))?;
-    file.write_all(&snap.data).map_err(io_at(&tmp))?;
     file.sync_all().map_err(io_at(&tmp))?;
     fs::rename(&tmp, &path).map_err(io_at(&path))?;
     fsync_dir(dir)?;
     Ok((path, HEADER_BYTES as u64 + body_len))
+}
+
+/// Bytes gathered before each write of an image to its file.
+const BUFFER_BYTES: usize = 1 << 20;
+
+/// The body of a snapshot file as it is written: its CRC and length so far.
+struct Body {
+    out: BufWriter<File>,
+    crc: u32,
+    len: u64,
+}
+
+impl Write for Body {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// Writes the images of snapshots whose WAL record waits for them (see
@@ -104,7 +129,7 @@ pub(crate) fn read_snapshot(path: &Path) -> Result<Snapshot, DiskError> {
         let meta = decode_meta(&mut mr)?;
         mr.finish()?;
         let data = r.bytes_exact(r.remaining())?;
-        Ok::<_, super::codec::Malformed>(Snapshot { meta, data })
+        Ok::<_, super::codec::Malformed>(Snapshot { meta, data: data.into() })
     })();
     decoded.map_err(|m| corrupt(HEADER_BYTES, m.0))
 }
