@@ -16,6 +16,9 @@ pub mod check_names {
     pub const LOCK_EXCLUSION: &str = "lock-exclusion";
     pub const ELECTION: &str = "election";
     pub const AUTH_REVOCATION: &str = "auth-revocation";
+    pub const MEMBERSHIP: &str = "membership";
+    pub const LEADER_TRANSFER: &str = "leader-transfer";
+    pub const LOG_COMPACTION: &str = "log-compaction";
     /// A run that went over one of its budgets before its checks could decide (the
     /// history grew past its bound): its own entry, never a second linearizability one.
     pub const BUDGET: &str = "budget";
@@ -149,6 +152,9 @@ mod tests {
             LOCK_EXCLUSION,
             ELECTION,
             AUTH_REVOCATION,
+            MEMBERSHIP,
+            LEADER_TRANSFER,
+            LOG_COMPACTION,
         ];
         assert_eq!(made.as_slice(), detcd_scenarios::CHECK_NAMES);
     }

@@ -92,6 +92,9 @@ pub const CHECK_NAMES: &[&str] = &[
     "lock-exclusion",
     "election",
     "auth-revocation",
+    "membership",
+    "leader-transfer",
+    "log-compaction",
 ];
 
 /// The expected outcome. `pass`: every check passes. `fail:<check>`: a negative

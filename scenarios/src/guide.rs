@@ -14,7 +14,8 @@ Top level
                   by |, e.g. "fail:raft-safety|linearizability"): a negative control that
                   passes only when that check finds its violation. Checks: linearizability,
                   watch, raft-safety, convergence, liveness, serializable-reads,
-                  lock-exclusion, election, auth-revocation
+                  lock-exclusion, election, auth-revocation, membership,
+                  leader-transfer, log-compaction
   default_seeds   seeds `detcd sim` runs without --seeds [8]
 
 [cluster]

@@ -35,6 +35,7 @@ const LIBRARY: &[BuiltinScenario] = library![
     "swarm",
     "lease-read-clock-skew",
     "read-index-clock-skew",
+    "overlapping-reads",
     "lying-fsync",
     "lock-unfenced",
     "lock-fenced",

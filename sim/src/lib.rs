@@ -89,6 +89,7 @@ pub use safety::{Violation, ViolationKind};
 pub use step::StepCluster;
 pub use types_ext::ClientId;
 pub use world::{
-    DropReason, LivenessFailure, LivenessReport, MembershipHook, MsgHead, NodeSetup, SimError,
-    SimEvent, Stamped, Stats, World, LIVENESS_CLIENT,
+    DropReason, LivenessFailure, LivenessReport, MembershipHook, MembershipRecord, MsgHead,
+    NodeSetup, OperatorLog, RoleRecord, SimError, SimEvent, Stamped, Stats, TransferRecord,
+    TransferRequest, World, LIVENESS_CLIENT, OPERATOR_CLIENT, OPERATOR_LOG_MAX,
 };

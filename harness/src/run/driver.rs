@@ -2,6 +2,7 @@
 //! safety phase ends, every answer is recorded, watch streams are kept open across
 //! member crashes, and the cluster's write history is read as it grows.
 
+use crate::checks::transfer::TransferAnswer;
 use crate::checks::watch::{WatchEventRecord, WatchStreamRecord};
 use crate::history::WriteLog;
 use crate::report::{check_names, CheckResult};
@@ -11,7 +12,7 @@ use crate::workload::{
 use bytes::Bytes;
 use detcd_core::api::{EventType, WatchCreateRequest};
 use detcd_core::server::{EtcdNode, Request, Response};
-use detcd_sim::{ClientResult, Outcome, SimError, World};
+use detcd_sim::{ClientResult, Outcome, SimError, World, OPERATOR_CLIENT};
 use std::collections::BTreeMap;
 
 /// A stream that keeps breaking is resumed at most this often.
@@ -53,6 +54,8 @@ pub(super) struct Driver {
     streams: BTreeMap<u64, OpenStream>,
     pub records: Vec<OpRecord>,
     pub write_log: WriteLog,
+    /// The answers to the world's leader-transfer requests (`OPERATOR_CLIENT`).
+    pub transfer_answers: Vec<TransferAnswer>,
 }
 
 impl Driver {
@@ -76,6 +79,7 @@ impl Driver {
             streams: BTreeMap::new(),
             records: Vec::new(),
             write_log: WriteLog::default(),
+            transfer_answers: Vec::new(),
         }
     }
 
@@ -126,7 +130,9 @@ impl Driver {
     pub fn collect_late_stream_results(&mut self) {
         let results: Vec<_> = self.world.drain_results().collect();
         for r in results {
-            if let Some(key) = self.stream_of(r.id) {
+            if r.client == OPERATOR_CLIENT {
+                self.transfer_answer(r);
+            } else if let Some(key) = self.stream_of(r.id) {
                 self.stream_result(key, r.outcome);
             }
         }
@@ -174,6 +180,19 @@ impl Driver {
         })
     }
 
+    /// The answer to a leader-transfer request the world made as the operator.
+    fn transfer_answer(&mut self, r: ClientResult<Request, Response>) {
+        let (ok, what) = match &r.outcome {
+            Outcome::Ok(Response::MoveLeader(_)) => (true, "ok".to_string()),
+            Outcome::Ok(Response::Err(e)) => (false, e.message().to_string()),
+            Outcome::Ok(other) => (false, format!("{other:?}")),
+            Outcome::Timeout => (false, "no answer before the client's timeout".to_string()),
+            Outcome::Refused => (false, "connection refused".to_string()),
+        };
+        let complete_us = r.complete_us;
+        self.transfer_answers.push(TransferAnswer { request: r.id, complete_us, ok, what });
+    }
+
     fn stream_of(&self, request: u64) -> Option<u64> {
         self.streams
             .iter()
@@ -184,6 +203,10 @@ impl Driver {
     /// One finished request: record it, let its client learn from it, and send the
     /// client's next operation.
     fn answer(&mut self, r: ClientResult<Request, Response>) {
+        if r.client == OPERATOR_CLIENT {
+            self.transfer_answer(r);
+            return;
+        }
         if let Some(key) = self.stream_of(r.id) {
             self.stream_result(key, r.outcome);
             return;

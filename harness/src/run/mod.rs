@@ -25,7 +25,8 @@ use detcd_core::server::{self, EtcdNode, Request, Response};
 use detcd_scenarios::{AuthSpec, LockSpec, Scenario};
 use detcd_sim::rng::{stream, Component};
 use detcd_sim::{
-    LivenessReport, MemberChange, NodeSetup, SimError, Stamped, Target, World, WorldOptions,
+    LivenessReport, MemberChange, NodeSetup, SimError, Stamped, Target, TransferRequest, World,
+    WorldOptions,
 };
 use driver::Driver;
 
@@ -127,6 +128,10 @@ fn sim_member(id: u64, is_learner: bool) -> server::Member {
         client_urls: vec![format!("http://127.0.0.{id}:2379")],
         is_learner,
     }
+}
+
+fn move_leader(target: u64) -> Request {
+    Request::MoveLeader { target }
 }
 
 fn transfer(node: &mut EtcdNode, to: u64) -> bool {
@@ -253,6 +258,8 @@ impl SideRun {
         let went_on = world.violation().map(|v| (v, world.later_violations()));
         let mut checks = verdicts::simulation(&self.live, went_on, &[]);
         checks.push(self.check);
+        checks.extend(verdicts::operator(world, scenario, &[]));
+        checks.push(verdicts::log_compaction(world, scenario));
         let report = RunReport {
             scenario: scenario.name.clone(),
             seed,
@@ -302,6 +309,12 @@ pub fn run_with(
     let sc = scenario.clone();
     let mut world: World<EtcdNode> = World::new(options, move |setup| node_config(&sc, setup));
     world.set_transfer_hook(transfer);
+    if scenario.lock.is_none() && scenario.auth.is_none() {
+        // Transfers go as MoveLeader requests whose answers the KV driver keeps; the
+        // client waits past the member's own deadline, so the member answers first.
+        let timeout_us = 2 * scenario.workload.request_timeout_ms * 1_000;
+        world.set_transfer_request(TransferRequest { build: move_leader, timeout_us });
+    }
     world.set_membership_hook(change_membership);
     world.set_keep_going(run_options.keep_going);
     if scenario.faults.swarm {
@@ -356,6 +369,8 @@ pub fn run_with(
     let watch_streams = driver.watch_streams();
     checks.extend(verdicts::watches(&driver.world, &watch_streams));
     checks.push(verdicts::serializable_reads(&driver.records));
+    checks.extend(verdicts::operator(&driver.world, scenario, &driver.transfer_answers));
+    checks.push(verdicts::log_compaction(&driver.world, scenario));
 
     let events = driver.world.take_events();
     let world = &driver.world;

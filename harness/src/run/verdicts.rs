@@ -5,7 +5,10 @@
 use super::driver::watch_event;
 use super::lost_write;
 use super::RunBudget;
+use crate::checks::compaction::{check_compaction, MemberLog};
+use crate::checks::membership::{check_membership, MembershipBounds};
 use crate::checks::serializable::{check_serializable_reads, SerializableRead};
+use crate::checks::transfer::{check_transfers, TransferAnswer};
 use crate::checks::watch::{check_watch_streams, WatchEventRecord, WatchStreamRecord};
 use crate::history::{etcd_history, WriteLog, PROBE_CLIENT};
 use crate::report::{check_names, CheckResult};
@@ -161,6 +164,36 @@ pub(super) fn watches(
         history.insert(rev, events.iter().map(watch_event).collect());
     }
     Some(check_watch_streams(streams, &history, from))
+}
+
+/// The operator's requests: membership changes refused only for a reason, leader
+/// transfers answered OK once they succeeded.
+pub(super) fn operator(
+    world: &World<EtcdNode>,
+    scenario: &detcd_scenarios::Scenario,
+    transfer_answers: &[TransferAnswer],
+) -> Vec<CheckResult> {
+    let log = world.operator_log();
+    let c = &scenario.cluster;
+    let bounds = MembershipBounds::for_timing(c.election_ticks, c.tick_us);
+    vec![
+        check_membership(&log.membership, log.cut, bounds),
+        check_transfers(&log.transfers, transfer_answers, &log.roles, log.cut),
+    ]
+}
+
+/// Every running member's Raft log is compacted behind its applied index.
+pub(super) fn log_compaction(
+    world: &World<EtcdNode>,
+    scenario: &detcd_scenarios::Scenario,
+) -> CheckResult {
+    let members: Vec<MemberLog> = world
+        .node_ids()
+        .into_iter()
+        .filter_map(|id| world.status(id))
+        .map(|st| MemberLog { node: st.id, applied: st.applied, snapshot_index: st.snapshot_index })
+        .collect();
+    check_compaction(&members, scenario.cluster.snapshot_entries)
 }
 
 /// Serializable reads return only written values and never go back on one member.

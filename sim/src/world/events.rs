@@ -705,6 +705,15 @@ impl<P: Process> World<P> {
                     }
                 }
                 let slot = &mut self.nodes[i];
+                // A follower learning who leads its term is no role change, yet a
+                // transfer's answer waits for exactly that: the operator log has both.
+                if obs.role_changed || slot.leader_seen != st.leader {
+                    slot.leader_seen = st.leader;
+                    let (at_us, node, role, term, leader) =
+                        (self.now_us, st.id, st.role, st.term, st.leader);
+                    self.operator.role(super::RoleRecord { at_us, node, role, term, leader });
+                }
+                let slot = &mut self.nodes[i];
                 if st.commit > slot.commit_seen {
                     slot.commit_seen = st.commit;
                     // `term` is the node's current term, not the entry's.

@@ -29,6 +29,11 @@ impl<P: Process> World<P> {
     /// Carries out one fault now.
     pub fn apply_fault(&mut self, action: &FaultAction) {
         let now = self.now_us;
+        // A membership request is judged by how long the cluster was quiet before it;
+        // it disturbs the cluster itself once made (`change_membership`).
+        if !matches!(action, FaultAction::Membership { .. }) {
+            self.operator.disturbed(now);
+        }
         match action {
             FaultAction::Partition { shape: PartitionShape::LeaderQuorum } => {
                 let shape = self.leader_quorum();
@@ -94,6 +99,17 @@ impl<P: Process> World<P> {
                 self.emit(SimEvent::NetworkRates { drop_rate, duplicate_rate, reorder_rate });
             }
             FaultAction::TransferLeader { to } => {
+                if let Some(request) = self.transfer_request {
+                    let (Some(leader), Some(i)) = (self.leader(), self.target_index(to)) else {
+                        return;
+                    };
+                    let target = self.nodes[i].id;
+                    let req = (request.build)(target);
+                    let id = self.submit(super::OPERATOR_CLIENT, leader, req, request.timeout_us);
+                    let record = super::TransferRecord { at_us: now, request: id, leader, target };
+                    self.operator.transfer(record);
+                    return;
+                }
                 let (Some(hook), Some(leader)) = (self.transfer, self.leader()) else { return };
                 let Some(to) = self.target_index(to).map(|i| self.nodes[i].id) else { return };
                 let li = self.slot_index(leader).expect("leader is a member");

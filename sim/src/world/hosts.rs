@@ -36,6 +36,8 @@ pub(super) struct Slot<P> {
     /// A disk that turns slow stalls: no fsync completes before this time, not even one
     /// already in flight when it turned slow.
     pub(super) stall_until_us: u64,
+    /// The leader this member believed in when last observed (operator log).
+    pub(super) leader_seen: Option<NodeId>,
 }
 
 /// The seed of one node incarnation: independent of the order nodes restart in.
@@ -66,6 +68,7 @@ impl<P: Process> World<P> {
             self.safety.promises.torn(id);
         }
         self.stats.crashes += 1;
+        self.operator.disturbed(self.now_us);
         // A lying disk acknowledged every write it then lost.
         let acknowledged_lost = if self.options.disk.lying_fsync { loss.lost_ops } else { 0 };
         self.emit(SimEvent::Crash {
@@ -111,6 +114,7 @@ impl<P: Process> World<P> {
             self.now_us + phase + 1,
             Event::Tick { node: small(i as u64), generation: small(generation) },
         );
+        self.operator.disturbed(self.now_us);
         self.pump(i);
         self.check(i);
     }

@@ -12,7 +12,7 @@
 //! a change (and a joint phase) as an event, for traces and the step log.
 
 use super::events::SimEvent;
-use super::World;
+use super::{MembershipRecord, World};
 use crate::nemesis::{MemberChange, Target};
 use crate::types_ext::NodeId;
 use detcd_core::process::Process;
@@ -29,6 +29,7 @@ impl<P: Process> World<P> {
     pub(super) fn change_membership(&mut self, change: &MemberChange) {
         let Some(hook) = self.membership else { return };
         let Some(leader) = self.leader() else {
+            self.note_membership(0, change, Some("no leader".into()));
             let change = change.to_string();
             self.emit(SimEvent::Membership {
                 leader: 0,
@@ -41,11 +42,23 @@ impl<P: Process> World<P> {
             Some(c) => c,
             None => return,
         };
+        // The cluster's health as it was when the leader was asked, before any host
+        // the change adds starts.
+        let quiet_us = self.operator.quiet_us(self.now_us);
+        let voters_reachable = self.voters_reachable(leader);
+        let voters = self.voter_count(leader);
         let started: Vec<NodeId> =
             resolved.added_all().into_iter().filter(|&id| self.join(id)).collect();
         let li = self.slot_index(leader).expect("the leader has a slot");
         let p = self.nodes[li].process.as_mut().expect("the leader runs");
         let result = hook(p, &resolved);
+        let refused = result.as_ref().err().cloned();
+        let at_us = self.now_us;
+        let change = resolved.clone();
+        let record =
+            MembershipRecord { at_us, leader, change, refused, quiet_us, voters, voters_reachable };
+        self.operator.membership(record);
+        self.operator.disturbed(at_us);
         self.pump(li);
         self.check(li);
         let text = resolved.to_string();
@@ -64,6 +77,23 @@ impl<P: Process> World<P> {
                 }
             }
         }
+    }
+
+    /// Records a request that never reached a leader.
+    fn note_membership(&mut self, leader: NodeId, change: &MemberChange, refused: Option<String>) {
+        let at_us = self.now_us;
+        let quiet_us = self.operator.quiet_us(at_us);
+        let change = change.clone();
+        let record = MembershipRecord {
+            at_us,
+            leader,
+            change,
+            refused,
+            quiet_us,
+            voters: 0,
+            voters_reachable: false,
+        };
+        self.operator.membership(record);
     }
 
     /// Fixes a change's targets now (a removal of "the leader" or of a random member).

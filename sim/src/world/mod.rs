@@ -12,7 +12,8 @@
 //! - `faults`: the fault schedule and carrying out each fault (owns the nemesis rng);
 //! - `triggers`: faults armed to fire at a moment (a new leader, a released promise);
 //! - `events`: what gets recorded after each step (trace hash, `tracing`, safety);
-//! - `liveness`: the end-of-run phase that must converge within a bound.
+//! - `liveness`: the end-of-run phase that must converge within a bound;
+//! - `operator`: what the world saw of membership and transfer requests, for checks.
 
 mod clients;
 mod events;
@@ -22,6 +23,8 @@ mod liveness;
 mod membership;
 pub use membership::MembershipHook;
 mod messages;
+mod operator;
+pub use operator::{MembershipRecord, OperatorLog, RoleRecord, TransferRecord, OPERATOR_LOG_MAX};
 mod stepping;
 mod triggers;
 
@@ -116,6 +119,24 @@ pub type NodeFactory<P> = Box<dyn Fn(&NodeSetup) -> <P as Process>::Config>;
 /// Asks a process to hand leadership to a node; false when it cannot.
 pub type TransferHook<P> = fn(&mut P, NodeId) -> bool;
 
+/// Builds the client request that asks the leader to hand leadership to a node, and
+/// how long its client waits for the answer (microseconds).
+pub struct TransferRequest<P: Process> {
+    pub build: fn(NodeId) -> P::Request,
+    pub timeout_us: u64,
+}
+
+impl<P: Process> Clone for TransferRequest<P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P: Process> Copy for TransferRequest<P> {}
+
+/// The client id leader-transfer requests are submitted as (`set_transfer_request`).
+pub const OPERATOR_CLIENT: ClientId = u64::MAX - 1;
+
 /// The simulated world running one cluster of `P`.
 pub struct World<P: Process> {
     options: WorldOptions,
@@ -143,6 +164,10 @@ pub struct World<P: Process> {
     trace: TraceHash,
     factory: NodeFactory<P>,
     transfer: Option<TransferHook<P>>,
+    /// When set, a `TransferLeader` fault is a client request built by this (answered
+    /// like any other) instead of a call of `transfer`.
+    transfer_request: Option<TransferRequest<P>>,
+    operator: operator::OperatorLog,
     membership: Option<membership::MembershipHook<P>>,
     /// Members whose removal was proposed; stopped once it commits.
     removing: std::collections::BTreeSet<NodeId>,
@@ -199,6 +224,7 @@ impl<P: Process> World<P> {
                 commit_seen: 0,
                 fsync: None,
                 stall_until_us: 0,
+                leader_seen: None,
             })
             .collect();
         let banner = Banner { options: options.clone(), swarm, faults_scheduled: 0 };
@@ -225,6 +251,8 @@ impl<P: Process> World<P> {
             trace: TraceHash::default(),
             factory: Box::new(factory),
             transfer: None,
+            transfer_request: None,
+            operator: operator::OperatorLog::default(),
             membership: None,
             removing: std::collections::BTreeSet::new(),
             adding: std::collections::BTreeSet::new(),
@@ -252,6 +280,13 @@ impl<P: Process> World<P> {
     /// Lets `TransferLeader` faults reach the node type.
     pub fn set_transfer_hook(&mut self, hook: TransferHook<P>) {
         self.transfer = Some(hook);
+    }
+
+    /// Makes `TransferLeader` faults client requests to the leader (from
+    /// `OPERATOR_CLIENT`), whose answers come back as results like any other; each is
+    /// in the operator log.
+    pub fn set_transfer_request(&mut self, request: TransferRequest<P>) {
+        self.transfer_request = Some(request);
     }
 
     /// The banner: seed and every option, also emitted as a `banner` tracing event.
