@@ -83,6 +83,7 @@ enum Input {
     Propose,
     Read(u64),
     Transfer(u64),
+    LeaderUnreachable(u64),
 }
 
 fn input() -> impl Strategy<Value = Input> {
@@ -94,6 +95,7 @@ fn input() -> impl Strategy<Value = Input> {
         1 => Just(Input::Propose),
         1 => num().prop_map(Input::Read),
         1 => (0..5u64).prop_map(Input::Transfer),
+        1 => (0..5u64).prop_map(Input::LeaderUnreachable),
     ]
 }
 
@@ -141,6 +143,7 @@ proptest! {
                 Input::Propose => { let _ = node.propose(Bytes::from_static(b"p")); }
                 Input::Read(ctx) => { let _ = node.read_index(ctx); }
                 Input::Transfer(to) => { let _ = node.transfer_leader(to); }
+                Input::LeaderUnreachable(from) => node.leader_unreachable(from),
             }
             node.drain(&mut out);
             for o in out.drain(..) {

@@ -287,7 +287,9 @@ impl Peer for PeerService {
     async fn stream(&self, request: Request<Streaming<Frame>>) -> Result<Response<Closed>, Status> {
         let mut frames = request.into_inner();
         let mut joined: Vec<u8> = Vec::new();
+        let mut lost = StreamEnd { handle: &self.handle, from: None };
         while let Some(frame) = frames.message().await? {
+            lost.from = Some(frame.from);
             if frame.cluster_id != self.cluster_id {
                 return Err(Status::failed_precondition("detcd: peer belongs to another cluster"));
             }
@@ -347,6 +349,23 @@ impl Peer for PeerService {
             members: cbor(&members).into(),
             initial_members: cbor(&self.initial_members).into(),
         }))
+    }
+}
+
+/// Tells the driver, however a peer's stream ended (its process died, its link
+/// redialled, a refusal), which peer it came from: a follower whose leader's stream
+/// broke campaigns without waiting out a whole election timeout
+/// (`RaftNode::leader_unreachable`).
+struct StreamEnd<'a> {
+    handle: &'a Handle,
+    from: Option<u64>,
+}
+
+impl Drop for StreamEnd<'_> {
+    fn drop(&mut self) {
+        if let Some(from) = self.from {
+            self.handle.peer_lost(from);
+        }
     }
 }
 

@@ -29,6 +29,9 @@ enum Action {
     CutOneWay(u64, u64),
     Heal,
     Campaign(u64),
+    /// The first's host lost its link to the second (a broken stream): if that one
+    /// leads it, it stops waiting for it.
+    LeaderUnreachable(u64, u64),
     Read(u64),
     Transfer(u64, u64),
     /// A calm moment: disks catch up and the wire empties (a few rounds).
@@ -51,6 +54,7 @@ fn action(n: u64) -> impl Strategy<Value = Action> {
         1 => Just(Action::Heal),
         1 => ((1..=n), (1..=n)).prop_map(|(a, b)| Action::CutOneWay(a, b)),
         1 => (1..=n).prop_map(Action::Campaign),
+        1 => ((1..=n), (1..=n)).prop_map(|(a, b)| Action::LeaderUnreachable(a, b)),
         4 => Just(Action::Settle),
         3 => (1..=n).prop_map(Action::Read),
         1 => ((1..=n), (1..=n)).prop_map(|(a, b)| Action::Transfer(a, b)),
@@ -159,6 +163,11 @@ fn run(n: u64, knobs: Knobs, actions: Vec<Action>) {
             Action::Campaign(id) => {
                 if c.is_up(id) {
                     c.with(id, |p| p.raft_mut().campaign());
+                }
+            }
+            Action::LeaderUnreachable(id, peer) => {
+                if c.is_up(id) {
+                    c.with(id, |p| p.raft_mut().leader_unreachable(peer));
                 }
             }
         }

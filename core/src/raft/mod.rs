@@ -75,6 +75,8 @@ pub enum RoleReason {
     CheckQuorumLost,
     /// It heard from the leader of its term.
     LeaderHeard,
+    /// Its host lost the connection to its leader (`RaftNode::leader_unreachable`).
+    LeaderUnreachable,
     /// As leader, a committed configuration no longer counts it as a voter.
     Removed,
 }
@@ -93,6 +95,7 @@ impl RoleReason {
             RoleReason::HigherTerm => "higher term seen",
             RoleReason::CheckQuorumLost => "CheckQuorum lost",
             RoleReason::LeaderHeard => "heard the leader",
+            RoleReason::LeaderUnreachable => "lost the link to the leader",
             RoleReason::Removed => "removed from the configuration",
         }
     }

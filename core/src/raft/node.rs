@@ -272,6 +272,27 @@ impl RaftNode {
         self.finish();
     }
 
+    /// The host lost its connection to peer `from` (a stream that broke, as when the
+    /// peer's process died). When `from` is this follower's leader, the leader is
+    /// forgotten and its lease on us ends now instead of an election timeout after its
+    /// last heartbeat: proposals here fail with no leader instead of being forwarded
+    /// into the void, pre-votes are granted, and we campaign after only the random
+    /// part of our timeout, `[0, election_ticks)` more ticks, which keeps two followers
+    /// that both lost the leader from campaigning in the same tick most of the time.
+    ///
+    /// Timeouts decide liveness, never safety. A follower whose own link broke while
+    /// the leader lives does not disrupt it: its pre-vote is refused by the leader and
+    /// by every follower that still hears it (their lease holds), and the next
+    /// heartbeat makes it follow again. Ignored with `lease_reads` on: such a leader
+    /// counts on every follower keeping its lease for a full election timeout.
+    pub fn leader_unreachable(&mut self, from: NodeId) {
+        if self.role == Role::Follower && self.leader == Some(from) && !self.cfg.lease_reads {
+            self.become_follower(self.term, None, RoleReason::LeaderUnreachable);
+            self.election_elapsed_ticks = self.cfg.election_ticks;
+        }
+        self.finish();
+    }
+
     /// Every persist request up to and including `sync` is durable.
     pub fn persisted(&mut self, sync: SyncId) {
         self.persisted_inner(sync);

@@ -161,6 +161,13 @@ impl EtcdNode {
         started
     }
 
+    /// The host lost its connection to member `from`; when it leads us, we stop
+    /// waiting for it (see [`RaftNode::leader_unreachable`]).
+    pub fn leader_unreachable(&mut self, from: NodeId) {
+        self.raft.leader_unreachable(from);
+        self.pump();
+    }
+
     /// The local MVCC store (as applied here).
     pub fn store(&self) -> &Store {
         &self.app.store

@@ -23,6 +23,8 @@ pub enum Command {
     Watch { request: Request, reply: Option<WatchSink> },
     /// A read of this member's local state that Raft does not order.
     Local(Local),
+    /// The stream from this peer broke: if it leads us, stop waiting for it.
+    PeerLost(u64),
 }
 
 /// Where a watch stream's responses go, and how the driver tells the stream it fell
@@ -151,6 +153,12 @@ impl Handle {
     pub async fn close_stream(&self, stream: StreamId) {
         let cmd = Command::Watch { request: Request::WatchClose { stream }, reply: None };
         let _ = self.tx.send(cmd).await;
+    }
+
+    /// Tells the driver that the stream from peer `from` ended. Dropped when the
+    /// queue is full: the election timeout still notices a dead leader, later.
+    pub fn peer_lost(&self, from: u64) {
+        let _ = self.tx.try_send(Command::PeerLost(from));
     }
 
     /// Asks the driver a local question.

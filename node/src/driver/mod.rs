@@ -269,6 +269,7 @@ impl<S: Storage + Send + 'static> Driver<S> {
                 self.node.request(id, request);
             }
             Command::Local(local) => self.local(local),
+            Command::PeerLost(from) => self.node.leader_unreachable(from),
         }
     }
 

@@ -14,7 +14,8 @@
 //! - Hand-built input: `receive MESSAGE` delivers a message written as the output
 //!   prints it (`receive 1->2 Heartbeat t5 commit=0 ctx=0`); `misdeliver NODE MESSAGE`
 //!   hands it to NODE whatever its address says.
-//! - The node's own API: `campaign NODE`, `transfer NODE TO`, `put NODE KEY VALUE`,
+//! - The node's own API: `campaign NODE`, `transfer NODE TO`, `leader-unreachable NODE
+//!   PEER` (its host lost the link to PEER), `put NODE KEY VALUE`,
 //!   `get NODE KEY` (a ReadIndex read), `propose NODE bytes=B[,B...]` (raw entries of B bytes, proposed before the node's
 //!   effects are carried out, so they may share an append).
 //! - Looking: `status` (one line per node), `log NODE` (`index/term` after the
@@ -91,6 +92,7 @@ pub fn run(cluster: &mut Option<StepCluster<RaftProcess>>, command: &str) -> Vec
         }
         "misdeliver" => c.receive(n(0), parse::message(&args[1..], &voters, command)),
         "campaign" => c.with(n(0), |p| p.raft_mut().campaign()).1,
+        "leader-unreachable" => c.with(n(0), |p| p.raft_mut().leader_unreachable(n(1))).1,
         "transfer" => refused(c.with(n(0), |p| p.raft_mut().transfer_leader(n(1)))),
         "propose" => {
             let sizes = opt(args, "bytes").expect("propose NODE bytes=B[,B...]");
