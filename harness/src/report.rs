@@ -19,6 +19,8 @@ pub mod check_names {
     /// A run that went over one of its budgets before its checks could decide (the
     /// history grew past its bound): its own entry, never a second linearizability one.
     pub const BUDGET: &str = "budget";
+    pub const REVISION_READS: &str = "revision-reads";
+    pub const LEASES: &str = "leases";
 }
 
 /// The verdict of one check.

@@ -43,6 +43,7 @@ const LIBRARY: &[BuiltinScenario] = library![
     "replace-member",
     "membership-single-step",
     "auth-churn",
+    "kubernetes",
 ];
 
 /// All built-in scenarios, parsed.
