@@ -317,7 +317,11 @@ impl Driver {
             }
             Outcome::Ok(_) | Outcome::Timeout | Outcome::Refused => resume = true,
         }
-        if resume && s.resumptions < STREAM_RESUMPTIONS_MAX {
+        if resume && s.resumptions >= STREAM_RESUMPTIONS_MAX {
+            // Given up: the stream is closed, so the watch check's liveness rule (for
+            // streams open at the end) must not hold the ended request to account.
+            s.request = None;
+        } else if resume {
             let (_, old_node) = s.request.take().unwrap_or((0, 0));
             s.resumptions += 1;
             // Deterministic choice of the next member: the next one round the ring.
