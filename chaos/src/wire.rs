@@ -132,7 +132,13 @@ async fn answer(
                 .into_inner();
             Response::LeaseRevoke(api::LeaseRevokeResponse { header: header(r.header) })
         }
-        OpKind::Compact { .. } | OpKind::WatchCreate { .. } => {
+        OpKind::Compact { .. }
+        | OpKind::WatchCreate { .. }
+        | OpKind::Txn { .. }
+        | OpKind::RangeAt { .. }
+        | OpKind::ListPage { .. }
+        | OpKind::Count
+        | OpKind::LeaseKeepAlive { .. } => {
             unreachable!("the chaos workload issues no {kind:?} (its mix leaves them out)")
         }
     })

@@ -104,15 +104,67 @@ fn only_the_leader_expires_and_keep_alive_extends() {
     grant(&mut follower, 5, 0, 1, 0);
     assert!(leader.expired(49, 100).is_empty());
     assert_eq!(leader.time_to_live(id, false, 20).ttl, 3);
-    assert_eq!(leader.keep_alive(id, 40).expect("renew").ttl, 5);
+    assert_eq!(leader.renew(id, 2, 40).ttl, 5);
+    assert_eq!(follower.renew(id, 2, 40).ttl, 5, "every replica applies the renewal");
     assert!(leader.expired(89, 100).is_empty());
     assert_eq!(leader.expired(90, 100), vec![id]);
     assert!(leader.expired(91, 100).is_empty(), "not named again while the revoke is in flight");
     assert_eq!(leader.expired(120, 100), vec![id], "named again after the retry interval");
     assert!(follower.expired(1_000_000, 100).is_empty(), "followers never expire leases");
-    let e = follower.keep_alive(id, 0).expect_err("follower");
-    assert_eq!(e, EtcdError::NotLeader);
-    assert_eq!(leader.keep_alive(12345, 0).expect("unknown").ttl, 0);
+    assert_eq!(leader.renew(12345, 3, 0).ttl, 0, "an unknown lease answers TTL 0");
+}
+
+/// The race the `leases` check found (lossy-network seed 104): the leader finds a lease
+/// expired with index 10 applied and proposes the expiry; a keep-alive already in the
+/// log at index 11 applies first and tells its client the lease lives. The expiry at
+/// index 12 must then leave the lease alone, on every replica alike, and one decided
+/// after the renewal (index 11 applied) still expires it.
+#[test]
+fn an_expiry_decided_before_a_renewal_is_skipped() {
+    let mut leader = Lessor::new(cfg());
+    leader.promote(0);
+    let id = grant(&mut leader, 5, 0, 1, 0).id; // 50 ticks
+    assert_eq!(leader.expired(50, 10), vec![id]);
+    let stale = LeaseExpireRequest { id, decided_index: Some(10) };
+    assert_eq!(leader.renew(id, 11, 52).ttl, 5);
+    assert!(leader.outlives(&stale), "renewed at 11, after the finding at 10");
+    let fresh = LeaseExpireRequest { id, decided_index: Some(11) };
+    assert!(!leader.outlives(&fresh));
+    let old_entry = LeaseExpireRequest { id, decided_index: None };
+    assert!(!leader.outlives(&old_entry), "an expiry written without an index applies");
+    assert!(leader.expired(101, 10).is_empty(), "the renewal moved the expiry to 102");
+    assert_eq!(leader.expired(102, 10), vec![id]);
+    // After the expiry applied, a keep-alive finds no lease.
+    leader.revoke(id).expect("granted");
+    assert_eq!(leader.renew(id, 13, 103).ttl, 0);
+}
+
+/// A checkpoint computed before a keep-alive but applied after it carries the remaining
+/// TTL from before the renewal; it is skipped for that lease, so a follower promoted
+/// next honours the renewal. Replayed after a restart (every entry applied at one tick)
+/// the same entries give the same table.
+#[test]
+fn a_checkpoint_decided_before_a_renewal_is_skipped() {
+    let mut follower = Lessor::new(cfg());
+    let id = grant(&mut follower, 10, 0, 7, 0).id; // 100 ticks
+    let checkpoint = |remaining_ticks, at| LeaseCheckpointRequest {
+        checkpoints: vec![LeaseCheckpoint { id, remaining_ticks }],
+        decided_index: Some(at),
+    };
+    // Tick 50: the keep-alive at index 9 renews it (ends at tick 150).
+    follower.renew(id, 9, 50);
+    // Tick 52: the leader's checkpoint from before the renewal (index 8 applied).
+    follower.checkpoint(&checkpoint(55, 8), 52);
+    assert_eq!(follower.get(id).expect("lease").remaining_ticks, 100, "stale: skipped");
+    let mut promoted = follower.clone();
+    promoted.promote(60);
+    assert!(promoted.expired(149, 8).is_empty(), "expired before the renewal's end");
+    assert_eq!(promoted.expired(150, 8), vec![id]);
+    // A checkpoint decided after the renewal applies: the lease's end moves earlier.
+    follower.checkpoint(&checkpoint(30, 9), 60);
+    follower.promote(70);
+    assert!(follower.expired(89, 8).is_empty());
+    assert_eq!(follower.expired(90, 8), vec![id]);
 }
 
 /// Applies the same replicated operations to every replica.
@@ -123,7 +175,7 @@ struct Cluster {
 
 impl Cluster {
     fn apply_checkpoints(&mut self, now: u64) {
-        if let Some(cp) = self.nodes[self.leader].checkpoints(now) {
+        if let Some(cp) = self.nodes[self.leader].checkpoints(now, 3) {
             for n in &mut self.nodes {
                 n.checkpoint(&cp, now);
             }
@@ -173,7 +225,7 @@ fn promotion_uses_the_checkpointed_remaining_ttl() {
     let id = grant(&mut a, 30, 0, 5, 0).id;
     grant(&mut b, 30, 0, 5, 0);
     // Checkpoint at tick 200: 10 s left.
-    let cp = a.checkpoints(200).expect("checkpoint due");
+    let cp = a.checkpoints(200, 5).expect("checkpoint due");
     assert_eq!(cp.checkpoints, vec![LeaseCheckpoint { id, remaining_ticks: 100 }]);
     a.checkpoint(&cp, 200);
     b.checkpoint(&cp, 200);

@@ -5,7 +5,8 @@
 //! - A write whose outcome is unknown goes in as unknown (it may have taken effect at
 //!   any point after its call, or never); a read with no answer constrains nothing and
 //!   is left out, and so is every definite failure.
-//! - Serializable reads are not linearizable by design; they have their own check.
+//! - Serializable reads are not linearizable by design; they have their own check. So
+//!   are txns with both branches empty, which etcd serves as serializable.
 //! - Each key attached to a lease is written once, so its removal, by the client's
 //!   revoke or by the lease expiring on the leader, is exactly "delete that key": it
 //!   goes in as one delete with an unknown outcome from the moment the key was put.
@@ -59,6 +60,11 @@ fn body(op: &api::ResponseOp) -> ResponseBody {
     }
 }
 
+/// The model's form of a txn response's body.
+pub fn txn_body(t: &api::TxnResponse) -> ResponseBody {
+    ResponseBody::Txn { succeeded: t.succeeded, responses: t.responses.iter().map(body).collect() }
+}
+
 /// The model's form of a server response, when it is one the model checks.
 fn response(r: &ServerResponse) -> Option<Response> {
     Some(match r {
@@ -77,13 +83,7 @@ fn response(r: &ServerResponse) -> Option<Response> {
                 prev_kvs: d.prev_kvs.iter().map(kv).collect(),
             },
         },
-        ServerResponse::Txn(t) => Response {
-            revision: t.header.revision,
-            body: ResponseBody::Txn {
-                succeeded: t.succeeded,
-                responses: t.responses.iter().map(body).collect(),
-            },
-        },
+        ServerResponse::Txn(t) => Response { revision: t.header.revision, body: txn_body(t) },
         _ => return None,
     })
 }
@@ -111,11 +111,26 @@ fn input(kind: &OpKind) -> Option<Request> {
             success: vec![Request::Put { key: key.clone(), value: value.clone(), prev_kv: false }],
             failure: vec![Request::Range { range: KeyRange::Key(key.clone()) }],
         },
+        // etcd serves a txn whose branches hold only serializable ranges from the
+        // member's local state (3.4's `isTxnSerializable`), and a txn with both branches
+        // empty counts as one: its compare result may be stale, like a serializable get.
+        OpKind::Txn { request: Request::Txn { success, failure, .. } }
+            if success.is_empty() && failure.is_empty() =>
+        {
+            return None
+        }
+        OpKind::Txn { request } => request.clone(),
         OpKind::SerializableGet { .. }
         | OpKind::LeaseGrant
         | OpKind::LeaseRevoke { .. }
         | OpKind::Compact { .. }
-        | OpKind::WatchCreate { .. } => return None,
+        | OpKind::WatchCreate { .. }
+        // Reads at a given revision, pages and counts are checked against the write
+        // log (checks::revision_reads); keep-alives by the lease check.
+        | OpKind::RangeAt { .. }
+        | OpKind::ListPage { .. }
+        | OpKind::Count
+        | OpKind::LeaseKeepAlive { .. } => return None,
     })
 }
 
@@ -138,12 +153,33 @@ pub struct WriteLog {
     puts: BTreeMap<(String, String), i64>,
     /// The revisions at which each key was deleted.
     deletes: BTreeMap<String, Vec<i64>>,
+    /// Every key's changes by revision: its value, or `None` for a deletion.
+    timeline: BTreeMap<String, BTreeMap<i64, Option<String>>>,
+    /// (highest revision read, when): each revision was applied by the first time
+    /// whose highest revision reaches it. Only absorbs that tell the time add here.
+    read_at: Vec<(i64, u64)>,
+}
+
+/// A key as the committed history holds it at some revision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyAt {
+    pub value: String,
+    pub create_revision: i64,
+    pub mod_revision: i64,
+    pub version: i64,
 }
 
 impl Default for WriteLog {
     fn default() -> Self {
         // Revision 1 is the empty store: nothing before it to miss.
-        WriteLog { missed_through: 1, last: 1, puts: BTreeMap::new(), deletes: BTreeMap::new() }
+        WriteLog {
+            missed_through: 1,
+            last: 1,
+            puts: BTreeMap::new(),
+            deletes: BTreeMap::new(),
+            timeline: BTreeMap::new(),
+            read_at: Vec::new(),
+        }
     }
 }
 
@@ -183,6 +219,82 @@ impl WriteLog {
         self.last = self.last.max(current);
     }
 
+    /// Like `absorb`, noting that every revision read was applied by `now_us`.
+    pub fn absorb_at(&mut self, store: &detcd_core::mvcc::Store, now_us: u64) {
+        let before = self.last;
+        self.absorb(store);
+        if self.last > before {
+            self.note_applied_by(self.last, now_us);
+        }
+    }
+
+    /// Notes that every revision through `revision` had been applied by `at_us`.
+    pub fn note_applied_by(&mut self, revision: i64, at_us: u64) {
+        if self.read_at.last().is_none_or(|&(r, t)| revision > r && at_us >= t) {
+            self.read_at.push((revision, at_us));
+        }
+    }
+
+    /// The revision of the first put of `key`, if the log holds one.
+    pub fn put_revision_of_key(&self, key: &str) -> Option<i64> {
+        let changes = self.timeline.get(key)?;
+        changes.iter().find(|(_, v)| v.is_some()).map(|(r, _)| *r)
+    }
+
+    /// Whether the log holds every revision from the first on (no compaction ran
+    /// ahead of it), through `revision`.
+    pub fn complete_through(&self, revision: i64) -> bool {
+        self.missed_through <= 1 && revision <= self.last
+    }
+
+    /// The highest revision read.
+    pub fn last_revision(&self) -> i64 {
+        self.last
+    }
+
+    /// By when `revision` had been applied, if a timed absorb read it.
+    pub fn applied_by_us(&self, revision: i64) -> Option<u64> {
+        let i = self.read_at.partition_point(|(rev, _)| *rev < revision);
+        self.read_at.get(i).map(|(_, at)| *at)
+    }
+
+    /// The revisions at which `key` was deleted.
+    pub fn deletions(&self, key: &str) -> &[i64] {
+        self.deletes.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// The keys in `[start, end)` as they were at `revision`, by key. Meaningful only
+    /// where `complete_through(revision)`.
+    pub fn keys_at(&self, start: &str, end: &str, revision: i64) -> Vec<(String, KeyAt)> {
+        let mut out = Vec::new();
+        if start >= end {
+            return out;
+        }
+        for (key, changes) in self.timeline.range(start.to_string()..end.to_string()) {
+            let mut at: Option<KeyAt> = None;
+            for (&rev, change) in changes.range(..=revision) {
+                at = change.as_ref().map(|value| match &at {
+                    Some(prev) => KeyAt {
+                        value: value.clone(),
+                        create_revision: prev.create_revision,
+                        mod_revision: rev,
+                        version: prev.version + 1,
+                    },
+                    None => KeyAt {
+                        value: value.clone(),
+                        create_revision: rev,
+                        mod_revision: rev,
+                        version: 1,
+                    },
+                });
+            }
+            if let Some(at) = at {
+                out.push((key.clone(), at));
+            }
+        }
+        out
+    }
+
     /// The revision at which `key` was set to `value`, if the log holds it.
     pub fn put_revision(&self, key: &str, value: &str) -> Option<i64> {
         self.puts.get(&(key.to_string(), value.to_string())).copied()
@@ -192,9 +304,12 @@ impl WriteLog {
         for e in events {
             let key = text(&e.kv.key);
             if e.r#type == api::EventType::Delete {
+                self.timeline.entry(key.clone()).or_default().insert(rev, None);
                 self.deletes.entry(key).or_default().push(rev);
             } else {
-                self.puts.insert((key, text(&e.kv.value)), rev);
+                let value = text(&e.kv.value);
+                self.timeline.entry(key.clone()).or_default().insert(rev, Some(value.clone()));
+                self.puts.insert((key, value), rev);
             }
         }
     }
@@ -212,9 +327,12 @@ impl WriteLog {
             for e in evs {
                 let key = text(&e.key);
                 if e.delete {
+                    log.timeline.entry(key.clone()).or_default().insert(rev, None);
                     log.deletes.entry(key).or_default().push(rev);
                 } else {
-                    log.puts.insert((key, text(&e.value)), rev);
+                    let value = text(&e.value);
+                    log.timeline.entry(key.clone()).or_default().insert(rev, Some(value.clone()));
+                    log.puts.insert((key, value), rev);
                 }
             }
             log.last = log.last.max(rev);

@@ -13,6 +13,7 @@ pub mod shrink;
 mod side_driver;
 pub mod sweep;
 pub mod trace;
+pub mod txn;
 pub mod workload;
 
 pub use report::{CheckResult, RunReport, Verdict};

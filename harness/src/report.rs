@@ -22,6 +22,8 @@ pub mod check_names {
     /// A run that went over one of its budgets before its checks could decide (the
     /// history grew past its bound): its own entry, never a second linearizability one.
     pub const BUDGET: &str = "budget";
+    pub const REVISION_READS: &str = "revision-reads";
+    pub const LEASES: &str = "leases";
 }
 
 /// The verdict of one check.
@@ -155,6 +157,8 @@ mod tests {
             MEMBERSHIP,
             LEADER_TRANSFER,
             LOG_COMPACTION,
+            REVISION_READS,
+            LEASES,
         ];
         assert_eq!(made.as_slice(), detcd_scenarios::CHECK_NAMES);
     }

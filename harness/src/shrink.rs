@@ -297,13 +297,17 @@ fn smaller(value: u64, min: u64) -> Vec<u64> {
 }
 
 impl Knob {
-    const ALL: [Knob; 14] = [
+    const ALL: [Knob; 18] = [
         Knob::Operations,
         Knob::Clients,
         Knob::Keys,
         Knob::SafetyPhase,
         Knob::NetworkNoise,
         // The rarer, more specialised kinds are dropped first.
+        Knob::Mix(MixKind::List),
+        Knob::Mix(MixKind::Count),
+        Knob::Mix(MixKind::RangeAt),
+        Knob::Mix(MixKind::Txn),
         Knob::Mix(MixKind::Lease),
         Knob::Mix(MixKind::Watch),
         Knob::Mix(MixKind::Compact),

@@ -3,6 +3,11 @@
 //! thinks, and goes on; some also keep a watch stream open. Every operation is
 //! recorded with its invoke and completion times and its outcome for the checks.
 //!
+//! Leases: a client grants a lease, puts one key with it, then revokes it, lets it
+//! expire, or keeps it alive for two to three TTLs (a keep-alive every third of the
+//! TTL) before revoking it or letting it expire. Keep-alives are paced by the clock, so
+//! only a caller that passes the time (`next_op_at`) gets them.
+//!
 //! Retries: a request refused before it was proposed (`no leader`, a follower that
 //! could not reach a leader) is definitely not applied, so the client retries it once
 //! on another member as a new operation. A request that timed out or failed with
@@ -10,11 +15,13 @@
 //! (a retried write could apply twice).
 
 use crate::keys::KeyChooser;
+use crate::txn::{to_api, TxnDraw};
 use bytes::Bytes;
+use detcd_checker::models::etcd::Request as ModelRequest;
 use detcd_core::api::{
     CompactionRequest, Compare, CompareResult, CompareTarget, DeleteRangeRequest, EtcdError,
-    LeaseGrantRequest, LeaseRevokeRequest, PutRequest, RangeRequest, RequestOp, ResponseOp,
-    TargetUnion, TxnRequest, WatchCreateRequest,
+    LeaseGrantRequest, LeaseKeepAliveRequest, LeaseRevokeRequest, PutRequest, RangeRequest,
+    RequestOp, ResponseOp, TargetUnion, TxnRequest, WatchCreateRequest,
 };
 use detcd_core::server::{Request, Response};
 use detcd_scenarios::{KeyDistribution, MixKind, OpMix, WorkloadSpec};
@@ -27,6 +34,7 @@ pub const KEY_PREFIX: &str = "k/";
 pub const KEYS_END: &str = "k0";
 /// Keys attached to leases live apart, one key per lease, written once.
 pub const LEASE_KEY_PREFIX: &str = "l/";
+pub const LEASE_KEYS_END: &str = "l0";
 
 /// What a client meant by a request, for the checks.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +75,28 @@ pub enum OpKind {
     WatchCreate {
         stream: u64,
     },
+    /// A txn drawn by `txn::TxnDraw`, in the checker model's form.
+    Txn {
+        request: ModelRequest,
+    },
+    /// Linearizable read of every key at `revision`.
+    RangeAt {
+        revision: i64,
+    },
+    /// One page of a paged list of every key from `start` on: the first page at the
+    /// current revision (`revision` 0), the later ones at the first page's revision.
+    ListPage {
+        revision: i64,
+        start: String,
+        limit: i64,
+    },
+    /// Count-only linearizable range of every key.
+    Count,
+    /// One keep-alive of `lease`, whose key `key` the client put.
+    LeaseKeepAlive {
+        lease: i64,
+        key: String,
+    },
 }
 
 impl OpKind {
@@ -86,6 +116,13 @@ impl OpKind {
             OpKind::LeaseRevoke { lease, .. } => format!("lease revoke {lease:x}"),
             OpKind::Compact { revision } => format!("compact {revision}"),
             OpKind::WatchCreate { stream } => format!("watch {KEY_PREFIX}* (stream {stream})"),
+            OpKind::Txn { request } => detcd_checker::models::etcd::describe_request(request),
+            OpKind::RangeAt { revision } => format!("range {KEY_PREFIX}* at revision {revision}"),
+            OpKind::ListPage { revision, start, limit } => {
+                format!("list from {start} limit {limit} at revision {revision}")
+            }
+            OpKind::Count => format!("count {KEY_PREFIX}*"),
+            OpKind::LeaseKeepAlive { lease, .. } => format!("lease keep-alive {lease:x}"),
         }
     }
 
@@ -97,6 +134,10 @@ impl OpKind {
                 | OpKind::SerializableGet { .. }
                 | OpKind::Range
                 | OpKind::WatchCreate { .. }
+                | OpKind::RangeAt { .. }
+                | OpKind::ListPage { .. }
+                | OpKind::Count
+                | OpKind::LeaseKeepAlive { .. }
         )
     }
 }
@@ -166,6 +207,24 @@ enum LeaseStep {
     Attached { lease: i64, key: String },
 }
 
+/// A lease the client keeps alive, and until when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct KeptLease {
+    lease: i64,
+    key: String,
+    next_us: u64,
+    until_us: u64,
+    /// Revoke it when done keeping it alive (otherwise let it expire).
+    then_revoke: bool,
+}
+
+/// A paged list in progress: its revision and where the next page starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ListInProgress {
+    revision: i64,
+    start: String,
+}
+
 /// One client's memory between operations.
 #[derive(Clone, Debug)]
 pub struct ClientState {
@@ -176,6 +235,8 @@ pub struct ClientState {
     /// Highest revision this client has seen in any header.
     pub last_revision: i64,
     lease: LeaseStep,
+    kept: Option<KeptLease>,
+    list: Option<ListInProgress>,
     /// A request refused before proposal, to try once more on another member.
     retry: Option<OpKind>,
     pub has_watch: bool,
@@ -190,7 +251,12 @@ pub struct Workload {
     /// Operations issued so far (counting retries).
     pub issued: u32,
     lease_ttl_secs: i64,
+    /// The highest revision any client compacted to (0: none yet).
+    compacted: i64,
 }
+
+/// Keys per page of a paged list.
+const LIST_PAGE_KEYS: i64 = 2;
 
 impl Workload {
     pub fn new(spec: &WorkloadSpec, rng: ChaCha8Rng, lease_ttl_secs: i64) -> Self {
@@ -205,11 +271,13 @@ impl Workload {
                 last_mod: BTreeMap::new(),
                 last_revision: 1,
                 lease: LeaseStep::None,
+                kept: None,
+                list: None,
                 retry: None,
                 has_watch: false,
             })
             .collect();
-        Workload { spec: spec.clone(), keys, rng, clients, issued: 0, lease_ttl_secs }
+        Workload { spec: spec.clone(), keys, rng, clients, issued: 0, lease_ttl_secs, compacted: 0 }
     }
 
     pub fn spec(&self) -> &WorkloadSpec {
@@ -257,12 +325,40 @@ impl Workload {
         MixKind::Put
     }
 
-    /// The next operation of client `c` (index into `clients`).
+    /// The next operation of client `c` (index into `clients`), with no clock: leases
+    /// are never kept alive.
     pub fn next_op(&mut self, c: usize) -> OpKind {
+        self.next_op_at(c, None)
+    }
+
+    /// The next operation of client `c` at `now_us` (when known: keep-alives are paced
+    /// by it).
+    pub fn next_op_at(&mut self, c: usize, now_us: Option<u64>) -> OpKind {
         const KIND_DRAWS_MAX: usize = 1024;
         self.issued += 1;
         if let Some(retry) = self.clients[c].retry.take() {
             return retry;
+        }
+        if let (Some(now), Some(kept)) = (now_us, self.clients[c].kept.clone()) {
+            if now >= kept.until_us {
+                self.clients[c].kept = None;
+                if kept.then_revoke {
+                    return OpKind::LeaseRevoke { lease: kept.lease, key: kept.key };
+                }
+            } else if now >= kept.next_us {
+                let interval = self.keep_alive_interval_us();
+                if let Some(k) = &mut self.clients[c].kept {
+                    k.next_us = now + interval;
+                }
+                return OpKind::LeaseKeepAlive { lease: kept.lease, key: kept.key };
+            }
+        }
+        if let Some(list) = self.clients[c].list.clone() {
+            return OpKind::ListPage {
+                revision: list.revision,
+                start: list.start,
+                limit: LIST_PAGE_KEYS,
+            };
         }
         match self.clients[c].lease.clone() {
             LeaseStep::Granted { lease } => {
@@ -272,9 +368,18 @@ impl Workload {
             }
             LeaseStep::Attached { lease, key } => {
                 self.clients[c].lease = LeaseStep::None;
-                // Half the leases are revoked by the client, half left to expire.
-                if self.rng.gen_bool(0.5) {
-                    return OpKind::LeaseRevoke { lease, key };
+                match (self.rng.gen_range(0..3), now_us) {
+                    (0, _) => return OpKind::LeaseRevoke { lease, key },
+                    (1, Some(now)) if self.clients[c].kept.is_none() => {
+                        let ttl_us = self.lease_ttl_secs.max(1) as u64 * 1_000_000;
+                        let then_revoke = self.rng.gen_bool(0.5);
+                        let until_us = now + self.rng.gen_range(2 * ttl_us..=3 * ttl_us);
+                        let next_us = now + self.keep_alive_interval_us();
+                        let kept = KeptLease { lease, key, next_us, until_us, then_revoke };
+                        self.clients[c].kept = Some(kept);
+                    }
+                    // Left to expire.
+                    _ => {}
                 }
             }
             LeaseStep::None => {}
@@ -310,10 +415,50 @@ impl Workload {
                     }
                     OpKind::Compact { revision }
                 }
+                MixKind::Txn => self.txn(c),
+                MixKind::RangeAt => {
+                    // Reads right at the compaction boundary: one below it must fail as
+                    // compacted, at and above it must show the store as it was.
+                    let revision = if self.compacted > 1 && self.rng.gen_bool(0.75) {
+                        self.compacted + self.rng.gen_range(-1..=1)
+                    } else {
+                        self.clients[c].last_revision - self.rng.gen_range(0..4)
+                    };
+                    OpKind::RangeAt { revision: revision.max(1) }
+                }
+                MixKind::List => OpKind::ListPage {
+                    revision: 0,
+                    start: KEY_PREFIX.to_string(),
+                    limit: LIST_PAGE_KEYS,
+                },
+                MixKind::Count => OpKind::Count,
             };
             return kind;
         }
         OpKind::Get { key: self.key() }
+    }
+
+    fn keep_alive_interval_us(&self) -> u64 {
+        self.lease_ttl_secs.max(1) as u64 * 1_000_000 / 3
+    }
+
+    fn txn(&mut self, c: usize) -> OpKind {
+        let keys: Vec<String> =
+            (0..self.spec.keys.max(1)).map(|i| format!("{KEY_PREFIX}{i}")).collect();
+        let client = &mut self.clients[c];
+        let last_mod = client.last_mod.clone();
+        let lookup = move |k: &str| last_mod.get(k).copied().unwrap_or(0);
+        let last_revision = client.last_revision;
+        let mut fresh = || Self::value(client);
+        let request = TxnDraw {
+            rng: &mut self.rng,
+            keys: &keys,
+            last_mod: &lookup,
+            last_revision,
+            fresh_value: &mut fresh,
+        }
+        .txn();
+        OpKind::Txn { request }
     }
 
     /// The etcd request for an operation.
@@ -377,6 +522,32 @@ impl Workload {
                     ..WatchCreateRequest::default()
                 },
             },
+            OpKind::Txn { request } => match to_api(request) {
+                RequestOp::Txn(t) => Request::Txn(t),
+                _ => unreachable!("the txn draw makes txns"),
+            },
+            OpKind::RangeAt { revision } => Request::Range(RangeRequest {
+                key: b(KEY_PREFIX),
+                range_end: b(KEYS_END),
+                revision: *revision,
+                ..RangeRequest::default()
+            }),
+            OpKind::ListPage { revision, start, limit } => Request::Range(RangeRequest {
+                key: b(start),
+                range_end: b(KEYS_END),
+                revision: *revision,
+                limit: *limit,
+                ..RangeRequest::default()
+            }),
+            OpKind::Count => Request::Range(RangeRequest {
+                key: b(KEY_PREFIX),
+                range_end: b(KEYS_END),
+                count_only: true,
+                ..RangeRequest::default()
+            }),
+            OpKind::LeaseKeepAlive { lease, .. } => {
+                Request::LeaseKeepAlive(LeaseKeepAliveRequest { id: *lease })
+            }
         }
     }
 
@@ -415,6 +586,26 @@ impl Workload {
                     (OpKind::LeasePut { lease, key, .. }, Response::Put(_)) => {
                         client.lease = LeaseStep::Attached { lease: *lease, key: key.clone() };
                     }
+                    (OpKind::Compact { revision }, Response::Compact(_)) => {
+                        self.compacted = self.compacted.max(*revision);
+                    }
+                    (OpKind::ListPage { revision, .. }, Response::Range(r)) => {
+                        // Later pages read at the first page's revision, from just past
+                        // its last key.
+                        let at = if *revision > 0 { *revision } else { r.header.revision };
+                        client.list = match r.kvs.last() {
+                            Some(kv) if r.more => {
+                                let mut start = kv.key.to_vec();
+                                start.push(0);
+                                let start = String::from_utf8_lossy(&start).into_owned();
+                                Some(ListInProgress { revision: at, start })
+                            }
+                            _ => None,
+                        };
+                    }
+                    (OpKind::LeaseKeepAlive { .. }, Response::LeaseKeepAlive(k)) if k.ttl <= 0 => {
+                        client.kept = None;
+                    }
                     _ => {}
                 }
             }
@@ -429,8 +620,11 @@ impl Workload {
                 }
             }
             _ => {
-                if matches!(kind, OpKind::LeasePut { .. }) {
-                    client.lease = LeaseStep::None;
+                match kind {
+                    OpKind::LeasePut { .. } => client.lease = LeaseStep::None,
+                    // A list that failed (its revision compacted, say) is given up.
+                    OpKind::ListPage { .. } => client.list = None,
+                    _ => {}
                 }
             }
         }

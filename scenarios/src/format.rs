@@ -95,6 +95,8 @@ pub const CHECK_NAMES: &[&str] = &[
     "membership",
     "leader-transfer",
     "log-compaction",
+    "revision-reads",
+    "leases",
 ];
 
 /// The expected outcome. `pass`: every check passes. `fail:<check>`: a negative
@@ -232,6 +234,17 @@ pub struct OpMix {
     pub watch: u32,
     /// Compact to a recent revision.
     pub compact: u32,
+    /// Txn with random compares (every target and operator) and branches that may
+    /// nest a txn.
+    pub txn: u32,
+    /// Linearizable read of all keys at an old revision: the newest compaction
+    /// revision, one either side of it, or a recent one.
+    pub range_at: u32,
+    /// A paged list of all keys (Kubernetes' list): pages of `limit` keys, the later
+    /// ones at the first page's revision.
+    pub list: u32,
+    /// Count-only range over all keys.
+    pub count: u32,
 }
 
 impl Default for OpMix {
@@ -246,6 +259,10 @@ impl Default for OpMix {
             lease: 3,
             watch: 2,
             compact: 0,
+            txn: 0,
+            range_at: 0,
+            list: 0,
+            count: 0,
         }
     }
 }
@@ -262,11 +279,15 @@ pub enum MixKind {
     Lease,
     Watch,
     Compact,
+    Txn,
+    RangeAt,
+    List,
+    Count,
 }
 
 impl MixKind {
     /// Every kind, in the order a workload draws them by weight.
-    pub const ALL: [MixKind; 9] = [
+    pub const ALL: [MixKind; 13] = [
         MixKind::Put,
         MixKind::Get,
         MixKind::SerializableGet,
@@ -276,6 +297,10 @@ impl MixKind {
         MixKind::Lease,
         MixKind::Watch,
         MixKind::Compact,
+        MixKind::Txn,
+        MixKind::RangeAt,
+        MixKind::List,
+        MixKind::Count,
     ];
 
     /// Its key in a scenario's `[workload.mix]`.
@@ -290,6 +315,10 @@ impl MixKind {
             MixKind::Lease => "lease",
             MixKind::Watch => "watch",
             MixKind::Compact => "compact",
+            MixKind::Txn => "txn",
+            MixKind::RangeAt => "range_at",
+            MixKind::List => "list",
+            MixKind::Count => "count",
         }
     }
 }
@@ -310,6 +339,10 @@ impl OpMix {
             MixKind::Lease => self.lease,
             MixKind::Watch => self.watch,
             MixKind::Compact => self.compact,
+            MixKind::Txn => self.txn,
+            MixKind::RangeAt => self.range_at,
+            MixKind::List => self.list,
+            MixKind::Count => self.count,
         }
     }
 
@@ -324,6 +357,10 @@ impl OpMix {
             MixKind::Lease => &mut self.lease,
             MixKind::Watch => &mut self.watch,
             MixKind::Compact => &mut self.compact,
+            MixKind::Txn => &mut self.txn,
+            MixKind::RangeAt => &mut self.range_at,
+            MixKind::List => &mut self.list,
+            MixKind::Count => &mut self.count,
         }
     }
 
@@ -339,6 +376,10 @@ impl OpMix {
             lease: 0,
             watch: 0,
             compact: 0,
+            txn: 0,
+            range_at: 0,
+            list: 0,
+            count: 0,
         };
         *mix.weight_mut(kind) = 1;
         mix

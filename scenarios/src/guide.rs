@@ -15,7 +15,7 @@ Top level
                   passes only when that check finds its violation. Checks: linearizability,
                   watch, raft-safety, convergence, liveness, serializable-reads,
                   lock-exclusion, election, auth-revocation, membership,
-                  leader-transfer, log-compaction
+                  leader-transfer, log-compaction, revision-reads, leases
   default_seeds   seeds `detcd sim` runs without --seeds [8]
 
 [cluster]
@@ -42,8 +42,12 @@ Top level
 [workload.mix]   relative weights of operations, 0 = never
   put [30]  get (linearizable) [25]  serializable_get (member-local) [10]
   range (prefix over all keys) [5]  delete [5]  cas (Txn on mod revision) [15]
-  lease (grant, put with it, revoke or expire) [3]  watch (open a stream) [2]
-  compact [0]
+  lease (grant, put with it; revoke, expire or keep alive 2-3 TTLs) [3]
+  watch (open a stream) [2]  compact [0]
+  txn (random compares on value/version/create/mod with = != < >, nested txns) [0]
+  range_at (all keys at the compaction revision, one either side, or recent) [0]
+  list (paged list, later pages at the first page's revision) [0]
+  count (count-only range) [0]
 
 [network]   outside scheduled faults
   latency_us  [min, max] one-way message latency, microseconds [[200, 2000]]

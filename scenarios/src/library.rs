@@ -44,6 +44,7 @@ const LIBRARY: &[BuiltinScenario] = library![
     "replace-member",
     "membership-single-step",
     "auth-churn",
+    "kubernetes",
 ];
 
 /// All built-in scenarios, parsed.

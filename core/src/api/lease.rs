@@ -86,4 +86,23 @@ pub struct LeaseCheckpoint {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LeaseCheckpointRequest {
     pub checkpoints: Vec<LeaseCheckpoint>,
+    /// The proposing leader's applied index when it computed the checkpoints: a lease
+    /// granted or kept alive at a later index has a newer remaining TTL than this one,
+    /// so its checkpoint is skipped. Absent in entries written before it existed (they
+    /// apply unconditionally, as they did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_index: Option<u64>,
+}
+
+/// The leader's finding that a lease's TTL ran out, proposed through Raft (etcd's
+/// lessor revokes an expired lease the same way). Internal: no RPC carries it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LeaseExpireRequest {
+    pub id: LeaseId,
+    /// The proposing leader's applied index when it found the lease expired: a grant or
+    /// keep-alive applied at a later index renewed the lease after that finding (and its
+    /// client was told so), and the expiry is skipped. Absent in entries written before
+    /// it existed (they expire unconditionally, as they did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_index: Option<u64>,
 }

@@ -23,15 +23,27 @@
 //! time elapse across leaders. The expiry is raised to at least `now +
 //! promote_grace_ticks` so clients get time to find the new leader and renew (a renewal
 //! newer than the last checkpoint is unknown to the new leader).
+//!
+//! Renewals and the leader's decisions race through the log. A keep-alive is a log
+//! entry; applying it renews the lease on every member and answers its client with the
+//! TTL. The leader decides an expiry or computes a checkpoint from what it has applied,
+//! but its proposal lands behind entries already in flight, keep-alives among them. So
+//! both proposals carry the leader's applied index at the decision, and each lease
+//! records the index of its grant or last renewal (`Lease::refreshed_index`, replicated):
+//! an expiry or checkpoint decided before that renewal is stale for the lease and is
+//! skipped. Whether it applies depends on replicated state only, so every member, and
+//! a member replaying its log after a restart, decides alike. A keep-alive applied after
+//! the expiry removed the lease finds no lease and answers TTL 0, as etcd's lessor
+//! answers a lease it has found expired.
 
 mod table;
 
 pub use table::{Lease, LeaseTable};
 
 use crate::api::{
-    EtcdError, Event, LeaseCheckpoint, LeaseCheckpointRequest, LeaseGrantRequest,
-    LeaseGrantResponse, LeaseId, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseStatus,
-    LeaseTimeToLiveResponse, ResponseHeader,
+    EtcdError, Event, LeaseCheckpoint, LeaseCheckpointRequest, LeaseExpireRequest,
+    LeaseGrantRequest, LeaseGrantResponse, LeaseId, LeaseKeepAliveResponse, LeaseLeasesResponse,
+    LeaseStatus, LeaseTimeToLiveResponse, ResponseHeader,
 };
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -142,12 +154,12 @@ impl Lessor {
         }
     }
 
-    /// Applies a grant. `seed` picks the id when the request has none; `now` is this
-    /// replica's tick.
+    /// Applies a grant. `index` is the entry's log index: it picks the id when the
+    /// request has none, and is the lease's first refresh; `now` is this replica's tick.
     pub fn grant(
         &mut self,
         req: &LeaseGrantRequest,
-        seed: u64,
+        index: u64,
         now: u64,
     ) -> Result<LeaseGrantResponse, EtcdError> {
         if req.ttl > MAX_LEASE_TTL_SECS {
@@ -156,11 +168,11 @@ impl Lessor {
         if req.id != 0 && self.exists(req.id) {
             return Err(EtcdError::LeaseExists);
         }
-        let id = if req.id == 0 { self.pick_id(seed) } else { req.id };
+        let id = if req.id == 0 { self.pick_id(index) } else { req.id };
         let ttl = req.ttl.max(self.config.min_ttl_secs);
-        self.table
-            .leases
-            .insert(id, Lease { id, ttl, remaining_ticks: 0, keys: im::OrdSet::new() });
+        let lease =
+            Lease { id, ttl, remaining_ticks: 0, keys: im::OrdSet::new(), refreshed_index: index };
+        self.table.leases.insert(id, lease);
         self.learned_at.insert(id, now);
         if self.primary {
             self.expiry.insert(id, now + self.ttl_ticks(ttl));
@@ -178,13 +190,26 @@ impl Lessor {
     }
 
     /// Applies checkpoints of remaining TTLs. The leader's own expiries are left alone:
-    /// it already knows them, and the checkpoint is for its successors.
+    /// it already knows them, and the checkpoint is for its successors. A lease renewed
+    /// after the leader computed the checkpoint keeps its renewal (see the module docs).
     pub fn checkpoint(&mut self, req: &LeaseCheckpointRequest, now: u64) {
         for cp in &req.checkpoints {
             if let Some(l) = self.table.leases.get_mut(&cp.id) {
+                if req.decided_index.is_some_and(|at| l.refreshed_index > at) {
+                    continue;
+                }
                 l.remaining_ticks = cp.remaining_ticks;
                 self.learned_at.insert(cp.id, now);
             }
+        }
+    }
+
+    /// Whether an expiry must be skipped: the lease is gone, or was granted or kept
+    /// alive after the leader found it expired (see the module docs).
+    pub fn outlives(&self, req: &LeaseExpireRequest) -> bool {
+        match (self.table.leases.get(&req.id), req.decided_index) {
+            (Some(l), Some(at)) => l.refreshed_index > at,
+            _ => false,
         }
     }
 
@@ -207,24 +232,24 @@ impl Lessor {
         }
     }
 
-    /// A keep-alive, handled by the leader alone (not replicated; checkpoints carry its
-    /// effect to followers). An unknown lease answers TTL 0, as etcd does.
-    pub fn keep_alive(
-        &mut self,
-        id: LeaseId,
-        now: u64,
-    ) -> Result<LeaseKeepAliveResponse, EtcdError> {
-        if !self.primary {
-            return Err(EtcdError::NotLeader);
-        }
-        let ttl = match self.table.leases.get(&id) {
-            Some(l) => l.ttl,
-            None => {
-                return Ok(LeaseKeepAliveResponse { header: ResponseHeader::default(), id, ttl: 0 })
-            }
+    /// Applies a keep-alive, the log entry at `index`, at this replica's tick `now`:
+    /// every replica restarts the lease's full TTL from here (a checkpoint of the whole
+    /// TTL) and records the renewal's index; the leader also moves its expiry. An
+    /// unknown lease (never granted, revoked, or expired by an earlier entry) answers
+    /// TTL 0, as etcd's keep-alive stream does for a lease it does not know.
+    pub fn renew(&mut self, id: LeaseId, index: u64, now: u64) -> LeaseKeepAliveResponse {
+        let Some(l) = self.table.leases.get_mut(&id) else {
+            return LeaseKeepAliveResponse { header: ResponseHeader::default(), id, ttl: 0 };
         };
-        self.expiry.insert(id, now + self.ttl_ticks(ttl));
-        Ok(LeaseKeepAliveResponse { header: ResponseHeader::default(), id, ttl })
+        let ttl = l.ttl;
+        let ttl_ticks = (ttl.max(0) as u64).saturating_mul(self.config.ticks_per_second);
+        l.remaining_ticks = ttl_ticks;
+        l.refreshed_index = index;
+        self.learned_at.insert(id, now);
+        if self.primary {
+            self.expiry.insert(id, now + ttl_ticks);
+        }
+        LeaseKeepAliveResponse { header: ResponseHeader::default(), id, ttl }
     }
 
     /// Ticks a lease has known to be left as of `learned_at`.
@@ -323,8 +348,8 @@ impl Lessor {
     }
 
     /// Leader only: when a checkpoint interval has passed, the remaining TTL of every
-    /// lease, to be proposed through Raft.
-    pub fn checkpoints(&mut self, now: u64) -> Option<LeaseCheckpointRequest> {
+    /// lease, to be proposed through Raft. `applied` is this replica's applied index.
+    pub fn checkpoints(&mut self, now: u64, applied: u64) -> Option<LeaseCheckpointRequest> {
         if !self.primary || now < self.next_checkpoint || self.table.leases.is_empty() {
             return None;
         }
@@ -335,6 +360,6 @@ impl Lessor {
             .values()
             .map(|l| LeaseCheckpoint { id: l.id, remaining_ticks: self.remaining_ticks(l, now) })
             .collect();
-        Some(LeaseCheckpointRequest { checkpoints })
+        Some(LeaseCheckpointRequest { checkpoints, decided_index: Some(applied) })
     }
 }

@@ -15,6 +15,11 @@ pub struct Lease {
     pub remaining_ticks: u64,
     /// Keys attached to the lease.
     pub keys: OrdSet<Bytes>,
+    /// Log index of the grant or of the last keep-alive that renewed it (0 in images
+    /// written before it was kept). An expiry or checkpoint the leader decided at an
+    /// earlier applied index is older than this renewal and does not apply to it.
+    #[serde(default)]
+    pub refreshed_index: u64,
 }
 
 /// Every granted lease, by id. Persistent maps make cloning for a snapshot O(1).

@@ -787,11 +787,12 @@ impl EtcdNode {
             decides || crate::mutants::active(crate::mutants::Mutant::LeaseExpiryOnFollower);
         if decides {
             for lease in self.app.lessor.expired(self.now_ticks, LEASE_EXPIRIES_PER_TICK_MAX) {
-                self.propose_internal(Op::LeaseExpire(crate::api::LeaseRevokeRequest {
+                self.propose_internal(Op::LeaseExpire(crate::api::LeaseExpireRequest {
                     id: lease,
+                    decided_index: Some(self.applied),
                 }));
             }
-            if let Some(cp) = self.app.lessor.checkpoints(self.now_ticks) {
+            if let Some(cp) = self.app.lessor.checkpoints(self.now_ticks, self.applied) {
                 self.propose_internal(Op::LeaseCheckpoint(cp));
             }
         }

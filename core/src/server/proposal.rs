@@ -12,7 +12,8 @@
 use super::members::MemberOp;
 use crate::api::{
     AuthInfo, AuthRequest, CompactionRequest, DeleteRangeRequest, LeaseCheckpointRequest,
-    LeaseGrantRequest, LeaseKeepAliveRequest, LeaseRevokeRequest, PutRequest, TxnRequest,
+    LeaseExpireRequest, LeaseGrantRequest, LeaseKeepAliveRequest, LeaseRevokeRequest, PutRequest,
+    TxnRequest,
 };
 use crate::types::NodeId;
 use bytes::Bytes;
@@ -36,12 +37,13 @@ pub enum Op {
     /// `id` is never 0 here: the proposer picks one when the client did not.
     LeaseGrant(LeaseGrantRequest),
     LeaseRevoke(LeaseRevokeRequest),
-    /// Proposed by the leader for leases whose TTL ran out; deletes their keys.
-    LeaseExpire(LeaseRevokeRequest),
+    /// Proposed by the leader for leases whose TTL ran out; deletes their keys unless
+    /// the lease was renewed after the leader's finding.
+    LeaseExpire(LeaseExpireRequest),
     /// The leader's periodic record of remaining TTLs.
     LeaseCheckpoint(LeaseCheckpointRequest),
     /// A keep-alive: applying it refreshes the leader's expiry and records the renewal
-    /// as a checkpoint of the full TTL on every replica.
+    /// (a checkpoint of the full TTL, and its index) on every replica.
     LeaseKeepAlive(LeaseKeepAliveRequest),
     /// An Auth RPC (user, role and permission changes, enabling, tokens).
     Auth(AuthRequest),

@@ -8,10 +8,7 @@ use super::members::{Member, Members};
 use super::pending::Read;
 use super::proposal::{Op, ProposalId};
 use super::request::Response;
-use crate::api::{
-    AuthInfo, AuthResponse, EtcdError, Event, LeaseCheckpoint, LeaseCheckpointRequest,
-    LeaseKeepAliveResponse, LeaseRevokeResponse, ResponseHeader,
-};
+use crate::api::{AuthInfo, AuthResponse, EtcdError, Event, LeaseRevokeResponse};
 use crate::lease::{LeaseTable, Lessor, LessorConfig};
 use crate::mvcc::Store;
 use crate::types::{NodeId, SnapshotData, SnapshotImage};
@@ -31,7 +28,6 @@ pub struct AppState {
     /// The configured initial cluster: the member list until a change applies. Not
     /// replicated; the node sets it (`with_initial_members`).
     initial_members: Vec<Member>,
-    lessor_config: LessorConfig,
     /// Per proposing member and incarnation, the highest proposal sequence number
     /// applied. A proposal can reach the log twice (a forwarded proposal duplicated or
     /// retransmitted on the way to the leader); applying it twice would write twice,
@@ -80,7 +76,6 @@ impl AppState {
             auth: AuthStore::default(),
             members: Members::default(),
             initial_members: Vec::new(),
-            lessor_config: lessor,
             applied_seqs: BTreeMap::new(),
         }
     }
@@ -126,7 +121,6 @@ impl AppState {
             auth: image.auth,
             members: image.members,
             initial_members: Vec::new(),
-            lessor_config: lessor,
             applied_seqs: image.applied_seqs,
         })
     }
@@ -159,6 +153,7 @@ impl AppState {
             h.int(*id);
             h.int(lease.ttl);
             h.int(lease.remaining_ticks as i64);
+            h.int(lease.refreshed_index as i64);
             for key in lease.keys.iter() {
                 h.bytes(key);
             }
@@ -229,26 +224,27 @@ impl AppState {
                 Ok(r) => Response::LeaseGrant(r),
                 Err(e) => Response::Err(e),
             },
-            Op::LeaseRevoke(req) | Op::LeaseExpire(req) => match self.revoke(req.id) {
+            Op::LeaseRevoke(req) => match self.revoke(req.id) {
                 Ok(()) => Response::LeaseRevoke(LeaseRevokeResponse::default()),
                 Err(e) => Response::Err(e),
             },
+            Op::LeaseExpire(req) => {
+                // Renewed after the leader found it expired: that client was answered
+                // with the TTL, so the lease lives (see `crate::lease`).
+                if self.lessor.outlives(req) {
+                    return None;
+                }
+                match self.revoke(req.id) {
+                    Ok(()) => Response::LeaseRevoke(LeaseRevokeResponse::default()),
+                    Err(e) => Response::Err(e),
+                }
+            }
             Op::LeaseCheckpoint(req) => {
                 self.lessor.checkpoint(req, at.now_ticks);
                 return None;
             }
             Op::LeaseKeepAlive(req) => {
-                let r = self.keep_alive(req.id, at.now_ticks);
-                if r.ttl > 0 {
-                    // The renewal, replicated: every member restarts the lease's
-                    // remaining TTL from here, as a leader's renewal checkpoint does.
-                    let tps = self.lessor_config.ticks_per_second;
-                    let remaining_ticks = (r.ttl as u64).saturating_mul(tps);
-                    let cp = LeaseCheckpoint { id: req.id, remaining_ticks };
-                    let req = LeaseCheckpointRequest { checkpoints: vec![cp] };
-                    self.lessor.checkpoint(&req, at.now_ticks);
-                }
-                Response::LeaseKeepAlive(r)
+                Response::LeaseKeepAlive(self.lessor.renew(req.id, at.index, at.now_ticks))
             }
             Op::Auth(req) => match self.auth.apply(req, caller, at.index) {
                 Ok(body) => Response::Auth(AuthResponse { body, ..AuthResponse::default() }),
@@ -305,18 +301,6 @@ impl AppState {
         let events: std::sync::Arc<[Event]> = self.store.delete_keys(&keys);
         self.lessor.apply_events(&events);
         Ok(())
-    }
-
-    /// A keep-alive: the leader refreshes the lease's expiry; elsewhere it only reports
-    /// the granted TTL (0 for an unknown lease), since followers do not track expiry.
-    fn keep_alive(&mut self, id: i64, now_ticks: u64) -> LeaseKeepAliveResponse {
-        if self.lessor.is_primary() {
-            if let Ok(r) = self.lessor.keep_alive(id, now_ticks) {
-                return r;
-            }
-        }
-        let ttl = self.lessor.get(id).map_or(0, |l| l.ttl);
-        LeaseKeepAliveResponse { header: ResponseHeader::default(), id, ttl }
     }
 
     /// Serves a read from local state (its read index, if any, has been applied).

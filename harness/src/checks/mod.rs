@@ -1,10 +1,13 @@
 //! The checks a run makes besides the simulator's own Raft safety checks: watch
-//! guarantees, serializable reads, auth revocation, membership refusals, transfer
-//! answers and log compaction here; linearizability through the checker crate.
+//! guarantees, serializable reads, reads at a revision, lease lifetimes, auth
+//! revocation, membership refusals, transfer answers and log compaction here;
+//! linearizability through the checker crate.
 
 pub mod auth;
 pub mod compaction;
+pub mod lease;
 pub mod membership;
+pub mod revision_reads;
 pub mod serializable;
 pub mod transfer;
 pub mod watch;

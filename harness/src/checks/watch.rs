@@ -6,7 +6,11 @@
 //! - atomic: all events of one revision arrive in one response;
 //! - reliable: between the stream's start and the last revision it saw, it missed no
 //!   event of the cluster's history that matches the watched range;
-//! - resumable: all of the above hold across the resumptions.
+//! - resumable: all of the above hold across the resumptions;
+//! - live: a stream still open when the run ends received every matching event up to
+//!   the revision its member had applied a while before the end (`must_reach`), so a
+//!   stream that silently stops delivering while the cluster writes is caught, not
+//!   only one that skips.
 
 use crate::report::{check_names::WATCH, CheckResult};
 use bytes::Bytes;
@@ -34,6 +38,9 @@ pub struct WatchStreamRecord {
     /// The stream was cancelled because its start was compacted: reliability below
     /// this revision cannot be asked of it.
     pub compacted_at: Option<i64>,
+    /// The stream was open at the end of the run on a member that had applied this
+    /// revision long enough before the end for its events to arrive.
+    pub must_reach: Option<i64>,
 }
 
 fn in_range(key: &[u8], start: &[u8], end: &[u8]) -> bool {
@@ -103,10 +110,31 @@ pub fn check_watch_streams(
                 last = Some((event.revision, event.key.clone()));
             }
         }
-        let Some((last_revision, _)) = last else { continue };
+        let received_through = last.as_ref().map(|(rev, _)| *rev);
+        let Some(last_revision) = received_through.max(stream.must_reach) else { continue };
         let from = stream.start_revision.max(history_from).max(stream.compacted_at.unwrap_or(0));
         if from > last_revision {
             continue;
+        }
+        if stream.must_reach.is_some_and(|m| received_through.is_none_or(|r| r < m)) {
+            let after = received_through.unwrap_or(from - 1);
+            let missed: usize = history
+                .range(after + 1..=last_revision)
+                .map(|(_, events)| {
+                    events
+                        .iter()
+                        .filter(|e| in_range(&e.key, &stream.key, &stream.range_end))
+                        .count()
+                })
+                .sum();
+            if missed > 0 {
+                return CheckResult::fail(
+                    WATCH,
+                    format!(
+                        "{who}: stopped delivering: nothing after revision {after}, though the stream was open and its member had applied revision {last_revision} with {missed} matching event(s) since"
+                    ),
+                );
+            }
         }
         for (revision, events) in history.range(from..=last_revision) {
             let expected: Vec<&WatchEventRecord> = events
@@ -187,6 +215,7 @@ mod tests {
             start_revision: 2,
             responses,
             compacted_at: None,
+            must_reach: None,
         }
     }
 
@@ -206,6 +235,19 @@ mod tests {
             (vec![vec![ev(2, "a")], vec![ev(5, "b")]], "not reliable"),
             (vec![vec![ev(2, "a"), ev(4, "z")]], "outside the watched range"),
         ];
+        let mut stalled = stream(vec![vec![ev(2, "a")]]);
+        stalled.must_reach = Some(5);
+        let r = check_watch_streams(&[stalled.clone()], &history(), 1);
+        assert_eq!(r.verdict, Verdict::Fail, "a silent stall not caught");
+        assert!(
+            r.evidence.contains("stopped delivering: nothing after revision 2"),
+            "{}",
+            r.evidence
+        );
+        // The same stream is fine if its member had applied only revision 2.
+        stalled.must_reach = Some(2);
+        let r = check_watch_streams(&[stalled], &history(), 1);
+        assert_eq!(r.verdict, Verdict::Pass, "{}", r.evidence);
         for (responses, why) in cases {
             let r = check_watch_streams(&[stream(responses)], &history(), 1);
             assert_eq!(r.verdict, Verdict::Fail, "{why} not caught");

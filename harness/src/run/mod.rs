@@ -12,26 +12,30 @@ mod verdicts;
 pub use budget::RunBudget;
 
 use crate::auth;
+use crate::checks::lease::{check_leases, LeaseTiming};
+use crate::checks::revision_reads::check_revision_reads;
 use crate::checks::watch::WatchStreamRecord;
 use crate::history::PROBE_KEY_PREFIX;
 use crate::lock;
 use crate::nemesis;
 use crate::report::{CheckResult, RunReport};
-use crate::workload::{OpRecord, Workload};
+use crate::workload::{OpRecord, Workload, LEASE_KEYS_END, LEASE_KEY_PREFIX};
 use bytes::Bytes;
-use detcd_core::api::PutRequest;
+use detcd_core::api::{PutRequest, RangeRequest};
 use detcd_core::raft;
 use detcd_core::server::{self, EtcdNode, Request, Response};
 use detcd_scenarios::{AuthSpec, LockSpec, Scenario};
 use detcd_sim::rng::{stream, Component};
 use detcd_sim::{
-    LivenessReport, MemberChange, NodeSetup, SimError, Stamped, Target, TransferRequest, World,
-    WorldOptions,
+    FaultAction, FaultSchedule, LivenessReport, MemberChange, NodeSetup, SimError, Stamped, Target,
+    TransferRequest, World, WorldOptions,
 };
 use driver::Driver;
 
 /// The cluster id every simulated member reports.
 pub const CLUSTER_ID: u64 = 0xdec0_de00_0000_0001;
+/// How long a healed cluster's watch streams get to deliver what their members applied.
+const STREAM_SETTLE_US: u64 = 300_000;
 /// TTL of the leases the workload grants, in seconds.
 const LEASE_TTL_SECS: i64 = 2;
 
@@ -284,6 +288,57 @@ impl SideRun {
     }
 }
 
+/// Whether a clock of the run is skewed or jumps: lease lifetimes in true time are
+/// then not what the leader's clock promised.
+fn has_clock_faults(scenario: &Scenario, seed: u64, schedule: &FaultSchedule) -> bool {
+    let scheduled = schedule
+        .faults
+        .iter()
+        .any(|f| matches!(f.action, FaultAction::ClockSkew { .. } | FaultAction::ClockJump { .. }));
+    let swarm = scenario.faults.swarm && {
+        let p = detcd_sim::swarm::profile(seed);
+        p.clock_skew || p.clock_jumps
+    };
+    scheduled || swarm
+}
+
+/// A healed cluster must expire every workload lease left to expire: when one of
+/// their keys is still there, runs on for a TTL and the settle time so the lease check
+/// can judge it. The timing the lease check assumes.
+fn settle_leases(
+    driver: &mut Driver,
+    scenario: &Scenario,
+    healed_us: u64,
+    clock_faults: bool,
+) -> Option<LeaseTiming> {
+    let c = &scenario.cluster;
+    let election_us = u64::from(c.election_ticks) * c.tick_us;
+    // Two randomized election timeouts (up to twice the base each) to elect a leader,
+    // the promotion grace (one election timeout), and half a second to commit.
+    let settle_us = 4 * election_us + election_us + 500_000;
+    let left = driver.world.leader().and_then(|l| driver.world.process(l)).is_some_and(|p| {
+        let lease_keys = RangeRequest {
+            key: Bytes::from_static(LEASE_KEY_PREFIX.as_bytes()),
+            range_end: Bytes::from_static(LEASE_KEYS_END.as_bytes()),
+            count_only: true,
+            ..RangeRequest::default()
+        };
+        p.store().range(&lease_keys).is_ok_and(|r| r.count > 0)
+    });
+    if left {
+        let ttl_us = LEASE_TTL_SECS as u64 * 1_000_000;
+        driver.world.run_for(ttl_us + settle_us).ok()?;
+        driver.absorb_writes();
+    }
+    Some(LeaseTiming {
+        clock_faults,
+        tick_us: c.tick_us,
+        healed_us,
+        settle_us,
+        end_us: driver.world.now_us(),
+    })
+}
+
 /// Runs `scenario` at `seed` and checks it.
 pub fn run(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
     run_with(scenario, seed, RunOptions::default())
@@ -320,7 +375,9 @@ pub fn run_with(
     if scenario.faults.swarm {
         world.set_swarm_profile(detcd_sim::swarm::profile(seed));
     }
-    world.schedule(&nemesis::schedule(scenario, seed));
+    let schedule = nemesis::schedule(scenario, seed);
+    let clock_faults = has_clock_faults(scenario, seed, &schedule);
+    world.schedule(&schedule);
     let banner = world.announce().to_string();
     if let Some(spec) = &scenario.lock {
         return run_lock(scenario, spec, seed, world, banner, wall);
@@ -348,6 +405,13 @@ pub fn run_with(
     };
     driver.collect_late_stream_results();
     driver.absorb_writes();
+    let lease_timing = if liveness.is_ok() {
+        let timing = settle_leases(&mut driver, scenario, liveness_start_us, clock_faults);
+        driver.settle_streams(STREAM_SETTLE_US);
+        timing
+    } else {
+        None
+    };
 
     let world = &driver.world;
     let went_on = world.violation().map(|v| (v, world.later_violations()));
@@ -371,6 +435,11 @@ pub fn run_with(
     checks.push(verdicts::serializable_reads(&driver.records));
     checks.extend(verdicts::operator(&driver.world, scenario, &driver.transfer_answers));
     checks.push(verdicts::log_compaction(&driver.world, scenario));
+    let log = liveness.is_ok().then_some(&driver.write_log);
+    checks.push(check_revision_reads(&driver.records, log));
+    if let Some(timing) = lease_timing {
+        checks.push(check_leases(&driver.records, &driver.write_log, timing));
+    }
 
     let events = driver.world.take_events();
     let world = &driver.world;

@@ -14,7 +14,7 @@ use crate::history::{etcd_history, WriteLog, PROBE_CLIENT};
 use crate::report::{check_names, CheckResult};
 use crate::workload::{OpKind, OpOutcome, OpRecord};
 use bytes::Bytes;
-use detcd_checker::models::etcd::Etcd;
+use detcd_checker::models::etcd::{Etcd, Request as ModelRequest};
 use detcd_checker::search::Budget;
 use detcd_core::server::{EtcdNode, Response};
 use detcd_sim::{LivenessReport, SimError, Violation, World};
@@ -206,6 +206,7 @@ pub(super) fn serializable_reads(records: &[OpRecord]) -> CheckResult {
             | (OpKind::LeasePut { key, value, .. }, _) => {
                 written.insert((Bytes::from(key.clone()), Bytes::from(value.clone())));
             }
+            (OpKind::Txn { request }, _) => txn_puts(request, &mut written),
             (OpKind::SerializableGet { key }, OpOutcome::Ok(Response::Range(resp))) => {
                 reads.push(SerializableRead {
                     client: r.client,
@@ -221,6 +222,21 @@ pub(super) fn serializable_reads(records: &[OpRecord]) -> CheckResult {
         }
     }
     check_serializable_reads(&reads, &written)
+}
+
+/// Every (key, value) a txn may put, in any branch.
+fn txn_puts(request: &ModelRequest, written: &mut BTreeSet<(Bytes, Bytes)>) {
+    match request {
+        ModelRequest::Put { key, value, .. } => {
+            written.insert((Bytes::from(key.clone()), Bytes::from(value.clone())));
+        }
+        ModelRequest::Txn { success, failure, .. } => {
+            for r in success.iter().chain(failure) {
+                txn_puts(r, written);
+            }
+        }
+        ModelRequest::Range { .. } | ModelRequest::DeleteRange { .. } => {}
+    }
 }
 
 fn first_lines(text: &str, n: usize) -> String {
