@@ -305,8 +305,8 @@ impl Peer for PeerService {
             if joined.len() + frame.chunk.len() > self.message_bytes_max {
                 return Err(Status::resource_exhausted("detcd: peer message too large"));
             }
-            // A batch in one frame (the usual case) is decoded where it lies, so the
-            // entries' data stay slices of the frame; only a chunked one is joined.
+            // A batch in one frame (the usual case) is decoded where it lies; only a
+            // chunked one is joined.
             let batch = match (frame.more, joined.is_empty()) {
                 (true, _) => {
                     joined.extend_from_slice(&frame.chunk);

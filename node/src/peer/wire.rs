@@ -6,8 +6,8 @@
 //! CBOR codec, which walks every field through serde's visitor and copies every entry's
 //! data into a fresh buffer. Why not prost: the core's types are not protobuf types, so
 //! prost would add a conversion and a copy of each entry on both sides. This encoding
-//! writes an entry's data once into the batch and decodes it as a slice of the
-//! received frame, without copying.
+//! writes an entry's data once into the batch and copies it once out of the received
+//! frame, into a buffer of its own size.
 //!
 //! Everything is untrusted: every length and count is checked against the bytes that
 //! remain before it is used, so a corrupt or hostile frame is a [`WireError`], never a
@@ -133,7 +133,10 @@ pub fn encode(msg: &Message) -> Bytes {
     b.finish()
 }
 
-/// Decodes a batch. Entry and snapshot data are slices of `batch`, not copies.
+/// Decodes a batch. Entry data are copied out of `batch`, each into a buffer of its
+/// own size: `batch` is a slice of the transport's read buffer, and a slice of it
+/// would keep that whole buffer (other frames, heartbeats) alive for as long as the
+/// log keeps the entry. A snapshot's data, most of its batch, stays a slice.
 pub fn decode(batch: Bytes) -> Result<Vec<Message>, WireError> {
     let mut r = Reader::new(batch);
     let version = r.u8()?;
@@ -297,7 +300,7 @@ fn decode_entries(r: &mut Reader) -> Result<Vec<Entry>, WireError> {
             2 => EntryKind::ConfChange,
             _ => return Err(WireError::Malformed("unknown entry kind")),
         };
-        let data = r.bytes()?;
+        let data = Bytes::copy_from_slice(&r.bytes()?);
         entries.push(Entry { term, index, kind, data });
     }
     Ok(entries)
@@ -387,13 +390,13 @@ mod tests {
     }
 
     #[test]
-    fn entry_data_is_a_slice_of_the_batch() {
+    fn entry_data_do_not_keep_the_batch_alive() {
         let msgs = every_kind();
         let bytes = batch_of(&msgs[4..5]);
         let range = bytes.as_ptr_range();
         let decoded = decode(bytes.clone()).expect("decodes");
         let MessageBody::Append { entries, .. } = &decoded[0].body else { panic!("not append") };
-        assert!(range.contains(&entries[0].data.as_ptr()), "entry data was copied");
+        assert!(!range.contains(&entries[0].data.as_ptr()), "entry data share the batch");
     }
 
     #[test]
