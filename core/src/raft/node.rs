@@ -318,8 +318,25 @@ impl RaftNode {
         self.finish();
     }
 
-    /// Moves pending outputs into `out`, in the order they must be carried out.
+    /// Moves pending outputs into `out`, in the order they must be carried out. Sends
+    /// what the reads since the last drain need first (`flush_reads`).
     pub fn drain(&mut self, out: &mut Vec<RaftOutput>) {
+        self.flush_reads_inner();
+        self.drain_holding_reads(out);
+    }
+
+    /// Sends what the linearizable reads asked since the last flush need: one
+    /// heartbeat round for all of them on a leader, one request to the leader for all
+    /// of them on a follower (see `read_index`). `drain` does this itself; a driver
+    /// that batches reads over several inputs drains with `drain_holding_reads` and
+    /// calls this once per batch.
+    pub fn flush_reads(&mut self) {
+        self.flush_reads_inner();
+        self.finish();
+    }
+
+    /// `drain`, leaving the reads asked since the last flush unsent.
+    pub fn drain_holding_reads(&mut self, out: &mut Vec<RaftOutput>) {
         if self.role == Role::Leader && self.broadcast_pending {
             self.broadcast_append();
         }

@@ -5,6 +5,15 @@
 //! Heartbeats carry the newest round number; an answer for round `c` from a voter
 //! proves we were still leader after every read of round `<= c` arrived, so it counts
 //! for all of them. Reads are released in order once a quorum confirmed them.
+//!
+//! Reads are batched: every read that arrives before the next [`RaftNode::flush_reads`]
+//! joins one round, confirmed by one heartbeat to each peer, and a follower forwards
+//! the reads it holds as one `ReadIndex` message whose answer serves them all. Both
+//! are safe because the heartbeat (or the forwarded request) leaves after every read
+//! of the batch arrived: the leadership it confirms, and the commit index the leader
+//! answers with, are at least as new as each read. `drain` flushes, so a driver that
+//! drains after every input gets a round per read; the etcd server flushes once per
+//! driver turn, when the driver takes its effects.
 //! A leader serves reads only after an entry of its own term committed, so its commit
 //! index is at least that of any earlier leader; reads arriving earlier wait.
 //!
@@ -19,7 +28,7 @@ use super::node::RaftNode;
 use super::output::{ProposeError, RaftOutput};
 use super::{MessageBody, Role};
 use crate::types::{Index, NodeId};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 #[derive(Debug)]
 struct PendingRead {
@@ -36,12 +45,19 @@ pub(crate) struct ReadQueue {
     /// The newest round number handed out.
     pub(super) seq: u64,
     pending: VecDeque<PendingRead>,
+    /// Leader: reads joined round `seq` since its heartbeat went out; the next flush
+    /// sends it.
+    pub(super) round_open: bool,
     /// Reads that arrived before an entry of the leader's term committed.
     waiting: Vec<(NodeId, u64)>,
-    /// Follower: reads asked of the leader and not yet answered, by ctx. An answer
-    /// for a ctx not here (duplicated or late) is ignored; when the leader or term
-    /// changes these fail, since their answer may never come.
-    forwarded: BTreeSet<u64>,
+    /// Follower: reads not yet forwarded; the next flush asks the leader for all of
+    /// them at once.
+    unsent: Vec<u64>,
+    /// Follower: batches asked of the leader and not yet answered, by the ctx the
+    /// request carried (its first read's). An answer for a ctx not here (duplicated or
+    /// late) is ignored; when the leader or term changes these fail, since their answer
+    /// may never come.
+    forwarded: BTreeMap<u64, Vec<u64>>,
 }
 
 impl RaftNode {
@@ -52,12 +68,39 @@ impl RaftNode {
         }
         match self.leader {
             None => Err(ProposeError::NoLeader),
-            Some(leader) => {
-                self.reads.forwarded.insert(ctx);
-                self.send(leader, MessageBody::ReadIndex { ctx }, None);
+            Some(_) => {
+                self.reads.unsent.push(ctx);
                 Ok(())
             }
         }
+    }
+
+    /// Sends what the reads since the last flush need: the follower's batch to the
+    /// leader, the leader's heartbeat round.
+    pub(super) fn flush_reads_inner(&mut self) {
+        if !self.reads.unsent.is_empty() {
+            let ctxs = std::mem::take(&mut self.reads.unsent);
+            if self.role == Role::Leader {
+                for ctx in ctxs {
+                    self.leader_read(self.cfg.id, ctx);
+                }
+            } else if let Some(leader) = self.leader {
+                // Sent to the leader known now, which may be newer than the one known
+                // when the reads arrived: any leader's answer to a request sent after
+                // they arrived is fresh enough for them.
+                let ctx = ctxs[0];
+                self.reads.forwarded.insert(ctx, ctxs);
+                self.send(leader, MessageBody::ReadIndex { ctx }, None);
+            } else {
+                for ctx in ctxs {
+                    self.announce_read_failure(ctx, None);
+                }
+            }
+        }
+        if self.reads.round_open && self.role == Role::Leader {
+            self.broadcast_heartbeat();
+        }
+        self.reads.round_open = false;
     }
 
     pub(super) fn handle_read_request(&mut self, from: NodeId, ctx: u64) {
@@ -69,13 +112,15 @@ impl RaftNode {
     }
 
     pub(super) fn handle_read_response(&mut self, ctx: u64, index: Index) {
-        if !self.reads.forwarded.remove(&ctx) {
+        let Some(ctxs) = self.reads.forwarded.remove(&ctx) else {
             return;
-        }
-        if index == 0 {
-            self.announce_read_failure(ctx, self.leader);
-        } else {
-            self.out.push(RaftOutput::ReadReady { ctx, index });
+        };
+        for ctx in ctxs {
+            if index == 0 {
+                self.announce_read_failure(ctx, self.leader);
+            } else {
+                self.out.push(RaftOutput::ReadReady { ctx, index });
+            }
         }
     }
 
@@ -100,11 +145,13 @@ impl RaftNode {
             self.release_read(from, ctx, index);
             return;
         }
-        self.reads.seq += 1;
+        if !self.reads.round_open {
+            self.reads.seq += 1;
+            self.reads.round_open = true;
+        }
         let mut acks = BTreeSet::new();
         acks.insert(self.cfg.id);
         self.reads.pending.push_back(PendingRead { seq: self.reads.seq, ctx, from, index, acks });
-        self.broadcast_heartbeat();
     }
 
     fn release_read(&mut self, from: NodeId, ctx: u64, index: Index) {
@@ -143,8 +190,10 @@ impl RaftNode {
 
     /// The leader or term changed: reads forwarded to the old leader fail.
     pub(super) fn fail_forwarded_reads(&mut self) {
-        for ctx in std::mem::take(&mut self.reads.forwarded) {
-            self.announce_read_failure(ctx, self.leader);
+        for (_, ctxs) in std::mem::take(&mut self.reads.forwarded) {
+            for ctx in ctxs {
+                self.announce_read_failure(ctx, self.leader);
+            }
         }
     }
 
@@ -152,6 +201,7 @@ impl RaftNode {
     pub(super) fn fail_pending_reads(&mut self, new_leader: Option<NodeId>) {
         let waiting = std::mem::take(&mut self.reads.waiting);
         let pending = std::mem::take(&mut self.reads.pending);
+        self.reads.round_open = false;
         let all = waiting.into_iter().chain(pending.into_iter().map(|r| (r.from, r.ctx)));
         for (from, ctx) in all {
             if from == self.cfg.id {

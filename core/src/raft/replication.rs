@@ -75,6 +75,8 @@ impl RaftNode {
     }
 
     pub(super) fn broadcast_heartbeat(&mut self) {
+        // Carries the newest round, so it confirms every read registered so far.
+        self.reads.round_open = false;
         let ctx = self.reads.seq;
         let peers: Vec<(NodeId, Index)> =
             self.progress.iter().map(|(&id, pr)| (id, pr.matched.min(self.log.commit))).collect();

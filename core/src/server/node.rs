@@ -601,7 +601,7 @@ impl EtcdNode {
         let mut outputs = Vec::new();
         let mut rounds = 0;
         loop {
-            self.raft.drain(&mut outputs);
+            self.raft.drain_holding_reads(&mut outputs);
             if outputs.is_empty() {
                 break;
             }
@@ -926,7 +926,12 @@ impl Process for EtcdNode {
         self.pump();
     }
 
+    /// Linearizable reads asked since the last drain share one ReadIndex round (one
+    /// heartbeat to each peer, or one request to the leader): the driver drains once
+    /// per turn, after every input of the turn went in.
     fn drain(&mut self, out: &mut Vec<Effect<Response>>) {
+        self.raft.flush_reads();
+        self.pump();
         out.append(&mut self.out);
     }
 

@@ -228,7 +228,7 @@ impl Reader {
         Ok(self.array::<1>()?[0])
     }
 
-    fn bool(&mut self) -> Result<bool, Malformed> {
+    pub(crate) fn bool(&mut self) -> Result<bool, Malformed> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
@@ -244,7 +244,7 @@ impl Reader {
         Ok(u64::from_le_bytes(self.array()?))
     }
 
-    fn len(&mut self) -> Result<usize, Malformed> {
+    pub(crate) fn len(&mut self) -> Result<usize, Malformed> {
         usize::try_from(self.u32()?).map_err(|_| Malformed("length does not fit in memory"))
     }
 

@@ -4,7 +4,7 @@
 //! simulation's crash-lossy disk. Plain synchronous code: the
 //! driver decides on which thread it runs, and a simulated disk can stand in for it.
 
-mod codec;
+pub(crate) mod codec;
 mod error;
 mod file;
 mod frame;

@@ -3,8 +3,12 @@
 //!
 //! Raft tolerates loss, so the transport may drop: when a peer is down or slow its
 //! queue fills and further messages to it are dropped, which bounds the memory a dead
-//! peer can cost. Messages are encoded by the core's serde types; one larger than a
-//! frame (a snapshot) is cut into chunks that the receiver joins, up to a bound.
+//! peer can cost. The messages waiting in a peer's queue go out together, as one batch
+//! in the [`wire`] encoding (one gRPC message, one write, instead of one per Raft
+//! message); a batch larger than a frame (a snapshot) is cut into chunks that the
+//! receiver joins, up to a bound.
+
+pub mod wire;
 
 use crate::driver::Handle;
 use crate::metrics::Metrics;
@@ -28,8 +32,11 @@ use tracing::{debug, info, warn};
 
 /// Messages queued for one peer before new ones are dropped.
 pub const PEER_QUEUE_MAX: usize = 1024;
-/// Largest chunk of an encoded message in one frame.
+/// Largest chunk of an encoded batch in one frame.
 pub const FRAME_BYTES_MAX: usize = 1 << 20;
+/// A batch takes no further messages once it is this large (a message is never split
+/// between batches, so one batch can be larger: a snapshot is one message).
+pub const BATCH_BYTES_MAX: usize = 256 << 10;
 /// How a member refuses a removed member's stream.
 const REMOVED_REFUSAL: &str = "was removed from the cluster";
 /// How long a broken stream's call is given to report why it ended.
@@ -151,18 +158,6 @@ async fn probe(
     }
 }
 
-/// Encodes a Raft message for the wire.
-pub fn encode(msg: &Message) -> Vec<u8> {
-    let mut buf = Vec::new();
-    ciborium::into_writer(msg, &mut buf).expect("a Raft message always serializes");
-    buf
-}
-
-/// Decodes a Raft message from a peer; a malformed one is an error, never a panic.
-pub fn decode(bytes: &[u8]) -> Result<Message, String> {
-    ciborium::from_reader(bytes).map_err(|e| e.to_string())
-}
-
 /// One connection to one peer, at the URL its watch holds now.
 struct Link {
     me: u64,
@@ -218,6 +213,7 @@ impl Link {
         let call = tokio::spawn(async move {
             client.stream(tokio_stream::wrappers::ReceiverStream::new(rx)).await
         });
+        let mut batch = wire::Batch::new();
         loop {
             let next = tokio::select! {
                 msg = queue.recv() => msg,
@@ -230,7 +226,16 @@ impl Link {
                 call.abort();
                 return false;
             };
-            let bytes = Bytes::from(encode(&msg));
+            // Whatever else is queued for this peer joins the batch: under load the
+            // driver queues appends, heartbeats and read answers in one turn.
+            batch.push(&msg);
+            while batch.len() < wire::BATCH_MESSAGES_MAX && batch.bytes() < BATCH_BYTES_MAX {
+                match queue.try_recv() {
+                    Ok(more) => batch.push(&more),
+                    Err(_) => break,
+                }
+            }
+            let bytes = batch.finish();
             self.metrics.peer_sent(bytes.len());
             let mut offset = 0;
             loop {
@@ -302,23 +307,31 @@ impl Peer for PeerService {
             if joined.len() + frame.chunk.len() > self.message_bytes_max {
                 return Err(Status::resource_exhausted("detcd: peer message too large"));
             }
-            joined.extend_from_slice(&frame.chunk);
-            if frame.more {
-                continue;
-            }
-            self.metrics.peer_received(joined.len());
-            match decode(&joined) {
-                Ok(msg) if msg.to == self.me && msg.from == frame.from => {
-                    if self.to_driver.send(msg).await.is_err() {
-                        return Ok(Response::new(Closed {}));
-                    }
+            // A batch in one frame (the usual case) is decoded where it lies; only a
+            // chunked one is joined.
+            let batch = match (frame.more, joined.is_empty()) {
+                (true, _) => {
+                    joined.extend_from_slice(&frame.chunk);
+                    continue;
                 }
-                Ok(msg) => warn!(from = msg.from, to = msg.to, "misaddressed peer message dropped"),
-                Err(e) => {
-                    return Err(Status::invalid_argument(format!("detcd: bad peer message: {e}")))
+                (false, true) => frame.chunk,
+                (false, false) => {
+                    joined.extend_from_slice(&frame.chunk);
+                    Bytes::from(std::mem::take(&mut joined))
+                }
+            };
+            self.metrics.peer_received(batch.len());
+            let msgs = wire::decode(batch)
+                .map_err(|e| Status::invalid_argument(format!("detcd: bad peer message: {e}")))?;
+            for msg in msgs {
+                if msg.to != self.me || msg.from != frame.from {
+                    warn!(from = msg.from, to = msg.to, "misaddressed peer message dropped");
+                    continue;
+                }
+                if self.to_driver.send(msg).await.is_err() {
+                    return Ok(Response::new(Closed {}));
                 }
             }
-            joined.clear();
         }
         Ok(Response::new(Closed {}))
     }
