@@ -23,6 +23,7 @@
 # killed on exit (by PID). Sizes are environment variables:
 #   PUT1_TOTAL=2000 PUT_TOTAL=50000 RANGE_TOTAL=100000 RSS_PUTS=100000 BENCH_CAP=20s
 #   RSS_CAP=90s MAX_SECS=900 BASE_PORT=31000 SKIP_BUILD=0 CHECK_PERF=1
+# RSS_ONLY=1 measures only the RSS part (cluster 2); the other rows show NA.
 # Logs and bench outputs stay in a temporary directory, printed at the end.
 #
 # Run as root with etcd missing, it installs Debian's etcd-server and etcd-client.
@@ -42,6 +43,7 @@ CHECK_PERF=${CHECK_PERF:-1}
 CHECK_PERF_SECS=150
 BASE_PORT=${BASE_PORT:-31000}
 SKIP_BUILD=${SKIP_BUILD:-0}
+RSS_ONLY=${RSS_ONLY:-0}
 # How long to wait for a leader, and for a put after the leader is killed.
 WAIT_SECS=20
 
@@ -290,25 +292,27 @@ for S in 0 1; do
     LEADER_ARGS=(--endpoints "$EPS" --target-leader)
     ALL_ARGS=(--endpoints "$EPS")
 
-    say "$TAG: cluster 1 on $EPS"
-    start_cluster "$S" "$TAG-1"
-    R[$TAG.start]=$(wait_leader "$EPS" || echo NA)
-    bench put1 put "${LEADER_ARGS[@]}" --clients 1 --conns 1 \
-        --total "$PUT1_TOTAL" --duration "$BENCH_CAP"
-    bench put64 put "${LEADER_ARGS[@]}" --clients 64 --conns 8 \
-        --total "$PUT_TOTAL" --duration "$BENCH_CAP"
-    bench range1 range "${ALL_ARGS[@]}" --clients 1 --conns 1 --consistency l \
-        --total "$PUT1_TOTAL" --duration "$BENCH_CAP"
-    bench range_l range "${ALL_ARGS[@]}" --clients 64 --conns 8 --consistency l \
-        --total "$RANGE_TOTAL" --duration "$BENCH_CAP"
-    bench range_s range "${ALL_ARGS[@]}" --clients 64 --conns 8 --consistency s \
-        --total "$RANGE_TOTAL" --duration "$BENCH_CAP"
-    check_perf "$EPS"
-    R[$TAG.perf]=$PERF_VERDICT
-    say "$TAG: kill -9 the leader"
-    failover "$EPS"
-    R[$TAG.failover]=$FAILOVER_MS
-    stop_cluster
+    if [[ $RSS_ONLY != 1 ]]; then
+        say "$TAG: cluster 1 on $EPS"
+        start_cluster "$S" "$TAG-1"
+        R[$TAG.start]=$(wait_leader "$EPS" || echo NA)
+        bench put1 put "${LEADER_ARGS[@]}" --clients 1 --conns 1 \
+            --total "$PUT1_TOTAL" --duration "$BENCH_CAP"
+        bench put64 put "${LEADER_ARGS[@]}" --clients 64 --conns 8 \
+            --total "$PUT_TOTAL" --duration "$BENCH_CAP"
+        bench range1 range "${ALL_ARGS[@]}" --clients 1 --conns 1 --consistency l \
+            --total "$PUT1_TOTAL" --duration "$BENCH_CAP"
+        bench range_l range "${ALL_ARGS[@]}" --clients 64 --conns 8 --consistency l \
+            --total "$RANGE_TOTAL" --duration "$BENCH_CAP"
+        bench range_s range "${ALL_ARGS[@]}" --clients 64 --conns 8 --consistency s \
+            --total "$RANGE_TOTAL" --duration "$BENCH_CAP"
+        check_perf "$EPS"
+        R[$TAG.perf]=$PERF_VERDICT
+        say "$TAG: kill -9 the leader"
+        failover "$EPS"
+        R[$TAG.failover]=$FAILOVER_MS
+        stop_cluster
+    fi
 
     say "$TAG: cluster 2, $RSS_PUTS puts"
     start_cluster "$S" "$TAG-2"

@@ -404,11 +404,10 @@ impl<'s> Writer<'s> {
 /// The version a validated put writes, given the key's live version (if any).
 fn new_version(req: &PutRequest, prev: Option<&Version>, rev: i64, sub: u32) -> Version {
     let missing = "ignore_value/ignore_lease on a missing key passed validation";
-    let value = if req.ignore_value {
-        prev.expect(missing).value.clone()
-    } else {
-        Bytes::copy_from_slice(&req.value)
-    };
+    // Kept as handed over: applied entries hand a slice of the log entry's payload
+    // (`Proposal::decode_shared`), so the value is stored once.
+    let value =
+        if req.ignore_value { prev.expect(missing).value.clone() } else { req.value.clone() };
     let lease = if req.ignore_lease { prev.expect(missing).lease } else { req.lease };
     let (create_rev, version) = match prev {
         Some(p) => (p.create_rev, p.version + 1),

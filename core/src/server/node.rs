@@ -65,6 +65,7 @@ use crate::raft::{
 use crate::types::{
     DurableState, Entry, EntryKind, Index, NodeId, RequestId, Snapshot, SnapshotMeta, SyncId, Term,
 };
+use bytes::Bytes;
 
 /// Most leases the leader proposes to revoke per tick.
 const LEASE_EXPIRIES_PER_TICK_MAX: usize = 64;
@@ -679,9 +680,9 @@ impl EtcdNode {
         self.apply_payload(entry.index, &entry.data);
     }
 
-    fn apply_payload(&mut self, index: Index, data: &[u8]) {
+    fn apply_payload(&mut self, index: Index, data: &Bytes) {
         // Every replica skips a payload it cannot read, alike.
-        let Ok(proposal) = Proposal::decode(data) else { return };
+        let Ok(proposal) = Proposal::decode_shared(data) else { return };
         let repeat = proposal.id.is_some_and(|pid| !self.app.first_application(pid));
         #[cfg(feature = "mutants")]
         let repeat = repeat && !crate::mutants::active(crate::mutants::Mutant::ApplyTwice);

@@ -94,8 +94,10 @@ pub(crate) fn encode_op(buf: &mut Vec<u8>, op: &PersistOp, kept_log: bool) {
     }
 }
 
-/// Decodes one record payload. `payload` is a slice of the segment's buffer, so entry
-/// data is shared with it rather than copied.
+/// Decodes one record payload. `payload` is a slice of the segment's buffer; entry data
+/// is copied out of it, because the store keeps slices of applied payloads (large put
+/// values, `Proposal::decode_shared`) long after the log drops the entry, and a slice
+/// of the segment would keep the whole segment's buffer alive with it.
 pub(crate) fn decode_record(payload: Bytes) -> Result<Record, Malformed> {
     let mut r = Reader::new(payload);
     let record = match r.u8()? {
@@ -136,7 +138,7 @@ fn decode_op(r: &mut Reader) -> Result<OpRecord, Malformed> {
             2 => EntryKind::ConfChange,
             _ => return Err(Malformed("unknown entry kind")),
         };
-        let data = r.bytes()?;
+        let data = Bytes::copy_from_slice(&r.bytes()?);
         entries.push(Entry { term, index, kind, data });
     }
     Ok(OpRecord { hard_state, snapshot, entries })
