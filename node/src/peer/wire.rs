@@ -207,9 +207,11 @@ fn encode_message(buf: &mut BytesMut, msg: &Message) {
             let mut meta = Vec::new();
             encode_meta(&mut meta, &snapshot.meta);
             buf.put_slice(&meta);
-            // A u64 length: an image may outgrow the u32 that entries use.
-            buf.put_u64_le(snapshot.data.len() as u64);
-            buf.put_slice(&snapshot.data);
+            // A u64 length: an image may outgrow the u32 that entries use. An image
+            // taken here is encoded now, on the link task, not held encoded.
+            let data = snapshot.data.to_bytes();
+            buf.put_u64_le(data.len() as u64);
+            buf.put_slice(&data);
         }
         MessageBody::Propose { entries } => {
             buf.put_u8(K_PROPOSE);
@@ -274,7 +276,7 @@ fn decode_message(r: &mut Reader) -> Result<Message, WireError> {
             let len = usize::try_from(r.u64()?)
                 .map_err(|_| WireError::Malformed("snapshot length does not fit in memory"))?;
             let data = r.bytes_exact(len)?;
-            MessageBody::InstallSnapshot { snapshot: Snapshot { meta, data } }
+            MessageBody::InstallSnapshot { snapshot: Snapshot { meta, data: data.into() } }
         }
         K_PROPOSE => MessageBody::Propose { entries: decode_entries(r)? },
         K_READ_INDEX => MessageBody::ReadIndex { ctx: r.u64()? },
