@@ -353,7 +353,7 @@ mod tests {
                             voters_outgoing: [1, 4].into(),
                         },
                     },
-                    data: Bytes::from_static(b"image"),
+                    data: Bytes::from_static(b"image").into(),
                 },
             },
             MessageBody::Propose { entries: vec![entry(0, b"forwarded")] },
