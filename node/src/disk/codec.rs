@@ -124,9 +124,21 @@ fn decode_op(r: &mut Reader) -> Result<OpRecord, Malformed> {
     } else {
         None
     };
+    let entries = decode_entries(r, "entry count exceeds the record")?;
+    Ok(OpRecord { hard_state, snapshot, entries })
+}
+
+/// Log entries as the WAL and the peer wire both lay them out: a count, then each
+/// entry's term, index, kind and length-prefixed data. The data is copied out, so a
+/// kept entry never pins the segment or frame it was read from. `too_many` names the
+/// container a count larger than its remaining bytes could hold overruns.
+pub(crate) fn decode_entries(
+    r: &mut Reader,
+    too_many: &'static str,
+) -> Result<Vec<Entry>, Malformed> {
     let count = r.len()?;
     if count > r.remaining() / ENTRY_BYTES_MIN {
-        return Err(Malformed("entry count exceeds the record"));
+        return Err(Malformed(too_many));
     }
     let mut entries = Vec::with_capacity(count);
     for _ in 0..count {
@@ -141,7 +153,7 @@ fn decode_op(r: &mut Reader) -> Result<OpRecord, Malformed> {
         let data = Bytes::copy_from_slice(&r.bytes()?);
         entries.push(Entry { term, index, kind, data });
     }
-    Ok(OpRecord { hard_state, snapshot, entries })
+    Ok(entries)
 }
 
 fn encode_hard_state(buf: &mut Vec<u8>, hs: &HardState) {

@@ -14,7 +14,7 @@
 //! panic or an allocation the frame cannot back. The version byte lets a member refuse
 //! a peer speaking another encoding with a clear error instead of misreading it.
 
-use crate::disk::codec::{decode_meta, encode_meta, Malformed, Reader};
+use crate::disk::codec::{self, decode_meta, encode_meta, Malformed, Reader};
 use bytes::{BufMut, Bytes, BytesMut};
 use detcd_core::raft::{Message, MessageBody};
 use detcd_core::types::{Entry, EntryKind, Snapshot};
@@ -27,8 +27,6 @@ pub const BATCH_MESSAGES_MAX: usize = 512;
 
 /// Smallest encoding of one message: from, to, term, kind.
 const MESSAGE_BYTES_MIN: usize = 8 + 8 + 8 + 1;
-/// Smallest encoding of one entry: term, index, kind, data length.
-const ENTRY_BYTES_MIN: usize = 8 + 8 + 1 + 4;
 
 /// Why a batch from a peer did not decode.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -288,24 +286,7 @@ fn decode_message(r: &mut Reader) -> Result<Message, WireError> {
 }
 
 fn decode_entries(r: &mut Reader) -> Result<Vec<Entry>, WireError> {
-    let count = r.len()?;
-    if count > r.remaining() / ENTRY_BYTES_MIN {
-        return Err(WireError::Malformed("entry count exceeds the batch"));
-    }
-    let mut entries = Vec::with_capacity(count);
-    for _ in 0..count {
-        let term = r.u64()?;
-        let index = r.u64()?;
-        let kind = match r.u8()? {
-            0 => EntryKind::Normal,
-            1 => EntryKind::Noop,
-            2 => EntryKind::ConfChange,
-            _ => return Err(WireError::Malformed("unknown entry kind")),
-        };
-        let data = Bytes::copy_from_slice(&r.bytes()?);
-        entries.push(Entry { term, index, kind, data });
-    }
-    Ok(entries)
+    Ok(codec::decode_entries(r, "entry count exceeds the batch")?)
 }
 
 #[cfg(test)]
