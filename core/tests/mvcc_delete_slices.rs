@@ -42,7 +42,7 @@ fn store() -> Store {
 }
 
 fn delete_k(prev_kv: bool) -> DeleteRangeRequest {
-    DeleteRangeRequest { key: b("k"), range_end: b("l"), prev_kv, ..Default::default() }
+    DeleteRangeRequest { key: b("k"), range_end: b("l"), prev_kv }
 }
 
 /// Deletes `req` from a copy of `s` in slices of `keys_max`; returns the copy, the

@@ -47,7 +47,6 @@ fn delete_all_k() -> Request {
         key: "k".into(),
         range_end: "l".into(),
         prev_kv: true,
-        ..DeleteRangeRequest::default()
     })
 }
 

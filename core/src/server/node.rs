@@ -736,18 +736,13 @@ impl EtcdNode {
     fn apply_entry(&mut self, entry: &Entry) -> bool {
         // Every replica skips a payload it cannot read, alike.
         let Ok(proposal) = Proposal::decode_shared(&entry.data) else { return true };
-        let proposal = if self.may_slice(&proposal) {
+        if self.may_slice(&proposal) {
             let keys = self.cfg.apply_slice_keys;
-            match Sliced::start(entry, proposal, &self.app.store, keys) {
-                Ok(sliced) => {
-                    self.slicing = Some(sliced);
-                    return false;
-                }
-                Err(proposal) => proposal,
+            if let Some(delete) = Sliced::plan(&proposal, &self.app.store, keys) {
+                self.slicing = Some(Sliced::start(entry, proposal, &self.app.store, delete));
+                return false;
             }
-        } else {
-            proposal
-        };
+        }
         self.apply_proposal(entry.index, proposal);
         true
     }

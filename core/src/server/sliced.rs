@@ -24,21 +24,21 @@ pub(super) struct Sliced {
 }
 
 impl Sliced {
-    /// Starts applying `entry`, whose proposal is `proposal`, in slices of `keys_max`
-    /// keys, if it is a DeleteRange over more keys than that in `store`; otherwise
-    /// gives the proposal back for the one-step apply.
-    pub fn start(
-        entry: &Entry,
-        proposal: Proposal,
-        store: &Store,
-        keys_max: usize,
-    ) -> Result<Sliced, Proposal> {
-        let Op::DeleteRange(req) = &proposal.op else { return Err(proposal) };
+    /// The delete to apply in slices of `keys_max` keys, if `proposal` is a
+    /// DeleteRange over more keys than that in `store`; otherwise the proposal applies
+    /// in one step.
+    pub fn plan(proposal: &Proposal, store: &Store, keys_max: usize) -> Option<DeleteSlices> {
+        let Op::DeleteRange(req) = &proposal.op else { return None };
         if keys_max == 0 || !store.delete_exceeds(req, keys_max) {
-            return Err(proposal);
+            return None;
         }
-        let Ok(delete) = store.delete_slices(req) else { return Err(proposal) };
-        Ok(Sliced { entry: entry.clone(), proposal, work: store.clone(), delete })
+        store.delete_slices(req).ok()
+    }
+
+    /// Starts applying `entry`, whose proposal is `proposal`, by `delete` (from
+    /// [`Sliced::plan`]) on an O(1) copy of `store`.
+    pub fn start(entry: &Entry, proposal: Proposal, store: &Store, delete: DeleteSlices) -> Sliced {
+        Sliced { entry: entry.clone(), proposal, work: store.clone(), delete }
     }
 
     /// Applies one more slice. True when the entry is done.
