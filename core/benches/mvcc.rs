@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use criterion::{black_box, BatchSize, Criterion, Throughput};
-use detcd_core::api::{LeaseId, PutRequest, RangeRequest};
+use detcd_core::api::{DeleteRangeRequest, LeaseId, PutRequest, RangeRequest};
 use detcd_core::mvcc::Store;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -115,6 +115,38 @@ fn benches(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    // One DeleteRange over every key (etcdctl's `del "" --from-key`), on a copy of the
+    // store as a member holds one while a snapshot image shares it; per key deleted.
+    let every_key = DeleteRangeRequest {
+        key: Bytes::from_static(b"\0"),
+        range_end: Bytes::from_static(b"\0"),
+        ..DeleteRangeRequest::default()
+    };
+    g.throughput(Throughput::Elements(KEYS as u64));
+    g.sample_size(10);
+    g.bench_function("delete_range_all_100k", |b| {
+        b.iter_batched(
+            || base.clone(),
+            |mut s| {
+                black_box(s.delete_range(&every_key).expect("delete"));
+                s
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("delete_range_all_100k_in_slices_of_4096", |b| {
+        b.iter_batched(
+            || base.clone(),
+            |mut s| {
+                let mut d = s.delete_slices(&every_key).expect("delete");
+                while !d.step(&mut s, 4096) {}
+                black_box(d.finish(&mut s));
+                s
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.sample_size(100);
     g.throughput(Throughput::Elements(1));
     let mut i = 0;
     let reqs: Vec<RangeRequest> =

@@ -24,6 +24,7 @@
 //!   an equal store.
 
 mod compact;
+mod delete;
 mod hash;
 mod history;
 mod key;
@@ -32,6 +33,7 @@ mod range;
 mod snapshot;
 mod txn;
 
+pub use delete::DeleteSlices;
 pub use history::Version;
 pub use key_range::KeyRange;
 pub use txn::MAX_TXN_OPS;

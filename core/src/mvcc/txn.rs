@@ -2,6 +2,7 @@
 //! path (which branch each txn takes, decided before any write), and the writer that
 //! applies puts and deletes at the next revision.
 
+use super::delete::bury;
 use super::history::{make_event, visible_at, Version};
 use super::key::Key;
 use super::{KeyRange, Store, Written};
@@ -323,46 +324,40 @@ impl<'s> Writer<'s> {
     pub(crate) fn delete(&mut self, req: &DeleteRangeRequest) -> DeleteRangeResponse {
         let kr = KeyRange::new(&req.key, &req.range_end);
         let cur = self.cur();
-        let mut doomed: Vec<(Bytes, Version)> = Vec::new();
+        let mut doomed: Vec<Key> = Vec::new();
         match &kr {
             KeyRange::Single(k) => {
-                if let Some(h) = self.store.history(k) {
-                    if let Some(v) = visible_at(h, cur) {
-                        doomed.push((Bytes::copy_from_slice(k), v.clone()));
-                    }
+                if self.store.history(k).is_some_and(|h| visible_at(h, cur).is_some()) {
+                    doomed.push(Key::new(k));
                 }
             }
             _ if kr.is_empty() => {}
             _ => {
                 for (k, h) in self.store.keys.range::<_, [u8]>(kr.bounds()) {
-                    if let Some(v) = visible_at(h, cur) {
-                        doomed.push((k.to_bytes(), v.clone()));
+                    if visible_at(h, cur).is_some() {
+                        doomed.push(k.clone());
                     }
                 }
             }
         }
         let mut prev_kvs = Vec::new();
-        for (key, prev) in &doomed {
-            let sub = self.sub();
-            let tomb = Version {
-                mod_rev: self.rev,
-                sub,
-                create_rev: 0,
-                version: 0,
-                lease: 0,
-                value: Bytes::new(),
-            };
-            self.events.push(make_event(key.clone(), &tomb, Some(prev)));
-            Arc::make_mut(self.store.history_mut(key).expect("deleted key vanished")).push(tomb);
-            if req.prev_kv {
-                prev_kvs.push(prev.to_kv(key.clone()));
-            }
+        self.events.reserve(doomed.len());
+        for key in &doomed {
+            let kvs = if req.prev_kv { Some(&mut prev_kvs) } else { None };
+            bury(self.store, key, self.rev, &mut self.events, kvs);
         }
         DeleteRangeResponse {
             header: ResponseHeader::at(self.cur()),
             deleted: doomed.len() as i64,
             prev_kvs,
         }
+    }
+
+    /// Takes over the events of a delete applied in slices (the only write of its
+    /// revision), so `finish` records them as any write's.
+    pub(crate) fn adopt(&mut self, events: Vec<Event>) {
+        assert!(self.events.is_empty(), "a sliced delete is the only write of its revision");
+        self.events = events;
     }
 
     pub(crate) fn txn(

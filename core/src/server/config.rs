@@ -16,6 +16,9 @@ pub const TXN_OPS_MAX_DEFAULT: usize = 128;
 pub const PENDING_REQUESTS_MAX_DEFAULT: usize = 10_000;
 /// etcd's `maxGapBetweenApplyAndCommitIndex`.
 pub const APPLY_GAP_ENTRIES_MAX_DEFAULT: u64 = 5_000;
+/// Default `apply_slice_keys`: at a few microseconds per deleted key, a slice holds
+/// the member for a few tens of milliseconds, well inside a heartbeat interval.
+pub const APPLY_SLICE_KEYS_DEFAULT: usize = 4096;
 /// etcd's `--auth-token-ttl` default, in seconds.
 pub const AUTH_TOKEN_TTL_SECS_DEFAULT: u64 = 300;
 /// etcd's largest lease TTL, in seconds.
@@ -63,6 +66,10 @@ pub struct Config {
     /// New proposals are refused with `too many requests` while the commit index is
     /// more than this many entries ahead of the applied index, as etcd does.
     pub apply_gap_entries_max: u64,
+    /// A DeleteRange that deletes more keys than this is applied in slices of this
+    /// many keys, one per tick or driver turn, so the member keeps answering its peers
+    /// while it applies it (see `super::sliced`). 0: every entry in one go.
+    pub apply_slice_keys: usize,
     /// The initial cluster (etcd's `--initial-cluster`): the member list until the
     /// first membership change applies. Empty: the initial voters, without names or
     /// URLs. A member joining a running cluster is given the same list as the others.
@@ -98,6 +105,7 @@ impl Config {
             snapshot_entries: 10_000,
             pending_requests_max: PENDING_REQUESTS_MAX_DEFAULT,
             apply_gap_entries_max: APPLY_GAP_ENTRIES_MAX_DEFAULT,
+            apply_slice_keys: APPLY_SLICE_KEYS_DEFAULT,
             initial_members: Vec::new(),
             unsafe_auth_check_reads_on_receipt: false,
             auth_token_ttl_secs: AUTH_TOKEN_TTL_SECS_DEFAULT,

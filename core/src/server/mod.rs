@@ -15,6 +15,7 @@
 //! - `watches`: routing watch responses to the client streams of this member;
 //! - `members`: the replicated member list and etcd's reconfiguration checks;
 //! - `auth`: [`AuthStore`], users, roles, permissions and tokens, and the checks;
+//! - `sliced`: applying one large entry in slices between other inputs;
 //! - `node`: [`EtcdNode`], the Raft pump and the `Process` impl.
 
 mod auth;
@@ -24,14 +25,15 @@ mod node;
 mod pending;
 mod proposal;
 mod request;
+mod sliced;
 mod state;
 mod validate;
 mod watches;
 
 pub use auth::{AuthStore, Credential, TokenClock, ROOT, TOKENS_MAX};
 pub use config::{
-    Config, APPLY_GAP_ENTRIES_MAX_DEFAULT, LEASE_TTL_MAX_SECS, PENDING_REQUESTS_MAX_DEFAULT,
-    REQUEST_BYTES_MAX_DEFAULT, TXN_OPS_MAX_DEFAULT,
+    Config, APPLY_GAP_ENTRIES_MAX_DEFAULT, APPLY_SLICE_KEYS_DEFAULT, LEASE_TTL_MAX_SECS,
+    PENDING_REQUESTS_MAX_DEFAULT, REQUEST_BYTES_MAX_DEFAULT, TXN_OPS_MAX_DEFAULT,
 };
 pub use members::{
     derive_member_id, learner_in_sync, Member, MemberOp, MembersResponse, LEARNERS_MAX,

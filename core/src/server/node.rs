@@ -52,6 +52,7 @@ use super::members::{
 use super::pending::{Pending, Read};
 use super::proposal::{Op, Proposal, ProposalId};
 use super::request::{MoveLeaderResponse, Request, Response, StatusResponse};
+use super::sliced::Sliced;
 use super::state::{AppState, ApplyAt};
 use super::validate::{txn_writes, validate};
 use super::watches::Watches;
@@ -66,6 +67,7 @@ use crate::types::{
     DurableState, Entry, EntryKind, Index, NodeId, RequestId, Snapshot, SnapshotMeta, SyncId, Term,
 };
 use bytes::Bytes;
+use std::collections::VecDeque;
 
 /// Most leases the leader proposes to revoke per tick.
 const LEASE_EXPIRIES_PER_TICK_MAX: usize = 64;
@@ -90,6 +92,12 @@ pub struct EtcdNode {
     applied: Index,
     /// Index of the last snapshot taken or restored.
     snapshot_index: Index,
+    /// The entry being applied in slices, if any (see [`super::sliced`]), and the
+    /// entries Raft handed out after it, waiting in log order. Bounded by Raft: it
+    /// hands out only committed entries, and proposals are refused while the commit
+    /// index runs `apply_gap_entries_max` ahead of `applied`.
+    slicing: Option<Sliced>,
+    behind: VecDeque<Entry>,
     role: Role,
     term: Term,
     leader: Option<NodeId>,
@@ -130,6 +138,8 @@ impl EtcdNode {
             tokens: TokenClock::default(),
             applied: 0,
             snapshot_index: 0,
+            slicing: None,
+            behind: VecDeque::new(),
             role: status.role,
             term: status.term,
             leader: status.leader,
@@ -646,23 +656,69 @@ impl EtcdNode {
     }
 
     fn apply_entries(&mut self, entries: Vec<Entry>) {
-        for entry in entries {
+        self.behind.extend(entries);
+        self.apply_behind();
+    }
+
+    /// Applies the entries handed out, in log order, until one starts to apply in
+    /// slices; then tells Raft, the watches and the waiting reads.
+    fn apply_behind(&mut self) {
+        while self.slicing.is_none() {
+            let Some(entry) = self.behind.pop_front() else { break };
             assert_eq!(entry.index, self.applied + 1, "entries must apply in order without gaps");
             match entry.kind {
-                EntryKind::Normal => self.apply_entry(&entry),
+                EntryKind::Normal => {
+                    if !self.apply_entry(&entry) {
+                        break;
+                    }
+                }
                 EntryKind::ConfChange => self.apply_conf_entry(&entry),
                 EntryKind::Noop => {}
             }
-            self.applied = entry.index;
-            if self.promote_pending && entry.term == self.term && self.role == Role::Leader {
-                self.promote_pending = false;
-                self.app.lessor.promote(self.now_ticks);
-            }
+            self.entry_applied(&entry);
         }
         self.raft.advance_applied(self.applied);
         self.watches.sync(&self.app.store, &mut self.watch_out);
         self.serve_ready();
         self.maybe_snapshot();
+    }
+
+    fn entry_applied(&mut self, entry: &Entry) {
+        self.applied = entry.index;
+        if self.promote_pending && entry.term == self.term && self.role == Role::Leader {
+            self.promote_pending = false;
+            self.app.lessor.promote(self.now_ticks);
+        }
+    }
+
+    /// Whether an entry is being applied in slices (the driver then calls
+    /// [`EtcdNode::apply_slice`] whenever no input waits).
+    pub fn applying_slices(&self) -> bool {
+        self.slicing.is_some()
+    }
+
+    /// Applies one more slice of the entry being applied in slices, if any; when it is
+    /// done, the entries behind it apply too.
+    pub fn apply_slice(&mut self) {
+        self.slice();
+        self.pump();
+    }
+
+    fn slice(&mut self) {
+        let Some(sliced) = self.slicing.as_mut() else { return };
+        if !sliced.step(self.cfg.apply_slice_keys) {
+            return;
+        }
+        let Sliced { entry, proposal, mut work, delete } =
+            self.slicing.take().expect("the entry being sliced is there");
+        let written = delete.finish(&mut work);
+        // Checked not to be a repeat when it started; recorded only now, with the
+        // store, so the state at `applied` is whole.
+        let _ = proposal.id.map(|pid| self.app.first_application(pid));
+        let response = self.app.adopt_delete(work, written);
+        self.answer(&proposal, Some(response));
+        self.entry_applied(&entry);
+        self.apply_behind();
     }
 
     /// A configuration entry: Raft already runs with its configuration; the member
@@ -676,13 +732,40 @@ impl EtcdNode {
         self.apply_payload(entry.index, &conf.context);
     }
 
-    fn apply_entry(&mut self, entry: &Entry) {
-        self.apply_payload(entry.index, &entry.data);
+    /// Applies a normal entry now, or starts applying it in slices (false).
+    fn apply_entry(&mut self, entry: &Entry) -> bool {
+        // Every replica skips a payload it cannot read, alike.
+        let Ok(proposal) = Proposal::decode_shared(&entry.data) else { return true };
+        if self.may_slice(&proposal) {
+            let keys = self.cfg.apply_slice_keys;
+            if let Some(delete) = Sliced::plan(&proposal, &self.app.store, keys) {
+                self.slicing = Some(Sliced::start(entry, proposal, &self.app.store, delete));
+                return false;
+            }
+        }
+        self.apply_proposal(entry.index, proposal);
+        true
+    }
+
+    /// Whether a proposal may apply in slices: a DeleteRange that applies (not a
+    /// repeat, permitted), so that only its writes are left to do.
+    fn may_slice(&self, proposal: &Proposal) -> bool {
+        if self.cfg.apply_slice_keys == 0 || !matches!(proposal.op, Op::DeleteRange(_)) {
+            return false;
+        }
+        let repeat = proposal.id.is_some_and(|pid| self.app.applied_before(pid));
+        #[cfg(feature = "mutants")]
+        let repeat = repeat && !crate::mutants::active(crate::mutants::Mutant::ApplyTwice);
+        !repeat && self.app.permits(&proposal.op, proposal.caller.as_ref())
     }
 
     fn apply_payload(&mut self, index: Index, data: &Bytes) {
         // Every replica skips a payload it cannot read, alike.
         let Ok(proposal) = Proposal::decode_shared(data) else { return };
+        self.apply_proposal(index, proposal);
+    }
+
+    fn apply_proposal(&mut self, index: Index, proposal: Proposal) {
         let repeat = proposal.id.is_some_and(|pid| !self.app.first_application(pid));
         #[cfg(feature = "mutants")]
         let repeat = repeat && !crate::mutants::active(crate::mutants::Mutant::ApplyTwice);
@@ -691,6 +774,12 @@ impl EtcdNode {
         }
         let at = ApplyAt { now_ticks: self.now_ticks, index };
         let response = self.app.apply(&proposal.op, at, proposal.caller.as_ref());
+        self.answer(&proposal, response);
+    }
+
+    /// After `proposal` applied with `response`: the token clock, and the answer to
+    /// the client if it waits here.
+    fn answer(&mut self, proposal: &Proposal, response: Option<Response>) {
         // A token's clock starts on every member when it is issued, as etcd's.
         if let Some(Response::Auth(AuthResponse { body: AuthBody::Token(token), .. })) = &response {
             let ttl_ticks = self.token_ttl_ticks();
@@ -742,6 +831,14 @@ impl EtcdNode {
                 .unwrap_or_else(|e| panic!("snapshot image at index {index} does not decode: {e}")),
         }
         .with_initial_members(self.cfg.initial_member_list());
+        // Raft restores only past its commit index, so every entry handed out before
+        // is covered by the snapshot: a slice under way and the entries behind it go.
+        assert!(
+            self.behind.iter().all(|e| e.index <= index),
+            "a snapshot at {index} behind entries already handed out"
+        );
+        self.slicing = None;
+        self.behind.clear();
         self.applied = snapshot.meta.index;
         self.snapshot_index = snapshot.meta.index;
         self.watches.sync(&self.app.store, &mut self.watch_out);
@@ -801,13 +898,23 @@ impl EtcdNode {
         if every > 0 && self.now_ticks.is_multiple_of(every) {
             self.watches.notify_progress(&self.app.store, &mut self.watch_out);
         }
+        // A driver that steps the core only on inputs still finishes a sliced entry.
+        self.slice();
         self.pump();
     }
 
     #[cfg(any(debug_assertions, feature = "invariants"))]
     fn check_invariants(&self) {
         let status = self.raft.status();
-        assert_eq!(self.applied, status.applied, "the store applied what Raft handed out");
+        let waiting = self.behind.len() as u64 + u64::from(self.slicing.is_some());
+        assert_eq!(
+            self.applied + waiting,
+            status.applied,
+            "the store applied what Raft handed out"
+        );
+        if let Some(sliced) = &self.slicing {
+            assert_eq!(sliced.entry.index, self.applied + 1, "the sliced entry is the next one");
+        }
         assert!(self.applied <= status.commit, "applied beyond the commit index");
         assert!(self.snapshot_index <= self.applied, "snapshot beyond the applied index");
     }
@@ -936,8 +1043,10 @@ impl Process for EtcdNode {
         out.append(&mut self.out);
     }
 
+    /// Raft's status with the index this member's state has applied (Raft's own
+    /// counts entries handed out, which may wait behind an entry applied in slices).
     fn status(&self) -> Status {
-        self.raft.status()
+        Status { applied: self.applied, ..self.raft.status() }
     }
 
     fn entry(&self, index: Index) -> Option<&Entry> {

@@ -103,6 +103,30 @@ impl AppState {
         true
     }
 
+    /// Whether proposal `id` (or a later one of its member and incarnation) already
+    /// applied: what [`AppState::first_application`] would say, without recording it.
+    pub fn applied_before(&self, id: ProposalId) -> bool {
+        let last = self.applied_seqs.get(&id.origin).and_then(|i| i.get(&id.incarnation));
+        last.is_some_and(|&last| id.seq <= last)
+    }
+
+    /// Whether `caller` may carry out `op` now (always, with auth off).
+    pub fn permits(&self, op: &Op, caller: Option<&AuthInfo>) -> bool {
+        self.check(op, caller).is_ok()
+    }
+
+    /// Ends a DeleteRange applied in slices: `store` (the copy the slices wrote)
+    /// becomes the store, and lease attachments follow its events, as `apply` does.
+    pub fn adopt_delete(
+        &mut self,
+        store: Store,
+        written: crate::mvcc::Written<crate::api::DeleteRangeResponse>,
+    ) -> Response {
+        self.store = store;
+        self.lessor.apply_events(&written.events);
+        Response::DeleteRange(written.response)
+    }
+
     /// The state a snapshot describes, as of tick `now_ticks` on this member, or why
     /// the image does not decode.
     pub fn from_snapshot(

@@ -10,6 +10,10 @@
 //! whenever it is idle; while it writes, the driver keeps stepping the core and the
 //! next batch grows. Only when the writer reports a batch durable is the node told and
 //! the sends that waited for it released.
+//!
+//! An entry the core applies in slices (a DeleteRange over many keys) moves one slice
+//! per turn in which no input waits, so heartbeats and votes are answered between
+//! slices, whatever the entry costs.
 
 pub mod handle;
 mod memory;
@@ -219,6 +223,12 @@ impl<S: Storage + Send + 'static> Driver<S> {
                 }
                 Some(cmd) = commands.recv() => self.command(cmd),
                 Some(msg) = from_peers.recv() => self.node.receive(msg),
+                // Last, so any input that waits goes first: one slice of an entry the
+                // core applies in slices. Yielding lets the tasks that feed the queues
+                // above (peer readers, gRPC handlers) run between slices.
+                _ = tokio::task::yield_now(), if self.node.applying_slices() => {
+                    self.node.apply_slice();
+                }
             }
             for _ in 0..INPUTS_PER_TURN_MAX {
                 if let Ok(msg) = from_peers.try_recv() {
