@@ -2,7 +2,7 @@
 //! path (which branch each txn takes, decided before any write), and the writer that
 //! applies puts and deletes at the next revision.
 
-use super::history::{make_event, visible_at, Version};
+use super::history::{make_event, visible_at, History, Version};
 use super::key::Key;
 use super::{KeyRange, Store, Written};
 use crate::api::{
@@ -306,13 +306,13 @@ impl<'s> Writer<'s> {
                 let v = new_version(req, prev, rev, sub);
                 let prev_kv = if req.prev_kv { prev.map(|p| p.to_kv(key.clone())) } else { None };
                 let event = make_event(key, &v, prev);
-                Arc::make_mut(h).push(v);
+                h.push(v);
                 (prev_kv, event)
             }
             None => {
                 let v = new_version(req, None, rev, sub);
                 let event = make_event(key, &v, None);
-                self.store.keys.insert(Key::new(&req.key), Arc::new(vec![v]));
+                self.store.keys.insert(Key::new(&req.key), History::new(v));
                 (None, event)
             }
         };
@@ -353,7 +353,7 @@ impl<'s> Writer<'s> {
                 value: Bytes::new(),
             };
             self.events.push(make_event(key.clone(), &tomb, Some(prev)));
-            Arc::make_mut(self.store.history_mut(key).expect("deleted key vanished")).push(tomb);
+            self.store.history_mut(key).expect("deleted key vanished").push(tomb);
             if req.prev_kv {
                 prev_kvs.push(prev.to_kv(key.clone()));
             }
