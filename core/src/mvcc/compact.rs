@@ -41,11 +41,11 @@ impl Store {
         }
         for (k, keep_from) in changes {
             let h = self.keys.get_mut(&k).expect("compacted key vanished");
-            if keep_from == h.len() {
-                self.keys.remove(&k);
-            } else {
-                // A fresh vector so the dropped versions' memory is released.
-                *h = std::sync::Arc::new(h[keep_from..].to_vec());
+            match h.keep_from(keep_from) {
+                Some(kept) => *h = kept,
+                None => {
+                    self.keys.remove(&k);
+                }
             }
         }
         let (_, _, newer) = self.log.split_lookup(&rev);

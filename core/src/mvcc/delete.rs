@@ -14,7 +14,6 @@ use crate::api::ResponseHeader;
 use crate::api::{DeleteRangeRequest, DeleteRangeResponse, EtcdError, Event, KeyValue};
 use bytes::Bytes;
 use std::ops::Bound;
-use std::sync::Arc;
 
 /// Writes the tombstone of `key`, which is live (its last version is not a
 /// tombstone), at `rev` with the next sub-revision of `events`, and records its event
@@ -38,17 +37,7 @@ pub(super) fn bury(
         prev_kvs.push(prev.to_kv(key_bytes.clone()));
     }
     events.push(make_event(key_bytes, &tomb, Some(prev)));
-    match Arc::get_mut(h) {
-        Some(versions) => versions.push(tomb),
-        None => {
-            // Shared with a snapshot: copy once, with room for the tombstone, rather
-            // than clone and then grow.
-            let mut versions = Vec::with_capacity(h.len() + 1);
-            versions.extend_from_slice(h);
-            versions.push(tomb);
-            *h = Arc::new(versions);
-        }
-    }
+    h.push(tomb);
 }
 
 /// A DeleteRange under way. Start it with [`Store::delete_slices`], call

@@ -3,7 +3,7 @@
 //! applies puts and deletes at the next revision.
 
 use super::delete::bury;
-use super::history::{make_event, visible_at, Version};
+use super::history::{make_event, visible_at, History, Version};
 use super::key::Key;
 use super::{KeyRange, Store, Written};
 use crate::api::{
@@ -307,13 +307,13 @@ impl<'s> Writer<'s> {
                 let v = new_version(req, prev, rev, sub);
                 let prev_kv = if req.prev_kv { prev.map(|p| p.to_kv(key.clone())) } else { None };
                 let event = make_event(key, &v, prev);
-                Arc::make_mut(h).push(v);
+                h.push(v);
                 (prev_kv, event)
             }
             None => {
                 let v = new_version(req, None, rev, sub);
                 let event = make_event(key, &v, None);
-                self.store.keys.insert(Key::new(&req.key), Arc::new(vec![v]));
+                self.store.keys.insert(Key::new(&req.key), History::new(v));
                 (None, event)
             }
         };
