@@ -361,8 +361,8 @@ fn after(at_us: u64, action: FaultAction) -> TimedFault {
 }
 
 /// Episodes of the schedules that aim at short windows (slow links, short terms,
-/// crashes on release, Figure 8), from their own region of the stream: a profile
-/// without them keeps the schedule it had.
+/// crashes on release, Figure 8, crashes on truncation), from their own region of the
+/// stream: a profile without them keeps the schedule it had.
 fn windows(seed: u64, nodes: u64, safety_us: u64, p: &SwarmProfile, s: &mut FaultSchedule) {
     let kinds: Vec<Window> = [
         (p.slow_links, Window::SlowLinks),
