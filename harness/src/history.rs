@@ -158,6 +158,9 @@ pub struct WriteLog {
     /// (highest revision read, when): each revision was applied by the first time
     /// whose highest revision reaches it. Only absorbs that tell the time add here.
     read_at: Vec<(i64, u64)>,
+    /// The order of the events of each revision that has more than one (a multi-write
+    /// txn), as read from a store's event log: the order the write made them.
+    order: crate::checks::watch_order::WriteOrder,
 }
 
 /// A key as the committed history holds it at some revision.
@@ -179,6 +182,7 @@ impl Default for WriteLog {
             deletes: BTreeMap::new(),
             timeline: BTreeMap::new(),
             read_at: Vec::new(),
+            order: BTreeMap::new(),
         }
     }
 }
@@ -197,6 +201,11 @@ impl WriteLog {
             self.missed_through = self.missed_through.max(available_from - 1);
         }
         for (rev, events) in store.events(from.max(available_from), current) {
+            if events.len() > 1 {
+                let order =
+                    events.iter().map(|e| (e.kv.key.clone(), e.r#type == api::EventType::Delete));
+                self.order.insert(rev, order.collect());
+            }
             self.record(rev, events.iter());
         }
         self.last = current;
@@ -245,6 +254,11 @@ impl WriteLog {
     /// ahead of it), through `revision`.
     pub fn complete_through(&self, revision: i64) -> bool {
         self.missed_through <= 1 && revision <= self.last
+    }
+
+    /// The order of the events of each multi-event revision read from a store.
+    pub fn write_order(&self) -> &crate::checks::watch_order::WriteOrder {
+        &self.order
     }
 
     /// The highest revision read.

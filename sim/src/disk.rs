@@ -61,6 +61,15 @@ impl Disk {
         n
     }
 
+    /// Whether `op` writes entries over an index already written (durable or queued):
+    /// the write that replaces a conflicting suffix of the log.
+    pub fn overwrites(&self, op: &PersistOp) -> bool {
+        let Some(first) = op.entries.first() else { return false };
+        let queued = self.pending.iter().rev().find_map(|p| p.entries.last()).map(|e| e.index);
+        let durable = self.durable.entries.last().map(|e| e.index);
+        queued.or(durable).is_some_and(|last| first.index <= last)
+    }
+
     /// Requests written but not yet durable.
     pub fn pending(&self) -> usize {
         self.pending.len()

@@ -30,6 +30,11 @@ pub enum Moment {
     /// A member has just released messages that waited for a sync (a vote, an append
     /// acknowledgement): the window in which a crash tests that the promise was durable.
     Released,
+    /// A member has just written entries over ones it had written before (it accepted an
+    /// append that replaced a conflicting suffix of its log): until that write is synced
+    /// its disk holds the old entries, the window where a durable index that still
+    /// counts the replaced entries shows.
+    Truncated,
 }
 
 impl std::fmt::Display for Moment {
@@ -37,6 +42,7 @@ impl std::fmt::Display for Moment {
         f.write_str(match self {
             Moment::NewLeader => "a member becomes leader",
             Moment::Released => "a member releases messages that waited for a sync",
+            Moment::Truncated => "a member overwrites log entries it had written",
         })
     }
 }

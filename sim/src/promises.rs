@@ -14,6 +14,11 @@
 //! - Answer durability (§5.3, §8): a member answers a client only while everything it
 //!   applied is durable on a quorum of disks: what it applied is committed, and committed
 //!   means on a quorum's stable storage.
+//! - Apply durability (the core's contract: it hands out for apply only committed
+//!   entries that its own log holds durably): whatever a member has applied is on its
+//!   own disk, as the entry its log holds there. The member's durable index is also
+//!   what it counts as its own match when it leads; an index that claims an entry not
+//!   yet written (say after an append replaced a conflicting suffix) shows here first.
 //!
 //! Torn writes can leave a truncation on disk without the term that justified it; after
 //! such a crash the member's recorded acknowledgements are dropped rather than checked.
@@ -146,6 +151,29 @@ impl PromiseChecker {
     pub fn torn(&mut self, node: NodeId) {
         if let Some(m) = self.members.get_mut(&node) {
             m.acks.clear();
+        }
+    }
+
+    /// A member has applied up to `applied`, its log holding an entry of term `term`
+    /// there (`None`: it no longer holds it, not checked); `disk` is its own. A
+    /// violation unless that disk holds the same entry, or a snapshot covering it.
+    pub fn applied(
+        applied: Index,
+        term: Option<Term>,
+        disk: &DurableState,
+    ) -> Option<ViolationKind> {
+        let term = term?;
+        match held(disk, applied) {
+            Held::Snapshot => None,
+            Held::Entry(t) if t == term => None,
+            Held::Entry(t) => Some(ViolationKind::AppliedNotDurable {
+                index: applied,
+                term,
+                durable_term: Some(t),
+            }),
+            Held::No => {
+                Some(ViolationKind::AppliedNotDurable { index: applied, term, durable_term: None })
+            }
         }
     }
 
@@ -291,6 +319,33 @@ mod tests {
         // Another term at that index is not the same write.
         assert!(answered(5, Some(3), &all, &disks).is_some());
         assert_eq!(answered(5, None, &all, &one), None);
+    }
+
+    #[test]
+    fn an_applied_entry_must_be_on_its_own_disk() {
+        // Applied up to 4 of term 5: the disk holds it, or a snapshot covers it.
+        assert_eq!(PromiseChecker::applied(4, Some(5), &disk(5, None, 4)), None);
+        let mut snap = disk(5, None, 0);
+        snap.snapshot = Some(detcd_core::types::Snapshot {
+            meta: detcd_core::types::SnapshotMeta { index: 6, term: 5, ..Default::default() },
+            ..Default::default()
+        });
+        assert_eq!(PromiseChecker::applied(4, Some(5), &snap), None);
+        // Not written yet.
+        let early = PromiseChecker::applied(4, Some(5), &disk(5, None, 3));
+        assert_eq!(
+            early,
+            Some(ViolationKind::AppliedNotDurable { index: 4, term: 5, durable_term: None })
+        );
+        // The disk still holds the entry an append replaced: another write.
+        let replaced = PromiseChecker::applied(4, Some(6), &disk(5, None, 4));
+        assert_eq!(
+            replaced,
+            Some(ViolationKind::AppliedNotDurable { index: 4, term: 6, durable_term: Some(5) })
+        );
+        // Nothing applied, or an entry the member no longer holds: nothing to check.
+        assert_eq!(PromiseChecker::applied(0, Some(5), &disk(5, None, 0)), None);
+        assert_eq!(PromiseChecker::applied(4, None, &disk(5, None, 0)), None);
     }
 
     /// Thesis §4.3: an entry decided under C_old,new is on a majority of both halves; a

@@ -60,6 +60,9 @@ pub enum ViolationKind {
     /// A client was answered while the member's applied entry was durable on fewer than a
     /// quorum of the disks of the configuration it was decided under (§5.3, §4.3, §8).
     AnswerNotDurable { index: Index, durable_on: usize, members: usize, config: String },
+    /// A member applied an entry its own disk does not hold (`durable_term`: the term of
+    /// the entry the disk holds at that index instead, if any).
+    AppliedNotDurable { index: Index, term: Term, durable_term: Option<Term> },
 }
 
 impl fmt::Display for ViolationKind {
@@ -109,6 +112,14 @@ impl fmt::Display for ViolationKind {
             ViolationKind::AnswerNotDurable { index, durable_on, members, config } => write!(
                 f,
                 "it answered a client having applied log index {index}, which only {durable_on} of {members} disks held: not durable on a quorum of {config}, the configuration it was committed under"
+            ),
+            ViolationKind::AppliedNotDurable { index, term, durable_term: Some(t) } => write!(
+                f,
+                "it applied log index {index} (term {term}) while its disk held another entry there (term {t}): applied before its own log was durable"
+            ),
+            ViolationKind::AppliedNotDurable { index, term, durable_term: None } => write!(
+                f,
+                "it applied log index {index} (term {term}) before its disk held it"
             ),
         }
     }

@@ -62,6 +62,11 @@ pub struct SwarmProfile {
     /// A slow disk's fsync latency (fault episodes above).
     #[serde(default)]
     pub slow_fsync: LatencyDist,
+    /// Faults armed for the moment a member overwrites entries it had written (an
+    /// append replaced a conflicting suffix): its disk turns slow, so the overwrite stays
+    /// in flight, and it crashes before the sync, losing it.
+    #[serde(default)]
+    pub crash_on_truncate: bool,
 }
 
 /// The profile in words, for the banner: which faults are on, then their settings.
@@ -83,6 +88,7 @@ impl std::fmt::Display for SwarmProfile {
             (self.short_terms, "short terms"),
             (self.crash_on_release, "crashes on release"),
             (self.figure8, "figure 8"),
+            (self.crash_on_truncate, "crashes on truncation"),
         ];
         let on: Vec<&str> = kinds.iter().filter(|(on, _)| *on).map(|(_, name)| *name).collect();
         let on = if on.is_empty() { "none".to_string() } else { on.join(", ") };
@@ -177,6 +183,8 @@ pub fn profile(seed: u64) -> SwarmProfile {
     } else {
         fsync
     };
+    // Drawn after everything above, so a seed keeps every earlier draw.
+    let crash_on_truncate = chance(rng, 0.4);
     SwarmProfile {
         partitions,
         one_way_partitions,
@@ -206,6 +214,7 @@ pub fn profile(seed: u64) -> SwarmProfile {
         crash_on_release,
         figure8,
         slow_fsync,
+        crash_on_truncate,
     }
 }
 
@@ -344,6 +353,7 @@ enum Window {
     ShortTerm,
     CrashOnRelease,
     Figure8,
+    CrashOnTruncate,
 }
 
 fn after(at_us: u64, action: FaultAction) -> TimedFault {
@@ -351,14 +361,15 @@ fn after(at_us: u64, action: FaultAction) -> TimedFault {
 }
 
 /// Episodes of the schedules that aim at short windows (slow links, short terms,
-/// crashes on release, Figure 8), from their own region of the stream: a profile
-/// without them keeps the schedule it had.
+/// crashes on release, Figure 8, crashes on truncation), from their own region of the
+/// stream: a profile without them keeps the schedule it had.
 fn windows(seed: u64, nodes: u64, safety_us: u64, p: &SwarmProfile, s: &mut FaultSchedule) {
     let kinds: Vec<Window> = [
         (p.slow_links, Window::SlowLinks),
         (p.short_terms, Window::ShortTerm),
         (p.crash_on_release, Window::CrashOnRelease),
         (p.figure8, Window::Figure8),
+        (p.crash_on_truncate, Window::CrashOnTruncate),
     ]
     .into_iter()
     .filter_map(|(on, k)| on.then_some(k))
@@ -443,6 +454,19 @@ fn windows(seed: u64, nodes: u64, safety_us: u64, p: &SwarmProfile, s: &mut Faul
                 }
                 then.push(after(down_us, FaultAction::RestartAll));
                 s.push(t, FaultAction::Arm { moment: Moment::Released, for_us: episode_us, then });
+            }
+            Window::CrashOnTruncate => {
+                // Slow the disk at once (the fsyncs in flight wait too), crash inside the
+                // sync, restart with what the disk held.
+                let d = rng.gen_range(1_000..=p.slow_fsync.min_us / 2);
+                let down_us = rng.gen_range(10_000..=300_000);
+                let then = vec![
+                    after(0, slow_disk(true)),
+                    after(d, FaultAction::Crash { node: Target::Subject }),
+                    after(d + down_us, FaultAction::Restart { node: Target::Subject }),
+                    after(d + down_us, slow_disk(false)),
+                ];
+                s.push(t, FaultAction::Arm { moment: Moment::Truncated, for_us: episode_us, then });
             }
             Window::Figure8 => {
                 let d = rng.gen_range(5_000..=p.slow_fsync.min_us / 2);

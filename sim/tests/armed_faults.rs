@@ -65,6 +65,60 @@ fn a_fault_armed_for_a_new_leader_crashes_that_leader_once() {
 }
 
 #[test]
+fn a_fault_armed_for_a_truncation_crashes_the_member_inside_its_sync() {
+    // The isolated leader keeps appending the proposals it gets; after the heal the new
+    // leader's appends replace them, and that overwrite is the moment.
+    let mut s = FaultSchedule::default();
+    let slow = detcd_sim::LatencyDist::uniform(100_000, 100_000);
+    let then = vec![
+        TimedFault {
+            at_us: 0,
+            action: FaultAction::DiskLatency { node: Target::Subject, fsync: Some(slow) },
+        },
+        TimedFault { at_us: 2_000, action: FaultAction::Crash { node: Target::Subject } },
+        TimedFault { at_us: 50_000, action: FaultAction::Restart { node: Target::Subject } },
+    ];
+    s.push(300_000, FaultAction::Partition { shape: PartitionShape::IsolateLeader });
+    s.push(300_000, FaultAction::Arm { moment: Moment::Truncated, for_us: 2_000_000, then });
+    s.push(700_000, FaultAction::Heal);
+    let events = events(&options(s));
+    let fired: Vec<&serde_json::Value> =
+        events.iter().filter(|(n, _)| n == "fired").map(|(_, f)| f).collect();
+    assert_eq!(fired.len(), 1, "fires once: {fired:?}");
+    let (node, at) = (num(fired[0], "node"), num(fired[0], "t_us"));
+    assert!(at > 700_000, "after the heal: {at}");
+    let wrote = events
+        .iter()
+        .any(|(n, f)| n == "persist" && num(f, "node") == node && num(f, "t_us") == at);
+    assert!(wrote, "node {node} wrote at {at}");
+    let synced_between = events.iter().any(|(n, f)| {
+        n == "persisted" && num(f, "node") == node && (at..=at + 2_000).contains(&num(f, "t_us"))
+    });
+    assert!(!synced_between, "the overwrite was still in flight when node {node} crashed");
+    let crashed = events
+        .iter()
+        .any(|(n, f)| n == "crash" && num(f, "node") == node && num(f, "t_us") == at + 2_000);
+    assert!(crashed, "node {node} crashed 2 ms after the overwrite");
+}
+
+#[test]
+fn crash_on_truncate_windows_arm_the_truncation_moment() {
+    let mut armed = 0;
+    for seed in 0..100 {
+        let p = detcd_sim::swarm::profile(seed);
+        let s = detcd_sim::swarm::schedule(seed, 5, 5_000_000, &p);
+        let n = s
+            .faults
+            .iter()
+            .filter(|f| matches!(f.action, FaultAction::Arm { moment: Moment::Truncated, .. }))
+            .count();
+        assert!(p.crash_on_truncate || n == 0, "seed {seed}: armed without the profile");
+        armed += n;
+    }
+    assert!(armed >= 20, "{armed} truncation windows in 100 seeds");
+}
+
+#[test]
 fn a_slow_link_holds_messages_and_then_delivers_them() {
     let mut s = FaultSchedule::default();
     s.push(200_000, FaultAction::SlowLinks { from: Target::Node(2), extra_us: 400_000 });

@@ -1,5 +1,5 @@
 //! The checks a run makes besides the simulator's own Raft safety checks: watch
-//! guarantees, serializable reads, reads at a revision, lease lifetimes, auth
+//! guarantees (events, the answers around them, the order within a revision), serializable reads, reads at a revision, lease lifetimes, auth
 //! revocation, membership refusals, transfer answers and log compaction here;
 //! linearizability through the checker crate.
 
@@ -11,3 +11,5 @@ pub mod revision_reads;
 pub mod serializable;
 pub mod transfer;
 pub mod watch;
+pub mod watch_answers;
+pub mod watch_order;

@@ -41,6 +41,8 @@ pub struct WatchStreamRecord {
     /// The stream was open at the end of the run on a member that had applied this
     /// revision long enough before the end for its events to arrive.
     pub must_reach: Option<i64>,
+    /// Every answer of every request that carried the stream, in arrival order.
+    pub answers: Vec<super::watch_answers::WatchAnswerRecord>,
 }
 
 fn in_range(key: &[u8], start: &[u8], end: &[u8]) -> bool {
@@ -216,6 +218,7 @@ mod tests {
             responses,
             compacted_at: None,
             must_reach: None,
+            answers: Vec::new(),
         }
     }
 

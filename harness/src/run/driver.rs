@@ -4,6 +4,7 @@
 
 use crate::checks::transfer::TransferAnswer;
 use crate::checks::watch::{WatchEventRecord, WatchStreamRecord};
+use crate::checks::watch_answers::WatchAnswerRecord;
 use crate::history::WriteLog;
 use crate::report::{check_names, CheckResult};
 use crate::workload::{
@@ -25,6 +26,8 @@ struct OpenStream {
     request: Option<(u64, u64)>,
     /// Revision to resume from: one past the last event seen.
     next_revision: i64,
+    /// The revision the current request asked to start from.
+    carrier_start: i64,
     resumptions: u32,
 }
 
@@ -313,6 +316,7 @@ impl Driver {
                 },
                 request: Some((id, node)),
                 next_revision: start,
+                carrier_start: start,
                 resumptions: 0,
             },
         );
@@ -325,6 +329,19 @@ impl Driver {
         let mut resume = false;
         match outcome {
             Outcome::Ok(Response::Watch(w)) => {
+                s.record.answers.push(WatchAnswerRecord {
+                    carrier: s.resumptions,
+                    member: s.request.map_or(0, |(_, node)| node),
+                    start_revision: s.carrier_start,
+                    header_revision: w.header.revision,
+                    header_member: w.header.member_id,
+                    watch_id: w.watch_id,
+                    created: w.created,
+                    canceled: w.canceled,
+                    compact_revision: w.compact_revision,
+                    cancel_reason: w.cancel_reason.clone(),
+                    last_event_revision: w.events.last().map(|e| e.kv.mod_revision),
+                });
                 if !w.events.is_empty() {
                     let events: Vec<WatchEventRecord> = w.events.iter().map(watch_event).collect();
                     s.next_revision = events.last().map_or(s.next_revision, |e| e.revision + 1);
@@ -360,6 +377,7 @@ impl Driver {
             };
             let id = self.world.submit_stream(s.record.client, node, request);
             s.request = Some((id, node));
+            s.carrier_start = s.next_revision;
         }
     }
 }

@@ -431,7 +431,7 @@ pub fn run_with(
     );
     checks.push(lin.check);
     let watch_streams = driver.watch_streams();
-    checks.extend(verdicts::watches(&driver.world, &watch_streams));
+    checks.extend(verdicts::watches(&driver.world, &watch_streams, driver.write_log.write_order()));
     checks.push(verdicts::serializable_reads(&driver.records));
     checks.extend(verdicts::operator(&driver.world, scenario, &driver.transfer_answers));
     checks.push(verdicts::log_compaction(&driver.world, scenario));

@@ -10,8 +10,10 @@ use crate::checks::membership::{check_membership, MembershipBounds};
 use crate::checks::serializable::{check_serializable_reads, SerializableRead};
 use crate::checks::transfer::{check_transfers, TransferAnswer};
 use crate::checks::watch::{check_watch_streams, WatchEventRecord, WatchStreamRecord};
+use crate::checks::watch_answers::{check_watch_answers, WatchAnswerRecord};
+use crate::checks::watch_order::{check_order, WriteOrder};
 use crate::history::{etcd_history, WriteLog, PROBE_CLIENT};
-use crate::report::{check_names, CheckResult};
+use crate::report::{check_names, CheckResult, Verdict};
 use crate::workload::{OpKind, OpOutcome, OpRecord};
 use bytes::Bytes;
 use detcd_checker::models::etcd::{Etcd, Request as ModelRequest};
@@ -144,11 +146,51 @@ pub(super) fn linearizability(
     Linearizability { check, operations_checked, report }
 }
 
-/// Watch guarantees against the history of the member that leads after the run.
+/// Watch guarantees: the answers that open and close each watch; the order of each
+/// multi-event revision in every member's store and every stream against the write
+/// log's; the events against the history of the member that leads after the run. One
+/// result, the first that fails.
 pub(super) fn watches(
     world: &World<EtcdNode>,
     streams: &[WatchStreamRecord],
+    write_order: &WriteOrder,
 ) -> Option<CheckResult> {
+    let named: Vec<(String, &[WatchAnswerRecord])> = streams
+        .iter()
+        .enumerate()
+        .map(|(n, s)| (format!("watch stream {n} of client {}", s.client), s.answers.as_slice()))
+        .collect();
+    let answers = check_watch_answers(&named);
+    let sources: Vec<(String, BTreeMap<i64, Vec<WatchEventRecord>>)> = world
+        .node_ids()
+        .into_iter()
+        .filter_map(|id| world.process(id).map(|p| (id, p)))
+        .map(|(id, p)| {
+            let store = p.store();
+            let events = store
+                .events(store.compact_revision() + 1, store.current_revision())
+                .filter(|(_, events)| events.len() > 1)
+                .map(|(rev, events)| (rev, events.iter().map(watch_event).collect()))
+                .collect();
+            (format!("member {id}'s store"), events)
+        })
+        .collect();
+    let order = check_order(write_order, &sources, streams);
+    let events = watch_events(world, streams);
+    if let Some(failed) = [&answers, &order].into_iter().find(|r| r.verdict == Verdict::Fail) {
+        return Some(failed.clone());
+    }
+    // Without a converged member and without streams there is no watch verdict.
+    let events = events?;
+    if events.verdict == Verdict::Fail {
+        return Some(events);
+    }
+    let evidence = format!("{}; {}; {}", events.evidence, answers.evidence, order.evidence);
+    Some(CheckResult { evidence, ..events })
+}
+
+/// Watch events against the history of the member that leads after the run.
+fn watch_events(world: &World<EtcdNode>, streams: &[WatchStreamRecord]) -> Option<CheckResult> {
     let Some(reference) = world.leader().and_then(|l| world.process(l)) else {
         return (!streams.is_empty()).then(|| {
             CheckResult::fail(

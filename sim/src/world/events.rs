@@ -713,6 +713,16 @@ impl<P: Process> World<P> {
                         (self.now_us, st.id, st.role, st.term, st.leader);
                     self.operator.role(super::RoleRecord { at_us, node, role, term, leader });
                 }
+                if self.options.check_raft_safety {
+                    let entry = self.nodes[i].process.as_ref().and_then(|p| p.entry(st.applied));
+                    let term = entry.map(|e| e.term);
+                    let disk = &self.nodes[i].disk.durable;
+                    if let Some(kind) =
+                        crate::promises::PromiseChecker::applied(st.applied, term, disk)
+                    {
+                        self.flag(st.id, kind);
+                    }
+                }
                 let slot = &mut self.nodes[i];
                 if st.commit > slot.commit_seen {
                     slot.commit_seen = st.commit;

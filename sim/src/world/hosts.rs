@@ -240,6 +240,7 @@ impl<P: Process> World<P> {
         let lying = self.options.disk.lying_fsync;
         let slot = &mut self.nodes[i];
         let (sync, entries) = (op.sync, op.entries.len() as u64);
+        let overwrites = !self.armed.is_empty() && slot.disk.overwrites(&op);
         let done_us = slot.disk.write(op, now, latency);
         let incarnation = slot.incarnation;
         self.stats.persists += 1;
@@ -260,5 +261,8 @@ impl<P: Process> World<P> {
                 ack: !lying,
             },
         );
+        if overwrites {
+            self.moment(crate::nemesis::Moment::Truncated, node);
+        }
     }
 }

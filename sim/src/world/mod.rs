@@ -10,7 +10,8 @@
 //! - `messages`: messages in flight, sending and delivering;
 //! - `clients`: requests, streams and their results;
 //! - `faults`: the fault schedule and carrying out each fault (owns the nemesis rng);
-//! - `triggers`: faults armed to fire at a moment (a new leader, a released promise);
+//! - `triggers`: faults armed to fire at a moment (a new leader, a released promise, an
+//!   overwritten log suffix);
 //! - `events`: what gets recorded after each step (trace hash, `tracing`, safety);
 //! - `liveness`: the end-of-run phase that must converge within a bound;
 //! - `operator`: what the world saw of membership and transfer requests, for checks.

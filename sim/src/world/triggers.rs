@@ -1,5 +1,6 @@
 //! Armed faults: faults that wait for a moment instead of a time (a member becoming
-//! leader, a member releasing messages that waited for a sync) and then fire once, with
+//! leader, a member releasing messages that waited for a sync, a member overwriting
+//! entries it had written) and then fire once, with
 //! `Target::Subject` bound to that member. Timed schedules rarely land inside the short
 //! windows where durability and term bugs show; these land there by construction.
 
