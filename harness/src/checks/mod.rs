@@ -1,7 +1,7 @@
 //! The checks a run makes besides the simulator's own Raft safety checks: watch
 //! guarantees, serializable reads, reads at a revision, lease lifetimes, auth
-//! revocation, membership refusals, transfer answers and log compaction here;
-//! linearizability through the checker crate.
+//! revocation, membership refusals, transfer answers, log compaction and the answers
+//! to validation requests here; linearizability through the checker crate.
 
 pub mod auth;
 pub mod compaction;
@@ -10,4 +10,5 @@ pub mod membership;
 pub mod revision_reads;
 pub mod serializable;
 pub mod transfer;
+pub mod validation;
 pub mod watch;
