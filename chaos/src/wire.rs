@@ -138,7 +138,8 @@ async fn answer(
         | OpKind::RangeAt { .. }
         | OpKind::ListPage { .. }
         | OpKind::Count
-        | OpKind::LeaseKeepAlive { .. } => {
+        | OpKind::LeaseKeepAlive { .. }
+        | OpKind::Validate(_) => {
             unreachable!("the chaos workload issues no {kind:?} (its mix leaves them out)")
         }
     })

@@ -130,7 +130,8 @@ fn input(kind: &OpKind) -> Option<Request> {
         | OpKind::RangeAt { .. }
         | OpKind::ListPage { .. }
         | OpKind::Count
-        | OpKind::LeaseKeepAlive { .. } => return None,
+        | OpKind::LeaseKeepAlive { .. }
+        | OpKind::Validate(_) => return None,
     })
 }
 
@@ -275,6 +276,16 @@ impl WriteLog {
     /// The revisions at which `key` was deleted.
     pub fn deletions(&self, key: &str) -> &[i64] {
         self.deletes.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// The first key in `[start, end)` the log saw change, with the first revision that
+    /// changed it.
+    pub fn first_change_in(&self, start: &str, end: &str) -> Option<(String, i64)> {
+        if start >= end {
+            return None;
+        }
+        let (key, changes) = self.timeline.range(start.to_string()..end.to_string()).next()?;
+        Some((key.clone(), *changes.keys().next()?))
     }
 
     /// The keys in `[start, end)` as they were at `revision`, by key. Meaningful only

@@ -15,5 +15,6 @@ pub mod sweep;
 pub mod trace;
 pub mod txn;
 pub mod workload;
+pub mod workload_validation;
 
 pub use report::{CheckResult, RunReport, Verdict};

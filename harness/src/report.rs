@@ -24,6 +24,7 @@ pub mod check_names {
     pub const BUDGET: &str = "budget";
     pub const REVISION_READS: &str = "revision-reads";
     pub const LEASES: &str = "leases";
+    pub const VALIDATION: &str = "validation";
 }
 
 /// The verdict of one check.
@@ -159,6 +160,7 @@ mod tests {
             LOG_COMPACTION,
             REVISION_READS,
             LEASES,
+            VALIDATION,
         ];
         assert_eq!(made.as_slice(), detcd_scenarios::CHECK_NAMES);
     }

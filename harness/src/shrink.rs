@@ -297,13 +297,14 @@ fn smaller(value: u64, min: u64) -> Vec<u64> {
 }
 
 impl Knob {
-    const ALL: [Knob; 18] = [
+    const ALL: [Knob; 19] = [
         Knob::Operations,
         Knob::Clients,
         Knob::Keys,
         Knob::SafetyPhase,
         Knob::NetworkNoise,
         // The rarer, more specialised kinds are dropped first.
+        Knob::Mix(MixKind::Validate),
         Knob::Mix(MixKind::List),
         Knob::Mix(MixKind::Count),
         Knob::Mix(MixKind::RangeAt),

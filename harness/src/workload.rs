@@ -16,6 +16,7 @@
 
 use crate::keys::KeyChooser;
 use crate::txn::{to_api, TxnDraw};
+use crate::workload_validation::{granted_lease_id, missing_lease_id, Case, Validation};
 use bytes::Bytes;
 use detcd_checker::models::etcd::Request as ModelRequest;
 use detcd_core::api::{
@@ -97,6 +98,8 @@ pub enum OpKind {
         lease: i64,
         key: String,
     },
+    /// A request at or past one of etcd's limits (`workload_validation`).
+    Validate(Validation),
 }
 
 impl OpKind {
@@ -123,6 +126,7 @@ impl OpKind {
             }
             OpKind::Count => format!("count {KEY_PREFIX}*"),
             OpKind::LeaseKeepAlive { lease, .. } => format!("lease keep-alive {lease:x}"),
+            OpKind::Validate(v) => v.describe(),
         }
     }
 
@@ -237,6 +241,9 @@ pub struct ClientState {
     lease: LeaseStep,
     kept: Option<KeptLease>,
     list: Option<ListInProgress>,
+    /// The lease of the maximum TTL this client granted itself (validation), once
+    /// granted, and whether its TimeToLive was asked since.
+    max_lease: Option<(i64, bool)>,
     /// A request refused before proposal, to try once more on another member.
     retry: Option<OpKind>,
     pub has_watch: bool,
@@ -273,6 +280,7 @@ impl Workload {
                 lease: LeaseStep::None,
                 kept: None,
                 list: None,
+                max_lease: None,
                 retry: None,
                 has_watch: false,
             })
@@ -432,6 +440,7 @@ impl Workload {
                     limit: LIST_PAGE_KEYS,
                 },
                 MixKind::Count => OpKind::Count,
+                MixKind::Validate => self.validation(c),
             };
             return kind;
         }
@@ -459,6 +468,25 @@ impl Workload {
         }
         .txn();
         OpKind::Txn { request }
+    }
+
+    /// A validation request: the TimeToLive of this client's maximum-TTL lease once it
+    /// was granted, else a case drawn from all the others.
+    fn validation(&mut self, c: usize) -> OpKind {
+        let client = &mut self.clients[c];
+        client.seq += 1;
+        let tag = format!("c{}-{}", client.id, client.seq);
+        if let Some((lease, false)) = client.max_lease {
+            client.max_lease = Some((lease, true));
+            return OpKind::Validate(Validation { case: Case::LeaseTimeToLiveGranted, lease, tag });
+        }
+        let (id, seq) = (client.id, client.seq);
+        let case = Case::DRAWN[self.rng.gen_range(0..Case::DRAWN.len())];
+        let lease = match case {
+            Case::LeaseGrantTtlMax | Case::LeaseGrantTtlOverMax => granted_lease_id(id, seq),
+            _ => missing_lease_id(id, seq),
+        };
+        OpKind::Validate(Validation { case, lease, tag })
     }
 
     /// The etcd request for an operation.
@@ -548,6 +576,7 @@ impl Workload {
             OpKind::LeaseKeepAlive { lease, .. } => {
                 Request::LeaseKeepAlive(LeaseKeepAliveRequest { id: *lease })
             }
+            OpKind::Validate(v) => v.request(),
         }
     }
 
@@ -605,6 +634,11 @@ impl Workload {
                     }
                     (OpKind::LeaseKeepAlive { .. }, Response::LeaseKeepAlive(k)) if k.ttl <= 0 => {
                         client.kept = None;
+                    }
+                    (OpKind::Validate(v), Response::LeaseGrant(g))
+                        if v.case == Case::LeaseGrantTtlMax && client.max_lease.is_none() =>
+                    {
+                        client.max_lease = Some((g.id, false));
                     }
                     _ => {}
                 }

@@ -97,6 +97,7 @@ pub const CHECK_NAMES: &[&str] = &[
     "log-compaction",
     "revision-reads",
     "leases",
+    "validation",
 ];
 
 /// The expected outcome. `pass`: every check passes. `fail:<check>`: a negative
@@ -245,6 +246,11 @@ pub struct OpMix {
     pub list: u32,
     /// Count-only range over all keys.
     pub count: u32,
+    /// A request at or just past one of etcd's limits, or one etcd must refuse (empty
+    /// key, `ignore_value` with a value, a lease TTL past the maximum, a request past
+    /// the size limit, ...), on keys of its own: its answer must be etcd's, and it may
+    /// change nothing.
+    pub validate: u32,
 }
 
 impl Default for OpMix {
@@ -263,6 +269,7 @@ impl Default for OpMix {
             range_at: 0,
             list: 0,
             count: 0,
+            validate: 0,
         }
     }
 }
@@ -283,11 +290,12 @@ pub enum MixKind {
     RangeAt,
     List,
     Count,
+    Validate,
 }
 
 impl MixKind {
     /// Every kind, in the order a workload draws them by weight.
-    pub const ALL: [MixKind; 13] = [
+    pub const ALL: [MixKind; 14] = [
         MixKind::Put,
         MixKind::Get,
         MixKind::SerializableGet,
@@ -301,6 +309,7 @@ impl MixKind {
         MixKind::RangeAt,
         MixKind::List,
         MixKind::Count,
+        MixKind::Validate,
     ];
 
     /// Its key in a scenario's `[workload.mix]`.
@@ -319,6 +328,7 @@ impl MixKind {
             MixKind::RangeAt => "range_at",
             MixKind::List => "list",
             MixKind::Count => "count",
+            MixKind::Validate => "validate",
         }
     }
 }
@@ -343,6 +353,7 @@ impl OpMix {
             MixKind::RangeAt => self.range_at,
             MixKind::List => self.list,
             MixKind::Count => self.count,
+            MixKind::Validate => self.validate,
         }
     }
 
@@ -361,6 +372,7 @@ impl OpMix {
             MixKind::RangeAt => &mut self.range_at,
             MixKind::List => &mut self.list,
             MixKind::Count => &mut self.count,
+            MixKind::Validate => &mut self.validate,
         }
     }
 
@@ -380,6 +392,7 @@ impl OpMix {
             range_at: 0,
             list: 0,
             count: 0,
+            validate: 0,
         };
         *mix.weight_mut(kind) = 1;
         mix

@@ -15,7 +15,7 @@ Top level
                   passes only when that check finds its violation. Checks: linearizability,
                   watch, raft-safety, convergence, liveness, serializable-reads,
                   lock-exclusion, election, auth-revocation, membership,
-                  leader-transfer, log-compaction, revision-reads, leases
+                  leader-transfer, log-compaction, revision-reads, leases, validation
   default_seeds   seeds `detcd sim` runs without --seeds [8]
 
 [cluster]
@@ -48,6 +48,8 @@ Top level
   range_at (all keys at the compaction revision, one either side, or recent) [0]
   list (paged list, later pages at the first page's revision) [0]
   count (count-only range) [0]
+  validate (a request at or past one of etcd's limits, or invalid: its answer must be
+            etcd's and it may change nothing) [0]
 
 [network]   outside scheduled faults
   latency_us  [min, max] one-way message latency, microseconds [[200, 2000]]

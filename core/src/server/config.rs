@@ -39,7 +39,8 @@ pub struct Config {
     pub incarnation: u64,
     /// How many ticks make one second: converts lease TTLs (seconds in the API) to ticks.
     pub ticks_per_second: u64,
-    /// A request whose encoded size exceeds this is refused (`request is too large`).
+    /// A request to be proposed whose encoded size exceeds this is refused (`request is
+    /// too large`); reads are not held to it, as etcd holds only its raft requests.
     pub request_bytes_max: usize,
     /// Most operations in one txn branch, counted as etcd does.
     pub txn_ops_max: usize,

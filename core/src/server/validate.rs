@@ -28,10 +28,21 @@ pub fn validate(request: &Request, config: &Config) -> Result<(), EtcdError> {
         }
         _ => {}
     }
-    if wire_bytes(request) > config.request_bytes_max {
+    if proposed(request) && wire_bytes(request) > config.request_bytes_max {
         return Err(EtcdError::RequestTooLarge);
     }
     Ok(())
+}
+
+/// Whether the size limit applies: etcd checks it on the raft request it proposes, so
+/// a read (a read-only txn too) or a watch is served at any size the transport
+/// accepted (the real node's gRPC limit is the request limit plus 512 KiB).
+fn proposed(request: &Request) -> bool {
+    match request {
+        Request::Range(_) | Request::WatchCreate { .. } => false,
+        Request::Txn(t) => txn_writes(t),
+        _ => true,
+    }
 }
 
 /// Whether a txn may change the store (any put or delete in any branch, nested too).
@@ -300,6 +311,34 @@ mod tests {
         let txn = TxnRequest { compare: vec![cmp], success: vec![], failure: vec![] };
         assert_eq!(validate(&Request::Txn(txn), &cfg()), Err(EtcdError::EmptyKey));
         assert_eq!(check(vec![p("")]), Err(EtcdError::EmptyKey));
+    }
+
+    /// Only what is proposed is held to the size limit, as etcd holds only the raft
+    /// request to it.
+    #[test]
+    fn the_size_limit_applies_to_proposals() {
+        let mut cfg = cfg();
+        cfg.request_bytes_max = 1_000;
+        let big = Bytes::from(vec![b'k'; 2_000]);
+        let range = Request::Range(RangeRequest { key: big.clone(), ..RangeRequest::default() });
+        assert_eq!(validate(&range, &cfg), Ok(()));
+        let read_only = TxnRequest {
+            compare: vec![],
+            success: vec![RequestOp::Range(RangeRequest {
+                key: big.clone(),
+                ..RangeRequest::default()
+            })],
+            failure: vec![],
+        };
+        assert_eq!(validate(&Request::Txn(read_only), &cfg), Ok(()));
+        let put = Request::Put(PutRequest { key: big.clone(), ..PutRequest::default() });
+        assert_eq!(validate(&put, &cfg), Err(EtcdError::RequestTooLarge));
+        let delete = Request::DeleteRange(DeleteRangeRequest {
+            key: big,
+            range_end: Bytes::new(),
+            prev_kv: false,
+        });
+        assert_eq!(validate(&delete, &cfg), Err(EtcdError::RequestTooLarge));
     }
 
     #[test]

@@ -8,11 +8,17 @@
 //! another user's, which must always be refused). Every answer is recorded for the
 //! `auth-revocation` check.
 //!
+//! Before auth is on, once root exists, each client that logs in with a token asks for
+//! its password hash once: etcd refuses a login while auth is off ("authentication is
+//! not enabled"), and the `validation` check holds the answers to that.
+//!
 //! A client the world says is paused does nothing until its pause ends.
 
 use super::requests::{self as req, as_root};
 use crate::checks::auth::{Change, ChangeOutcome, ChangeRecord, ServedRecord};
+use crate::checks::validation::{judge_answer, Answer, WrongAnswer};
 use crate::workload::is_unknown_outcome;
+use crate::workload_validation::Expected;
 use detcd_core::api::{AuthBody, AuthRequest, EtcdError};
 use detcd_core::server::{Credential, EtcdNode, Request, Response};
 use detcd_core::types::RequestId;
@@ -59,11 +65,21 @@ struct UserClient {
 /// What a request was for.
 #[derive(Clone, Debug)]
 enum Purpose {
-    Setup { step: usize },
-    Change { record: usize },
+    Setup {
+        step: usize,
+    },
+    Change {
+        record: usize,
+    },
     PasswordHash,
+    /// A login asked for while auth is still off.
+    PasswordHashBeforeEnable,
     Authenticate,
-    Access { prefix: u32, write: bool, token_issued_us: Option<u64> },
+    Access {
+        prefix: u32,
+        write: bool,
+        token_issued_us: Option<u64>,
+    },
 }
 
 /// The auth workload side of one run.
@@ -90,6 +106,12 @@ pub(super) struct AuthDriver {
     pub served: Vec<ServedRecord>,
     /// Accesses refused with an auth error (denied, bad token, old auth revision).
     pub refused: u64,
+    /// When the administrator first sent the request that enables auth.
+    enable_sent_us: Option<u64>,
+    /// Answers to logins asked for before auth was on: how many were judged, and the
+    /// ones that were not etcd's.
+    pub before_enable_judged: usize,
+    pub before_enable_wrong: Vec<WrongAnswer>,
 }
 
 impl AuthDriver {
@@ -128,6 +150,9 @@ impl AuthDriver {
             changes: Vec::new(),
             served: Vec::new(),
             refused: 0,
+            enable_sent_us: None,
+            before_enable_judged: 0,
+            before_enable_wrong: Vec::new(),
         }
     }
 
@@ -175,6 +200,9 @@ impl AuthDriver {
     }
 
     fn send_setup(&mut self, step: usize) {
+        if self.setup[step] == AuthRequest::Enable && self.enable_sent_us.is_none() {
+            self.enable_sent_us = Some(self.now());
+        }
         let request = as_root(self.setup[step].clone());
         self.send(None, Purpose::Setup { step }, request);
     }
@@ -220,6 +248,27 @@ impl AuthDriver {
                         _ => self.later(who),
                     },
                     _ => self.later(who),
+                }
+            }
+            Purpose::PasswordHashBeforeEnable => {
+                // Answered before the enable was even sent: auth was off throughout.
+                if self.enable_sent_us.is_none_or(|at| r.complete_us < at) {
+                    let got = match &answer {
+                        Ok(response) => Answer::Served(response),
+                        Err(Some(e)) => Answer::Err(*e),
+                        Err(None) => Answer::None,
+                    };
+                    let expected = Expected::RefusedWhenApplied(EtcdError::AuthNotEnabled);
+                    match judge_answer(expected, got, |_| Err("unreachable".into())) {
+                        Ok(learned) => self.before_enable_judged += usize::from(learned),
+                        Err(why) => self.before_enable_wrong.push(WrongAnswer {
+                            what: "password hash (a login) while auth is off".into(),
+                            client: self.client_id(who),
+                            node: r.node,
+                            complete_us: r.complete_us,
+                            why,
+                        }),
+                    }
                 }
             }
             Purpose::Authenticate => {
@@ -277,6 +326,9 @@ impl AuthDriver {
             self.setup_step = step;
             return self.later(None);
         }
+        if step == 0 {
+            self.ask_before_enable();
+        }
         if step + 1 < self.setup.len() {
             return self.send_setup(step + 1);
         }
@@ -285,6 +337,18 @@ impl AuthDriver {
         self.later(None);
         for c in 0..self.clients.len() {
             self.later(Some(c));
+        }
+    }
+
+    /// Each client that logs in with a token asks for its password hash while auth is
+    /// still off.
+    fn ask_before_enable(&mut self) {
+        for c in 0..self.clients.len() {
+            if self.clients[c].login == Login::LoggedOut {
+                let name = req::user(self.clients[c].user);
+                let request = Request::Auth(AuthRequest::UserPasswordHash { name });
+                self.send(Some(c), Purpose::PasswordHashBeforeEnable, request);
+            }
         }
     }
 

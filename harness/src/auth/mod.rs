@@ -7,6 +7,7 @@ mod driver;
 pub mod requests;
 
 use crate::checks::auth::{check_revocation, ChangeRecord, ServedRecord};
+use crate::checks::validation::{check_validation, WrongAnswer};
 use crate::report::{check_names, CheckResult};
 use detcd_core::server::EtcdNode;
 use detcd_scenarios::{AuthSpec, Scenario};
@@ -23,6 +24,8 @@ pub struct AuthOutcome {
     changes: Vec<ChangeRecord>,
     served: Vec<ServedRecord>,
     refused: u64,
+    before_enable_judged: usize,
+    before_enable_wrong: Vec<WrongAnswer>,
 }
 
 /// Runs the administrator and the user clients of `spec` through the safety phase of
@@ -48,6 +51,8 @@ pub fn safety_phase(
         changes: std::mem::take(&mut driver.changes),
         served: std::mem::take(&mut driver.served),
         refused: driver.refused,
+        before_enable_judged: driver.before_enable_judged,
+        before_enable_wrong: std::mem::take(&mut driver.before_enable_wrong),
         world: driver.world,
         safety,
     }
@@ -64,5 +69,12 @@ impl AuthOutcome {
             );
         }
         check_revocation(&self.changes, &self.served, self.refused)
+    }
+
+    /// The `validation` check: logins asked for while auth was off were refused as
+    /// etcd refuses them.
+    pub fn validation(&mut self) -> CheckResult {
+        let wrong = std::mem::take(&mut self.before_enable_wrong);
+        check_validation(&[], None, (self.before_enable_judged, wrong))
     }
 }

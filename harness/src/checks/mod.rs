@@ -1,7 +1,8 @@
 //! The checks a run makes besides the simulator's own Raft safety checks: watch
-//! guarantees (events, the answers around them, the order within a revision), serializable reads, reads at a revision, lease lifetimes, auth
-//! revocation, membership refusals, transfer answers and log compaction here;
-//! linearizability through the checker crate.
+//! guarantees (events, the answers around them, the order within a revision),
+//! serializable reads, reads at a revision, lease lifetimes, auth revocation,
+//! membership refusals, transfer answers, log compaction and the answers to
+//! validation requests here; linearizability through the checker crate.
 
 pub mod auth;
 pub mod compaction;
@@ -10,6 +11,7 @@ pub mod membership;
 pub mod revision_reads;
 pub mod serializable;
 pub mod transfer;
+pub mod validation;
 pub mod watch;
 pub mod watch_answers;
 pub mod watch_order;

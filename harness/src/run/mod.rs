@@ -14,6 +14,7 @@ pub use budget::RunBudget;
 use crate::auth;
 use crate::checks::lease::{check_leases, LeaseTiming};
 use crate::checks::revision_reads::check_revision_reads;
+use crate::checks::validation::check_validation;
 use crate::checks::watch::WatchStreamRecord;
 use crate::history::PROBE_KEY_PREFIX;
 use crate::lock;
@@ -210,7 +211,7 @@ fn run_lock(
     let live = side_liveness(&mut outcome.world, safety, scenario);
     // After the liveness phase: a fenced resource is read from the store.
     let check = outcome.check();
-    let side = SideRun { live, sent: outcome.requests_sent, check, banner, wall };
+    let side = SideRun { live, sent: outcome.requests_sent, checks: vec![check], banner, wall };
     side.report(scenario, seed, &mut outcome.world)
 }
 
@@ -227,8 +228,8 @@ fn run_auth(
     let mut outcome = auth::safety_phase(scenario, spec, seed, world);
     let safety = std::mem::replace(&mut outcome.safety, Ok(()));
     let live = side_liveness(&mut outcome.world, safety, scenario);
-    let check = outcome.check();
-    let side = SideRun { live, sent: outcome.requests_sent, check, banner, wall };
+    let checks = vec![outcome.check(), outcome.validation()];
+    let side = SideRun { live, sent: outcome.requests_sent, checks, banner, wall };
     side.report(scenario, seed, &mut outcome.world)
 }
 
@@ -245,7 +246,8 @@ fn side_liveness(
 struct SideRun {
     live: Result<LivenessReport, SimError>,
     sent: u64,
-    check: CheckResult,
+    /// The workload's own checks.
+    checks: Vec<CheckResult>,
     banner: String,
     wall: std::time::Instant,
 }
@@ -261,7 +263,7 @@ impl SideRun {
         let events = world.take_events();
         let went_on = world.violation().map(|v| (v, world.later_violations()));
         let mut checks = verdicts::simulation(&self.live, went_on, &[]);
-        checks.push(self.check);
+        checks.extend(self.checks);
         checks.extend(verdicts::operator(world, scenario, &[]));
         checks.push(verdicts::log_compaction(world, scenario));
         let report = RunReport {
@@ -437,6 +439,7 @@ pub fn run_with(
     checks.push(verdicts::log_compaction(&driver.world, scenario));
     let log = liveness.is_ok().then_some(&driver.write_log);
     checks.push(check_revision_reads(&driver.records, log));
+    checks.push(check_validation(&driver.records, log, (0, Vec::new())));
     if let Some(timing) = lease_timing {
         checks.push(check_leases(&driver.records, &driver.write_log, timing));
     }

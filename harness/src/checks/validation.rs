@@ -1,0 +1,316 @@
+//! The `validation` check: a request whose answer etcd fixes (a refusal for an invalid
+//! request, the exact fields of a boundary request's answer) gets exactly that answer,
+//! and validation requests change nothing: no key under their prefix is ever written.
+//! A request with no answer, or one the cluster could not serve (no leader, a timeout)
+//! where etcd too could answer that, teaches nothing and is let go.
+
+use crate::history::WriteLog;
+use crate::report::{check_names, CheckResult};
+use crate::workload::{OpKind, OpOutcome, OpRecord};
+use crate::workload_validation::{short, Expected, VALIDATION_END, VALIDATION_PREFIX};
+use detcd_core::api::EtcdError;
+use detcd_core::server::Response;
+
+/// What a request got back.
+#[derive(Clone, Copy, Debug)]
+pub enum Answer<'a> {
+    /// No answer: timed out, or the member refused the connection.
+    None,
+    Err(EtcdError),
+    Served(&'a Response),
+}
+
+impl<'a> Answer<'a> {
+    /// The answer an operation of the KV workload got.
+    pub fn of(outcome: &'a OpOutcome) -> Self {
+        match outcome {
+            OpOutcome::Ok(Response::Err(e)) => Answer::Err(*e),
+            OpOutcome::Ok(r) => Answer::Served(r),
+            OpOutcome::Failed(e) | OpOutcome::Unknown(Some(e)) => Answer::Err(*e),
+            OpOutcome::Refused | OpOutcome::Unknown(None) => Answer::None,
+        }
+    }
+}
+
+/// Errors that say the cluster could not serve the request now, not what the request
+/// is.
+fn unavailable(e: EtcdError) -> bool {
+    matches!(
+        e,
+        EtcdError::NoLeader
+            | EtcdError::NotLeader
+            | EtcdError::LeaderChanged
+            | EtcdError::Timeout
+            | EtcdError::TooManyRequests
+    )
+}
+
+/// Judges one answer against etcd's: `Ok(true)` it is etcd's, `Ok(false)` it teaches
+/// nothing (no answer, or the cluster unavailable where etcd could be too), `Err` what
+/// is wrong. `judge` decides a served answer when etcd serves the request.
+pub fn judge_answer(
+    expected: Expected,
+    answer: Answer<'_>,
+    judge: impl Fn(&Response) -> Result<(), String>,
+) -> Result<bool, String> {
+    let msg = |e: EtcdError| format!("\"{}\"", e.message());
+    match (expected, answer) {
+        (_, Answer::None) => Ok(false),
+        (Expected::Refused(want), Answer::Err(got)) if got == want => Ok(true),
+        (Expected::Refused(want), Answer::Err(got)) => Err(format!(
+            "etcd refuses it with {} before anything else, got {}",
+            msg(want),
+            msg(got)
+        )),
+        (Expected::RefusedWhenApplied(want), Answer::Err(got)) if got == want => Ok(true),
+        (Expected::RefusedWhenApplied(_) | Expected::Served, Answer::Err(got))
+            if unavailable(got) =>
+        {
+            Ok(false)
+        }
+        (Expected::RefusedWhenApplied(want), Answer::Err(got)) => {
+            Err(format!("etcd refuses it with {}, got {}", msg(want), msg(got)))
+        }
+        (Expected::Refused(want) | Expected::RefusedWhenApplied(want), Answer::Served(r)) => {
+            Err(format!("etcd refuses it with {}, got {}", msg(want), short(r)))
+        }
+        (Expected::Served, Answer::Err(got)) => Err(format!("etcd serves it, got {}", msg(got))),
+        (Expected::Served, Answer::Served(r)) => judge(r).map(|()| true),
+    }
+}
+
+/// One answer that is not etcd's, in words.
+pub struct WrongAnswer {
+    pub what: String,
+    pub client: u64,
+    pub node: u64,
+    pub complete_us: u64,
+    pub why: String,
+}
+
+impl std::fmt::Display for WrongAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (client {}, member {}, answered at {} ms): {}",
+            self.what,
+            self.client,
+            self.node,
+            self.complete_us / 1_000,
+            self.why
+        )
+    }
+}
+
+/// Every validation request of `records` against etcd's answer, `others` (answers
+/// judged elsewhere: `(answers judged, wrong ones)`) added in, and, when the run's
+/// write history is whole (`log`), no write under the validation prefix.
+pub fn check_validation(
+    records: &[OpRecord],
+    log: Option<&WriteLog>,
+    others: (usize, Vec<WrongAnswer>),
+) -> CheckResult {
+    let name = check_names::VALIDATION;
+    let (mut judged, mut wrong) = others;
+    let mut sent = 0;
+    for r in records {
+        let OpKind::Validate(v) = &r.kind else { continue };
+        sent += 1;
+        match judge_answer(v.expected(), Answer::of(&r.outcome), |resp| v.judge(resp)) {
+            Ok(learned) => judged += usize::from(learned),
+            Err(why) => wrong.push(WrongAnswer {
+                what: v.describe(),
+                client: r.client,
+                node: r.node,
+                complete_us: r.complete_us,
+                why,
+            }),
+        }
+    }
+    if let Some((key, revision)) =
+        log.and_then(|l| l.first_change_in(VALIDATION_PREFIX, VALIDATION_END))
+    {
+        let shown: String = key.chars().take(40).collect();
+        return CheckResult::fail(
+            name,
+            format!("a validation request changed the store: {shown} was written at revision {revision}, though every validation request must change nothing"),
+        );
+    }
+    if let Some(first) = wrong.first() {
+        let more = wrong.len() - 1;
+        let more = if more > 0 { format!(" (and {more} more)") } else { String::new() };
+        return CheckResult::fail(name, format!("{first}{more}"));
+    }
+    CheckResult::pass(
+        name,
+        format!("{judged} answer(s) to boundary and invalid requests were etcd's ({sent} validation request(s) sent); none changed the store"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Verdict;
+    use crate::workload_validation::{Case, Validation};
+    use detcd_core::api::{LeaseGrantResponse, LeaseTimeToLiveResponse, PutResponse};
+    use detcd_core::server::{LEASE_TTL_MAX_SECS, REQUEST_BYTES_MAX_DEFAULT};
+
+    fn v(case: Case, lease: i64) -> Validation {
+        Validation { case, lease, tag: "t".into() }
+    }
+
+    fn record(v: Validation, outcome: OpOutcome) -> OpRecord {
+        OpRecord {
+            client: 1,
+            node: 2,
+            incarnation: 0,
+            kind: OpKind::Validate(v),
+            invoke_us: 0,
+            complete_us: 1_000,
+            outcome,
+        }
+    }
+
+    fn verdict(records: &[OpRecord]) -> (Verdict, String) {
+        let c = check_validation(records, None, (0, Vec::new()));
+        (c.verdict, c.evidence)
+    }
+
+    fn grant(id: i64, ttl: i64) -> OpOutcome {
+        OpOutcome::Ok(Response::LeaseGrant(LeaseGrantResponse { id, ttl, ..Default::default() }))
+    }
+
+    #[test]
+    fn a_grant_of_the_maximum_ttl_must_be_served() {
+        let max = v(Case::LeaseGrantTtlMax, 7);
+        assert_eq!(verdict(&[record(max.clone(), grant(7, LEASE_TTL_MAX_SECS))]).0, Verdict::Pass);
+        // The boundary refused (a `>=` for a `>`).
+        let refused = OpOutcome::Failed(EtcdError::LeaseTtlTooLarge);
+        let (got, why) = verdict(&[record(max.clone(), refused)]);
+        assert_eq!(got, Verdict::Fail);
+        assert!(why.contains("too large lease TTL"), "{why}");
+        // Another id or TTL in the answer.
+        assert_eq!(verdict(&[record(max.clone(), grant(8, LEASE_TTL_MAX_SECS))]).0, Verdict::Fail);
+        assert_eq!(verdict(&[record(max, grant(7, 1))]).0, Verdict::Fail);
+    }
+
+    #[test]
+    fn an_invalid_request_must_get_its_error_before_any_other() {
+        let over = v(Case::LeaseGrantTtlOverMax, 7);
+        let right = OpOutcome::Failed(EtcdError::LeaseTtlTooLarge);
+        assert_eq!(verdict(&[record(over.clone(), right)]).0, Verdict::Pass);
+        // Even "no leader" is wrong: etcd checks the request first.
+        let no_leader = OpOutcome::Failed(EtcdError::NoLeader);
+        assert_eq!(verdict(&[record(over.clone(), no_leader)]).0, Verdict::Fail);
+        assert_eq!(verdict(&[record(over, grant(7, LEASE_TTL_MAX_SECS))]).0, Verdict::Fail);
+        // An empty key accepted, or refused for another reason.
+        let empty = v(Case::PutEmptyKey, 0);
+        let put = OpOutcome::Ok(Response::Put(PutResponse::default()));
+        assert_eq!(verdict(&[record(empty.clone(), put)]).0, Verdict::Fail);
+        let other = OpOutcome::Failed(EtcdError::KeyNotFound);
+        assert_eq!(verdict(&[record(empty.clone(), other)]).0, Verdict::Fail);
+        // No answer teaches nothing.
+        assert_eq!(verdict(&[record(empty, OpOutcome::Unknown(None))]).0, Verdict::Pass);
+    }
+
+    #[test]
+    fn refusals_when_applied_may_wait_behind_an_unavailable_cluster() {
+        let absent = v(Case::PutIgnoreValueAbsent, 0);
+        let cases = [
+            (OpOutcome::Failed(EtcdError::KeyNotFound), Verdict::Pass),
+            (OpOutcome::Unknown(Some(EtcdError::Timeout)), Verdict::Pass),
+            (OpOutcome::Failed(EtcdError::ValueProvided), Verdict::Fail),
+            (OpOutcome::Ok(Response::Put(PutResponse::default())), Verdict::Fail),
+        ];
+        for (outcome, want) in cases {
+            assert_eq!(verdict(&[record(absent.clone(), outcome.clone())]).0, want, "{outcome:?}");
+        }
+    }
+
+    #[test]
+    fn time_to_live_answers_must_carry_the_lease() {
+        let ttl = |id, ttl, granted_ttl| {
+            OpOutcome::Ok(Response::LeaseTimeToLive(LeaseTimeToLiveResponse {
+                id,
+                ttl,
+                granted_ttl,
+                ..Default::default()
+            }))
+        };
+        let missing = v(Case::LeaseTimeToLiveMissing, 9);
+        assert_eq!(verdict(&[record(missing.clone(), ttl(9, -1, 0))]).0, Verdict::Pass);
+        assert_eq!(verdict(&[record(missing.clone(), ttl(0, -1, 0))]).0, Verdict::Fail);
+        assert_eq!(verdict(&[record(missing, ttl(9, 0, 0))]).0, Verdict::Fail);
+        let granted = v(Case::LeaseTimeToLiveGranted, 9);
+        let max = LEASE_TTL_MAX_SECS;
+        assert_eq!(verdict(&[record(granted.clone(), ttl(9, max - 3, max))]).0, Verdict::Pass);
+        assert_eq!(verdict(&[record(granted.clone(), ttl(0, max - 3, max))]).0, Verdict::Fail);
+        assert_eq!(verdict(&[record(granted.clone(), ttl(9, 0, max))]).0, Verdict::Fail);
+        assert_eq!(verdict(&[record(granted.clone(), ttl(9, max - 3, 0))]).0, Verdict::Fail);
+        assert_eq!(verdict(&[record(granted, ttl(9, max + 1, max))]).0, Verdict::Fail);
+    }
+
+    #[test]
+    fn a_write_under_the_validation_prefix_fails() {
+        let mut log = WriteLog::default();
+        let mut store = detcd_core::mvcc::Store::new();
+        let put = detcd_core::api::PutRequest {
+            key: bytes::Bytes::from_static(b"v/c1-1/iv"),
+            value: bytes::Bytes::from_static(b"v"),
+            ..Default::default()
+        };
+        store.put(&put, &|_| false).expect("a valid put");
+        log.absorb(&store);
+        let c = check_validation(&[], Some(&log), (0, Vec::new()));
+        assert_eq!(c.verdict, Verdict::Fail, "{}", c.evidence);
+        assert!(c.evidence.contains("v/c1-1/iv"), "{}", c.evidence);
+        assert_eq!(
+            check_validation(&[], Some(&WriteLog::default()), (0, Vec::new())).verdict,
+            Verdict::Pass
+        );
+    }
+
+    /// The auth workload's login while auth is off: only "not enabled" is etcd's.
+    #[test]
+    fn a_login_while_auth_is_off_is_refused() {
+        use detcd_core::api::{AuthBody, AuthResponse};
+        let expected = Expected::RefusedWhenApplied(EtcdError::AuthNotEnabled);
+        let never = |_: &Response| Err("served".to_string());
+        let refused = Answer::Err(EtcdError::AuthNotEnabled);
+        assert_eq!(judge_answer(expected, refused, never), Ok(true));
+        assert_eq!(judge_answer(expected, Answer::Err(EtcdError::NoLeader), never), Ok(false));
+        assert!(judge_answer(expected, Answer::Err(EtcdError::AuthFailed), never).is_err());
+        let hash = Response::Auth(AuthResponse {
+            body: AuthBody::PasswordHash(Some("h".into())),
+            ..Default::default()
+        });
+        assert!(judge_answer(expected, Answer::Served(&hash), never).is_err());
+    }
+
+    #[test]
+    fn wrong_answers_judged_elsewhere_fail_the_check() {
+        let other = WrongAnswer {
+            what: "password hash".into(),
+            client: 2,
+            node: 1,
+            complete_us: 5_000,
+            why: "x".into(),
+        };
+        let c = check_validation(&[], None, (1, vec![other]));
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(c.evidence.contains("password hash"), "{}", c.evidence);
+    }
+
+    /// The sized cases sit on the side of the limit they claim, with room for framing.
+    #[test]
+    fn sized_cases_straddle_the_limit() {
+        let size = |case| detcd_core::server::wire_bytes(&v(case, 0).request());
+        let limit = REQUEST_BYTES_MAX_DEFAULT;
+        for case in [Case::DeleteUnderLimit, Case::TxnUnderLimit] {
+            assert!(size(case) < limit && size(case) > limit - 1_024, "{case:?}: {}", size(case));
+        }
+        for case in [Case::DeleteOverLimit, Case::PutOverLimit, Case::TxnOverLimit] {
+            assert!(size(case) > limit && size(case) < limit + 1_024, "{case:?}: {}", size(case));
+        }
+    }
+}
