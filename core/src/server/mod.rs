@@ -40,6 +40,6 @@ pub use members::{
     LEARNER_READY_PER_MILLE,
 };
 pub use node::EtcdNode;
-pub use proposal::{Op, Proposal, ProposalId};
+pub use proposal::{Op, PayloadError, Proposal, ProposalId, TXN_DEPTH_MAX};
 pub use request::{MoveLeaderResponse, Request, Response, StatusResponse, StreamId};
 pub use validate::{txn_writes, validate, wire_bytes};

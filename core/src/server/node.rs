@@ -931,8 +931,10 @@ fn check_durable(
     let snap_index = durable.snapshot.as_ref().map_or(0, |s| s.meta.index);
     let payloads = durable.entries.iter().filter(|e| e.index > snap_index);
     for e in payloads.filter(|e| e.kind == EntryKind::Normal) {
-        Proposal::decode(&e.data)
-            .map_err(|reason| RestoreError::EntryPayload { index: e.index, reason })?;
+        Proposal::decode(&e.data).map_err(|why| RestoreError::EntryPayload {
+            index: e.index,
+            reason: why.to_string(),
+        })?;
     }
     let Some(snapshot) = &durable.snapshot else { return Ok(None) };
     // Decoded at tick 0, the tick `new` restores it at.

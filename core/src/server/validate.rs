@@ -4,6 +4,7 @@
 //! so a refused request never reaches the log.
 
 use super::config::{Config, LEASE_TTL_MAX_SECS};
+use super::proposal::TXN_DEPTH_MAX;
 use super::request::Request;
 use crate::api::{
     Compare, DeleteRangeRequest, EtcdError, PutRequest, RangeRequest, RequestOp, TargetUnion,
@@ -20,6 +21,9 @@ pub fn validate(request: &Request, config: &Config) -> Result<(), EtcdError> {
         Request::DeleteRange(d) => check_delete(d)?,
         Request::Txn(t) => {
             check_txn(t, config.txn_ops_max)?;
+            if txn_too_deep(t, TXN_DEPTH_MAX) {
+                return Err(EtcdError::TooManyOps);
+            }
             check_branch_keys(&t.success)?;
             check_branch_keys(&t.failure)?;
         }
@@ -101,6 +105,16 @@ fn check_txn(t: &TxnRequest, ops_max: usize) -> Result<(), EtcdError> {
         }
     }
     Ok(())
+}
+
+/// Whether `t` nests deeper than `levels` (a txn without nested txns is one level).
+/// Stops descending at the limit, so the check's own recursion is bounded too.
+fn txn_too_deep(t: &TxnRequest, levels: usize) -> bool {
+    levels == 0
+        || t.success.iter().chain(t.failure.iter()).any(|op| match op {
+            RequestOp::Txn(inner) => txn_too_deep(inner, levels - 1),
+            _ => false,
+        })
 }
 
 /// A deleted interval `[start, end)`; `end == None` is unbounded, a point has `end = key\0`.
@@ -289,6 +303,21 @@ mod tests {
             check(vec![t(vec![p("a")], vec![]), t(vec![p("a")], vec![])]),
             Err(EtcdError::DuplicateKey)
         );
+    }
+
+    #[test]
+    fn txns_nested_deeper_than_a_payload_may_hold_are_refused() {
+        let mut c = cfg();
+        c.txn_ops_max = 10 * TXN_DEPTH_MAX;
+        let nest = |depth: usize| {
+            let mut op = p("k");
+            for _ in 1..depth {
+                op = t(vec![op], vec![]);
+            }
+            Request::Txn(TxnRequest { compare: vec![], success: vec![op], failure: vec![] })
+        };
+        assert_eq!(validate(&nest(TXN_DEPTH_MAX), &c), Ok(()));
+        assert_eq!(validate(&nest(TXN_DEPTH_MAX + 1), &c), Err(EtcdError::TooManyOps));
     }
 
     #[test]
