@@ -116,10 +116,13 @@ impl Pending {
     pub fn read_ready(&mut self, ctx: u64, index: Index) {
         let Some(id) = self.reads.remove(&ctx) else { return };
         let req = self.requests.get_mut(&id).expect("read index maps to a request");
-        let Waiting::ReadIndex { read, .. } = &req.waiting else {
+        // The read moves to its new state rather than being copied; the placeholder
+        // is overwritten before anyone can see it.
+        let was = std::mem::replace(&mut req.waiting, Waiting::Transfer { target: 0 });
+        let Waiting::ReadIndex { read, .. } = was else {
             panic!("request {id} indexed as a read is not waiting for a read index");
         };
-        req.waiting = Waiting::Applied { index, read: read.clone() };
+        req.waiting = Waiting::Applied { index, read };
         self.ready.insert((index, id));
     }
 

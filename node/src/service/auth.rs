@@ -48,10 +48,20 @@ fn cert_user<T>(_: &Req<T>) -> Option<String> {
 
 /// `request` as sent by whoever `req` names.
 pub fn as_sender<T>(req: &Req<T>, request: Request) -> Request {
-    match credential(req) {
+    sent_by(credential(req), request)
+}
+
+/// `request` on behalf of `credential`, when there is one.
+pub fn sent_by(credential: Option<Credential>, request: Request) -> Request {
+    match credential {
         Some(credential) => Request::As { credential, request: Box::new(request) },
         None => request,
     }
+}
+
+/// Who sent `req`, and its message taken out of it (not copied).
+pub fn split<T>(req: Req<T>) -> (Option<Credential>, T) {
+    (credential(&req), req.into_inner())
 }
 
 impl AuthService {

@@ -1,5 +1,6 @@
 //! `etcdserverpb.KV`: Range, Put, DeleteRange, Txn, Compact.
 
+use super::auth;
 use super::{answer, unary, Api};
 use crate::convert;
 use crate::pb::etcdserverpb::{self as pb, kv_server::Kv};
@@ -14,9 +15,9 @@ const SERVICE: &str = "etcdserverpb.KV";
 #[tonic::async_trait]
 impl Kv for KvService {
     async fn range(&self, req: Req<pb::RangeRequest>) -> Result<Resp<pb::RangeResponse>, Status> {
-        unary(&self.0, SERVICE, "Range", async {
-            let as_sender = |r| super::auth::as_sender(&req, r);
-            let r = as_sender(Request::Range(convert::range_request(req.get_ref().clone())?));
+        unary(&self.0, SERVICE, "Range", async move {
+            let (sender, range) = auth::split(req);
+            let r = auth::sent_by(sender, Request::Range(convert::range_request(range)?));
             let r = answer!(self.0.handle.call(r).await?, Range)?;
             Ok(convert::range_response(r))
         })
@@ -36,9 +37,9 @@ impl Kv for KvService {
     }
 
     async fn put(&self, req: Req<pb::PutRequest>) -> Result<Resp<pb::PutResponse>, Status> {
-        unary(&self.0, SERVICE, "Put", async {
-            let p = convert::put_request(req.get_ref().clone());
-            let p = super::auth::as_sender(&req, Request::Put(p));
+        unary(&self.0, SERVICE, "Put", async move {
+            let (sender, put) = auth::split(req);
+            let p = auth::sent_by(sender, Request::Put(convert::put_request(put)));
             let r = answer!(self.0.handle.call(p).await?, Put)?;
             Ok(convert::put_response(r))
         })
@@ -49,9 +50,9 @@ impl Kv for KvService {
         &self,
         req: Req<pb::DeleteRangeRequest>,
     ) -> Result<Resp<pb::DeleteRangeResponse>, Status> {
-        unary(&self.0, SERVICE, "DeleteRange", async {
-            let d = convert::delete_request(req.get_ref().clone());
-            let d = super::auth::as_sender(&req, Request::DeleteRange(d));
+        unary(&self.0, SERVICE, "DeleteRange", async move {
+            let (sender, delete) = auth::split(req);
+            let d = auth::sent_by(sender, Request::DeleteRange(convert::delete_request(delete)));
             let r = answer!(self.0.handle.call(d).await?, DeleteRange)?;
             Ok(convert::delete_response(r))
         })
@@ -59,9 +60,9 @@ impl Kv for KvService {
     }
 
     async fn txn(&self, req: Req<pb::TxnRequest>) -> Result<Resp<pb::TxnResponse>, Status> {
-        unary(&self.0, SERVICE, "Txn", async {
-            let t = convert::txn_request(req.get_ref().clone())?;
-            let t = super::auth::as_sender(&req, Request::Txn(t));
+        unary(&self.0, SERVICE, "Txn", async move {
+            let (sender, txn) = auth::split(req);
+            let t = auth::sent_by(sender, Request::Txn(convert::txn_request(txn)?));
             let r = answer!(self.0.handle.call(t).await?, Txn)?;
             Ok(convert::txn_response(r))
         })
