@@ -31,7 +31,8 @@ use detcd_core::api;
 use detcd_core::server::Response as ServerResponse;
 use std::collections::BTreeMap;
 
-fn text(b: &[u8]) -> String {
+/// A key or value as text for messages (invalid UTF-8 replaced, not refused).
+pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 

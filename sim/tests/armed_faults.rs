@@ -28,6 +28,19 @@ fn num(v: &serde_json::Value, field: &str) -> u64 {
     }
 }
 
+/// The (node, time) of the run's one armed fault that fired; fails unless exactly one did.
+fn fired_once(events: &[(String, serde_json::Value)]) -> (u64, u64) {
+    let fired: Vec<&serde_json::Value> =
+        events.iter().filter(|(n, _)| n == "fired").map(|(_, f)| f).collect();
+    assert_eq!(fired.len(), 1, "fires once: {fired:?}");
+    (num(fired[0], "node"), num(fired[0], "t_us"))
+}
+
+/// Whether event `name` happened on `node` at `at_us`.
+fn happened(events: &[(String, serde_json::Value)], name: &str, node: u64, at_us: u64) -> bool {
+    events.iter().any(|(n, f)| n == name && num(f, "node") == node && num(f, "t_us") == at_us)
+}
+
 fn options(schedule: FaultSchedule) -> KvRunOptions {
     let mut o = KvRunOptions::new(3, 5);
     o.schedule = Some(schedule);
@@ -46,10 +59,7 @@ fn a_fault_armed_for_a_new_leader_crashes_that_leader_once() {
     s.push(300_000, FaultAction::Partition { shape: PartitionShape::IsolateLeader });
     s.push(700_000, FaultAction::Heal);
     let events = events(&options(s));
-    let fired: Vec<&serde_json::Value> =
-        events.iter().filter(|(n, _)| n == "fired").map(|(_, f)| f).collect();
-    assert_eq!(fired.len(), 1, "fires once: {fired:?}");
-    let (node, at) = (num(fired[0], "node"), num(fired[0], "t_us"));
+    let (node, at) = fired_once(&events);
     assert!(at > 300_000, "after the arming: {at}");
     let elected = events.iter().any(|(n, f)| {
         n == "role_change"
@@ -58,9 +68,7 @@ fn a_fault_armed_for_a_new_leader_crashes_that_leader_once() {
             && num(f, "t_us") == at
     });
     assert!(elected, "node {node} became leader at {at}");
-    let crashed = events
-        .iter()
-        .any(|(n, f)| n == "crash" && num(f, "node") == node && num(f, "t_us") == at + 5_000);
+    let crashed = happened(&events, "crash", node, at + 5_000);
     assert!(crashed, "the new leader {node} crashed 5 ms after its election");
 }
 
@@ -82,22 +90,15 @@ fn a_fault_armed_for_a_truncation_crashes_the_member_inside_its_sync() {
     s.push(300_000, FaultAction::Arm { moment: Moment::Truncated, for_us: 2_000_000, then });
     s.push(700_000, FaultAction::Heal);
     let events = events(&options(s));
-    let fired: Vec<&serde_json::Value> =
-        events.iter().filter(|(n, _)| n == "fired").map(|(_, f)| f).collect();
-    assert_eq!(fired.len(), 1, "fires once: {fired:?}");
-    let (node, at) = (num(fired[0], "node"), num(fired[0], "t_us"));
+    let (node, at) = fired_once(&events);
     assert!(at > 700_000, "after the heal: {at}");
-    let wrote = events
-        .iter()
-        .any(|(n, f)| n == "persist" && num(f, "node") == node && num(f, "t_us") == at);
+    let wrote = happened(&events, "persist", node, at);
     assert!(wrote, "node {node} wrote at {at}");
     let synced_between = events.iter().any(|(n, f)| {
         n == "persisted" && num(f, "node") == node && (at..=at + 2_000).contains(&num(f, "t_us"))
     });
     assert!(!synced_between, "the overwrite was still in flight when node {node} crashed");
-    let crashed = events
-        .iter()
-        .any(|(n, f)| n == "crash" && num(f, "node") == node && num(f, "t_us") == at + 2_000);
+    let crashed = happened(&events, "crash", node, at + 2_000);
     assert!(crashed, "node {node} crashed 2 ms after the overwrite");
 }
 

@@ -13,7 +13,7 @@
 //! The linearizability check cannot see these: its model holds the current store
 //! only, and a read at a fixed revision is not ordered by its call time.
 
-use crate::history::WriteLog;
+use crate::history::{text, WriteLog};
 use crate::report::{check_names::REVISION_READS, CheckResult};
 use crate::workload::{OpKind, OpOutcome, OpRecord, KEYS_END, KEY_PREFIX};
 use detcd_core::api::{EtcdError, RangeResponse};
@@ -27,10 +27,6 @@ fn read_shape(kind: &OpKind) -> Option<(i64, &str, i64, bool)> {
         OpKind::Count => Some((0, KEY_PREFIX, 0, true)),
         _ => None,
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// Checks every read at a revision in `records` against `log` (the converged cluster's

@@ -8,6 +8,7 @@
 //! from a snapshot, is given), and each watch stream.
 
 use super::watch::{WatchEventRecord, WatchStreamRecord};
+use crate::history::text;
 use crate::report::{check_names::WATCH, CheckResult};
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -109,10 +110,6 @@ pub fn check_order(
         WATCH,
         format!("{checked} multi-event revision(s) in write order ({} written)", written.len()),
     )
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[cfg(test)]
