@@ -357,10 +357,45 @@ async fn shutdown_signal() {
 /// Runs a member on a tokio runtime of its own, for the `detcd serve` command.
 #[cfg(not(madsim))]
 pub fn run_blocking(cfg: ServeConfig) -> Result<(), ServeError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("detcd")
-        .build()
-        .map_err(ServeError::Io)?;
+    let threads = match cfg.worker_threads {
+        0 => {
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            worker_threads_default(cores)
+        }
+        n => usize::from(n),
+    };
+    // One thread: a current-thread runtime, whose tasks wake each other without a
+    // cross-thread hand-off (no futex, no work stealing). Disk writes and fsyncs run on
+    // tokio's blocking pool either way.
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    let runtime = builder.enable_all().thread_name("detcd").build().map_err(ServeError::Io)?;
     runtime.block_on(run(cfg))
+}
+
+/// How many threads run a member's tasks when `--worker-threads` leaves it open: one
+/// per two cores, at most [`WORKER_THREADS_DEFAULT_MAX`]. A member's Raft and state
+/// machine run in one task; more threads only spread the client and peer connections,
+/// and the kernel's network stack and the disk need the other cores.
+pub fn worker_threads_default(cores: usize) -> usize {
+    (cores / 2).clamp(1, WORKER_THREADS_DEFAULT_MAX)
+}
+
+/// See [`worker_threads_default`].
+pub const WORKER_THREADS_DEFAULT_MAX: usize = 4;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_worker_count_is_half_the_cores_from_one_to_the_cap() {
+        let picked: Vec<usize> = [1, 2, 3, 4, 8, 16, 64].map(worker_threads_default).into();
+        assert_eq!(picked, [1, 1, 1, 2, 4, WORKER_THREADS_DEFAULT_MAX, WORKER_THREADS_DEFAULT_MAX]);
+    }
 }

@@ -135,6 +135,13 @@ pub struct ServeArgs {
     #[arg(long, env = "ETCD_AUTH_TOKEN_TTL", default_value_t = 300, value_name = "SECONDS")]
     pub auth_token_ttl: u64,
 
+    /// Threads that run the member's tasks (client connections, peer streams, the
+    /// driver). 1 runs them all on one thread; 0 picks from the cores: one thread per
+    /// two cores, at most 4 (see `server::worker_threads_default`).
+    #[arg(long, env = "ETCD_WORKER_THREADS", default_value_t = 0, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(0..=256))]
+    pub worker_threads: u16,
+
     /// Test only (for `detcd chaos`'s clock faults): this member's clock runs at this
     /// percentage of real time, so its ticks (heartbeats, election and lease timers)
     /// come that much faster or slower than --heartbeat-interval says. 100: real time.
@@ -336,6 +343,8 @@ pub struct ServeConfig {
     pub auto_compaction: AutoCompaction,
     pub log_level: LogLevel,
     pub log_outputs: Vec<LogOutput>,
+    /// See `ServeArgs::worker_threads`; 0 leaves the choice to the member.
+    pub worker_threads: u16,
     /// See `ServeArgs::test_clock_percent`; 100 outside clock-fault tests.
     pub test_clock_percent: u32,
     /// See `ServeArgs::test_fsync_delay_ms`; zero outside disk-fault tests.
@@ -468,6 +477,7 @@ impl ServeArgs {
             auto_compaction,
             log_level: self.log_level,
             log_outputs,
+            worker_threads: self.worker_threads,
             test_clock_percent: self.test_clock_percent,
             test_fsync_delay: Duration::from_millis(self.test_fsync_delay_ms),
             client_tls,

@@ -536,6 +536,20 @@ fn the_test_fsync_delay_is_off_by_default_and_bounded() {
 }
 
 #[test]
+fn worker_threads_default_to_the_members_choice_and_are_bounded() {
+    assert_eq!(config(&[]).worker_threads, 0);
+    assert_eq!(config(&["--worker-threads", "1"]).worker_threads, 1);
+    let from_env = with_env(&[("ETCD_WORKER_THREADS", "3")], || {
+        ServeArgs::try_parse_from(["serve"]).unwrap().validate().unwrap()
+    });
+    assert_eq!(from_env.worker_threads, 3);
+    for bad in ["257", "70000", "two"] {
+        let e = parse(&["--worker-threads", bad]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ValueValidation, "{bad}");
+    }
+}
+
+#[test]
 fn tls_flags_are_read_and_checked_against_https_urls() {
     let https = ["--listen-client-urls", "https://127.0.0.1:2379"];
     assert_eq!(
