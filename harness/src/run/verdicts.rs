@@ -8,7 +8,7 @@ use super::RunBudget;
 use crate::checks::compaction::{check_compaction, MemberLog};
 use crate::checks::membership::{check_membership, MembershipBounds};
 use crate::checks::serializable::{check_serializable_reads, SerializableRead};
-use crate::checks::transfer::{check_transfers, TransferAnswer};
+use crate::checks::transfer::{check_transfers, TransferAnswer, TransferContext};
 use crate::checks::watch::{check_watch_streams, WatchEventRecord, WatchStreamRecord};
 use crate::checks::watch_answers::{check_watch_answers, WatchAnswerRecord};
 use crate::checks::watch_order::{check_order, WriteOrder};
@@ -220,7 +220,16 @@ pub(super) fn operator(
     let bounds = MembershipBounds::for_timing(c.election_ticks, c.tick_us);
     vec![
         check_membership(&log.membership, log.cut, bounds),
-        check_transfers(&log.transfers, transfer_answers, &log.roles, log.cut),
+        check_transfers(
+            &log.transfers,
+            transfer_answers,
+            &TransferContext {
+                roles: &log.roles,
+                upsets_us: &log.upsets_us,
+                quiet_min_us: bounds.quiet_min_us,
+                cut: log.cut,
+            },
+        ),
     ]
 }
 

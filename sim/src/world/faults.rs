@@ -29,9 +29,9 @@ impl<P: Process> World<P> {
     /// Carries out one fault now.
     pub fn apply_fault(&mut self, action: &FaultAction) {
         let now = self.now_us;
-        // A membership request is judged by how long the cluster was quiet before it;
-        // it disturbs the cluster itself once made (`change_membership`).
-        if !matches!(action, FaultAction::Membership { .. }) {
+        // A membership or transfer request is judged by how long the cluster was quiet
+        // before it; it disturbs the cluster itself once made.
+        if !matches!(action, FaultAction::Membership { .. } | FaultAction::TransferLeader { .. }) {
             self.operator.disturbed(now);
         }
         match action {
@@ -50,6 +50,7 @@ impl<P: Process> World<P> {
                 };
                 self.rng_nemesis = rng;
                 self.network.set_cut(&links);
+                self.note_links();
                 let cut = self.network.cut_links() as u64;
                 self.emit(SimEvent::Partition { cut_links: cut, shape: shape.clone() });
             }
@@ -99,14 +100,24 @@ impl<P: Process> World<P> {
                 self.emit(SimEvent::NetworkRates { drop_rate, duplicate_rate, reorder_rate });
             }
             FaultAction::TransferLeader { to } => {
+                let quiet_us = self.operator.quiet_us(now);
+                self.operator.disturbed(now);
                 if let Some(request) = self.transfer_request {
                     let (Some(leader), Some(i)) = (self.leader(), self.target_index(to)) else {
                         return;
                     };
                     let target = self.nodes[i].id;
                     let req = (request.build)(target);
+                    let target_ready = self.transfer_ready(leader, target);
                     let id = self.submit(super::OPERATOR_CLIENT, leader, req, request.timeout_us);
-                    let record = super::TransferRecord { at_us: now, request: id, leader, target };
+                    let record = super::TransferRecord {
+                        at_us: now,
+                        request: id,
+                        leader,
+                        target,
+                        quiet_us,
+                        target_ready,
+                    };
                     self.operator.transfer(record);
                     return;
                 }
@@ -204,6 +215,7 @@ impl<P: Process> World<P> {
 
     pub(super) fn heal_network(&mut self) {
         self.network.heal();
+        self.note_links();
         self.emit(SimEvent::Heal);
     }
 

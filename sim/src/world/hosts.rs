@@ -69,6 +69,7 @@ impl<P: Process> World<P> {
         }
         self.stats.crashes += 1;
         self.operator.disturbed(self.now_us);
+        self.operator.down(id, self.now_us);
         // A lying disk acknowledged every write it then lost.
         let acknowledged_lost = if self.options.disk.lying_fsync { loss.lost_ops } else { 0 };
         self.emit(SimEvent::Crash {
@@ -115,6 +116,7 @@ impl<P: Process> World<P> {
             Event::Tick { node: small(i as u64), generation: small(generation) },
         );
         self.operator.disturbed(self.now_us);
+        self.operator.up(self.nodes[i].id);
         self.pump(i);
         self.check(i);
     }

@@ -47,6 +47,9 @@ impl<P: Process> World<P> {
         let quiet_us = self.operator.quiet_us(self.now_us);
         let voters_reachable = self.voters_reachable(leader);
         let voters = self.voter_count(leader);
+        let settled = self.conf_settled(leader);
+        let learners = self.learner_count(leader);
+        let silent_us = self.silent_voters(leader);
         let started: Vec<NodeId> =
             resolved.added_all().into_iter().filter(|&id| self.join(id)).collect();
         let li = self.slot_index(leader).expect("the leader has a slot");
@@ -55,8 +58,18 @@ impl<P: Process> World<P> {
         let refused = result.as_ref().err().cloned();
         let at_us = self.now_us;
         let change = resolved.clone();
-        let record =
-            MembershipRecord { at_us, leader, change, refused, quiet_us, voters, voters_reachable };
+        let record = MembershipRecord {
+            at_us,
+            leader,
+            change,
+            refused,
+            quiet_us,
+            voters,
+            voters_reachable,
+            settled,
+            learners,
+            silent_us,
+        };
         self.operator.membership(record);
         self.operator.disturbed(at_us);
         self.pump(li);
@@ -92,6 +105,9 @@ impl<P: Process> World<P> {
             quiet_us,
             voters: 0,
             voters_reachable: false,
+            settled: false,
+            learners: 0,
+            silent_us: Vec::new(),
         };
         self.operator.membership(record);
     }
