@@ -184,7 +184,8 @@ impl OpOutcome {
 pub struct OpRecord {
     pub client: u64,
     pub node: u64,
-    /// How many times `node` had restarted when the operation was sent.
+    /// How many times `node` had restarted when it answered (an operation never
+    /// answered: when it was sent).
     pub incarnation: u64,
     pub kind: OpKind,
     pub invoke_us: u64,
