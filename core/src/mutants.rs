@@ -42,11 +42,22 @@ pub enum Mutant {
     LeaseExpiryOnFollower,
     /// Terms: a follower accepts appends from a leader of an older term.
     StaleTermAccepted,
+    /// Durability: after an append truncates a conflicting suffix, the first replaced
+    /// index still counts as durable before the new entry there is written.
+    TruncateDurableEarly,
+    /// Sliced apply: the applied index moves when a DeleteRange starts applying in
+    /// slices, so reads are served and snapshots taken without its writes.
+    SliceAppliedEarly,
+    /// Sliced apply: every full slice leaves the last key it looked at undeleted.
+    SliceSkipsBoundary,
+    /// Sliced apply: after each slice the applied store is the delete so far, at the
+    /// delete's revision: reads see a half-applied entry.
+    SlicePartialVisible,
 }
 
 impl Mutant {
     /// Every mutant, in the order the tables list them.
-    pub const ALL: [Mutant; 11] = [
+    pub const ALL: [Mutant; 15] = [
         Mutant::VoteBeforeDurable,
         Mutant::AckBeforeDurable,
         Mutant::CommitOnSend,
@@ -58,6 +69,10 @@ impl Mutant {
         Mutant::WatchStartOffByOne,
         Mutant::LeaseExpiryOnFollower,
         Mutant::StaleTermAccepted,
+        Mutant::TruncateDurableEarly,
+        Mutant::SliceAppliedEarly,
+        Mutant::SliceSkipsBoundary,
+        Mutant::SlicePartialVisible,
     ];
 
     /// The name used on the command line, e.g. `vote-before-durable`.
@@ -74,6 +89,10 @@ impl Mutant {
             Mutant::WatchStartOffByOne => "watch-start-off-by-one",
             Mutant::LeaseExpiryOnFollower => "lease-expiry-on-follower",
             Mutant::StaleTermAccepted => "stale-term-accepted",
+            Mutant::TruncateDurableEarly => "truncate-durable-early",
+            Mutant::SliceAppliedEarly => "slice-applied-early",
+            Mutant::SliceSkipsBoundary => "slice-skips-boundary",
+            Mutant::SlicePartialVisible => "slice-partial-visible",
         }
     }
 

@@ -103,6 +103,9 @@ fn input(kind: &OpKind) -> Option<Request> {
         OpKind::Delete { key } => {
             Request::DeleteRange { range: KeyRange::Key(key.clone()), prev_kv: false }
         }
+        OpKind::DeletePrefix { prefix } => {
+            Request::DeleteRange { range: KeyRange::Prefix(prefix.clone()), prev_kv: false }
+        }
         OpKind::Cas { key, expected_mod, value } => Request::Txn {
             compare: vec![Compare {
                 key: key.clone(),

@@ -297,13 +297,14 @@ fn smaller(value: u64, min: u64) -> Vec<u64> {
 }
 
 impl Knob {
-    const ALL: [Knob; 19] = [
+    const ALL: [Knob; 20] = [
         Knob::Operations,
         Knob::Clients,
         Knob::Keys,
         Knob::SafetyPhase,
         Knob::NetworkNoise,
         // The rarer, more specialised kinds are dropped first.
+        Knob::Mix(MixKind::Bulk),
         Knob::Mix(MixKind::Validate),
         Knob::Mix(MixKind::List),
         Knob::Mix(MixKind::Count),

@@ -36,6 +36,12 @@ pub const KEYS_END: &str = "k0";
 /// Keys attached to leases live apart, one key per lease, written once.
 pub const LEASE_KEY_PREFIX: &str = "l/";
 pub const LEASE_KEYS_END: &str = "l0";
+/// The keys of the `bulk` mix: under the workload's prefix (ranges, counts and watches
+/// see them), apart from the keys single-key operations pick.
+pub const BULK_PREFIX: &str = "k/b";
+/// How many keys one bulk fill puts, at least and at most (a txn holds at most 128
+/// operations).
+const BULK_FILL_KEYS: [usize; 2] = [24, 120];
 
 /// What a client meant by a request, for the checks.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,6 +106,10 @@ pub enum OpKind {
     },
     /// A request at or past one of etcd's limits (`workload_validation`).
     Validate(Validation),
+    /// DeleteRange of every key under `prefix`.
+    DeletePrefix {
+        prefix: String,
+    },
 }
 
 impl OpKind {
@@ -127,6 +137,7 @@ impl OpKind {
             OpKind::Count => format!("count {KEY_PREFIX}*"),
             OpKind::LeaseKeepAlive { lease, .. } => format!("lease keep-alive {lease:x}"),
             OpKind::Validate(v) => v.describe(),
+            OpKind::DeletePrefix { prefix } => format!("delete {prefix}*"),
         }
     }
 
@@ -173,7 +184,8 @@ impl OpOutcome {
 pub struct OpRecord {
     pub client: u64,
     pub node: u64,
-    /// How many times `node` had restarted when the operation was sent.
+    /// How many times `node` had restarted when it answered (an operation never
+    /// answered: when it was sent).
     pub incarnation: u64,
     pub kind: OpKind,
     pub invoke_us: u64,
@@ -441,6 +453,7 @@ impl Workload {
                 },
                 MixKind::Count => OpKind::Count,
                 MixKind::Validate => self.validation(c),
+                MixKind::Bulk => self.bulk(c),
             };
             return kind;
         }
@@ -468,6 +481,27 @@ impl Workload {
         }
         .txn();
         OpKind::Txn { request }
+    }
+
+    /// A bulk write: a txn that puts a run of keys under `BULK_PREFIX`, or a
+    /// DeleteRange of all of them.
+    fn bulk(&mut self, c: usize) -> OpKind {
+        if self.rng.gen_bool(0.5) {
+            return OpKind::DeletePrefix { prefix: BULK_PREFIX.to_string() };
+        }
+        let [lo, hi] = BULK_FILL_KEYS;
+        let n = self.rng.gen_range(lo..=hi);
+        let client = &mut self.clients[c];
+        let success = (0..n)
+            .map(|i| ModelRequest::Put {
+                key: format!("{BULK_PREFIX}{i:03}"),
+                value: Self::value(client),
+                prev_kv: false,
+            })
+            .collect();
+        OpKind::Txn {
+            request: ModelRequest::Txn { compare: Vec::new(), success, failure: Vec::new() },
+        }
     }
 
     /// A validation request: the TimeToLive of this client's maximum-TTL lease once it
@@ -577,6 +611,13 @@ impl Workload {
                 Request::LeaseKeepAlive(LeaseKeepAliveRequest { id: *lease })
             }
             OpKind::Validate(v) => v.request(),
+            OpKind::DeletePrefix { prefix } => {
+                let range = detcd_checker::models::etcd::KeyRange::Prefix(prefix.clone());
+                match to_api(&ModelRequest::DeleteRange { range, prev_kv: false }) {
+                    RequestOp::DeleteRange(d) => Request::DeleteRange(d),
+                    _ => unreachable!("a model delete is an API delete"),
+                }
+            }
         }
     }
 
@@ -697,5 +738,44 @@ mod single_kind_tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod bulk_tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// The bulk mix fills runs of keys under `BULK_PREFIX` with one txn and deletes all
+    /// of them with one DeleteRange over the prefix.
+    #[test]
+    fn bulk_fills_and_deletes_the_bulk_prefix() {
+        let spec = WorkloadSpec { mix: OpMix::only(MixKind::Bulk), ..WorkloadSpec::default() };
+        let mut w = Workload::new(&spec, ChaCha8Rng::seed_from_u64(3), 10);
+        let (mut fills, mut deletes) = (0, 0);
+        for _ in 0..40 {
+            match w.next_op(0) {
+                OpKind::Txn { request: ModelRequest::Txn { compare, success, failure } } => {
+                    fills += 1;
+                    assert!(compare.is_empty() && failure.is_empty());
+                    let [lo, hi] = BULK_FILL_KEYS;
+                    assert!((lo..=hi).contains(&success.len()), "{} puts", success.len());
+                    for op in &success {
+                        let ModelRequest::Put { key, .. } = op else { panic!("{op:?}") };
+                        assert!(key.starts_with(BULK_PREFIX), "{key}");
+                    }
+                }
+                OpKind::DeletePrefix { prefix } => {
+                    deletes += 1;
+                    let Request::DeleteRange(d) = w.request(&OpKind::DeletePrefix { prefix })
+                    else {
+                        panic!("not a delete");
+                    };
+                    assert_eq!((&d.key[..], &d.range_end[..]), (&b"k/b"[..], &b"k/c"[..]));
+                }
+                other => panic!("not a bulk operation: {other:?}"),
+            }
+        }
+        assert!(fills > 5 && deletes > 5, "{fills} fills, {deletes} deletes");
     }
 }

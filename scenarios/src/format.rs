@@ -175,6 +175,15 @@ pub struct ClusterSpec {
     /// (a negative control).
     #[serde(skip_serializing_if = "is_false")]
     pub unsafe_single_step_membership: bool,
+    /// Apply a DeleteRange over more live keys than this in slices of this many keys
+    /// (one per tick); 0: the core's default (4,096). A small value makes the `bulk`
+    /// mix's deletes run in slices under the scenario's faults.
+    #[serde(skip_serializing_if = "is_zero_usize")]
+    pub apply_slice_keys: usize,
+}
+
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -200,6 +209,7 @@ impl Default for ClusterSpec {
             snapshot_entries: 200,
             spares: 0,
             unsafe_single_step_membership: false,
+            apply_slice_keys: 0,
         }
     }
 }
@@ -251,6 +261,10 @@ pub struct OpMix {
     /// the size limit, ...), on keys of its own: its answer must be etcd's, and it may
     /// change nothing.
     pub validate: u32,
+    /// Bulk writes: a txn that puts a run of 24 to 120 keys under `k/b` (half the
+    /// time), or one DeleteRange of every key under `k/b` (the other half), which a
+    /// small `cluster.apply_slice_keys` applies in slices.
+    pub bulk: u32,
 }
 
 impl Default for OpMix {
@@ -270,6 +284,7 @@ impl Default for OpMix {
             list: 0,
             count: 0,
             validate: 0,
+            bulk: 0,
         }
     }
 }
@@ -291,11 +306,12 @@ pub enum MixKind {
     List,
     Count,
     Validate,
+    Bulk,
 }
 
 impl MixKind {
     /// Every kind, in the order a workload draws them by weight.
-    pub const ALL: [MixKind; 14] = [
+    pub const ALL: [MixKind; 15] = [
         MixKind::Put,
         MixKind::Get,
         MixKind::SerializableGet,
@@ -310,6 +326,7 @@ impl MixKind {
         MixKind::List,
         MixKind::Count,
         MixKind::Validate,
+        MixKind::Bulk,
     ];
 
     /// Its key in a scenario's `[workload.mix]`.
@@ -329,6 +346,7 @@ impl MixKind {
             MixKind::List => "list",
             MixKind::Count => "count",
             MixKind::Validate => "validate",
+            MixKind::Bulk => "bulk",
         }
     }
 }
@@ -354,6 +372,7 @@ impl OpMix {
             MixKind::List => self.list,
             MixKind::Count => self.count,
             MixKind::Validate => self.validate,
+            MixKind::Bulk => self.bulk,
         }
     }
 
@@ -373,6 +392,7 @@ impl OpMix {
             MixKind::List => &mut self.list,
             MixKind::Count => &mut self.count,
             MixKind::Validate => &mut self.validate,
+            MixKind::Bulk => &mut self.bulk,
         }
     }
 
@@ -393,6 +413,7 @@ impl OpMix {
             list: 0,
             count: 0,
             validate: 0,
+            bulk: 0,
         };
         *mix.weight_mut(kind) = 1;
         mix

@@ -29,6 +29,8 @@ Top level
   lying_fsync       disks acknowledge fsyncs before data is durable; UNSAFE [false]
   fsync_us          [min, max] fsync latency, microseconds [[100, 2000]]
   snapshot_entries  snapshot and compact the Raft log every this many entries [200]
+  apply_slice_keys  a DeleteRange over more live keys applies in slices of this many,
+                    one per tick; 0: the core's default, 4096 [0]
 
 [workload]
   clients             concurrent clients, one request in flight each [4]
@@ -50,6 +52,7 @@ Top level
   count (count-only range) [0]
   validate (a request at or past one of etcd's limits, or invalid: its answer must be
             etcd's and it may change nothing) [0]
+  bulk (a txn putting 24-120 keys under k/b, or a DeleteRange of all of them) [0]
 
 [network]   outside scheduled faults
   latency_us  [min, max] one-way message latency, microseconds [[200, 2000]]

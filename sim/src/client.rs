@@ -27,6 +27,10 @@ pub struct ClientResult<Req, Resp> {
     pub invoke_us: u64,
     /// True time of the answer or of the timeout.
     pub complete_us: u64,
+    /// The node's incarnation then: for an answer, the one that gave it (a crash ends
+    /// the requests open on the node). A request scheduled ahead may reach a later
+    /// incarnation than the one running when it was submitted.
+    pub incarnation: u64,
     pub outcome: Outcome<Resp>,
 }
 

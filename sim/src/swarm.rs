@@ -64,7 +64,9 @@ pub struct SwarmProfile {
     pub slow_fsync: LatencyDist,
     /// Faults armed for the moment a member overwrites entries it had written (an
     /// append replaced a conflicting suffix): its disk turns slow, so the overwrite stays
-    /// in flight, and it crashes before the sync, losing it.
+    /// in flight, and it crashes before the sync, losing it. The window makes the
+    /// overwrite: it cuts the leader off with a minority and heals once the majority
+    /// has a new leader.
     #[serde(default)]
     pub crash_on_truncate: bool,
 }
@@ -347,6 +349,10 @@ pub fn schedule(seed: u64, nodes: u64, safety_us: u64, p: &SwarmProfile) -> Faul
 /// The longest a window of `windows` lasts from its start (Figure 8's).
 pub const WINDOW_MAX_US: u64 = 2_000_000;
 
+/// How long after the heal the crash on truncation stays armed: the new leader's
+/// appends reach the members that were cut off within a few heartbeats.
+const TRUNCATE_AFTER_HEAL_US: u64 = 400_000;
+
 #[derive(Clone, Copy)]
 enum Window {
     SlowLinks,
@@ -466,7 +472,17 @@ fn windows(seed: u64, nodes: u64, safety_us: u64, p: &SwarmProfile, s: &mut Faul
                     after(d + down_us, FaultAction::Restart { node: Target::Subject }),
                     after(d + down_us, slow_disk(false)),
                 ];
-                s.push(t, FaultAction::Arm { moment: Moment::Truncated, for_us: episode_us, then });
+                // What truncates a log: the leader is cut off with a minority, to which
+                // it still appends client writes that cannot commit, until CheckQuorum
+                // makes it step down; the majority elects a leader (elections take
+                // 100-200 ms) that writes at those indexes; at the heal its appends
+                // replace the cut-off entries on the old leader and its minority.
+                let cut_us = rng.gen_range(300_000..=700_000);
+                let armed_us = cut_us + TRUNCATE_AFTER_HEAL_US;
+                s.push(t, FaultAction::Partition { shape: PartitionShape::LeaderMinority });
+                s.push(t, FaultAction::Arm { moment: Moment::Truncated, for_us: armed_us, then });
+                s.push(t + cut_us, FaultAction::Heal);
+                quiet.push((t, t + armed_us));
             }
             Window::Figure8 => {
                 let d = rng.gen_range(5_000..=p.slow_fsync.min_us / 2);

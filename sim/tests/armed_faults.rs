@@ -108,13 +108,31 @@ fn crash_on_truncate_windows_arm_the_truncation_moment() {
     for seed in 0..100 {
         let p = detcd_sim::swarm::profile(seed);
         let s = detcd_sim::swarm::schedule(seed, 5, 5_000_000, &p);
-        let n = s
+        let arms: Vec<&TimedFault> = s
             .faults
             .iter()
             .filter(|f| matches!(f.action, FaultAction::Arm { moment: Moment::Truncated, .. }))
-            .count();
-        assert!(p.crash_on_truncate || n == 0, "seed {seed}: armed without the profile");
-        armed += n;
+            .collect();
+        assert!(p.crash_on_truncate || arms.is_empty(), "seed {seed}: armed without the profile");
+        // Each window makes its truncation: the leader cut off with a minority where it
+        // is armed, and a heal while it is still armed.
+        for arm in &arms {
+            let FaultAction::Arm { for_us, .. } = &arm.action else { unreachable!() };
+            let cut = s.faults.iter().any(|f| {
+                f.at_us == arm.at_us
+                    && matches!(
+                        f.action,
+                        FaultAction::Partition { shape: PartitionShape::LeaderMinority }
+                    )
+            });
+            let healed = s.faults.iter().any(|f| {
+                f.at_us > arm.at_us
+                    && f.at_us < arm.at_us + *for_us
+                    && matches!(f.action, FaultAction::Heal)
+            });
+            assert!(cut && healed, "seed {seed}, window at {}: {s:?}", arm.at_us);
+        }
+        armed += arms.len();
     }
     assert!(armed >= 20, "{armed} truncation windows in 100 seeds");
 }
@@ -149,8 +167,17 @@ fn figure8_windows_keep_the_other_episodes_out() {
             continue;
         }
         let s = detcd_sim::swarm::schedule(seed, 5, 5_000_000, &p);
+        // Figure 8 arms the next new leader where it cuts the leader off with a
+        // minority; the crash-on-truncation window arms the truncation there instead.
+        let arms_new_leader = |at: u64| {
+            s.faults.iter().any(|f| {
+                f.at_us == at
+                    && matches!(f.action, FaultAction::Arm { moment: Moment::NewLeader, .. })
+            })
+        };
         let starts = s.faults.iter().filter(|f| {
             matches!(f.action, FaultAction::Partition { shape: PartitionShape::LeaderMinority })
+                && arms_new_leader(f.at_us)
         });
         for start in starts {
             windows += 1;

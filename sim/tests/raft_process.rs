@@ -157,3 +157,23 @@ fn damaged_durable_state_is_refused_not_a_panic() {
     let err = RaftProcess::restore(config(), d).err().expect("refused");
     assert!(matches!(err, RestoreError::EntryPayload { index: 2, .. }), "{err}");
 }
+
+/// A request scheduled ahead reaches the node only when its time comes: if the node
+/// crashed and restarted meanwhile, the answer is the new incarnation's, and says so.
+#[test]
+fn an_answer_names_the_incarnation_that_gave_it() {
+    let mut w = cluster(3, 3);
+    let leader = w.leader().unwrap();
+    let node = (1..=3).find(|&n| n != leader).unwrap();
+    let before = w.incarnation(node);
+    w.submit_at(w.now_us() + 300_000, 1, node, KvRequest::Get { key: 1 }, 1_000_000);
+    w.apply_fault(&FaultAction::Crash { node: Target::Node(node) });
+    w.run_for(100_000).unwrap();
+    w.apply_fault(&FaultAction::Restart { node: Target::Node(node) });
+    let deadline = w.now_us() + 2_000_000;
+    assert!(w.run_until_result(deadline).unwrap(), "an answer");
+    let r = w.drain_results().next().unwrap();
+    assert!(matches!(r.outcome, Outcome::Ok(_)), "{r:?}");
+    assert!(before < w.incarnation(node), "restarted");
+    assert_eq!(r.incarnation, w.incarnation(node), "answered by the running incarnation");
+}

@@ -129,6 +129,13 @@ impl DeleteSlices {
             }
         }
         self.done = looked < keys_max;
+        #[cfg(feature = "mutants")]
+        if !self.done
+            && crate::mutants::active(crate::mutants::Mutant::SliceSkipsBoundary)
+            && doomed.last() == last
+        {
+            doomed.pop();
+        }
         self.after = last.cloned();
         self.events.reserve(doomed.len());
         for key in &doomed {
@@ -141,6 +148,19 @@ impl DeleteSlices {
     /// Keys deleted so far.
     pub fn deleted(&self) -> usize {
         self.events.len()
+    }
+
+    /// The revision the delete reads at: the store's until the delete finishes.
+    pub fn read_revision(&self) -> i64 {
+        self.read_rev
+    }
+
+    /// The mutant `SlicePartialVisible`: ends the delete as if the range stopped after
+    /// the keys deleted so far.
+    #[cfg(feature = "mutants")]
+    pub fn finish_so_far(mut self, store: &mut Store) -> Written<DeleteRangeResponse> {
+        self.done = true;
+        self.finish(store)
     }
 
     /// Ends the delete: the revision advances if a key was deleted.

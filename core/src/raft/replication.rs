@@ -156,7 +156,15 @@ impl RaftNode {
         let conf_entries = if has_conf { entries.clone() } else { Vec::new() };
         let cut = self.log.merge(entries);
         if let Some(cut) = cut {
-            self.dur.clamp(cut - 1);
+            let durable_max = cut - 1;
+            #[cfg(feature = "mutants")]
+            let durable_max =
+                if crate::mutants::active(crate::mutants::Mutant::TruncateDurableEarly) {
+                    cut
+                } else {
+                    durable_max
+                };
+            self.dur.clamp(durable_max);
             self.forget_conf_entries_from(cut);
         }
         if has_conf || cut.is_some() {

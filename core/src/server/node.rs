@@ -707,6 +707,12 @@ impl EtcdNode {
     fn slice(&mut self) {
         let Some(sliced) = self.slicing.as_mut() else { return };
         if !sliced.step(self.cfg.apply_slice_keys) {
+            #[cfg(feature = "mutants")]
+            if crate::mutants::active(crate::mutants::Mutant::SlicePartialVisible) {
+                let mut shown = sliced.work.clone();
+                let _ = sliced.delete.clone().finish_so_far(&mut shown);
+                self.app.store = shown;
+            }
             return;
         }
         let Sliced { entry, proposal, mut work, delete } =
@@ -740,6 +746,10 @@ impl EtcdNode {
             let keys = self.cfg.apply_slice_keys;
             if let Some(delete) = Sliced::plan(&proposal, &self.app.store, keys) {
                 self.slicing = Some(Sliced::start(entry, proposal, &self.app.store, delete));
+                #[cfg(feature = "mutants")]
+                if crate::mutants::active(crate::mutants::Mutant::SliceAppliedEarly) {
+                    self.applied = entry.index;
+                }
                 return false;
             }
         }
@@ -913,7 +923,7 @@ impl EtcdNode {
             "the store applied what Raft handed out"
         );
         if let Some(sliced) = &self.slicing {
-            assert_eq!(sliced.entry.index, self.applied + 1, "the sliced entry is the next one");
+            sliced.check(self.applied, &self.app.store);
         }
         assert!(self.applied <= status.commit, "applied beyond the commit index");
         assert!(self.snapshot_index <= self.applied, "snapshot beyond the applied index");

@@ -11,7 +11,7 @@
 
 use super::proposal::{Op, Proposal};
 use crate::mvcc::{DeleteSlices, Store};
-use crate::types::Entry;
+use crate::types::{Entry, Index};
 
 /// A DeleteRange being applied in slices.
 pub(super) struct Sliced {
@@ -44,5 +44,83 @@ impl Sliced {
     /// Applies one more slice. True when the entry is done.
     pub fn step(&mut self, keys_max: usize) -> bool {
         self.delete.step(&mut self.work, keys_max.max(1))
+    }
+
+    /// Panics unless the member is wholly before this entry: it applied up to the
+    /// entry before, and `applied_store` (reads, watches and snapshots use it) is still
+    /// at the revision the delete reads, none of its writes there.
+    pub fn check(&self, applied: Index, applied_store: &Store) {
+        assert_eq!(self.entry.index, applied + 1, "the sliced entry is the next one");
+        assert_eq!(
+            applied_store.current_revision(),
+            self.delete.read_revision(),
+            "the applied store moved during a sliced delete"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{DeleteRangeRequest, LeaseId, PutRequest};
+    use crate::types::EntryKind;
+    use bytes::Bytes;
+
+    const KEYS: usize = 10;
+    const SLICE_KEYS: usize = 3;
+
+    fn store() -> Store {
+        let mut s = Store::new();
+        for i in 0..KEYS {
+            let key = Bytes::from(format!("k{i:02}"));
+            let req = PutRequest { key, value: Bytes::from_static(b"v"), ..Default::default() };
+            s.put(&req, &|_: LeaseId| false).expect("put");
+        }
+        s
+    }
+
+    /// A delete of every key, started at entry 7 on `store`.
+    fn started(store: &Store) -> Sliced {
+        let req = DeleteRangeRequest {
+            key: Bytes::from_static(b"k"),
+            range_end: Bytes::from_static(b"l"),
+            prev_kv: false,
+        };
+        let proposal = Proposal { id: None, op: Op::DeleteRange(req), caller: None };
+        let delete = Sliced::plan(&proposal, store, SLICE_KEYS).expect("more keys than a slice");
+        let entry = Entry { term: 1, index: 7, kind: EntryKind::Normal, data: Bytes::new() };
+        Sliced::start(&entry, proposal, store, delete)
+    }
+
+    #[test]
+    fn a_member_between_slices_is_wholly_before_the_entry() {
+        let applied = store();
+        let mut s = started(&applied);
+        assert!(!s.step(SLICE_KEYS));
+        s.check(6, &applied);
+        assert_eq!(s.work.current_revision(), applied.current_revision());
+    }
+
+    #[test]
+    #[should_panic(expected = "the sliced entry is the next one")]
+    fn the_applied_index_moved_before_the_last_slice() {
+        let applied = store();
+        let mut s = started(&applied);
+        assert!(!s.step(SLICE_KEYS));
+        s.check(7, &applied);
+    }
+
+    #[test]
+    #[should_panic(expected = "the applied store moved during a sliced delete")]
+    fn the_applied_store_shows_part_of_the_delete() {
+        let applied = store();
+        let mut s = started(&applied);
+        assert!(!s.step(SLICE_KEYS));
+        // A write reached the store reads are served from while the delete was under
+        // way (the delete so far, or an entry behind it applied early).
+        let mut moved = applied.clone();
+        let req = PutRequest { key: Bytes::from_static(b"z"), ..Default::default() };
+        moved.put(&req, &|_: LeaseId| false).expect("put");
+        s.check(6, &moved);
     }
 }

@@ -257,7 +257,7 @@ impl Driver {
         self.records.push(OpRecord {
             client: r.client,
             node: r.node,
-            incarnation: op.incarnation,
+            incarnation: r.incarnation,
             kind: op.kind,
             invoke_us: r.invoke_us,
             complete_us: r.complete_us,

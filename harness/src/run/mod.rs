@@ -118,6 +118,9 @@ pub fn node_config(scenario: &Scenario, setup: &NodeSetup) -> server::Config {
     let timeout_ticks = scenario.workload.request_timeout_ms * 1_000 / c.tick_us;
     cfg.request_timeout_ticks = timeout_ticks.max(2 * u64::from(c.election_ticks));
     cfg.snapshot_entries = c.snapshot_entries;
+    if c.apply_slice_keys > 0 {
+        cfg.apply_slice_keys = c.apply_slice_keys;
+    }
     cfg.initial_members = setup.voters.iter().map(|&id| sim_member(id, false)).collect();
     cfg.unsafe_auth_check_reads_on_receipt =
         scenario.auth.as_ref().is_some_and(|a| a.unsafe_check_reads_on_receipt);

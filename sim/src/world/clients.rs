@@ -102,6 +102,7 @@ impl<P: Process> World<P> {
     pub(super) fn finish(&mut self, id: RequestId, outcome: Outcome<P::Response>) {
         let now = self.now_us;
         let r = &self.records[(id - 1) as usize];
+        let incarnation = self.incarnation(r.node);
         self.results.push_back(ClientResult {
             id,
             client: r.client,
@@ -109,6 +110,7 @@ impl<P: Process> World<P> {
             request: r.request.clone(),
             invoke_us: r.invoke_us,
             complete_us: now,
+            incarnation,
             outcome,
         });
     }
