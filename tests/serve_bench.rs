@@ -145,4 +145,28 @@ fn every_load_runs_against_a_cluster() {
     let secs = s["duration_secs"].as_f64().expect("duration");
     assert!((0.9..5.0).contains(&secs), "a 1s run took {secs}s: {s}");
     assert!(s["ok"].as_u64().is_some_and(|n| n > 0), "{s}");
+    // --rate spaces the requests: 100 puts at 200/s take 0.5 s less one interval,
+    // however many clients share them; unpaced they take a few milliseconds each.
+    let s = run_json(&c, &["put", "--clients", "8", "--total", "100", "--rate", "200"], 100);
+    let secs = s["duration_secs"].as_f64().expect("duration");
+    assert!(secs >= 0.49, "100 puts at --rate 200 took {secs}s: {s}");
+    assert!(s["requests_per_sec"].as_f64().is_some_and(|r| r <= 205.0), "{s}");
+    // A run whose --duration ends before a slot stops at its end instead of waiting.
+    let out = bench(&[
+        "put",
+        "--endpoints",
+        &endpoints,
+        "--duration",
+        "1s",
+        "--rate",
+        "1",
+        "--clients",
+        "4",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(s["ok"], 1, "one slot in a second at --rate 1: {s}");
+    let secs = s["duration_secs"].as_f64().expect("duration");
+    assert!(secs < 2.0, "a 1s run at --rate 1 took {secs}s: {s}");
 }

@@ -123,6 +123,10 @@ pub struct CommonArgs {
     /// Stop sending after this long (10s, 1m30s); with --total, whichever comes first.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub duration: Option<Duration>,
+    /// Send at most this many requests per second over all clients; 0 for no limit
+    /// (put, range and txn-put).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub rate: u64,
     /// Size of each key, in bytes (the key number, zero-padded).
     #[arg(long, default_value_t = 8, value_name = "BYTES")]
     pub key_size: usize,
@@ -167,6 +171,8 @@ pub struct BenchConfig {
     /// At least one of the two is set.
     pub total: Option<u64>,
     pub duration: Option<Duration>,
+    /// Requests per second over all clients, when limited.
+    pub rate: Option<u64>,
     pub keys: KeySpace,
     pub target_leader: bool,
     pub request_timeout: Duration,
@@ -305,6 +311,13 @@ impl BenchArgs {
                 common.key_space_size, common.key_size
             ));
         }
+        if common.rate > super::pace::RATE_MAX {
+            return Err(format!("--rate must be at most {}", super::pace::RATE_MAX));
+        }
+        let rate = (common.rate > 0).then_some(common.rate);
+        if rate.is_some() && matches!(op, Op::Watch { .. } | Op::LeaseKeepalive { .. }) {
+            return Err(format!("--rate applies to put, range and txn-put, not {}", op.name()));
+        }
         let put_clients = op.put_clients();
         Ok(BenchConfig {
             op,
@@ -314,6 +327,7 @@ impl BenchArgs {
             clients: common.clients,
             total,
             duration: common.duration,
+            rate,
             keys: KeySpace {
                 key_size: common.key_size,
                 size: common.key_space_size,
@@ -407,6 +421,8 @@ mod tests {
             "--target-leader",
             "--request-timeout",
             "250ms",
+            "--rate",
+            "8000",
             "--json",
         ])
         .unwrap();
@@ -417,6 +433,20 @@ mod tests {
         assert_eq!(cfg.keys, KeySpace { key_size: 16, size: 100_000, sequential: true });
         assert!(cfg.target_leader && cfg.json);
         assert_eq!(cfg.request_timeout, Duration::from_millis(250));
+        assert_eq!(cfg.rate, Some(8000));
+    }
+
+    #[test]
+    fn rate_zero_is_no_limit_and_streams_take_none() {
+        assert_eq!(parse(&["put"]).unwrap().rate, None);
+        assert_eq!(parse(&["put", "--rate", "0"]).unwrap().rate, None);
+        assert_eq!(parse(&["range", "--rate", "1000000"]).unwrap().rate, Some(1_000_000));
+        let too_fast = parse(&["put", "--rate", "1000001"]).unwrap_err();
+        assert!(too_fast.contains("--rate must be at most 1000000"), "{too_fast}");
+        let watch = parse(&["watch", "--rate", "10"]).unwrap_err();
+        assert!(watch.contains("not watch"), "{watch}");
+        let keepalive = parse(&["lease-keepalive", "--rate", "10"]).unwrap_err();
+        assert!(keepalive.contains("not lease-keepalive"), "{keepalive}");
     }
 
     #[test]

@@ -5,10 +5,11 @@
 //! and a latency histogram) as text or JSON, with a progress bar on a terminal.
 //!
 //! [`args`] checks the command line, [`run`](run::run) drives the unary loads and
-//! `streams` the streaming ones, `progress` draws the bar, [`summary`] does the
-//! arithmetic. Every run is bounded: by a request count, a duration, or both.
+//! `streams` the streaming ones, `pace` holds the unary loads to a --rate, `progress`
+//! draws the bar, [`summary`] does the arithmetic. Every run is bounded: by a request count, a duration, or both.
 
 pub mod args;
+mod pace;
 mod progress;
 mod run;
 mod streams;

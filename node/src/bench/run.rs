@@ -3,6 +3,7 @@
 //! (put, range, txn-put) are here; the streaming ones in [`super::streams`].
 
 use super::args::{BenchConfig, Consistency, KeySpace, Op};
+use super::pace::Pacer;
 use super::progress::Progress;
 use super::streams;
 use super::summary::{self, Summary};
@@ -102,6 +103,8 @@ pub(super) struct Shared {
     pub keys: KeySpace,
     pub total: Option<u64>,
     pub deadline: Option<Instant>,
+    /// Spaces the unary requests at --rate, when there is one.
+    pacer: Option<Mutex<Pacer>>,
     pub request_timeout: Duration,
     pub started: Instant,
     /// Requests claimed so far; a client claims one before sending it, so --total is
@@ -122,6 +125,18 @@ impl Shared {
         }
         let n = self.issued.fetch_add(1, Ordering::Relaxed);
         self.total.is_none_or(|total| n < total).then_some(n)
+    }
+
+    /// Waits for this client's next slot under --rate (at once without one). False when
+    /// the slot falls after --duration, so a low rate never holds a run past its end.
+    pub async fn pace(&self) -> bool {
+        let Some(pacer) = &self.pacer else { return true };
+        let slot = pacer.lock().unwrap_or_else(|p| p.into_inner()).slot(Instant::now());
+        if self.deadline.is_some_and(|d| slot >= d) {
+            return false;
+        }
+        tokio::time::sleep_until(slot).await;
+        true
     }
 
     /// The key number of request `n` for a client drawing from `rng`.
@@ -217,7 +232,11 @@ async fn client(
     id: usize,
 ) {
     let mut rng = KeyRng(id as u64);
+    // Claimed first, so that after --total no client waits for a slot it cannot use.
     while let Some(n) = shared.claim() {
+        if !shared.pace().await {
+            break;
+        }
         let key_no = shared.key_no(n, &mut rng);
         let started = Instant::now();
         let outcome = tokio::time::timeout(
@@ -255,6 +274,7 @@ pub async fn run(cfg: BenchConfig) -> Result<Summary, BenchError> {
         keys: cfg.keys,
         total: cfg.total,
         deadline: cfg.duration.map(|d| started + d),
+        pacer: cfg.rate.map(|r| Mutex::new(Pacer::new(r))),
         request_timeout: cfg.request_timeout,
         started,
         issued: AtomicU64::new(0),
