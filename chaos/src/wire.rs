@@ -139,7 +139,9 @@ async fn answer(
         | OpKind::ListPage { .. }
         | OpKind::Count
         | OpKind::LeaseKeepAlive { .. }
-        | OpKind::Validate(_) => {
+        | OpKind::Validate(_)
+        | OpKind::Status
+        | OpKind::WatchProgress { .. } => {
             unreachable!("the chaos workload issues no {kind:?} (its mix leaves them out)")
         }
     })

@@ -100,6 +100,12 @@ pub enum OpKind {
     },
     /// A request at or past one of etcd's limits (`workload_validation`).
     Validate(Validation),
+    /// Maintenance Status of the member it is sent to.
+    Status,
+    /// A progress request on watch stream `stream`, sent to the member carrying it.
+    WatchProgress {
+        stream: u64,
+    },
 }
 
 impl OpKind {
@@ -127,6 +133,8 @@ impl OpKind {
             OpKind::Count => format!("count {KEY_PREFIX}*"),
             OpKind::LeaseKeepAlive { lease, .. } => format!("lease keep-alive {lease:x}"),
             OpKind::Validate(v) => v.describe(),
+            OpKind::Status => "status".to_string(),
+            OpKind::WatchProgress { stream } => format!("progress of watch stream {stream}"),
         }
     }
 
@@ -142,6 +150,8 @@ impl OpKind {
                 | OpKind::ListPage { .. }
                 | OpKind::Count
                 | OpKind::LeaseKeepAlive { .. }
+                | OpKind::Status
+                | OpKind::WatchProgress { .. }
         )
     }
 }
@@ -441,6 +451,11 @@ impl Workload {
                 },
                 MixKind::Count => OpKind::Count,
                 MixKind::Validate => self.validation(c),
+                MixKind::Status => OpKind::Status,
+                MixKind::Progress if self.clients[c].has_watch => {
+                    OpKind::WatchProgress { stream: self.clients[c].id }
+                }
+                MixKind::Progress => continue,
             };
             return kind;
         }
@@ -577,7 +592,15 @@ impl Workload {
                 Request::LeaseKeepAlive(LeaseKeepAliveRequest { id: *lease })
             }
             OpKind::Validate(v) => v.request(),
+            OpKind::Status => Request::Status,
+            OpKind::WatchProgress { stream } => Request::WatchProgress { stream: *stream },
         }
+    }
+
+    /// A linearizable read of one key: what a client sends when its draws yield only
+    /// requests that do not occupy it.
+    pub fn read(&mut self) -> OpKind {
+        OpKind::Get { key: self.key() }
     }
 
     /// Learns from a finished operation of client `c`: revisions seen, lease flow, and

@@ -98,6 +98,7 @@ pub const CHECK_NAMES: &[&str] = &[
     "revision-reads",
     "leases",
     "validation",
+    "status",
 ];
 
 /// The expected outcome. `pass`: every check passes. `fail:<check>`: a negative
@@ -251,6 +252,12 @@ pub struct OpMix {
     /// the size limit, ...), on keys of its own: its answer must be etcd's, and it may
     /// change nothing.
     pub validate: u32,
+    /// Maintenance Status of a member (`etcdctl endpoint status`); does not occupy the
+    /// client.
+    pub status: u32,
+    /// A progress request on the client's watch stream, sent to the member carrying
+    /// it (Kubernetes' watch cache asks for progress); does not occupy the client.
+    pub progress: u32,
 }
 
 impl Default for OpMix {
@@ -270,6 +277,8 @@ impl Default for OpMix {
             list: 0,
             count: 0,
             validate: 0,
+            status: 0,
+            progress: 0,
         }
     }
 }
@@ -291,11 +300,13 @@ pub enum MixKind {
     List,
     Count,
     Validate,
+    Status,
+    Progress,
 }
 
 impl MixKind {
     /// Every kind, in the order a workload draws them by weight.
-    pub const ALL: [MixKind; 14] = [
+    pub const ALL: [MixKind; 16] = [
         MixKind::Put,
         MixKind::Get,
         MixKind::SerializableGet,
@@ -310,6 +321,8 @@ impl MixKind {
         MixKind::List,
         MixKind::Count,
         MixKind::Validate,
+        MixKind::Status,
+        MixKind::Progress,
     ];
 
     /// Its key in a scenario's `[workload.mix]`.
@@ -329,6 +342,8 @@ impl MixKind {
             MixKind::List => "list",
             MixKind::Count => "count",
             MixKind::Validate => "validate",
+            MixKind::Status => "status",
+            MixKind::Progress => "progress",
         }
     }
 }
@@ -354,6 +369,8 @@ impl OpMix {
             MixKind::List => self.list,
             MixKind::Count => self.count,
             MixKind::Validate => self.validate,
+            MixKind::Status => self.status,
+            MixKind::Progress => self.progress,
         }
     }
 
@@ -373,6 +390,8 @@ impl OpMix {
             MixKind::List => &mut self.list,
             MixKind::Count => &mut self.count,
             MixKind::Validate => &mut self.validate,
+            MixKind::Status => &mut self.status,
+            MixKind::Progress => &mut self.progress,
         }
     }
 
@@ -393,6 +412,8 @@ impl OpMix {
             list: 0,
             count: 0,
             validate: 0,
+            status: 0,
+            progress: 0,
         };
         *mix.weight_mut(kind) = 1;
         mix
