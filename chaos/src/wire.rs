@@ -140,7 +140,9 @@ async fn answer(
         | OpKind::Count
         | OpKind::LeaseKeepAlive { .. }
         | OpKind::Validate(_)
-        | OpKind::DeletePrefix { .. } => {
+        | OpKind::DeletePrefix { .. }
+        | OpKind::Status
+        | OpKind::WatchProgress { .. } => {
             unreachable!("the chaos workload issues no {kind:?} (its mix leaves them out)")
         }
     })

@@ -135,7 +135,10 @@ fn input(kind: &OpKind) -> Option<Request> {
         | OpKind::ListPage { .. }
         | OpKind::Count
         | OpKind::LeaseKeepAlive { .. }
-        | OpKind::Validate(_) => return None,
+        | OpKind::Validate(_)
+        // Never recorded as operations: the driver sends them beside the client's.
+        | OpKind::Status
+        | OpKind::WatchProgress { .. } => return None,
     })
 }
 

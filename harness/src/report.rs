@@ -25,6 +25,7 @@ pub mod check_names {
     pub const REVISION_READS: &str = "revision-reads";
     pub const LEASES: &str = "leases";
     pub const VALIDATION: &str = "validation";
+    pub const STATUS: &str = "status";
 }
 
 /// The verdict of one check.
@@ -161,6 +162,7 @@ mod tests {
             REVISION_READS,
             LEASES,
             VALIDATION,
+            STATUS,
         ];
         assert_eq!(made.as_slice(), detcd_scenarios::CHECK_NAMES);
     }

@@ -110,6 +110,12 @@ pub enum OpKind {
     DeletePrefix {
         prefix: String,
     },
+    /// Maintenance Status of the member it is sent to.
+    Status,
+    /// A progress request on watch stream `stream`, sent to the member carrying it.
+    WatchProgress {
+        stream: u64,
+    },
 }
 
 impl OpKind {
@@ -138,6 +144,8 @@ impl OpKind {
             OpKind::LeaseKeepAlive { lease, .. } => format!("lease keep-alive {lease:x}"),
             OpKind::Validate(v) => v.describe(),
             OpKind::DeletePrefix { prefix } => format!("delete {prefix}*"),
+            OpKind::Status => "status".to_string(),
+            OpKind::WatchProgress { stream } => format!("progress of watch stream {stream}"),
         }
     }
 
@@ -153,6 +161,8 @@ impl OpKind {
                 | OpKind::ListPage { .. }
                 | OpKind::Count
                 | OpKind::LeaseKeepAlive { .. }
+                | OpKind::Status
+                | OpKind::WatchProgress { .. }
         )
     }
 }
@@ -454,6 +464,11 @@ impl Workload {
                 MixKind::Count => OpKind::Count,
                 MixKind::Validate => self.validation(c),
                 MixKind::Bulk => self.bulk(c),
+                MixKind::Status => OpKind::Status,
+                MixKind::Progress if self.clients[c].has_watch => {
+                    OpKind::WatchProgress { stream: self.clients[c].id }
+                }
+                MixKind::Progress => continue,
             };
             return kind;
         }
@@ -618,7 +633,15 @@ impl Workload {
                     _ => unreachable!("a model delete is an API delete"),
                 }
             }
+            OpKind::Status => Request::Status,
+            OpKind::WatchProgress { stream } => Request::WatchProgress { stream: *stream },
         }
+    }
+
+    /// A linearizable read of one key: what a client sends when its draws yield only
+    /// requests that do not occupy it.
+    pub fn read(&mut self) -> OpKind {
+        OpKind::Get { key: self.key() }
     }
 
     /// Learns from a finished operation of client `c`: revisions seen, lease flow, and

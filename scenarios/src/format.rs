@@ -98,6 +98,7 @@ pub const CHECK_NAMES: &[&str] = &[
     "revision-reads",
     "leases",
     "validation",
+    "status",
 ];
 
 /// The expected outcome. `pass`: every check passes. `fail:<check>`: a negative
@@ -265,6 +266,12 @@ pub struct OpMix {
     /// time), or one DeleteRange of every key under `k/b` (the other half), which a
     /// small `cluster.apply_slice_keys` applies in slices.
     pub bulk: u32,
+    /// Maintenance Status of a member (`etcdctl endpoint status`); does not occupy the
+    /// client.
+    pub status: u32,
+    /// A progress request on the client's watch stream, sent to the member carrying
+    /// it (Kubernetes' watch cache asks for progress); does not occupy the client.
+    pub progress: u32,
 }
 
 impl Default for OpMix {
@@ -285,6 +292,8 @@ impl Default for OpMix {
             count: 0,
             validate: 0,
             bulk: 0,
+            status: 0,
+            progress: 0,
         }
     }
 }
@@ -307,11 +316,13 @@ pub enum MixKind {
     Count,
     Validate,
     Bulk,
+    Status,
+    Progress,
 }
 
 impl MixKind {
     /// Every kind, in the order a workload draws them by weight.
-    pub const ALL: [MixKind; 15] = [
+    pub const ALL: [MixKind; 17] = [
         MixKind::Put,
         MixKind::Get,
         MixKind::SerializableGet,
@@ -327,6 +338,8 @@ impl MixKind {
         MixKind::Count,
         MixKind::Validate,
         MixKind::Bulk,
+        MixKind::Status,
+        MixKind::Progress,
     ];
 
     /// Its key in a scenario's `[workload.mix]`.
@@ -347,6 +360,8 @@ impl MixKind {
             MixKind::Count => "count",
             MixKind::Validate => "validate",
             MixKind::Bulk => "bulk",
+            MixKind::Status => "status",
+            MixKind::Progress => "progress",
         }
     }
 }
@@ -373,6 +388,8 @@ impl OpMix {
             MixKind::Count => self.count,
             MixKind::Validate => self.validate,
             MixKind::Bulk => self.bulk,
+            MixKind::Status => self.status,
+            MixKind::Progress => self.progress,
         }
     }
 
@@ -393,6 +410,8 @@ impl OpMix {
             MixKind::Count => &mut self.count,
             MixKind::Validate => &mut self.validate,
             MixKind::Bulk => &mut self.bulk,
+            MixKind::Status => &mut self.status,
+            MixKind::Progress => &mut self.progress,
         }
     }
 
@@ -414,6 +433,8 @@ impl OpMix {
             count: 0,
             validate: 0,
             bulk: 0,
+            status: 0,
+            progress: 0,
         };
         *mix.weight_mut(kind) = 1;
         mix

@@ -15,7 +15,8 @@ Top level
                   passes only when that check finds its violation. Checks: linearizability,
                   watch, raft-safety, convergence, liveness, serializable-reads,
                   lock-exclusion, election, auth-revocation, membership,
-                  leader-transfer, log-compaction, revision-reads, leases, validation
+                  leader-transfer, log-compaction, revision-reads, leases, validation,
+                  status
   default_seeds   seeds `detcd sim` runs without --seeds [8]
 
 [cluster]
@@ -53,6 +54,9 @@ Top level
   validate (a request at or past one of etcd's limits, or invalid: its answer must be
             etcd's and it may change nothing) [0]
   bulk (a txn putting 24-120 keys under k/b, or a DeleteRange of all of them) [0]
+  status (Maintenance Status of a member, as `etcdctl endpoint status`) [0]
+  progress (a progress request on the client's watch stream; answered promptly,
+            never ahead of events the stream has not delivered) [0]
 
 [network]   outside scheduled faults
   latency_us  [min, max] one-way message latency, microseconds [[200, 2000]]

@@ -5,8 +5,10 @@
 //! changes its password, otherwise it gives back what it believes is missing. The
 //! other clients act as users, half with tokens from Authenticate, half as
 //! certificate users, and read and write keys of their own prefix (now and then
-//! another user's, which must always be refused). Every answer is recorded for the
-//! `auth-revocation` check.
+//! another user's, which must always be refused) or keys and ranges of their own
+//! area, which overlapping grants cover (`requests::extra`); the administrator also
+//! revokes and restores those grants one at a time. Every answer is recorded for the
+//! `auth-revocation` check: what was served, and what a certificate user was denied.
 //!
 //! Before auth is on, once root exists, each client that logs in with a token asks for
 //! its password hash once: etcd refuses a login while auth is off ("authentication is
@@ -15,10 +17,11 @@
 //! A client the world says is paused does nothing until its pause ends.
 
 use super::requests::{self as req, as_root};
-use crate::checks::auth::{Change, ChangeOutcome, ChangeRecord, ServedRecord};
+use crate::checks::auth::{Change, ChangeOutcome, ChangeRecord, DeniedRecord, ServedRecord};
 use crate::checks::validation::{judge_answer, Answer, WrongAnswer};
 use crate::workload::is_unknown_outcome;
 use crate::workload_validation::Expected;
+use bytes::Bytes;
 use detcd_core::api::{AuthBody, AuthRequest, EtcdError};
 use detcd_core::server::{Credential, EtcdNode, Request, Response};
 use detcd_core::types::RequestId;
@@ -32,6 +35,10 @@ use std::collections::BTreeMap;
 const KEYS_PER_PREFIX: u32 = 4;
 /// Out of 100 accesses, how many go to another user's prefix.
 const FOREIGN_PERCENT: u32 = 10;
+/// Out of 100 accesses to its own keys, how many go to the user's area.
+const AREA_PERCENT: u32 = 50;
+/// Out of 100 accesses to the area, how many read a range of it.
+const AREA_RANGE_PERCENT: u32 = 30;
 /// The administrator's client id.
 const ADMIN: u64 = 1;
 
@@ -41,6 +48,8 @@ struct Belief {
     user: bool,
     role: bool,
     grant: bool,
+    /// Which of the role's overlapping grants it holds.
+    extras: [bool; req::EXTRAS],
     /// The password generation the next add or change sets.
     generation: u32,
 }
@@ -77,8 +86,12 @@ enum Purpose {
     Authenticate,
     Access {
         prefix: u32,
+        area: bool,
         write: bool,
         token_issued_us: Option<u64>,
+        /// What it asked for: `[key, range_end)`, one key when `range_end` is empty.
+        key: Bytes,
+        range_end: Bytes,
     },
 }
 
@@ -106,6 +119,8 @@ pub(super) struct AuthDriver {
     pub served: Vec<ServedRecord>,
     /// Accesses refused with an auth error (denied, bad token, old auth revision).
     pub refused: u64,
+    /// Accesses of certificate users to their own keys refused as permission denied.
+    pub denied: Vec<DeniedRecord>,
     /// When the administrator first sent the request that enables auth.
     enable_sent_us: Option<u64>,
     /// Answers to logins asked for before auth was on: how many were judged, and the
@@ -130,7 +145,13 @@ impl AuthDriver {
                 clients.push(UserClient { id: ADMIN + 1 + clients.len() as u64, user, login });
             }
         }
-        let belief = Belief { user: true, role: true, grant: true, generation: 1 };
+        let belief = Belief {
+            user: true,
+            role: true,
+            grant: true,
+            extras: req::EXTRAS_AT_SETUP,
+            generation: 1,
+        };
         AuthDriver {
             world,
             spec: spec.clone(),
@@ -150,6 +171,7 @@ impl AuthDriver {
             changes: Vec::new(),
             served: Vec::new(),
             refused: 0,
+            denied: Vec::new(),
             enable_sent_us: None,
             before_enable_judged: 0,
             before_enable_wrong: Vec::new(),
@@ -280,19 +302,35 @@ impl AuthDriver {
                 }
                 self.later(who);
             }
-            Purpose::Access { prefix, write, token_issued_us } => {
+            Purpose::Access { prefix, area, write, token_issued_us, key, range_end } => {
                 let c = who.expect("only user clients access keys");
+                let (client, user) = (self.clients[c].id, self.clients[c].user);
                 match answer {
                     Ok(Response::Put(_) | Response::Range(_)) => self.served.push(ServedRecord {
-                        client: self.clients[c].id,
-                        user: self.clients[c].user,
+                        client,
+                        user,
                         prefix,
+                        area,
                         write,
                         token_issued_us,
                         invoke_us: r.invoke_us,
                         complete_us: r.complete_us,
                     }),
                     Err(Some(e)) => {
+                        if e == EtcdError::PermissionDenied
+                            && prefix == user
+                            && self.clients[c].login == Login::Certificate
+                        {
+                            self.denied.push(DeniedRecord {
+                                client,
+                                user,
+                                key,
+                                range_end,
+                                write,
+                                invoke_us: r.invoke_us,
+                                complete_us: r.complete_us,
+                            });
+                        }
                         if matches!(
                             e,
                             EtcdError::PermissionDenied
@@ -365,10 +403,20 @@ impl AuthDriver {
             Change::GrantPermission
         } else {
             match self.rng.gen_range(0..100) {
-                0..=29 => Change::RevokePermission,
-                30..=54 => Change::RevokeRole,
-                55..=69 => Change::DeleteUser,
-                _ => Change::ChangePassword,
+                0..=19 => Change::RevokePermission,
+                20..=34 => Change::RevokeRole,
+                35..=44 => Change::DeleteUser,
+                45..=59 => Change::ChangePassword,
+                _ => {
+                    // One overlapping grant: taken away if held, else given back.
+                    let j = self.rng.gen_range(0..req::EXTRAS);
+                    let j8 = u8::try_from(j).expect("a handful of grants");
+                    if b.extras[j] {
+                        Change::RevokeExtra(j8)
+                    } else {
+                        Change::GrantExtra(j8)
+                    }
+                }
             }
         };
         let b = &mut self.beliefs[i as usize - 1];
@@ -380,6 +428,8 @@ impl AuthDriver {
             Change::RevokeRole => b.role = false,
             Change::GrantPermission => b.grant = true,
             Change::RevokePermission => b.grant = false,
+            Change::GrantExtra(j) => b.extras[usize::from(j)] = true,
+            Change::RevokeExtra(j) => b.extras[usize::from(j)] = false,
             Change::ChangePassword => {}
         }
         if matches!(change, Change::AddUser | Change::ChangePassword) {
@@ -413,7 +463,10 @@ impl AuthDriver {
                     EtcdError::UserNotFound => (b.user, b.role) = (false, false),
                     EtcdError::UserAlreadyExist => b.user = true,
                     EtcdError::RoleNotGranted => b.role = false,
-                    EtcdError::PermissionNotGranted => b.grant = false,
+                    EtcdError::PermissionNotGranted => match r.change {
+                        Change::RevokeExtra(j) => b.extras[usize::from(j)] = false,
+                        _ => b.grant = false,
+                    },
                     _ => {}
                 }
                 ChangeOutcome::Refused
@@ -444,11 +497,24 @@ impl AuthDriver {
         } else {
             user
         };
-        let write = self.rng.gen_bool(0.5);
-        let key = req::key(prefix, self.rng.gen_range(0..KEYS_PER_PREFIX));
+        let area = prefix == user && self.rng.gen_range(0..100) < AREA_PERCENT;
+        let k = self.rng.gen_range(0..KEYS_PER_PREFIX);
+        let (key, range_end, write) = if !area {
+            (req::key(prefix, k), Bytes::new(), self.rng.gen_bool(0.5))
+        } else if self.rng.gen_range(0..100) < AREA_RANGE_PERCENT {
+            // The whole area, or from its first key up to its last.
+            let (start, end) = req::area_range(user);
+            match self.rng.gen_bool(0.5) {
+                true => (start, end, false),
+                false => (req::area_key(user, 0), req::area_key(user, KEYS_PER_PREFIX - 1), false),
+            }
+        } else {
+            (req::area_key(user, k), Bytes::new(), self.rng.gen_bool(0.5))
+        };
         let value = self.requests_sent;
-        let request = req::access(credential, key, write, value);
-        self.send(Some(c), Purpose::Access { prefix, write, token_issued_us }, request);
+        let request = req::access(credential, key.clone(), range_end.clone(), write, value);
+        let purpose = Purpose::Access { prefix, area, write, token_issued_us, key, range_end };
+        self.send(Some(c), purpose, request);
     }
 }
 

@@ -6,7 +6,7 @@
 mod driver;
 pub mod requests;
 
-use crate::checks::auth::{check_revocation, ChangeRecord, ServedRecord};
+use crate::checks::auth::{check_revocation, ChangeRecord, DeniedRecord, ServedRecord};
 use crate::checks::validation::{check_validation, WrongAnswer};
 use crate::report::{check_names, CheckResult};
 use detcd_core::server::EtcdNode;
@@ -23,6 +23,7 @@ pub struct AuthOutcome {
     setup_done: bool,
     changes: Vec<ChangeRecord>,
     served: Vec<ServedRecord>,
+    denied: Vec<DeniedRecord>,
     refused: u64,
     before_enable_judged: usize,
     before_enable_wrong: Vec<WrongAnswer>,
@@ -50,6 +51,7 @@ pub fn safety_phase(
         setup_done: driver.setup_done,
         changes: std::mem::take(&mut driver.changes),
         served: std::mem::take(&mut driver.served),
+        denied: std::mem::take(&mut driver.denied),
         refused: driver.refused,
         before_enable_judged: driver.before_enable_judged,
         before_enable_wrong: std::mem::take(&mut driver.before_enable_wrong),
@@ -68,7 +70,7 @@ impl AuthOutcome {
                 "the administrator never finished setting up auth in the safety phase: nothing was checked",
             );
         }
-        check_revocation(&self.changes, &self.served, self.refused)
+        check_revocation(&self.changes, &self.served, &self.denied, self.refused)
     }
 
     /// The `validation` check: logins asked for while auth was off were refused as

@@ -1,7 +1,11 @@
 //! The etcd requests of the auth churn workload: the administrator's setup and
 //! changes, a client's login, and its reads and writes as a user. User `i` is `u<i>`
-//! with role `r<i>`, read-write on the prefix `auth/<i>/`. Passwords never reach the
-//! core (the proposer hashes them), so the simulated ones are just distinct hashes.
+//! with role `r<i>`, read-write on the prefix `auth/<i>/`, and on the area `perm/<i>/`
+//! through overlapping grants (`extra`): two that share a key, two that share a range
+//! end, a single key inside a wider grant, a bridge between two. Revoking one of them
+//! must leave the others, and a key or range inside their union stays granted.
+//! Passwords never reach the core (the proposer hashes them), so the simulated ones
+//! are just distinct hashes.
 
 use crate::checks::auth::Change;
 use bytes::Bytes;
@@ -28,8 +32,46 @@ pub fn key(prefix: u32, k: u32) -> Bytes {
     Bytes::from(format!("{PREFIX}{prefix}/k{k}"))
 }
 
+/// The prefix of the areas user `i` reaches only through the overlapping grants.
+pub const AREA_PREFIX: &str = "perm/";
+
+/// Keys `k0`..`k3` of user `i`'s area.
+pub fn area_key(i: u32, k: u32) -> Bytes {
+    Bytes::from(format!("{AREA_PREFIX}{i}/k{k}"))
+}
+
+/// `[perm/<i>/, perm/<i>0)`: the whole area of user `i`.
+pub fn area_range(i: u32) -> (Bytes, Bytes) {
+    (Bytes::from(format!("{AREA_PREFIX}{i}/")), Bytes::from(format!("{AREA_PREFIX}{i}0")))
+}
+
+/// How many overlapping grants each role's area has.
+pub const EXTRAS: usize = 6;
+
+/// Which overlapping grants the setup makes: all but the bridge, so that a range over
+/// the area is covered only by the union of grants, one of which (the single key)
+/// lies inside another.
+pub const EXTRAS_AT_SETUP: [bool; EXTRAS] = [true, true, true, true, true, false];
+
+/// Overlapping grant `j` of role `i`, over its area `perm/<i>/`:
+/// 0 `[/, k2)`, 1 `[/, k1)` (the same key as 0), 2 `[k2, end)`, 3 `[k3, end)` (the
+/// same range end as 2), 4 the key `k1` alone (inside 0), 5 `[k1, k3)` (a bridge).
+pub fn extra(i: u32, j: usize) -> Permission {
+    let (start, end) = area_range(i);
+    let (key, range_end) = match j {
+        0 => (start, area_key(i, 2)),
+        1 => (start, area_key(i, 1)),
+        2 => (area_key(i, 2), end),
+        3 => (area_key(i, 3), end),
+        4 => (area_key(i, 1), Bytes::new()),
+        5 => (area_key(i, 1), area_key(i, 3)),
+        _ => panic!("role {i} has {EXTRAS} overlapping grants, not grant {j}"),
+    };
+    Permission { perm_type: PermType::ReadWrite, key, range_end }
+}
+
 /// `[auth/<i>/, auth/<i>0)`: every key of user `i`'s prefix.
-fn grant(i: u32) -> Permission {
+pub fn grant(i: u32) -> Permission {
     Permission {
         perm_type: PermType::ReadWrite,
         key: Bytes::from(format!("{PREFIX}{i}/")),
@@ -60,6 +102,9 @@ pub fn setup(users: u32) -> Vec<AuthRequest> {
             .push(AuthRequest::UserAdd { name: user(i), password_hash: Some(password_hash(i, 0)) });
         steps.push(AuthRequest::RoleAdd { name: role(i) });
         steps.push(AuthRequest::RoleGrantPermission { name: role(i), perm: grant(i) });
+        for j in (0..EXTRAS).filter(|&j| EXTRAS_AT_SETUP[j]) {
+            steps.push(AuthRequest::RoleGrantPermission { name: role(i), perm: extra(i, j) });
+        }
         steps.push(AuthRequest::UserGrantRole { user: user(i), role: role(i) });
     }
     steps.push(AuthRequest::Enable);
@@ -84,6 +129,13 @@ pub fn change(change: Change, i: u32, generation: u32) -> AuthRequest {
             let g = grant(i);
             AuthRequest::RoleRevokePermission { role: role(i), key: g.key, range_end: g.range_end }
         }
+        Change::GrantExtra(j) => {
+            AuthRequest::RoleGrantPermission { name: role(i), perm: extra(i, j.into()) }
+        }
+        Change::RevokeExtra(j) => {
+            let g = extra(i, j.into());
+            AuthRequest::RoleRevokePermission { role: role(i), key: g.key, range_end: g.range_end }
+        }
         Change::ChangePassword => AuthRequest::UserChangePassword {
             name: user(i),
             password_hash: password_hash(i, generation),
@@ -91,8 +143,15 @@ pub fn change(change: Change, i: u32, generation: u32) -> AuthRequest {
     }
 }
 
-/// A read (a linearizable get) or a write of `key`, sent with `credential`.
-pub fn access(credential: Credential, key: Bytes, write: bool, value: u64) -> Request {
+/// A read (a linearizable range: one key when `range_end` is empty) or a write of
+/// `key`, sent with `credential`.
+pub fn access(
+    credential: Credential,
+    key: Bytes,
+    range_end: Bytes,
+    write: bool,
+    value: u64,
+) -> Request {
     let request = if write {
         Request::Put(PutRequest {
             key,
@@ -100,7 +159,7 @@ pub fn access(credential: Credential, key: Bytes, write: bool, value: u64) -> Re
             ..PutRequest::default()
         })
     } else {
-        Request::Range(RangeRequest { key, ..RangeRequest::default() })
+        Request::Range(RangeRequest { key, range_end, ..RangeRequest::default() })
     };
     Request::As { credential, request: Box::new(request) }
 }

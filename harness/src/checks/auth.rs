@@ -20,8 +20,23 @@
 //! Access to another user's prefix is never granted, so it must never be served.
 //! Only requests definitely served count (a timeout proves nothing); a restoring
 //! change counts unless it definitely failed.
+//!
+//! The other half: access still granted is served. A certificate user's request
+//! refused with "permission denied" fails the check when the role held it, by the
+//! check's own model of users, roles and grants: the setup, then every change that
+//! succeeded before the request was sent, in the order the administrator made them
+//! (one at a time, so the order the cluster applied them). Such a refusal is judged
+//! only when no change that takes something away could have acted while the request
+//! was in flight: none answered after the request was sent or left unknown. Grants of
+//! unknown outcome are left out of the model; they could only have given more.
+//! Access to the area `perm/<u>/` is granted by overlapping permissions (`extra`),
+//! covered by their union, so a revocation of one of them that takes others with it,
+//! or a coverage test that loses track of the union, refuses granted access.
 
+use crate::auth::requests::{extra, grant, EXTRAS, EXTRAS_AT_SETUP};
 use crate::report::{check_names, CheckResult};
+use bytes::Bytes;
+use detcd_core::api::Permission;
 
 /// One change the administrator made to user `user`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +48,10 @@ pub enum Change {
     GrantPermission,
     RevokePermission,
     ChangePassword,
+    /// Grants or revokes one of the role's overlapping grants on its area
+    /// (`requests::extra`).
+    GrantExtra(u8),
+    RevokeExtra(u8),
 }
 
 /// The three things access needs.
@@ -63,6 +82,17 @@ impl Change {
         }
     }
 
+    /// Whether it may take access away (a refusal while it may act is not judged).
+    fn takes_away(self) -> bool {
+        matches!(
+            self,
+            Change::DeleteUser
+                | Change::RevokeRole
+                | Change::RevokePermission
+                | Change::RevokeExtra(_)
+        )
+    }
+
     fn kills_tokens(self) -> bool {
         matches!(self, Change::DeleteUser | Change::ChangePassword)
     }
@@ -76,6 +106,12 @@ impl Change {
             Change::GrantPermission => format!("grant r{user} readwrite on auth/{user}/"),
             Change::RevokePermission => format!("revoke r{user}'s permission on auth/{user}/"),
             Change::ChangePassword => format!("change the password of u{user}"),
+            Change::GrantExtra(j) => {
+                format!("grant r{user} {}", describe_perm(&extra(user, j.into())))
+            }
+            Change::RevokeExtra(j) => {
+                format!("revoke r{user}'s {}", describe_perm(&extra(user, j.into())))
+            }
         }
     }
 }
@@ -120,6 +156,15 @@ impl ChangeRecord {
     }
 }
 
+fn describe_perm(p: &Permission) -> String {
+    let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+    if p.range_end.is_empty() {
+        format!("readwrite on {}", text(&p.key))
+    } else {
+        format!("readwrite on [{}, {})", text(&p.key), text(&p.range_end))
+    }
+}
+
 /// One read or write a client made as user `user` on the prefix of user `prefix`,
 /// and served (a successful answer).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,6 +172,8 @@ pub struct ServedRecord {
     pub client: u64,
     pub user: u32,
     pub prefix: u32,
+    /// On the user's area (granted by the overlapping grants), not its prefix.
+    pub area: bool,
     pub write: bool,
     /// When the Authenticate that issued its token answered; None for a certificate
     /// user.
@@ -187,6 +234,10 @@ fn violation(changes: &[ChangeRecord], r: &ServedRecord) -> Option<String> {
             }
         }
         for &part in v.change.removes() {
+            if r.area && part == Part::Grant {
+                // The prefix grant does not reach the area.
+                continue;
+            }
             let restored = of_user().any(|g| {
                 g.change.restores() == Some(part)
                     && g.invoke_us < r.complete_us
@@ -206,15 +257,142 @@ fn violation(changes: &[ChangeRecord], r: &ServedRecord) -> Option<String> {
     None
 }
 
+/// A request of a certificate user `user` on its own prefix or area, for the range
+/// `[key, range_end)` (one key when `range_end` is empty), refused with "permission
+/// denied".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeniedRecord {
+    pub client: u64,
+    pub user: u32,
+    pub key: Bytes,
+    pub range_end: Bytes,
+    pub write: bool,
+    pub invoke_us: u64,
+    pub complete_us: u64,
+}
+
+/// What user `u` and its role hold, by the model.
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    user: bool,
+    role: bool,
+    prefix: bool,
+    extras: [bool; EXTRAS],
+}
+
+impl Held {
+    fn after_setup() -> Self {
+        Held { user: true, role: true, prefix: true, extras: EXTRAS_AT_SETUP }
+    }
+
+    fn apply(&mut self, change: Change) {
+        match change {
+            Change::AddUser => self.user = true,
+            Change::DeleteUser => (self.user, self.role) = (false, false),
+            Change::GrantRole => self.role = true,
+            Change::RevokeRole => self.role = false,
+            Change::GrantPermission => self.prefix = true,
+            Change::RevokePermission => self.prefix = false,
+            Change::GrantExtra(j) => self.extras[usize::from(j)] = true,
+            Change::RevokeExtra(j) => self.extras[usize::from(j)] = false,
+            Change::ChangePassword => {}
+        }
+    }
+
+    /// The permissions role `r<u>` holds, when user `u` holds the role.
+    fn grants(&self, u: u32) -> Vec<Permission> {
+        if !(self.user && self.role) {
+            return Vec::new();
+        }
+        let extras = (0..EXTRAS).filter(|&j| self.extras[j]).map(|j| extra(u, j));
+        self.prefix.then(|| grant(u)).into_iter().chain(extras).collect()
+    }
+}
+
+/// A half-open key interval; `None` as its end is unbounded. etcd's encoding: an empty
+/// range end is the one key, "\0" every key from the start on.
+fn interval(key: &[u8], range_end: &[u8]) -> (Vec<u8>, Option<Vec<u8>>) {
+    match range_end {
+        [] => (key.to_vec(), Some([key, &[0]].concat())),
+        [0] => (key.to_vec(), None),
+        end => (key.to_vec(), Some(end.to_vec())),
+    }
+}
+
+/// Whether the union of `grants` covers `[key, range_end)`. Decided without a sweep:
+/// the first key of the range not covered, if any, is its start or the end of some
+/// grant, so it is enough that each of those inside the range lies in some grant.
+fn union_covers(grants: &[Permission], key: &[u8], range_end: &[u8]) -> bool {
+    let (start, end) = interval(key, range_end);
+    let have: Vec<_> = grants.iter().map(|p| interval(&p.key, &p.range_end)).collect();
+    let inside = |x: &Vec<u8>| *x >= start && end.as_ref().is_none_or(|e| x < e);
+    let held = |x: &Vec<u8>| have.iter().any(|(s, e)| s <= x && e.as_ref().is_none_or(|e| x < e));
+    std::iter::once(&start)
+        .chain(have.iter().filter_map(|(_, e)| e.as_ref()))
+        .filter(|x| inside(x))
+        .all(held)
+}
+
+/// Why refusing `d` was wrong, if it was.
+fn denial_violation(changes: &[ChangeRecord], d: &DeniedRecord) -> Option<String> {
+    let of_user = || changes.iter().filter(|c| c.user == d.user);
+    let in_flight = of_user().any(|c| {
+        c.change.takes_away()
+            && c.invoke_us < d.complete_us
+            && match c.outcome {
+                ChangeOutcome::Done { complete_us } => complete_us >= d.invoke_us,
+                ChangeOutcome::Refused => false,
+                ChangeOutcome::Unknown => true,
+            }
+    });
+    if in_flight {
+        return None;
+    }
+    let mut held = Held::after_setup();
+    let mut last = None;
+    for c in of_user() {
+        if c.done_us().is_some_and(|done| done < d.invoke_us) {
+            held.apply(c.change);
+            last = Some(c);
+        }
+    }
+    let grants = held.grants(d.user);
+    if !union_covers(&grants, &d.key, &d.range_end) {
+        return None;
+    }
+    let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+    let what = if d.range_end.is_empty() {
+        text(&d.key)
+    } else {
+        format!("[{}, {})", text(&d.key), text(&d.range_end))
+    };
+    let held_now: Vec<String> = grants.iter().map(describe_perm).collect();
+    Some(format!(
+        "client {} (certificate u{}) had its {} of {what} refused as permission denied (invoked at {}, answered at {}), although r{} held {} after `{}` and nothing that takes access away was in flight",
+        d.client,
+        d.user,
+        if d.write { "write" } else { "read" },
+        secs(d.invoke_us),
+        secs(d.complete_us),
+        d.user,
+        held_now.join(", "),
+        last.map_or("the setup".to_string(), |c| c.change.describe(d.user)),
+    ))
+}
+
 /// The check over a whole run. The number of requests refused is reported to show
 /// the changes had teeth.
 pub fn check_revocation(
     changes: &[ChangeRecord],
     served: &[ServedRecord],
+    denied: &[DeniedRecord],
     refused: u64,
 ) -> CheckResult {
     let name = check_names::AUTH_REVOCATION;
-    let mut bad = served.iter().filter_map(|r| violation(changes, r));
+    let mut bad = served
+        .iter()
+        .filter_map(|r| violation(changes, r))
+        .chain(denied.iter().filter_map(|d| denial_violation(changes, d)));
     match bad.next() {
         Some(first) => {
             let more = bad.count();
@@ -231,8 +409,9 @@ pub fn check_revocation(
             CheckResult::pass(
                 name,
                 format!(
-                    "{} served requests were all allowed when they began, against {done} auth changes ({refused} requests refused by auth)",
-                    served.len()
+                    "{} served requests were all allowed when they began, against {done} auth changes ({refused} requests refused by auth, {} of certificate users as permission denied, none while the model held access)",
+                    served.len(),
+                    denied.len()
                 ),
             )
         }
@@ -253,6 +432,7 @@ mod tests {
             client: 2,
             user: 1,
             prefix: 1,
+            area: false,
             write: false,
             token_issued_us: None,
             invoke_us,
@@ -261,14 +441,14 @@ mod tests {
     }
 
     fn verdict(changes: &[ChangeRecord], served: &[ServedRecord]) -> Verdict {
-        check_revocation(changes, served, 0).verdict
+        check_revocation(changes, served, &[], 0).verdict
     }
 
     #[test]
     fn a_read_after_a_revocation_returned_is_a_violation() {
         let changes = [change(Change::RevokePermission, 100, 200)];
         assert_eq!(verdict(&changes, &[served(201, 250)]), Verdict::Fail);
-        let evidence = check_revocation(&changes, &[served(201, 250)], 0).evidence;
+        let evidence = check_revocation(&changes, &[served(201, 250)], &[], 0).evidence;
         assert!(evidence.contains("revoke r1's permission"), "{evidence}");
     }
 
@@ -324,5 +504,86 @@ mod tests {
         r.prefix = 2;
         assert_eq!(verdict(&[], &[r]), Verdict::Fail);
         assert_eq!(verdict(&[], &[served(10, 20)]), Verdict::Pass);
+    }
+
+    fn denied(key: &str, range_end: &str, invoke_us: u64, complete_us: u64) -> DeniedRecord {
+        DeniedRecord {
+            client: 3,
+            user: 1,
+            key: Bytes::from(key.to_string()),
+            range_end: Bytes::from(range_end.to_string()),
+            write: false,
+            invoke_us,
+            complete_us,
+        }
+    }
+
+    fn judge(changes: &[ChangeRecord], denied: &[DeniedRecord]) -> Verdict {
+        check_revocation(changes, &[], denied, 0).verdict
+    }
+
+    #[test]
+    fn the_union_of_grants_covers_what_no_one_grant_does() {
+        let p = |key: &str, end: &str| Permission {
+            perm_type: detcd_core::api::PermType::ReadWrite,
+            key: Bytes::from(key.to_string()),
+            range_end: Bytes::from(end.to_string()),
+        };
+        // A wide grant, a key inside it, then one that starts where the wide one ends.
+        let grants = [p("a", "d"), p("b", ""), p("d", "f")];
+        assert!(union_covers(&grants, b"a", b"f"));
+        assert!(union_covers(&grants, b"c", b""));
+        assert!(!union_covers(&grants, b"a", b"g"));
+        assert!(!union_covers(&grants[..2], b"a", b"e"));
+        assert!(!union_covers(&[p("a", "b"), p("c", "d")], b"a", b"d"), "a gap at b");
+        assert!(union_covers(&[p("a", "\0")], b"z", b"\0"));
+        assert!(!union_covers(&[], b"a", b""));
+    }
+
+    #[test]
+    fn access_still_granted_must_be_served() {
+        // The setup grants the whole area by the union of its overlapping grants.
+        assert_eq!(judge(&[], &[denied("perm/1/", "perm/10", 10, 20)]), Verdict::Fail);
+        assert_eq!(judge(&[], &[denied("perm/1/k2", "", 10, 20)]), Verdict::Fail);
+        // Revoking `[k3, end)` leaves `[k2, end)`, which shares its range end.
+        let revoke = [change(Change::RevokeExtra(3), 100, 200)];
+        assert_eq!(judge(&revoke, &[denied("perm/1/k3", "", 300, 400)]), Verdict::Fail);
+        // Revoking `[k2, end)` and `[k3, end)` leaves k3 ungranted.
+        let both = [revoke[0].clone(), change(Change::RevokeExtra(2), 210, 250)];
+        assert_eq!(judge(&both, &[denied("perm/1/k3", "", 300, 400)]), Verdict::Pass);
+        assert_eq!(judge(&both, &[denied("perm/1/k0", "", 300, 400)]), Verdict::Fail);
+        // The prefix: granted until its grant is revoked.
+        let prefix = [change(Change::RevokePermission, 100, 200)];
+        assert_eq!(judge(&[], &[denied("auth/1/k0", "", 10, 20)]), Verdict::Fail);
+        assert_eq!(judge(&prefix, &[denied("auth/1/k0", "", 300, 400)]), Verdict::Pass);
+        // Without the role nothing is granted.
+        let role = [change(Change::RevokeRole, 100, 200)];
+        assert_eq!(judge(&role, &[denied("perm/1/k0", "", 300, 400)]), Verdict::Pass);
+        // Another user's changes change nothing for user 1.
+        let mut other = role[0].clone();
+        other.user = 2;
+        assert_eq!(judge(&[other], &[denied("perm/1/k0", "", 300, 400)]), Verdict::Fail);
+    }
+
+    #[test]
+    fn a_refusal_while_something_may_be_taken_away_is_not_judged() {
+        // The revocation answered while the request was in flight.
+        let revoke = [change(Change::RevokeExtra(0), 100, 350)];
+        assert_eq!(judge(&revoke, &[denied("perm/1/k0", "", 300, 400)]), Verdict::Pass);
+        // Or its outcome is unknown: it may act at any time.
+        let mut unknown = revoke.clone();
+        unknown[0].outcome = ChangeOutcome::Unknown;
+        assert_eq!(judge(&unknown, &[denied("perm/1/k0", "", 900, 950)]), Verdict::Pass);
+        // A revocation that definitely failed took nothing.
+        unknown[0].outcome = ChangeOutcome::Refused;
+        assert_eq!(judge(&unknown, &[denied("perm/1/k0", "", 300, 400)]), Verdict::Fail);
+        // A grant in flight is left out: the model holds less, never more.
+        let regrant = [
+            change(Change::RevokeExtra(0), 100, 200),
+            change(Change::RevokeExtra(1), 210, 250),
+            change(Change::GrantExtra(1), 260, 500),
+        ];
+        assert_eq!(judge(&regrant, &[denied("perm/1/k0", "", 300, 400)]), Verdict::Pass);
+        assert_eq!(judge(&regrant, &[denied("perm/1/k0", "", 600, 700)]), Verdict::Fail);
     }
 }

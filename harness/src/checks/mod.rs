@@ -1,8 +1,9 @@
 //! The checks a run makes besides the simulator's own Raft safety checks: watch
 //! guarantees (events, the answers around them, the order within a revision),
 //! serializable reads, reads at a revision, lease lifetimes, auth revocation,
-//! membership refusals, transfer answers, log compaction and the answers to
-//! validation requests here; linearizability through the checker crate.
+//! membership refusals, transfer answers, log compaction, the answers to
+//! validation requests, Status answers and progress notices here; linearizability
+//! through the checker crate.
 
 pub mod auth;
 pub mod compaction;
@@ -10,8 +11,10 @@ pub mod lease;
 pub mod membership;
 pub mod revision_reads;
 pub mod serializable;
+pub mod status;
 pub mod transfer;
 pub mod validation;
 pub mod watch;
 pub mod watch_answers;
 pub mod watch_order;
+pub mod watch_progress;

@@ -43,6 +43,8 @@ pub struct WatchStreamRecord {
     pub must_reach: Option<i64>,
     /// Every answer of every request that carried the stream, in arrival order.
     pub answers: Vec<super::watch_answers::WatchAnswerRecord>,
+    /// The answers to progress requests about the stream.
+    pub progress: super::watch_progress::StreamProgress,
 }
 
 fn in_range(key: &[u8], start: &[u8], end: &[u8]) -> bool {
@@ -219,6 +221,7 @@ mod tests {
             compacted_at: None,
             must_reach: None,
             answers: Vec::new(),
+            progress: Default::default(),
         }
     }
 

@@ -1,10 +1,14 @@
 //! Driving the workload through a simulated cluster: clients issue operations until the
 //! safety phase ends, every answer is recorded, watch streams are kept open across
-//! member crashes, and the cluster's write history is read as it grows.
+//! member crashes, and the cluster's write history is read as it grows. Status and
+//! watch progress requests go beside a client's operations, and their answers are
+//! kept for the status and watch checks.
 
+use crate::checks::status::StatusAnswer;
 use crate::checks::transfer::TransferAnswer;
 use crate::checks::watch::{WatchEventRecord, WatchStreamRecord};
 use crate::checks::watch_answers::WatchAnswerRecord;
+use crate::checks::watch_progress::{ProgressHeld, ProgressNotice};
 use crate::history::WriteLog;
 use crate::report::{check_names, CheckResult};
 use crate::workload::{
@@ -18,6 +22,20 @@ use std::collections::BTreeMap;
 
 /// A stream that keeps breaking is resumed at most this often.
 const STREAM_RESUMPTIONS_MAX: u32 = 64;
+/// A client draws at most this many requests that do not occupy it (a watch, a
+/// Status, a progress request) before its operation; then it reads a key.
+const SIDE_DRAWS_MAX: usize = 16;
+
+/// A request sent beside the client's operations.
+enum Side {
+    Status,
+    /// A progress request about `stream`, sent while `carrier` carried it.
+    Progress {
+        stream: u64,
+        carrier: u64,
+        member: u64,
+    },
+}
 
 /// A watch stream the workload keeps open, possibly across resumptions.
 struct OpenStream {
@@ -59,6 +77,8 @@ pub(super) struct Driver {
     pub write_log: WriteLog,
     /// The answers to the world's leader-transfer requests (`OPERATOR_CLIENT`).
     pub transfer_answers: Vec<TransferAnswer>,
+    side: BTreeMap<u64, Side>,
+    pub status_answers: Vec<StatusAnswer>,
 }
 
 impl Driver {
@@ -83,6 +103,8 @@ impl Driver {
             records: Vec::new(),
             write_log: WriteLog::default(),
             transfer_answers: Vec::new(),
+            side: BTreeMap::new(),
+            status_answers: Vec::new(),
         }
     }
 
@@ -242,6 +264,10 @@ impl Driver {
             self.stream_result(key, r.outcome);
             return;
         }
+        if let Some(side) = self.side.remove(&r.id) {
+            self.side_answer(side, r);
+            return;
+        }
         let Some(op) = self.open.remove(&r.id) else { return };
         let outcome = match r.outcome {
             Outcome::Ok(resp) => classify(&op.kind, Some(resp)),
@@ -269,19 +295,89 @@ impl Driver {
         }
     }
 
-    /// Sends client `c`'s next operation at `at_us` to a member other than `avoid`.
-    fn submit(&mut self, c: usize, at_us: u64, avoid: Option<u64>) {
-        let kind = self.workload.next_op_at(c, Some(at_us));
-        let node = self.workload.pick_node(self.nodes, avoid);
-        if let OpKind::WatchCreate { stream } = kind {
-            self.open_stream(c, stream, node);
-            // A watch does not occupy the client: it issues its next operation too.
-            let next = self.workload.next_op_at(c, Some(at_us));
-            let node = self.workload.pick_node(self.nodes, None);
-            self.send(c, next, node, at_us);
-            return;
+    /// Sends client `c`'s next operation at `at_us` to a member other than `avoid`,
+    /// after the requests drawn before it that do not occupy the client.
+    fn submit(&mut self, c: usize, at_us: u64, mut avoid: Option<u64>) {
+        for _ in 0..SIDE_DRAWS_MAX {
+            let kind = self.workload.next_op_at(c, Some(at_us));
+            match kind {
+                OpKind::WatchCreate { stream } => {
+                    let node = self.workload.pick_node(self.nodes, avoid);
+                    self.open_stream(c, stream, node);
+                }
+                OpKind::Status => {
+                    let node = self.workload.pick_node(self.nodes, avoid);
+                    let id = self.side_request(c, Request::Status, node, at_us);
+                    self.side.insert(id, Side::Status);
+                }
+                OpKind::WatchProgress { stream } => self.ask_progress(c, stream, at_us),
+                kind => {
+                    let node = self.workload.pick_node(self.nodes, avoid);
+                    return self.send(c, kind, node, at_us);
+                }
+            }
+            avoid = None;
         }
-        self.send(c, kind, node, at_us);
+        let read = self.workload.read();
+        let node = self.workload.pick_node(self.nodes, None);
+        self.send(c, read, node, at_us);
+    }
+
+    fn side_request(&mut self, c: usize, request: Request, node: u64, at_us: u64) -> u64 {
+        let client = self.workload.clients[c].id;
+        self.world.submit_at(at_us, client, node, request, self.timeout_us)
+    }
+
+    /// A progress request about `stream`, to the member carrying it now.
+    fn ask_progress(&mut self, c: usize, stream: u64, at_us: u64) {
+        let Some((carrier, member)) = self.streams.get(&stream).and_then(|s| s.request) else {
+            return;
+        };
+        let id = self.side_request(c, Request::WatchProgress { stream }, member, at_us);
+        self.side.insert(id, Side::Progress { stream, carrier, member });
+    }
+
+    fn side_answer(&mut self, side: Side, r: ClientResult<Request, Response>) {
+        match (side, r.outcome) {
+            (Side::Status, Outcome::Ok(Response::Status(s))) => {
+                self.status_answers.push(StatusAnswer {
+                    member: r.node,
+                    invoke_us: r.invoke_us,
+                    complete_us: r.complete_us,
+                    leader: s.leader,
+                    raft_term: s.raft_term,
+                    raft_index: s.raft_index,
+                    raft_applied_index: s.raft_applied_index,
+                })
+            }
+            (Side::Progress { stream, carrier, member }, outcome) => {
+                let Some(s) = self.streams.get_mut(&stream) else { return };
+                match outcome {
+                    Outcome::Ok(Response::Watch(w))
+                        if w.watch_id == -1
+                            && !w.canceled
+                            && s.request.is_some_and(|(id, _)| id == carrier) =>
+                    {
+                        s.record.progress.notices.push(ProgressNotice {
+                            after_responses: s.record.responses.len(),
+                            revision: w.header.revision,
+                            member,
+                            complete_us: r.complete_us,
+                        });
+                    }
+                    // A crash ends the request early; only a full timeout was held.
+                    Outcome::Timeout if r.complete_us >= r.invoke_us + self.timeout_us => {
+                        s.record.progress.held.push(ProgressHeld {
+                            member,
+                            invoke_us: r.invoke_us,
+                            complete_us: r.complete_us,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
     }
 
     fn send(&mut self, c: usize, kind: OpKind, node: u64, at_us: u64) {

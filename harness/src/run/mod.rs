@@ -439,6 +439,7 @@ pub fn run_with(
     checks.extend(verdicts::watches(&driver.world, &watch_streams, driver.write_log.write_order()));
     checks.push(verdicts::serializable_reads(&driver.records));
     checks.extend(verdicts::operator(&driver.world, scenario, &driver.transfer_answers));
+    checks.push(verdicts::status(&driver.world, &driver.status_answers));
     checks.push(verdicts::log_compaction(&driver.world, scenario));
     let log = liveness.is_ok().then_some(&driver.write_log);
     checks.push(check_revision_reads(&driver.records, log));

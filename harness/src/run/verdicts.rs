@@ -8,10 +8,12 @@ use super::RunBudget;
 use crate::checks::compaction::{check_compaction, MemberLog};
 use crate::checks::membership::{check_membership, MembershipBounds};
 use crate::checks::serializable::{check_serializable_reads, SerializableRead};
+use crate::checks::status::{check_status, StatusAnswer};
 use crate::checks::transfer::{check_transfers, TransferAnswer, TransferContext};
 use crate::checks::watch::{check_watch_streams, WatchEventRecord, WatchStreamRecord};
 use crate::checks::watch_answers::{check_watch_answers, WatchAnswerRecord};
 use crate::checks::watch_order::{check_order, WriteOrder};
+use crate::checks::watch_progress::check_progress;
 use crate::history::{etcd_history, WriteLog, PROBE_CLIENT};
 use crate::report::{check_names, CheckResult, Verdict};
 use crate::workload::{OpKind, OpOutcome, OpRecord};
@@ -176,8 +178,19 @@ pub(super) fn watches(
         })
         .collect();
     let order = check_order(write_order, &sources, streams);
+    let revisions: Vec<(String, Vec<Vec<i64>>, _)> = streams
+        .iter()
+        .enumerate()
+        .map(|(n, s)| {
+            let responses =
+                s.responses.iter().map(|r| r.iter().map(|e| e.revision).collect()).collect();
+            (format!("watch stream {n} of client {}", s.client), responses, &s.progress)
+        })
+        .collect();
+    let progress = check_progress(&revisions);
     let events = watch_events(world, streams);
-    if let Some(failed) = [&answers, &order].into_iter().find(|r| r.verdict == Verdict::Fail) {
+    let failed = [&answers, &order, &progress].into_iter().find(|r| r.verdict == Verdict::Fail);
+    if let Some(failed) = failed {
         return Some(failed.clone());
     }
     // Without a converged member and without streams there is no watch verdict.
@@ -185,7 +198,10 @@ pub(super) fn watches(
     if events.verdict == Verdict::Fail {
         return Some(events);
     }
-    let evidence = format!("{}; {}; {}", events.evidence, answers.evidence, order.evidence);
+    let evidence = format!(
+        "{}; {}; {}; {}",
+        events.evidence, answers.evidence, order.evidence, progress.evidence
+    );
     Some(CheckResult { evidence, ..events })
 }
 
@@ -231,6 +247,12 @@ pub(super) fn operator(
             },
         ),
     ]
+}
+
+/// Status answers name a leader of the term they give.
+pub(super) fn status(world: &World<EtcdNode>, answers: &[StatusAnswer]) -> CheckResult {
+    let log = world.operator_log();
+    check_status(answers, &log.roles, log.cut)
 }
 
 /// Every running member's Raft log is compacted behind its applied index.
