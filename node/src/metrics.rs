@@ -151,8 +151,12 @@ impl Metrics {
         }
     }
 
-    pub fn wal_fsync(&self, took: Duration) {
-        self.wal_fsync.observe(took.as_secs_f64());
+    /// A WAL batch is durable: its fdatasync's duration, or None when it made none
+    /// (etcd observes `wal_fsync_duration_seconds` once per real fsync).
+    pub fn wal_written(&self, synced: Option<Duration>) {
+        if let Some(took) = synced {
+            self.wal_fsync.observe(took.as_secs_f64());
+        }
     }
 
     pub fn db_size(&self, bytes: u64) {
@@ -230,5 +234,27 @@ fn code_name(code: tonic::Code) -> &'static str {
         Unavailable => "Unavailable",
         DataLoss => "DataLoss",
         Unauthenticated => "Unauthenticated",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fsyncs_counted(m: &Metrics) -> String {
+        let text = m.encode();
+        let line =
+            text.lines().find(|l| l.starts_with("etcd_disk_wal_fsync_duration_seconds_count"));
+        line.expect("the fsync histogram is rendered").to_string()
+    }
+
+    #[test]
+    fn only_a_batch_that_synced_counts_as_an_fsync() {
+        let m = Metrics::new(1 << 30);
+        m.wal_written(None);
+        assert!(fsyncs_counted(&m).ends_with(" 0"), "{}", fsyncs_counted(&m));
+        m.wal_written(Some(Duration::from_millis(3)));
+        m.wal_written(None);
+        assert!(fsyncs_counted(&m).ends_with(" 1"), "{}", fsyncs_counted(&m));
     }
 }

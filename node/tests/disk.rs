@@ -545,6 +545,19 @@ fn a_commit_only_batch_waits_for_the_next_fsync_and_nothing_else_does() {
     assert_eq!(after_kill, applied(&all), "the vote's fsync left the earlier commit behind");
 }
 
+#[test]
+fn a_batch_reports_its_fsync_and_a_commit_only_batch_reports_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ops = history();
+    let (mut s, _) = open(dir.path(), FileStorageOptions::default());
+    s.persist(&ops[..3]).expect("persist");
+    assert!(s.last_sync().is_some(), "a batch with entries reported no fsync");
+    s.persist(&[op(Some(hs(1, Some(1), 20)), None, vec![])]).expect("persist");
+    assert_eq!(s.last_sync(), None, "a commit-only batch reported an fsync");
+    s.persist(&[op(Some(hs(2, Some(2), 20)), None, vec![])]).expect("persist");
+    assert!(s.last_sync().is_some(), "a new vote reported no fsync");
+}
+
 /// Snapshot files present in a data dir.
 fn snap_files(dir: &Path) -> Vec<PathBuf> {
     files_in(&dir.join("member/snap"))

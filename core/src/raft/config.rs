@@ -36,6 +36,11 @@ pub struct Config {
     /// once that way lets disjoint majorities of C_old and C_new each elect a leader
     /// and commit (split brain).
     pub unsafe_single_step_conf_change: bool,
+    /// Check the Raft and server invariants after every input, in builds that compile
+    /// the checks in (debug, or the `invariants` feature). On by default: the simulator,
+    /// the harness and the tests hunt bugs with them. A real member turns them off, as
+    /// one binary holds both the simulator (which enables the feature) and `serve`.
+    pub check_invariants: bool,
 }
 
 impl Config {
@@ -55,6 +60,7 @@ impl Config {
             append_bytes_max: 1 << 20,
             inflight_appends_max: 256,
             unsafe_single_step_conf_change: false,
+            check_invariants: true,
         }
     }
 }

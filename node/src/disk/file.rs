@@ -30,6 +30,7 @@ use detcd_core::types::{DurableState, HardState, Index, PersistOp, Snapshot, Sna
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Knobs of a [`FileStorage`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +85,8 @@ pub struct FileStorage {
     writer: Option<Writer>,
     /// Set when a write or fsync failed: what reached the disk is unknown from then on.
     poisoned: bool,
+    /// See [`Storage::last_sync`].
+    last_sync: Option<Duration>,
 }
 
 struct Segment {
@@ -177,6 +180,7 @@ impl FileStorage {
             _lock: lock,
             writer: None,
             poisoned: false,
+            last_sync: None,
         })
     }
 
@@ -304,6 +308,7 @@ impl FileStorage {
     }
 
     fn persist_batch(&mut self, ops: &[PersistOp], mut images: Images) -> Result<(), DiskError> {
+        self.last_sync = None;
         let w = self.writer.as_mut().expect("FileStorage::persist called before load");
         w.buf.clear();
         let mut snapshotted = false;
@@ -350,19 +355,23 @@ impl FileStorage {
             let lazy =
                 (self.options.ack_before_fsync || !must_sync) && w.pending.len() < PENDING_MAX;
             if !lazy {
+                let started = Instant::now();
                 // The bytes live only in this process for the whole (slow) fsync.
                 if !self.options.sync_delay.is_zero() {
                     std::thread::sleep(self.options.sync_delay);
                 }
                 flush_pending(&mut w.file, &mut w.pending, &current.path)?;
+                self.last_sync = Some(started.elapsed());
             }
         } else {
             w.file.write_all(&w.buf).map_err(io_at(&current.path))?;
             if must_sync {
+                let started = Instant::now();
                 if !self.options.sync_delay.is_zero() {
                     std::thread::sleep(self.options.sync_delay);
                 }
                 w.file.sync_data().map_err(io_at(&current.path))?;
+                self.last_sync = Some(started.elapsed());
             }
         }
         if current.bytes >= self.options.segment_bytes_max {
@@ -626,6 +635,10 @@ impl Storage for FileStorage {
             self.poisoned = true;
         }
         result
+    }
+
+    fn last_sync(&self) -> Option<Duration> {
+        self.last_sync
     }
 
     fn size_bytes(&self) -> u64 {

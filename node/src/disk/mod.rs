@@ -21,6 +21,7 @@ pub use sim::{SimDisk, SimStorage};
 pub use snap::ImageWriter;
 
 use detcd_core::types::{DurableState, PersistOp, Snapshot, SnapshotMeta};
+use std::time::Duration;
 
 /// Where a node keeps what it must not forget.
 pub trait Storage {
@@ -31,6 +32,11 @@ pub trait Storage {
     /// one exception is a batch that only moves the commit index: a storage may leave
     /// it to the next fsync, since a commit index recovered lower is safe.
     fn persist(&mut self, ops: &[PersistOp]) -> Result<(), DiskError>;
+    /// How long the fdatasync of the last `persist` or `persist_deferring` took, or
+    /// None when that call made none (a batch that only moved the commit index, or
+    /// one whose bytes wait for a later sync). The WAL fsync histogram observes only
+    /// real syncs, as etcd's does.
+    fn last_sync(&self) -> Option<Duration>;
     /// Bytes the storage holds now (for metrics and the quota).
     fn size_bytes(&self) -> u64;
     /// Starts a new log segment now, so that the snapshot taken next releases every

@@ -50,7 +50,7 @@ impl SimDisk {
     pub fn open(&self) -> (SimStorage, u64) {
         let mut s = self.state();
         s.incarnation += 1;
-        (SimStorage { disk: self.clone() }, s.incarnation)
+        (SimStorage { disk: self.clone(), synced: false }, s.incarnation)
     }
 
     /// What is durable now.
@@ -62,6 +62,8 @@ impl SimDisk {
 /// The [`Storage`] a simulated member persists through.
 pub struct SimStorage {
     disk: SimDisk,
+    /// Whether the last `persist` synced.
+    synced: bool,
 }
 
 impl Storage for SimStorage {
@@ -70,6 +72,7 @@ impl Storage for SimStorage {
     }
 
     fn persist(&mut self, ops: &[PersistOp]) -> Result<(), DiskError> {
+        self.synced = false;
         let mut s = self.disk.state();
         for op in ops {
             s.bytes += op.entries.iter().map(|e| e.data.len() as u64 + 24).sum::<u64>();
@@ -88,7 +91,13 @@ impl Storage for SimStorage {
             s.synced_at = Some(now);
         }
         s.disk.fsync_done(last);
+        self.synced = true;
         Ok(())
+    }
+
+    /// The simulated disk syncs at once.
+    fn last_sync(&self) -> Option<std::time::Duration> {
+        self.synced.then_some(std::time::Duration::ZERO)
     }
 
     fn size_bytes(&self) -> u64 {

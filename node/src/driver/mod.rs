@@ -483,7 +483,7 @@ impl<S: Storage + Send + 'static> Driver<S> {
             warn!(error = %e, "the WAL write failed; nothing more can be acknowledged");
             return Err(e);
         }
-        self.metrics.wal_fsync(report.took);
+        self.metrics.wal_written(report.synced);
         if let Some(last) = report.last {
             self.outbox.persisted(last, &mut self.released);
             for msg in self.released.drain(..) {

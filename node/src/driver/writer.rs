@@ -19,7 +19,7 @@
 use crate::disk::{DiskError, Storage};
 use crate::driver::memory;
 use detcd_core::types::{PersistOp, Snapshot, SyncId};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
@@ -41,8 +41,9 @@ pub struct Written {
     pub result: Result<(), DiskError>,
     /// The storage's size after the batch.
     pub size_bytes: u64,
-    /// How long the write and its fsync took.
-    pub took: Duration,
+    /// How long the batch's fdatasync took; None when the batch made none (it only
+    /// moved the commit index, or its bytes wait for a later sync).
+    pub synced: Option<Duration>,
 }
 
 /// The image of a snapshot this member took, written off the WAL's path.
@@ -202,7 +203,6 @@ async fn carry<S: Storage + Send + 'static>(
 }
 
 fn write<S: Storage>(storage: &mut S, job: Job) -> (Written, Option<Snapshot>) {
-    let started = Instant::now();
     let last = job.ops.last().map(|op| op.sync);
     let snapshotted = job.ops.iter().any(|op| op.snapshot.is_some());
     let result = if job.start_segment { storage.start_segment() } else { Ok(()) };
@@ -214,7 +214,7 @@ fn write<S: Storage>(storage: &mut S, job: Job) -> (Written, Option<Snapshot>) {
             storage.persist_deferring(&job.ops)
         }
     });
-    let took = started.elapsed();
+    let synced = if result.is_ok() { storage.last_sync() } else { None };
     let (result, deferred) = match result {
         Ok(deferred) => (Ok(()), deferred),
         Err(e) => (Err(e), None),
@@ -226,5 +226,5 @@ fn write<S: Storage>(storage: &mut S, job: Job) -> (Written, Option<Snapshot>) {
         memory::release_freed();
     }
     let size_bytes = storage.size_bytes();
-    (Written { last, result, size_bytes, took }, deferred)
+    (Written { last, result, size_bytes, synced }, deferred)
 }

@@ -694,4 +694,4 @@ fn sorted(mut urls: Vec<Url>) -> Vec<Url> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

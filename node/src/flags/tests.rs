@@ -32,7 +32,8 @@ fn parse(args: &[&str]) -> Result<ServeArgs, clap::Error> {
     parse_with_env(&[], args)
 }
 
-fn config(args: &[&str]) -> ServeConfig {
+/// A checked configuration from these flags, with no `ETCD_*` variable in effect.
+pub(crate) fn config(args: &[&str]) -> ServeConfig {
     parse(args).unwrap().validate().unwrap()
 }
 
