@@ -112,7 +112,6 @@ struct Writer {
     pending: Vec<u8>,
 }
 
-/// Writes and fsyncs what `hold_unsynced` kept back.
 /// Whether a batch needs its fdatasync: it carries entries, a snapshot, or a new term
 /// or vote. A batch that only moves the commit index does not: a commit index lost in a
 /// crash comes back lower, which is safe (the leader tells it again, and entries
@@ -129,6 +128,7 @@ fn must_sync(ops: &[PersistOp], written: &HardState) -> bool {
     })
 }
 
+/// Writes and fsyncs what `hold_unsynced` kept back.
 fn flush_pending(file: &mut File, pending: &mut Vec<u8>, path: &Path) -> Result<(), DiskError> {
     if pending.is_empty() {
         return Ok(());
