@@ -41,6 +41,11 @@ const AREA_PERCENT: u32 = 50;
 const AREA_RANGE_PERCENT: u32 = 30;
 /// The administrator's client id.
 const ADMIN: u64 = 1;
+/// The pause before a setup step that failed is sent again, as a client's retry
+/// backoff: short, so that a lost or refused answer costs a round trip and not one of
+/// the administrator's pauses between changes (`admin_think_ms`, up to seconds), yet
+/// long enough that retrying against a member that is down lets time pass.
+const SETUP_RETRY_MS: [u64; 2] = [20, 50];
 
 /// What the administrator believes of one user's access.
 #[derive(Clone, Copy, Debug)]
@@ -359,10 +364,10 @@ impl AuthDriver {
             Ok(_) | Err(Some(EtcdError::UserAlreadyExist | EtcdError::RoleAlreadyExist))
         );
         if !done {
-            // Retried after a pause: a member that is down refuses at once, and an
-            // immediate retry would spin without time passing.
+            // Retried after a short pause, at a member drawn again: one that is down
+            // refuses at once, and an immediate retry would spin without time passing.
             self.setup_step = step;
-            return self.later(None);
+            return self.retry_setup_later();
         }
         if step == 0 {
             self.ask_before_enable();
@@ -376,6 +381,13 @@ impl AuthDriver {
         for c in 0..self.clients.len() {
             self.later(Some(c));
         }
+    }
+
+    fn retry_setup_later(&mut self) {
+        let [lo, hi] = SETUP_RETRY_MS;
+        let at = self.now() + self.rng.gen_range(lo * 1_000..=hi * 1_000);
+        self.wake_seq += 1;
+        self.wakes.insert((at, self.wake_seq), None);
     }
 
     /// Each client that logs in with a token asks for its password hash while auth is
