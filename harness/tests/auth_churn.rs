@@ -56,3 +56,16 @@ fn an_auth_run_is_a_function_of_scenario_and_seed() {
     assert_eq!(a.operations, b.operations);
     assert_ne!(a.trace_hash, c.trace_hash);
 }
+
+/// Seed 97 once failed on a healthy build: faults in a row refused or lost setup
+/// steps, and each retry waited an administrator's pause of up to 1.5 s, until the
+/// safety phase was over with auth never enabled. A retry now backs off briefly.
+#[test]
+fn setup_under_faults_finishes_at_seed_97() {
+    let scenario = builtin("auth-churn").expect("built-in");
+    let (report, _) = run(&scenario, 97);
+    assert!(report.passed(&scenario.expect), "{report:?}");
+    let check = auth_check(&report);
+    assert_eq!(check.verdict, Verdict::Pass, "{check:?}");
+    assert!(!check.evidence.starts_with("0 served"), "{check:?}");
+}

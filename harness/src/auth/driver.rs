@@ -17,6 +17,7 @@
 //! A client the world says is paused does nothing until its pause ends.
 
 use super::requests::{self as req, as_root};
+use super::setup::SetupProgress;
 use crate::checks::auth::{Change, ChangeOutcome, ChangeRecord, DeniedRecord, ServedRecord};
 use crate::checks::validation::{judge_answer, Answer, WrongAnswer};
 use crate::workload::is_unknown_outcome;
@@ -41,6 +42,11 @@ const AREA_PERCENT: u32 = 50;
 const AREA_RANGE_PERCENT: u32 = 30;
 /// The administrator's client id.
 const ADMIN: u64 = 1;
+/// The pause before a setup step that failed is sent again, as a client's retry
+/// backoff: short, so that a lost or refused answer costs a round trip and not one of
+/// the administrator's pauses between changes (`admin_think_ms`, up to seconds), yet
+/// long enough that retrying against a member that is down lets time pass.
+const SETUP_RETRY_MS: [u64; 2] = [20, 50];
 
 /// What the administrator believes of one user's access.
 #[derive(Clone, Copy, Debug)]
@@ -101,9 +107,9 @@ pub(super) struct AuthDriver {
     spec: AuthSpec,
     nodes: u64,
     rng: ChaCha8Rng,
-    setup: Vec<AuthRequest>,
-    /// Whether auth got enabled with everything set up.
-    pub setup_done: bool,
+    setup_steps: Vec<AuthRequest>,
+    /// How far the setup got; done once auth is enabled with everything set up.
+    pub setup: SetupProgress,
     /// The setup step to retry when the administrator wakes before setup is done.
     setup_step: usize,
     beliefs: Vec<Belief>,
@@ -152,13 +158,14 @@ impl AuthDriver {
             extras: req::EXTRAS_AT_SETUP,
             generation: 1,
         };
+        let setup_steps = req::setup(spec.users);
         AuthDriver {
             world,
             spec: spec.clone(),
             nodes,
             rng,
-            setup: req::setup(spec.users),
-            setup_done: false,
+            setup: SetupProgress { steps: setup_steps.len(), ..SetupProgress::default() },
+            setup_steps,
             setup_step: 0,
             beliefs: vec![belief; spec.users as usize],
             clients,
@@ -222,10 +229,10 @@ impl AuthDriver {
     }
 
     fn send_setup(&mut self, step: usize) {
-        if self.setup[step] == AuthRequest::Enable && self.enable_sent_us.is_none() {
+        if self.setup_steps[step] == AuthRequest::Enable && self.enable_sent_us.is_none() {
             self.enable_sent_us = Some(self.now());
         }
-        let request = as_root(self.setup[step].clone());
+        let request = as_root(self.setup_steps[step].clone());
         self.send(None, Purpose::Setup { step }, request);
     }
 
@@ -240,7 +247,7 @@ impl AuthDriver {
             return;
         }
         match who {
-            None if !self.setup_done => self.send_setup(self.setup_step),
+            None if !self.setup.done => self.send_setup(self.setup_step),
             None => self.admin_change(),
             Some(c) => self.act(c),
         }
@@ -358,24 +365,35 @@ impl AuthDriver {
             answer,
             Ok(_) | Err(Some(EtcdError::UserAlreadyExist | EtcdError::RoleAlreadyExist))
         );
+        if let (false, Err(error)) = (done, &answer) {
+            self.setup.failed(step, *error);
+        }
         if !done {
-            // Retried after a pause: a member that is down refuses at once, and an
-            // immediate retry would spin without time passing.
+            // Retried after a short pause, at a member drawn again: one that is down
+            // refuses at once, and an immediate retry would spin without time passing.
             self.setup_step = step;
-            return self.later(None);
+            return self.retry_setup_later();
         }
         if step == 0 {
             self.ask_before_enable();
         }
-        if step + 1 < self.setup.len() {
+        self.setup.steps_done = step + 1;
+        if step + 1 < self.setup_steps.len() {
             return self.send_setup(step + 1);
         }
-        self.setup_done = true;
+        self.setup.done = true;
         self.world.note(ADMIN, "auth is enabled: users, roles and grants are set up".into());
         self.later(None);
         for c in 0..self.clients.len() {
             self.later(Some(c));
         }
+    }
+
+    fn retry_setup_later(&mut self) {
+        let [lo, hi] = SETUP_RETRY_MS;
+        let at = self.now() + self.rng.gen_range(lo * 1_000..=hi * 1_000);
+        self.wake_seq += 1;
+        self.wakes.insert((at, self.wake_seq), None);
     }
 
     /// Each client that logs in with a token asks for its password hash while auth is

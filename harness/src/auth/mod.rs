@@ -5,22 +5,24 @@
 
 mod driver;
 pub mod requests;
+mod setup;
 
 use crate::checks::auth::{check_revocation, ChangeRecord, DeniedRecord, ServedRecord};
 use crate::checks::validation::{check_validation, WrongAnswer};
-use crate::report::{check_names, CheckResult};
+use crate::report::CheckResult;
 use detcd_core::server::EtcdNode;
 use detcd_scenarios::{AuthSpec, Scenario};
 use detcd_sim::rng::{stream, Component};
 use detcd_sim::{SimError, World};
 use driver::AuthDriver;
+use setup::SetupProgress;
 
 /// What the auth workload leaves for the run's report.
 pub struct AuthOutcome {
     pub world: World<EtcdNode>,
     pub safety: Result<(), SimError>,
     pub requests_sent: u64,
-    setup_done: bool,
+    setup: SetupProgress,
     changes: Vec<ChangeRecord>,
     served: Vec<ServedRecord>,
     denied: Vec<DeniedRecord>,
@@ -48,7 +50,7 @@ pub fn safety_phase(
     let safety = driver.safety_phase();
     AuthOutcome {
         requests_sent: driver.requests_sent,
-        setup_done: driver.setup_done,
+        setup: std::mem::take(&mut driver.setup),
         changes: std::mem::take(&mut driver.changes),
         served: std::mem::take(&mut driver.served),
         denied: std::mem::take(&mut driver.denied),
@@ -62,13 +64,10 @@ pub fn safety_phase(
 
 impl AuthOutcome {
     /// The `auth-revocation` check. A run whose setup never finished (auth never
-    /// enabled) checked nothing, and says so by failing.
+    /// enabled) checked nothing, and says why (`SetupProgress::unfinished`).
     pub fn check(&self) -> CheckResult {
-        if !self.setup_done {
-            return CheckResult::fail(
-                check_names::AUTH_REVOCATION,
-                "the administrator never finished setting up auth in the safety phase: nothing was checked",
-            );
+        if let Some(unfinished) = self.setup.unfinished() {
+            return unfinished;
         }
         check_revocation(&self.changes, &self.served, &self.denied, self.refused)
     }
