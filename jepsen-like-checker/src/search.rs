@@ -325,12 +325,13 @@ impl<'a, M: Model> Search<'a, M> {
                 return None;
             }
             self.steps += 1;
-            if self.steps & (POLL_STEPS - 1) == 0 {
-                let steps = self.steps;
-                if budget.steps_max.is_some_and(|max| steps >= max) {
-                    return self
-                        .unknown(format!("gave up after {steps} search steps (step limit)"));
-                }
+            let steps = self.steps;
+            // The step limit is one comparison, so it holds exactly; memory and the
+            // clock cost more and are polled.
+            if let Some(max) = budget.steps_max.filter(|&max| steps > max) {
+                return self.unknown(format!("gave up after {max} search steps (step limit)"));
+            }
+            if steps & (POLL_STEPS - 1) == 0 {
                 let memo_bytes = self.memo.len() * Memo::entry_bytes(self.ops.len());
                 if memo_bytes + self.state_bytes > self.memory_bytes_max {
                     return self.unknown(format!(

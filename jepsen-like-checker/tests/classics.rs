@@ -191,6 +191,25 @@ fn a_step_budget_gives_unknown() {
     assert_eq!(verdict(&Register, &h), Verdict::NotLinearizable);
 }
 
+#[test]
+fn the_step_budget_is_exact() {
+    // Three sequential writes and a read: a few steps. A limit below them gives up at
+    // exactly the limit (not at the next clock poll); a limit above them decides.
+    let mut h = History::new();
+    for v in 0..3 {
+        write(&mut h, 0, 10 * v as u64, 10 * v as u64 + 5, v);
+    }
+    read(&mut h, 1, 40, 45, Some(2));
+    let steps = check(&Register, &h, &Budget::default()).stats().steps;
+    assert!(steps >= 4, "{steps} steps");
+    let under = check(&Register, &h, &Budget { steps_max: Some(steps - 1), ..Budget::default() });
+    assert_eq!(under.verdict, Verdict::Unknown);
+    let Outcome::Unknown { reason } = &under.parts[0].outcome else { panic!("{under:?}") };
+    assert!(reason.contains(&format!("after {} search steps", steps - 1)), "{reason}");
+    let at = check(&Register, &h, &Budget { steps_max: Some(steps), ..Budget::default() });
+    assert_eq!(at.verdict, Verdict::Linearizable);
+}
+
 /// A register whose writes may be silently lost: nondeterministic.
 struct LossyRegister;
 
