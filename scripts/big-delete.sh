@@ -14,6 +14,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/scripts/lib/stop-pids.sh"
 KEYS=${KEYS:-150000}
 BASE_PORT=${BASE_PORT:-21000}
 PERF=${PERF:-0}
@@ -23,13 +24,7 @@ LOGDIR=$(mktemp -d /tmp/big-delete.XXXXXX)
 PIDS=()
 
 cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+    stop_pids "${PIDS[@]}"
     rm -rf "$LOGDIR/data"
     echo "logs: $LOGDIR" >&2
 }

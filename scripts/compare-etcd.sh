@@ -31,6 +31,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/scripts/lib/stop-pids.sh"
 PUT1_TOTAL=${PUT1_TOTAL:-2000}
 PUT_TOTAL=${PUT_TOTAL:-50000}
 RANGE_TOTAL=${RANGE_TOTAL:-100000}
@@ -173,16 +174,7 @@ start_cluster() {
 }
 
 stop_cluster() {
-    local pid
-    for pid in "${MEMBER_PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${MEMBER_PIDS[@]}"; do
-        # Give a member 5 s to exit on TERM, then KILL.
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+    stop_pids "${MEMBER_PIDS[@]}"
     MEMBER_PIDS=()
 }
 

@@ -42,16 +42,11 @@ done
 BENCH=${BENCH:-${1%%,*}}
 HZ=$(getconf CLK_TCK)
 LOGDIR=$(mktemp -d /tmp/detcd-cpu.XXXXXX)
+source "$(dirname "$0")/lib/stop-pids.sh"
 PIDS=()
 
 stop_members() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+    stop_pids "${PIDS[@]}"
     PIDS=()
 }
 trap 'stop_members; rm -rf "$LOGDIR/data"; echo "logs: $LOGDIR" >&2' EXIT
