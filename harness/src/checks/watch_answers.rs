@@ -33,19 +33,10 @@ pub struct WatchAnswerRecord {
 /// Checks the answers of every request of one logical stream (`who` names it).
 /// `Ok(answers checked)` or the first broken rule in words.
 pub fn check_answers(who: &str, answers: &[WatchAnswerRecord]) -> Result<usize, String> {
-    let mut checked = 0usize;
-    let mut start = 0;
-    while start < answers.len() {
-        let carrier = answers[start].carrier;
-        let end = answers[start..]
-            .iter()
-            .position(|a| a.carrier != carrier)
-            .map_or(answers.len(), |n| start + n);
-        check_carrier(&format!("{who}, request {carrier}"), &answers[start..end])?;
-        checked += end - start;
-        start = end;
+    for run in answers.chunk_by(|a, b| a.carrier == b.carrier) {
+        check_carrier(&format!("{who}, request {}", run[0].carrier), run)?;
     }
-    Ok(checked)
+    Ok(answers.len())
 }
 
 fn check_carrier(who: &str, answers: &[WatchAnswerRecord]) -> Result<(), String> {

@@ -70,19 +70,13 @@ pub fn check_streams(streams: &[WatchStreamRecord], written: &WriteOrder) -> Res
     for (n, stream) in streams.iter().enumerate() {
         let who = format!("watch stream {n} of client {}", stream.client);
         for response in &stream.responses {
-            let mut at = 0;
-            while at < response.len() {
-                let revision = response[at].revision;
-                let end = response[at..]
-                    .iter()
-                    .position(|e| e.revision != revision)
-                    .map_or(response.len(), |k| at + k);
+            for run in response.chunk_by(|a, b| a.revision == b.revision) {
+                let revision = run[0].revision;
                 if let Some(w) = written.get(&revision) {
-                    let got: Vec<&WatchEventRecord> = response[at..end].iter().collect();
+                    let got: Vec<&WatchEventRecord> = run.iter().collect();
                     in_write_order(&who, revision, w, &got)?;
                     checked += 1;
                 }
-                at = end;
             }
         }
     }
