@@ -251,6 +251,12 @@ struct ListInProgress {
     start: String,
 }
 
+/// Whether the watches of stream `stream` ask for periodic progress notices: those
+/// of odd-numbered clients do, so every watch workload has streams of both kinds.
+pub fn asks_progress_notify(stream: u64) -> bool {
+    stream % 2 == 1
+}
+
 /// One client's memory between operations.
 #[derive(Clone, Debug)]
 pub struct ClientState {
@@ -596,6 +602,7 @@ impl Workload {
                 create: WatchCreateRequest {
                     key: b(KEY_PREFIX),
                     range_end: b(KEYS_END),
+                    progress_notify: asks_progress_notify(*stream),
                     ..WatchCreateRequest::default()
                 },
             },

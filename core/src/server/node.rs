@@ -204,6 +204,12 @@ impl EtcdNode {
         self.watches.len()
     }
 
+    /// Progress notices sent to watch streams that had no progress request waiting
+    /// (see `Watches::unasked_notices`): 0 unless the watch hub is wrong.
+    pub fn unasked_progress_notices(&self) -> u64 {
+        self.watches.unasked_notices()
+    }
+
     /// The replicated state as a snapshot image (what `Snapshot::data` carries).
     pub fn snapshot_data(&self) -> bytes::Bytes {
         self.app.snapshot()

@@ -7,6 +7,11 @@
 //! answered once (watch id -1). A cancel request is answered once with a `canceled`
 //! response for its watch id, whether or not the watcher existed. A close ends every
 //! watcher of a stream (the client went away) and is answered once.
+//!
+//! A progress notice (watch id -1) with no progress request of its stream waiting has
+//! no request to go to: the hub answers only requests, so there is none unless the hub
+//! is wrong. It is counted ([`Watches::unasked_notices`]), for a simulator to judge,
+//! and dropped.
 
 use super::request::StreamId;
 use crate::api::{
@@ -26,12 +31,20 @@ pub struct Watches {
     watchers: BTreeMap<(StreamId, WatchId), RequestId>,
     /// Progress requests of each stream not answered yet, oldest first.
     progress: BTreeMap<StreamId, VecDeque<RequestId>>,
+    /// Progress notices the hub sent with no request of their stream waiting.
+    unasked: u64,
 }
 
 impl Watches {
     /// Number of live watchers.
     pub fn len(&self) -> usize {
         self.watchers.len()
+    }
+
+    /// How many progress notices the hub sent to streams that had no progress request
+    /// waiting (always 0 for a correct hub).
+    pub fn unasked_notices(&self) -> u64 {
+        self.unasked
     }
 
     /// A create: answered on `id` now and later.
@@ -167,7 +180,10 @@ impl Watches {
         for resp in responses {
             if resp.watch_id == INVALID_WATCH_ID {
                 let queue = self.progress.get_mut(&stream);
-                let Some(id) = queue.and_then(|q| q.pop_front()) else { continue };
+                let Some(id) = queue.and_then(|q| q.pop_front()) else {
+                    self.unasked += 1;
+                    continue;
+                };
                 if self.progress.get(&stream).is_some_and(|q| q.is_empty()) {
                     self.progress.remove(&stream);
                 }

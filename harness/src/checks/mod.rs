@@ -2,7 +2,7 @@
 //! guarantees (events, the answers around them, the order within a revision),
 //! serializable reads, reads at a revision, lease lifetimes, auth revocation,
 //! membership refusals, transfer answers, log compaction, the answers to
-//! validation requests, Status answers and progress notices here; linearizability
+//! validation requests, Status answers, progress notices and periodic notices here; linearizability
 //! through the checker crate.
 
 pub mod auth;
@@ -16,5 +16,6 @@ pub mod transfer;
 pub mod validation;
 pub mod watch;
 pub mod watch_answers;
+pub mod watch_notify;
 pub mod watch_order;
 pub mod watch_progress;

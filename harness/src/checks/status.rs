@@ -8,8 +8,15 @@
 //!   taken from elsewhere.
 //! - `raft_index` (the committed index) is never below `raft_applied_index`: a member
 //!   applies only committed entries.
+//! - A member of a quiet cluster names its leader (what an operator reads `etcdctl
+//!   endpoint status` for): when the role log shows one leader of one term, elected at
+//!   least `stable_us` before the request and undisturbed until the answer (no member
+//!   took another term, lost its leader or restarted: each of those is a role record),
+//!   and the answering member had heard from that leader before the request, the
+//!   answer names that leader and term. Elections in flight, restarted or removed
+//!   members and learners not yet reached all leave records that excuse the answer.
 //!
-//! When the world's log was cut (it lost records), the leader rule is not judged.
+//! When the world's log was cut (it lost records), the leader rules are not judged.
 
 use crate::report::{check_names::STATUS, CheckResult};
 use detcd_core::raft::Role;
@@ -31,7 +38,24 @@ fn secs(us: u64) -> String {
     format!("{}.{:03}s", us / 1_000_000, (us % 1_000_000) / 1_000)
 }
 
-fn wrong(a: &StatusAnswer, roles: &[RoleRecord], cut: bool) -> Option<String> {
+/// The leader and term a quiet cluster's member must name in answer `a`, if the
+/// cluster was quiet for it (see the module docs).
+fn quiet_leader(a: &StatusAnswer, roles: &[RoleRecord], stable_us: u64) -> Option<(u64, u64)> {
+    let heard = roles.iter().rfind(|r| r.node == a.member && r.at_us <= a.invoke_us)?;
+    let (leader, term) = (heard.leader?, heard.term);
+    let elected_us =
+        roles.iter().find(|r| r.node == leader && r.role == Role::Leader && r.term == term)?.at_us;
+    if elected_us + stable_us > a.invoke_us {
+        return None;
+    }
+    let disturbed = roles
+        .iter()
+        .filter(|r| r.at_us > elected_us && r.at_us <= a.complete_us)
+        .any(|r| r.term != term || r.leader != Some(leader));
+    (!disturbed).then_some((leader, term))
+}
+
+fn wrong(a: &StatusAnswer, roles: &[RoleRecord], cut: bool, stable_us: u64) -> Option<String> {
     let who = format!("member {}'s Status answer at {}", a.member, secs(a.complete_us));
     if a.raft_index < a.raft_applied_index {
         return Some(format!(
@@ -39,7 +63,21 @@ fn wrong(a: &StatusAnswer, roles: &[RoleRecord], cut: bool) -> Option<String> {
             a.raft_index, a.raft_applied_index
         ));
     }
-    if a.leader == 0 || cut {
+    if cut {
+        return None;
+    }
+    if let Some((leader, term)) = quiet_leader(a, roles, stable_us) {
+        if (a.leader, a.raft_term) != (leader, term) {
+            return Some(format!(
+                "{who} names leader {} in raft term {}, but the cluster was quiet: {leader} had led term {term} undisturbed for at least {} before the request, and member {} had heard from it",
+                a.leader,
+                a.raft_term,
+                secs(stable_us),
+                a.member
+            ));
+        }
+    }
+    if a.leader == 0 {
         return None;
     }
     let elected = roles.iter().any(|r| {
@@ -65,16 +103,27 @@ fn wrong(a: &StatusAnswer, roles: &[RoleRecord], cut: bool) -> Option<String> {
     ))
 }
 
-/// Judges every Status answer of a run against the world's role log.
-pub fn check_status(answers: &[StatusAnswer], roles: &[RoleRecord], cut: bool) -> CheckResult {
-    if let Some(why) = answers.iter().find_map(|a| wrong(a, roles, cut)) {
+/// Judges every Status answer of a run against the world's role log; a leader counts
+/// as settled once it has led undisturbed for `stable_us`.
+pub fn check_status(
+    answers: &[StatusAnswer],
+    roles: &[RoleRecord],
+    cut: bool,
+    stable_us: u64,
+) -> CheckResult {
+    if let Some(why) = answers.iter().find_map(|a| wrong(a, roles, cut, stable_us)) {
         return CheckResult::fail(STATUS, why);
     }
     let with_leader = answers.iter().filter(|a| a.leader != 0).count();
+    let quiet = if cut {
+        0
+    } else {
+        answers.iter().filter(|a| quiet_leader(a, roles, stable_us).is_some()).count()
+    };
     CheckResult::pass(
         STATUS,
         format!(
-            "{} Status answer(s), {with_leader} naming a leader, each leader elected in the term the answer gave{}",
+            "{} Status answer(s), {with_leader} naming a leader, each leader elected in the term the answer gave; {quiet} from a quiet cluster, each naming its leader{}",
             answers.len(),
             if cut { " (leaders not judged: the role log was cut)" } else { "" }
         ),
@@ -105,7 +154,7 @@ mod tests {
     #[test]
     fn the_named_leader_leads_the_answers_term() {
         let roles = [elected(1, 2, 100), elected(3, 4, 300)];
-        let judge = |a: StatusAnswer| check_status(&[a], &roles, false).verdict;
+        let judge = |a: StatusAnswer| check_status(&[a], &roles, false, 0).verdict;
         assert_eq!(judge(answer(1, 2)), Verdict::Pass);
         assert_eq!(judge(answer(3, 4)), Verdict::Pass);
         assert_eq!(judge(answer(0, 3)), Verdict::Pass, "no leader known: any term");
@@ -116,15 +165,52 @@ mod tests {
         early.complete_us = 200;
         assert_eq!(judge(early), Verdict::Fail);
         // A cut log judges no leader.
-        assert_eq!(check_status(&[answer(1, 0)], &roles, true).verdict, Verdict::Pass);
+        assert_eq!(check_status(&[answer(1, 0)], &roles, true, 0).verdict, Verdict::Pass);
     }
 
     #[test]
     fn the_applied_index_never_passes_the_committed_one() {
         let mut a = answer(0, 1);
         a.raft_applied_index = 11;
-        assert_eq!(check_status(&[a.clone()], &[], false).verdict, Verdict::Fail);
+        assert_eq!(check_status(&[a.clone()], &[], false, 0).verdict, Verdict::Fail);
         a.raft_applied_index = 10;
-        assert_eq!(check_status(&[a], &[], false).verdict, Verdict::Pass);
+        assert_eq!(check_status(&[a], &[], false, 0).verdict, Verdict::Pass);
+    }
+
+    fn heard(node: u64, term: u64, leader: Option<u64>, at_us: u64) -> RoleRecord {
+        RoleRecord { at_us, node, role: Role::Follower, term, leader }
+    }
+
+    #[test]
+    fn a_member_of_a_quiet_cluster_names_its_leader() {
+        // 1 leads term 2 from 100; member 2 hears from it at 150; asked at 500.
+        let quiet = [elected(1, 2, 100), heard(2, 2, Some(1), 150)];
+        let judge = |roles: &[RoleRecord], a: StatusAnswer| check_status(&[a], roles, false, 300);
+        assert_eq!(judge(&quiet, answer(1, 2)).verdict, Verdict::Pass);
+        let silent = judge(&quiet, answer(0, 2));
+        assert_eq!(silent.verdict, Verdict::Fail, "no leader named in a quiet cluster");
+        assert!(silent.evidence.contains("names leader 0"), "{}", silent.evidence);
+        // Not settled long enough: 100 + 300 > 350.
+        let mut early = answer(0, 2);
+        early.invoke_us = 350;
+        assert_eq!(judge(&quiet, early).verdict, Verdict::Pass);
+        // An election in flight before the answer: member 3 took term 3.
+        let mut electing = quiet.to_vec();
+        electing.push(RoleRecord {
+            at_us: 450,
+            node: 3,
+            role: Role::Candidate,
+            term: 3,
+            leader: None,
+        });
+        assert_eq!(judge(&electing, answer(0, 2)).verdict, Verdict::Pass);
+        // The member restarted (and forgot its leader) before the answer.
+        let mut restarted = quiet.to_vec();
+        restarted.push(heard(2, 2, None, 400));
+        assert_eq!(judge(&restarted, answer(0, 2)).verdict, Verdict::Pass);
+        // A member that never heard from the leader (a learner not reached yet).
+        assert_eq!(judge(&[elected(1, 2, 100)], answer(0, 2)).verdict, Verdict::Pass);
+        // A cut log judges nothing.
+        assert_eq!(check_status(&[answer(0, 2)], &quiet, true, 300).verdict, Verdict::Pass);
     }
 }

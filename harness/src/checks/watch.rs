@@ -43,8 +43,15 @@ pub struct WatchStreamRecord {
     pub must_reach: Option<i64>,
     /// Every answer of every request that carried the stream, in arrival order.
     pub answers: Vec<super::watch_answers::WatchAnswerRecord>,
-    /// The answers to progress requests about the stream.
+    /// The answers to progress requests about the stream, and its periodic notices.
     pub progress: super::watch_progress::StreamProgress,
+    /// Its watches asked for periodic progress notices (`progress_notify`).
+    pub progress_notify: bool,
+    /// What it received while settled after the liveness phase, if it asked for
+    /// notices and stayed on one member through it.
+    pub notify_window: Option<super::watch_notify::NotifyWindow>,
+    /// Periodic notices it received though it did not ask for them.
+    pub unasked: Vec<super::watch_notify::Unasked>,
 }
 
 fn in_range(key: &[u8], start: &[u8], end: &[u8]) -> bool {
@@ -222,6 +229,9 @@ mod tests {
             must_reach: None,
             answers: Vec::new(),
             progress: Default::default(),
+            progress_notify: false,
+            notify_window: None,
+            unasked: Vec::new(),
         }
     }
 

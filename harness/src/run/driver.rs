@@ -8,11 +8,13 @@ use crate::checks::status::StatusAnswer;
 use crate::checks::transfer::TransferAnswer;
 use crate::checks::watch::{WatchEventRecord, WatchStreamRecord};
 use crate::checks::watch_answers::WatchAnswerRecord;
+use crate::checks::watch_notify::{NotifyWindow, Unasked};
 use crate::checks::watch_progress::{ProgressHeld, ProgressNotice};
 use crate::history::WriteLog;
 use crate::report::{check_names, CheckResult};
 use crate::workload::{
-    classify, is_definite_refusal, OpKind, OpOutcome, OpRecord, Workload, KEYS_END, KEY_PREFIX,
+    asks_progress_notify, classify, is_definite_refusal, OpKind, OpOutcome, OpRecord, Workload,
+    KEYS_END, KEY_PREFIX,
 };
 use bytes::Bytes;
 use detcd_core::api::{EventType, WatchCreateRequest};
@@ -47,6 +49,10 @@ struct OpenStream {
     /// The revision the current request asked to start from.
     carrier_start: i64,
     resumptions: u32,
+    /// When the current carrier last delivered events, and each periodic notice it
+    /// delivered.
+    last_events_us: Option<u64>,
+    notices_us: Vec<u64>,
 }
 
 /// An operation waiting for its answer.
@@ -158,8 +164,20 @@ impl Driver {
             if r.client == OPERATOR_CLIENT {
                 self.transfer_answer(r);
             } else if let Some(key) = self.stream_of(r.id) {
-                self.stream_result(key, r.outcome);
+                self.stream_result(key, r.outcome, r.complete_us);
+            } else if let Some(side) = self.side.remove(&r.id) {
+                self.side_answer(side, r);
             }
+        }
+    }
+
+    /// Asks every member for its Status `after_us` from now, as the first client;
+    /// the answers come in with the streams' late results.
+    pub fn ask_status_of_all(&mut self, after_us: u64) {
+        let at_us = self.world.now_us() + after_us;
+        for node in self.world.node_ids() {
+            let id = self.side_request(0, Request::Status, node, at_us);
+            self.side.insert(id, Side::Status);
         }
     }
 
@@ -178,15 +196,24 @@ impl Driver {
                 Some((*k, id, revision))
             })
             .collect();
-        if marks.is_empty() || self.world.run_for(settle_us).is_err() {
+        let from_us = self.world.now_us();
+        if self.world.run_for(settle_us).is_err() {
             return;
         }
         self.collect_late_stream_results();
+        let to_us = self.world.now_us();
         for (key, id, revision) in marks {
-            if let Some(s) = self.streams.get_mut(&key) {
-                if s.request.is_some_and(|(now, _)| now == id) {
-                    s.record.must_reach = Some(revision);
-                }
+            let Some(s) = self.streams.get_mut(&key) else { continue };
+            let Some((_, member)) = s.request.filter(|&(now, _)| now == id) else { continue };
+            s.record.must_reach = Some(revision);
+            if s.record.progress_notify {
+                s.record.notify_window = Some(NotifyWindow {
+                    member,
+                    from_us,
+                    to_us,
+                    last_events_us: s.last_events_us.filter(|&at| at >= from_us),
+                    notices_us: s.notices_us.iter().copied().filter(|&at| at >= from_us).collect(),
+                });
             }
         }
     }
@@ -261,7 +288,7 @@ impl Driver {
             return;
         }
         if let Some(key) = self.stream_of(r.id) {
-            self.stream_result(key, r.outcome);
+            self.stream_result(key, r.outcome, r.complete_us);
             return;
         }
         if let Some(side) = self.side.remove(&r.id) {
@@ -408,19 +435,22 @@ impl Driver {
                     key: Bytes::from_static(KEY_PREFIX.as_bytes()),
                     range_end: Bytes::from_static(KEYS_END.as_bytes()),
                     start_revision: start,
+                    progress_notify: asks_progress_notify(stream),
                     ..WatchStreamRecord::default()
                 },
                 request: Some((id, node)),
                 next_revision: start,
                 carrier_start: start,
                 resumptions: 0,
+                last_events_us: None,
+                notices_us: Vec::new(),
             },
         );
     }
 
     /// One answer on a watch stream: events are recorded; a broken or cancelled stream
     /// is resumed on another member from one past the last revision seen.
-    fn stream_result(&mut self, key: u64, outcome: Outcome<Response>) {
+    fn stream_result(&mut self, key: u64, outcome: Outcome<Response>, at_us: u64) {
         let s = self.streams.get_mut(&key).expect("stream exists");
         let mut resume = false;
         match outcome {
@@ -438,7 +468,24 @@ impl Driver {
                     cancel_reason: w.cancel_reason.clone(),
                     last_event_revision: w.events.last().map(|e| e.kv.mod_revision),
                 });
+                let member = s.request.map_or(0, |(_, node)| node);
+                if w.events.is_empty() && !w.created && !w.canceled {
+                    // A periodic progress notice: the promise of a progress answer.
+                    s.notices_us.push(at_us);
+                    let revision = w.header.revision;
+                    if s.record.progress_notify {
+                        s.record.progress.notices.push(ProgressNotice {
+                            after_responses: s.record.responses.len(),
+                            revision,
+                            member,
+                            complete_us: at_us,
+                        });
+                    } else {
+                        s.record.unasked.push(Unasked { member, at_us, revision });
+                    }
+                }
                 if !w.events.is_empty() {
+                    s.last_events_us = Some(at_us);
                     let events: Vec<WatchEventRecord> = w.events.iter().map(watch_event).collect();
                     s.next_revision = events.last().map_or(s.next_revision, |e| e.revision + 1);
                     s.record.responses.push(events);
@@ -468,12 +515,15 @@ impl Driver {
                     key: s.record.key.clone(),
                     range_end: s.record.range_end.clone(),
                     start_revision: s.next_revision,
+                    progress_notify: s.record.progress_notify,
                     ..Default::default()
                 },
             };
             let id = self.world.submit_stream(s.record.client, node, request);
             s.request = Some((id, node));
             s.carrier_start = s.next_revision;
+            s.last_events_us = None;
+            s.notices_us.clear();
         }
     }
 }

@@ -37,6 +37,18 @@ use driver::Driver;
 pub const CLUSTER_ID: u64 = 0xdec0_de00_0000_0001;
 /// How long a healed cluster's watch streams get to deliver what their members applied.
 const STREAM_SETTLE_US: u64 = 300_000;
+/// How many election timeouts a leader leads undisturbed before every member of the
+/// cluster must name it in a Status answer.
+const QUIET_ELECTIONS: u64 = 2;
+/// Simulated members send periodic progress notices this often, in ticks (etcd's
+/// `--experimental-watch-progress-notify-interval`, 10 minutes by default): short, so
+/// that a run sees many.
+const WATCH_PROGRESS_TICKS: u64 = 5;
+/// A settled stream that asked for progress notices gets one within this many
+/// intervals of its last events (true time: the healed cluster's clocks keep it).
+const WATCH_PROGRESS_DUE_INTERVALS: u64 = 3;
+/// How long a quiet member's Status answer gets to arrive.
+const STATUS_ANSWER_US: u64 = 100_000;
 /// TTL of the leases the workload grants, in seconds.
 const LEASE_TTL_SECS: i64 = 2;
 
@@ -99,6 +111,11 @@ pub fn world_options(scenario: &Scenario, seed: u64) -> WorldOptions {
     options
 }
 
+/// One election timeout (before randomization) in true time.
+fn election_us(scenario: &Scenario) -> u64 {
+    u64::from(scenario.cluster.election_ticks) * scenario.cluster.tick_us
+}
+
 /// The server configuration of one member for a scenario.
 pub fn node_config(scenario: &Scenario, setup: &NodeSetup) -> server::Config {
     let c = &scenario.cluster;
@@ -118,6 +135,7 @@ pub fn node_config(scenario: &Scenario, setup: &NodeSetup) -> server::Config {
     let timeout_ticks = scenario.workload.request_timeout_ms * 1_000 / c.tick_us;
     cfg.request_timeout_ticks = timeout_ticks.max(2 * u64::from(c.election_ticks));
     cfg.snapshot_entries = c.snapshot_entries;
+    cfg.watch_progress_ticks = WATCH_PROGRESS_TICKS;
     if c.apply_slice_keys > 0 {
         cfg.apply_slice_keys = c.apply_slice_keys;
     }
@@ -412,7 +430,11 @@ pub fn run_with(
     driver.absorb_writes();
     let lease_timing = if liveness.is_ok() {
         let timing = settle_leases(&mut driver, scenario, liveness_start_us, clock_faults);
-        driver.settle_streams(STREAM_SETTLE_US);
+        // Every member is asked for its Status once the healed cluster's leader has
+        // had time to settle, while the streams settle.
+        let quiet_us = QUIET_ELECTIONS * election_us(scenario);
+        driver.ask_status_of_all(quiet_us);
+        driver.settle_streams(STREAM_SETTLE_US.max(quiet_us + STATUS_ANSWER_US));
         timing
     } else {
         None
@@ -436,10 +458,20 @@ pub fn run_with(
     );
     checks.push(lin.check);
     let watch_streams = driver.watch_streams();
-    checks.extend(verdicts::watches(&driver.world, &watch_streams, driver.write_log.write_order()));
+    // Due within a few intervals, and the longest latency a healed network has.
+    let notice_due_us =
+        WATCH_PROGRESS_DUE_INTERVALS * WATCH_PROGRESS_TICKS * scenario.cluster.tick_us
+            + STATUS_ANSWER_US;
+    checks.extend(verdicts::watches(
+        &driver.world,
+        &watch_streams,
+        driver.write_log.write_order(),
+        notice_due_us,
+    ));
     checks.push(verdicts::serializable_reads(&driver.records));
     checks.extend(verdicts::operator(&driver.world, scenario, &driver.transfer_answers));
-    checks.push(verdicts::status(&driver.world, &driver.status_answers));
+    let stable_us = QUIET_ELECTIONS * election_us(scenario);
+    checks.push(verdicts::status(&driver.world, &driver.status_answers, stable_us));
     checks.push(verdicts::log_compaction(&driver.world, scenario));
     let log = liveness.is_ok().then_some(&driver.write_log);
     checks.push(check_revision_reads(&driver.records, log));

@@ -12,6 +12,7 @@ use crate::checks::status::{check_status, StatusAnswer};
 use crate::checks::transfer::{check_transfers, TransferAnswer, TransferContext};
 use crate::checks::watch::{check_watch_streams, WatchEventRecord, WatchStreamRecord};
 use crate::checks::watch_answers::{check_watch_answers, WatchAnswerRecord};
+use crate::checks::watch_notify::{check_notify, NotifyStream};
 use crate::checks::watch_order::{check_order, WriteOrder};
 use crate::checks::watch_progress::check_progress;
 use crate::history::{etcd_history, WriteLog, PROBE_CLIENT};
@@ -150,12 +151,13 @@ pub(super) fn linearizability(
 
 /// Watch guarantees: the answers that open and close each watch; the order of each
 /// multi-event revision in every member's store and every stream against the write
-/// log's; the events against the history of the member that leads after the run. One
+/// log's; progress answers and periodic notices (due within `notice_due_us`); the events against the history of the member that leads after the run. One
 /// result, the first that fails.
 pub(super) fn watches(
     world: &World<EtcdNode>,
     streams: &[WatchStreamRecord],
     write_order: &WriteOrder,
+    notice_due_us: u64,
 ) -> Option<CheckResult> {
     let named: Vec<(String, &[WatchAnswerRecord])> = streams
         .iter()
@@ -188,8 +190,25 @@ pub(super) fn watches(
         })
         .collect();
     let progress = check_progress(&revisions);
+    let notify: Vec<NotifyStream> = streams
+        .iter()
+        .enumerate()
+        .map(|(n, s)| NotifyStream {
+            name: format!("watch stream {n} of client {}", s.client),
+            asked: s.progress_notify,
+            window: s.notify_window.as_ref(),
+            unasked: &s.unasked,
+        })
+        .collect();
+    let unasked: Vec<(u64, u64)> = world
+        .node_ids()
+        .into_iter()
+        .filter_map(|id| world.process(id).map(|p| (id, p.unasked_progress_notices())))
+        .collect();
+    let notify = check_notify(&notify, &unasked, notice_due_us);
     let events = watch_events(world, streams);
-    let failed = [&answers, &order, &progress].into_iter().find(|r| r.verdict == Verdict::Fail);
+    let failed =
+        [&answers, &order, &progress, &notify].into_iter().find(|r| r.verdict == Verdict::Fail);
     if let Some(failed) = failed {
         return Some(failed.clone());
     }
@@ -199,8 +218,8 @@ pub(super) fn watches(
         return Some(events);
     }
     let evidence = format!(
-        "{}; {}; {}; {}",
-        events.evidence, answers.evidence, order.evidence, progress.evidence
+        "{}; {}; {}; {}; {}",
+        events.evidence, answers.evidence, order.evidence, progress.evidence, notify.evidence
     );
     Some(CheckResult { evidence, ..events })
 }
@@ -249,10 +268,15 @@ pub(super) fn operator(
     ]
 }
 
-/// Status answers name a leader of the term they give.
-pub(super) fn status(world: &World<EtcdNode>, answers: &[StatusAnswer]) -> CheckResult {
+/// Status answers name a leader of the term they give, and a quiet cluster's members
+/// name the leader that has led undisturbed for `stable_us`.
+pub(super) fn status(
+    world: &World<EtcdNode>,
+    answers: &[StatusAnswer],
+    stable_us: u64,
+) -> CheckResult {
     let log = world.operator_log();
-    check_status(answers, &log.roles, log.cut)
+    check_status(answers, &log.roles, log.cut, stable_us)
 }
 
 /// Every running member's Raft log is compacted behind its applied index.
