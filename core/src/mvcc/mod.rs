@@ -151,12 +151,11 @@ impl Store {
         }
     }
 
-    pub(crate) fn history_mut(&mut self, key: &[u8]) -> Option<&mut History> {
-        if key.len() <= key::INLINE_MAX {
-            self.keys.get_mut(&Key::new(key))
-        } else {
-            self.keys.get_mut(key)
-        }
+    /// One key's versions, to change. The probe is a `Key` whatever its length, so a
+    /// long key's probes compare inline heads; a write that finds no versions inserts
+    /// the same `Key`.
+    pub(crate) fn history_mut(&mut self, key: &Key) -> Option<&mut History> {
+        self.keys.get_mut(key)
     }
 
     /// Checks a read revision against the compaction and current revisions.

@@ -301,7 +301,8 @@ impl<'s> Writer<'s> {
         let (rev, sub) = (self.rev, self.sub());
         // Copied so the store never pins a larger buffer the request was decoded from.
         let key = Bytes::copy_from_slice(&req.key);
-        let (prev_kv, event) = match self.store.history_mut(&req.key) {
+        let probe = Key::new(&req.key);
+        let (prev_kv, event) = match self.store.history_mut(&probe) {
             Some(h) => {
                 let prev = h.last().filter(|v| !v.is_tombstone());
                 let v = new_version(req, prev, rev, sub);
@@ -313,7 +314,7 @@ impl<'s> Writer<'s> {
             None => {
                 let v = new_version(req, None, rev, sub);
                 let event = make_event(key, &v, None);
-                self.store.keys.insert(Key::new(&req.key), History::new(v));
+                self.store.keys.insert(probe, History::new(v));
                 (None, event)
             }
         };
