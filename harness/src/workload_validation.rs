@@ -1,10 +1,12 @@
 //! The validation workload: requests at one of etcd's limits, just past it, or that
 //! etcd must refuse (empty keys, `ignore_value`/`ignore_lease` misuse, lease TTLs at
 //! and past the maximum, requests just under and just over the request-size limit,
-//! txns with the most ops allowed and one more, duplicate keys), each with the answer
+//! txns with the most ops allowed and one more, duplicate keys, a put inside a range
+//! its branch deletes, member adds with malformed peer URLs), each with the answer
 //! etcd gives it. Every case is built so that it changes nothing: its keys live under
-//! `VALIDATION_PREFIX`, which nothing else writes, and the valid ones write no key (a
-//! delete of an empty range, a txn whose compare fails, a lease grant). The
+//! `VALIDATION_PREFIX`, which nothing else writes, the valid ones write no key (a
+//! delete of an empty range, a txn whose compare fails, a lease grant), and a member
+//! add is always one etcd refuses before it looks for a leader. The
 //! `validation` check (`checks::validation`) holds each answer to etcd's.
 
 use bytes::Bytes;
@@ -51,6 +53,23 @@ pub enum Case {
     TxnOpsOverMax,
     /// Two puts of one key in one branch.
     TxnDuplicateKey,
+    /// A put of a key inside a range the same branch deletes.
+    TxnPutInDeletedRange,
+    /// A nested txn puts the key its parent's branch deletes.
+    TxnNestedPutInDeleted,
+    /// A branch puts a key inside a range a txn nested in it deletes.
+    TxnPutInNestedDelete,
+    /// A put in one branch and a delete of that key in the other are allowed: a txn
+    /// whose compare fails, so only the delete of the absent key runs.
+    TxnPutDeleteApart,
+    /// A member add whose peer URL has no scheme.
+    MemberAddNoScheme,
+    /// A learner add whose peer URL's port is not a number.
+    MemberAddBadPort,
+    /// A member add with no peer URL.
+    MemberAddNoUrls,
+    /// A learner add with a good peer URL and one without a port.
+    MemberAddOneBadUrl,
     /// A range whose key is past the size limit: etcd checks the limit only on
     /// requests it proposes, so it serves this read.
     RangeOverLimit,
@@ -66,7 +85,7 @@ pub enum Case {
 
 impl Case {
     /// The cases a client draws from (`LeaseTimeToLiveGranted` follows a grant).
-    pub const DRAWN: [Case; 20] = [
+    pub const DRAWN: [Case; 28] = [
         Case::LeaseGrantTtlMax,
         Case::LeaseGrantTtlOverMax,
         Case::LeaseTimeToLiveMissing,
@@ -81,6 +100,14 @@ impl Case {
         Case::TxnOpsMax,
         Case::TxnOpsOverMax,
         Case::TxnDuplicateKey,
+        Case::TxnPutInDeletedRange,
+        Case::TxnNestedPutInDeleted,
+        Case::TxnPutInNestedDelete,
+        Case::TxnPutDeleteApart,
+        Case::MemberAddNoScheme,
+        Case::MemberAddBadPort,
+        Case::MemberAddNoUrls,
+        Case::MemberAddOneBadUrl,
         Case::RangeOverLimit,
         Case::DeleteUnderLimit,
         Case::DeleteOverLimit,
@@ -135,6 +162,16 @@ fn sized_key(tag: &str, part: &str, fill: u8, len: usize) -> Bytes {
     Bytes::from(k)
 }
 
+fn delete(key: Bytes, range_end: Bytes) -> RequestOp {
+    RequestOp::DeleteRange(DeleteRangeRequest { key, range_end, prev_kv: false })
+}
+
+/// A member add with `peer_urls`, which etcd refuses.
+fn member_add(peer_urls: &[&str], is_learner: bool) -> Request {
+    let peer_urls = peer_urls.iter().map(|u| u.to_string()).collect();
+    Request::MemberAdd { peer_urls, is_learner, id: None }
+}
+
 fn put(key: Bytes) -> PutRequest {
     PutRequest { key, value: b("v"), ..PutRequest::default() }
 }
@@ -176,6 +213,8 @@ impl Validation {
         let key = |part: &str| b(&format!("{VALIDATION_PREFIX}{}/{part}", self.tag));
         let txn =
             |compare, success, failure| Request::Txn(TxnRequest { compare, success, failure });
+        let nested =
+            |success, failure| RequestOp::Txn(TxnRequest { compare: Vec::new(), success, failure });
         match self.case {
             Case::LeaseGrantTtlMax => {
                 Request::LeaseGrant(LeaseGrantRequest { ttl: LEASE_TTL_MAX_SECS, id: self.lease })
@@ -221,6 +260,38 @@ impl Validation {
                 vec![RequestOp::Put(put(key("dup"))), RequestOp::Put(put(key("dup")))],
                 vec![],
             ),
+            Case::TxnPutInDeletedRange => txn(
+                vec![],
+                vec![RequestOp::Put(put(key("dr/k"))), delete(key("dr/"), key("dr0"))],
+                vec![],
+            ),
+            Case::TxnNestedPutInDeleted => txn(
+                vec![],
+                vec![
+                    delete(key("nd"), Bytes::new()),
+                    nested(vec![RequestOp::Put(put(key("nd")))], vec![]),
+                ],
+                vec![],
+            ),
+            Case::TxnPutInNestedDelete => txn(
+                vec![],
+                vec![
+                    RequestOp::Put(put(key("dn/k"))),
+                    nested(vec![], vec![delete(key("dn/"), key("dn0"))]),
+                ],
+                vec![],
+            ),
+            Case::TxnPutDeleteApart => txn(
+                vec![failing_compare(key("nobody"))],
+                vec![RequestOp::Put(put(key("ap")))],
+                vec![delete(key("ap"), Bytes::new())],
+            ),
+            Case::MemberAddNoScheme => member_add(&["127.0.0.1:2390"], false),
+            Case::MemberAddBadPort => member_add(&["http://127.0.0.1:peer"], true),
+            Case::MemberAddNoUrls => member_add(&[], false),
+            Case::MemberAddOneBadUrl => {
+                member_add(&["http://127.0.0.1:2391", "http://127.0.0.1"], true)
+            }
             Case::RangeOverLimit => Request::Range(range(sized_key(&self.tag, "r", b'r', over))),
             // Key and range end share the size, so both terms of the size count: an
             // estimate that multiplied them, or weighed one of them more, would be off.
@@ -258,7 +329,14 @@ impl Validation {
             Case::PutIgnoreLeaseWithLease => Refused(EtcdError::LeaseProvided),
             Case::PutIgnoreValueAbsent => RefusedWhenApplied(EtcdError::KeyNotFound),
             Case::TxnOpsOverMax => Refused(EtcdError::TooManyOps),
-            Case::TxnDuplicateKey => Refused(EtcdError::DuplicateKey),
+            Case::TxnDuplicateKey
+            | Case::TxnPutInDeletedRange
+            | Case::TxnNestedPutInDeleted
+            | Case::TxnPutInNestedDelete => Refused(EtcdError::DuplicateKey),
+            Case::MemberAddNoScheme
+            | Case::MemberAddBadPort
+            | Case::MemberAddNoUrls
+            | Case::MemberAddOneBadUrl => Refused(EtcdError::MemberBadUrls),
             Case::DeleteOverLimit | Case::PutOverLimit | Case::TxnOverLimit => {
                 Refused(EtcdError::RequestTooLarge)
             }
@@ -268,7 +346,8 @@ impl Validation {
             | Case::TxnOpsMax
             | Case::RangeOverLimit
             | Case::DeleteUnderLimit
-            | Case::TxnUnderLimit => Served,
+            | Case::TxnUnderLimit
+            | Case::TxnPutDeleteApart => Served,
         }
     }
 
@@ -330,6 +409,18 @@ impl Validation {
             (Case::DeleteUnderLimit, Response::DeleteRange(d)) => {
                 if d.deleted != 0 || !d.prev_kvs.is_empty() {
                     return wrong("a delete of an empty range must delete nothing");
+                }
+                Ok(())
+            }
+            (Case::TxnPutDeleteApart, Response::Txn(t)) => {
+                let deleted_nothing = matches!(
+                    t.responses.as_slice(),
+                    [detcd_core::api::ResponseOp::DeleteRange(d)] if d.deleted == 0
+                );
+                if t.succeeded || !deleted_nothing {
+                    return wrong(
+                        "a txn whose compare fails, with a delete of an absent key in its else branch, must answer not succeeded and one delete of nothing",
+                    );
                 }
                 Ok(())
             }

@@ -1,9 +1,10 @@
 //! Checks a request must pass before it is proposed or served, with etcd's errors:
 //! empty keys, `ignore_value`/`ignore_lease` misuse, txn size and duplicate keys,
-//! request size and lease TTL bounds. Everything here is a pure function of the request,
+//! request size and lease TTL bounds, a member add's peer URLs. Everything here is a pure function of the request,
 //! so a refused request never reaches the log.
 
 use super::config::{Config, LEASE_TTL_MAX_SECS};
+use super::members::check_peer_urls;
 use super::proposal::TXN_DEPTH_MAX;
 use super::request::Request;
 use crate::api::{
@@ -30,6 +31,7 @@ pub fn validate(request: &Request, config: &Config) -> Result<(), EtcdError> {
         Request::LeaseGrant(g) if g.ttl > LEASE_TTL_MAX_SECS => {
             return Err(EtcdError::LeaseTtlTooLarge)
         }
+        Request::MemberAdd { peer_urls, .. } => check_peer_urls(peer_urls)?,
         _ => {}
     }
     if proposed(request) && wire_bytes(request) > config.request_bytes_max {
@@ -416,5 +418,24 @@ mod tests {
         let w =
             TxnRequest { compare: vec![], success: vec![], failure: vec![t(vec![], vec![p("a")])] };
         assert!(txn_writes(&w));
+    }
+
+    /// etcd refuses a member add with bad peer URLs before it looks for a leader, so
+    /// the refusal is the request check's, at any member.
+    #[test]
+    fn a_member_add_needs_well_formed_peer_urls() {
+        let add = |urls: &[&str]| Request::MemberAdd {
+            peer_urls: urls.iter().map(|u| u.to_string()).collect(),
+            is_learner: false,
+            id: None,
+        };
+        let bad = Err(EtcdError::MemberBadUrls);
+        assert_eq!(validate(&add(&["http://10.0.0.4:2380"]), &cfg()), Ok(()));
+        assert_eq!(validate(&add(&["https://h:1", "http://10.0.0.4:2380"]), &cfg()), Ok(()));
+        assert_eq!(validate(&add(&[]), &cfg()), bad);
+        assert_eq!(validate(&add(&["10.0.0.4:2380"]), &cfg()), bad, "no scheme");
+        assert_eq!(validate(&add(&["http://10.0.0.4:peer"]), &cfg()), bad, "a port not a number");
+        assert_eq!(validate(&add(&["http://10.0.0.4"]), &cfg()), bad, "no port");
+        assert_eq!(validate(&add(&["http://10.0.0.4:2380", "10.0.0.5"]), &cfg()), bad, "one bad");
     }
 }

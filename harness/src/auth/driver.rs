@@ -1,30 +1,36 @@
 //! Driving the auth churn workload through a simulated cluster. The administrator
 //! (client 1) first sets up root, the users, their roles and grants and enables auth,
 //! retrying each step until it is done; then it changes one user at a time: while a
-//! user's access is whole it revokes something (permission, role, the user itself) or
-//! changes its password, otherwise it gives back what it believes is missing. The
+//! user's access is whole it revokes something (permission, role, the user itself),
+//! deletes the user's second role or changes its password, otherwise it gives back
+//! what it believes is missing (a deleted second role is added back, given to the user,
+//! then granted its permission, one change at a time). The
 //! other clients act as users, half with tokens from Authenticate, half as
 //! certificate users, and read and write keys of their own prefix (now and then
-//! another user's, which must always be refused) or keys and ranges of their own
-//! area, which overlapping grants cover (`requests::extra`); the administrator also
+//! another user's, which must always be refused), keys of their side prefix, which
+//! only the second role grants, or keys and ranges of their own area, which
+//! overlapping grants cover (`requests::extra`); the administrator also
 //! revokes and restores those grants one at a time. Every answer is recorded for the
 //! `auth-revocation` check: what was served, and what a certificate user was denied.
 //!
 //! Before auth is on, once root exists, each client that logs in with a token asks for
 //! its password hash once: etcd refuses a login while auth is off ("authentication is
-//! not enabled"), and the `validation` check holds the answers to that.
+//! not enabled"), and the `validation` check holds the answers to that. Once auth is
+//! on, the administrator asks once to delete the root role, which etcd refuses while
+//! auth is enabled ("invalid auth management"); the `validation` check holds that
+//! answer too.
 //!
 //! A client the world says is paused does nothing until its pause ends.
 
 use super::requests::{self as req, as_root};
 use super::setup::SetupProgress;
-use crate::checks::auth::{Change, ChangeOutcome, ChangeRecord, DeniedRecord, ServedRecord};
+use crate::checks::auth::{Change, ChangeOutcome, ChangeRecord, DeniedRecord, ServedRecord, Zone};
 use crate::checks::validation::{judge_answer, Answer, WrongAnswer};
 use crate::workload::is_unknown_outcome;
 use crate::workload_validation::Expected;
 use bytes::Bytes;
 use detcd_core::api::{AuthBody, AuthRequest, EtcdError};
-use detcd_core::server::{Credential, EtcdNode, Request, Response};
+use detcd_core::server::{Credential, EtcdNode, Request, Response, ROOT};
 use detcd_core::types::RequestId;
 use detcd_scenarios::AuthSpec;
 use detcd_sim::{ClientResult, Outcome, SimError, World};
@@ -36,7 +42,9 @@ use std::collections::BTreeMap;
 const KEYS_PER_PREFIX: u32 = 4;
 /// Out of 100 accesses, how many go to another user's prefix.
 const FOREIGN_PERCENT: u32 = 10;
-/// Out of 100 accesses to its own keys, how many go to the user's area.
+/// Out of 100 accesses to its own keys, how many go to the user's side prefix.
+const SIDE_PERCENT: u32 = 25;
+/// Out of 100 other accesses to its own keys, how many go to the user's area.
 const AREA_PERCENT: u32 = 50;
 /// Out of 100 accesses to the area, how many read a range of it.
 const AREA_RANGE_PERCENT: u32 = 30;
@@ -56,6 +64,10 @@ struct Belief {
     grant: bool,
     /// Which of the role's overlapping grants it holds.
     extras: [bool; req::EXTRAS],
+    /// Whether the second role exists, the user holds it, and it holds its grant.
+    side_role: bool,
+    side_held: bool,
+    side_grant: bool,
     /// The password generation the next add or change sets.
     generation: u32,
 }
@@ -89,10 +101,12 @@ enum Purpose {
     PasswordHash,
     /// A login asked for while auth is still off.
     PasswordHashBeforeEnable,
+    /// A delete of the root role while auth is on.
+    DeleteRootRole,
     Authenticate,
     Access {
         prefix: u32,
-        area: bool,
+        zone: Zone,
         write: bool,
         token_issued_us: Option<u64>,
         /// What it asked for: `[key, range_end)`, one key when `range_end` is empty.
@@ -129,10 +143,10 @@ pub(super) struct AuthDriver {
     pub denied: Vec<DeniedRecord>,
     /// When the administrator first sent the request that enables auth.
     enable_sent_us: Option<u64>,
-    /// Answers to logins asked for before auth was on: how many were judged, and the
-    /// ones that were not etcd's.
-    pub before_enable_judged: usize,
-    pub before_enable_wrong: Vec<WrongAnswer>,
+    /// Answers whose error etcd fixes (logins asked for before auth was on, the root
+    /// role's delete): how many were judged, and the ones that were not etcd's.
+    pub validation_judged: usize,
+    pub validation_wrong: Vec<WrongAnswer>,
 }
 
 impl AuthDriver {
@@ -156,6 +170,9 @@ impl AuthDriver {
             role: true,
             grant: true,
             extras: req::EXTRAS_AT_SETUP,
+            side_role: true,
+            side_held: true,
+            side_grant: true,
             generation: 1,
         };
         let setup_steps = req::setup(spec.users);
@@ -180,8 +197,8 @@ impl AuthDriver {
             refused: 0,
             denied: Vec::new(),
             enable_sent_us: None,
-            before_enable_judged: 0,
-            before_enable_wrong: Vec::new(),
+            validation_judged: 0,
+            validation_wrong: Vec::new(),
         }
     }
 
@@ -282,22 +299,24 @@ impl AuthDriver {
             Purpose::PasswordHashBeforeEnable => {
                 // Answered before the enable was even sent: auth was off throughout.
                 if self.enable_sent_us.is_none_or(|at| r.complete_us < at) {
-                    let got = match &answer {
-                        Ok(response) => Answer::Served(response),
-                        Err(Some(e)) => Answer::Err(*e),
-                        Err(None) => Answer::None,
-                    };
-                    let expected = Expected::RefusedWhenApplied(EtcdError::AuthNotEnabled);
-                    match judge_answer(expected, got, |_| Err("unreachable".into())) {
-                        Ok(learned) => self.before_enable_judged += usize::from(learned),
-                        Err(why) => self.before_enable_wrong.push(WrongAnswer {
-                            what: "password hash (a login) while auth is off".into(),
-                            client: self.client_id(who),
-                            node: r.node,
-                            complete_us: r.complete_us,
-                            why,
-                        }),
-                    }
+                    let what = "password hash (a login) while auth is off";
+                    self.judge(
+                        who,
+                        (r.node, r.complete_us),
+                        &answer,
+                        EtcdError::AuthNotEnabled,
+                        what,
+                    );
+                }
+            }
+            Purpose::DeleteRootRole => {
+                // A member that had not applied the enable when the request came took
+                // it as no one's, and applied it as that: etcd too answers "user name
+                // is empty" then, which says nothing of the root role.
+                if !matches!(answer, Err(Some(EtcdError::UserEmpty))) {
+                    let what = "delete of the root role while auth is on";
+                    let at = (r.node, r.complete_us);
+                    self.judge(who, at, &answer, EtcdError::InvalidAuthMgmt, what);
                 }
             }
             Purpose::Authenticate => {
@@ -309,7 +328,7 @@ impl AuthDriver {
                 }
                 self.later(who);
             }
-            Purpose::Access { prefix, area, write, token_issued_us, key, range_end } => {
+            Purpose::Access { prefix, zone, write, token_issued_us, key, range_end } => {
                 let c = who.expect("only user clients access keys");
                 let (client, user) = (self.clients[c].id, self.clients[c].user);
                 match answer {
@@ -317,7 +336,7 @@ impl AuthDriver {
                         client,
                         user,
                         prefix,
-                        area,
+                        zone,
                         write,
                         token_issued_us,
                         invoke_us: r.invoke_us,
@@ -360,6 +379,33 @@ impl AuthDriver {
         }
     }
 
+    /// Holds `answer` to `refusal`, which etcd answers once the request applies.
+    fn judge(
+        &mut self,
+        who: Option<usize>,
+        (node, complete_us): (u64, u64),
+        answer: &Result<Response, Option<EtcdError>>,
+        refusal: EtcdError,
+        what: &str,
+    ) {
+        let got = match answer {
+            Ok(response) => Answer::Served(response),
+            Err(Some(e)) => Answer::Err(*e),
+            Err(None) => Answer::None,
+        };
+        let expected = Expected::RefusedWhenApplied(refusal);
+        match judge_answer(expected, got, |_| Err("unreachable".into())) {
+            Ok(learned) => self.validation_judged += usize::from(learned),
+            Err(why) => self.validation_wrong.push(WrongAnswer {
+                what: what.into(),
+                client: self.client_id(who),
+                node,
+                complete_us,
+                why,
+            }),
+        }
+    }
+
     fn setup_answer(&mut self, step: usize, answer: Result<Response, Option<EtcdError>>) {
         let done = matches!(
             answer,
@@ -383,6 +429,9 @@ impl AuthDriver {
         }
         self.setup.done = true;
         self.world.note(ADMIN, "auth is enabled: users, roles and grants are set up".into());
+        // Beside the administrator's changes: refused, it changes nothing.
+        let request = as_root(AuthRequest::RoleDelete { role: ROOT.to_string() });
+        self.send(None, Purpose::DeleteRootRole, request);
         self.later(None);
         for c in 0..self.clients.len() {
             self.later(Some(c));
@@ -419,12 +468,19 @@ impl AuthDriver {
             Change::GrantRole
         } else if !b.grant {
             Change::GrantPermission
+        } else if !b.side_role {
+            Change::AddSideRole
+        } else if !b.side_held {
+            Change::GrantSideRole
+        } else if !b.side_grant {
+            Change::GrantSidePermission
         } else {
             match self.rng.gen_range(0..100) {
-                0..=19 => Change::RevokePermission,
-                20..=34 => Change::RevokeRole,
-                35..=44 => Change::DeleteUser,
-                45..=59 => Change::ChangePassword,
+                0..=14 => Change::RevokePermission,
+                15..=26 => Change::RevokeRole,
+                27..=34 => Change::DeleteUser,
+                35..=44 => Change::ChangePassword,
+                45..=64 => Change::DeleteSideRole,
                 _ => {
                     // One overlapping grant: taken away if held, else given back.
                     let j = self.rng.gen_range(0..req::EXTRAS);
@@ -441,7 +497,7 @@ impl AuthDriver {
         let generation = b.generation;
         match change {
             Change::AddUser => b.user = true,
-            Change::DeleteUser => (b.user, b.role) = (false, false),
+            Change::DeleteUser => (b.user, b.role, b.side_held) = (false, false, false),
             Change::GrantRole => b.role = true,
             Change::RevokeRole => b.role = false,
             Change::GrantPermission => b.grant = true,
@@ -449,6 +505,12 @@ impl AuthDriver {
             Change::GrantExtra(j) => b.extras[usize::from(j)] = true,
             Change::RevokeExtra(j) => b.extras[usize::from(j)] = false,
             Change::ChangePassword => {}
+            Change::DeleteSideRole => {
+                (b.side_role, b.side_held, b.side_grant) = (false, false, false)
+            }
+            Change::AddSideRole => b.side_role = true,
+            Change::GrantSideRole => b.side_held = true,
+            Change::GrantSidePermission => b.side_grant = true,
         }
         if matches!(change, Change::AddUser | Change::ChangePassword) {
             b.generation += 1;
@@ -478,9 +540,17 @@ impl AuthDriver {
             Err(Some(e)) if !is_unknown_outcome(e) => {
                 // The refusal says what the state is; the belief follows it.
                 match e {
-                    EtcdError::UserNotFound => (b.user, b.role) = (false, false),
+                    EtcdError::UserNotFound => {
+                        (b.user, b.role, b.side_held) = (false, false, false)
+                    }
                     EtcdError::UserAlreadyExist => b.user = true,
                     EtcdError::RoleNotGranted => b.role = false,
+                    // Only the second role is ever deleted: a delete, a grant of it or
+                    // to it found it gone.
+                    EtcdError::RoleNotFound => {
+                        (b.side_role, b.side_held, b.side_grant) = (false, false, false)
+                    }
+                    EtcdError::RoleAlreadyExist => b.side_role = true,
                     EtcdError::PermissionNotGranted => match r.change {
                         Change::RevokeExtra(j) => b.extras[usize::from(j)] = false,
                         _ => b.grant = false,
@@ -515,10 +585,20 @@ impl AuthDriver {
         } else {
             user
         };
-        let area = prefix == user && self.rng.gen_range(0..100) < AREA_PERCENT;
+        let zone = if prefix != user {
+            Zone::Prefix
+        } else if self.rng.gen_range(0..100) < SIDE_PERCENT {
+            Zone::Side
+        } else if self.rng.gen_range(0..100) < AREA_PERCENT {
+            Zone::Area
+        } else {
+            Zone::Prefix
+        };
         let k = self.rng.gen_range(0..KEYS_PER_PREFIX);
-        let (key, range_end, write) = if !area {
+        let (key, range_end, write) = if zone == Zone::Prefix {
             (req::key(prefix, k), Bytes::new(), self.rng.gen_bool(0.5))
+        } else if zone == Zone::Side {
+            (req::side_key(user, k), Bytes::new(), self.rng.gen_bool(0.5))
         } else if self.rng.gen_range(0..100) < AREA_RANGE_PERCENT {
             // The whole area, or from its first key up to its last.
             let (start, end) = req::area_range(user);
@@ -531,7 +611,7 @@ impl AuthDriver {
         };
         let value = self.requests_sent;
         let request = req::access(credential, key.clone(), range_end.clone(), write, value);
-        let purpose = Purpose::Access { prefix, area, write, token_issued_us, key, range_end };
+        let purpose = Purpose::Access { prefix, zone, write, token_issued_us, key, range_end };
         self.send(Some(c), purpose, request);
     }
 }

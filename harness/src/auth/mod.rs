@@ -27,8 +27,8 @@ pub struct AuthOutcome {
     served: Vec<ServedRecord>,
     denied: Vec<DeniedRecord>,
     refused: u64,
-    before_enable_judged: usize,
-    before_enable_wrong: Vec<WrongAnswer>,
+    validation_judged: usize,
+    validation_wrong: Vec<WrongAnswer>,
 }
 
 /// Runs the administrator and the user clients of `spec` through the safety phase of
@@ -55,8 +55,8 @@ pub fn safety_phase(
         served: std::mem::take(&mut driver.served),
         denied: std::mem::take(&mut driver.denied),
         refused: driver.refused,
-        before_enable_judged: driver.before_enable_judged,
-        before_enable_wrong: std::mem::take(&mut driver.before_enable_wrong),
+        validation_judged: driver.validation_judged,
+        validation_wrong: std::mem::take(&mut driver.validation_wrong),
         world: driver.world,
         safety,
     }
@@ -72,10 +72,10 @@ impl AuthOutcome {
         check_revocation(&self.changes, &self.served, &self.denied, self.refused)
     }
 
-    /// The `validation` check: logins asked for while auth was off were refused as
-    /// etcd refuses them.
+    /// The `validation` check: logins asked for while auth was off, and the delete of
+    /// the root role while it was on, were refused as etcd refuses them.
     pub fn validation(&mut self) -> CheckResult {
-        let wrong = std::mem::take(&mut self.before_enable_wrong);
-        check_validation(&[], None, (self.before_enable_judged, wrong))
+        let wrong = std::mem::take(&mut self.validation_wrong);
+        check_validation(&[], None, (self.validation_judged, wrong))
     }
 }

@@ -4,6 +4,9 @@
 //! through overlapping grants (`extra`): two that share a key, two that share a range
 //! end, a single key inside a wider grant, a bridge between two. Revoking one of them
 //! must leave the others, and a key or range inside their union stays granted.
+//! Each user also holds a second role `s<i>`, read-write on the prefix `side/<i>/`,
+//! which the administrator deletes and adds back: deleting it must leave the user's
+//! other role, and the role added back holds nothing until it is granted again.
 //! Passwords never reach the core (the proposer hashes them), so the simulated ones
 //! are just distinct hashes.
 
@@ -30,6 +33,27 @@ pub fn password_hash(i: u32, generation: u32) -> String {
 
 pub fn key(prefix: u32, k: u32) -> Bytes {
     Bytes::from(format!("{PREFIX}{prefix}/k{k}"))
+}
+
+/// User `i`'s second role, the one the administrator deletes and adds back.
+pub fn side_role(i: u32) -> String {
+    format!("s{i}")
+}
+
+/// The prefix user `i` reaches only through its second role.
+pub const SIDE_PREFIX: &str = "side/";
+
+pub fn side_key(i: u32, k: u32) -> Bytes {
+    Bytes::from(format!("{SIDE_PREFIX}{i}/k{k}"))
+}
+
+/// `[side/<i>/, side/<i>0)`: what the second role of user `i` grants.
+pub fn side_grant(i: u32) -> Permission {
+    Permission {
+        perm_type: PermType::ReadWrite,
+        key: Bytes::from(format!("{SIDE_PREFIX}{i}/")),
+        range_end: Bytes::from(format!("{SIDE_PREFIX}{i}0")),
+    }
 }
 
 /// The prefix of the areas user `i` reaches only through the overlapping grants.
@@ -88,7 +112,8 @@ pub fn as_root(request: AuthRequest) -> Request {
     }
 }
 
-/// The setup, in order: root, then each user with its role and grant, then enable.
+/// The setup, in order: root, then each user with its role and grants and its second
+/// role, then enable.
 pub fn setup(users: u32) -> Vec<AuthRequest> {
     let mut steps = vec![
         AuthRequest::UserAdd {
@@ -106,6 +131,9 @@ pub fn setup(users: u32) -> Vec<AuthRequest> {
             steps.push(AuthRequest::RoleGrantPermission { name: role(i), perm: extra(i, j) });
         }
         steps.push(AuthRequest::UserGrantRole { user: user(i), role: role(i) });
+        steps.push(AuthRequest::RoleAdd { name: side_role(i) });
+        steps.push(AuthRequest::RoleGrantPermission { name: side_role(i), perm: side_grant(i) });
+        steps.push(AuthRequest::UserGrantRole { user: user(i), role: side_role(i) });
     }
     steps.push(AuthRequest::Enable);
     steps
@@ -140,6 +168,12 @@ pub fn change(change: Change, i: u32, generation: u32) -> AuthRequest {
             name: user(i),
             password_hash: password_hash(i, generation),
         },
+        Change::DeleteSideRole => AuthRequest::RoleDelete { role: side_role(i) },
+        Change::AddSideRole => AuthRequest::RoleAdd { name: side_role(i) },
+        Change::GrantSideRole => AuthRequest::UserGrantRole { user: user(i), role: side_role(i) },
+        Change::GrantSidePermission => {
+            AuthRequest::RoleGrantPermission { name: side_role(i), perm: side_grant(i) }
+        }
     }
 }
 

@@ -7,13 +7,19 @@
 //! change that could restore what it removed might have taken effect in between.
 //! Access of user `u` to its own prefix needs three things, each removed and restored
 //! by its own changes, and each judged on its own (so the check stays sound when
-//! changes interleave):
+//! changes interleave); access to its side prefix `side/<u>/` needs the user and two
+//! things of its second role `s<u>`:
 //!
-//! | part         | removed by                     | restored by        |
-//! |--------------|--------------------------------|--------------------|
-//! | the user     | delete user                    | add user           |
-//! | its role     | revoke role, delete user       | grant role         |
-//! | the grant    | revoke permission              | grant permission   |
+//! | part              | removed by                       | restored by                 |
+//! |-------------------|----------------------------------|-----------------------------|
+//! | the user          | delete user                      | add user                    |
+//! | its role          | revoke role, delete user         | grant role                  |
+//! | the grant         | revoke permission                | grant permission            |
+//! | holding `s<u>`    | delete role `s<u>`, delete user  | grant role `s<u>`           |
+//! | the grant of `s<u>` | delete role `s<u>`             | grant `s<u>` its permission |
+//!
+//! Adding `s<u>` back restores neither: a role added again starts empty and held by
+//! no one.
 //!
 //! A token dies with a password change or the deletion of its user: a request with a
 //! token issued before such a change began, invoked after it returned, must fail.
@@ -31,9 +37,10 @@
 //! unknown outcome are left out of the model; they could only have given more.
 //! Access to the area `perm/<u>/` is granted by overlapping permissions (`extra`),
 //! covered by their union, so a revocation of one of them that takes others with it,
-//! or a coverage test that loses track of the union, refuses granted access.
+//! or a coverage test that loses track of the union, refuses granted access; and a
+//! role delete that takes the user's other role with it refuses access to its prefix.
 
-use crate::auth::requests::{extra, grant, EXTRAS, EXTRAS_AT_SETUP};
+use crate::auth::requests::{extra, grant, side_grant, EXTRAS, EXTRAS_AT_SETUP};
 use crate::report::{check_names, CheckResult};
 use bytes::Bytes;
 use detcd_core::api::Permission;
@@ -52,23 +59,64 @@ pub enum Change {
     /// (`requests::extra`).
     GrantExtra(u8),
     RevokeExtra(u8),
+    /// Deletes the user's second role `s<u>` (RoleDelete), which takes it from every
+    /// user and drops its grant.
+    DeleteSideRole,
+    /// Adds `s<u>` back, empty.
+    AddSideRole,
+    GrantSideRole,
+    GrantSidePermission,
 }
 
-/// The three things access needs.
+/// The things access needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Part {
     User,
     Role,
     Grant,
+    SideHeld,
+    SideGrant,
+}
+
+/// Where a request of user `u` went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Zone {
+    /// `auth/<p>/`: user `p`'s prefix, granted to `r<p>`.
+    Prefix,
+    /// `perm/<u>/`, granted to `r<u>` by the overlapping grants.
+    Area,
+    /// `side/<u>/`, granted to the second role `s<u>`.
+    Side,
+}
+
+impl Zone {
+    /// Whether access here needs `part` (the overlapping grants of the area are left
+    /// to the other half of the check).
+    fn needs(self, part: Part) -> bool {
+        match self {
+            Zone::Prefix => matches!(part, Part::User | Part::Role | Part::Grant),
+            Zone::Area => matches!(part, Part::User | Part::Role),
+            Zone::Side => matches!(part, Part::User | Part::SideHeld | Part::SideGrant),
+        }
+    }
+
+    fn describe(self, prefix: u32) -> String {
+        match self {
+            Zone::Prefix => format!("auth/{prefix}/"),
+            Zone::Area => format!("perm/{prefix}/"),
+            Zone::Side => format!("side/{prefix}/"),
+        }
+    }
 }
 
 impl Change {
     /// What the change removes (a deletion takes the user and its roles).
     fn removes(self) -> &'static [Part] {
         match self {
-            Change::DeleteUser => &[Part::User, Part::Role],
+            Change::DeleteUser => &[Part::User, Part::Role, Part::SideHeld],
             Change::RevokeRole => &[Part::Role],
             Change::RevokePermission => &[Part::Grant],
+            Change::DeleteSideRole => &[Part::SideHeld, Part::SideGrant],
             _ => &[],
         }
     }
@@ -78,6 +126,8 @@ impl Change {
             Change::AddUser => Some(Part::User),
             Change::GrantRole => Some(Part::Role),
             Change::GrantPermission => Some(Part::Grant),
+            Change::GrantSideRole => Some(Part::SideHeld),
+            Change::GrantSidePermission => Some(Part::SideGrant),
             _ => None,
         }
     }
@@ -90,6 +140,7 @@ impl Change {
                 | Change::RevokeRole
                 | Change::RevokePermission
                 | Change::RevokeExtra(_)
+                | Change::DeleteSideRole
         )
     }
 
@@ -112,6 +163,10 @@ impl Change {
             Change::RevokeExtra(j) => {
                 format!("revoke r{user}'s {}", describe_perm(&extra(user, j.into())))
             }
+            Change::DeleteSideRole => format!("delete role s{user}"),
+            Change::AddSideRole => format!("add role s{user}"),
+            Change::GrantSideRole => format!("grant role s{user} to u{user}"),
+            Change::GrantSidePermission => format!("grant s{user} readwrite on side/{user}/"),
         }
     }
 }
@@ -172,8 +227,7 @@ pub struct ServedRecord {
     pub client: u64,
     pub user: u32,
     pub prefix: u32,
-    /// On the user's area (granted by the overlapping grants), not its prefix.
-    pub area: bool,
+    pub zone: Zone,
     pub write: bool,
     /// When the Authenticate that issued its token answered; None for a certificate
     /// user.
@@ -189,11 +243,11 @@ impl ServedRecord {
             if self.token_issued_us.is_some() { "token" } else { "certificate" },
         );
         format!(
-            "client {} ({} u{}) got its {what} of auth/{}/ served, invoked at {} and answered at {}",
+            "client {} ({} u{}) got its {what} of {} served, invoked at {} and answered at {}",
             self.client,
             credential,
             self.user,
-            self.prefix,
+            self.zone.describe(self.prefix),
             secs(self.invoke_us),
             secs(self.complete_us)
         )
@@ -234,8 +288,7 @@ fn violation(changes: &[ChangeRecord], r: &ServedRecord) -> Option<String> {
             }
         }
         for &part in v.change.removes() {
-            if r.area && part == Part::Grant {
-                // The prefix grant does not reach the area.
+            if !r.zone.needs(part) {
                 continue;
             }
             let restored = of_user().any(|g| {
@@ -271,24 +324,35 @@ pub struct DeniedRecord {
     pub complete_us: u64,
 }
 
-/// What user `u` and its role hold, by the model.
+/// What user `u` and its roles hold, by the model.
 #[derive(Clone, Copy, Debug)]
 struct Held {
     user: bool,
     role: bool,
     prefix: bool,
     extras: [bool; EXTRAS],
+    /// Whether the user holds `s<u>`, and `s<u>` its grant. A grant of either that
+    /// succeeded after the role's last delete found the role added back.
+    side_held: bool,
+    side_grant: bool,
 }
 
 impl Held {
     fn after_setup() -> Self {
-        Held { user: true, role: true, prefix: true, extras: EXTRAS_AT_SETUP }
+        Held {
+            user: true,
+            role: true,
+            prefix: true,
+            extras: EXTRAS_AT_SETUP,
+            side_held: true,
+            side_grant: true,
+        }
     }
 
     fn apply(&mut self, change: Change) {
         match change {
             Change::AddUser => self.user = true,
-            Change::DeleteUser => (self.user, self.role) = (false, false),
+            Change::DeleteUser => (self.user, self.role, self.side_held) = (false, false, false),
             Change::GrantRole => self.role = true,
             Change::RevokeRole => self.role = false,
             Change::GrantPermission => self.prefix = true,
@@ -296,16 +360,28 @@ impl Held {
             Change::GrantExtra(j) => self.extras[usize::from(j)] = true,
             Change::RevokeExtra(j) => self.extras[usize::from(j)] = false,
             Change::ChangePassword => {}
+            Change::DeleteSideRole => (self.side_held, self.side_grant) = (false, false),
+            Change::AddSideRole => {}
+            Change::GrantSideRole => self.side_held = true,
+            Change::GrantSidePermission => self.side_grant = true,
         }
     }
 
-    /// The permissions role `r<u>` holds, when user `u` holds the role.
+    /// The permissions user `u` holds: those of `r<u>` and of `s<u>`, each when the
+    /// user holds that role.
     fn grants(&self, u: u32) -> Vec<Permission> {
-        if !(self.user && self.role) {
+        if !self.user {
             return Vec::new();
         }
-        let extras = (0..EXTRAS).filter(|&j| self.extras[j]).map(|j| extra(u, j));
-        self.prefix.then(|| grant(u)).into_iter().chain(extras).collect()
+        let mut held = Vec::new();
+        if self.role {
+            held.extend(self.prefix.then(|| grant(u)));
+            held.extend((0..EXTRAS).filter(|&j| self.extras[j]).map(|j| extra(u, j)));
+        }
+        if self.side_held && self.side_grant {
+            held.push(side_grant(u));
+        }
+        held
     }
 }
 
@@ -368,7 +444,7 @@ fn denial_violation(changes: &[ChangeRecord], d: &DeniedRecord) -> Option<String
     };
     let held_now: Vec<String> = grants.iter().map(describe_perm).collect();
     Some(format!(
-        "client {} (certificate u{}) had its {} of {what} refused as permission denied (invoked at {}, answered at {}), although r{} held {} after `{}` and nothing that takes access away was in flight",
+        "client {} (certificate u{}) had its {} of {what} refused as permission denied (invoked at {}, answered at {}), although u{}'s roles held {} after `{}` and nothing that takes access away was in flight",
         d.client,
         d.user,
         if d.write { "write" } else { "read" },
@@ -432,7 +508,7 @@ mod tests {
             client: 2,
             user: 1,
             prefix: 1,
-            area: false,
+            zone: Zone::Prefix,
             write: false,
             token_issued_us: None,
             invoke_us,
@@ -563,6 +639,62 @@ mod tests {
         let mut other = role[0].clone();
         other.user = 2;
         assert_eq!(judge(&[other], &[denied("perm/1/k0", "", 300, 400)]), Verdict::Fail);
+    }
+
+    fn served_side(invoke_us: u64, complete_us: u64) -> ServedRecord {
+        ServedRecord { zone: Zone::Side, ..served(invoke_us, complete_us) }
+    }
+
+    #[test]
+    fn deleting_the_second_role_leaves_the_first() {
+        let delete = [change(Change::DeleteSideRole, 100, 200)];
+        // The prefix and the area come through r1, which the delete must leave.
+        assert_eq!(judge(&delete, &[denied("auth/1/k0", "", 300, 400)]), Verdict::Fail);
+        assert_eq!(judge(&delete, &[denied("perm/1/k0", "", 300, 400)]), Verdict::Fail);
+        let evidence = check_revocation(&delete, &[], &[denied("auth/1/k0", "", 300, 400)], 0);
+        assert!(evidence.evidence.contains("after `delete role s1`"), "{}", evidence.evidence);
+        // What only s1 granted is gone.
+        assert_eq!(judge(&delete, &[denied("side/1/k0", "", 300, 400)]), Verdict::Pass);
+        // Before the delete, s1 grants its prefix.
+        assert_eq!(judge(&[], &[denied("side/1/k0", "", 10, 20)]), Verdict::Fail);
+        // While the delete is in flight, nothing is judged.
+        assert_eq!(judge(&delete, &[denied("auth/1/k0", "", 150, 250)]), Verdict::Pass);
+    }
+
+    #[test]
+    fn a_role_added_back_holds_nothing_until_granted() {
+        let mut changes = vec![change(Change::DeleteSideRole, 100, 200)];
+        assert_eq!(verdict(&changes, &[served_side(300, 400)]), Verdict::Fail);
+        // Concurrent with the delete: may be served.
+        assert_eq!(verdict(&changes, &[served_side(150, 400)]), Verdict::Pass);
+        // Added back and held again, but without its grant.
+        changes.push(change(Change::AddSideRole, 210, 220));
+        changes.push(change(Change::GrantSideRole, 230, 240));
+        assert_eq!(verdict(&changes, &[served_side(300, 400)]), Verdict::Fail);
+        let denied_side = [denied("side/1/k0", "", 300, 400)];
+        assert_eq!(judge(&changes, &denied_side), Verdict::Pass);
+        // Granted again: served, and a refusal is wrong.
+        changes.push(change(Change::GrantSidePermission, 250, 260));
+        assert_eq!(verdict(&changes, &[served_side(300, 400)]), Verdict::Pass);
+        assert_eq!(judge(&changes, &denied_side), Verdict::Fail);
+        // The prefix never needed s1.
+        assert_eq!(verdict(&changes[..1], &[served(300, 400)]), Verdict::Pass);
+    }
+
+    #[test]
+    fn deleting_a_user_takes_its_second_role_too() {
+        let changes = [
+            change(Change::DeleteUser, 100, 200),
+            change(Change::AddUser, 210, 220),
+            change(Change::GrantRole, 230, 240),
+        ];
+        assert_eq!(verdict(&changes, &[served(300, 400)]), Verdict::Pass);
+        assert_eq!(verdict(&changes, &[served_side(300, 400)]), Verdict::Fail);
+        assert_eq!(judge(&changes, &[denied("side/1/k0", "", 300, 400)]), Verdict::Pass);
+        let regrant =
+            [changes[0].clone(), changes[1].clone(), change(Change::GrantSideRole, 230, 240)];
+        assert_eq!(verdict(&regrant, &[served_side(300, 400)]), Verdict::Pass);
+        assert_eq!(judge(&regrant, &[denied("side/1/k0", "", 300, 400)]), Verdict::Fail);
     }
 
     #[test]

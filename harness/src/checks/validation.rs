@@ -3,6 +3,12 @@
 //! and validation requests change nothing: no key under their prefix is ever written.
 //! A request with no answer, or one the cluster could not serve (no leader, a timeout)
 //! where etcd too could answer that, teaches nothing and is let go.
+//!
+//! A refusal etcd makes before it looks for a leader is also judged by when it came:
+//! the member answers in the step the request reaches it, so the simulator records it
+//! at the instant of the call. The same error after time passed came back from the
+//! log: the request was proposed, and only the store's own copy of the rule refused
+//! it (a missed request check that a fault-free cluster would hide).
 
 use crate::history::WriteLog;
 use crate::report::{check_names, CheckResult};
@@ -79,6 +85,11 @@ pub fn judge_answer(
     }
 }
 
+/// Whether `answer` is a refusal etcd makes before anything else.
+fn refused_at_once(expected: Expected, answer: Answer<'_>) -> bool {
+    matches!((expected, answer), (Expected::Refused(want), Answer::Err(got)) if want == got)
+}
+
 /// One answer that is not etcd's, in words.
 pub struct WrongAnswer {
     pub what: String,
@@ -116,7 +127,20 @@ pub fn check_validation(
     for r in records {
         let OpKind::Validate(v) = &r.kind else { continue };
         sent += 1;
-        match judge_answer(v.expected(), Answer::of(&r.outcome), |resp| v.judge(resp)) {
+        let answer = Answer::of(&r.outcome);
+        match judge_answer(v.expected(), answer, |resp| v.judge(resp)) {
+            Ok(true) if r.complete_us > r.invoke_us && refused_at_once(v.expected(), answer) => {
+                wrong.push(WrongAnswer {
+                    what: v.describe(),
+                    client: r.client,
+                    node: r.node,
+                    complete_us: r.complete_us,
+                    why: format!(
+                        "etcd refuses it before it proposes it, so at once, but the refusal came {} µs after the call: the request went through the log",
+                        r.complete_us - r.invoke_us
+                    ),
+                })
+            }
             Ok(learned) => judged += usize::from(learned),
             Err(why) => wrong.push(WrongAnswer {
                 what: v.describe(),
@@ -165,7 +189,7 @@ mod tests {
             node: 2,
             incarnation: 0,
             kind: OpKind::Validate(v),
-            invoke_us: 0,
+            invoke_us: 1_000,
             complete_us: 1_000,
             outcome,
         }
@@ -285,6 +309,100 @@ mod tests {
             ..Default::default()
         });
         assert!(judge_answer(expected, Answer::Served(&hash), never).is_err());
+    }
+
+    /// A put inside a range its branch deletes, flat or across a nested txn, is
+    /// refused before anything else; a put and a delete of one key in the two
+    /// branches are not.
+    #[test]
+    fn a_put_inside_a_deleted_range_is_a_duplicate_key() {
+        use detcd_core::api::{DeleteRangeResponse, ResponseOp, TxnResponse};
+        let duplicate = OpOutcome::Failed(EtcdError::DuplicateKey);
+        let accepted =
+            OpOutcome::Ok(Response::Txn(TxnResponse { succeeded: true, ..Default::default() }));
+        for case in
+            [Case::TxnPutInDeletedRange, Case::TxnNestedPutInDeleted, Case::TxnPutInNestedDelete]
+        {
+            assert_eq!(verdict(&[record(v(case, 0), duplicate.clone())]).0, Verdict::Pass);
+            let (got, why) = verdict(&[record(v(case, 0), accepted.clone())]);
+            assert_eq!(got, Verdict::Fail, "{case:?}");
+            assert!(why.contains("duplicate key given in txn request"), "{why}");
+            let no_leader = OpOutcome::Failed(EtcdError::NoLeader);
+            assert_eq!(verdict(&[record(v(case, 0), no_leader)]).0, Verdict::Fail, "{case:?}");
+        }
+        let apart = v(Case::TxnPutDeleteApart, 0);
+        let served = |succeeded, deleted| {
+            OpOutcome::Ok(Response::Txn(TxnResponse {
+                succeeded,
+                responses: vec![ResponseOp::DeleteRange(DeleteRangeResponse {
+                    deleted,
+                    ..Default::default()
+                })],
+                ..Default::default()
+            }))
+        };
+        assert_eq!(verdict(&[record(apart.clone(), served(false, 0))]).0, Verdict::Pass);
+        assert_eq!(verdict(&[record(apart.clone(), served(true, 0))]).0, Verdict::Fail);
+        assert_eq!(verdict(&[record(apart.clone(), served(false, 1))]).0, Verdict::Fail);
+        assert_eq!(verdict(&[record(apart, duplicate)]).0, Verdict::Fail);
+    }
+
+    /// A member add with malformed peer URLs is refused with etcd's error at any
+    /// member, before it looks for a leader; accepted, it fails on the answer alone.
+    #[test]
+    fn a_member_add_with_bad_peer_urls_is_refused() {
+        use detcd_core::server::MembersResponse;
+        let bad_urls = OpOutcome::Failed(EtcdError::MemberBadUrls);
+        let accepted = OpOutcome::Ok(Response::Members(MembersResponse::default()));
+        for case in [
+            Case::MemberAddNoScheme,
+            Case::MemberAddBadPort,
+            Case::MemberAddNoUrls,
+            Case::MemberAddOneBadUrl,
+        ] {
+            assert_eq!(verdict(&[record(v(case, 0), bad_urls.clone())]).0, Verdict::Pass);
+            let (got, why) = verdict(&[record(v(case, 0), accepted.clone())]);
+            assert_eq!(got, Verdict::Fail, "{case:?}");
+            assert!(why.contains("given member URLs are invalid"), "{why}");
+            let not_leader = OpOutcome::Failed(EtcdError::NotLeader);
+            assert_eq!(verdict(&[record(v(case, 0), not_leader)]).0, Verdict::Fail, "{case:?}");
+            let busy = OpOutcome::Failed(EtcdError::Unhealthy);
+            assert_eq!(verdict(&[record(v(case, 0), busy)]).0, Verdict::Fail, "{case:?}");
+        }
+    }
+
+    /// The auth workload's delete of the root role while auth is on.
+    #[test]
+    fn deleting_the_root_role_is_invalid_auth_management() {
+        use detcd_core::api::{AuthBody, AuthResponse};
+        let expected = Expected::RefusedWhenApplied(EtcdError::InvalidAuthMgmt);
+        let never = |_: &Response| Err("served".to_string());
+        let refused = Answer::Err(EtcdError::InvalidAuthMgmt);
+        assert_eq!(judge_answer(expected, refused, never), Ok(true));
+        assert_eq!(judge_answer(expected, Answer::Err(EtcdError::Timeout), never), Ok(false));
+        let denied = Answer::Err(EtcdError::PermissionDenied);
+        assert!(judge_answer(expected, denied, never).is_err());
+        let done = Response::Auth(AuthResponse { body: AuthBody::Done, ..Default::default() });
+        assert!(judge_answer(expected, Answer::Served(&done), never).is_err());
+    }
+
+    /// The right refusal, but only after a trip through the log: the request check
+    /// let it through.
+    #[test]
+    fn a_refusal_before_proposal_comes_at_once() {
+        let dup = v(Case::TxnPutInDeletedRange, 0);
+        let mut late = record(dup.clone(), OpOutcome::Failed(EtcdError::DuplicateKey));
+        late.complete_us += 4_000;
+        let (got, why) = verdict(std::slice::from_ref(&late));
+        assert_eq!(got, Verdict::Fail);
+        assert!(why.contains("went through the log"), "{why}");
+        late.complete_us = late.invoke_us;
+        assert_eq!(verdict(&[late]).0, Verdict::Pass);
+        // A refusal etcd makes once the request applies takes its time.
+        let mut absent =
+            record(v(Case::PutIgnoreValueAbsent, 0), OpOutcome::Failed(EtcdError::KeyNotFound));
+        absent.complete_us += 4_000;
+        assert_eq!(verdict(&[absent]).0, Verdict::Pass);
     }
 
     #[test]
