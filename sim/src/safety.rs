@@ -64,6 +64,9 @@ pub enum ViolationKind {
     /// A member applied an entry its own disk does not hold (`durable_term`: the term of
     /// the entry the disk holds at that index instead, if any).
     AppliedNotDurable { index: Index, term: Term, durable_term: Option<Term> },
+    /// A member holds a client request that nothing but its deadline will answer
+    /// (`Process::stranded_request`): it lost track of it.
+    RequestStranded { request: u64, why: &'static str },
     /// A member granted a pre-vote it would not back with its vote (thesis §9.6). Boxed:
     /// every run's result carries a violation's size.
     PreVoteNotBacked(Box<crate::pre_vote::Grant>),
@@ -124,6 +127,10 @@ impl fmt::Display for ViolationKind {
             ViolationKind::AppliedNotDurable { index, term, durable_term: None } => write!(
                 f,
                 "it applied log index {index} (term {term}) before its disk held it"
+            ),
+            ViolationKind::RequestStranded { request, why } => write!(
+                f,
+                "it holds client request {request}, {why}: nothing but the request's deadline answers it, where it should be answered at once"
             ),
             ViolationKind::PreVoteNotBacked(grant) => write!(f, "{grant}"),
         }
