@@ -86,6 +86,12 @@ pub trait Process: Sized {
     fn membership(&self) -> Option<(&ConfState, bool)> {
         None
     }
+    /// A client request this process holds that no input will answer before its
+    /// deadline, and why (a request it lost track of: one it should have answered at
+    /// once, say). None on a correct process; simulators check it after every input.
+    fn stranded_request(&self) -> Option<(RequestId, &'static str)> {
+        None
+    }
 }
 
 /// Why durable state handed to [`Process::restore`] cannot be used. Each names what a

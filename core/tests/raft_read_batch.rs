@@ -124,8 +124,10 @@ fn reads_on_a_follower_between_flushes_go_to_the_leader_as_one_request() {
     net.node(2).flush_reads();
     net.drain_holding_reads(2);
     assert_eq!(net.queued("read_index"), 1, "one request for the whole batch");
+    assert!((11..=14).all(|ctx| net.node(2).read_waiting(ctx)), "forwarded reads still wait");
     net.settle();
     assert_eq!(net.ready, (11..=14).map(|ctx| (2, ctx)).collect::<Vec<_>>());
+    assert!(!(11..=14).any(|ctx| net.node(2).read_waiting(ctx)), "answered reads wait no more");
 }
 
 #[test]
@@ -137,6 +139,9 @@ fn a_batch_waits_for_a_quorum_and_fails_with_the_leadership() {
     }
     net.node(1).flush_reads();
     net.drain_holding_reads(1);
+    assert!((1..=3).all(|ctx| net.node(1).read_waiting(ctx)));
+    // Only this node's own reads: node 2 never asked for ctx 1.
+    assert!(!net.node(2).read_waiting(1));
     // The heartbeats are lost; a newer term deposes the leader before any answer.
     net.wire.clear();
     let depose =
@@ -146,5 +151,6 @@ fn a_batch_waits_for_a_quorum_and_fails_with_the_leadership() {
     net.node(1).drain(&mut out);
     let failed = out.iter().filter(|o| matches!(o, RaftOutput::ReadFailed { .. })).count();
     assert_eq!(failed, 3, "every read of the batch fails: {out:?}");
+    assert!(!(1..=3).any(|ctx| net.node(1).read_waiting(ctx)), "failed reads wait no more");
     assert!(!out.iter().any(|o| matches!(o, RaftOutput::ReadReady { .. })));
 }

@@ -67,6 +67,7 @@ pub mod nemesis;
 pub mod network;
 pub mod options;
 pub mod pauses;
+pub mod pre_vote;
 pub mod promises;
 pub mod queue;
 #[cfg(feature = "test-kit")]

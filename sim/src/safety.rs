@@ -10,7 +10,8 @@
 //! - State machine safety (§5.4.3): nodes that have applied the same index have the same
 //!   state hash.
 //! - Promises (Figure 2, §5.2, §5.3): votes, append acknowledgements and client answers
-//!   are backed by the disks when released; see [`crate::promises`].
+//!   are backed by the disks when released; see [`crate::promises`]. Pre-vote grants
+//!   are backed by the granter's state (thesis §9.6); see [`crate::pre_vote`].
 //!
 //! Quorums are counted by the configuration each entry was decided under (thesis
 //! §4.3): the one the leader held when its commit index first passed the entry — a
@@ -63,6 +64,12 @@ pub enum ViolationKind {
     /// A member applied an entry its own disk does not hold (`durable_term`: the term of
     /// the entry the disk holds at that index instead, if any).
     AppliedNotDurable { index: Index, term: Term, durable_term: Option<Term> },
+    /// A member holds a client request that nothing but its deadline will answer
+    /// (`Process::stranded_request`): it lost track of it.
+    RequestStranded { request: u64, why: &'static str },
+    /// A member granted a pre-vote it would not back with its vote (thesis §9.6). Boxed:
+    /// every run's result carries a violation's size.
+    PreVoteNotBacked(Box<crate::pre_vote::Grant>),
 }
 
 impl fmt::Display for ViolationKind {
@@ -121,6 +128,11 @@ impl fmt::Display for ViolationKind {
                 f,
                 "it applied log index {index} (term {term}) before its disk held it"
             ),
+            ViolationKind::RequestStranded { request, why } => write!(
+                f,
+                "it holds client request {request}, {why}: nothing but the request's deadline answers it, where it should be answered at once"
+            ),
+            ViolationKind::PreVoteNotBacked(grant) => write!(f, "{grant}"),
         }
     }
 }

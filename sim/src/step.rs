@@ -180,6 +180,9 @@ impl<P: Process> StepCluster<P> {
         if let Err(v) = self.safety.observe(p, self.steps, true) {
             panic!("Raft safety broken at step {}: {v}", self.steps);
         }
+        if let Some((request, why)) = p.stranded_request() {
+            panic!("node {id} stranded request {request} at step {}: {why}", self.steps);
+        }
     }
 
     /// After each node's effects, shows the lines `notes` returns for it (a test kit's

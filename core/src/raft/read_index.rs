@@ -197,6 +197,18 @@ impl RaftNode {
         }
     }
 
+    /// Whether this node's own read `ctx` still waits here for its index: not yet
+    /// forwarded, forwarded to the leader, or (leading) waiting for an entry of its term
+    /// or for a heartbeat round. Every such read ends in `ReadReady` or `ReadFailed`;
+    /// a driver holding a read no longer waiting here has lost track of it.
+    pub fn read_waiting(&self, ctx: u64) -> bool {
+        let me = self.cfg.id;
+        self.reads.unsent.contains(&ctx)
+            || self.reads.forwarded.values().any(|ctxs| ctxs.contains(&ctx))
+            || self.reads.waiting.contains(&(me, ctx))
+            || self.reads.pending.iter().any(|r| r.from == me && r.ctx == ctx)
+    }
+
     /// We stopped leading: every read still waiting fails.
     pub(super) fn fail_pending_reads(&mut self, new_leader: Option<NodeId>) {
         let waiting = std::mem::take(&mut self.reads.waiting);

@@ -199,6 +199,14 @@ impl EtcdNode {
         self.pending.len()
     }
 
+    /// A linearizable read held for a read index that Raft no longer waits for: its
+    /// `ReadReady` or `ReadFailed` came and went without reaching it, so nothing but
+    /// its deadline answers it. None on a correct member.
+    pub fn stranded_read(&self) -> Option<RequestId> {
+        let mut reads = self.pending.reads_waiting();
+        reads.find(|&(ctx, _)| !self.raft.read_waiting(ctx)).map(|(_, id)| id)
+    }
+
     /// Live watchers of this member's clients.
     pub fn watchers(&self) -> usize {
         self.watches.len()
@@ -1078,6 +1086,11 @@ impl Process for EtcdNode {
         Some((self.raft.conf(), self.raft.conf_change_pending()))
     }
 
+    fn stranded_request(&self) -> Option<(RequestId, &'static str)> {
+        let why = "a linearizable read waiting for a read index its Raft no longer tracks";
+        self.stranded_read().map(|id| (id, why))
+    }
+
     fn state_hash(&self) -> u64 {
         self.app.hash()
     }
@@ -1091,5 +1104,57 @@ impl std::fmt::Debug for EtcdNode {
             .field("revision", &self.app.store.current_revision())
             .field("pending", &self.pending.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::RangeRequest;
+    use crate::raft::MessageBody;
+
+    /// Member 1 of three, following member 2 in term 1.
+    fn follower() -> EtcdNode {
+        let cfg = Config::new(crate::raft::Config::new(1, vec![1, 2, 3], 1), 1);
+        let mut node = EtcdNode::new(cfg, DurableState::default()).expect("a new member");
+        let body = MessageBody::Heartbeat { commit: 0, ctx: 0 };
+        node.receive(Message { from: 2, to: 1, term: 1, body });
+        node
+    }
+
+    /// A read's request for a read index fails (the member asked no longer leads): the
+    /// read is refused at once, and while it waited Raft tracked it. A read Raft does
+    /// not wait for is stranded.
+    #[test]
+    fn a_read_is_tracked_until_refused_and_a_lost_one_is_stranded() {
+        let mut node = follower();
+        node.request(5, Request::Range(RangeRequest { key: "k".into(), ..Default::default() }));
+        let mut out = Vec::new();
+        node.drain(&mut out);
+        let ctx = out
+            .iter()
+            .find_map(|e| match e {
+                Effect::Send {
+                    msg: Message { body: MessageBody::ReadIndex { ctx }, .. }, ..
+                } => Some(*ctx),
+                _ => None,
+            })
+            .expect("the read index is asked of the leader");
+        assert_eq!(node.stranded_read(), None);
+        let body = MessageBody::ReadIndexResponse { ctx, index: 0 };
+        node.receive(Message { from: 2, to: 1, term: 1, body });
+        out.clear();
+        node.drain(&mut out);
+        let refused = out.iter().any(|e| {
+            matches!(
+                e,
+                Effect::Respond { id: 5, response: Response::Err(EtcdError::LeaderChanged) }
+            )
+        });
+        assert!(refused, "{out:?}");
+        assert_eq!(node.stranded_read(), None);
+
+        node.pending.add_read(6, ctx + 1, Read::LeaseLeases, u64::MAX);
+        assert_eq!(node.stranded_read(), Some(6));
     }
 }

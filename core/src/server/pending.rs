@@ -126,6 +126,11 @@ impl Pending {
         self.ready.insert((index, id));
     }
 
+    /// The reads still waiting for a read index: (ctx, request), by ctx.
+    pub fn reads_waiting(&self) -> impl Iterator<Item = (u64, RequestId)> + '_ {
+        self.reads.iter().map(|(&ctx, &id)| (ctx, id))
+    }
+
     /// The read of `ctx` cannot get a read index here.
     pub fn read_failed(&mut self, ctx: u64) -> Option<RequestId> {
         let id = *self.reads.get(&ctx)?;

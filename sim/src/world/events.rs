@@ -722,6 +722,11 @@ impl<P: Process> World<P> {
                     {
                         self.flag(st.id, kind);
                     }
+                    let stranded =
+                        self.nodes[i].process.as_ref().and_then(|p| p.stranded_request());
+                    if let Some((request, why)) = stranded {
+                        self.flag(st.id, ViolationKind::RequestStranded { request, why });
+                    }
                 }
                 let slot = &mut self.nodes[i];
                 if st.commit > slot.commit_seen {

@@ -224,6 +224,9 @@ impl<P: Process> World<P> {
         for effect in effects.drain(..) {
             match effect {
                 Effect::Send { msg, after } => {
+                    if self.options.check_raft_safety {
+                        self.check_pre_vote(i, &msg);
+                    }
                     if let Some(msg) = self.nodes[i].outbox.send(msg, after) {
                         self.send(msg);
                     }
@@ -233,6 +236,19 @@ impl<P: Process> World<P> {
             }
         }
         self.effects = effects;
+    }
+
+    /// A pre-vote grant promises the granter's vote (`crate::pre_vote`): checked as it
+    /// leaves the member, against the state it was decided in, before the outbox could
+    /// hold it behind a persist.
+    fn check_pre_vote(&mut self, i: usize, msg: &detcd_core::raft::Message) {
+        if !matches!(msg.body, detcd_core::raft::MessageBody::PreVoteResponse { reject: false }) {
+            return;
+        }
+        let Some(p) = self.nodes[i].process.as_ref() else { return };
+        if let Some(kind) = crate::pre_vote::granted(msg, &p.status()) {
+            self.flag(msg.from, kind);
+        }
     }
 
     pub(super) fn persist(&mut self, i: usize, op: detcd_core::types::PersistOp) {
