@@ -11,7 +11,7 @@
 
 use super::proposal::{Op, Proposal};
 use crate::mvcc::{DeleteSlices, Store};
-use crate::types::{Entry, Index};
+use crate::types::Entry;
 
 /// A DeleteRange being applied in slices.
 pub(super) struct Sliced {
@@ -49,7 +49,8 @@ impl Sliced {
     /// Panics unless the member is wholly before this entry: it applied up to the
     /// entry before, and `applied_store` (reads, watches and snapshots use it) is still
     /// at the revision the delete reads, none of its writes there.
-    pub fn check(&self, applied: Index, applied_store: &Store) {
+    #[cfg(any(debug_assertions, test, feature = "invariants"))]
+    pub fn check(&self, applied: crate::types::Index, applied_store: &Store) {
         assert_eq!(self.entry.index, applied + 1, "the sliced entry is the next one");
         assert_eq!(
             applied_store.current_revision(),
