@@ -409,6 +409,17 @@ mod tests {
         assert_eq!(wire_bytes(&in_txn(980)), 1_000);
         assert_eq!(validate(&in_txn(980), &cfg), Ok(()));
         assert_eq!(validate(&in_txn(981), &cfg), Err(EtcdError::RequestTooLarge));
+        // A compare: its key, range end and target, four fields' framing, and the txn's.
+        // (A txn of compares alone is a read, so only its estimate is pinned here.)
+        let compared = |key_len: usize, target_union: TargetUnion| {
+            let key = Bytes::from(vec![b'k'; key_len]);
+            let compare = vec![Compare { key, target_union, ..Compare::default() }];
+            Request::Txn(TxnRequest { compare, success: vec![], failure: vec![] })
+        };
+        let value = |len: usize| TargetUnion::Value(Bytes::from(vec![b'v'; len]));
+        assert_eq!(wire_bytes(&compared(1, value(979))), 1_000, "a value compare");
+        let version = TargetUnion::Version(3);
+        assert_eq!(wire_bytes(&compared(972, version)), 1_000, "a number: 8 bytes");
     }
 
     #[test]
