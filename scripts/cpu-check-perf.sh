@@ -36,6 +36,7 @@ done
 HZ=$(getconf CLK_TCK)
 LOGDIR=$(mktemp -d /tmp/detcd-cpu-perf.XXXXXX)
 source "$(dirname "$0")/lib/stop-pids.sh"
+source "$(dirname "$0")/lib/members.sh"
 PIDS=()
 CHECK_PID=
 
@@ -48,28 +49,9 @@ stop_all() {
 trap 'stop_all; rm -rf "$LOGDIR/data"; echo "logs: $LOGDIR" >&2' EXIT
 trap 'exit 130' INT TERM
 
-client_port() { echo $((BASE_PORT + $1)); }
-peer_port() { echo $((BASE_PORT + 10 + $1)); }
-EPS="127.0.0.1:$(client_port 1),127.0.0.1:$(client_port 2),127.0.0.1:$(client_port 3)"
-
 # start VARIANT TAG: three fresh members of VARIANT's binary with its settings.
 start() {
-    local variant=$1 tag=$2 bin settings=() cluster="" i
-    bin=${variant%%,*}
-    [[ $variant == *,* ]] && IFS=, read -r -a settings <<<"${variant#*,}"
-    for i in 1 2 3; do cluster+="${cluster:+,}m$i=http://127.0.0.1:$(peer_port "$i")"; done
-    for i in 1 2 3; do
-        mkdir -p "$LOGDIR/data/$tag/m$i"
-        env "${settings[@]}" "$bin" serve --name "m$i" --data-dir "$LOGDIR/data/$tag/m$i" \
-            --listen-client-urls "http://127.0.0.1:$(client_port "$i")" \
-            --advertise-client-urls "http://127.0.0.1:$(client_port "$i")" \
-            --listen-peer-urls "http://127.0.0.1:$(peer_port "$i")" \
-            --initial-advertise-peer-urls "http://127.0.0.1:$(peer_port "$i")" \
-            --initial-cluster "$cluster" --initial-cluster-state new \
-            --initial-cluster-token "perf-$tag" --heartbeat-interval 100 \
-            --election-timeout 1000 --log-level=error >"$LOGDIR/$tag-m$i.log" 2>&1 &
-        PIDS+=($!)
-    done
+    start_members "$1" "$2"
     local deadline=$((SECONDS + WAIT_SECS))
     until leader_index >/dev/null; do
         ((SECONDS < deadline)) || { echo "no leader within ${WAIT_SECS}s ($LOGDIR)" >&2; exit 1; }
