@@ -279,7 +279,10 @@ impl AuthDriver {
         };
         match purpose {
             Purpose::Setup { step } => self.setup_answer(step, answer),
-            Purpose::Change { record } => self.change_answer(record, r.complete_us, answer),
+            Purpose::Change { record } => {
+                self.judge_change_refusal(record, (r.node, r.complete_us), &answer);
+                self.change_answer(record, r.complete_us, answer)
+            }
             Purpose::PasswordHash => {
                 let c = who.expect("only user clients log in");
                 match answer {
@@ -525,6 +528,28 @@ impl AuthDriver {
         });
         let request = as_root(req::change(change, i, generation));
         self.send(None, Purpose::Change { record }, request);
+    }
+
+    /// etcd refuses as "invalid auth management" only changes to the root user or the
+    /// root role (deleting either, taking root's role away) while auth is on. The
+    /// churn's changes touch `u<i>`, `r<i>` and `s<i>` alone, so that refusal is wrong
+    /// whatever state the member was in.
+    fn judge_change_refusal(
+        &mut self,
+        record: usize,
+        (node, complete_us): (u64, u64),
+        answer: &Result<Response, Option<EtcdError>>,
+    ) {
+        if matches!(answer, Err(Some(EtcdError::InvalidAuthMgmt))) {
+            let r = &self.changes[record];
+            self.validation_wrong.push(WrongAnswer {
+                what: format!("`{}`", r.change.describe(r.user)),
+                client: ADMIN,
+                node,
+                complete_us,
+                why: "refused as invalid auth management, which etcd answers only to changes of the root user or role".into(),
+            });
+        }
     }
 
     fn change_answer(

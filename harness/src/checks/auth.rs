@@ -148,7 +148,7 @@ impl Change {
         matches!(self, Change::DeleteUser | Change::ChangePassword)
     }
 
-    fn describe(self, user: u32) -> String {
+    pub(crate) fn describe(self, user: u32) -> String {
         match self {
             Change::AddUser => format!("add user u{user}"),
             Change::DeleteUser => format!("delete user u{user}"),
