@@ -6,10 +6,11 @@
 mod support;
 
 use serde_json::Value;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use support::cluster::{error_line, Cluster};
+use support::http::http_get;
 use support::tools::{installed_for, Target};
 
 fn json(text: &str) -> Value {
@@ -91,19 +92,6 @@ fn sigterm_on_the_leader_hands_leadership_over() {
         put.elapsed()
     );
     assert_eq!(c.ok_at(others[0], &["get", "a", "--print-value-only"]), "1\n");
-}
-
-/// A plain HTTP/1.0 GET on the client port (1.0: no chunked body to unpick): (status
-/// code, body).
-fn http_get(port: u16, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("send");
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).expect("status line");
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (code, body)
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod grpc;
+pub mod http;
 pub mod pki;
 pub mod process;
 pub mod tools;
