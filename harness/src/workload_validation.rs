@@ -26,6 +26,13 @@ pub const TXN_OPS_MAX: usize = 128;
 /// request, detcd an estimate of it), so the answer does not depend on how either
 /// counts the framing.
 pub const SIZE_MARGIN_BYTES: usize = 512;
+/// Compares in the txns sized by their compares: enough that framing miscounted by
+/// even a few bytes per compare adds up past `SIZE_MARGIN_BYTES`, within
+/// `TXN_OPS_MAX`.
+pub const SIZED_COMPARES: usize = 100;
+/// Framing of one value compare in a txn, counted generously: its own field, result,
+/// target, key and value fields take protobuf about 13 bytes at these sizes.
+pub const COMPARE_FRAMING_BYTES: usize = 20;
 
 /// One kind of validation request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -81,11 +88,18 @@ pub enum Case {
     /// A txn whose compare fails, with a put just under the limit in its other branch.
     TxnUnderLimit,
     TxnOverLimit,
+    /// A txn of `SIZED_COMPARES` failing value compares whose keys and values add up
+    /// to just under the limit with the framing of each compare counted generously, and
+    /// one small put in its success branch: its size is almost all compares, so a
+    /// compare counted short or long moves it across the limit.
+    TxnComparesUnderLimit,
+    /// The same with keys and values alone just over the limit.
+    TxnComparesOverLimit,
 }
 
 impl Case {
     /// The cases a client draws from (`LeaseTimeToLiveGranted` follows a grant).
-    pub const DRAWN: [Case; 28] = [
+    pub const DRAWN: [Case; 30] = [
         Case::LeaseGrantTtlMax,
         Case::LeaseGrantTtlOverMax,
         Case::LeaseTimeToLiveMissing,
@@ -114,6 +128,8 @@ impl Case {
         Case::PutOverLimit,
         Case::TxnUnderLimit,
         Case::TxnOverLimit,
+        Case::TxnComparesUnderLimit,
+        Case::TxnComparesOverLimit,
     ];
 }
 
@@ -306,6 +322,28 @@ impl Validation {
             Case::PutOverLimit => {
                 Request::Put(PutRequest { value: Bytes::from(vec![b'v'; over]), ..put(key("big")) })
             }
+            Case::TxnComparesUnderLimit | Case::TxnComparesOverLimit => {
+                // Payload (keys and values) of all the compares together.
+                let payload = if self.case == Case::TxnComparesUnderLimit {
+                    under - SIZED_COMPARES * COMPARE_FRAMING_BYTES
+                } else {
+                    over
+                };
+                let each = payload / SIZED_COMPARES;
+                let compare = (0..SIZED_COMPARES)
+                    .map(|i| {
+                        let key = key(&format!("c{i}"));
+                        let value = vec![b'x'; each - key.len()];
+                        Compare {
+                            target_union: TargetUnion::Value(Bytes::from(value)),
+                            ..failing_compare(key)
+                        }
+                    })
+                    .collect();
+                // A put in the branch not taken: a read-only txn is never proposed, so
+                // no size limit applies to it.
+                txn(compare, vec![RequestOp::Put(put(key("cput")))], vec![])
+            }
             Case::TxnUnderLimit | Case::TxnOverLimit => {
                 let size = if self.case == Case::TxnUnderLimit { under } else { over };
                 let big =
@@ -337,9 +375,10 @@ impl Validation {
             | Case::MemberAddBadPort
             | Case::MemberAddNoUrls
             | Case::MemberAddOneBadUrl => Refused(EtcdError::MemberBadUrls),
-            Case::DeleteOverLimit | Case::PutOverLimit | Case::TxnOverLimit => {
-                Refused(EtcdError::RequestTooLarge)
-            }
+            Case::DeleteOverLimit
+            | Case::PutOverLimit
+            | Case::TxnOverLimit
+            | Case::TxnComparesOverLimit => Refused(EtcdError::RequestTooLarge),
             Case::LeaseGrantTtlMax
             | Case::LeaseTimeToLiveMissing
             | Case::LeaseTimeToLiveGranted
@@ -347,6 +386,7 @@ impl Validation {
             | Case::RangeOverLimit
             | Case::DeleteUnderLimit
             | Case::TxnUnderLimit
+            | Case::TxnComparesUnderLimit
             | Case::TxnPutDeleteApart => Served,
         }
     }
@@ -424,7 +464,7 @@ impl Validation {
                 }
                 Ok(())
             }
-            (Case::TxnUnderLimit, Response::Txn(t)) => {
+            (Case::TxnUnderLimit | Case::TxnComparesUnderLimit, Response::Txn(t)) => {
                 if t.succeeded || !t.responses.is_empty() {
                     return wrong(
                         "a txn whose compare fails, with an empty else branch, must answer not succeeded and no responses",

@@ -175,7 +175,7 @@ pub fn check_validation(
 mod tests {
     use super::*;
     use crate::report::Verdict;
-    use crate::workload_validation::{Case, Validation};
+    use crate::workload_validation::{Case, Validation, COMPARE_FRAMING_BYTES, SIZED_COMPARES};
     use detcd_core::api::{LeaseGrantResponse, LeaseTimeToLiveResponse, PutResponse};
     use detcd_core::server::{LEASE_TTL_MAX_SECS, REQUEST_BYTES_MAX_DEFAULT};
 
@@ -419,16 +419,37 @@ mod tests {
         assert!(c.evidence.contains("password hash"), "{}", c.evidence);
     }
 
-    /// The sized cases sit on the side of the limit they claim, with room for framing.
+    /// The sized cases sit on the side of the limit they claim, with room for framing
+    /// (for the txns of many compares, the framing of each compare too).
     #[test]
     fn sized_cases_straddle_the_limit() {
         let size = |case| detcd_core::server::wire_bytes(&v(case, 0).request());
         let limit = REQUEST_BYTES_MAX_DEFAULT;
-        for case in [Case::DeleteUnderLimit, Case::TxnUnderLimit] {
-            assert!(size(case) < limit && size(case) > limit - 1_024, "{case:?}: {}", size(case));
+        let room = |case| match case {
+            Case::TxnComparesUnderLimit | Case::TxnComparesOverLimit => {
+                1_024 + SIZED_COMPARES * COMPARE_FRAMING_BYTES
+            }
+            _ => 1_024,
+        };
+        for case in [Case::DeleteUnderLimit, Case::TxnUnderLimit, Case::TxnComparesUnderLimit] {
+            assert!(
+                size(case) < limit && size(case) > limit - room(case),
+                "{case:?}: {}",
+                size(case)
+            );
         }
-        for case in [Case::DeleteOverLimit, Case::PutOverLimit, Case::TxnOverLimit] {
-            assert!(size(case) > limit && size(case) < limit + 1_024, "{case:?}: {}", size(case));
+        let over = [
+            Case::DeleteOverLimit,
+            Case::PutOverLimit,
+            Case::TxnOverLimit,
+            Case::TxnComparesOverLimit,
+        ];
+        for case in over {
+            assert!(
+                size(case) > limit && size(case) < limit + room(case),
+                "{case:?}: {}",
+                size(case)
+            );
         }
     }
 }
