@@ -26,6 +26,7 @@ pub mod check_names {
     pub const LEASES: &str = "leases";
     pub const VALIDATION: &str = "validation";
     pub const STATUS: &str = "status";
+    pub const LEARNER_REQUESTS: &str = "learner-requests";
 }
 
 /// The verdict of one check.
@@ -163,6 +164,7 @@ mod tests {
             LEASES,
             VALIDATION,
             STATUS,
+            LEARNER_REQUESTS,
         ];
         assert_eq!(made.as_slice(), detcd_scenarios::CHECK_NAMES);
     }

@@ -3,13 +3,18 @@
 //! thinks, and goes on; some also keep a watch stream open. Every operation is
 //! recorded with its invoke and completion times and its outcome for the checks.
 //!
+//! Learners: while the cluster has one, one request in `LEARNER_SHARE` goes to a
+//! learner, as from a client given a learner among its endpoints. A learner serves
+//! serializable reads (as stale as a follower's) and refuses the rest as not supported
+//! for a learner, a refusal the client retries elsewhere.
+//!
 //! Leases: a client grants a lease, puts one key with it, then revokes it, lets it
 //! expire, or keeps it alive for two to three TTLs (a keep-alive every third of the
 //! TTL) before revoking it or letting it expire. Keep-alives are paced by the clock, so
 //! only a caller that passes the time (`next_op_at`) gets them.
 //!
 //! Retries: a request refused before it was proposed (`no leader`, a follower that
-//! could not reach a leader) is definitely not applied, so the client retries it once
+//! could not reach a leader, a learner) is definitely not applied, so the client retries it once
 //! on another member as a new operation. A request that timed out or failed with
 //! `leader changed` / `request timed out` has an unknown outcome and is never retried
 //! (a retried write could apply twice).
@@ -39,6 +44,8 @@ pub const LEASE_KEYS_END: &str = "l0";
 /// The keys of the `bulk` mix: under the workload's prefix (ranges, counts and watches
 /// see them), apart from the keys single-key operations pick.
 pub const BULK_PREFIX: &str = "k/b";
+/// While the cluster has a learner, one request in this many goes to one.
+const LEARNER_SHARE: u32 = 8;
 /// How many keys one bulk fill puts, at least and at most (a txn holds at most 128
 /// operations).
 const BULK_FILL_KEYS: [usize; 2] = [24, 120];
@@ -205,7 +212,13 @@ pub struct OpRecord {
 
 /// Errors that mean "never proposed": safe to retry elsewhere.
 pub fn is_definite_refusal(e: &EtcdError) -> bool {
-    matches!(e, EtcdError::NoLeader | EtcdError::NotLeader | EtcdError::TooManyRequests)
+    matches!(
+        e,
+        EtcdError::NoLeader
+            | EtcdError::NotLeader
+            | EtcdError::TooManyRequests
+            | EtcdError::NotSupportedForLearner
+    )
 }
 
 /// Errors that leave the outcome open.
@@ -329,6 +342,17 @@ impl Workload {
     pub fn think_us(&mut self) -> u64 {
         let [lo, hi] = self.spec.think_ms;
         self.rng.gen_range(lo * 1_000..=hi * 1_000)
+    }
+
+    /// A member to talk to, other than `avoid` when there is a choice: now and then
+    /// one of `learners` (the members that are learners now), otherwise one of the
+    /// `nodes` initial members. With no learner it draws just as `pick_node` does.
+    pub fn pick_target(&mut self, nodes: u64, learners: &[u64], avoid: Option<u64>) -> u64 {
+        let open: Vec<u64> = learners.iter().copied().filter(|&l| Some(l) != avoid).collect();
+        if !open.is_empty() && self.rng.gen_ratio(1, LEARNER_SHARE) {
+            return open[self.rng.gen_range(0..open.len())];
+        }
+        self.pick_node(nodes, avoid)
     }
 
     /// A member to talk to, other than `avoid` when there is a choice.

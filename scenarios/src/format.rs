@@ -99,6 +99,7 @@ pub const CHECK_NAMES: &[&str] = &[
     "leases",
     "validation",
     "status",
+    "learner-requests",
 ];
 
 /// The expected outcome. `pass`: every check passes. `fail:<check>`: a negative

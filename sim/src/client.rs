@@ -31,6 +31,11 @@ pub struct ClientResult<Req, Resp> {
     /// the requests open on the node). A request scheduled ahead may reach a later
     /// incarnation than the one running when it was submitted.
     pub incarnation: u64,
+    /// Whether the member was a learner in its own configuration when the request
+    /// reached it (a stream: when it opened), which is when it decides whether a
+    /// learner may serve the request. None when the request reached no running member
+    /// or the process type has no membership.
+    pub learner: Option<bool>,
     pub outcome: Outcome<Resp>,
 }
 
@@ -53,4 +58,7 @@ pub(crate) struct Record<Req> {
     /// A stream (a watch): it may be answered many times, has no timeout, and breaks
     /// (finishing with `Outcome::Timeout`) when its member crashes.
     pub stream: bool,
+    /// Whether its member was a learner when the request reached it
+    /// (`ClientResult::learner`).
+    pub learner: Option<bool>,
 }

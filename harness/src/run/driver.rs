@@ -2,8 +2,10 @@
 //! safety phase ends, every answer is recorded, watch streams are kept open across
 //! member crashes, and the cluster's write history is read as it grows. Status and
 //! watch progress requests go beside a client's operations, and their answers are
-//! kept for the status and watch checks.
+//! kept for the status and watch checks. Every answer a learner gave, and every
+//! learner refusal, is kept for the learner check.
 
+use crate::checks::learner::LearnerAnswer;
 use crate::checks::status::StatusAnswer;
 use crate::checks::transfer::TransferAnswer;
 use crate::checks::watch::{WatchEventRecord, WatchStreamRecord};
@@ -85,6 +87,7 @@ pub(super) struct Driver {
     pub transfer_answers: Vec<TransferAnswer>,
     side: BTreeMap<u64, Side>,
     pub status_answers: Vec<StatusAnswer>,
+    pub learner_answers: Vec<LearnerAnswer>,
 }
 
 impl Driver {
@@ -111,6 +114,7 @@ impl Driver {
             transfer_answers: Vec::new(),
             side: BTreeMap::new(),
             status_answers: Vec::new(),
+            learner_answers: Vec::new(),
         }
     }
 
@@ -161,6 +165,7 @@ impl Driver {
     pub fn collect_late_stream_results(&mut self) {
         let results: Vec<_> = self.world.drain_results().collect();
         for r in results {
+            self.note_learner_answer(&r);
             if r.client == OPERATOR_CLIENT {
                 self.transfer_answer(r);
             } else if let Some(key) = self.stream_of(r.id) {
@@ -273,6 +278,21 @@ impl Driver {
         self.transfer_answers.push(TransferAnswer { request: r.id, complete_us, ok, what });
     }
 
+    /// Keeps an answer the learner check judges.
+    fn note_learner_answer(&mut self, r: &ClientResult<Request, Response>) {
+        let (Outcome::Ok(response), Some(learner)) = (&r.outcome, r.learner) else { return };
+        if let Some(a) = LearnerAnswer::of(r.node, r.complete_us, &r.request, learner, response) {
+            self.learner_answers.push(a);
+        }
+    }
+
+    /// A member for client requests, other than `avoid` when there is a choice; now
+    /// and then a learner while there is one.
+    fn pick_target(&mut self, avoid: Option<u64>) -> u64 {
+        let learners = self.world.learners();
+        self.workload.pick_target(self.nodes, &learners, avoid)
+    }
+
     fn stream_of(&self, request: u64) -> Option<u64> {
         self.streams
             .iter()
@@ -283,6 +303,7 @@ impl Driver {
     /// One finished request: record it, let its client learn from it, and send the
     /// client's next operation.
     fn answer(&mut self, r: ClientResult<Request, Response>) {
+        self.note_learner_answer(&r);
         if r.client == OPERATOR_CLIENT {
             self.transfer_answer(r);
             return;
@@ -329,24 +350,24 @@ impl Driver {
             let kind = self.workload.next_op_at(c, Some(at_us));
             match kind {
                 OpKind::WatchCreate { stream } => {
-                    let node = self.workload.pick_node(self.nodes, avoid);
+                    let node = self.pick_target(avoid);
                     self.open_stream(c, stream, node);
                 }
                 OpKind::Status => {
-                    let node = self.workload.pick_node(self.nodes, avoid);
+                    let node = self.pick_target(avoid);
                     let id = self.side_request(c, Request::Status, node, at_us);
                     self.side.insert(id, Side::Status);
                 }
                 OpKind::WatchProgress { stream } => self.ask_progress(c, stream, at_us),
                 kind => {
-                    let node = self.workload.pick_node(self.nodes, avoid);
+                    let node = self.pick_target(avoid);
                     return self.send(c, kind, node, at_us);
                 }
             }
             avoid = None;
         }
         let read = self.workload.read();
-        let node = self.workload.pick_node(self.nodes, None);
+        let node = self.pick_target(None);
         self.send(c, read, node, at_us);
     }
 

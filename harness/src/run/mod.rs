@@ -12,6 +12,7 @@ mod verdicts;
 pub use budget::RunBudget;
 
 use crate::auth;
+use crate::checks::learner::check_learner_requests;
 use crate::checks::lease::{check_leases, LeaseTiming};
 use crate::checks::revision_reads::check_revision_reads;
 use crate::checks::validation::check_validation;
@@ -472,6 +473,7 @@ pub fn run_with(
     checks.extend(verdicts::operator(&driver.world, scenario, &driver.transfer_answers));
     let stable_us = QUIET_ELECTIONS * election_us(scenario);
     checks.push(verdicts::status(&driver.world, &driver.status_answers, stable_us));
+    checks.push(check_learner_requests(&driver.learner_answers));
     checks.push(verdicts::log_compaction(&driver.world, scenario));
     let log = liveness.is_ok().then_some(&driver.write_log);
     checks.push(check_revision_reads(&driver.records, log));

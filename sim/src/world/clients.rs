@@ -39,6 +39,7 @@ impl<P: Process> World<P> {
             invoke_us: at_us,
             state: RequestState::Scheduled,
             stream: false,
+            learner: None,
         });
         let id = self.records.len() as RequestId;
         self.queue.push(at_us, Event::Invoke { id });
@@ -64,6 +65,7 @@ impl<P: Process> World<P> {
             invoke_us: now,
             state: RequestState::Scheduled,
             stream: true,
+            learner: None,
         });
         let id = self.records.len() as RequestId;
         self.queue.push(now, Event::Invoke { id });
@@ -111,6 +113,7 @@ impl<P: Process> World<P> {
             invoke_us: r.invoke_us,
             complete_us: now,
             incarnation,
+            learner: r.learner,
             outcome,
         });
     }
@@ -135,7 +138,11 @@ impl<P: Process> World<P> {
             return;
         }
         let Some(p) = self.nodes[i].process.as_mut() else { return };
+        let learner = p.membership().map(|(conf, _)| conf.learners.contains(&p.id()));
         p.request(id, request);
+        if let Some(r) = self.record(id) {
+            r.learner = learner;
+        }
         self.pump(i);
         self.check(i);
     }

@@ -26,6 +26,17 @@ impl<P: Process> World<P> {
         self.membership = Some(hook);
     }
 
+    /// The running members that are learners in their own configuration, in slot
+    /// order: the members a client may address as learners now.
+    pub fn learners(&self) -> Vec<NodeId> {
+        self.nodes
+            .iter()
+            .filter_map(|s| s.process.as_ref())
+            .filter(|p| p.membership().is_some_and(|(conf, _)| conf.learners.contains(&p.id())))
+            .map(|p| p.id())
+            .collect()
+    }
+
     pub(super) fn change_membership(&mut self, change: &MemberChange) {
         let Some(hook) = self.membership else { return };
         let Some(leader) = self.leader() else {
