@@ -9,6 +9,7 @@ mod support;
 use std::process::Output;
 use std::time::{Duration, Instant};
 use support::cluster::{error_line, free_port, Cluster};
+use support::grpc;
 use support::tools::Target;
 
 /// How long a removed member may take to notice and stop.
@@ -108,6 +109,32 @@ fn index_of(c: &Cluster, listed: &[Listed], id: &str) -> usize {
     (0..c.size()).find(|&i| c.member(i).name == *name).expect("a member of the test")
 }
 
+/// Once the member at `at` knows itself a learner (its Status says so), it serves
+/// serializable reads and refuses writes and watch streams as etcd 3.4 does:
+/// Unavailable, "etcdserver: rpc not supported for learner".
+fn learner_serves_only_what_etcd_lets_it(c: &Cluster, at: &str) {
+    let deadline = Instant::now() + PROMOTE_LIMIT;
+    loop {
+        let status = ok_at(c, at, &["endpoint", "status"]);
+        if status.split(", ").nth(5) == Some("true") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never a learner: {status}\n{}", c.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    const REFUSAL: &str = "etcdserver: rpc not supported for learner";
+    assert_eq!(fails_at(c, at, &["put", "k", "x"]), format!("Error: {REFUSAL}"));
+    ok_at(c, at, &["get", "k", "--consistency=s"]);
+    let rt = grpc::runtime();
+    let answer = rt.block_on(async { grpc::first_watch_answer(&grpc::channel(at), "k").await });
+    match answer {
+        Some(Err(s)) => {
+            assert_eq!((s.code(), s.message()), (tonic::Code::Unavailable, REFUSAL), "{s:?}")
+        }
+        other => panic!("a watch stream on a learner must be refused, got {other:?}"),
+    }
+}
+
 #[test]
 fn etcdctl_membership_changes() {
     let mut c = Cluster::start(Target::Detcd, 3);
@@ -167,6 +194,7 @@ fn etcdctl_membership_changes() {
     // Started with exactly what `member add` printed, on an empty data dir.
     let m3 = c.join(client_port, peer_port, &env);
     assert!(c.log(m3).contains("joining the running cluster"), "{}", c.log(m3));
+    learner_serves_only_what_etcd_lets_it(&c, &c.endpoint(m3));
     let deadline = Instant::now() + PROMOTE_LIMIT;
     loop {
         let out = c.etcdctl_at(&all, &["member", "promote", &learner_id], None);

@@ -46,6 +46,30 @@ pub async fn status(channel: &Channel) -> Option<(u64, u64)> {
     Some((r.header?.member_id, r.leader))
 }
 
+/// The first answer on a new watch stream with one create request (a watch on `key`),
+/// or the status the stream failed with; `None` when neither came within the limit.
+pub async fn first_watch_answer(
+    channel: &Channel,
+    key: &str,
+) -> Option<Result<pb::WatchResponse, tonic::Status>> {
+    let create =
+        pb::WatchCreateRequest { key: key.as_bytes().to_vec().into(), ..Default::default() };
+    let request = pb::WatchRequest {
+        request_union: Some(pb::watch_request::RequestUnion::CreateRequest(create)),
+    };
+    // The request stream stays open: closing it would end the watch.
+    let requests = futures::stream::iter([request]).chain(futures::stream::pending());
+    let mut w = WatchClient::new(channel.clone());
+    bounded(async {
+        let mut stream = w.watch(requests).await?.into_inner();
+        match stream.message().await? {
+            Some(r) => Ok(r),
+            None => Err(tonic::Status::unknown("the watch stream ended with no answer")),
+        }
+    })
+    .await
+}
+
 /// Maintenance.HashKV of one member at its current revision: (revision, hash).
 pub async fn hash_kv(channel: &Channel) -> Option<(i64, u32)> {
     let mut m = MaintenanceClient::new(channel.clone());

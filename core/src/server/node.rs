@@ -284,13 +284,13 @@ impl EtcdNode {
             }
         }
         let read = |r: Read| if checked { Read::Checked(caller.clone(), Box::new(r)) } else { r };
+        // What a learner serves, as etcd 3.4's interceptors allow: Status and
+        // serializable ranges. Its stream interceptor refuses every streaming call but
+        // Snapshot, so watches too; closing a stream is bookkeeping, never refused.
         let local = matches!(
             &request,
             Request::Status
                 | Request::Range(crate::api::RangeRequest { serializable: true, .. })
-                | Request::WatchCreate { .. }
-                | Request::WatchCancel { .. }
-                | Request::WatchProgress { .. }
                 | Request::WatchClose { .. }
         );
         if !local && self.is_learner() {

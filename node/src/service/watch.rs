@@ -6,6 +6,7 @@ use super::Api;
 use crate::convert;
 use crate::driver::WatchSink;
 use crate::pb::etcdserverpb::{self as pb, watch_request::RequestUnion, watch_server::Watch};
+use detcd_core::api::EtcdError;
 use detcd_core::server::{Request, Response};
 use std::sync::Arc;
 use tokio::sync::{mpsc, Notify};
@@ -71,6 +72,12 @@ impl Watch for WatchService {
                     Some(resp) = rx.recv() => {
                         let w = match resp {
                             Response::Watch(w) => w,
+                            // On a learner etcd refuses the whole stream (its stream
+                            // interceptor), not one watch.
+                            Response::Err(e @ EtcdError::NotSupportedForLearner) => {
+                                let _ = out.send(Err(convert::status(e))).await;
+                                break;
+                            }
                             // A create refused by auth: etcd answers created and canceled
                             // at once, with the reason.
                             Response::Err(e) => {
