@@ -408,6 +408,8 @@ impl Driver {
                     {
                         s.record.progress.notices.push(ProgressNotice {
                             after_responses: s.record.responses.len(),
+                            after_answers: s.record.answers.len(),
+                            carrier: s.resumptions,
                             revision: w.header.revision,
                             member,
                             complete_us: r.complete_us,
@@ -497,6 +499,8 @@ impl Driver {
                     if s.record.progress_notify {
                         s.record.progress.notices.push(ProgressNotice {
                             after_responses: s.record.responses.len(),
+                            after_answers: s.record.answers.len(),
+                            carrier: s.resumptions,
                             revision,
                             member,
                             complete_us: at_us,

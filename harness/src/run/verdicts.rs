@@ -14,7 +14,7 @@ use crate::checks::watch::{check_watch_streams, WatchEventRecord, WatchStreamRec
 use crate::checks::watch_answers::{check_watch_answers, WatchAnswerRecord};
 use crate::checks::watch_notify::{check_notify, NotifyStream};
 use crate::checks::watch_order::{check_order, WriteOrder};
-use crate::checks::watch_progress::check_progress;
+use crate::checks::watch_progress::{check_progress, ProgressStream};
 use crate::history::{etcd_history, WriteLog, PROBE_CLIENT};
 use crate::report::{check_names, CheckResult, Verdict};
 use crate::workload::{OpKind, OpOutcome, OpRecord};
@@ -180,13 +180,14 @@ pub(super) fn watches(
         })
         .collect();
     let order = check_order(write_order, &sources, streams);
-    let revisions: Vec<(String, Vec<Vec<i64>>, _)> = streams
+    let revisions: Vec<ProgressStream> = streams
         .iter()
         .enumerate()
-        .map(|(n, s)| {
-            let responses =
-                s.responses.iter().map(|r| r.iter().map(|e| e.revision).collect()).collect();
-            (format!("watch stream {n} of client {}", s.client), responses, &s.progress)
+        .map(|(n, s)| ProgressStream {
+            name: format!("watch stream {n} of client {}", s.client),
+            responses: s.responses.iter().map(|r| r.iter().map(|e| e.revision).collect()).collect(),
+            answers: &s.answers,
+            progress: &s.progress,
         })
         .collect();
     let progress = check_progress(&revisions);
