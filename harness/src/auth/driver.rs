@@ -16,9 +16,9 @@
 //! Before auth is on, once root exists, each client that logs in with a token asks for
 //! its password hash once: etcd refuses a login while auth is off ("authentication is
 //! not enabled"), and the `validation` check holds the answers to that. Once auth is
-//! on, the administrator asks once to delete the root role, which etcd refuses while
-//! auth is enabled ("invalid auth management"); the `validation` check holds that
-//! answer too.
+//! on, the administrator asks once to delete the root role and once to take the root
+//! role from the root user, which etcd refuses while auth is enabled ("invalid auth
+//! management"); the `validation` check holds those answers too.
 //!
 //! A client the world says is paused does nothing until its pause ends.
 
@@ -103,6 +103,8 @@ enum Purpose {
     PasswordHashBeforeEnable,
     /// A delete of the root role while auth is on.
     DeleteRootRole,
+    /// Taking the root role from the root user while auth is on.
+    RevokeRootRole,
     Authenticate,
     Access {
         prefix: u32,
@@ -312,12 +314,16 @@ impl AuthDriver {
                     );
                 }
             }
-            Purpose::DeleteRootRole => {
+            Purpose::DeleteRootRole | Purpose::RevokeRootRole => {
                 // A member that had not applied the enable when the request came took
                 // it as no one's, and applied it as that: etcd too answers "user name
                 // is empty" then, which says nothing of the root role.
                 if !matches!(answer, Err(Some(EtcdError::UserEmpty))) {
-                    let what = "delete of the root role while auth is on";
+                    let what = if matches!(purpose, Purpose::DeleteRootRole) {
+                        "delete of the root role while auth is on"
+                    } else {
+                        "revoke of the root role from the root user while auth is on"
+                    };
                     let at = (r.node, r.complete_us);
                     self.judge(who, at, &answer, EtcdError::InvalidAuthMgmt, what);
                 }
@@ -435,6 +441,9 @@ impl AuthDriver {
         // Beside the administrator's changes: refused, it changes nothing.
         let request = as_root(AuthRequest::RoleDelete { role: ROOT.to_string() });
         self.send(None, Purpose::DeleteRootRole, request);
+        let request =
+            as_root(AuthRequest::UserRevokeRole { name: ROOT.to_string(), role: ROOT.to_string() });
+        self.send(None, Purpose::RevokeRootRole, request);
         self.later(None);
         for c in 0..self.clients.len() {
             self.later(Some(c));

@@ -73,7 +73,8 @@ impl AuthOutcome {
     }
 
     /// The `validation` check: logins asked for while auth was off, and the delete of
-    /// the root role while it was on, were refused as etcd refuses them.
+    /// the root role and its revoke from root while it was on, were refused as etcd
+    /// refuses them.
     pub fn validation(&mut self) -> CheckResult {
         let wrong = std::mem::take(&mut self.validation_wrong);
         check_validation(&[], None, (self.validation_judged, wrong))
