@@ -29,6 +29,13 @@ impl RaftNode {
         if let Some(s) = &self.snapshot {
             assert_eq!(s.meta.index, self.log.snap_index(), "node {id}: snapshot/log disagree");
         }
+        if self.role != Role::Leader {
+            assert_eq!(
+                self.reads.leader_held(),
+                (0, 0, false),
+                "node {id}: not leading, yet holds a leader's reads (waiting, in rounds, round open)"
+            );
+        }
         match self.role {
             Role::Leader => {
                 assert_eq!(self.vote, Some(id), "node {id}: leader without a vote for itself");

@@ -60,6 +60,16 @@ pub(crate) struct ReadQueue {
     forwarded: BTreeMap<u64, Vec<u64>>,
 }
 
+impl ReadQueue {
+    /// Reads only a leader holds: those waiting for its term's first commit, those in
+    /// a round, and whether a round is open. The invariants hold them empty off the
+    /// leader, since a leader that steps down must fail every one of them.
+    #[cfg(any(debug_assertions, feature = "invariants"))]
+    pub(super) fn leader_held(&self) -> (usize, usize, bool) {
+        (self.waiting.len(), self.pending.len(), self.round_open)
+    }
+}
+
 impl RaftNode {
     pub(super) fn read_index_inner(&mut self, ctx: u64) -> Result<(), ProposeError> {
         if self.role == Role::Leader {
