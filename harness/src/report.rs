@@ -27,6 +27,8 @@ pub mod check_names {
     pub const VALIDATION: &str = "validation";
     pub const STATUS: &str = "status";
     pub const LEARNER_REQUESTS: &str = "learner-requests";
+    /// The run panicked: a broken invariant of the core, or any other bug of the build.
+    pub const PANIC: &str = "panic";
 }
 
 /// The verdict of one check.
@@ -165,6 +167,7 @@ mod tests {
             VALIDATION,
             STATUS,
             LEARNER_REQUESTS,
+            PANIC,
         ];
         assert_eq!(made.as_slice(), detcd_scenarios::CHECK_NAMES);
     }

@@ -100,6 +100,7 @@ pub const CHECK_NAMES: &[&str] = &[
     "validation",
     "status",
     "learner-requests",
+    "panic",
 ];
 
 /// The expected outcome. `pass`: every check passes. `fail:<check>`: a negative

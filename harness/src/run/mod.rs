@@ -20,7 +20,7 @@ use crate::checks::watch::WatchStreamRecord;
 use crate::history::PROBE_KEY_PREFIX;
 use crate::lock;
 use crate::nemesis;
-use crate::report::{CheckResult, RunReport};
+use crate::report::{check_names, CheckResult, RunReport};
 use crate::workload::{OpRecord, Workload, LEASE_KEYS_END, LEASE_KEY_PREFIX};
 use bytes::Bytes;
 use detcd_core::api::{PutRequest, RangeRequest};
@@ -374,8 +374,58 @@ pub fn run_logged(scenario: &Scenario, seed: u64) -> (RunReport, RunArtifacts) {
     run_with(scenario, seed, RunOptions { event_log_max: EVENT_LOG_MAX, ..RunOptions::default() })
 }
 
-/// Runs `scenario` at `seed` with `run_options` and checks it.
+/// Runs `scenario` at `seed` with `run_options` and checks it. A panic inside the run
+/// (a broken invariant of the core, or any bug the build has) fails this run alone,
+/// under the `panic` check with the panic's message, so a sweep goes on and names the
+/// seed to replay instead of dying with the first one.
 pub fn run_with(
+    scenario: &Scenario,
+    seed: u64,
+    run_options: RunOptions,
+) -> (RunReport, RunArtifacts) {
+    let wall = std::time::Instant::now();
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_unguarded(scenario, seed, run_options)
+    }));
+    run.unwrap_or_else(|payload| panicked(scenario, seed, &*payload, wall))
+}
+
+/// The report of a run that panicked: the `panic` check failed with the message.
+fn panicked(
+    scenario: &Scenario,
+    seed: u64,
+    payload: &(dyn std::any::Any + Send),
+    wall: std::time::Instant,
+) -> (RunReport, RunArtifacts) {
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic with no message");
+    let report = RunReport {
+        scenario: scenario.name.clone(),
+        seed,
+        expect: scenario.expect.to_string(),
+        checks: vec![CheckResult::fail(check_names::PANIC, format!("the run panicked: {message}"))],
+        operations: 0,
+        operations_checked: 0,
+        sim_time_us: 0,
+        events: 0,
+        trace_hash: 0,
+        wall_us: wall.elapsed().as_micros() as u64,
+    };
+    let artifacts = RunArtifacts {
+        records: Vec::new(),
+        watch_streams: Vec::new(),
+        banner: String::new(),
+        linearizability_report: None,
+        events: Vec::new(),
+        violation: None,
+    };
+    (report, artifacts)
+}
+
+fn run_unguarded(
     scenario: &Scenario,
     seed: u64,
     run_options: RunOptions,
@@ -506,4 +556,29 @@ pub fn run_with(
         events,
     };
     (report, artifacts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Verdict;
+
+    /// A panic fails the run it happened in, under `panic`, with its message, whether
+    /// the message was formatted (`String`) or a literal (`&str`).
+    #[test]
+    fn a_panicking_run_fails_alone_with_its_message() {
+        let scenario = detcd_scenarios::builtin("happy-path").expect("built-in");
+        let wall = std::time::Instant::now();
+        let formatted: Box<dyn std::any::Any + Send> = Box::new(format!("node {} broke", 3));
+        let (report, _) = panicked(&scenario, 7, &*formatted, wall);
+        assert_eq!(report.seed, 7);
+        let failed: Vec<_> = report.failures().collect();
+        assert_eq!(failed.len(), 1);
+        assert_eq!((failed[0].name, &failed[0].verdict), (check_names::PANIC, &Verdict::Fail));
+        assert!(failed[0].evidence.contains("node 3 broke"), "{}", failed[0].evidence);
+        assert!(!report.passed(&scenario.expect));
+        let literal: Box<dyn std::any::Any + Send> = Box::new("index out of bounds");
+        let (report, _) = panicked(&scenario, 7, &*literal, wall);
+        assert!(report.checks[0].evidence.contains("index out of bounds"));
+    }
 }
