@@ -51,12 +51,7 @@ trap 'exit 130' INT TERM
 
 # start VARIANT TAG: three fresh members of VARIANT's binary with its settings.
 start() {
-    start_members "$1" "$2"
-    local deadline=$((SECONDS + WAIT_SECS))
-    until leader_index >/dev/null; do
-        ((SECONDS < deadline)) || { echo "no leader within ${WAIT_SECS}s ($LOGDIR)" >&2; exit 1; }
-        sleep 0.1
-    done
+    start_members_and_wait "$1" "$2" leader_index
 }
 
 # leader_index: prints the index (1..3) of the member that says it leads, or fails.

@@ -5,7 +5,8 @@
 # start_members VARIANT TAG: VARIANT is a detcd binary, optionally followed by
 # comma-separated VAR=VALUE settings for the members' environment; TAG names the data
 # directories, the logs and the cluster token. Appends the members' PIDs to PIDS and
-# returns at once; the caller waits for a leader its own way.
+# returns at once; the caller waits for a leader its own way, or calls
+# start_members_and_wait.
 
 client_port() { echo $((BASE_PORT + $1)); }
 peer_port() { echo $((BASE_PORT + 10 + $1)); }
@@ -27,5 +28,19 @@ start_members() {
             --initial-cluster-token "bench-$tag" --heartbeat-interval 100 \
             --election-timeout 1000 --log-level=error >"$LOGDIR/$tag-m$i.log" 2>&1 &
         PIDS+=($!)
+    done
+}
+
+# start_members_and_wait VARIANT TAG CHECK...: start_members, then runs CHECK (a command
+# that succeeds once the cluster has a leader) every 0.1 s; exits the script when no
+# leader came within WAIT_SECS (set by the script).
+start_members_and_wait() {
+    local variant=$1 tag=$2 deadline
+    shift 2
+    start_members "$variant" "$tag"
+    deadline=$((SECONDS + WAIT_SECS))
+    until "$@" >/dev/null; do
+        ((SECONDS < deadline)) || { echo "no leader within ${WAIT_SECS}s ($LOGDIR)" >&2; exit 1; }
+        sleep 0.1
     done
 }
