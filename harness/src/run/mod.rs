@@ -385,7 +385,7 @@ pub fn run_with(
 ) -> (RunReport, RunArtifacts) {
     let wall = std::time::Instant::now();
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_unguarded(scenario, seed, run_options)
+        run_unguarded(scenario, seed, run_options, wall)
     }));
     run.unwrap_or_else(|payload| panicked(scenario, seed, &*payload, wall))
 }
@@ -429,8 +429,8 @@ fn run_unguarded(
     scenario: &Scenario,
     seed: u64,
     run_options: RunOptions,
+    wall: std::time::Instant,
 ) -> (RunReport, RunArtifacts) {
-    let wall = std::time::Instant::now();
     let mut options = world_options(scenario, seed);
     options.event_log_max = run_options.event_log_max;
     options.events_max = run_options.budget.events_max;
