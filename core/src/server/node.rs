@@ -260,6 +260,21 @@ impl EtcdNode {
             self.respond(id, Response::Err(EtcdError::InvalidAuthMgmt));
             return;
         }
+        // What a learner serves, as etcd 3.4's interceptors allow: Status and
+        // serializable ranges. Its stream interceptor refuses every streaming call but
+        // Snapshot, so watches too; closing a stream is bookkeeping, never refused.
+        // The interceptors run before the handlers, so a learner refuses before it
+        // validates the request or looks at its credential.
+        let local = matches!(
+            &request,
+            Request::Status
+                | Request::Range(crate::api::RangeRequest { serializable: true, .. })
+                | Request::WatchClose { .. }
+        );
+        if !local && self.is_learner() {
+            self.respond(id, Response::Err(EtcdError::NotSupportedForLearner));
+            return;
+        }
         if let Err(e) = validate(&request, &self.cfg) {
             self.respond(id, Response::Err(e));
             return;
@@ -284,19 +299,6 @@ impl EtcdNode {
             }
         }
         let read = |r: Read| if checked { Read::Checked(caller.clone(), Box::new(r)) } else { r };
-        // What a learner serves, as etcd 3.4's interceptors allow: Status and
-        // serializable ranges. Its stream interceptor refuses every streaming call but
-        // Snapshot, so watches too; closing a stream is bookkeeping, never refused.
-        let local = matches!(
-            &request,
-            Request::Status
-                | Request::Range(crate::api::RangeRequest { serializable: true, .. })
-                | Request::WatchClose { .. }
-        );
-        if !local && self.is_learner() {
-            self.respond(id, Response::Err(EtcdError::NotSupportedForLearner));
-            return;
-        }
         let c = caller.clone();
         match request {
             Request::Range(r) if r.serializable => self.serve(id, read(Read::Range(r))),
