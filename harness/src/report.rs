@@ -27,6 +27,7 @@ pub mod check_names {
     pub const VALIDATION: &str = "validation";
     pub const STATUS: &str = "status";
     pub const LEARNER_REQUESTS: &str = "learner-requests";
+    pub const MEMBER_LIST: &str = "member-list";
     /// The run panicked: a broken invariant of the core, or any other bug of the build.
     pub const PANIC: &str = "panic";
 }
@@ -167,6 +168,7 @@ mod tests {
             VALIDATION,
             STATUS,
             LEARNER_REQUESTS,
+            MEMBER_LIST,
             PANIC,
         ];
         assert_eq!(made.as_slice(), detcd_scenarios::CHECK_NAMES);

@@ -100,6 +100,7 @@ pub const CHECK_NAMES: &[&str] = &[
     "validation",
     "status",
     "learner-requests",
+    "member-list",
     "panic",
 ];
 

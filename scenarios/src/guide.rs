@@ -16,7 +16,7 @@ Top level
                   watch, raft-safety, convergence, liveness, serializable-reads,
                   lock-exclusion, election, auth-revocation, membership,
                   leader-transfer, log-compaction, revision-reads, leases, validation,
-                  status, learner-requests, panic
+                  status, learner-requests, member-list, panic
   default_seeds   seeds `detcd sim` runs without --seeds [8]
 
 [cluster]

@@ -2,13 +2,15 @@
 //! guarantees (events, the answers around them, the order within a revision),
 //! serializable reads, reads at a revision, lease lifetimes, auth revocation,
 //! membership refusals, transfer answers, log compaction, the answers to
-//! validation requests, Status answers, progress notices and periodic notices, and
-//! the answers of learners here; linearizability through the checker crate.
+//! validation requests, Status and MemberList answers, progress notices and periodic
+//! notices, and the answers of learners here; linearizability through the checker
+//! crate.
 
 pub mod auth;
 pub mod compaction;
 pub mod learner;
 pub mod lease;
+pub mod member_list;
 pub mod membership;
 pub mod revision_reads;
 pub mod serializable;

@@ -6,6 +6,7 @@
 //! learner refusal, is kept for the learner check.
 
 use crate::checks::learner::LearnerAnswer;
+use crate::checks::member_list::MemberListAnswer;
 use crate::checks::status::StatusAnswer;
 use crate::checks::transfer::TransferAnswer;
 use crate::checks::watch::{WatchEventRecord, WatchStreamRecord};
@@ -33,6 +34,7 @@ const SIDE_DRAWS_MAX: usize = 16;
 /// A request sent beside the client's operations.
 enum Side {
     Status,
+    Members,
     /// A progress request about `stream`, sent while `carrier` carried it.
     Progress {
         stream: u64,
@@ -88,6 +90,7 @@ pub(super) struct Driver {
     side: BTreeMap<u64, Side>,
     pub status_answers: Vec<StatusAnswer>,
     pub learner_answers: Vec<LearnerAnswer>,
+    pub member_list_answers: Vec<MemberListAnswer>,
 }
 
 impl Driver {
@@ -115,6 +118,7 @@ impl Driver {
             side: BTreeMap::new(),
             status_answers: Vec::new(),
             learner_answers: Vec::new(),
+            member_list_answers: Vec::new(),
         }
     }
 
@@ -176,13 +180,12 @@ impl Driver {
         }
     }
 
-    /// Asks every member for its Status `after_us` from now, as the first client;
-    /// the answers come in with the streams' late results.
+    /// Asks every member for its Status and its member list `after_us` from now, as the
+    /// first client; the answers come in with the streams' late results.
     pub fn ask_status_of_all(&mut self, after_us: u64) {
         let at_us = self.world.now_us() + after_us;
         for node in self.world.node_ids() {
-            let id = self.side_request(0, Request::Status, node, at_us);
-            self.side.insert(id, Side::Status);
+            self.ask_status(0, node, at_us);
         }
     }
 
@@ -355,8 +358,7 @@ impl Driver {
                 }
                 OpKind::Status => {
                     let node = self.pick_target(avoid);
-                    let id = self.side_request(c, Request::Status, node, at_us);
-                    self.side.insert(id, Side::Status);
+                    self.ask_status(c, node, at_us);
                 }
                 OpKind::WatchProgress { stream } => self.ask_progress(c, stream, at_us),
                 kind => {
@@ -369,6 +371,15 @@ impl Driver {
         let read = self.workload.read();
         let node = self.pick_target(None);
         self.send(c, read, node, at_us);
+    }
+
+    /// What `etcdctl endpoint status` and `etcdctl member list` ask `node`, as client
+    /// `c`: its Status and its member list, side by side.
+    fn ask_status(&mut self, c: usize, node: u64, at_us: u64) {
+        let id = self.side_request(c, Request::Status, node, at_us);
+        self.side.insert(id, Side::Status);
+        let id = self.side_request(c, Request::MemberList, node, at_us);
+        self.side.insert(id, Side::Members);
     }
 
     fn side_request(&mut self, c: usize, request: Request, node: u64, at_us: u64) -> u64 {
@@ -396,6 +407,13 @@ impl Driver {
                     raft_term: s.raft_term,
                     raft_index: s.raft_index,
                     raft_applied_index: s.raft_applied_index,
+                })
+            }
+            (Side::Members, Outcome::Ok(Response::Members(m))) => {
+                self.member_list_answers.push(MemberListAnswer {
+                    member: r.node,
+                    complete_us: r.complete_us,
+                    listed: m.members.iter().map(|m| (m.id, m.is_learner)).collect(),
                 })
             }
             (Side::Progress { stream, carrier, member }, outcome) => {

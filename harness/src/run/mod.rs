@@ -167,8 +167,19 @@ fn transfer(node: &mut EtcdNode, to: u64) -> bool {
 
 /// The membership nemesis' way into a member: the change as an operator's request.
 fn change_membership(node: &mut EtcdNode, change: &MemberChange) -> Result<(), String> {
+    let (op, steps) = member_ops(change)?;
+    node.change_membership(op, &steps).map_err(|e| e.message().to_string())
+}
+
+/// What an operator's membership change asks of a member: the member-table operation
+/// it carries and the Raft configuration steps, proposed as one change. A change with
+/// several steps (a joint replace, several voters at once) carries one table
+/// operation: the steps etcd's API could not express change Raft's configuration only.
+pub(crate) fn member_ops(
+    change: &MemberChange,
+) -> Result<(server::MemberOp, Vec<raft::ConfChangeOp>), String> {
     use raft::ConfChangeOp as C;
-    let (op, steps) = match change {
+    Ok(match change {
         MemberChange::AddLearner { node } => {
             (server::MemberOp::Add(sim_member(*node, true)), vec![C::AddLearner(*node)])
         }
@@ -190,8 +201,7 @@ fn change_membership(node: &mut EtcdNode, change: &MemberChange) -> Result<(), S
             (server::MemberOp::Remove(*id), vec![C::Remove(*id), C::AddVoter(*add)])
         }
         other => return Err(format!("unresolved target in {other}")),
-    };
-    node.change_membership(op, &steps).map_err(|e| e.message().to_string())
+    })
 }
 
 /// The liveness phase: faults healed, the cluster must elect a leader and commit a
@@ -524,6 +534,7 @@ fn run_unguarded(
     let stable_us = QUIET_ELECTIONS * election_us(scenario);
     checks.push(verdicts::status(&driver.world, &driver.status_answers, stable_us));
     checks.push(check_learner_requests(&driver.learner_answers));
+    checks.push(verdicts::member_list(&driver.world, scenario, &driver.member_list_answers));
     checks.push(verdicts::log_compaction(&driver.world, scenario));
     let log = liveness.is_ok().then_some(&driver.write_log);
     checks.push(check_revision_reads(&driver.records, log));

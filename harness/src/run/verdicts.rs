@@ -6,6 +6,7 @@ use super::driver::watch_event;
 use super::lost_write;
 use super::RunBudget;
 use crate::checks::compaction::{check_compaction, MemberLog};
+use crate::checks::member_list::{check_member_list, AcceptedChange, MemberListAnswer};
 use crate::checks::membership::{check_membership, MembershipBounds};
 use crate::checks::serializable::{check_serializable_reads, SerializableRead};
 use crate::checks::status::{check_status, StatusAnswer};
@@ -278,6 +279,28 @@ pub(super) fn status(
 ) -> CheckResult {
     let log = world.operator_log();
     check_status(answers, &log.roles, log.cut, stable_us)
+}
+
+/// MemberList answers list the initial cluster and what accepted changes made of it.
+pub(super) fn member_list(
+    world: &World<EtcdNode>,
+    scenario: &detcd_scenarios::Scenario,
+    answers: &[MemberListAnswer],
+) -> CheckResult {
+    let log = world.operator_log();
+    let initial: Vec<u64> = (1..=scenario.cluster.size).collect();
+    let changes: Vec<AcceptedChange> = log
+        .membership
+        .iter()
+        .filter(|r| r.refused.is_none())
+        .filter_map(|r| {
+            let (op, _) = super::member_ops(&r.change).ok()?;
+            Some(AcceptedChange { at_us: r.at_us, op })
+        })
+        .collect();
+    // A cut log may have lost later changes: judge only what came before its last.
+    let cut_after_us = log.cut.then(|| log.membership.last().map_or(0, |r| r.at_us));
+    check_member_list(answers, &initial, &changes, cut_after_us)
 }
 
 /// Every running member's Raft log is compacted behind its applied index.
