@@ -2,7 +2,9 @@
 //! request, the exact fields of a boundary request's answer) gets exactly that answer,
 //! and validation requests change nothing: no key under their prefix is ever written.
 //! A request with no answer, or one the cluster could not serve (no leader, a timeout)
-//! where etcd too could answer that, teaches nothing and is let go.
+//! where etcd too could answer that, teaches nothing and is let go. The other way
+//! round, no request of the ordinary workload, all well formed, may be refused as
+//! malformed.
 //!
 //! A refusal etcd makes before it looks for a leader is also judged by when it came:
 //! the member answers in the step the request reaches it, so the simulator records it
@@ -48,6 +50,23 @@ fn unavailable(e: EtcdError) -> bool {
             | EtcdError::LeaderChanged
             | EtcdError::Timeout
             | EtcdError::TooManyRequests
+    )
+}
+
+/// Errors that say the request itself is malformed or over a limit: what no request of
+/// the ordinary workload may get, since it sends only well-formed ones. A member that
+/// gives one, at once or once the request reached the store, holds a rule wrong.
+fn malformed(e: EtcdError) -> bool {
+    matches!(
+        e,
+        EtcdError::EmptyKey
+            | EtcdError::ValueProvided
+            | EtcdError::LeaseProvided
+            | EtcdError::TooManyOps
+            | EtcdError::DuplicateKey
+            | EtcdError::RequestTooLarge
+            | EtcdError::LeaseTtlTooLarge
+            | EtcdError::MemberBadUrls
     )
 }
 
@@ -125,7 +144,23 @@ pub fn check_validation(
     let (mut judged, mut wrong) = others;
     let mut sent = 0;
     for r in records {
-        let OpKind::Validate(v) = &r.kind else { continue };
+        let OpKind::Validate(v) = &r.kind else {
+            if let Answer::Err(e) = Answer::of(&r.outcome) {
+                if malformed(e) {
+                    wrong.push(WrongAnswer {
+                        what: r.kind.describe(),
+                        client: r.client,
+                        node: r.node,
+                        complete_us: r.complete_us,
+                        why: format!(
+                            "the workload's requests are well formed, yet it was refused as \"{}\"",
+                            e.message()
+                        ),
+                    });
+                }
+            }
+            continue;
+        };
         sent += 1;
         let answer = Answer::of(&r.outcome);
         match judge_answer(v.expected(), answer, |resp| v.judge(resp)) {
@@ -198,6 +233,22 @@ mod tests {
     fn verdict(records: &[OpRecord]) -> (Verdict, String) {
         let c = check_validation(records, None, (0, Vec::new()));
         (c.verdict, c.evidence)
+    }
+
+    /// An ordinary lease put refused as malformed fails the check; refused for a
+    /// reason about the cluster or the lease, it does not.
+    #[test]
+    fn a_well_formed_request_refused_as_malformed_fails() {
+        let lease_put = |outcome| OpRecord {
+            kind: OpKind::LeasePut { lease: 7, key: "k".into(), value: "v".into() },
+            ..record(v(Case::MemberAddNoUrls, 0), outcome)
+        };
+        let (got, why) = verdict(&[lease_put(OpOutcome::Failed(EtcdError::LeaseProvided))]);
+        assert_eq!(got, Verdict::Fail);
+        assert!(why.contains("refused as \"etcdserver: lease is provided\""), "{why}");
+        for fine in [EtcdError::LeaseNotFound, EtcdError::NoLeader] {
+            assert_eq!(verdict(&[lease_put(OpOutcome::Failed(fine))]).0, Verdict::Pass);
+        }
     }
 
     fn grant(id: i64, ttl: i64) -> OpOutcome {
