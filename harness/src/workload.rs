@@ -627,6 +627,8 @@ impl Workload {
                     key: b(KEY_PREFIX),
                     range_end: b(KEYS_END),
                     progress_notify: asks_progress_notify(*stream),
+                    // Each event with the key's version before it, as Kubernetes asks.
+                    prev_kv: true,
                     ..WatchCreateRequest::default()
                 },
             },

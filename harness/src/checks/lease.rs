@@ -211,6 +211,7 @@ mod tests {
             key: Bytes::from_static(b"l/7"),
             delete,
             value: Bytes::from_static(b"v"),
+            prev: None,
         };
         let mut events = BTreeMap::from([(2, vec![ev(2, false)])]);
         if deleted_at_us.is_some() {

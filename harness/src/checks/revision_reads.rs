@@ -163,6 +163,7 @@ mod tests {
             key: Bytes::copy_from_slice(key.as_bytes()),
             delete: value.is_none(),
             value: Bytes::copy_from_slice(value.unwrap_or("").as_bytes()),
+            prev: None,
         }
     }
 

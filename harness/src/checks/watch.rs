@@ -17,13 +17,26 @@ use bytes::Bytes;
 use std::collections::BTreeMap;
 
 /// An event as a watcher saw it, or as the cluster's history holds it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct WatchEventRecord {
     pub revision: i64,
     pub key: Bytes,
     pub delete: bool,
     pub value: Bytes,
+    /// The key's version before the event (`prev_kv`): its mod revision and value.
+    pub prev: Option<(i64, Bytes)>,
 }
+
+/// Events are compared without `prev`: the history's copy comes from the same code as
+/// the stream's, so only the stream's own sequence can judge it (`prev_kv_wrong`).
+impl PartialEq for WatchEventRecord {
+    fn eq(&self, other: &Self) -> bool {
+        (self.revision, &self.key, self.delete, &self.value)
+            == (other.revision, &other.key, other.delete, &other.value)
+    }
+}
+
+impl Eq for WatchEventRecord {}
 
 /// One logical watch stream over `[key, range_end)` (etcd's range rules).
 #[derive(Clone, Debug, Default)]
@@ -47,11 +60,62 @@ pub struct WatchStreamRecord {
     pub progress: super::watch_progress::StreamProgress,
     /// Its watches asked for periodic progress notices (`progress_notify`).
     pub progress_notify: bool,
+    /// Its watches asked for each event's previous version (`prev_kv`).
+    pub prev_kv: bool,
     /// What it received while settled after the liveness phase, if it asked for
     /// notices and stayed on one member through it.
     pub notify_window: Option<super::watch_notify::NotifyWindow>,
     /// Periodic notices it received though it did not ask for them.
     pub unasked: Vec<super::watch_notify::Unasked>,
+}
+
+/// With `prev_kv` asked, an event carries the key's version before it. The stream
+/// itself says what that is once it delivered an earlier event of the key: that put
+/// (mod revision and value), or nothing after a delete. A delete always has one, since
+/// only a key that exists is deleted. A key's first event in the stream is otherwise
+/// not judged: its earlier versions came before the stream's start. Nor is any event of
+/// a stream a compaction cancelled: it resumed past the compacted revisions, so its
+/// earlier events leave a gap.
+fn prev_kv_wrong(stream: &WatchStreamRecord) -> Option<String> {
+    if !stream.prev_kv {
+        return None;
+    }
+    let whole = stream.compacted_at.is_none();
+    let mut last: BTreeMap<&Bytes, &WatchEventRecord> = BTreeMap::new();
+    for event in stream.responses.iter().flatten() {
+        let expected = match last.get(&event.key) {
+            Some(p) if p.delete => Some(None),
+            Some(p) => Some(Some((p.revision, p.value.clone()))),
+            None => None,
+        };
+        let shown = |p: &Option<(i64, Bytes)>| match p {
+            Some((rev, value)) => format!("the put at revision {rev} ({})", text(value)),
+            None => "none".to_string(),
+        };
+        let kind = if event.delete { "delete" } else { "put" };
+        if event.delete && expected.is_none() && event.prev.is_none() {
+            return Some(format!(
+                "the {kind} of {} at revision {} carries no previous version, though a \
+                 delete only removes a key that exists",
+                text(&event.key),
+                event.revision
+            ));
+        }
+        if let Some(expected) = expected.filter(|_| whole) {
+            if expected != event.prev {
+                return Some(format!(
+                    "the {kind} of {} at revision {} carries previous version {}, where the \
+                     stream's own earlier events make it {}",
+                    text(&event.key),
+                    event.revision,
+                    shown(&event.prev),
+                    shown(&expected)
+                ));
+            }
+        }
+        last.insert(&event.key, event);
+    }
+    None
 }
 
 fn in_range(key: &[u8], start: &[u8], end: &[u8]) -> bool {
@@ -74,6 +138,9 @@ pub fn check_watch_streams(
     let mut events_checked = 0usize;
     for (n, stream) in streams.iter().enumerate() {
         let who = format!("watch stream {n} of client {}", stream.client);
+        if let Some(why) = prev_kv_wrong(stream) {
+            return CheckResult::fail(WATCH, format!("{who}: {why}"));
+        }
         let mut last: Option<(i64, Bytes)> = None;
         let mut delivered: std::collections::BTreeSet<(i64, Bytes)> = Default::default();
         let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
@@ -206,6 +273,7 @@ mod tests {
             key: Bytes::copy_from_slice(key.as_bytes()),
             delete: false,
             value: Bytes::from_static(b"v"),
+            prev: None,
         }
     }
 
@@ -230,9 +298,51 @@ mod tests {
             answers: Vec::new(),
             progress: Default::default(),
             progress_notify: false,
+            prev_kv: false,
             notify_window: None,
             unasked: Vec::new(),
         }
+    }
+
+    /// With prev_kv, each event of a key carries the stream's previous event of it:
+    /// a later put the earlier put, a put after a delete nothing, a delete a version.
+    #[test]
+    fn previous_versions_follow_the_stream() {
+        let with = |revision, key: &str, delete, prev: Option<i64>| WatchEventRecord {
+            delete,
+            prev: prev.map(|r| (r, Bytes::from_static(b"v"))),
+            ..ev(revision, key)
+        };
+        let judged = |events: Vec<WatchEventRecord>| {
+            let mut s = stream(vec![events]);
+            s.prev_kv = true;
+            prev_kv_wrong(&s)
+        };
+        let faithful = vec![
+            with(2, "a", false, Some(1)), // its earlier versions precede the stream
+            with(3, "a", false, Some(2)),
+            with(3, "b", false, None),
+            with(4, "a", true, Some(3)),
+            with(5, "a", false, None),
+            with(6, "b", true, Some(3)),
+        ];
+        assert_eq!(judged(faithful), None);
+        let why = judged(vec![with(2, "a", false, None), with(3, "a", false, None)]);
+        assert!(
+            why.as_deref().is_some_and(|w| w.contains("make it the put at revision 2")),
+            "{why:?}"
+        );
+        assert!(judged(vec![with(2, "a", false, None), with(3, "a", false, Some(1))]).is_some());
+        assert!(judged(vec![with(2, "a", true, Some(1)), with(3, "a", false, Some(2))]).is_some());
+        assert!(judged(vec![with(4, "a", true, None)]).is_some(), "a delete of nothing");
+        let mut cut = stream(vec![vec![with(2, "a", false, None), with(9, "a", false, Some(8))]]);
+        (cut.prev_kv, cut.compacted_at) = (true, Some(5));
+        assert_eq!(prev_kv_wrong(&cut), None, "a compaction's gap");
+        cut.responses.push(vec![with(10, "b", true, None)]);
+        assert!(prev_kv_wrong(&cut).is_some(), "a delete of nothing, gap or not");
+        let mut unasked = stream(vec![vec![with(4, "a", true, None)]]);
+        unasked.prev_kv = false;
+        assert_eq!(prev_kv_wrong(&unasked), None);
     }
 
     #[test]

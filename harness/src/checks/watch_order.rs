@@ -117,6 +117,7 @@ mod tests {
             key: Bytes::copy_from_slice(key.as_bytes()),
             delete,
             value: Bytes::new(),
+            prev: None,
         }
     }
 

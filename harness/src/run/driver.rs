@@ -477,6 +477,7 @@ impl Driver {
                     range_end: Bytes::from_static(KEYS_END.as_bytes()),
                     start_revision: start,
                     progress_notify: asks_progress_notify(stream),
+                    prev_kv: true,
                     ..WatchStreamRecord::default()
                 },
                 request: Some((id, node)),
@@ -559,6 +560,7 @@ impl Driver {
                     range_end: s.record.range_end.clone(),
                     start_revision: s.next_revision,
                     progress_notify: s.record.progress_notify,
+                    prev_kv: s.record.prev_kv,
                     ..Default::default()
                 },
             };
@@ -578,5 +580,6 @@ pub(super) fn watch_event(e: &detcd_core::api::Event) -> WatchEventRecord {
         key: e.kv.key.clone(),
         delete: e.r#type == EventType::Delete,
         value: e.kv.value.clone(),
+        prev: e.prev_kv.as_ref().map(|p| (p.mod_revision, p.value.clone())),
     }
 }

@@ -371,6 +371,7 @@ fn event(e: mvccpb::Event) -> Option<WatchEventRecord> {
         key: kv.key,
         delete: e.r#type == mvccpb::event::EventType::Delete as i32,
         value: kv.value,
+        prev: e.prev_kv.map(|p| (p.mod_revision, p.value)),
     })
 }
 
