@@ -8,6 +8,7 @@
 //! which the simulator records: that is when the member decides, so a learner promoted
 //! while its answer was still on the way is judged as the learner it was.
 
+use super::secs;
 use crate::report::{check_names::LEARNER_REQUESTS, CheckResult};
 use detcd_core::api::EtcdError;
 use detcd_core::server::{Request, Response};
@@ -78,10 +79,6 @@ fn describe(request: &Request) -> String {
         Request::Range(_) => "a linearizable range".to_string(),
         other => format!("a {} request", other.kind()),
     }
-}
-
-fn secs(us: u64) -> String {
-    format!("{}.{:03}s", us / 1_000_000, (us % 1_000_000) / 1_000)
 }
 
 fn wrong(a: &LearnerAnswer) -> Option<String> {

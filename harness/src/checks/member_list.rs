@@ -16,6 +16,7 @@
 //! removes a member from the table and adds a Raft voter that the table never names.
 //! When the operator's log was cut, answers after its last record are not judged.
 
+use super::secs;
 use crate::report::{check_names::MEMBER_LIST, CheckResult};
 use detcd_core::server::MemberOp;
 
@@ -34,10 +35,6 @@ pub struct MemberListAnswer {
 pub struct AcceptedChange {
     pub at_us: u64,
     pub op: MemberOp,
-}
-
-fn secs(us: u64) -> String {
-    format!("{}.{:03}s", us / 1_000_000, (us % 1_000_000) / 1_000)
 }
 
 /// Whether `id` may be listed with role `learner` at `t_us`.

@@ -10,6 +10,7 @@
 //! learner may be refused as "too many learners" only when the leader's settled
 //! configuration already holds the most learners etcd allows.
 
+use super::secs;
 use crate::report::{check_names::MEMBERSHIP, CheckResult};
 use detcd_core::api::EtcdError;
 use detcd_core::server::LEARNERS_MAX;
@@ -36,10 +37,6 @@ impl MembershipBounds {
         let four = 4 * u64::from(election_ticks) * tick_us;
         MembershipBounds { quiet_min_us: four, silent_min_us: four }
     }
-}
-
-fn secs(us: u64) -> String {
-    format!("{}.{:03}s", us / 1_000_000, (us % 1_000_000) / 1_000)
 }
 
 /// The voter a removal (or a replacement) takes out, if it is one of the leader's.

@@ -22,3 +22,8 @@ pub mod watch_answers;
 pub mod watch_notify;
 pub mod watch_order;
 pub mod watch_progress;
+
+/// A simulated time in seconds to the millisecond, as the checks' evidence shows it.
+pub(crate) fn secs(us: u64) -> String {
+    format!("{}.{:03}s", us / 1_000_000, (us % 1_000_000) / 1_000)
+}

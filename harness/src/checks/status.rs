@@ -18,6 +18,7 @@
 //!
 //! When the world's log was cut (it lost records), the leader rules are not judged.
 
+use super::secs;
 use crate::report::{check_names::STATUS, CheckResult};
 use detcd_core::raft::Role;
 use detcd_sim::RoleRecord;
@@ -32,10 +33,6 @@ pub struct StatusAnswer {
     pub raft_term: u64,
     pub raft_index: u64,
     pub raft_applied_index: u64,
-}
-
-fn secs(us: u64) -> String {
-    format!("{}.{:03}s", us / 1_000_000, (us % 1_000_000) / 1_000)
 }
 
 /// The leader and term a quiet cluster's member must name in answer `a`, if the

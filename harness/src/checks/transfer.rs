@@ -9,6 +9,7 @@
 //! answer: a refusal there ("not leader" from the leader itself) is a transfer that
 //! should have happened.
 
+use super::secs;
 use crate::report::{check_names::LEADER_TRANSFER, CheckResult};
 use detcd_sim::{RoleRecord, TransferRecord};
 
@@ -37,10 +38,6 @@ pub struct TransferContext<'a> {
     /// The world's log lost records: a transfer, role change or upset it lacks is not
     /// judged, nor any transfer by the quiet rule.
     pub cut: bool,
-}
-
-fn secs(us: u64) -> String {
-    format!("{}.{:03}s", us / 1_000_000, (us % 1_000_000) / 1_000)
 }
 
 /// Whether transfer `t`, answered at `complete_us`, was asked in a quiet cluster of a

@@ -15,6 +15,7 @@
 //! The notices also join the progress notices that must never run ahead of events
 //! still to come (`watch_progress`).
 
+use super::secs;
 use crate::report::{check_names::WATCH, CheckResult};
 
 /// What a stream that asked for notices received while its member was settled.
@@ -43,10 +44,6 @@ pub struct NotifyStream<'a> {
     pub asked: bool,
     pub window: Option<&'a NotifyWindow>,
     pub unasked: &'a [Unasked],
-}
-
-fn secs(us: u64) -> String {
-    format!("{}.{:03}s", us / 1_000_000, (us % 1_000_000) / 1_000)
 }
 
 fn wrong(s: &NotifyStream, due_us: u64) -> Option<String> {

@@ -23,6 +23,7 @@
 //! them, and a crash ends every request on the member, so a request's answers all come
 //! from one life of one member, whose revision never goes back.
 
+use super::secs;
 use super::watch_answers::WatchAnswerRecord;
 use crate::report::{check_names::WATCH, CheckResult};
 
@@ -54,10 +55,6 @@ pub struct ProgressHeld {
 pub struct StreamProgress {
     pub notices: Vec<ProgressNotice>,
     pub held: Vec<ProgressHeld>,
-}
-
-fn secs(us: u64) -> String {
-    format!("{}.{:03}s", us / 1_000_000, (us % 1_000_000) / 1_000)
 }
 
 /// One stream as this check sees it.
