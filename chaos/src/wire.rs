@@ -77,11 +77,13 @@ async fn answer(
             let p = kv_client.put(req).await?.into_inner();
             Response::Put(api::PutResponse { header: header(p.header), prev_kv: p.prev_kv.map(kv) })
         }
-        OpKind::LeasePut { key, value, lease } => {
+        OpKind::LeasePut { key, value, lease, ignore_lease } => {
+            // etcd refuses a lease beside `ignore_lease`: the key keeps the one it has.
             let req = pb::PutRequest {
                 key: b(key),
                 value: b(value),
-                lease: *lease,
+                lease: if *ignore_lease { 0 } else { *lease },
+                ignore_lease: *ignore_lease,
                 ..Default::default()
             };
             let p = kv_client.put(req).await?.into_inner();
@@ -139,6 +141,7 @@ async fn answer(
         | OpKind::ListPage { .. }
         | OpKind::Count
         | OpKind::LeaseKeepAlive { .. }
+        | OpKind::LeaseTimeToLive { .. }
         | OpKind::Validate(_)
         | OpKind::DeletePrefix { .. }
         | OpKind::Status

@@ -135,6 +135,7 @@ fn input(kind: &OpKind) -> Option<Request> {
         | OpKind::ListPage { .. }
         | OpKind::Count
         | OpKind::LeaseKeepAlive { .. }
+        | OpKind::LeaseTimeToLive { .. }
         | OpKind::Validate(_)
         // Never recorded as operations: the driver sends them beside the client's.
         | OpKind::Status
@@ -480,9 +481,10 @@ pub fn etcd_history(
     }
     let floor = RevisionFloor::new(records);
     for r in records {
-        // The removal of a lease's key, by revoke or expiry. The key is written once,
-        // so a delete event for it in the log is this removal.
-        if let OpKind::LeasePut { key, .. } = &r.kind {
+        // The removal of a lease's key, by revoke or expiry. The key is created once,
+        // by the put with its lease (a later put with `ignore_lease` only overwrites
+        // it), so a delete event for it in the log is this removal.
+        if let OpKind::LeasePut { key, ignore_lease: false, .. } = &r.kind {
             if !matches!(r.outcome, OpOutcome::Failed(_) | OpOutcome::Refused) {
                 let input =
                     Request::DeleteRange { range: KeyRange::Key(key.clone()), prev_kv: false };

@@ -8,10 +8,14 @@
 //! serializable reads (as stale as a follower's) and refuses the rest as not supported
 //! for a learner, a refusal the client retries elsewhere.
 //!
-//! Leases: a client grants a lease, puts one key with it, then revokes it, lets it
-//! expire, or keeps it alive for two to three TTLs (a keep-alive every third of the
-//! TTL) before revoking it or letting it expire. Keep-alives are paced by the clock, so
-//! only a caller that passes the time (`next_op_at`) gets them.
+//! Leases: a client grants a lease, puts one key with it, half the time puts the key
+//! again with `ignore_lease` (a new value on the lease it has, as a Kubernetes
+//! endpoint update does), then revokes it, lets it expire, or keeps it alive for two
+//! to three TTLs (a keep-alive every third of the TTL) before revoking it or letting
+//! it expire. A lease left to expire at once is asked its TimeToLive with its keys
+//! late in its life, when its remaining TTL is well under the granted one.
+//! Keep-alives and TimeToLive probes are paced by the clock, so only a caller that
+//! passes the time (`next_op_at`) gets them.
 //!
 //! Retries: a request refused before it was proposed (`no leader`, a follower that
 //! could not reach a leader, a learner) is definitely not applied, so the client retries it once
@@ -26,8 +30,8 @@ use bytes::Bytes;
 use detcd_checker::models::etcd::Request as ModelRequest;
 use detcd_core::api::{
     CompactionRequest, Compare, CompareResult, CompareTarget, DeleteRangeRequest, EtcdError,
-    LeaseGrantRequest, LeaseKeepAliveRequest, LeaseRevokeRequest, PutRequest, RangeRequest,
-    RequestOp, ResponseOp, TargetUnion, TxnRequest, WatchCreateRequest,
+    LeaseGrantRequest, LeaseKeepAliveRequest, LeaseRevokeRequest, LeaseTimeToLiveRequest,
+    PutRequest, RangeRequest, RequestOp, ResponseOp, TargetUnion, TxnRequest, WatchCreateRequest,
 };
 use detcd_core::server::{Request, Response};
 use detcd_scenarios::{KeyDistribution, MixKind, OpMix, WorkloadSpec};
@@ -74,10 +78,13 @@ pub enum OpKind {
         value: String,
     },
     LeaseGrant,
+    /// A put of `key` with `lease`; with `ignore_lease`, a put of the key that keeps
+    /// the lease it has (the request carries lease 0, as etcd demands).
     LeasePut {
         lease: i64,
         key: String,
         value: String,
+        ignore_lease: bool,
     },
     LeaseRevoke {
         lease: i64,
@@ -111,6 +118,11 @@ pub enum OpKind {
         lease: i64,
         key: String,
     },
+    /// TimeToLive of `lease`, with its keys (`key`, the one the client put).
+    LeaseTimeToLive {
+        lease: i64,
+        key: String,
+    },
     /// A request at or past one of etcd's limits (`workload_validation`).
     Validate(Validation),
     /// DeleteRange of every key under `prefix`.
@@ -138,7 +150,12 @@ impl OpKind {
                 format!("txn if mod({key})=={expected_mod} then put {key}={value} else get {key}")
             }
             OpKind::LeaseGrant => "lease grant".to_string(),
-            OpKind::LeasePut { lease, key, value } => format!("put {key}={value} lease {lease:x}"),
+            OpKind::LeasePut { lease, key, value, ignore_lease: false } => {
+                format!("put {key}={value} lease {lease:x}")
+            }
+            OpKind::LeasePut { lease, key, value, ignore_lease: true } => {
+                format!("put {key}={value} ignore_lease (keeps lease {lease:x})")
+            }
             OpKind::LeaseRevoke { lease, .. } => format!("lease revoke {lease:x}"),
             OpKind::Compact { revision } => format!("compact {revision}"),
             OpKind::WatchCreate { stream } => format!("watch {KEY_PREFIX}* (stream {stream})"),
@@ -149,6 +166,7 @@ impl OpKind {
             }
             OpKind::Count => format!("count {KEY_PREFIX}*"),
             OpKind::LeaseKeepAlive { lease, .. } => format!("lease keep-alive {lease:x}"),
+            OpKind::LeaseTimeToLive { lease, .. } => format!("lease timetolive {lease:x} --keys"),
             OpKind::Validate(v) => v.describe(),
             OpKind::DeletePrefix { prefix } => format!("delete {prefix}*"),
             OpKind::Status => "status".to_string(),
@@ -168,6 +186,7 @@ impl OpKind {
                 | OpKind::ListPage { .. }
                 | OpKind::Count
                 | OpKind::LeaseKeepAlive { .. }
+                | OpKind::LeaseTimeToLive { .. }
                 | OpKind::Status
                 | OpKind::WatchProgress { .. }
         )
@@ -242,8 +261,23 @@ pub fn classify(kind: &OpKind, response: Option<Response>) -> OpOutcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum LeaseStep {
     None,
-    Granted { lease: i64 },
-    Attached { lease: i64, key: String },
+    Granted {
+        lease: i64,
+    },
+    /// The key is on the lease; `reput` once it was put again with `ignore_lease`.
+    Attached {
+        lease: i64,
+        key: String,
+        reput: bool,
+    },
+}
+
+/// A TimeToLive to ask of a lease left to expire, and when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Probe {
+    lease: i64,
+    key: String,
+    at_us: u64,
 }
 
 /// A lease the client keeps alive, and until when.
@@ -281,6 +315,7 @@ pub struct ClientState {
     pub last_revision: i64,
     lease: LeaseStep,
     kept: Option<KeptLease>,
+    probe: Option<Probe>,
     list: Option<ListInProgress>,
     /// The lease of the maximum TTL this client granted itself (validation), once
     /// granted, and whether its TimeToLive was asked since.
@@ -320,6 +355,7 @@ impl Workload {
                 last_revision: 1,
                 lease: LeaseStep::None,
                 kept: None,
+                probe: None,
                 list: None,
                 max_lease: None,
                 retry: None,
@@ -413,6 +449,12 @@ impl Workload {
                 return OpKind::LeaseKeepAlive { lease: kept.lease, key: kept.key };
             }
         }
+        if let (Some(now), Some(probe)) = (now_us, self.clients[c].probe.clone()) {
+            if now >= probe.at_us {
+                self.clients[c].probe = None;
+                return OpKind::LeaseTimeToLive { lease: probe.lease, key: probe.key };
+            }
+        }
         if let Some(list) = self.clients[c].list.clone() {
             return OpKind::ListPage {
                 revision: list.revision,
@@ -424,10 +466,14 @@ impl Workload {
             LeaseStep::Granted { lease } => {
                 let value = Self::value(&mut self.clients[c]);
                 let key = format!("{LEASE_KEY_PREFIX}{lease:x}");
-                return OpKind::LeasePut { lease, key, value };
+                return OpKind::LeasePut { lease, key, value, ignore_lease: false };
             }
-            LeaseStep::Attached { lease, key } => {
+            LeaseStep::Attached { lease, key, reput } => {
                 self.clients[c].lease = LeaseStep::None;
+                if !reput && self.rng.gen_bool(0.5) {
+                    let value = Self::value(&mut self.clients[c]);
+                    return OpKind::LeasePut { lease, key, value, ignore_lease: true };
+                }
                 match (self.rng.gen_range(0..3), now_us) {
                     (0, _) => return OpKind::LeaseRevoke { lease, key },
                     (1, Some(now)) if self.clients[c].kept.is_none() => {
@@ -438,7 +484,15 @@ impl Workload {
                         let kept = KeptLease { lease, key, next_us, until_us, then_revoke };
                         self.clients[c].kept = Some(kept);
                     }
-                    // Left to expire.
+                    // Left to expire, asked its TimeToLive between 0.6 and 0.95 of its
+                    // TTL from now: past the grant by more than half its TTL, so a
+                    // member that counts from the granted TTL instead of what is left
+                    // answers too much.
+                    (_, Some(now)) if self.clients[c].probe.is_none() => {
+                        let ttl_us = self.lease_ttl_secs.max(1) as u64 * 1_000_000;
+                        let at_us = now + self.rng.gen_range(ttl_us * 6 / 10..=ttl_us * 95 / 100);
+                        self.clients[c].probe = Some(Probe { lease, key, at_us });
+                    }
                     _ => {}
                 }
             }
@@ -609,10 +663,11 @@ impl Workload {
             OpKind::LeaseGrant => {
                 Request::LeaseGrant(LeaseGrantRequest { ttl: self.lease_ttl_secs, id: 0 })
             }
-            OpKind::LeasePut { lease, key, value } => Request::Put(PutRequest {
+            OpKind::LeasePut { lease, key, value, ignore_lease } => Request::Put(PutRequest {
                 key: b(key),
                 value: b(value),
-                lease: *lease,
+                lease: if *ignore_lease { 0 } else { *lease },
+                ignore_lease: *ignore_lease,
                 ..PutRequest::default()
             }),
             OpKind::LeaseRevoke { lease, .. } => {
@@ -657,6 +712,9 @@ impl Workload {
             }),
             OpKind::LeaseKeepAlive { lease, .. } => {
                 Request::LeaseKeepAlive(LeaseKeepAliveRequest { id: *lease })
+            }
+            OpKind::LeaseTimeToLive { lease, .. } => {
+                Request::LeaseTimeToLive(LeaseTimeToLiveRequest { id: *lease, keys: true })
             }
             OpKind::Validate(v) => v.request(),
             OpKind::DeletePrefix { prefix } => {
@@ -709,8 +767,12 @@ impl Workload {
                     (OpKind::LeaseGrant, Response::LeaseGrant(g)) => {
                         client.lease = LeaseStep::Granted { lease: g.id };
                     }
-                    (OpKind::LeasePut { lease, key, .. }, Response::Put(_)) => {
-                        client.lease = LeaseStep::Attached { lease: *lease, key: key.clone() };
+                    (OpKind::LeasePut { lease, key, ignore_lease, .. }, Response::Put(_)) => {
+                        client.lease = LeaseStep::Attached {
+                            lease: *lease,
+                            key: key.clone(),
+                            reput: *ignore_lease,
+                        };
                     }
                     (OpKind::Compact { revision }, Response::Compact(_)) => {
                         self.compacted = self.compacted.max(*revision);

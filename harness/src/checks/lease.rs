@@ -16,7 +16,10 @@
 //!   3.4's lessor `Promote(extend)`; detcd's `lease_promote_grace_ticks`). So after the
 //!   faults heal, the key must be gone by the later of (last refresh + TTL) and (heal
 //!   + the time to elect a leader + the grace), plus the time to commit the expiry.
+//! - Revoked means gone: a revoke answered as done removed the key with the lease.
+//! - TimeToLive answers agree with all of the above (`lease_probe`).
 
+use super::lease_probe::{self, Conditions, Facts, Probe};
 use crate::history::WriteLog;
 use crate::report::{check_names::LEASES, CheckResult};
 use crate::workload::{OpKind, OpOutcome, OpRecord};
@@ -39,6 +42,10 @@ pub struct LeaseTiming {
     pub settle_us: u64,
     /// When the run ended: keys whose deadline is later are not judged.
     pub end_us: u64,
+    /// No faults of any kind in the run (`lease_probe`'s TTL bound applies).
+    pub fault_free: bool,
+    /// A new leader's grace for every lease, true time.
+    pub promote_grace_us: u64,
 }
 
 /// One lease of the workload, from the records.
@@ -52,6 +59,15 @@ struct LeaseLife {
     ttl_secs: i64,
     /// The first revoke that may have taken effect, by its call.
     revoked_from_us: Option<u64>,
+    /// A revoke answered as done, by its answer.
+    revoke_answered_us: Option<u64>,
+    /// When the put that attached the key was first answered.
+    put_answered_us: Option<u64>,
+    /// The last answer to a grant or keep-alive that renewed it.
+    refresh_answered_us: u64,
+    /// A keep-alive with an unknown outcome.
+    refresh_open: bool,
+    probes: Vec<Probe>,
 }
 
 /// Checks every lease of `records` against `log`, the converged cluster's history.
@@ -65,18 +81,25 @@ pub fn check_leases(records: &[OpRecord], log: &WriteLog, timing: LeaseTiming) -
                 l.refreshed.push((r.invoke_us, g.ttl));
                 l.ttl_secs = g.ttl;
                 l.last_touch_us = l.last_touch_us.max(r.complete_us);
+                l.refresh_answered_us = l.refresh_answered_us.max(r.complete_us);
             }
-            (OpKind::LeasePut { lease, key, .. }, _) if !definite_no => {
+            (OpKind::LeasePut { lease, key, ignore_lease, .. }, outcome) if !definite_no => {
                 let l = leases.entry(*lease).or_default();
                 l.key = Some(key.clone());
                 l.last_touch_us = l.last_touch_us.max(r.complete_us);
+                if !ignore_lease && matches!(outcome, OpOutcome::Ok(_)) {
+                    l.put_answered_us = l.put_answered_us.or(Some(r.complete_us));
+                }
             }
             (OpKind::LeaseKeepAlive { lease, .. }, outcome) if !definite_no => {
                 let l = leases.entry(*lease).or_default();
-                if let OpOutcome::Ok(Response::LeaseKeepAlive(k)) = outcome {
-                    if k.ttl > 0 {
+                match outcome {
+                    OpOutcome::Ok(Response::LeaseKeepAlive(k)) if k.ttl > 0 => {
                         l.refreshed.push((r.invoke_us, k.ttl));
+                        l.refresh_answered_us = l.refresh_answered_us.max(r.complete_us);
                     }
+                    OpOutcome::Ok(_) => {}
+                    _ => l.refresh_open = true,
                 }
                 l.last_touch_us = l.last_touch_us.max(r.complete_us);
             }
@@ -84,11 +107,24 @@ pub fn check_leases(records: &[OpRecord], log: &WriteLog, timing: LeaseTiming) -
                 let l = leases.entry(*lease).or_default();
                 let from = l.revoked_from_us.map_or(r.invoke_us, |t| t.min(r.invoke_us));
                 l.revoked_from_us = Some(from);
+                if matches!(r.outcome, OpOutcome::Ok(Response::LeaseRevoke(_))) {
+                    l.revoke_answered_us = l.revoke_answered_us.or(Some(r.complete_us));
+                }
             }
-            _ => {}
+            _ => {
+                if let Some((lease, probe)) = Probe::of(r) {
+                    leases.entry(lease).or_default().probes.push(probe);
+                }
+            }
         }
     }
-    let (mut kept_checked, mut expiry_checked) = (0u64, 0u64);
+    let (mut kept_checked, mut expiry_checked, mut probes) = (0u64, 0u64, 0usize);
+    let conditions = Conditions {
+        clock_faults: timing.clock_faults,
+        fault_free: timing.fault_free,
+        promote_grace_us: timing.promote_grace_us,
+        slack_us: SLACK_TICKS * timing.tick_us,
+    };
     for (id, l) in &leases {
         let Some(key) = &l.key else { continue };
         if log.put_revision_of_key(key).is_none() {
@@ -98,6 +134,28 @@ pub fn check_leases(records: &[OpRecord], log: &WriteLog, timing: LeaseTiming) -
         let deleted = log.deletions(key).first().copied();
         let deleted_by = deleted.and_then(|d| log.applied_by_us(d));
         let who = format!("lease {id:x} (key {key})");
+        let facts = Facts {
+            key,
+            put_answered_us: l.put_answered_us,
+            ttl_secs: l.ttl_secs,
+            refreshed: &l.refreshed,
+            refresh_answered_us: l.refresh_answered_us,
+            refresh_open: l.refresh_open,
+            revoked_from_us: l.revoked_from_us,
+        };
+        if let Some(evidence) = lease_probe::judge(*id, &facts, &l.probes, &conditions) {
+            return CheckResult::fail(LEASES, evidence);
+        }
+        probes += l.probes.len();
+        if let (Some(revoked), None) = (l.revoke_answered_us, deleted) {
+            return CheckResult::fail(
+                LEASES,
+                format!(
+                    "{who}: a revoke answered by {} ms removed the lease, yet its key was never deleted",
+                    revoked / 1_000
+                ),
+            );
+        }
         if !timing.clock_faults {
             if let Some(by) = deleted_by {
                 let revoked_before = l.revoked_from_us.is_some_and(|t| t <= by);
@@ -147,7 +205,7 @@ pub fn check_leases(records: &[OpRecord], log: &WriteLog, timing: LeaseTiming) -
     CheckResult::pass(
         LEASES,
         format!(
-            "{} lease(s): {kept_checked} deleted key(s) outlived every grant and keep-alive{}, {expiry_checked} expired in time",
+            "{} lease(s): {kept_checked} deleted key(s) outlived every grant and keep-alive{}, {expiry_checked} expired in time, {probes} TimeToLive answer(s) agreed",
             leases.len(),
             if timing.clock_faults { " (not judged: clock faults)" } else { "" }
         ),
@@ -161,7 +219,8 @@ mod tests {
     use crate::report::Verdict;
     use bytes::Bytes;
     use detcd_core::api::{
-        LeaseGrantResponse, LeaseKeepAliveResponse, PutResponse, ResponseHeader,
+        LeaseGrantResponse, LeaseKeepAliveResponse, LeaseRevokeResponse, PutResponse,
+        ResponseHeader,
     };
 
     const S: u64 = 1_000_000;
@@ -188,7 +247,12 @@ mod tests {
         let mut records = vec![
             op(OpKind::LeaseGrant, 0, OpOutcome::Ok(Response::LeaseGrant(grant))),
             op(
-                OpKind::LeasePut { lease: 7, key: "l/7".into(), value: "v".into() },
+                OpKind::LeasePut {
+                    lease: 7,
+                    key: "l/7".into(),
+                    value: "v".into(),
+                    ignore_lease: false,
+                },
                 S / 10,
                 OpOutcome::Ok(Response::Put(PutResponse { header: header(), prev_kv: None })),
             ),
@@ -223,7 +287,15 @@ mod tests {
     }
 
     fn timing(clock_faults: bool, end_us: u64) -> LeaseTiming {
-        LeaseTiming { clock_faults, tick_us: 10_000, healed_us: 6 * S, settle_us: 3 * S, end_us }
+        LeaseTiming {
+            clock_faults,
+            tick_us: 10_000,
+            healed_us: 6 * S,
+            settle_us: 3 * S,
+            end_us,
+            fault_free: true,
+            promote_grace_us: 100_000,
+        }
     }
 
     #[test]
@@ -253,6 +325,24 @@ mod tests {
             OpOutcome::Unknown(None),
         ));
         let r = check_leases(&records, &log(Some(2_200_000)), timing(false, 12 * S));
+        assert_eq!(r.verdict, Verdict::Pass, "{}", r.evidence);
+    }
+
+    /// What a put whose `ignore_lease` was lost does: the key leaves its lease, and
+    /// the revoke that ends the lease leaves it behind.
+    #[test]
+    fn a_revoked_lease_whose_key_stays_fails() {
+        let mut records = kept_alive();
+        let revoked = LeaseRevokeResponse { header: header() };
+        records.push(op(
+            OpKind::LeaseRevoke { lease: 7, key: "l/7".into() },
+            4 * S,
+            OpOutcome::Ok(Response::LeaseRevoke(revoked)),
+        ));
+        let r = check_leases(&records, &log(None), timing(false, 5 * S));
+        assert_eq!(r.verdict, Verdict::Fail, "{}", r.evidence);
+        assert!(r.evidence.contains("yet its key was never deleted"), "{}", r.evidence);
+        let r = check_leases(&records, &log(Some(4_005_000)), timing(false, 5 * S));
         assert_eq!(r.verdict, Verdict::Pass, "{}", r.evidence);
     }
 

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod compaction;
 pub mod learner;
 pub mod lease;
+mod lease_probe;
 pub mod member_list;
 pub mod membership;
 pub mod revision_reads;

@@ -240,7 +240,12 @@ mod tests {
     #[test]
     fn a_well_formed_request_refused_as_malformed_fails() {
         let lease_put = |outcome| OpRecord {
-            kind: OpKind::LeasePut { lease: 7, key: "k".into(), value: "v".into() },
+            kind: OpKind::LeasePut {
+                lease: 7,
+                key: "k".into(),
+                value: "v".into(),
+                ignore_lease: false,
+            },
             ..record(v(Case::MemberAddNoUrls, 0), outcome)
         };
         let (got, why) = verdict(&[lease_put(OpOutcome::Failed(EtcdError::LeaseProvided))]);

@@ -344,6 +344,7 @@ fn settle_leases(
     scenario: &Scenario,
     healed_us: u64,
     clock_faults: bool,
+    fault_free: bool,
 ) -> Option<LeaseTiming> {
     let c = &scenario.cluster;
     let election_us = u64::from(c.election_ticks) * c.tick_us;
@@ -370,6 +371,9 @@ fn settle_leases(
         healed_us,
         settle_us,
         end_us: driver.world.now_us(),
+        fault_free,
+        // The members' `lease_promote_grace_ticks`: one election timeout.
+        promote_grace_us: election_us,
     })
 }
 
@@ -461,6 +465,10 @@ fn run_unguarded(
     }
     let schedule = nemesis::schedule(scenario, seed);
     let clock_faults = has_clock_faults(scenario, seed, &schedule);
+    let fault_free = schedule.faults.is_empty()
+        && scenario.faults.random.is_none()
+        && !scenario.faults.swarm
+        && scenario.network.drop == 0.0;
     world.schedule(&schedule);
     let banner = world.announce().to_string();
     if let Some(spec) = &scenario.lock {
@@ -490,7 +498,8 @@ fn run_unguarded(
     driver.collect_late_stream_results();
     driver.absorb_writes();
     let lease_timing = if liveness.is_ok() {
-        let timing = settle_leases(&mut driver, scenario, liveness_start_us, clock_faults);
+        let timing =
+            settle_leases(&mut driver, scenario, liveness_start_us, clock_faults, fault_free);
         // Every member is asked for its Status once the healed cluster's leader has
         // had time to settle, while the streams settle.
         let quiet_us = QUIET_ELECTIONS * election_us(scenario);

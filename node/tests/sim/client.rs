@@ -74,7 +74,7 @@ async fn call(url: String, kind: &OpKind) -> OpOutcome {
     let mut kv_client = KvClient::new(channel);
     let key = |k: &str| Bytes::from(k.to_string());
     let answer: Result<Response, tonic::Status> = match kind.clone() {
-        OpKind::Put { key: k, value } | OpKind::LeasePut { key: k, value, lease: _ } => {
+        OpKind::Put { key: k, value } | OpKind::LeasePut { key: k, value, .. } => {
             let lease = match kind {
                 OpKind::LeasePut { lease, .. } => *lease,
                 _ => 0,
@@ -327,7 +327,8 @@ impl Client {
         let key = format!("{LEASE_KEY_PREFIX}c{}-{}", self.id, self.seq);
         self.history.lock().unwrap().lease_keys.push(key.clone());
         let value = format!("c{}-{}", self.id, self.seq);
-        let put = self.op(OpKind::LeasePut { lease, key: key.clone(), value }).await;
+        let put =
+            self.op(OpKind::LeasePut { lease, key: key.clone(), value, ignore_lease: false }).await;
         if matches!(put, OpOutcome::Refused) {
             return;
         }
