@@ -1,14 +1,36 @@
 //! `detcd check` end to end: exit codes 0/1/2/3, `--json` and `--html`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn temp_file(name: &str, content: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("detcd-check-cli-{}", std::process::id()));
+/// A file in a directory of its own, removed with what the test wrote beside it when
+/// the test is done with it.
+struct TempFile {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for TempFile {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        // Best effort: a directory left behind costs disk, never a result.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `content` in a file named `name`; the process id keeps parallel test binaries apart.
+fn temp_file(name: &str, content: &str) -> TempFile {
+    let dir = std::env::temp_dir().join(format!("detcd-check-cli-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create temp dir");
     let path = dir.join(name);
     std::fs::write(&path, content).expect("write temp file");
-    path
+    TempFile { dir, path }
 }
 
 fn detcd(args: &[&str]) -> Output {
