@@ -7,6 +7,7 @@ pub mod history;
 pub mod keys;
 pub mod lock;
 pub mod nemesis;
+pub mod range_filter;
 pub mod report;
 pub mod run;
 pub mod shrink;

@@ -24,6 +24,7 @@
 //! (a retried write could apply twice).
 
 use crate::keys::KeyChooser;
+use crate::range_filter::RevisionFilter;
 use crate::txn::{to_api, TxnDraw};
 use crate::workload_validation::{granted_lease_id, missing_lease_id, Case, Validation};
 use bytes::Bytes;
@@ -100,9 +101,10 @@ pub enum OpKind {
     Txn {
         request: ModelRequest,
     },
-    /// Linearizable read of every key at `revision`.
+    /// Linearizable read of every key at `revision`, keeping those `filter` passes.
     RangeAt {
         revision: i64,
+        filter: RevisionFilter,
     },
     /// One page of a paged list of every key from `start` on: the first page at the
     /// current revision (`revision` 0), the later ones at the first page's revision.
@@ -160,7 +162,9 @@ impl OpKind {
             OpKind::Compact { revision } => format!("compact {revision}"),
             OpKind::WatchCreate { stream } => format!("watch {KEY_PREFIX}* (stream {stream})"),
             OpKind::Txn { request } => detcd_checker::models::etcd::describe_request(request),
-            OpKind::RangeAt { revision } => format!("range {KEY_PREFIX}* at revision {revision}"),
+            OpKind::RangeAt { revision, filter } => {
+                format!("range {KEY_PREFIX}* at revision {revision}{}", filter.describe())
+            }
             OpKind::ListPage { revision, start, limit } => {
                 format!("list from {start} limit {limit} at revision {revision}")
             }
@@ -538,7 +542,23 @@ impl Workload {
                     } else {
                         self.clients[c].last_revision - self.rng.gen_range(0..4)
                     };
-                    OpKind::RangeAt { revision: revision.max(1) }
+                    let revision = revision.max(1);
+                    // Half of them filtered, as etcdctl get's --min-mod-rev and the like:
+                    // each bound set with even odds, anywhere up to the read's revision.
+                    let mut filter = RevisionFilter::default();
+                    if self.rng.gen_bool(0.5) {
+                        for bound in [
+                            &mut filter.min_mod,
+                            &mut filter.max_mod,
+                            &mut filter.min_create,
+                            &mut filter.max_create,
+                        ] {
+                            if self.rng.gen_bool(0.5) {
+                                *bound = self.rng.gen_range(1..=revision);
+                            }
+                        }
+                    }
+                    OpKind::RangeAt { revision, filter }
                 }
                 MixKind::List => OpKind::ListPage {
                     revision: 0,
@@ -691,12 +711,16 @@ impl Workload {
                 RequestOp::Txn(t) => Request::Txn(t),
                 _ => unreachable!("the txn draw makes txns"),
             },
-            OpKind::RangeAt { revision } => Request::Range(RangeRequest {
-                key: b(KEY_PREFIX),
-                range_end: b(KEYS_END),
-                revision: *revision,
-                ..RangeRequest::default()
-            }),
+            OpKind::RangeAt { revision, filter } => {
+                let mut req = RangeRequest {
+                    key: b(KEY_PREFIX),
+                    range_end: b(KEYS_END),
+                    revision: *revision,
+                    ..RangeRequest::default()
+                };
+                filter.apply(&mut req);
+                Request::Range(req)
+            }
             OpKind::ListPage { revision, start, limit } => Request::Range(RangeRequest {
                 key: b(start),
                 range_end: b(KEYS_END),

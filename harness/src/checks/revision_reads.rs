@@ -5,6 +5,8 @@
 //! - A read answered at revision R shows exactly the keys the committed history holds
 //!   at R: values, create and mod revisions, versions; a page shows the first `limit`
 //!   of them from its start key, `more` when there are others, and `count` of all.
+//! - A read with revision filters (`--min-mod-rev` and the like) keeps only the keys
+//!   within every bound, and still counts all of them, as etcd does.
 //! - etcd keeps the compaction revision itself readable: a read at R fails with
 //!   `mvcc: required revision has been compacted` only once a compaction above R was
 //!   asked for, and a linearizable read at R never succeeds after a compaction above R
@@ -14,17 +16,34 @@
 //! only, and a read at a fixed revision is not ordered by its call time.
 
 use crate::history::{text, WriteLog};
+use crate::range_filter::RevisionFilter;
 use crate::report::{check_names::REVISION_READS, CheckResult};
 use crate::workload::{OpKind, OpOutcome, OpRecord, KEYS_END, KEY_PREFIX};
 use detcd_core::api::{EtcdError, RangeResponse};
 use detcd_core::server::Response;
 
-/// A read's revision, range and page limit (0: none); `None` for other operations.
-fn read_shape(kind: &OpKind) -> Option<(i64, &str, i64, bool)> {
+/// What a read at a revision asked for.
+struct Shape<'a> {
+    /// The revision (0: the current one).
+    revision: i64,
+    start: &'a str,
+    /// The page size (0: none).
+    limit: i64,
+    count_only: bool,
+    filter: RevisionFilter,
+}
+
+/// A read's shape; `None` for other operations.
+fn read_shape(kind: &OpKind) -> Option<Shape<'_>> {
+    let shape = |revision, start, limit, count_only, filter| {
+        Some(Shape { revision, start, limit, count_only, filter })
+    };
     match kind {
-        OpKind::RangeAt { revision } => Some((*revision, KEY_PREFIX, 0, false)),
-        OpKind::ListPage { revision, start, limit } => Some((*revision, start, *limit, false)),
-        OpKind::Count => Some((0, KEY_PREFIX, 0, true)),
+        OpKind::RangeAt { revision, filter } => shape(*revision, KEY_PREFIX, 0, false, *filter),
+        OpKind::ListPage { revision, start, limit } => {
+            shape(*revision, start, *limit, false, RevisionFilter::default())
+        }
+        OpKind::Count => shape(0, KEY_PREFIX, 0, true, RevisionFilter::default()),
         _ => None,
     }
 }
@@ -46,7 +65,8 @@ pub fn check_revision_reads(records: &[OpRecord], log: Option<&WriteLog>) -> Che
         .collect();
     let (mut checked, mut compacted, mut unchecked) = (0u64, 0u64, 0u64);
     for r in records {
-        let Some((asked, start, limit, count_only)) = read_shape(&r.kind) else { continue };
+        let Some(shape) = read_shape(&r.kind) else { continue };
+        let asked = shape.revision;
         let who = format!("client {} ({} on member {})", r.client, r.kind.describe(), r.node);
         match &r.outcome {
             OpOutcome::Failed(EtcdError::Compacted) if asked > 0 => {
@@ -79,7 +99,7 @@ pub fn check_revision_reads(records: &[OpRecord], log: Option<&WriteLog>) -> Che
                 let at = if asked > 0 { asked } else { resp.header.revision };
                 match log.filter(|l| l.complete_through(at)) {
                     Some(log) => {
-                        if let Err(why) = compare(resp, log, at, start, limit, count_only) {
+                        if let Err(why) = compare(resp, log, at, &shape) {
                             return CheckResult::fail(
                                 REVISION_READS,
                                 format!("{who}: at revision {at} {why}"),
@@ -102,20 +122,20 @@ pub fn check_revision_reads(records: &[OpRecord], log: Option<&WriteLog>) -> Che
 }
 
 /// Whether `resp` is what the history holds at `at`: `Err` says what differs.
-fn compare(
-    resp: &RangeResponse,
-    log: &WriteLog,
-    at: i64,
-    start: &str,
-    limit: i64,
-    count_only: bool,
-) -> Result<(), String> {
-    let expected = log.keys_at(start, KEYS_END, at);
-    let total = expected.len() as i64;
+fn compare(resp: &RangeResponse, log: &WriteLog, at: i64, shape: &Shape) -> Result<(), String> {
+    let all = log.keys_at(shape.start, KEYS_END, at);
+    // etcd counts before it filters.
+    let total = all.len() as i64;
     if resp.count != total {
         return Err(format!("counted {} key(s), the history holds {total}", resp.count));
     }
-    if count_only {
+    let expected: Vec<_> = all
+        .into_iter()
+        .filter(|(_, k)| shape.filter.keeps(k.create_revision, k.mod_revision))
+        .collect();
+    let total = expected.len() as i64;
+    let limit = shape.limit;
+    if shape.count_only {
         return match resp.kvs.is_empty() {
             true => Ok(()),
             false => Err("a count-only range returned keys".to_string()),
@@ -127,7 +147,11 @@ fn compare(
         return Err(format!("said more={} with {} of {total} key(s) shown", resp.more, shown));
     }
     if resp.kvs.len() != shown {
-        return Err(format!("returned {} key(s), the history holds {shown} here", resp.kvs.len()));
+        return Err(format!(
+            "returned {} key(s), the history holds {shown} here{}",
+            resp.kvs.len(),
+            if shape.filter.is_none() { String::new() } else { " within the filter".to_string() }
+        ));
     }
     for (kv, (key, want)) in resp.kvs.iter().zip(&expected) {
         let got = (text(&kv.key), text(&kv.value), kv.create_revision, kv.mod_revision, kv.version);
@@ -223,18 +247,40 @@ mod tests {
         let records = vec![
             compact(4, 0),
             op(
-                OpKind::RangeAt { revision: 4 },
+                OpKind::RangeAt { revision: 4, filter: RevisionFilter::default() },
                 100,
                 range(vec![kv("k/0", "c", 2, 4, 2), kv("k/1", "b", 3, 3, 1)], 2, false),
             ),
             op(page("k/"), 200, range(vec![kv("k/0", "c", 2, 4, 2)], 2, true)),
             op(page("k/0\0"), 300, range(vec![kv("k/1", "b", 3, 3, 1)], 1, false)),
             op(OpKind::Count, 400, range(vec![], 2, false)),
-            op(OpKind::RangeAt { revision: 3 }, 500, OpOutcome::Failed(EtcdError::Compacted)),
+            op(
+                OpKind::RangeAt { revision: 3, filter: RevisionFilter::default() },
+                500,
+                OpOutcome::Failed(EtcdError::Compacted),
+            ),
         ];
         let r = verdict(&records);
         assert_eq!(r.verdict, Verdict::Pass, "{}", r.evidence);
         assert!(r.evidence.starts_with("4 read(s)"), "{}", r.evidence);
+    }
+
+    /// At revision 6: k/0 (create 2, mod 4) and k/2 (create 6); k/1 was deleted at 5.
+    #[test]
+    fn a_filtered_read_keeps_what_passes_and_counts_everything() {
+        let filter = RevisionFilter { min_create: 3, ..RevisionFilter::default() };
+        let read = |kvs, count| {
+            vec![op(OpKind::RangeAt { revision: 6, filter }, 100, range(kvs, count, false))]
+        };
+        let r = verdict(&read(vec![kv("k/2", "d", 6, 6, 1)], 2));
+        assert_eq!(r.verdict, Verdict::Pass, "{}", r.evidence);
+        // A filter that let everything through (a bound's `&&` read as `||`).
+        let r = verdict(&read(vec![kv("k/0", "c", 2, 4, 2), kv("k/2", "d", 6, 6, 1)], 2));
+        assert_eq!(r.verdict, Verdict::Fail, "{}", r.evidence);
+        assert!(r.evidence.contains("within the filter"), "{}", r.evidence);
+        // etcd counts before it filters.
+        let r = verdict(&read(vec![kv("k/2", "d", 6, 6, 1)], 1));
+        assert_eq!(r.verdict, Verdict::Fail, "{}", r.evidence);
     }
 
     /// What compact-off-by-one does: the version live at the compaction revision is
@@ -244,7 +290,7 @@ mod tests {
         let records = vec![
             compact(3, 0),
             op(
-                OpKind::RangeAt { revision: 3 },
+                OpKind::RangeAt { revision: 3, filter: RevisionFilter::default() },
                 100,
                 range(vec![kv("k/1", "b", 3, 3, 1)], 1, false),
             ),
@@ -259,7 +305,7 @@ mod tests {
         let cases = [
             (
                 vec![op(
-                    OpKind::RangeAt { revision: 4 },
+                    OpKind::RangeAt { revision: 4, filter: RevisionFilter::default() },
                     0,
                     OpOutcome::Failed(EtcdError::Compacted),
                 )],
@@ -268,7 +314,11 @@ mod tests {
             (
                 vec![
                     compact(4, 0),
-                    op(OpKind::RangeAt { revision: 4 }, 5, OpOutcome::Failed(EtcdError::Compacted)),
+                    op(
+                        OpKind::RangeAt { revision: 4, filter: RevisionFilter::default() },
+                        5,
+                        OpOutcome::Failed(EtcdError::Compacted),
+                    ),
                 ],
                 "no compaction above 4",
             ),
@@ -276,7 +326,7 @@ mod tests {
                 vec![
                     compact(5, 0),
                     op(
-                        OpKind::RangeAt { revision: 4 },
+                        OpKind::RangeAt { revision: 4, filter: RevisionFilter::default() },
                         100,
                         range(vec![kv("k/0", "c", 2, 4, 2), kv("k/1", "b", 3, 3, 1)], 2, false),
                     ),
@@ -285,7 +335,7 @@ mod tests {
             ),
             (
                 vec![op(
-                    OpKind::RangeAt { revision: 2 },
+                    OpKind::RangeAt { revision: 2, filter: RevisionFilter::default() },
                     0,
                     range(vec![kv("k/0", "c", 2, 4, 2)], 1, false),
                 )],
