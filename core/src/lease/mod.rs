@@ -146,12 +146,17 @@ impl Lessor {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^= z >> 31;
         let mut id = (z & (i64::MAX as u64)) as i64;
-        loop {
+        // Among one more distinct ids than there are leases one is free, so the search
+        // is bounded; past that bound the table contradicts its own size, a bug that
+        // must stop this member rather than spin through 2^63 ids.
+        let candidates = self.table.leases.len() + 2;
+        for _ in 0..candidates {
             if id > 0 && !self.exists(id) {
                 return id;
             }
             id = if id == i64::MAX { 1 } else { id + 1 };
         }
+        panic!("no free lease id among {candidates} candidates from {seed}: the lease table says every one is taken");
     }
 
     /// Applies a grant. `index` is the entry's log index: it picks the id when the
