@@ -33,6 +33,9 @@ pub const SIZED_COMPARES: usize = 100;
 /// Framing of one value compare in a txn, counted generously: its own field, result,
 /// target, key and value fields take protobuf about 13 bytes at these sizes.
 pub const COMPARE_FRAMING_BYTES: usize = 20;
+/// The least framing protobuf gives one delete of a single key in a txn: a tag and a
+/// length each for the key, the DeleteRangeRequest and the RequestOp around it.
+pub const DELETE_FRAMING_MIN_BYTES: usize = 6;
 
 /// One kind of validation request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -95,11 +98,16 @@ pub enum Case {
     TxnComparesUnderLimit,
     /// The same with keys and values alone just over the limit.
     TxnComparesOverLimit,
+    /// A txn whose compare fails, with `TXN_OPS_MAX` deletes of absent keys in the
+    /// branch not taken, whose keys alone come to the limit less the least framing
+    /// protobuf gives each delete, plus one byte: over the limit however the framing is
+    /// counted, as long as each delete's is counted.
+    TxnDeletesOverLimit,
 }
 
 impl Case {
     /// The cases a client draws from (`LeaseTimeToLiveGranted` follows a grant).
-    pub const DRAWN: [Case; 30] = [
+    pub const DRAWN: [Case; 31] = [
         Case::LeaseGrantTtlMax,
         Case::LeaseGrantTtlOverMax,
         Case::LeaseTimeToLiveMissing,
@@ -130,6 +138,7 @@ impl Case {
         Case::TxnOverLimit,
         Case::TxnComparesUnderLimit,
         Case::TxnComparesOverLimit,
+        Case::TxnDeletesOverLimit,
     ];
 }
 
@@ -344,6 +353,18 @@ impl Validation {
                 // no size limit applies to it.
                 txn(compare, vec![RequestOp::Put(put(key("cput")))], vec![])
             }
+            Case::TxnDeletesOverLimit => {
+                let payload = limit - TXN_OPS_MAX * DELETE_FRAMING_MIN_BYTES + 1;
+                let each = payload / TXN_OPS_MAX;
+                let deletes = (0..TXN_OPS_MAX)
+                    .map(|i| {
+                        // The last key takes what the division left over.
+                        let len = if i + 1 == TXN_OPS_MAX { payload - each * i } else { each };
+                        delete(sized_key(&self.tag, &format!("x{i}"), b'x', len), Bytes::new())
+                    })
+                    .collect();
+                txn(vec![failing_compare(key("nobody"))], deletes, vec![])
+            }
             Case::TxnUnderLimit | Case::TxnOverLimit => {
                 let size = if self.case == Case::TxnUnderLimit { under } else { over };
                 let big =
@@ -378,7 +399,8 @@ impl Validation {
             Case::DeleteOverLimit
             | Case::PutOverLimit
             | Case::TxnOverLimit
-            | Case::TxnComparesOverLimit => Refused(EtcdError::RequestTooLarge),
+            | Case::TxnComparesOverLimit
+            | Case::TxnDeletesOverLimit => Refused(EtcdError::RequestTooLarge),
             Case::LeaseGrantTtlMax
             | Case::LeaseTimeToLiveMissing
             | Case::LeaseTimeToLiveGranted

@@ -210,7 +210,9 @@ pub fn check_validation(
 mod tests {
     use super::*;
     use crate::report::Verdict;
-    use crate::workload_validation::{Case, Validation, COMPARE_FRAMING_BYTES, SIZED_COMPARES};
+    use crate::workload_validation::{
+        Case, Validation, COMPARE_FRAMING_BYTES, SIZED_COMPARES, TXN_OPS_MAX,
+    };
     use detcd_core::api::{LeaseGrantResponse, LeaseTimeToLiveResponse, PutResponse};
     use detcd_core::server::{LEASE_TTL_MAX_SECS, REQUEST_BYTES_MAX_DEFAULT};
 
@@ -485,6 +487,7 @@ mod tests {
             Case::TxnComparesUnderLimit | Case::TxnComparesOverLimit => {
                 1_024 + SIZED_COMPARES * COMPARE_FRAMING_BYTES
             }
+            Case::TxnDeletesOverLimit => 1_024 + TXN_OPS_MAX * 20,
             _ => 1_024,
         };
         for case in [Case::DeleteUnderLimit, Case::TxnUnderLimit, Case::TxnComparesUnderLimit] {
@@ -499,6 +502,7 @@ mod tests {
             Case::PutOverLimit,
             Case::TxnOverLimit,
             Case::TxnComparesOverLimit,
+            Case::TxnDeletesOverLimit,
         ];
         for case in over {
             assert!(
