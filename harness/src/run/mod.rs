@@ -513,6 +513,10 @@ fn run_unguarded(
     let world = &driver.world;
     let went_on = world.violation().map(|v| (v, world.later_violations()));
     let mut checks = verdicts::simulation(&liveness, went_on, &driver.records);
+    if let Some(fail) = verdicts::refusals_without_faults(&driver.records, fault_free) {
+        checks.retain(|c| c.name != check_names::LIVENESS);
+        checks.push(fail);
+    }
     if let Some(c) = driver.history_over_budget() {
         checks.push(c);
     }

@@ -22,6 +22,7 @@ use crate::workload::{OpKind, OpOutcome, OpRecord};
 use bytes::Bytes;
 use detcd_checker::models::etcd::{Etcd, Request as ModelRequest};
 use detcd_checker::search::Budget;
+use detcd_core::api::EtcdError;
 use detcd_core::server::{EtcdNode, Response};
 use detcd_sim::{LivenessReport, SimError, Violation, World};
 use std::collections::{BTreeMap, BTreeSet};
@@ -83,6 +84,47 @@ pub(crate) fn simulation(
         Err(SimError::Safety(_)) => {}
     }
     checks
+}
+
+/// In a run without faults, once a write has been answered (a leader is known) and
+/// half a second has passed, no
+/// request may be turned away for want of a leader: a follower forwards what it
+/// cannot do itself, as etcd's do. A member that refused instead would pass every
+/// other check, since its clients retry elsewhere. The liveness check fails with
+/// the first such refusal (`None` when there is none, or the run had faults).
+pub(super) fn refusals_without_faults(
+    records: &[OpRecord],
+    fault_free: bool,
+) -> Option<CheckResult> {
+    if !fault_free {
+        return None;
+    }
+    let served_from = records
+        .iter()
+        .filter(|r| r.kind.is_write() && matches!(r.outcome, OpOutcome::Ok(_)))
+        .map(|r| r.complete_us)
+        .min()?;
+    // Half a second on, every member has heard from the leader in a healthy network.
+    let judged_from = served_from + 500_000;
+    let refused = records.iter().find(|r| {
+        r.invoke_us > judged_from
+            && matches!(r.outcome, OpOutcome::Failed(EtcdError::NoLeader | EtcdError::NotLeader))
+    })?;
+    let error = match &refused.outcome {
+        OpOutcome::Failed(e) => e.to_string(),
+        _ => String::new(),
+    };
+    Some(CheckResult::fail(
+        check_names::LIVENESS,
+        format!(
+            "a run without faults turned client {}'s {} away at {} ms on member {} ({error}), though a write had been answered at {} ms: a member must forward what it cannot serve itself",
+            refused.client,
+            refused.kind.describe(),
+            refused.invoke_us / 1_000,
+            refused.node,
+            served_from / 1_000
+        ),
+    ))
 }
 
 /// A client as the checker's report names it: the liveness phase's probe writes enter
@@ -362,4 +404,41 @@ fn txn_puts(request: &ModelRequest, written: &mut BTreeSet<(Bytes, Bytes)>) {
 
 fn first_lines(text: &str, n: usize) -> String {
     text.lines().take(n).collect::<Vec<_>>().join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use detcd_core::api::{PutResponse, ResponseHeader};
+
+    fn put(at_us: u64, outcome: OpOutcome) -> OpRecord {
+        OpRecord {
+            client: 1,
+            node: 2,
+            incarnation: 0,
+            kind: OpKind::Put { key: "k/0".into(), value: format!("v{at_us}") },
+            invoke_us: at_us,
+            complete_us: at_us + 10_000,
+            outcome,
+        }
+    }
+
+    /// What a follower that stopped forwarding proposals does.
+    #[test]
+    fn a_refusal_once_a_leader_is_known_fails_a_run_without_faults() {
+        let ok = OpOutcome::Ok(Response::Put(PutResponse {
+            header: ResponseHeader::default(),
+            prev_kv: None,
+        }));
+        let records = vec![
+            put(0, OpOutcome::Failed(EtcdError::NoLeader)),
+            put(100_000, ok),
+            put(900_000, OpOutcome::Failed(EtcdError::NotLeader)),
+        ];
+        let fail = refusals_without_faults(&records, true).expect("the refusal at 900 ms");
+        assert!(fail.evidence.contains("at 900 ms on member 2"), "{}", fail.evidence);
+        assert!(refusals_without_faults(&records, false).is_none(), "faults excuse it");
+        // Before a leader was known, and soon after, a refusal is expected.
+        assert!(refusals_without_faults(&records[..2], true).is_none());
+    }
 }
