@@ -159,15 +159,7 @@ pub fn check_leases(records: &[OpRecord], log: &WriteLog, timing: LeaseTiming) -
         if !timing.clock_faults {
             if let Some(by) = deleted_by {
                 let revoked_before = l.revoked_from_us.is_some_and(|t| t <= by);
-                let promised = l
-                    .refreshed
-                    .iter()
-                    .map(|&(call, ttl)| {
-                        let ttl_us = (ttl.max(0) as u64) * 1_000_000;
-                        (call, (call + ttl_us).saturating_sub(SLACK_TICKS * timing.tick_us))
-                    })
-                    .filter(|&(_, until)| until > by)
-                    .max_by_key(|&(_, until)| until);
+                let promised = lease_probe::promise_past(&l.refreshed, by, conditions.slack_us);
                 if let (false, Some((call, until))) = (revoked_before, promised) {
                     return CheckResult::fail(
                         LEASES,

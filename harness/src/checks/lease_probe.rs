@@ -79,6 +79,20 @@ pub(super) struct Conditions {
     pub slack_us: u64,
 }
 
+/// The latest promise among `refreshed` ((call, TTL) of each grant or keep-alive
+/// answered) that still held at `at_us`: (its call, until when), less `slack_us`.
+pub(super) fn promise_past(
+    refreshed: &[(u64, i64)],
+    at_us: u64,
+    slack_us: u64,
+) -> Option<(u64, u64)> {
+    refreshed
+        .iter()
+        .map(|&(call, ttl)| (call, (call + ttl.max(0) as u64 * 1_000_000).saturating_sub(slack_us)))
+        .filter(|&(_, until)| until > at_us)
+        .max_by_key(|&(_, until)| until)
+}
+
 /// The first probe of lease `id` that breaks a rule, as evidence.
 pub(super) fn judge(id: i64, facts: &Facts, probes: &[Probe], at: &Conditions) -> Option<String> {
     let who = format!("lease {id:x} (key {})", facts.key);
@@ -100,14 +114,7 @@ pub(super) fn judge(id: i64, facts: &Facts, probes: &[Probe], at: &Conditions) -
         }
         if t.ttl == -1 && !at.clock_faults {
             let revoked = facts.revoked_from_us.is_some_and(|r| r <= p.complete_us);
-            let promised = facts
-                .refreshed
-                .iter()
-                .map(|&(c, ttl)| {
-                    (c, (c + ttl.max(0) as u64 * 1_000_000).saturating_sub(at.slack_us))
-                })
-                .filter(|&(_, until)| until > p.complete_us)
-                .max_by_key(|&(_, until)| until);
+            let promised = promise_past(facts.refreshed, p.complete_us, at.slack_us);
             if let (false, Some((c, until))) = (revoked, promised) {
                 return Some(format!(
                     "{who}: TimeToLive answered by {done} ms that the lease is gone (TTL -1), though a grant or keep-alive sent at {} ms promised it until at least {} ms and no revoke was sent",
