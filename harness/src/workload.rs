@@ -481,7 +481,7 @@ impl Workload {
                 match (self.rng.gen_range(0..3), now_us) {
                     (0, _) => return OpKind::LeaseRevoke { lease, key },
                     (1, Some(now)) if self.clients[c].kept.is_none() => {
-                        let ttl_us = self.lease_ttl_secs.max(1) as u64 * 1_000_000;
+                        let ttl_us = self.lease_ttl_us();
                         let then_revoke = self.rng.gen_bool(0.5);
                         let until_us = now + self.rng.gen_range(2 * ttl_us..=3 * ttl_us);
                         let next_us = now + self.keep_alive_interval_us();
@@ -493,7 +493,7 @@ impl Workload {
                     // member that counts from the granted TTL instead of what is left
                     // answers too much.
                     (_, Some(now)) if self.clients[c].probe.is_none() => {
-                        let ttl_us = self.lease_ttl_secs.max(1) as u64 * 1_000_000;
+                        let ttl_us = self.lease_ttl_us();
                         let at_us = now + self.rng.gen_range(ttl_us * 6 / 10..=ttl_us * 95 / 100);
                         self.clients[c].probe = Some(Probe { lease, key, at_us });
                     }
@@ -580,7 +580,12 @@ impl Workload {
     }
 
     fn keep_alive_interval_us(&self) -> u64 {
-        self.lease_ttl_secs.max(1) as u64 * 1_000_000 / 3
+        self.lease_ttl_us() / 3
+    }
+
+    /// The TTL the workload's leases are granted, in microseconds (at least a second).
+    fn lease_ttl_us(&self) -> u64 {
+        self.lease_ttl_secs.max(1) as u64 * 1_000_000
     }
 
     fn txn(&mut self, c: usize) -> OpKind {
